@@ -1,0 +1,148 @@
+/*
+ * ai_gateway.c — module entry: _PG_init, the ai_gateway.* GUCs and the
+ * preload requirement.
+ *
+ * Shared state (shmem.c) needs shared_preload_libraries.  Loading the
+ * library any other way still defines the GUCs (so postgresql.conf entries
+ * are accepted), but every gateway function then fails with
+ * ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE and a hint, as
+ * pg_stat_statements does.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "ai_gateway.h"
+#include "catalog.h"
+#include "compat.h"
+#include "http.h"
+#include "shmem.h"
+
+PG_MODULE_MAGIC;
+
+char	   *aig_database = NULL;
+char	   *aig_default_route = NULL;
+int			aig_timeout_ms = 60000;
+int			aig_connect_timeout_ms = 10000;
+int			aig_batch_concurrency = 16;
+int			aig_max_response_bytes = 10 * 1024 * 1024;
+bool		aig_log_prompts = false;
+char	   *aig_master_key_file = NULL;
+char	   *aig_ca_bundle = NULL;
+
+bool		aig_preloaded = false;
+
+void		_PG_init(void);
+
+static void
+aig_define_gucs(void)
+{
+	DefineCustomStringVariable("ai_gateway.database",
+							   "Database the ai_gateway background workers connect to.",
+							   NULL,
+							   &aig_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ai_gateway.default_route",
+							   "Route (or provider/model) used when a call passes no model.",
+							   NULL,
+							   &aig_default_route,
+							   NULL,
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.timeout_ms",
+							"Total time allowed for one provider request.",
+							"Overridden by the provider's options.timeout_ms, then by the call's options.timeout_ms.",
+							&aig_timeout_ms,
+							60000, 1, 3600 * 1000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.connect_timeout_ms",
+							"Time allowed to connect to a provider.",
+							NULL,
+							&aig_connect_timeout_ms,
+							10000, 1, 600 * 1000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.batch_concurrency",
+							"Requests in flight at once for set-based calls.",
+							NULL,
+							&aig_batch_concurrency,
+							16, 1, 1024,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.max_response_bytes",
+							"Largest provider response body accepted.",
+							NULL,
+							&aig_max_response_bytes,
+							10 * 1024 * 1024, 1024, INT_MAX / 2,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ai_gateway.log_prompts",
+							 "Keep prompts and outputs in the audit log and request logs.",
+							 NULL,
+							 &aig_log_prompts,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ai_gateway.master_key_file",
+							   "File holding the 32-byte key that encrypts provider API keys.",
+							   "Empty means ai_gateway.key in the data directory, created on first use.",
+							   &aig_master_key_file,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ai_gateway.ca_bundle",
+							   "CA certificate bundle used to verify providers' TLS certificates.",
+							   "Empty means the system's default bundle.",
+							   &aig_ca_bundle,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
+
+	AigMarkGUCPrefixReserved("ai_gateway");
+}
+
+void
+_PG_init(void)
+{
+	aig_define_gucs();
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	aig_preloaded = true;
+	aig_shmem_init_hooks();
+}
+
+void
+aig_require_preload(void)
+{
+	if (!aig_preloaded || aig_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ai_gateway must be loaded via shared_preload_libraries"),
+				 errhint("Add ai_gateway to shared_preload_libraries in postgresql.conf and restart the server.")));
+}

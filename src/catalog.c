@@ -1,0 +1,527 @@
+/*
+ * catalog.c — per-backend cache of the gateway configuration.
+ *
+ * The ai_gateway.providers, routes, route_targets and models tables are read
+ * with SPI (as the tables' owner, so callers need no privilege on key
+ * columns) into aig_catalog_cxt, a child of CacheMemoryContext, and looked up
+ * through hash tables on every call.  A statement-level trigger on each table
+ * (ai_gateway.catalog_changed) sends a relcache invalidation of the marker
+ * relation ai_gateway.providers; it reaches every backend at commit (and this
+ * backend at the next command), where catalog_inval_cb marks the cache stale.
+ * The pattern is pg_cron's job cache.
+ *
+ * A reload that races with an invalidation (one arriving while SPI reads the
+ * tables) is detected with a counter and repeated, so a stale snapshot is
+ * never marked valid.  Decrypted API keys live only in this context.
+ */
+#include "postgres.h"
+
+#include <stdlib.h>
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "catalog.h"
+#include "jsonb_util.h"
+#include "secrets.h"
+
+#define AIG_SCHEMA "ai_gateway"
+#define AIG_NAME_KEYLEN 256
+#define AIG_PRICE_KEYLEN 512
+
+typedef struct ProviderEntry
+{
+	char		key[AIG_NAME_KEYLEN];
+	AigProvider *provider;
+} ProviderEntry;
+
+typedef struct RouteEntry
+{
+	char		key[AIG_NAME_KEYLEN];
+	AigRoute   *route;
+} RouteEntry;
+
+typedef struct PriceEntry
+{
+	char		key[AIG_PRICE_KEYLEN];
+	AigModelPrice price;
+} PriceEntry;
+
+static MemoryContext aig_catalog_cxt = NULL;
+static HTAB *provider_hash = NULL;
+static HTAB *route_hash = NULL;
+static HTAB *price_hash = NULL;
+static bool catalog_valid = false;
+static bool callback_registered = false;
+static uint64 inval_count = 0;
+static Oid	marker_relid = InvalidOid;
+
+static void
+catalog_inval_cb(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == marker_relid)
+	{
+		catalog_valid = false;
+		inval_count++;
+	}
+}
+
+static Oid
+lookup_marker_relid(bool missing_ok)
+{
+	Oid			nsp = get_namespace_oid(AIG_SCHEMA, true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid("providers", nsp) : InvalidOid;
+
+	if (!OidIsValid(relid) && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ai_gateway is not installed in this database"),
+				 errhint("Run CREATE EXTENSION ai_gateway.")));
+	return relid;
+}
+
+static HTAB *
+make_hash(const char *name, Size keysize, Size entrysize)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = keysize;
+	ctl.entrysize = entrysize;
+	ctl.hcxt = aig_catalog_cxt;
+	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+static char *
+spi_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static Jsonb *
+spi_jsonb(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : DatumGetJsonbPCopy(d);
+}
+
+static int
+spi_int(HeapTuple tup, TupleDesc desc, int col, int dflt)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? dflt : DatumGetInt32(d);
+}
+
+static int
+opt_int(Jsonb *opts, const char *key, const char *what, int min, int max)
+{
+	int64		v;
+
+	if (opts && aig_jsonb_get_int(opts, key, what, min, max, &v))
+		return (int) v;
+	return -1;
+}
+
+/* options.headers: {"Name": "value", ...} -> "Name: value" strings */
+static void
+load_extra_headers(AigProvider *p, Jsonb *opts)
+{
+	JsonbValue *hv = aig_jsonb_get(opts, "headers");
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *name = NULL;
+	int			n = 0;
+
+	if (hv == NULL || hv->type == jbvNull)
+		return;
+	if (hv->type != jbvBinary || !JsonContainerIsObject(hv->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options.headers of provider \"%s\" must be an object", p->name)));
+	p->extra_headers = palloc0(sizeof(char *) * 12);
+	it = JsonbIteratorInit(hv->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			name = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE)
+		{
+			if (v.type != jbvString || n >= 12 ||
+				strpbrk(name, ":\r\n") != NULL ||
+				memchr(v.val.string.val, '\n', v.val.string.len) != NULL ||
+				memchr(v.val.string.val, '\r', v.val.string.len) != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("options.headers of provider \"%s\" is invalid", p->name),
+						 errhint("Give at most 12 headers as {\"Name\": \"value\"} strings without line breaks.")));
+			p->extra_headers[n++] = psprintf("%s: %.*s", name,
+											 v.val.string.len, v.val.string.val);
+		}
+	}
+	p->nextra_headers = n;
+}
+
+static void
+load_providers(void)
+{
+	int			ret;
+
+	ret = SPI_execute("SELECT name, kind, base_url, api_key_encrypted, options, enabled "
+					  "FROM ai_gateway.providers", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read ai_gateway.providers: %s", SPI_result_code_string(ret));
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(aig_catalog_cxt);
+		AigProvider *p = palloc0(sizeof(AigProvider));
+		char	   *sealed;
+		char	   *env;
+		Jsonb	   *opts;
+		bool		isnull;
+		ProviderEntry *e;
+		bool		found;
+
+		p->name = spi_text(tup, desc, 1);
+		p->kind = spi_text(tup, desc, 2);
+		p->dialect = aig_dialect_for_kind(p->kind);
+		p->base_url = spi_text(tup, desc, 3);
+		sealed = spi_text(tup, desc, 4);
+		opts = spi_jsonb(tup, desc, 5);
+		p->enabled = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull)) || isnull;
+
+		if (p->dialect == NULL)
+			elog(ERROR, "provider \"%s\" has unknown kind \"%s\"", p->name,
+				 p->kind ? p->kind : "");
+		if (p->base_url == NULL)
+			p->base_url = pstrdup(p->dialect->default_base_url);
+		while (strlen(p->base_url) > 0 && p->base_url[strlen(p->base_url) - 1] == '/')
+			p->base_url[strlen(p->base_url) - 1] = '\0';
+
+		p->timeout_ms = opt_int(opts, "timeout_ms", "provider option", 1, 3600000);
+		p->connect_timeout_ms = opt_int(opts, "connect_timeout_ms", "provider option", 1, 600000);
+		p->default_max_tokens = opt_int(opts, "default_max_tokens", "provider option", 1, INT_MAX);
+		p->max_embed_batch = opt_int(opts, "max_embed_batch", "provider option", 1, 100000);
+		p->api_version = aig_jsonb_get_string(opts, "api_version", "provider option");
+		if (p->api_version == NULL)
+			p->api_version = aig_jsonb_get_string(opts, "anthropic_version", "provider option");
+		load_extra_headers(p, opts);
+
+		env = aig_jsonb_get_string(opts, "api_key_env", "provider option");
+		if (sealed != NULL)
+		{
+			const char *why;
+
+			p->api_key = aig_secret_decrypt(sealed, &why);
+			if (p->api_key == NULL)
+				p->key_problem = psprintf("its stored api_key cannot be decrypted: %s", why);
+		}
+		else if (env != NULL)
+		{
+			const char *val = getenv(env);
+
+			if (val == NULL || val[0] == '\0')
+				p->key_problem = psprintf("environment variable %s named by options.api_key_env is not set in the server",
+										  env);
+			else
+				p->api_key = pstrdup(val);
+		}
+
+		e = hash_search(provider_hash, p->name, HASH_ENTER, &found);
+		e->provider = p;
+		MemoryContextSwitchTo(old);
+	}
+}
+
+static int
+target_cmp(const void *a, const void *b)
+{
+	const AigTarget *ta = a;
+	const AigTarget *tb = b;
+	int			c;
+
+	if (ta->priority != tb->priority)
+		return ta->priority < tb->priority ? -1 : 1;
+	c = strcmp(ta->provider->name, tb->provider->name);
+	return c != 0 ? c : strcmp(ta->model, tb->model);
+}
+
+static void
+load_routes(void)
+{
+	int			ret;
+	uint64		nroutes;
+
+	ret = SPI_execute("SELECT name, strategy, options FROM ai_gateway.routes", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read ai_gateway.routes: %s", SPI_result_code_string(ret));
+	nroutes = SPI_processed;
+	for (uint64 i = 0; i < nroutes; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(aig_catalog_cxt);
+		AigRoute   *r = palloc0(sizeof(AigRoute));
+		Jsonb	   *opts;
+		RouteEntry *e;
+		bool		found;
+
+		r->name = spi_text(tup, desc, 1);
+		r->strategy = spi_text(tup, desc, 2);
+		opts = spi_jsonb(tup, desc, 3);
+		r->timeout_ms = opt_int(opts, "timeout_ms", "route option", 1, 3600000);
+		r->system_prompt = aig_jsonb_get_string(opts, "system_prompt", "route option");
+		r->target_cap = 4;
+		r->targets = palloc0(sizeof(AigTarget) * r->target_cap);
+		e = hash_search(route_hash, r->name, HASH_ENTER, &found);
+		e->route = r;
+		MemoryContextSwitchTo(old);
+	}
+
+	ret = SPI_execute("SELECT route, provider, model, priority, weight, shadow "
+					  "FROM ai_gateway.route_targets", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read ai_gateway.route_targets: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(aig_catalog_cxt);
+		char	   *route = spi_text(tup, desc, 1);
+		char	   *provider = spi_text(tup, desc, 2);
+		RouteEntry *re = hash_search(route_hash, route, HASH_FIND, NULL);
+		ProviderEntry *pe = hash_search(provider_hash, provider, HASH_FIND, NULL);
+		AigRoute   *r;
+		AigTarget  *t;
+		bool		isnull;
+
+		if (re == NULL || pe == NULL)
+		{
+			/* foreign keys prevent this; skip rather than fail every call */
+			MemoryContextSwitchTo(old);
+			continue;
+		}
+		r = re->route;
+		if (r->ntargets >= r->target_cap)
+		{
+			r->target_cap *= 2;
+			r->targets = repalloc(r->targets, sizeof(AigTarget) * r->target_cap);
+		}
+		t = &r->targets[r->ntargets++];
+		t->provider = pe->provider;
+		t->model = spi_text(tup, desc, 3);
+		t->priority = spi_int(tup, desc, 4, 0);
+		t->weight = spi_int(tup, desc, 5, 1);
+		t->shadow = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull)) && !isnull;
+		MemoryContextSwitchTo(old);
+	}
+	{
+		HASH_SEQ_STATUS st;
+		RouteEntry *e;
+
+		hash_seq_init(&st, route_hash);
+		while ((e = hash_seq_search(&st)) != NULL)
+			if (e->route->ntargets > 1)
+				qsort(e->route->targets, e->route->ntargets, sizeof(AigTarget), target_cmp);
+	}
+}
+
+static void
+load_prices(void)
+{
+	int			ret;
+
+	ret = SPI_execute("SELECT provider, model, input_usd_per_mtok::float8, "
+					  "output_usd_per_mtok::float8, context_window FROM ai_gateway.models",
+					  true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read ai_gateway.models: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *provider = spi_text(tup, desc, 1);
+		char	   *model = spi_text(tup, desc, 2);
+		char		key[AIG_PRICE_KEYLEN];
+		PriceEntry *e;
+		bool		isnull;
+		Datum		d;
+
+		snprintf(key, sizeof(key), "%s\x1f%s", provider, model);
+		e = hash_search(price_hash, key, HASH_ENTER, NULL);
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		e->price.has_input_price = !isnull;
+		e->price.input_usd_per_mtok = isnull ? 0 : DatumGetFloat8(d);
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		e->price.has_output_price = !isnull;
+		e->price.output_usd_per_mtok = isnull ? 0 : DatumGetFloat8(d);
+		e->price.context_window = spi_int(tup, desc, 5, -1);
+	}
+}
+
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+static void
+catalog_load(void)
+{
+	Oid			save_userid;
+	int			save_sec;
+
+	if (aig_catalog_cxt == NULL)
+		aig_catalog_cxt = AllocSetContextCreate(CacheMemoryContext,
+												"ai_gateway catalog",
+												ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(aig_catalog_cxt);
+	provider_hash = make_hash("ai_gateway providers", AIG_NAME_KEYLEN, sizeof(ProviderEntry));
+	route_hash = make_hash("ai_gateway routes", AIG_NAME_KEYLEN, sizeof(RouteEntry));
+	price_hash = make_hash("ai_gateway prices", AIG_PRICE_KEYLEN, sizeof(PriceEntry));
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(relation_owner(marker_relid),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		load_providers();
+		load_routes();
+		load_prices();
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+}
+
+void
+aig_catalog_ensure(void)
+{
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(catalog_inval_cb, (Datum) 0);
+		callback_registered = true;
+	}
+	/* pick up invalidations sent by other backends' commits */
+	AcceptInvalidationMessages();
+	if (catalog_valid && OidIsValid(marker_relid))
+		return;
+
+	for (int tries = 0;; tries++)
+	{
+		uint64		seen = inval_count;
+
+		marker_relid = lookup_marker_relid(false);
+		PG_TRY();
+		{
+			catalog_load();
+		}
+		PG_CATCH();
+		{
+			/* leave no half-built cache behind */
+			provider_hash = route_hash = price_hash = NULL;
+			if (aig_catalog_cxt)
+				MemoryContextReset(aig_catalog_cxt);
+			catalog_valid = false;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		if (seen == inval_count || tries >= 3)
+			break;
+	}
+	catalog_valid = true;
+}
+
+AigRoute *
+aig_catalog_route(const char *name)
+{
+	RouteEntry *e;
+
+	if (route_hash == NULL || strlen(name) >= AIG_NAME_KEYLEN)
+		return NULL;
+	e = hash_search(route_hash, name, HASH_FIND, NULL);
+	return e ? e->route : NULL;
+}
+
+AigProvider *
+aig_catalog_provider(const char *name)
+{
+	ProviderEntry *e;
+
+	if (provider_hash == NULL || strlen(name) >= AIG_NAME_KEYLEN)
+		return NULL;
+	e = hash_search(provider_hash, name, HASH_FIND, NULL);
+	return e ? e->provider : NULL;
+}
+
+/* The price of provider/model, else the provider-wide default (model '*'). */
+const AigModelPrice *
+aig_catalog_price(const char *provider, const char *model)
+{
+	char		key[AIG_PRICE_KEYLEN];
+	PriceEntry *e;
+
+	if (price_hash == NULL)
+		return NULL;
+	snprintf(key, sizeof(key), "%s\x1f%s", provider, model);
+	e = hash_search(price_hash, key, HASH_FIND, NULL);
+	if (e == NULL)
+	{
+		snprintf(key, sizeof(key), "%s\x1f*", provider);
+		e = hash_search(price_hash, key, HASH_FIND, NULL);
+	}
+	return e ? &e->price : NULL;
+}
+
+/*
+ * Statement-level trigger on the configuration tables: tell every backend
+ * (at commit) that its catalog cache is stale.
+ */
+PG_FUNCTION_INFO_V1(aig_catalog_changed);
+Datum
+aig_catalog_changed(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "aig_catalog_changed must be called as a trigger");
+	relid = lookup_marker_relid(true);
+	if (OidIsValid(relid))
+		CacheInvalidateRelcacheByRelid(relid);
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,445 @@
+/*
+ * http.c — the libcurl transport of one backend.
+ *
+ * Owns a per-backend curl multi handle and one reusable easy handle, created
+ * on first use and cleaned up at process exit.  Options that never change
+ * (TLS verification, protocols, callbacks, keep-alive) are set once when the
+ * handle is created; a call only sets its URL, body, headers and limits, so
+ * the per-call cost stays close to a raw libcurl loop and the connection
+ * cache of the multi handle keeps one TCP/TLS connection per upstream alive
+ * across calls.
+ *
+ * The transfer runs through the multi interface and polls in short slices,
+ * checking QueryCancelPending / ProcDiePending between them, so
+ * statement_timeout and pg_cancel_backend end an in-flight call within one
+ * slice (AIG_POLL_SLICE_MS).  libcurl memory is malloc'd; everything it
+ * allocates for a call (header list, body buffer) is freed on every path
+ * before an interrupt is serviced.
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "storage/ipc.h"
+#include "utils/errcodes.h"
+
+#include "ai_gateway.h"
+#include "compat.h"
+#include "http.h"
+
+#define AIG_POLL_SLICE_MS 10
+
+/* What the callbacks fill during one transfer (malloc'd buffer). */
+typedef struct AigTransfer
+{
+	char	   *buf;
+	size_t		len;
+	size_t		cap;
+	size_t		max_bytes;
+	bool		oversized;
+	bool		oom;
+	int			retry_after_ms;
+	char		content_type[128];
+} AigTransfer;
+
+static CURLM *aig_multi = NULL;
+static CURL *aig_easy = NULL;
+static long aig_connects = 0;
+
+static void
+aig_http_cleanup(int code, Datum arg)
+{
+	if (aig_easy)
+	{
+		if (aig_multi)
+			curl_multi_remove_handle(aig_multi, aig_easy);
+		curl_easy_cleanup(aig_easy);
+		aig_easy = NULL;
+	}
+	if (aig_multi)
+	{
+		curl_multi_cleanup(aig_multi);
+		aig_multi = NULL;
+	}
+}
+
+static size_t
+aig_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	AigTransfer *t = (AigTransfer *) userdata;
+	size_t		n = size * nmemb;
+
+	if (t->len + n > t->max_bytes)
+	{
+		t->oversized = true;
+		return 0;				/* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	if (t->len + n + 1 > t->cap)
+	{
+		size_t		newcap = t->cap ? t->cap : 16384;
+		char	   *nb;
+
+		while (newcap < t->len + n + 1)
+			newcap *= 2;
+		nb = realloc(t->buf, newcap);
+		if (nb == NULL)
+		{
+			t->oom = true;
+			return 0;
+		}
+		t->buf = nb;
+		t->cap = newcap;
+	}
+	memcpy(t->buf + t->len, ptr, n);
+	t->len += n;
+	t->buf[t->len] = '\0';
+	return n;
+}
+
+static bool
+header_is(const char *line, size_t len, const char *name, const char **value)
+{
+	size_t		nl = strlen(name);
+
+	if (len <= nl || pg_strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+		return false;
+	*value = line + nl + 1;
+	while (**value == ' ' || **value == '\t')
+		(*value)++;
+	return true;
+}
+
+/* Parses Retry-After (seconds or HTTP date), retry-after-ms, Content-Type. */
+static size_t
+aig_header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
+{
+	AigTransfer *t = (AigTransfer *) userdata;
+	size_t		n = size * nitems;
+	const char *v;
+	char		val[128];
+	size_t		vlen;
+
+	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
+	{
+		/* a new response (after 100-continue or similar): start over */
+		t->retry_after_ms = -1;
+		t->content_type[0] = '\0';
+		return n;
+	}
+
+	if (header_is(ptr, n, "retry-after-ms", &v) ||
+		header_is(ptr, n, "retry-after", &v) ||
+		header_is(ptr, n, "content-type", &v))
+	{
+		vlen = n - (v - ptr);
+		while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+			vlen--;
+		if (vlen >= sizeof(val))
+			vlen = sizeof(val) - 1;
+		memcpy(val, v, vlen);
+		val[vlen] = '\0';
+
+		if (pg_strncasecmp(ptr, "content-type", 12) == 0)
+			strlcpy(t->content_type, val, sizeof(t->content_type));
+		else if (pg_strncasecmp(ptr, "retry-after-ms", 14) == 0)
+		{
+			char	   *end;
+			double		ms = strtod(val, &end);
+
+			if (end != val && ms >= 0 && ms < 86400000.0)
+				t->retry_after_ms = (int) ms;
+		}
+		else if (t->retry_after_ms < 0)
+		{
+			char	   *end;
+			long		secs = strtol(val, &end, 10);
+
+			if (end != val && *end == '\0' && secs >= 0 && secs < 86400)
+				t->retry_after_ms = (int) secs * 1000;
+			else
+			{
+				time_t		when = curl_getdate(val, NULL);
+
+				if (when > 0)
+				{
+					time_t		now = time(NULL);
+
+					t->retry_after_ms = when > now ? (int) Min(when - now, 86400) * 1000 : 0;
+				}
+			}
+		}
+	}
+	return n;
+}
+
+static int
+aig_sockopt_cb(void *clientp, curl_socket_t fd, curlsocktype purpose)
+{
+	if (purpose == CURLSOCKTYPE_IPCXN)
+		aig_connects++;
+	return CURL_SOCKOPT_OK;
+}
+
+static void
+aig_http_init(void)
+{
+	static bool registered = false;
+
+	if (aig_easy != NULL)
+		return;
+
+	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not initialize libcurl")));
+	aig_multi = curl_multi_init();
+	aig_easy = curl_easy_init();
+	if (aig_multi == NULL || aig_easy == NULL)
+	{
+		aig_http_cleanup(0, 0);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
+	}
+	if (!registered)
+	{
+		on_proc_exit(aig_http_cleanup, 0);
+		registered = true;
+	}
+
+	/* set once, never per call */
+	curl_easy_setopt(aig_easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(aig_easy, CURLOPT_FOLLOWLOCATION, 0L);
+	AIG_CURL_SET_PROTOCOLS(aig_easy);
+	curl_easy_setopt(aig_easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(aig_easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (aig_ca_bundle && aig_ca_bundle[0])
+		curl_easy_setopt(aig_easy, CURLOPT_CAINFO, aig_ca_bundle);
+	curl_easy_setopt(aig_easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(aig_easy, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(aig_easy, CURLOPT_USERAGENT, "ai_gateway/0.1.0");
+	curl_easy_setopt(aig_easy, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(aig_easy, CURLOPT_WRITEFUNCTION, aig_write_cb);
+	curl_easy_setopt(aig_easy, CURLOPT_HEADERFUNCTION, aig_header_cb);
+	curl_easy_setopt(aig_easy, CURLOPT_SOCKOPTFUNCTION, aig_sockopt_cb);
+	curl_easy_setopt(aig_easy, CURLOPT_POST, 1L);
+}
+
+static void
+set_failure(AigHttpResponse *resp, int sqlerrcode, bool retryable, char *msg)
+{
+	resp->failed = true;
+	resp->sqlerrcode = sqlerrcode;
+	resp->retryable = retryable;
+	resp->error = msg;
+}
+
+/* Turn a libcurl result code into a SQLSTATE and a message. */
+static void
+classify_transport_error(CURLcode rc, const AigTransfer *t, const char *errbuf,
+						 const AigHttpLimits *lim, long status,
+						 AigHttpResponse *resp)
+{
+	const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+
+	if (t->oversized || rc == CURLE_FILESIZE_EXCEEDED)
+	{
+		set_failure(resp, ERRCODE_PROGRAM_LIMIT_EXCEEDED, false,
+					psprintf("response larger than ai_gateway.max_response_bytes (%zu bytes)",
+							 lim->max_bytes));
+		return;
+	}
+	switch (rc)
+	{
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_RESOLVE_PROXY:
+		case CURLE_COULDNT_CONNECT:
+			set_failure(resp, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+						true, psprintf("could not connect: %s", why));
+			break;
+		case CURLE_OPERATION_TIMEDOUT:
+			if (status == 0 && t->len == 0)
+			{
+				curl_off_t	connect_us = 0;
+
+				curl_easy_getinfo(aig_easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+				if (connect_us == 0)
+				{
+					set_failure(resp, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+								true, psprintf("could not connect within %d ms",
+											   lim->connect_timeout_ms));
+					break;
+				}
+			}
+			set_failure(resp, ERRCODE_CONNECTION_FAILURE, true,
+						psprintf("no complete response within %d ms", lim->timeout_ms));
+			break;
+		case CURLE_UNSUPPORTED_PROTOCOL:
+		case CURLE_URL_MALFORMAT:
+			set_failure(resp, ERRCODE_INVALID_PARAMETER_VALUE, false,
+						psprintf("invalid provider URL: %s", why));
+			break;
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_CACERT_BADFILE:
+			set_failure(resp, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+						false, psprintf("TLS failure: %s", why));
+			break;
+		case CURLE_OUT_OF_MEMORY:
+			set_failure(resp, ERRCODE_OUT_OF_MEMORY, false,
+						pstrdup("out of memory while receiving the response"));
+			break;
+		default:
+			if (t->oom)
+				set_failure(resp, ERRCODE_OUT_OF_MEMORY, false,
+							pstrdup("out of memory while receiving the response"));
+			else
+				set_failure(resp, ERRCODE_CONNECTION_FAILURE, true,
+							psprintf("connection failed: %s", why));
+			break;
+	}
+}
+
+/*
+ * Send one request and wait for its response, servicing cancels.
+ * Transport failures come back in resp (failed = true); a cancel or die
+ * request is raised here after libcurl's state is cleaned up.
+ */
+void
+aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
+				 AigHttpResponse *resp)
+{
+	AigTransfer t;
+	struct curl_slist *headers = NULL;
+	char		errbuf[CURL_ERROR_SIZE];
+	volatile CURLcode rc = CURLE_OK;
+	volatile bool interrupted = false;
+	bool		header_oom = false;
+	int			running = 1;
+	long		status = 0;
+	instr_time	start,
+				duration;
+
+	aig_http_init();
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after_ms = -1;
+	memset(&t, 0, sizeof(t));
+	t.max_bytes = lim->max_bytes;
+	t.retry_after_ms = -1;
+	errbuf[0] = '\0';
+
+	for (int i = 0; i < req->nheaders; i++)
+	{
+		struct curl_slist *nh = curl_slist_append(headers, req->headers[i]);
+
+		if (nh == NULL)
+		{
+			header_oom = true;
+			break;
+		}
+		headers = nh;
+	}
+	if (header_oom)
+	{
+		curl_slist_free_all(headers);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory building HTTP headers")));
+	}
+
+	curl_easy_setopt(aig_easy, CURLOPT_URL, req->url);
+	curl_easy_setopt(aig_easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
+	curl_easy_setopt(aig_easy, CURLOPT_POSTFIELDS, req->body);
+	curl_easy_setopt(aig_easy, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(aig_easy, CURLOPT_TIMEOUT_MS, (long) lim->timeout_ms);
+	curl_easy_setopt(aig_easy, CURLOPT_CONNECTTIMEOUT_MS, (long) lim->connect_timeout_ms);
+	curl_easy_setopt(aig_easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) lim->max_bytes);
+	curl_easy_setopt(aig_easy, CURLOPT_WRITEDATA, &t);
+	curl_easy_setopt(aig_easy, CURLOPT_HEADERDATA, &t);
+	curl_easy_setopt(aig_easy, CURLOPT_ERRORBUFFER, errbuf);
+
+	INSTR_TIME_SET_CURRENT(start);
+	curl_multi_add_handle(aig_multi, aig_easy);
+	for (;;)
+	{
+		CURLMcode	mc = curl_multi_perform(aig_multi, &running);
+
+		if (mc != CURLM_OK)
+		{
+			rc = CURLE_FAILED_INIT;
+			break;
+		}
+		if (running == 0)
+		{
+			CURLMsg    *msg;
+			int			left;
+
+			while ((msg = curl_multi_info_read(aig_multi, &left)) != NULL)
+				if (msg->msg == CURLMSG_DONE && msg->easy_handle == aig_easy)
+					rc = msg->data.result;
+			break;
+		}
+		if (QueryCancelPending || ProcDiePending)
+		{
+			interrupted = true;
+			break;
+		}
+		aig_curl_multi_poll(aig_multi, NULL, 0, AIG_POLL_SLICE_MS, NULL);
+		if (QueryCancelPending || ProcDiePending)
+		{
+			interrupted = true;
+			break;
+		}
+	}
+	curl_easy_getinfo(aig_easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_multi_remove_handle(aig_multi, aig_easy);
+	/* never leave pointers to this call's memory in the long-lived handle */
+	curl_easy_setopt(aig_easy, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(aig_easy, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(aig_easy, CURLOPT_ERRORBUFFER, NULL);
+	curl_slist_free_all(headers);
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+	resp->elapsed_ms = INSTR_TIME_GET_MILLISEC(duration);
+
+	if (interrupted)
+	{
+		free(t.buf);
+		CHECK_FOR_INTERRUPTS();
+		/* a cancel that CHECK_FOR_INTERRUPTS did not honour (e.g. held off) */
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling provider request due to user request")));
+	}
+
+	PG_TRY();
+	{
+		resp->status = status;
+		if (t.content_type[0])
+			resp->content_type = pstrdup(t.content_type);
+		resp->retry_after_ms = t.retry_after_ms;
+		if (t.len > 0)
+		{
+			resp->body = palloc(t.len + 1);
+			memcpy(resp->body, t.buf, t.len);
+			resp->body[t.len] = '\0';
+			resp->body_len = t.len;
+		}
+		if (rc != CURLE_OK)
+			classify_transport_error(rc, &t, errbuf, lim, status, resp);
+	}
+	PG_FINALLY();
+	{
+		free(t.buf);
+	}
+	PG_END_TRY();
+}
+
+long
+aig_http_connections_opened(void)
+{
+	return aig_connects;
+}

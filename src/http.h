@@ -1,0 +1,45 @@
+/*
+ * http.h — libcurl transport: one request, or later many at once.
+ *
+ * A backend keeps one curl multi handle and its easy handles for its whole
+ * life, so connections (keep-alive, TLS sessions) are reused across calls.
+ * Transport failures are returned, not raised, so the router can fail over;
+ * only a query cancel or termination request is raised (after cleanup).
+ */
+#ifndef AIG_HTTP_H
+#define AIG_HTTP_H
+
+#include "postgres.h"
+
+#include "provider.h"
+
+typedef struct AigHttpLimits
+{
+	int			timeout_ms;
+	int			connect_timeout_ms;
+	size_t		max_bytes;
+} AigHttpLimits;
+
+typedef struct AigHttpResponse
+{
+	long		status;			/* HTTP status, 0 when none was received */
+	char	   *body;			/* palloc'd, NUL-terminated; NULL if none */
+	size_t		body_len;
+	char	   *content_type;	/* palloc'd or NULL */
+	int			retry_after_ms; /* Retry-After / retry-after-ms, -1 if none */
+	double		elapsed_ms;
+
+	/* transport failure (status == 0 or body unusable) */
+	bool		failed;
+	int			sqlerrcode;
+	char	   *error;			/* palloc'd, names no secret */
+	bool		retryable;
+} AigHttpResponse;
+
+extern void aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
+							 AigHttpResponse *resp);
+
+/* Connections opened by this backend so far (for tests of reuse). */
+extern long aig_http_connections_opened(void);
+
+#endif							/* AIG_HTTP_H */

@@ -1,0 +1,24 @@
+/*
+ * jsonb_util.h — reading options out of jsonb values (route, provider and
+ * call options) without deforming whole documents.
+ */
+#ifndef AIG_JSONB_UTIL_H
+#define AIG_JSONB_UTIL_H
+
+#include "postgres.h"
+#include "utils/jsonb.h"
+
+/* The value of key in a jsonb object, or NULL when absent / not an object. */
+extern JsonbValue *aig_jsonb_get(Jsonb *jb, const char *key);
+
+/* Typed getters: return false when absent; ereport 22023 on a wrong type. */
+extern bool aig_jsonb_get_int(Jsonb *jb, const char *key, const char *what,
+							  int64 min, int64 max, int64 *out);
+extern bool aig_jsonb_get_number(Jsonb *jb, const char *key, const char *what,
+								 double min, double max, double *out);
+extern char *aig_jsonb_get_string(Jsonb *jb, const char *key, const char *what);
+
+/* Text of a JsonbValue (scalar strings unquoted, containers as JSON). */
+extern char *aig_jsonb_value_to_text(JsonbValue *v);
+
+#endif							/* AIG_JSONB_UTIL_H */

@@ -1,0 +1,162 @@
+/*
+ * provider.h — the normalized request/result types and the dialect vtable.
+ *
+ * A dialect (src/providers/<kind>.c) knows one provider API: how to turn a
+ * normalized chat or embedding request into an HTTP request (URL, headers,
+ * JSON body), how to read a success body into the normalized result, and how
+ * to turn an error body into a SQLSTATE and a message.  Dialects do no I/O and
+ * keep no state; router.c drives them and http.c moves the bytes.
+ *
+ * Memory: everything a dialect returns is palloc'd in CurrentMemoryContext.
+ * json-c objects never escape a dialect function and are released on every
+ * path, including ereport(ERROR) (PG_TRY/PG_FINALLY).  Parsers never ereport
+ * for a bad body: they return false and a palloc'd message, so the caller
+ * can fail over to another target and the fuzzers can drive them.
+ */
+#ifndef AIG_PROVIDER_H
+#define AIG_PROVIDER_H
+
+#include "postgres.h"
+
+#define AIG_MAX_HEADERS 16
+
+/* One provider row of ai_gateway.providers, resolved for use. */
+typedef struct AigProvider
+{
+	char	   *name;
+	char	   *kind;			/* providers.kind */
+	const struct AigDialect *dialect;
+	char	   *base_url;		/* stored value or the dialect default; no
+								 * trailing slash */
+	char	   *api_key;		/* decrypted key, or NULL when none */
+	char	   *api_version;	/* options.api_version (azure) or
+								 * options.anthropic_version; NULL = default */
+	int			timeout_ms;		/* options.timeout_ms, -1 when unset */
+	int			connect_timeout_ms; /* options.connect_timeout_ms, -1 */
+	int			default_max_tokens; /* options.default_max_tokens, -1 */
+	int			max_embed_batch;	/* options.max_embed_batch, -1 */
+	int			nextra_headers; /* options.headers: {"Name": "value"} */
+	char	  **extra_headers;	/* "Name: value" */
+	bool		enabled;
+	char	   *key_problem;	/* why the configured key is unusable, or
+								 * NULL; never contains key material */
+} AigProvider;
+
+typedef struct AigChatMessage
+{
+	char	   *role;			/* system | user | assistant */
+	char	   *content;
+} AigChatMessage;
+
+/* Generation options, already validated by the caller. */
+typedef struct AigGenOptions
+{
+	bool		has_temperature;
+	double		temperature;
+	bool		has_top_p;
+	double		top_p;
+	int			max_tokens;		/* -1 = unset */
+	bool		has_seed;
+	int64		seed;
+	int			nstop;
+	char	  **stop;
+	char	   *response_format;	/* JSON text of options.response_format
+									 * (an object), or NULL */
+} AigGenOptions;
+
+typedef struct AigChatRequest
+{
+	char	   *model;			/* upstream model name */
+	int			nmessages;
+	AigChatMessage *messages;	/* system messages may appear anywhere; a
+								 * dialect that wants them apart moves them */
+	AigGenOptions opts;
+} AigChatRequest;
+
+typedef struct AigEmbedRequest
+{
+	char	   *model;
+	int			ninputs;
+	char	  **inputs;
+	int			dimensions;		/* -1 = provider default */
+	char	   *input_type;		/* cohere input_type / gemini taskType, or
+								 * NULL for the dialect's default */
+} AigEmbedRequest;
+
+/* What http.c sends. */
+typedef struct AigHttpRequest
+{
+	char	   *url;
+	char	   *body;
+	size_t		body_len;
+	int			nheaders;
+	char	   *headers[AIG_MAX_HEADERS];	/* "Name: value" */
+} AigHttpRequest;
+
+/* Normalized chat result. */
+typedef struct AigChatResult
+{
+	char	   *content;
+	char	   *finish_reason;	/* stop | length | content_filter |
+								 * tool_calls | <provider's own, lower case> */
+	char	   *model;			/* model the provider reports, or NULL */
+	int64		input_tokens;	/* -1 when unknown */
+	int64		output_tokens;
+} AigChatResult;
+
+typedef struct AigEmbedResult
+{
+	int			count;
+	int		   *ndims;			/* dims of each vector */
+	float4	  **vectors;
+	int64		input_tokens;	/* -1 when unknown */
+} AigEmbedResult;
+
+/* An upstream error, classified. */
+typedef struct AigUpstreamError
+{
+	int			sqlerrcode;		/* MAKE_SQLSTATE(...) */
+	char	   *message;		/* provider's message (never holds our key) */
+	char	   *type;			/* provider's error type/code, or NULL */
+	bool		retryable;
+	int			retry_after_ms; /* from the body (gemini RetryInfo), -1 */
+} AigUpstreamError;
+
+typedef struct AigDialect
+{
+	const char *kind;
+	const char *default_base_url;
+	int			max_embed_batch;	/* inputs per request; 0 = no embeddings */
+
+	void		(*build_chat) (const AigProvider *p, const AigChatRequest *req,
+							   AigHttpRequest *out);
+	bool		(*parse_chat) (const char *body, size_t len,
+							   AigChatResult *out, char **errmsg);
+	/* NULL when the provider has no embeddings API */
+	void		(*build_embed) (const AigProvider *p, const AigEmbedRequest *req,
+								AigHttpRequest *out);
+	bool		(*parse_embed) (const char *body, size_t len,
+								AigEmbedResult *out, char **errmsg);
+	/* fills message/type (and may refine sqlerrcode/retryable) from the body */
+	void		(*parse_error) (long http_status, const char *body, size_t len,
+								AigUpstreamError *out);
+} AigDialect;
+
+/* The dialects, one file each under src/providers. */
+extern const AigDialect aig_dialect_openai;
+extern const AigDialect aig_dialect_openai_compatible;
+extern const AigDialect aig_dialect_anthropic;
+extern const AigDialect aig_dialect_cohere;
+extern const AigDialect aig_dialect_ollama;
+extern const AigDialect aig_dialect_gemini;
+extern const AigDialect aig_dialect_azure_openai;
+
+/* provider.c: lookup and helpers shared by the dialects */
+extern const AigDialect *aig_dialect_for_kind(const char *kind);
+extern void aig_http_request_init(AigHttpRequest *req);
+extern void aig_http_add_header(AigHttpRequest *req, const char *fmt,...) pg_attribute_printf(2, 3);
+extern void aig_http_add_common_headers(const AigProvider *p, AigHttpRequest *req);
+extern void aig_upstream_error_from_status(long http_status, AigUpstreamError *out);
+extern char *aig_url_escape(const char *s);
+
+#endif							/* AIG_PROVIDER_H */

@@ -1,0 +1,50 @@
+/*
+ * router.h — resolving a model string to a route and running a call through
+ * the route's targets.
+ */
+#ifndef AIG_ROUTER_H
+#define AIG_ROUTER_H
+
+#include "postgres.h"
+#include "utils/jsonb.h"
+
+#include "catalog.h"
+#include "provider.h"
+
+/* Per-call options (options jsonb of the SQL functions), validated. */
+typedef struct AigCallOptions
+{
+	AigGenOptions gen;
+	int			timeout_ms;		/* -1 = route/provider/GUC */
+	int			connect_timeout_ms;
+	int			dimensions;		/* embeddings, -1 */
+	char	   *input_type;		/* embeddings, or NULL */
+	char	   *user;			/* sticky key (routing issue), or NULL */
+	Jsonb	   *metadata;		/* copied to the audit row, or NULL */
+} AigCallOptions;
+
+/* Who answered and what it cost. */
+typedef struct AigCallInfo
+{
+	AigRoute   *route;
+	AigTarget  *target;			/* the target that answered */
+	int			attempts;
+	double		latency_ms;
+	bool		has_cost;
+	double		cost_usd;
+} AigCallInfo;
+
+/*
+ * model -> route: a route name, else "provider/model", else the default
+ * route.  Direct calls get a one-target route built in CurrentMemoryContext.
+ */
+extern AigRoute *aig_resolve_model(const char *model);
+
+extern void aig_route_chat(AigRoute *route, AigChatRequest *req,
+						   const AigCallOptions *co, AigChatResult *result,
+						   AigCallInfo *info);
+extern void aig_route_embed(AigRoute *route, AigEmbedRequest *req,
+							const AigCallOptions *co, AigEmbedResult *result,
+							AigCallInfo *info);
+
+#endif							/* AIG_ROUTER_H */

@@ -1,0 +1,20 @@
+/*
+ * secrets.h — encryption of provider API keys at rest (AES-256-GCM).
+ */
+#ifndef AIG_SECRETS_H
+#define AIG_SECRETS_H
+
+#include "postgres.h"
+
+#define AIG_SECRET_PREFIX "aigk1:"
+#define AIG_MASK_PREFIX "****"
+
+extern char *aig_secret_encrypt(const char *plain);
+/* NULL (and *why set) when the ciphertext cannot be opened with our key */
+extern char *aig_secret_decrypt(const char *sealed, const char **why);
+extern char *aig_secret_mask(const char *plain);
+extern bool aig_secret_is_mask(const char *value);
+/* replace every occurrence of secret in msg by its mask (palloc'd copy) */
+extern char *aig_secret_scrub(const char *msg, const char *secret);
+
+#endif							/* AIG_SECRETS_H */

@@ -1,0 +1,74 @@
+/*
+ * shmem.c — requests and initialises ai_gateway's shared memory (see
+ * shmem.h for what lives there and its locking rules).
+ *
+ * PG15+ requests space from shmem_request_hook; PG14 from _PG_init.  The
+ * startup hook creates the struct under AddinShmemInitLock only when it was
+ * not found, as pg_stat_statements does.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+
+#include "compat.h"
+#include "shmem.h"
+
+#define AIG_TRANCHE_NAME "ai_gateway"
+
+AigSharedState *aig_shared = NULL;
+
+#ifdef AIG_HAVE_SHMEM_REQUEST_HOOK
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static Size
+aig_shmem_size(void)
+{
+	return MAXALIGN(sizeof(AigSharedState));
+}
+
+static void
+aig_shmem_request(void)
+{
+#ifdef AIG_HAVE_SHMEM_REQUEST_HOOK
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+#endif
+	RequestAddinShmemSpace(aig_shmem_size());
+	RequestNamedLWLockTranche(AIG_TRANCHE_NAME, 1);
+}
+
+static void
+aig_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	aig_shared = ShmemInitStruct("ai_gateway", aig_shmem_size(), &found);
+	if (!found)
+	{
+		aig_shared->lock = &(GetNamedLWLockTranche(AIG_TRANCHE_NAME))->lock;
+		pg_atomic_init_u64(&aig_shared->calls, 0);
+		pg_atomic_init_u64(&aig_shared->errors, 0);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+aig_shmem_init_hooks(void)
+{
+#ifdef AIG_HAVE_SHMEM_REQUEST_HOOK
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = aig_shmem_request;
+#else
+	aig_shmem_request();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = aig_shmem_startup;
+}
