@@ -40,10 +40,13 @@ to_utf8(text *t)
 	return pg_server_to_any(s, strlen(s), PG_UTF8);
 }
 
+/* A jsonb string as a NUL-terminated UTF-8 C string (always a copy). */
 static char *
 jsonb_string_utf8(JsonbValue *v)
 {
-	return pg_server_to_any(v->val.string.val, v->val.string.len, PG_UTF8);
+	char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
+
+	return pg_server_to_any(s, v->val.string.len, PG_UTF8);
 }
 
 static void
@@ -377,7 +380,7 @@ chat_result_jsonb(const AigChatResult *res, const AigCallInfo *info)
 	appendStringInfoChar(&buf, '}');
 	json_key(&buf, "cost_usd", false);
 	if (info->has_cost)
-		appendStringInfo(&buf, "%.10f", info->cost_usd);
+		appendStringInfo(&buf, "%.12g", info->cost_usd);
 	else
 		appendStringInfoString(&buf, "null");
 	json_key(&buf, "latency_ms", false);

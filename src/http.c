@@ -255,9 +255,13 @@ classify_transport_error(CURLcode rc, const AigTransfer *t, const char *errbuf,
 	{
 		case CURLE_COULDNT_RESOLVE_HOST:
 		case CURLE_COULDNT_RESOLVE_PROXY:
-		case CURLE_COULDNT_CONNECT:
 			set_failure(resp, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 						true, psprintf("could not connect: %s", why));
+			break;
+		case CURLE_COULDNT_CONNECT:
+			/* curl's own text carries a varying "after N ms" */
+			set_failure(resp, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+						true, pstrdup("could not connect: connection refused or host unreachable"));
 			break;
 		case CURLE_OPERATION_TIMEDOUT:
 			if (status == 0 && t->len == 0)

@@ -59,14 +59,26 @@ bool
 aig_jsonb_get_int(Jsonb *jb, const char *key, const char *what,
 				  int64 min, int64 max, int64 *out)
 {
+	JsonbValue *v = aig_jsonb_get(jb, key);
 	double		d;
 
-	if (!aig_jsonb_get_number(jb, key, what, (double) min, (double) max, &d))
+	if (v == NULL || v->type == jbvNull)
 		return false;
-	if (d != floor(d))
+	if (v->type != jbvNumeric)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s \"%s\" must be an integer", what, key)));
+	d = jsonb_number(v);
+	if (isnan(d) || d != floor(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s \"%s\" must be an integer", what, key)));
+	if (d < (double) min || d > (double) max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s \"%s\" is out of range", what, key),
+				 errdetail("It must be between " INT64_FORMAT " and " INT64_FORMAT ".",
+						   min, max)));
 	*out = (int64) d;
 	return true;
 }

@@ -1,0 +1,227 @@
+/*
+ * cohere.c — the Cohere API v2 dialect (aig_dialect_cohere).
+ *
+ *	chat:		POST {base}/v2/chat
+ *	embeddings: POST {base}/v2/embed (embedding_types ["float"])
+ *	auth:		Authorization: Bearer <key>
+ *
+ * v2 accepts system messages inline, so messages go as given.  An OpenAI
+ * response_format is mapped to Cohere's {"type":"json_object"[,
+ * "json_schema": S]}.  Errors are {"id","message"}.
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+
+#include "jsonc_util.h"
+#include "provider.h"
+#include "dialect_util.h"
+
+#define COHERE_DEFAULT_INPUT_TYPE "search_document"
+
+static void
+cohere_headers(const AigProvider *p, AigHttpRequest *out)
+{
+	aig_http_add_common_headers(p, out);
+	if (p->api_key != NULL)
+		aig_add_header_value(out, "Authorization", "Bearer ", p->api_key);
+}
+
+static void
+cohere_build_chat(const AigProvider *p, const AigChatRequest *req,
+				  AigHttpRequest *out)
+{
+	AigGenKeys	keys = {"temperature", "p", "max_tokens", "stop_sequences", "seed"};
+	json_object *root;
+	json_object *rf;
+	json_object *schema;
+	AigRespFormatKind rfkind;
+
+	aig_http_request_init(out);
+	out->url = aig_url(p, "/v2/chat");
+	cohere_headers(p, out);
+
+	root = aig_jnew_object();
+	rf = aig_response_format_parse(req->opts.response_format, &rfkind,
+								   &schema);
+	PG_TRY();
+	{
+		aig_jset_str(root, "model", req->model);
+		aig_jset_messages(root, "messages", req, false);
+		aig_add_gen_options(root, &req->opts, &keys);
+		if (rfkind == AIG_RF_JSON_OBJECT || rfkind == AIG_RF_JSON_SCHEMA)
+		{
+			json_object *jrf = aig_jset_object(root, "response_format");
+
+			aig_jset_str(jrf, "type", "json_object");
+			if (rfkind == AIG_RF_JSON_SCHEMA && schema != NULL)
+				aig_jset(jrf, "json_schema", json_object_get(schema));
+		}
+		aig_jbody(root, out);
+	}
+	PG_FINALLY();
+	{
+		json_object_put(root);
+		if (rf != NULL)
+			json_object_put(rf);
+	}
+	PG_END_TRY();
+}
+
+static bool
+cohere_read_chat(json_object *root, const char *label, void *arg,
+				 char **errmsg)
+{
+	AigChatResult *out = (AigChatResult *) arg;
+	json_object *message;
+	json_object *content;
+	json_object *usage;
+	StringInfoData buf;
+	int			nparts;
+
+	if (!aig_jis(root, json_type_object))
+	{
+		*errmsg = pstrdup("cohere response is not a JSON object");
+		return false;
+	}
+	message = aig_jget(root, "message");
+	if (!aig_jis(message, json_type_object))
+	{
+		*errmsg = pstrdup("cohere response: message is missing or not an object");
+		return false;
+	}
+	content = aig_jget(message, "content");
+	if (content == NULL || aig_jis(content, json_type_null))
+	{
+		*errmsg = pstrdup("cohere response has no text content");
+		return false;
+	}
+	initStringInfo(&buf);
+	nparts = aig_join_text_parts(content, true, false, &buf,
+								 "cohere response: message.content", errmsg);
+	if (nparts < 0)
+		return false;
+	if (nparts == 0)
+	{
+		*errmsg = pstrdup("cohere response has no text content");
+		return false;
+	}
+	out->content = buf.data;
+	out->finish_reason = aig_finish_reason(aig_finish_cohere,
+										   aig_json_str(root, "finish_reason"));
+	out->model = aig_jdup_str(root, "model");
+
+	usage = aig_jget(root, "usage");
+	out->input_tokens = aig_json_int(aig_jget(usage, "tokens"), "input_tokens");
+	out->output_tokens = aig_json_int(aig_jget(usage, "tokens"), "output_tokens");
+	if (out->input_tokens < 0)
+		out->input_tokens = aig_json_int(aig_jget(usage, "billed_units"),
+										 "input_tokens");
+	if (out->output_tokens < 0)
+		out->output_tokens = aig_json_int(aig_jget(usage, "billed_units"),
+										  "output_tokens");
+	return true;
+}
+
+static bool
+cohere_parse_chat(const char *body, size_t len, AigChatResult *out,
+				  char **errmsg)
+{
+	aig_chat_result_init(out);
+	return aig_parse_body(body, len, cohere_read_chat, "cohere", out, errmsg);
+}
+
+static void
+cohere_build_embed(const AigProvider *p, const AigEmbedRequest *req,
+				   AigHttpRequest *out)
+{
+	json_object *root;
+
+	aig_http_request_init(out);
+	out->url = aig_url(p, "/v2/embed");
+	cohere_headers(p, out);
+
+	root = aig_jnew_object();
+	PG_TRY();
+	{
+		aig_jset_str(root, "model", req->model);
+		aig_jset_str_array(root, "texts", req->ninputs, req->inputs);
+		aig_jset_str(root, "input_type",
+					 req->input_type ? req->input_type :
+					 COHERE_DEFAULT_INPUT_TYPE);
+		aig_jpush_str(aig_jset_array(root, "embedding_types"), "float");
+		if (req->dimensions > 0)
+			aig_jset_int(root, "output_dimension", req->dimensions);
+		aig_jbody(root, out);
+	}
+	PG_FINALLY();
+	{
+		json_object_put(root);
+	}
+	PG_END_TRY();
+}
+
+static bool
+cohere_read_embed(json_object *root, const char *label, void *arg,
+				  char **errmsg)
+{
+	AigEmbedResult *out = (AigEmbedResult *) arg;
+	json_object *emb;
+	json_object *list;
+
+	if (!aig_jis(root, json_type_object))
+	{
+		*errmsg = pstrdup("cohere response is not a JSON object");
+		return false;
+	}
+	emb = aig_jget(root, "embeddings");
+	if (emb == NULL)
+	{
+		*errmsg = pstrdup("cohere response has no embeddings");
+		return false;
+	}
+	if (aig_jis(emb, json_type_object))
+	{
+		list = aig_jget(emb, "float");
+		if (list == NULL)
+		{
+			*errmsg = pstrdup("cohere response has no embeddings.float");
+			return false;
+		}
+	}
+	else
+		list = emb;				/* v1 shape "embeddings": [[...]] */
+	if (!aig_read_vector_list(list, out, "cohere response", errmsg))
+		return false;
+	out->input_tokens = aig_json_int(aig_json_path(root, "meta", "billed_units",
+												   NULL),
+									 "input_tokens");
+	return true;
+}
+
+static bool
+cohere_parse_embed(const char *body, size_t len, AigEmbedResult *out,
+				   char **errmsg)
+{
+	memset(out, 0, sizeof(*out));
+	out->input_tokens = -1;
+	return aig_parse_body(body, len, cohere_read_embed, "cohere", out, errmsg);
+}
+
+static void
+cohere_parse_error(long http_status, const char *body, size_t len,
+				   AigUpstreamError *out)
+{
+	aig_parse_error_generic(http_status, body, len, out, NULL);
+}
+
+const AigDialect aig_dialect_cohere = {
+	.kind = "cohere",
+	.default_base_url = "https://api.cohere.com",
+	.max_embed_batch = 96,
+	.build_chat = cohere_build_chat,
+	.parse_chat = cohere_parse_chat,
+	.build_embed = cohere_build_embed,
+	.parse_embed = cohere_parse_embed,
+	.parse_error = cohere_parse_error,
+};

@@ -1,0 +1,199 @@
+/*
+ * dialect_util.h — code shared by the dialects in src/providers/:
+ *
+ *	- finish-reason normalization tables (one per wire format);
+ *	- json-c construction wrappers that attach every new node to its parent
+ *	  at once (so one json_object_put of the root frees all, even when an
+ *	  ereport interrupts the build) and that ereport on out-of-memory;
+ *	- the generation-options writer (AigGenOptions -> provider keys) and the
+ *	  response_format reader;
+ *	- read helpers for success bodies (text parts, embedding vectors);
+ *	- the generic error-body reader every parse_error builds on;
+ *	- the OpenAI wire format (defined in openai.c), shared with azure.c.
+ *
+ * Ownership rules are those of provider.h: everything returned is palloc'd,
+ * json-c objects never escape a dialect function.
+ */
+#ifndef AIG_DIALECT_UTIL_H
+#define AIG_DIALECT_UTIL_H
+
+#include "postgres.h"
+
+#include <json-c/json.h>
+
+#include "lib/stringinfo.h"
+
+#include "provider.h"
+
+/* ---- finish reasons ---- */
+
+typedef struct AigFinishMap
+{
+	const char *raw;			/* provider's value (exact match) */
+	const char *norm;			/* stop | length | content_filter |
+								 * tool_calls */
+} AigFinishMap;
+
+/* each table ends with {NULL, NULL} */
+extern const AigFinishMap aig_finish_openai[];
+extern const AigFinishMap aig_finish_anthropic[];
+extern const AigFinishMap aig_finish_cohere[];
+extern const AigFinishMap aig_finish_gemini[];
+extern const AigFinishMap aig_finish_ollama[];
+
+/* normalized (palloc'd) value, the raw one lower-cased when not in the
+ * table, NULL when raw is NULL */
+extern char *aig_finish_reason(const AigFinishMap *map, const char *raw);
+
+/* ---- JSON construction (all ereport(ERROR) on out-of-memory) ---- */
+
+extern json_object *aig_jnew_object(void);
+extern void aig_jset(json_object *obj, const char *key, json_object *val);
+extern json_object *aig_jset_object(json_object *obj, const char *key);
+extern json_object *aig_jset_array(json_object *obj, const char *key);
+extern void aig_jset_str(json_object *obj, const char *key, const char *s);
+extern void aig_jset_int(json_object *obj, const char *key, int64 v);
+extern void aig_jset_double(json_object *obj, const char *key, double v);
+extern void aig_jset_bool(json_object *obj, const char *key, bool v);
+extern void aig_jset_str_array(json_object *obj, const char *key,
+							   int n, char *const *items);
+extern void aig_jpush(json_object *arr, json_object *val);
+extern json_object *aig_jpush_object(json_object *arr);
+extern void aig_jpush_str(json_object *arr, const char *s);
+
+/* Serialize root into out->body / out->body_len. */
+extern void aig_jbody(json_object *root, AigHttpRequest *out);
+
+/* ---- requests ---- */
+
+/* Provider key names of the generation options; NULL = not sent. */
+typedef struct AigGenKeys
+{
+	const char *temperature;
+	const char *top_p;
+	const char *max_tokens;
+	const char *stop;
+	const char *seed;
+} AigGenKeys;
+
+/* Add the options that are set under the dialect's key names. */
+extern void aig_add_gen_options(json_object *obj, const AigGenOptions *o,
+								const AigGenKeys *keys);
+
+typedef enum AigRespFormatKind
+{
+	AIG_RF_NONE,				/* absent, unparsable, or not an object */
+	AIG_RF_TEXT,				/* {"type":"text"} */
+	AIG_RF_JSON_OBJECT,			/* {"type":"json_object"} */
+	AIG_RF_JSON_SCHEMA,			/* {"type":"json_schema",...} */
+	AIG_RF_OTHER				/* any other type */
+} AigRespFormatKind;
+
+/*
+ * Parse options.response_format.  Returns the parsed object (the caller must
+ * json_object_put it) or NULL with *kind = AIG_RF_NONE.  *schema (may be
+ * NULL) is borrowed from the result: response_format.json_schema.schema, or
+ * NULL.  To embed it in another tree use json_object_get(*schema) first.
+ */
+extern json_object *aig_response_format_parse(const char *text,
+											  AigRespFormatKind *kind,
+											  json_object **schema);
+
+/* {"role","content"} for each message (system ones skipped if asked). */
+extern void aig_jset_messages(json_object *obj, const char *key,
+							  const AigChatRequest *req, bool skip_system);
+
+/* All system messages joined by "\n\n", or NULL when there are none. */
+extern char *aig_join_system(const AigChatRequest *req);
+
+/* URL: base_url + path (path is palloc'd or constant). */
+extern char *aig_url(const AigProvider *p, const char *path);
+
+/*
+ * Add "Name: <prefix><value>"; ereports when value holds a control
+ * character (header injection) without showing the value.
+ */
+extern void aig_add_header_value(AigHttpRequest *out, const char *name,
+								 const char *prefix, const char *value);
+
+/* ---- reading success bodies (never ereport but for out-of-memory) ---- */
+
+/* Reads a parsed body into out; false with *errmsg on a bad body. */
+typedef bool (*AigJsonReader) (json_object *root, const char *label,
+							   void *out, char **errmsg);
+
+/*
+ * Parse body and run fn(root, label, out, errmsg) on it; the json-c tree is
+ * released on every path, including an ereport from fn.  false with *errmsg
+ * when the body is not one JSON value or fn fails.
+ */
+extern bool aig_parse_body(const char *body, size_t len, AigJsonReader fn,
+						   const char *label, void *out, char **errmsg);
+
+/* obj[key] when obj is an object holding key, else NULL */
+extern json_object *aig_jget(json_object *obj, const char *key);
+extern bool aig_jis(json_object *obj, json_type type);
+/* pstrdup of a string member, NULL when absent / not a string */
+extern char *aig_jdup_str(json_object *obj, const char *key);
+
+/*
+ * Append the "text" of each part of an array of parts to buf.  A part must
+ * be an object; with type_text only parts with "type":"text" count; with
+ * skip_thought parts with "thought": true are skipped.  Returns the number
+ * of text parts appended, or -1 (with *errmsg) when parts is not an array
+ * or a part is malformed.
+ */
+extern int	aig_join_text_parts(json_object *parts, bool type_text,
+								bool skip_thought, StringInfo buf,
+								const char *label, char **errmsg);
+
+/* A JSON array of numbers -> float4 vector (finite, at least one). */
+extern bool aig_read_vector(json_object *arr, float4 **vec, int *ndims,
+							const char *label, int index, char **errmsg);
+
+/* Allocate out for count vectors (input_tokens = -1). */
+extern void aig_embed_result_init(AigEmbedResult *out, int count);
+
+/* A JSON array of arrays of numbers -> out (input_tokens untouched). */
+extern bool aig_read_vector_list(json_object *arr, AigEmbedResult *out,
+								 const char *label, char **errmsg);
+
+extern void aig_chat_result_init(AigChatResult *out);
+
+/* ---- errors ---- */
+
+/* Dialect refinement, called with the parsed body (any JSON type). */
+typedef void (*AigErrorRefine) (json_object *root, long http_status,
+								AigUpstreamError *out);
+
+/*
+ * aig_upstream_error_from_status, then message and type from the body in
+ * any of the usual shapes ({"error":{"message","code"|"status"|"type"}},
+ * {"error":"..."}, {"message"}, {"detail"}, a one-element array of these);
+ * when none is found, "HTTP <n> from provider" plus an excerpt of the body.
+ * refine (may be NULL) runs afterwards on a parsed body.
+ */
+extern void aig_parse_error_generic(long http_status, const char *body,
+									size_t len, AigUpstreamError *out,
+									AigErrorRefine refine);
+
+/* ≤ max bytes of body, valid UTF-8, control characters as spaces. */
+extern char *aig_body_excerpt(const char *body, size_t len, size_t max);
+
+/* ---- OpenAI wire format (openai.c), shared with azure.c ---- */
+
+extern void aig_openai_chat_body(const AigChatRequest *req, bool with_model,
+								 const char *max_tokens_key,
+								 AigHttpRequest *out);
+extern void aig_openai_embed_body(const AigEmbedRequest *req, bool with_model,
+								  AigHttpRequest *out);
+extern bool aig_openai_parse_chat_as(const char *label, const char *body,
+									 size_t len, AigChatResult *out,
+									 char **errmsg);
+extern bool aig_openai_parse_embed_as(const char *label, const char *body,
+									  size_t len, AigEmbedResult *out,
+									  char **errmsg);
+extern void aig_openai_parse_error(long http_status, const char *body,
+								   size_t len, AigUpstreamError *out);
+
+#endif							/* AIG_DIALECT_UTIL_H */

@@ -1,0 +1,470 @@
+/*
+ * openai.c — the OpenAI dialect (aig_dialect_openai) and the generic
+ * OpenAI-compatible one (aig_dialect_openai_compatible: vLLM, llama.cpp,
+ * Ollama's /v1, LiteLLM, ...), plus the OpenAI wire format they share with
+ * azure.c (chat/embeddings bodies, response and error parsing; declared in
+ * dialect_util.h).
+ *
+ *	chat:		POST {base}/chat/completions
+ *	embeddings: POST {base}/embeddings
+ *	auth:		Authorization: Bearer <key> (only when a key is set)
+ */
+#include "postgres.h"
+
+#include <limits.h>
+#include <math.h>
+
+#include "common/base64.h"
+#include "lib/stringinfo.h"
+#include "utils/errcodes.h"
+#include "utils/memutils.h"
+
+#include "jsonc_util.h"
+#include "provider.h"
+#include "dialect_util.h"
+
+/* ---------------------------------------------------------------------
+ * Shared OpenAI wire format
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Body of a chat completion.  with_model = false for azure (the deployment
+ * in the URL names the model).
+ */
+void
+aig_openai_chat_body(const AigChatRequest *req, bool with_model,
+					 const char *max_tokens_key, AigHttpRequest *out)
+{
+	AigGenKeys	keys = {"temperature", "top_p", max_tokens_key, "stop", "seed"};
+	json_object *root = aig_jnew_object();
+	AigRespFormatKind rfkind;
+	json_object *rf = aig_response_format_parse(req->opts.response_format,
+												&rfkind, NULL);
+
+	PG_TRY();
+	{
+		if (with_model)
+			aig_jset_str(root, "model", req->model);
+		aig_jset_messages(root, "messages", req, false);
+		aig_add_gen_options(root, &req->opts, &keys);
+		if (rf != NULL)
+			aig_jset(root, "response_format", json_object_get(rf));
+		aig_jbody(root, out);
+	}
+	PG_FINALLY();
+	{
+		json_object_put(root);
+		if (rf != NULL)
+			json_object_put(rf);
+	}
+	PG_END_TRY();
+}
+
+void
+aig_openai_embed_body(const AigEmbedRequest *req, bool with_model,
+					  AigHttpRequest *out)
+{
+	json_object *root = aig_jnew_object();
+
+	PG_TRY();
+	{
+		if (with_model)
+			aig_jset_str(root, "model", req->model);
+		aig_jset_str_array(root, "input", req->ninputs, req->inputs);
+		aig_jset_str(root, "encoding_format", "float");
+		if (req->dimensions > 0)
+			aig_jset_int(root, "dimensions", req->dimensions);
+		aig_jbody(root, out);
+	}
+	PG_FINALLY();
+	{
+		json_object_put(root);
+	}
+	PG_END_TRY();
+}
+
+/* The work of aig_openai_parse_chat_as on a parsed body. */
+static bool
+openai_read_chat(json_object *root, const char *label, void *arg,
+				 char **errmsg)
+{
+	AigChatResult *out = (AigChatResult *) arg;
+	json_object *choices;
+	json_object *choice;
+	json_object *message;
+	json_object *content;
+	json_object *usage;
+
+	if (!aig_jis(root, json_type_object))
+	{
+		*errmsg = psprintf("%s response is not a JSON object", label);
+		return false;
+	}
+	choices = aig_jget(root, "choices");
+	if (choices == NULL || aig_jis(choices, json_type_null))
+	{
+		const char *emsg = aig_json_str(aig_jget(root, "error"), "message");
+
+		if (emsg == NULL)
+			emsg = aig_json_str(root, "error");
+		*errmsg = emsg ?
+			psprintf("%s response has no choices: %s", label,
+					 aig_body_excerpt(emsg, strlen(emsg), 500)) :
+			psprintf("%s response has no choices", label);
+		return false;
+	}
+	if (!aig_jis(choices, json_type_array))
+	{
+		*errmsg = psprintf("%s response: choices is not an array", label);
+		return false;
+	}
+	if (json_object_array_length(choices) == 0)
+	{
+		*errmsg = psprintf("%s response: choices is empty", label);
+		return false;
+	}
+	choice = json_object_array_get_idx(choices, 0);
+	if (!aig_jis(choice, json_type_object))
+	{
+		*errmsg = psprintf("%s response: choices[0] is not an object", label);
+		return false;
+	}
+	message = aig_jget(choice, "message");
+	if (!aig_jis(message, json_type_object))
+	{
+		*errmsg = psprintf("%s response: choices[0].message is missing or not an object",
+						   label);
+		return false;
+	}
+
+	content = aig_jget(message, "content");
+	if (aig_jis(content, json_type_string))
+		out->content = pnstrdup(json_object_get_string(content),
+								json_object_get_string_len(content));
+	else if (aig_jis(content, json_type_array))
+	{
+		/* some compatible servers send content parts */
+		StringInfoData buf;
+		char	   *where = psprintf("%s response: choices[0].message.content",
+									 label);
+
+		initStringInfo(&buf);
+		if (aig_join_text_parts(content, true, false, &buf, where,
+								errmsg) < 0)
+			return false;
+		out->content = buf.data;
+	}
+	else if (content == NULL || aig_jis(content, json_type_null))
+	{
+		const char *refusal = aig_json_str(message, "refusal");
+
+		if (refusal != NULL)
+			*errmsg = psprintf("%s refused the request: %s", label,
+							   aig_body_excerpt(refusal, strlen(refusal), 500));
+		else
+			*errmsg = psprintf("%s response: choices[0].message.content is null",
+							   label);
+		return false;
+	}
+	else
+	{
+		*errmsg = psprintf("%s response: choices[0].message.content is not a string",
+						   label);
+		return false;
+	}
+
+	out->finish_reason = aig_finish_reason(aig_finish_openai,
+										   aig_json_str(choice, "finish_reason"));
+	out->model = aig_jdup_str(root, "model");
+	usage = aig_jget(root, "usage");
+	out->input_tokens = aig_json_int(usage, "prompt_tokens");
+	out->output_tokens = aig_json_int(usage, "completion_tokens");
+	return true;
+}
+
+bool
+aig_openai_parse_chat_as(const char *label, const char *body, size_t len,
+						 AigChatResult *out, char **errmsg)
+{
+	aig_chat_result_init(out);
+	return aig_parse_body(body, len, openai_read_chat, label, out, errmsg);
+}
+
+/* "embedding" given as base64 of little-endian float32 values */
+static bool
+openai_read_b64_vector(json_object *s, float4 **vec, int *ndims,
+					   const char *label, int index, char **errmsg)
+{
+	int			srclen;
+	int			maxlen;
+	int			n;
+	char	   *raw;
+	float4	   *v;
+
+	if (json_object_get_string_len(s) > MaxAllocSize / 2)
+	{
+		*errmsg = psprintf("%s: embedding %d is too large", label, index);
+		return false;
+	}
+	srclen = json_object_get_string_len(s);
+	maxlen = pg_b64_dec_len(srclen);
+	raw = palloc(maxlen + 1);
+	n = pg_b64_decode(json_object_get_string(s), srclen, raw, maxlen);
+	if (n < 0)
+	{
+		*errmsg = psprintf("%s: embedding %d is not valid base64", label, index);
+		return false;
+	}
+	if (n == 0 || n % 4 != 0)
+	{
+		*errmsg = psprintf("%s: embedding %d does not decode to float32 values",
+						   label, index);
+		return false;
+	}
+	v = palloc(n);
+	for (int i = 0; i < n / 4; i++)
+	{
+		const unsigned char *b = (const unsigned char *) raw + i * 4;
+		uint32		bits = (uint32) b[0] | ((uint32) b[1] << 8) |
+			((uint32) b[2] << 16) | ((uint32) b[3] << 24);
+		float4		f;
+
+		memcpy(&f, &bits, sizeof(f));
+		if (isnan(f) || isinf(f))
+		{
+			*errmsg = psprintf("%s: embedding %d holds an out-of-range value at position %d",
+							   label, index, i);
+			return false;
+		}
+		v[i] = f;
+	}
+	pfree(raw);
+	*vec = v;
+	*ndims = n / 4;
+	return true;
+}
+
+static bool
+openai_read_embed(json_object *root, const char *label, void *arg,
+				  char **errmsg)
+{
+	AigEmbedResult *out = (AigEmbedResult *) arg;
+	json_object *data;
+	size_t		n;
+	char	   *where = psprintf("%s response", label);
+
+	if (!aig_jis(root, json_type_object))
+	{
+		*errmsg = psprintf("%s response is not a JSON object", label);
+		return false;
+	}
+	data = aig_jget(root, "data");
+	if (data == NULL)
+	{
+		*errmsg = psprintf("%s response has no data", label);
+		return false;
+	}
+	if (!aig_jis(data, json_type_array))
+	{
+		*errmsg = psprintf("%s response: data is not an array", label);
+		return false;
+	}
+	n = json_object_array_length(data);
+	if (n > INT_MAX / sizeof(float4 *))
+	{
+		*errmsg = psprintf("%s response: too many embeddings", label);
+		return false;
+	}
+	aig_embed_result_init(out, (int) n);
+
+	for (size_t i = 0; i < n; i++)
+	{
+		json_object *item = json_object_array_get_idx(data, i);
+		json_object *jidx;
+		json_object *emb;
+		int64		idx;
+		bool		ok;
+
+		if (!aig_jis(item, json_type_object))
+		{
+			*errmsg = psprintf("%s response: data[%zu] is not an object",
+							   label, i);
+			return false;
+		}
+		jidx = aig_jget(item, "index");
+		if (jidx == NULL)
+			idx = (int64) i;
+		else if (aig_jis(jidx, json_type_int))
+			idx = json_object_get_int64(jidx);
+		else
+		{
+			*errmsg = psprintf("%s response: data[%zu].index is not an integer",
+							   label, i);
+			return false;
+		}
+		if (idx < 0 || idx >= (int64) n)
+		{
+			*errmsg = psprintf("%s response: data[%zu].index %lld is out of range",
+							   label, i, (long long) idx);
+			return false;
+		}
+		if (out->vectors[idx] != NULL)
+		{
+			*errmsg = psprintf("%s response: index %lld appears twice in data",
+							   label, (long long) idx);
+			return false;
+		}
+		emb = aig_jget(item, "embedding");
+		if (aig_jis(emb, json_type_string))
+			ok = openai_read_b64_vector(emb, &out->vectors[idx],
+										&out->ndims[idx], where, (int) idx,
+										errmsg);
+		else
+			ok = aig_read_vector(emb, &out->vectors[idx], &out->ndims[idx],
+								 where, (int) idx, errmsg);
+		if (!ok)
+			return false;
+	}
+	out->input_tokens = aig_json_int(aig_jget(root, "usage"), "prompt_tokens");
+	return true;
+}
+
+bool
+aig_openai_parse_embed_as(const char *label, const char *body, size_t len,
+						  AigEmbedResult *out, char **errmsg)
+{
+	memset(out, 0, sizeof(*out));
+	out->input_tokens = -1;
+	return aig_parse_body(body, len, openai_read_embed, label, out, errmsg);
+}
+
+/* error.code, or error.type when there is no code */
+static bool
+openai_error_is(json_object *root, const char *what)
+{
+	json_object *e = aig_jget(root, "error");
+	const char *code = aig_json_str(e, "code");
+	const char *type = aig_json_str(e, "type");
+
+	return (code != NULL && strcmp(code, what) == 0) ||
+		(type != NULL && strcmp(type, what) == 0);
+}
+
+static void
+openai_refine_error(json_object *root, long http_status,
+					AigUpstreamError *out)
+{
+	if (openai_error_is(root, "insufficient_quota"))
+	{
+		/* out of credit: waiting does not help, failing over may */
+		out->retryable = false;
+	}
+	else if (openai_error_is(root, "context_length_exceeded"))
+	{
+		out->sqlerrcode = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		out->retryable = false;
+	}
+}
+
+void
+aig_openai_parse_error(long http_status, const char *body, size_t len,
+					   AigUpstreamError *out)
+{
+	aig_parse_error_generic(http_status, body, len, out, openai_refine_error);
+}
+
+/* ---------------------------------------------------------------------
+ * The two dialects
+ * ---------------------------------------------------------------------
+ */
+
+static void
+openai_headers(const AigProvider *p, AigHttpRequest *out)
+{
+	aig_http_add_common_headers(p, out);
+	if (p->api_key != NULL)
+		aig_add_header_value(out, "Authorization", "Bearer ", p->api_key);
+}
+
+static void
+openai_build_chat(const AigProvider *p, const AigChatRequest *req,
+				  AigHttpRequest *out)
+{
+	aig_http_request_init(out);
+	out->url = aig_url(p, "/chat/completions");
+	openai_headers(p, out);
+	aig_openai_chat_body(req, true, "max_completion_tokens", out);
+}
+
+static void
+openai_compatible_build_chat(const AigProvider *p, const AigChatRequest *req,
+							 AigHttpRequest *out)
+{
+	aig_http_request_init(out);
+	out->url = aig_url(p, "/chat/completions");
+	openai_headers(p, out);
+	aig_openai_chat_body(req, true, "max_tokens", out);
+}
+
+static void
+openai_build_embed(const AigProvider *p, const AigEmbedRequest *req,
+				   AigHttpRequest *out)
+{
+	aig_http_request_init(out);
+	out->url = aig_url(p, "/embeddings");
+	openai_headers(p, out);
+	aig_openai_embed_body(req, true, out);
+}
+
+static bool
+openai_parse_chat(const char *body, size_t len, AigChatResult *out,
+				  char **errmsg)
+{
+	return aig_openai_parse_chat_as("openai", body, len, out, errmsg);
+}
+
+static bool
+openai_parse_embed(const char *body, size_t len, AigEmbedResult *out,
+				   char **errmsg)
+{
+	return aig_openai_parse_embed_as("openai", body, len, out, errmsg);
+}
+
+static bool
+openai_compatible_parse_chat(const char *body, size_t len, AigChatResult *out,
+							 char **errmsg)
+{
+	return aig_openai_parse_chat_as("openai-compatible", body, len, out,
+									errmsg);
+}
+
+static bool
+openai_compatible_parse_embed(const char *body, size_t len,
+							  AigEmbedResult *out, char **errmsg)
+{
+	return aig_openai_parse_embed_as("openai-compatible", body, len, out,
+									 errmsg);
+}
+
+const AigDialect aig_dialect_openai = {
+	.kind = "openai",
+	.default_base_url = "https://api.openai.com/v1",
+	.max_embed_batch = 2048,
+	.build_chat = openai_build_chat,
+	.parse_chat = openai_parse_chat,
+	.build_embed = openai_build_embed,
+	.parse_embed = openai_parse_embed,
+	.parse_error = aig_openai_parse_error,
+};
+
+const AigDialect aig_dialect_openai_compatible = {
+	.kind = "openai_compatible",
+	.default_base_url = "http://localhost:8000/v1",
+	.max_embed_batch = 2048,
+	.build_chat = openai_compatible_build_chat,
+	.parse_chat = openai_compatible_parse_chat,
+	.build_embed = openai_build_embed,
+	.parse_embed = openai_compatible_parse_embed,
+	.parse_error = aig_openai_parse_error,
+};

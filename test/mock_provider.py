@@ -1,0 +1,1041 @@
+#!/usr/bin/env python3
+"""
+test/mock_provider.py -- the fake AI-provider upstream for every ai_gateway test and the demo.
+
+Owns: one HTTP/1.1 keep-alive server on 127.0.0.1 that speaks six provider dialects on one
+port (OpenAI / openai_compatible, Azure OpenAI, Anthropic, Cohere v2, Ollama native, Gemini),
+the fault-injection grammar encoded in model names, and the /_mock/* control endpoints.
+Its self-test is test/test_mock_provider.py.  Python 3.11 standard library only.
+
+    python3 test/mock_provider.py [--host 127.0.0.1] [--port 0] [--port-file FILE] [--samples DIR]
+
+Routes (POST, JSON body; any path prefix is accepted, so base_url ".../v1" or "/x/v1" work):
+    openai     .../chat/completions, .../embeddings           Authorization: Bearer K
+    azure      .../openai/deployments/{model}/chat/completions|embeddings?api-version=...
+                                                              api-key: K (no api-version -> 404)
+    anthropic  .../v1/messages                                x-api-key: K, anthropic-version
+    cohere     .../v2/chat, .../v2/embed                      Authorization: Bearer K
+    ollama     .../api/chat, .../api/embed                    no key needed
+    gemini     .../models/{model}:generateContent|batchEmbedContents|embedContent
+                                                              x-goog-api-key: K
+A missing required key, or any key starting with "bad", gets a 401 in the dialect's format.
+
+Model names (for Azure and Gemini the percent-decoded path segment):
+    echo                     content = compact JSON of what arrived (method, path, query,
+                             auth/version + x-test-* headers, parsed body); embeddings
+                             routes add it as a top-level "mock_echo" field instead
+    recorded[-base64|-ollama-compat|-error]   the recorded sample bodies of test/samples/
+    anything else            "mock reply from <dialect> <model>: <last user text>"
+    ...+directive+directive  faults: latency=MS status=CODE retry_after=S retry_after_date=S
+                             retry_after_ms=MS fail_first=N seq=NAME reset reset_mid hang
+                             trickle=MS malformed truncated empty html wrong_ctype
+                             invalid_utf8 wrong_shape null_content oversized=BYTES
+                             echo_key (an error message that repeats the key received)
+Control: GET /_mock/stats, POST /_mock/reset, GET /_mock/last.
+
+Counting: "requests", "by_path", "by_model" count provider requests (not /_mock/*).
+"connections" counts the TCP connections that carried at least one provider request since
+start/reset (a keep-alive connection opened before a reset counts again once it is used
+after it), so a stats query on a fresh connection does not count itself; "open_connections"
+is how many of those are open right now; "tcp_accepted" counts every accepted connection.
+"""
+
+import argparse
+import base64
+import email.utils
+import functools
+import hashlib
+import itertools
+import json
+import os
+import re
+import select
+import signal
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import time
+import traceback
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+DEFAULT_DIM = 8
+MAX_DIM = 65536
+HANG_SECONDS = 120.0
+RESET_MID_PAUSE = 0.05          # let the client see the partial body before the RST
+INVALID_UTF8_MARK = "@@mock-invalid-utf8@@"
+MALFORMED_BODY = b'{"choices": [ {"message": oops'
+HTML_BODY = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+             b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+             b"</body>\r\n</html>\r\n")
+# Headers echoed by the "echo" model besides x-test-*: every dialect's auth/version headers,
+# so a test also sees a key that arrived in the wrong header.
+ECHO_HEADERS = frozenset(("authorization", "api-key", "x-api-key", "x-goog-api-key",
+                          "anthropic-version"))
+GEMINI_EMBED_ONE_SAMPLE = "gemini_embed_content (derived from gemini_batch_embed_contents.json)"
+EXTRA_REASONS = {529: "Site Overloaded"}
+RECORDED_MODELS = frozenset(("recorded", "recorded-base64", "recorded-ollama-compat"))
+
+_ids = itertools.count(1)
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+class ClientError(Exception):
+    """A problem with the request, answered in the dialect's error format."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def dumps(obj):
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def text_of(content):
+    """Plain text of a message content: a string, a list of parts/blocks, or a part."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(t for t in (text_of(p) for p in content) if t)
+    if isinstance(content, dict):
+        text = content.get("text")
+        return text if isinstance(text, str) else ""
+    return ""
+
+
+def word_count(texts):
+    return sum(len(t.split()) for t in texts)
+
+
+def dimension(value):
+    if value is None:
+        return DEFAULT_DIM
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DIM:
+        raise ClientError(400, f"mock: bad embedding dimension {value!r}")
+    return value
+
+
+@functools.lru_cache(maxsize=4096)
+def embed_vector(text, dim):
+    """Deterministic vector in [-1, 1]: SHAKE-256 of the text read as little-endian uint32s,
+    so a shorter vector of the same text is a prefix of a longer one.  Cached (a tuple)."""
+    raw = hashlib.shake_256(text.encode("utf-8")).digest(4 * dim)
+    return tuple(round(u / 2147483647.5 - 1.0, 6) for u in struct.unpack(f"<{dim}I", raw))
+
+
+def float32_base64(vector):
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+
+
+def string_list(value, field):
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value:
+        return [v if isinstance(v, str) else json.dumps(v) for v in value]
+    raise ClientError(400, f"mock: '{field}' must be a string or a non-empty list")
+
+
+def messages_of(body, field="messages"):
+    msgs = body.get(field) or []
+    if not isinstance(msgs, list):
+        raise ClientError(400, f"mock: '{field}' must be a list")
+    return [m for m in msgs if isinstance(m, dict)]
+
+
+def last_with_role(msgs, roles, get_text):
+    for m in reversed(msgs):
+        if m.get("role") in roles:
+            return get_text(m)
+    return ""
+
+
+# --------------------------------------------------------------------------------------------
+# Dialects: how each provider reads keys, shapes errors, reads inputs and shapes successes.
+# --------------------------------------------------------------------------------------------
+
+class Dialect:
+    name = ""
+    key_required = True
+    # model name -> {route kind -> sample file}
+    recorded = {}
+    recorded_error = None           # (sample file, status)
+    recorded_auth_error = None      # (sample file, status) for "recorded-error" with a bad key
+
+    def api_key(self, req):
+        auth = req.headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            return auth[7:].strip()
+        return None
+
+    def check(self, req):
+        """Dialect-specific request check before auth: None or (status, message)."""
+        return None
+
+    def error(self, status, message, retry_delay=None):
+        raise NotImplementedError
+
+    def chat_texts(self, body):
+        """-> (all input texts incl. system, text of the last user message)"""
+        raise NotImplementedError
+
+    def chat_body(self, model, reply, tin, tout, null_content):
+        raise NotImplementedError
+
+    def embed_texts(self, body, kind):
+        """-> list of (text, dimension), one per input, in order"""
+        raise ClientError(404, "mock: this provider has no embeddings route")
+
+    def embed_body(self, model, body, kind, vectors, tin):
+        raise NotImplementedError
+
+
+class OpenAI(Dialect):
+    name = "openai"
+    recorded = {
+        "recorded": {"chat": "openai_chat_completion.json",
+                     "embed": "openai_embeddings_float.json"},
+        "recorded-base64": {"embed": "openai_embeddings_base64.json"},
+        "recorded-ollama-compat": {"chat": "ollama_v1_chat_completions.json"},
+    }
+    recorded_error = ("openai_error_404_model_not_found.json", 404)
+    recorded_auth_error = ("openai_error_401_invalid_api_key.json", 401)
+    CODES = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded"}
+
+    def error_code(self, status):
+        return self.CODES.get(status)
+
+    def error(self, status, message, retry_delay=None):
+        if status == 429:
+            etype = "requests"
+        elif status >= 500:
+            etype = "server_error"
+        else:
+            etype = "invalid_request_error"
+        return {"error": {"message": message, "type": etype, "param": None,
+                          "code": self.error_code(status)}}
+
+    def chat_texts(self, body):
+        msgs = messages_of(body)
+        get = lambda m: text_of(m.get("content"))
+        return [get(m) for m in msgs], last_with_role(msgs, ("user",), get)
+
+    def chat_body(self, model, reply, tin, tout, null_content):
+        return {
+            "id": f"chatcmpl-mock{next(_ids)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": None if null_content else reply,
+                            "refusal": None, "annotations": []},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }],
+            "usage": {
+                "prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout,
+                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                              "accepted_prediction_tokens": 0,
+                                              "rejected_prediction_tokens": 0},
+            },
+            "service_tier": "default",
+            "system_fingerprint": "fp_mock",
+        }
+
+    def embed_texts(self, body, kind):
+        if "input" not in body:
+            raise ClientError(400, "mock: 'input' is required")
+        dim = dimension(body.get("dimensions"))
+        return [(t, dim) for t in string_list(body["input"], "input")]
+
+    def embed_body(self, model, body, kind, vectors, tin):
+        as_b64 = body.get("encoding_format") == "base64"
+        data = [{"object": "embedding", "index": i,
+                 "embedding": float32_base64(v) if as_b64 and v is not None else v}
+                for i, v in enumerate(vectors)]
+        return {"object": "list", "data": data, "model": model,
+                "usage": {"prompt_tokens": tin, "total_tokens": tin}}
+
+
+class Azure(OpenAI):
+    name = "azure"
+
+    def api_key(self, req):
+        return req.headers.get("api-key")
+
+    def check(self, req):
+        if "api-version" not in parse_qs(req.query):
+            return 404, "Resource not found"
+        return None
+
+    def error_code(self, status):
+        return str(status)
+
+
+class Anthropic(Dialect):
+    name = "anthropic"
+    recorded = {"recorded": {"chat": "anthropic_messages.json"}}
+    recorded_error = ("anthropic_error_404_not_found.json", 404)
+    TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+             404: "not_found_error", 429: "rate_limit_error", 529: "overloaded_error"}
+
+    def api_key(self, req):
+        return req.headers.get("x-api-key")
+
+    def check(self, req):
+        if not req.headers.get("anthropic-version"):
+            return 400, "anthropic-version: header is required"
+        return None
+
+    def error(self, status, message, retry_delay=None):
+        etype = self.TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+        return {"type": "error", "error": {"type": etype, "message": message},
+                "request_id": "req_mock"}
+
+    def chat_texts(self, body):
+        msgs = messages_of(body)
+        get = lambda m: text_of(m.get("content"))
+        texts = [text_of(body.get("system"))] + [get(m) for m in msgs]
+        return texts, last_with_role(msgs, ("user",), get)
+
+    def chat_body(self, model, reply, tin, tout, null_content):
+        return {
+            "id": f"msg_mock{next(_ids)}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [] if null_content else [{"type": "text", "text": reply}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": tin, "output_tokens": tout,
+                "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+                "service_tier": "standard",
+            },
+        }
+
+
+class Cohere(Dialect):
+    name = "cohere"
+    recorded = {"recorded": {"chat": "cohere_v2_chat.json", "embed": "cohere_v2_embed.json"}}
+    recorded_error = ("cohere_error_404.json", 404)
+    EMBEDDING_TYPES = {
+        "float": lambda v: v,
+        "int8": lambda v: [round(x * 127) for x in v],
+        "uint8": lambda v: [round((x + 1) * 127.5) for x in v],
+        "base64": float32_base64,
+    }
+
+    def error(self, status, message, retry_delay=None):
+        return {"id": str(uuid.uuid4()), "message": message}
+
+    def chat_texts(self, body):
+        msgs = messages_of(body)
+        get = lambda m: text_of(m.get("content"))
+        return [get(m) for m in msgs], last_with_role(msgs, ("user",), get)
+
+    def chat_body(self, model, reply, tin, tout, null_content):
+        return {
+            "id": str(uuid.uuid4()),
+            "message": {"role": "assistant",
+                        "content": [] if null_content else [{"type": "text", "text": reply}]},
+            "finish_reason": "COMPLETE",
+            "usage": {"billed_units": {"input_tokens": tin, "output_tokens": tout},
+                      "tokens": {"input_tokens": tin, "output_tokens": tout}},
+        }
+
+    def embed_texts(self, body, kind):
+        if "texts" not in body:
+            raise ClientError(400, "mock: 'texts' is required")
+        dim = dimension(body.get("output_dimension"))
+        return [(t, dim) for t in string_list(body["texts"], "texts")]
+
+    def embed_body(self, model, body, kind, vectors, tin):
+        types = body.get("embedding_types") or ["float"]
+        if not isinstance(types, list) or any(t not in self.EMBEDDING_TYPES for t in types):
+            raise ClientError(400, f"mock: unsupported embedding_types {types!r}")
+        embeddings = {t: [None if v is None else self.EMBEDDING_TYPES[t](v) for v in vectors]
+                      for t in types}
+        return {
+            "id": str(uuid.uuid4()),
+            "embeddings": embeddings,
+            "texts": body.get("texts"),
+            "meta": {"api_version": {"version": "2"},
+                     "billed_units": {"input_tokens": tin, "image_tokens": 0}},
+            "response_type": "embeddings_by_type",
+        }
+
+
+class Ollama(Dialect):
+    name = "ollama"
+    key_required = False
+    recorded = {"recorded": {"chat": "ollama_api_chat.DOCS_EXAMPLE.json",
+                             "embed": "ollama_api_embed.json"}}
+    recorded_error = ("ollama_error_400_context.json", 400)
+
+    def error(self, status, message, retry_delay=None):
+        return {"error": message}
+
+    def chat_texts(self, body):
+        msgs = messages_of(body)
+        get = lambda m: text_of(m.get("content"))
+        return [get(m) for m in msgs], last_with_role(msgs, ("user",), get)
+
+    def chat_body(self, model, reply, tin, tout, null_content):
+        return {
+            "model": model,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime()),
+            "message": {"role": "assistant", "content": None if null_content else reply},
+            "done_reason": "stop",
+            "done": True,
+            "total_duration": 1000000,
+            "load_duration": 100000,
+            "prompt_eval_count": tin,
+            "prompt_eval_duration": 200000,
+            "eval_count": tout,
+            "eval_duration": 700000,
+        }
+
+    def embed_texts(self, body, kind):
+        if "input" not in body:
+            raise ClientError(400, "mock: 'input' is required")
+        dim = dimension(body.get("dimensions"))
+        return [(t, dim) for t in string_list(body["input"], "input")]
+
+    def embed_body(self, model, body, kind, vectors, tin):
+        return {"model": model, "embeddings": vectors, "total_duration": 1000000,
+                "load_duration": 100000, "prompt_eval_count": tin}
+
+
+class Gemini(Dialect):
+    name = "gemini"
+    recorded = {"recorded": {"chat": "gemini_generate_content.json",
+                             "embed": "gemini_batch_embed_contents.json",
+                             "embed_one": GEMINI_EMBED_ONE_SAMPLE}}
+    recorded_error = ("gemini_error_404.json", 404)
+    STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+                404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
+                503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+
+    def api_key(self, req):
+        return req.headers.get("x-goog-api-key")
+
+    def error(self, status, message, retry_delay=None):
+        gstatus = self.STATUSES.get(status, "INTERNAL" if status >= 500 else "INVALID_ARGUMENT")
+        err = {"code": status, "message": message, "status": gstatus}
+        if status == 429 and retry_delay is not None:
+            err["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                               "retryDelay": retry_delay}]
+        return {"error": err}
+
+    @staticmethod
+    def content_text(content):
+        return text_of(content.get("parts")) if isinstance(content, dict) else ""
+
+    def chat_texts(self, body):
+        contents = messages_of(body, "contents")
+        texts = [self.content_text(body.get("systemInstruction"))]
+        texts += [self.content_text(c) for c in contents]
+        return texts, last_with_role(contents, ("user", None), self.content_text)
+
+    def chat_body(self, model, reply, tin, tout, null_content):
+        candidate = {"finishReason": "STOP", "avgLogprobs": -0.01}
+        if not null_content:
+            candidate["content"] = {"parts": [{"text": reply}], "role": "model"}
+        return {
+            "candidates": [candidate],
+            "modelVersion": model,
+            "responseId": f"mock{next(_ids)}",
+            "usageMetadata": {
+                "promptTokenCount": tin, "candidatesTokenCount": tout,
+                "totalTokenCount": tin + tout,
+                "promptTokensDetails": [{"modality": "TEXT", "tokenCount": tin}],
+                "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": tout}],
+            },
+        }
+
+    def embed_texts(self, body, kind):
+        if kind == "embed_one":
+            return [(self.content_text(body.get("content")),
+                     dimension(body.get("outputDimensionality")))]
+        requests = body.get("requests")
+        if not isinstance(requests, list) or not requests:
+            raise ClientError(400, "mock: 'requests' must be a non-empty list")
+        return [(self.content_text(r.get("content")), dimension(r.get("outputDimensionality")))
+                for r in (r if isinstance(r, dict) else {} for r in requests)]
+
+    def embed_body(self, model, body, kind, vectors, tin):
+        if kind == "embed_one":
+            return {"embedding": {"values": vectors[0]}}
+        return {"embeddings": [{"values": v} for v in vectors]}
+
+
+DIALECTS = {d.name: d for d in (OpenAI(), Azure(), Anthropic(), Cohere(), Ollama(), Gemini())}
+
+# (pattern on the raw path, dialect, route kind); the first match wins, so the specific
+# Azure and Gemini shapes come before the generic OpenAI suffixes.
+ROUTES = [
+    (re.compile(r"^.*/openai/deployments/(?P<model>[^/]+)/chat/completions$"), "azure", "chat"),
+    (re.compile(r"^.*/openai/deployments/(?P<model>[^/]+)/embeddings$"), "azure", "embed"),
+    (re.compile(r"^.*/models/(?P<model>[^/]+):generateContent$"), "gemini", "chat"),
+    (re.compile(r"^.*/models/(?P<model>[^/]+):batchEmbedContents$"), "gemini", "embed"),
+    (re.compile(r"^.*/models/(?P<model>[^/]+):embedContent$"), "gemini", "embed_one"),
+    (re.compile(r"^.*/v1/messages$"), "anthropic", "chat"),
+    (re.compile(r"^.*/v2/chat$"), "cohere", "chat"),
+    (re.compile(r"^.*/v2/embed$"), "cohere", "embed"),
+    (re.compile(r"^.*/api/chat$"), "ollama", "chat"),
+    (re.compile(r"^.*/api/embed$"), "ollama", "embed"),
+    (re.compile(r"^.*/chat/completions$"), "openai", "chat"),
+    (re.compile(r"^.*/embeddings$"), "openai", "embed"),
+]
+
+
+def route(path):
+    """-> (dialect, kind, decoded path model or None), or None for an unknown path."""
+    for pattern, dialect, kind in ROUTES:
+        m = pattern.match(path)
+        if m:
+            model = m.groupdict().get("model")
+            return DIALECTS[dialect], kind, (unquote(model) if model is not None else None)
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Fault directives: "model+latency=200+status=429+retry_after=2"
+# --------------------------------------------------------------------------------------------
+
+FLAG_DIRECTIVES = frozenset(("reset", "reset_mid", "hang", "malformed", "truncated", "empty",
+                             "html", "wrong_ctype", "invalid_utf8", "wrong_shape",
+                             "null_content", "echo_key"))
+VALUE_DIRECTIVES = {"latency": float, "status": int, "retry_after": float,
+                    "retry_after_date": float, "retry_after_ms": float, "fail_first": int,
+                    "seq": str, "trickle": float, "oversized": int}
+
+
+class Directives:
+    def __init__(self, model):
+        parts = model.split("+")
+        self.base = parts[0]
+        self.flags = set()
+        self.values = {}
+        self.raw = {}
+        for part in parts[1:]:
+            name, eq, text = part.partition("=")
+            if not eq:
+                if name not in FLAG_DIRECTIVES:
+                    raise ClientError(400, f"mock: unknown directive {part!r}")
+                self.flags.add(name)
+                continue
+            conv = VALUE_DIRECTIVES.get(name)
+            if conv is None:
+                raise ClientError(400, f"mock: unknown directive {part!r}")
+            try:
+                value = conv(text)
+            except ValueError:
+                raise ClientError(400, f"mock: bad value in directive {part!r}") from None
+            if conv is not str and value < 0:
+                raise ClientError(400, f"mock: negative value in directive {part!r}")
+            self.values[name] = value
+            self.raw[name] = text
+        status = self.values.get("status")
+        if status is not None and not 100 <= status <= 599:
+            raise ClientError(400, f"mock: bad status {status}")
+
+    def retry_headers(self):
+        headers = []
+        if "retry_after" in self.values:
+            headers.append(("Retry-After", self.raw["retry_after"]))
+        if "retry_after_date" in self.values:
+            when = time.time() + self.values["retry_after_date"]
+            headers.append(("Retry-After", email.utils.formatdate(when, usegmt=True)))
+        if "retry_after_ms" in self.values:
+            headers.append(("retry-after-ms", self.raw["retry_after_ms"]))
+        return headers
+
+    def retry_delay(self):
+        """Gemini RetryInfo duration ("2s", "0.25s"), or None when no delay was requested."""
+        v = self.values
+        if "retry_after" in v:
+            secs = v["retry_after"]
+        elif "retry_after_date" in v:
+            secs = v["retry_after_date"]
+        elif "retry_after_ms" in v:
+            secs = v["retry_after_ms"] / 1000.0
+        else:
+            return None
+        if secs == int(secs):
+            return f"{int(secs)}s"
+        return f"{secs:.3f}".rstrip("0") + "s"
+
+
+# --------------------------------------------------------------------------------------------
+# Counters
+# --------------------------------------------------------------------------------------------
+
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.epoch = 0
+        self.open_connections = 0
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.epoch += 1
+            self.requests = 0
+            self.connections = 0
+            self.tcp_accepted = 0
+            self.by_path = {}
+            self.by_model = {}
+            self.seq = {}
+            self.last = None
+
+    def accepted(self):
+        with self.lock:
+            self.tcp_accepted += 1
+
+    def record(self, handler, path, model, last):
+        with self.lock:
+            self.requests += 1
+            self.by_path[path] = self.by_path.get(path, 0) + 1
+            if model is not None:
+                self.by_model[model] = self.by_model.get(model, 0) + 1
+            if handler.conn_epoch != self.epoch:
+                handler.conn_epoch = self.epoch
+                self.connections += 1
+            if not handler.conn_open_counted:
+                handler.conn_open_counted = True
+                self.open_connections += 1
+            self.last = last
+
+    def closed(self, handler):
+        if handler.conn_open_counted:
+            with self.lock:
+                self.open_connections -= 1
+
+    def next_seq(self, name):
+        with self.lock:
+            n = self.seq.get(name, 0) + 1
+            self.seq[name] = n
+            return n
+
+    def snapshot(self):
+        with self.lock:
+            return {"requests": self.requests, "connections": self.connections,
+                    "by_path": dict(self.by_path), "by_model": dict(self.by_model),
+                    "open_connections": self.open_connections,
+                    "tcp_accepted": self.tcp_accepted}
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP plumbing
+# --------------------------------------------------------------------------------------------
+
+class Req:
+    __slots__ = ("method", "path", "query", "headers", "raw", "body", "body_ok", "model")
+
+
+class Response:
+    __slots__ = ("status", "obj", "raw", "headers")
+
+    def __init__(self, status, obj=None, raw=None):
+        self.status = status
+        self.obj = obj          # a JSON value to serialise, or None when raw bytes are given
+        self.raw = raw
+        self.headers = []
+
+
+def load_samples(directory):
+    samples = {}
+    if os.path.isdir(directory):
+        for name in os.listdir(directory):
+            if name.endswith(".json"):
+                with open(os.path.join(directory, name), "rb") as f:
+                    samples[name] = f.read()
+    batch = samples.get("gemini_batch_embed_contents.json")
+    if batch is not None:
+        try:
+            first = json.loads(batch)["embeddings"][0]
+            samples[GEMINI_EMBED_ONE_SAMPLE] = dumps({"embedding": first})
+        except (ValueError, KeyError, IndexError, TypeError):
+            pass
+    return samples
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "ai-gateway-mock"
+    disable_nagle_algorithm = True
+
+    # ---- connection bookkeeping ----
+
+    def setup(self):
+        super().setup()
+        self.conn_epoch = -1
+        self.conn_open_counted = False
+        self.server.stats.accepted()
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            self.server.stats.closed(self)
+
+    def log_message(self, format, *args):
+        pass
+
+    def address_string(self):
+        return self.client_address[0]
+
+    # ---- dispatch ----
+
+    def do_GET(self):
+        self._dispatch()
+
+    def do_POST(self):
+        self._dispatch()
+
+    def _dispatch(self):
+        try:
+            self._handle()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+        except Exception as exc:       # a bug in the mock: say so loudly, answer 500
+            traceback.print_exc(file=sys.stderr)
+            try:
+                self._send(500, dumps({"error": f"mock internal error: {exc}"}))
+            except OSError:
+                pass
+            self.close_connection = True
+
+    def _read_body(self):
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass            # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _handle(self):
+        target = urlsplit(self.path)
+        try:
+            raw = self._read_body()
+        except ValueError:
+            self.close_connection = True
+            return self._send(400, dumps({"error": "bad request framing"}))
+
+        if target.path.startswith("/_mock/"):
+            return self._control(target.path)
+
+        req = Req()
+        req.method = self.command
+        req.path = target.path
+        req.query = target.query
+        req.headers = {}
+        for name, value in self.headers.items():
+            name = name.lower()
+            req.headers[name] = f"{req.headers[name]}, {value}" if name in req.headers else value
+        req.raw = raw
+        try:
+            req.body = json.loads(raw) if raw else None
+            req.body_ok = isinstance(req.body, dict)
+        except ValueError:
+            req.body = raw.decode("utf-8", "replace")
+            req.body_ok = False
+
+        found = route(req.path)
+        if found is not None and found[2] is not None:
+            req.model = found[2]
+        elif req.body_ok and isinstance(req.body.get("model"), str):
+            req.model = req.body["model"]
+        else:
+            req.model = None
+        last = {"method": req.method, "path": req.path, "query": req.query,
+                "headers": dict(req.headers), "body": req.body}
+        self.server.stats.record(self, req.path, req.model, last)
+
+        if found is None:
+            return self._send(404, dumps({"error": "no such route"}))
+        if req.method != "POST":
+            return self._send(405, dumps({"error": "method not allowed"}))
+        dialect, kind, _ = found
+        if req.model is None:
+            req.model = ""
+        self._provider(dialect, kind, req)
+
+    def _control(self, path):
+        stats = self.server.stats
+        if path == "/_mock/stats" and self.command == "GET":
+            return self._send(200, dumps(stats.snapshot()))
+        if path == "/_mock/reset" and self.command in ("POST", "GET"):
+            stats.reset()
+            return self._send(200, dumps({"ok": True}))
+        if path == "/_mock/last" and self.command == "GET":
+            with stats.lock:
+                last = stats.last
+            return self._send(200, dumps(last))
+        return self._send(404, dumps({"error": "no such route"}))
+
+    # ---- provider requests ----
+
+    def _provider(self, dialect, kind, req):
+        if not req.body_ok:
+            err = dialect.error(400, "mock: request body is not a valid JSON object")
+            return self._send(400, dumps(err))
+        try:
+            d = Directives(req.model)
+        except ClientError as e:
+            return self._send(e.status, dumps(dialect.error(e.status, e.message)))
+
+        if "latency" in d.values:
+            self.server.stopping.wait(d.values["latency"] / 1000.0)
+        if "reset" in d.flags:
+            return self._abort()
+        if "hang" in d.flags:
+            return self._hang()
+
+        try:
+            resp = self._answer(dialect, kind, req, d)
+        except ClientError as e:
+            resp = Response(e.status, dialect.error(e.status, e.message))
+        resp.headers += d.retry_headers()
+        self._deliver(resp, d)
+
+    def _answer(self, dialect, kind, req, d):
+        problem = dialect.check(req)
+        if problem:
+            return Response(problem[0], dialect.error(*problem))
+
+        key = dialect.api_key(req)
+        if (not key and dialect.key_required) or (key and key.startswith("bad")):
+            if d.base == "recorded-error" and dialect.recorded_auth_error:
+                return self._recorded(dialect, *dialect.recorded_auth_error)
+            message = "mock: invalid API key" if key else "mock: missing API key"
+            return Response(401, dialect.error(401, message))
+
+        fail = None
+        if "fail_first" in d.values:
+            n = self.server.stats.next_seq(d.values.get("seq", req.model))
+            if n <= d.values["fail_first"]:
+                fail = d.values.get("status", 503)
+        elif "status" in d.values:
+            fail = d.values["status"]
+        if fail is not None:
+            delay = d.retry_delay() if fail == 429 else None
+            message = f"mock error {fail}"
+            if "echo_key" in d.flags:
+                # as some providers do: the error text repeats the key it got
+                message = f"Incorrect API key provided: {key}. Check your key."
+            return Response(fail, dialect.error(fail, message, delay))
+
+        if d.base == "recorded-error":
+            return self._recorded(dialect, *dialect.recorded_error)
+        if d.base in RECORDED_MODELS:
+            sample = dialect.recorded.get(d.base, {}).get(kind)
+            if sample is None:
+                raise ClientError(400, f"mock: no sample {d.base!r} for {dialect.name} {kind}")
+            return self._recorded(dialect, sample, 200)
+
+        null_content = "null_content" in d.flags
+        if kind == "chat":
+            texts, last_user = dialect.chat_texts(req.body)
+            if d.base == "echo":
+                reply = self._echo_text(req)
+            else:
+                reply = f"mock reply from {dialect.name} {req.model}: {last_user}"
+            tin = word_count(texts) + 1
+            tout = word_count([reply])
+            if "invalid_utf8" in d.flags:
+                reply += INVALID_UTF8_MARK
+            return Response(200, dialect.chat_body(req.model, reply, tin, tout, null_content))
+
+        items = dialect.embed_texts(req.body, kind)
+        vectors = [None if null_content else embed_vector(t, dim) for t, dim in items]
+        tin = word_count([t for t, _ in items]) + 1
+        obj = dialect.embed_body(req.model, req.body, kind, vectors, tin)
+        if d.base == "echo":
+            obj["mock_echo"] = self._echo_text(req)
+        if "invalid_utf8" in d.flags:
+            obj["mock_note"] = INVALID_UTF8_MARK
+        return Response(200, obj)
+
+    def _recorded(self, dialect, sample, status):
+        raw = self.server.samples.get(sample)
+        if raw is None:
+            return Response(500, dialect.error(500, f"mock: sample {sample} not loaded"))
+        return Response(status, raw=raw)
+
+    @staticmethod
+    def _echo_text(req):
+        headers = {k: v for k, v in req.headers.items()
+                   if k in ECHO_HEADERS or k.startswith("x-test-")}
+        echo = {"method": req.method, "path": req.path, "query": req.query,
+                "headers": headers, "body": req.body}
+        return json.dumps(echo, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    # ---- writing ----
+
+    def _deliver(self, resp, d):
+        flags = d.flags
+        status = resp.status
+        ctype = "application/json"
+        if resp.obj is not None:
+            obj = resp.obj
+            if "wrong_shape" in flags:
+                obj = {"result": "ok"}
+            if "oversized" in d.values and isinstance(obj, dict):
+                obj["padding"] = ""
+                obj["padding"] = "x" * max(0, d.values["oversized"] - len(dumps(obj)))
+            body = dumps(obj)
+            if "invalid_utf8" in flags:
+                body = body.replace(INVALID_UTF8_MARK.encode(), b"\xff\xfe")
+        else:
+            body = resp.raw
+        if "malformed" in flags:
+            body = MALFORMED_BODY
+        if "empty" in flags:
+            body = b""
+        if "html" in flags:
+            status, ctype, body = 502, "text/html; charset=utf-8", HTML_BODY
+        if "truncated" in flags:
+            body = body[: len(body) // 2]
+        if "wrong_ctype" in flags:
+            ctype = "text/plain; charset=utf-8"
+
+        if "reset_mid" in flags:
+            self.wfile.write(self._head(status, ctype, len(body), resp.headers)
+                             + body[: len(body) // 2])
+            time.sleep(RESET_MID_PAUSE)
+            return self._abort()
+        if "trickle" in d.values:
+            self.wfile.write(self._head(status, ctype, len(body), resp.headers))
+            pause = d.values["trickle"] / 1000.0
+            for i in range(len(body)):
+                if self.server.stopping.wait(pause):
+                    return self._abort()
+                self.wfile.write(body[i:i + 1])
+            return
+        self._send(status, body, ctype, resp.headers)
+
+    def _head(self, status, ctype, length, extra=()):
+        reason = self.responses.get(status, (EXTRA_REASONS.get(status, "Mock Status"),))[0]
+        lines = [f"HTTP/1.1 {status} {reason}",
+                 f"Date: {email.utils.formatdate(usegmt=True)}",
+                 f"Server: {self.server_version}",
+                 f"Content-Type: {ctype}",
+                 f"Content-Length: {length}"]
+        lines += [f"{k}: {v}" for k, v in extra]
+        if self.close_connection:
+            lines.append("Connection: close")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _send(self, status, body, ctype="application/json", extra=()):
+        # Head and body in one write: no Nagle/delayed-ACK stall on keep-alive connections.
+        self.wfile.write(self._head(status, ctype, len(body), extra) + body)
+
+    def _abort(self):
+        """Close the connection with a TCP RST and no (further) response bytes."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        # The real close happens when finish() closes rfile (socket.makefile keeps a ref); the
+        # server's later shutdown(SHUT_WR) then fails quietly on the closed socket, so no FIN.
+        self.connection.close()
+
+    def _hang(self):
+        """Never answer: wait up to HANG_SECONDS, leaving early when the client goes away or
+        the server stops, then drop the connection."""
+        sock = self.connection
+        stopping = self.server.stopping
+        deadline = time.monotonic() + HANG_SECONDS
+        while not stopping.is_set() and time.monotonic() < deadline:
+            readable, _, _ = select.select([sock], [], [], 0.1)
+            if readable:
+                try:
+                    if not sock.recv(1, socket.MSG_PEEK):
+                        break       # orderly close by the client
+                except OSError:
+                    break
+                stopping.wait(0.1)  # pipelined bytes, client still there
+        self._abort()
+
+
+class MockServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address, samples):
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.samples = samples
+        self.stats = Stats()
+        self.stopping = threading.Event()
+        super().__init__(address, Handler)
+
+    def server_bind(self):
+        # HTTPServer.server_bind would call socket.getfqdn(): a reverse DNS lookup.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], OSError):
+            return              # clients hanging up mid-request are routine here
+        super().handle_error(request, client_address)
+
+
+def write_port_file(path, port):
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(f"{port}\n")
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description="Fake AI provider upstream for ai_gateway tests.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--port-file", help="write the listening port here (atomically)")
+    parser.add_argument("--samples", default=os.path.join(here, "samples"),
+                        help="directory of recorded provider bodies")
+    args = parser.parse_args(argv)
+
+    server = MockServer((args.host, args.port), load_samples(args.samples))
+    port = server.server_address[1]
+    if args.port_file:
+        write_port_file(args.port_file, port)
+    print(f"mock provider listening on {args.host}:{port}", flush=True)
+
+    def stop(signum, frame):
+        server.stopping.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.serve_forever(poll_interval=0.1)
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
