@@ -41,14 +41,16 @@ void		_PG_init(void);
 static void
 aig_define_gucs(void)
 {
-	DefineCustomStringVariable("ai_gateway.database",
-							   "Database the ai_gateway background workers connect to.",
-							   NULL,
-							   &aig_database,
-							   "postgres",
-							   PGC_POSTMASTER,
-							   0,
-							   NULL, NULL, NULL);
+	/* PGC_POSTMASTER variables can only be defined while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("ai_gateway.database",
+								   "Database the ai_gateway background workers connect to.",
+								   NULL,
+								   &aig_database,
+								   "postgres",
+								   PGC_POSTMASTER,
+								   0,
+								   NULL, NULL, NULL);
 
 	DefineCustomStringVariable("ai_gateway.default_route",
 							   "Route (or provider/model) used when a call passes no model.",

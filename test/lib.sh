@@ -47,3 +47,39 @@ aig_psql() {
 	shift
 	"$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres "$@"
 }
+
+# aig_make_db PORT DB MOCK_PORT: a fresh database with the extension and one
+# provider of each kind (keys like the regression suite's) on the mock.
+aig_make_db() {
+	local port=$1 db=$2 mock=$3
+	aig_psql "$port" -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+	aig_psql "$port" -d "$db" -v mock="http://127.0.0.1:$mock" <<'SQL'
+CREATE EXTENSION ai_gateway;
+INSERT INTO ai_gateway.providers (name, kind, base_url, api_key) VALUES
+    ('openai',    'openai',       :'mock' || '/v1', 'sk-integration-openai-0123456789'),
+    ('anthropic', 'anthropic',    :'mock',          'sk-ant-integration-0123456789'),
+    ('cohere',    'cohere',       :'mock',          'co-integration-0123456789'),
+    ('ollama',    'ollama',       :'mock',          NULL),
+    ('gemini',    'gemini',       :'mock',          'AIza-integration-0123456789'),
+    ('azure',     'azure_openai', :'mock',          'az-integration-0123456789');
+SQL
+}
+
+# aig_mock_stats MOCK_PORT [python expression over the stats dict s]
+aig_mock_stats() {
+	python3 - "$1" "${2:-s}" <<'PY'
+import json, sys, urllib.request
+s = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/_mock/stats"))
+print(eval(sys.argv[2]))
+PY
+}
+
+aig_mock_reset() {
+	python3 -c "import urllib.request,sys; urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:$1/_mock/reset', method='POST')).read()"
+}
+
+# aig_now_ms: wall clock in milliseconds
+aig_now_ms() { date +%s%3N; }
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "  ok: $*"; }

@@ -39,6 +39,7 @@ export MOCK_PORT
 PGPORT=$(aig_free_port)
 export PGPORT PGHOST=127.0.0.1 PGUSER=postgres
 aig_start_cluster "$work/cluster" "$PGPORT"
+export AIG_SERVER_LOG="$work/cluster/server.log"
 echo "== mock provider on 127.0.0.1:$MOCK_PORT, cluster on 127.0.0.1:$PGPORT"
 
 status=0

@@ -22,9 +22,12 @@
  * outside the timed loop, as a hand-written client would do.
  *
  * On success prints one line to stdout:
- *   raw n=N total_us=T us_per_call=U connects=C
- * where C is the number of TCP connections libcurl opened during the timed
- * calls (0 when the warm-up connection was kept for the whole run).  Any
+ *   raw n=N total_us=T us_per_call=U cpu_us_per_call=P connects=C content_bytes=B
+ * U is wall-clock time per timed call; P is this process's own CPU time
+ * (user + system, CLOCK_PROCESS_CPUTIME_ID) per timed call, which leaves out
+ * the upstream and scheduler wake-up latency; C is the number of TCP
+ * connections libcurl opened during the timed calls (0 when the warm-up
+ * connection was kept for the whole run).  Any
  * failure prints a message to stderr and exits 1; bad usage exits 2.
  *
  * Build: cc -O2 raw_curl.c -o raw_curl -lcurl -ljson-c
@@ -72,11 +75,11 @@ on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 }
 
 static double
-now_us(void)
+clock_us(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
@@ -188,7 +191,9 @@ main(int argc, char **argv)
 	Buf			resp = {0};
 	long		connects = 0;
 	double		t0,
-				t1;
+				t1,
+				cpu0,
+				cpu1;
 	size_t		total_content = 0;
 
 	if (argc < 4 || argc > 5)
@@ -244,7 +249,8 @@ main(int argc, char **argv)
 	for (long i = 0; i < warmup; i++)
 		one_call(h, &resp, -(i + 1));
 
-	t0 = now_us();
+	cpu0 = clock_us(CLOCK_PROCESS_CPUTIME_ID);
+	t0 = clock_us(CLOCK_MONOTONIC);
 	for (long i = 0; i < n; i++)
 	{
 		long		c = 0;
@@ -253,10 +259,11 @@ main(int argc, char **argv)
 		curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &c);
 		connects += c;
 	}
-	t1 = now_us();
+	t1 = clock_us(CLOCK_MONOTONIC);
+	cpu1 = clock_us(CLOCK_PROCESS_CPUTIME_ID);
 
-	printf("raw n=%ld total_us=%.0f us_per_call=%.2f connects=%ld content_bytes=%zu\n",
-		   n, t1 - t0, (t1 - t0) / n, connects, total_content);
+	printf("raw n=%ld total_us=%.0f us_per_call=%.2f cpu_us_per_call=%.2f connects=%ld content_bytes=%zu\n",
+		   n, t1 - t0, (t1 - t0) / n, (cpu1 - cpu0) / n, connects, total_content);
 
 	curl_slist_free_all(headers);
 	curl_easy_cleanup(h);
