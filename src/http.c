@@ -48,6 +48,20 @@ static CURLM *aig_multi = NULL;
 static CURL *aig_easy = NULL;
 static long aig_connects = 0;
 
+/*
+ * The receive buffer outlives calls (malloc'd, grown on demand) so a call
+ * does not pay a malloc/free of it; after an unusually large response it is
+ * given back rather than kept.
+ */
+#define AIG_KEEP_BUFFER_MAX (1024 * 1024)
+static char *aig_rbuf = NULL;
+static size_t aig_rbuf_cap = 0;
+
+/* limits last set on the easy handle: unchanged ones are not set again */
+static long last_timeout_ms = -1;
+static long last_connect_timeout_ms = -1;
+static curl_off_t last_max_bytes = -1;
+
 static void
 aig_http_cleanup(int code, Datum arg)
 {
@@ -63,6 +77,9 @@ aig_http_cleanup(int code, Datum arg)
 		curl_multi_cleanup(aig_multi);
 		aig_multi = NULL;
 	}
+	free(aig_rbuf);
+	aig_rbuf = NULL;
+	aig_rbuf_cap = 0;
 }
 
 static size_t
@@ -225,6 +242,34 @@ aig_http_init(void)
 	curl_easy_setopt(aig_easy, CURLOPT_HEADERFUNCTION, aig_header_cb);
 	curl_easy_setopt(aig_easy, CURLOPT_SOCKOPTFUNCTION, aig_sockopt_cb);
 	curl_easy_setopt(aig_easy, CURLOPT_POST, 1L);
+
+	/*
+	 * Without proxy variables in the server's environment, tell libcurl so
+	 * once instead of letting it scan the environment on every transfer.
+	 */
+	if (!getenv("http_proxy") && !getenv("https_proxy") && !getenv("HTTPS_PROXY") &&
+		!getenv("all_proxy") && !getenv("ALL_PROXY"))
+		curl_easy_setopt(aig_easy, CURLOPT_PROXY, "");
+	last_timeout_ms = last_connect_timeout_ms = -1;
+	last_max_bytes = -1;
+}
+
+/* Hand the transfer's buffer back for the next call (or free a huge one). */
+static void
+keep_buffer(AigTransfer *t)
+{
+	if (t->cap > AIG_KEEP_BUFFER_MAX)
+	{
+		free(t->buf);
+		aig_rbuf = NULL;
+		aig_rbuf_cap = 0;
+	}
+	else
+	{
+		aig_rbuf = t->buf;
+		aig_rbuf_cap = t->cap;
+	}
+	t->buf = NULL;
 }
 
 static void
@@ -331,6 +376,8 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_ms = -1;
 	memset(&t, 0, sizeof(t));
+	t.buf = aig_rbuf;
+	t.cap = aig_rbuf_cap;
 	t.max_bytes = lim->max_bytes;
 	t.retry_after_ms = -1;
 	errbuf[0] = '\0';
@@ -358,9 +405,21 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 	curl_easy_setopt(aig_easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
 	curl_easy_setopt(aig_easy, CURLOPT_POSTFIELDS, req->body);
 	curl_easy_setopt(aig_easy, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(aig_easy, CURLOPT_TIMEOUT_MS, (long) lim->timeout_ms);
-	curl_easy_setopt(aig_easy, CURLOPT_CONNECTTIMEOUT_MS, (long) lim->connect_timeout_ms);
-	curl_easy_setopt(aig_easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) lim->max_bytes);
+	if (last_timeout_ms != lim->timeout_ms)
+	{
+		curl_easy_setopt(aig_easy, CURLOPT_TIMEOUT_MS, (long) lim->timeout_ms);
+		last_timeout_ms = lim->timeout_ms;
+	}
+	if (last_connect_timeout_ms != lim->connect_timeout_ms)
+	{
+		curl_easy_setopt(aig_easy, CURLOPT_CONNECTTIMEOUT_MS, (long) lim->connect_timeout_ms);
+		last_connect_timeout_ms = lim->connect_timeout_ms;
+	}
+	if (last_max_bytes != (curl_off_t) lim->max_bytes)
+	{
+		curl_easy_setopt(aig_easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) lim->max_bytes);
+		last_max_bytes = (curl_off_t) lim->max_bytes;
+	}
 	curl_easy_setopt(aig_easy, CURLOPT_WRITEDATA, &t);
 	curl_easy_setopt(aig_easy, CURLOPT_HEADERDATA, &t);
 	curl_easy_setopt(aig_easy, CURLOPT_ERRORBUFFER, errbuf);
@@ -411,7 +470,7 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 
 	if (interrupted)
 	{
-		free(t.buf);
+		keep_buffer(&t);
 		CHECK_FOR_INTERRUPTS();
 		/* a cancel that CHECK_FOR_INTERRUPTS did not honour (e.g. held off) */
 		ereport(ERROR,
@@ -437,7 +496,7 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 	}
 	PG_FINALLY();
 	{
-		free(t.buf);
+		keep_buffer(&t);
 	}
 	PG_END_TRY();
 }
