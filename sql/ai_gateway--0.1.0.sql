@@ -129,7 +129,7 @@ SELECT pg_catalog.pg_extension_config_dump('ai_gateway.jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.jobs_id_seq', '');
 
 ------------------------------------------------------------------------------
--- Triggers: key sealing and cache invalidation
+-- Triggers: key sealing, options validation and cache invalidation
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION ai_gateway.providers_protect_key() RETURNS trigger
@@ -138,6 +138,18 @@ CREATE FUNCTION ai_gateway.providers_protect_key() RETURNS trigger
 CREATE TRIGGER providers_protect_key
     BEFORE INSERT OR UPDATE ON ai_gateway.providers
     FOR EACH ROW EXECUTE FUNCTION ai_gateway.providers_protect_key();
+
+CREATE FUNCTION ai_gateway.validate_provider() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'aig_validate_provider';
+CREATE TRIGGER providers_validate
+    BEFORE INSERT OR UPDATE ON ai_gateway.providers
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.validate_provider();
+
+CREATE FUNCTION ai_gateway.validate_route() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'aig_validate_route';
+CREATE TRIGGER routes_validate
+    BEFORE INSERT OR UPDATE ON ai_gateway.routes
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.validate_route();
 
 CREATE FUNCTION ai_gateway.catalog_changed() RETURNS trigger
     LANGUAGE C AS 'MODULE_PATHNAME', 'aig_catalog_changed';
@@ -161,6 +173,8 @@ GRANT SELECT (name, kind, base_url, enabled, created_at) ON ai_gateway.providers
 GRANT SELECT ON ai_gateway.routes, ai_gateway.route_targets, ai_gateway.models TO PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.providers_protect_key() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.catalog_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.validate_provider() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.validate_route() FROM PUBLIC;
 
 ------------------------------------------------------------------------------
 -- Callable functions

@@ -78,3 +78,25 @@ SELECT try($$SELECT ai_embed('x', 'anthropic/m')$$);
 -- recorded error bodies become SQLSTATEs with the provider's message
 SELECT p AS provider, try(format($q$SELECT ai_complete('hi', %L)$q$, p || '/recorded-error')) AS error
 FROM unnest(array['openai','anthropic','cohere','ollama','gemini','azure']) p;
+
+-- azure: the base URL follows options.resource when base_url is NULL
+INSERT INTO ai_gateway.providers (name, kind, api_key, options)
+VALUES ('azure_res', 'azure_openai', 'az-test-0123456789abcdef', '{"resource": "my-resource"}');
+SELECT try($$SELECT ai_complete('x', 'azure_res/gpt')$$);
+SELECT try($$UPDATE ai_gateway.providers SET options = '{"resource": "a/b"}' WHERE name = 'azure_res'$$);
+DELETE FROM ai_gateway.providers WHERE name = 'azure_res';
+
+-- options.headers are sent with every request of the provider
+UPDATE ai_gateway.providers SET options = '{"headers": {"X-Test-Team": "search", "X-Test-Env": "ci"}}'
+WHERE name = 'ollama';
+SELECT (ai_complete('x', 'ollama/echo')::jsonb) -> 'headers' AS headers;
+UPDATE ai_gateway.providers SET options = '{}' WHERE name = 'ollama';
+
+-- provider and route options are checked when written
+SELECT try($$UPDATE ai_gateway.providers SET options = '{"timeout": 5}' WHERE name = 'ollama'$$);
+SELECT try($$UPDATE ai_gateway.providers SET options = '{"timeout_ms": "5s"}' WHERE name = 'ollama'$$);
+SELECT try($$UPDATE ai_gateway.providers SET options = '{"headers": {"Bad: Name": "x"}}' WHERE name = 'ollama'$$);
+SELECT try($$UPDATE ai_gateway.providers SET options = '{"headers": ["x"]}' WHERE name = 'ollama'$$);
+SELECT try($$UPDATE ai_gateway.providers SET options = '{"resource": "r"}' WHERE name = 'ollama'$$);
+SELECT try($$INSERT INTO ai_gateway.routes (name, options) VALUES ('bad', '{"system_prompt": 1}')$$);
+SELECT try($$INSERT INTO ai_gateway.routes (name, options) VALUES ('bad', '{"max_retires": 1}')$$);

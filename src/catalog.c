@@ -34,6 +34,7 @@
 #include "utils/syscache.h"
 
 #include "catalog.h"
+#include "catalog_options.h"
 #include "jsonb_util.h"
 #include "secrets.h"
 
@@ -131,56 +132,6 @@ spi_int(HeapTuple tup, TupleDesc desc, int col, int dflt)
 	return isnull ? dflt : DatumGetInt32(d);
 }
 
-static int
-opt_int(Jsonb *opts, const char *key, const char *what, int min, int max)
-{
-	int64		v;
-
-	if (opts && aig_jsonb_get_int(opts, key, what, min, max, &v))
-		return (int) v;
-	return -1;
-}
-
-/* options.headers: {"Name": "value", ...} -> "Name: value" strings */
-static void
-load_extra_headers(AigProvider *p, Jsonb *opts)
-{
-	JsonbValue *hv = aig_jsonb_get(opts, "headers");
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	char	   *name = NULL;
-	int			n = 0;
-
-	if (hv == NULL || hv->type == jbvNull)
-		return;
-	if (hv->type != jbvBinary || !JsonContainerIsObject(hv->val.binary.data))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options.headers of provider \"%s\" must be an object", p->name)));
-	p->extra_headers = palloc0(sizeof(char *) * 12);
-	it = JsonbIteratorInit(hv->val.binary.data);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-			name = pnstrdup(v.val.string.val, v.val.string.len);
-		else if (tok == WJB_VALUE)
-		{
-			if (v.type != jbvString || n >= 12 ||
-				strpbrk(name, ":\r\n") != NULL ||
-				memchr(v.val.string.val, '\n', v.val.string.len) != NULL ||
-				memchr(v.val.string.val, '\r', v.val.string.len) != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("options.headers of provider \"%s\" is invalid", p->name),
-						 errhint("Give at most 12 headers as {\"Name\": \"value\"} strings without line breaks.")));
-			p->extra_headers[n++] = psprintf("%s: %.*s", name,
-											 v.val.string.len, v.val.string.val);
-		}
-	}
-	p->nextra_headers = n;
-}
-
 static void
 load_providers(void)
 {
@@ -215,19 +166,7 @@ load_providers(void)
 		if (p->dialect == NULL)
 			elog(ERROR, "provider \"%s\" has unknown kind \"%s\"", p->name,
 				 p->kind ? p->kind : "");
-		if (p->base_url == NULL)
-			p->base_url = pstrdup(p->dialect->default_base_url);
-		while (strlen(p->base_url) > 0 && p->base_url[strlen(p->base_url) - 1] == '/')
-			p->base_url[strlen(p->base_url) - 1] = '\0';
-
-		p->timeout_ms = opt_int(opts, "timeout_ms", "provider option", 1, 3600000);
-		p->connect_timeout_ms = opt_int(opts, "connect_timeout_ms", "provider option", 1, 600000);
-		p->default_max_tokens = opt_int(opts, "default_max_tokens", "provider option", 1, INT_MAX);
-		p->max_embed_batch = opt_int(opts, "max_embed_batch", "provider option", 1, 100000);
-		p->api_version = aig_jsonb_get_string(opts, "api_version", "provider option");
-		if (p->api_version == NULL)
-			p->api_version = aig_jsonb_get_string(opts, "anthropic_version", "provider option");
-		load_extra_headers(p, opts);
+		aig_provider_apply_options(p, opts);
 
 		env = aig_jsonb_get_string(opts, "api_key_env", "provider option");
 		if (sealed != NULL)
@@ -291,8 +230,7 @@ load_routes(void)
 		r->name = spi_text(tup, desc, 1);
 		r->strategy = spi_text(tup, desc, 2);
 		opts = spi_jsonb(tup, desc, 3);
-		r->timeout_ms = opt_int(opts, "timeout_ms", "route option", 1, 3600000);
-		r->system_prompt = aig_jsonb_get_string(opts, "system_prompt", "route option");
+		aig_route_apply_options(r, opts);
 		r->target_cap = 4;
 		r->targets = palloc0(sizeof(AigTarget) * r->target_cap);
 		e = hash_search(route_hash, r->name, HASH_ENTER, &found);

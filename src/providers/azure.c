@@ -29,7 +29,7 @@ azure_url(const AigProvider *p, const char *model, const char *op)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("provider \"%s\" of kind azure_openai has no base_url",
 						p->name ? p->name : ""),
-				 errhint("Set base_url to the resource endpoint, e.g. https://<resource>.openai.azure.com.")));
+				 errhint("Set options.resource, or base_url to the resource endpoint (https://<resource>.openai.azure.com).")));
 	return aig_url(p, psprintf("/openai/deployments/%s/%s?api-version=%s",
 							   aig_url_escape(model ? model : ""), op,
 							   aig_url_escape(p->api_version ? p->api_version :

@@ -460,7 +460,7 @@ const AigDialect aig_dialect_openai = {
 
 const AigDialect aig_dialect_openai_compatible = {
 	.kind = "openai_compatible",
-	.default_base_url = "http://localhost:8000/v1",
+	.default_base_url = "https://api.openai.com/v1",	/* DESIGN.md: as openai */
 	.max_embed_batch = 2048,
 	.build_chat = openai_compatible_build_chat,
 	.parse_chat = openai_compatible_parse_chat,

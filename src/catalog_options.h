@@ -1,0 +1,19 @@
+/*
+ * catalog_options.h — the options jsonb of providers and routes: parsed
+ * into the catalog structs, and validated when a row is written.
+ */
+#ifndef AIG_CATALOG_OPTIONS_H
+#define AIG_CATALOG_OPTIONS_H
+
+#include "postgres.h"
+#include "utils/jsonb.h"
+
+#include "catalog.h"
+
+/* Fill p's option fields (and default base URL) from opts; 22023 if invalid. */
+extern void aig_provider_apply_options(AigProvider *p, Jsonb *opts);
+
+/* Fill r's option fields from opts; 22023 if invalid. */
+extern void aig_route_apply_options(AigRoute *r, Jsonb *opts);
+
+#endif							/* AIG_CATALOG_OPTIONS_H */
