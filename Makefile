@@ -10,8 +10,8 @@ OBJS         = $(SRCS:.c=.o)
 PG_CPPFLAGS  = -I$(srcdir)/src -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wno-missing-field-initializers -Wno-sign-compare
 SHLIB_LINK   = -lcurl -ljson-c -lcrypto
-REGRESS      = $(patsubst sql/%.sql,%,$(filter-out sql/ai_gateway--%,$(wildcard sql/*.sql)))
-REGRESS_OPTS = --load-extension=ai_gateway
+# The pg_regress suite needs the mock provider running: test/run_all.sh
+# starts it and a throwaway cluster, then runs sql/*.sql (test/schedule).
 
 PG_CONFIG   ?= pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs)
