@@ -15,9 +15,10 @@ aig_psql "$PGPORT" -d "$DB" -At <"$fifo_dir/in" >"$fifo_dir/out" 2>&1 &
 psql_pid=$!
 exec 3>"$fifo_dir/in"
 send() { printf '%s\n' "$@" >&3; }
+send "SET ai_gateway.max_response_bytes = 65536;"
 send "SELECT 'pid=' || pg_backend_pid();"
 send "CREATE FUNCTION churn(n int) RETURNS int LANGUAGE plpgsql AS \$\$
-DECLARE i int; ok int := 0; faults text[] := array['status=500','malformed','truncated','empty','html','null_content','wrong_shape','status=401','oversized=20000000'];
+DECLARE i int; ok int := 0; faults text[] := array['status=500','malformed','truncated','empty','html','null_content','wrong_shape','status=401','oversized=100000'];
 BEGIN
   FOR i IN 1..n LOOP
     PERFORM ai_complete('hello ' || i, 'openai/gpt');

@@ -19,9 +19,11 @@ if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; as_pg=(runuser -u postgres -
 cat >"$dir/in.sql" <<SQL
 CREATE EXTENSION ai_gateway;
 
+SET ai_gateway.max_response_bytes = 65536;
+
 INSERT INTO ai_gateway.providers (name, kind, base_url, api_key) VALUES ('openai', 'openai', 'http://127.0.0.1:$MOCK_PORT/v1', 'sk-valgrind-0123456789'), ('gemini', 'gemini', 'http://127.0.0.1:$MOCK_PORT', 'AIza-valgrind-0123456789');
 
-DO \$\$ DECLARE i int; BEGIN FOR i IN 1..240 LOOP PERFORM ai_complete('hi', 'openai/m'); PERFORM ai_chat('[{"role":"user","content":"x"}]', 'gemini/m'); PERFORM ai_embed(array['a','b'], 'gemini/e'); BEGIN PERFORM ai_complete('x', 'openai/m+' || (array['status=500','malformed','truncated','null_content','reset','oversized=20000000'])[1 + i % 6]); EXCEPTION WHEN OTHERS THEN NULL; END; END LOOP; END \$\$;
+DO \$\$ DECLARE i int; BEGIN FOR i IN 1..240 LOOP PERFORM ai_complete('hi', 'openai/m'); PERFORM ai_chat('[{"role":"user","content":"x"}]', 'gemini/m'); PERFORM ai_embed(array['a','b'], 'gemini/e'); BEGIN PERFORM ai_complete('x', 'openai/m+' || (array['status=500','malformed','truncated','null_content','reset','oversized=100000'])[1 + i % 6]); EXCEPTION WHEN OTHERS THEN NULL; END; END LOOP; END \$\$;
 
 SQL
 chmod 644 "$dir/in.sql"
