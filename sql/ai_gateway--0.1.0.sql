@@ -39,7 +39,7 @@ CREATE TABLE ai_gateway.routes (
     description text
 );
 COMMENT ON TABLE ai_gateway.routes IS
-    'Named routes that calls address; options: timeout_ms, system_prompt, and more in later versions';
+    'Named routes that calls address; see README for strategies and options';
 
 CREATE TABLE ai_gateway.route_targets (
     route    text NOT NULL REFERENCES ai_gateway.routes (name)
@@ -50,10 +50,27 @@ CREATE TABLE ai_gateway.route_targets (
     priority int NOT NULL DEFAULT 0,
     weight   int NOT NULL DEFAULT 1 CHECK (weight >= 0),
     shadow   boolean NOT NULL DEFAULT false,
+    role     name,           -- NULL: everyone; else only members of this role
     PRIMARY KEY (route, provider, model)
 );
 COMMENT ON TABLE ai_gateway.route_targets IS
-    'The provider/model pairs of each route; lower priority is tried first';
+    'The provider/model pairs of each route; lower priority is tried first; role limits a target to members';
+
+-- Every committed change to a route or its targets, as a numbered snapshot.
+-- Not carried by pg_dump: a restore starts the history again at version 1.
+CREATE TABLE ai_gateway.route_versions (
+    route      text NOT NULL,
+    version    int NOT NULL,
+    strategy   text NOT NULL,
+    options    jsonb NOT NULL,
+    targets    jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    created_by name NOT NULL DEFAULT current_user,
+    xact       xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    PRIMARY KEY (route, version)
+);
+COMMENT ON TABLE ai_gateway.route_versions IS
+    'History of each route: one version per transaction that changed it; call ''route@N'' to pin one';
 
 CREATE TABLE ai_gateway.models (
     provider            text NOT NULL REFERENCES ai_gateway.providers (name)
@@ -164,17 +181,110 @@ CREATE TRIGGER models_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON ai_gateway.models FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
 
 ------------------------------------------------------------------------------
+-- Route versions
+------------------------------------------------------------------------------
+
+-- Record the current state of a route as its newest version; several
+-- changes in one transaction make one version.
+CREATE FUNCTION ai_gateway.snapshot_route(p_route text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r        ai_gateway.routes%ROWTYPE;
+    latest   ai_gateway.route_versions%ROWTYPE;
+    tgts     jsonb;
+BEGIN
+    SELECT * INTO r FROM ai_gateway.routes WHERE name = p_route;
+    IF NOT FOUND THEN
+        RETURN;     -- deleted: its history stays
+    END IF;
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'provider', t.provider, 'model', t.model, 'priority', t.priority,
+               'weight', t.weight, 'shadow', t.shadow, 'role', t.role)
+               ORDER BY t.priority, t.provider, t.model), '[]')
+      INTO tgts
+      FROM ai_gateway.route_targets t WHERE t.route = p_route;
+    SELECT * INTO latest FROM ai_gateway.route_versions
+     WHERE route = p_route ORDER BY version DESC LIMIT 1;
+    IF FOUND AND latest.xact = pg_current_xact_id() THEN
+        UPDATE ai_gateway.route_versions
+           SET strategy = r.strategy, options = r.options, targets = tgts
+         WHERE route = p_route AND version = latest.version;
+    ELSIF FOUND AND latest.strategy = r.strategy AND latest.options = r.options
+          AND latest.targets = tgts THEN
+        RETURN;     -- no actual change
+    ELSE
+        INSERT INTO ai_gateway.route_versions (route, version, strategy, options, targets)
+        VALUES (p_route, coalesce(latest.version, 0) + 1, r.strategy, r.options, tgts);
+    END IF;
+END $$;
+
+CREATE FUNCTION ai_gateway.route_changed() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'routes' THEN
+        IF TG_OP <> 'INSERT' THEN PERFORM ai_gateway.snapshot_route(OLD.name); END IF;
+        IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR NEW.name <> OLD.name) THEN
+            PERFORM ai_gateway.snapshot_route(NEW.name);
+        END IF;
+    ELSE
+        IF TG_OP <> 'INSERT' THEN PERFORM ai_gateway.snapshot_route(OLD.route); END IF;
+        IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR NEW.route <> OLD.route) THEN
+            PERFORM ai_gateway.snapshot_route(NEW.route);
+        END IF;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER routes_versioned AFTER INSERT OR UPDATE OR DELETE
+    ON ai_gateway.routes FOR EACH ROW EXECUTE FUNCTION ai_gateway.route_changed();
+CREATE TRIGGER route_targets_versioned AFTER INSERT OR UPDATE OR DELETE
+    ON ai_gateway.route_targets FOR EACH ROW EXECUTE FUNCTION ai_gateway.route_changed();
+CREATE TRIGGER route_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ai_gateway.route_versions FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+
+-- Make version N of a route current again (recorded as a new version).
+CREATE FUNCTION ai_gateway.rollback_route(route text, version int) RETURNS int
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v ai_gateway.route_versions%ROWTYPE;
+    n int;
+BEGIN
+    SELECT * INTO v FROM ai_gateway.route_versions rv
+     WHERE rv.route = rollback_route.route AND rv.version = rollback_route.version;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'route "%" has no version %', route, version
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'SELECT version, created_at FROM ai_gateway.route_versions WHERE route = ... lists them.';
+    END IF;
+    INSERT INTO ai_gateway.routes AS r (name, strategy, options) VALUES (v.route, v.strategy, v.options)
+        ON CONFLICT (name) DO UPDATE SET strategy = excluded.strategy, options = excluded.options;
+    DELETE FROM ai_gateway.route_targets t WHERE t.route = v.route;
+    INSERT INTO ai_gateway.route_targets (route, provider, model, priority, weight, shadow, role)
+    SELECT v.route, e->>'provider', e->>'model', (e->>'priority')::int, (e->>'weight')::int,
+           (e->>'shadow')::boolean, (e->>'role')::name
+      FROM jsonb_array_elements(v.targets) e;
+    SELECT max(rv.version) INTO n FROM ai_gateway.route_versions rv WHERE rv.route = v.route;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION ai_gateway.rollback_route(text, int) IS
+    'Restore version N of a route (its strategy, options and targets); returns the new version number';
+
+------------------------------------------------------------------------------
 -- Privileges: configuration is the owner's; everyone may read what calls
 -- need to know, never key material.
 ------------------------------------------------------------------------------
 
 REVOKE ALL ON ALL TABLES IN SCHEMA ai_gateway FROM PUBLIC;
 GRANT SELECT (name, kind, base_url, enabled, created_at) ON ai_gateway.providers TO PUBLIC;
-GRANT SELECT ON ai_gateway.routes, ai_gateway.route_targets, ai_gateway.models TO PUBLIC;
+GRANT SELECT ON ai_gateway.routes, ai_gateway.route_targets, ai_gateway.models,
+    ai_gateway.route_versions TO PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.providers_protect_key() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.catalog_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.validate_provider() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.validate_route() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.snapshot_route(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.route_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.rollback_route(text, int) FROM PUBLIC;
 
 ------------------------------------------------------------------------------
 -- Callable functions
@@ -212,3 +322,28 @@ CREATE FUNCTION @extschema@.ai_embed(inputs text[], model text DEFAULT NULL,
     AS 'MODULE_PATHNAME', 'aig_embed_many';
 COMMENT ON FUNCTION @extschema@.ai_embed(text[], text, jsonb) IS
     'Embeddings of many texts, batched per provider limits, one row per input in order';
+
+------------------------------------------------------------------------------
+-- Inspection
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ai_gateway.explain_route(route text, options jsonb DEFAULT '{}')
+    RETURNS TABLE (rank int, provider text, model text, priority int, weight int,
+                   eligible boolean, breaker text, latency_ms double precision,
+                   input_usd_per_mtok double precision, output_usd_per_mtok double precision,
+                   est_cost_usd double precision, reason text)
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_explain_route';
+COMMENT ON FUNCTION ai_gateway.explain_route(text, jsonb) IS
+    'The targets of a route in the order a call with these options would try them, and why';
+
+CREATE FUNCTION ai_gateway.health()
+    RETURNS TABLE (provider text, model text, breaker text, consecutive_failures int,
+                   window_requests bigint, window_errors bigint, error_rate double precision,
+                   latency_ms double precision, requests bigint, errors bigint,
+                   times_opened bigint, open_until timestamptz, last_error text,
+                   last_error_at timestamptz)
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_health';
+COMMENT ON FUNCTION ai_gateway.health() IS
+    'Shared health of every provider/model target: circuit breaker, error window, latency';

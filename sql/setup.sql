@@ -2,6 +2,13 @@
 -- provider (its port comes from the MOCK_PORT environment variable), and a
 -- helper that shows an error's SQLSTATE, message, detail and hint.
 CREATE EXTENSION ai_gateway;
+-- deterministic tests: no retries and breakers that do not trip unless a
+-- test asks for them (each test file is a new session, so these apply)
+DO $$ BEGIN
+    EXECUTE format('ALTER DATABASE %I SET ai_gateway.max_retries = 0', current_database());
+    EXECUTE format('ALTER DATABASE %I SET ai_gateway.breaker_failures = 1000', current_database());
+    EXECUTE format('ALTER DATABASE %I SET ai_gateway.breaker_min_requests = 1000000', current_database());
+END $$;
 \getenv mock_port MOCK_PORT
 \set mock 'http://127.0.0.1:' :mock_port
 

@@ -21,6 +21,7 @@
 #include "compat.h"
 #include "http.h"
 #include "shmem.h"
+#include "target_state.h"
 
 PG_MODULE_MAGIC;
 
@@ -34,6 +35,11 @@ bool		aig_log_prompts = false;
 char	   *aig_master_key_file = NULL;
 char	   *aig_ca_bundle = NULL;
 
+int			aig_max_retries = 2;
+int			aig_retry_base_ms = 250;
+int			aig_retry_max_ms = 10000;
+double		aig_fastest_explore_ratio = 0.05;
+
 bool		aig_preloaded = false;
 
 void		_PG_init(void);
@@ -42,6 +48,15 @@ static void
 aig_define_gucs(void)
 {
 	/* PGC_POSTMASTER variables can only be defined while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("ai_gateway.max_targets",
+								"Provider/model targets and routes whose health is kept in shared memory.",
+								NULL,
+								&aig_max_targets,
+								1000, 16, 100000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomStringVariable("ai_gateway.database",
 								   "Database the ai_gateway background workers connect to.",
@@ -123,6 +138,87 @@ aig_define_gucs(void)
 							   PGC_SIGHUP,
 							   0,
 							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.max_retries",
+							"Retries of a failed provider request, per target.",
+							"Overridden by provider, route and call options max_retries.",
+							&aig_max_retries,
+							2, 0, 10,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.retry_base_ms",
+							"First backoff delay between retries (doubles each retry, with jitter).",
+							NULL,
+							&aig_retry_base_ms,
+							250, 1, 60000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.retry_max_ms",
+							"Longest backoff delay between retries.",
+							NULL,
+							&aig_retry_max_ms,
+							10000, 1, 600000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.breaker_failures",
+							"Consecutive failures of a target that open its circuit breaker.",
+							NULL,
+							&aig_breaker_defaults.failures,
+							5, 1, 1000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomRealVariable("ai_gateway.breaker_error_rate",
+							 "Error share over the breaker window that opens a target's breaker.",
+							 NULL,
+							 &aig_breaker_defaults.error_rate,
+							 0.5, 0.01, 1.0,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.breaker_min_requests",
+							"Requests in the breaker window before its error rate counts.",
+							NULL,
+							&aig_breaker_defaults.min_requests,
+							20, 1, 1000000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.breaker_window_ms",
+							"Length of the sliding window of a target's error rate.",
+							NULL,
+							&aig_breaker_defaults.window_ms,
+							60000, 1000, 3600 * 1000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.breaker_cooldown_ms",
+							"How long an open circuit breaker stays open before a probe.",
+							NULL,
+							&aig_breaker_defaults.cooldown_ms,
+							30000, 10, 3600 * 1000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomRealVariable("ai_gateway.fastest_explore_ratio",
+							 "Share of calls that the fastest strategy sends to another target to keep its latency fresh.",
+							 NULL,
+							 &aig_fastest_explore_ratio,
+							 0.05, 0.0, 0.5,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	AigMarkGUCPrefixReserved("ai_gateway");
 }

@@ -17,6 +17,10 @@ extern int	aig_max_response_bytes;
 extern bool aig_log_prompts;
 extern char *aig_master_key_file;
 extern char *aig_ca_bundle;
+extern int	aig_max_retries;
+extern int	aig_retry_base_ms;
+extern int	aig_retry_max_ms;
+extern double aig_fastest_explore_ratio;
 
 /* set by _PG_init when loaded through shared_preload_libraries */
 extern bool aig_preloaded;

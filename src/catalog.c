@@ -18,7 +18,11 @@
 
 #include <stdlib.h>
 
+#include <limits.h>
+
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "utils/acl.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "commands/trigger.h"
@@ -54,6 +58,12 @@ typedef struct RouteEntry
 	AigRoute   *route;
 } RouteEntry;
 
+typedef struct StateEntry
+{
+	char		key[AIG_PRICE_KEYLEN];
+	AigTargetState *state;
+} StateEntry;
+
 typedef struct PriceEntry
 {
 	char		key[AIG_PRICE_KEYLEN];
@@ -64,6 +74,7 @@ static MemoryContext aig_catalog_cxt = NULL;
 static HTAB *provider_hash = NULL;
 static HTAB *route_hash = NULL;
 static HTAB *price_hash = NULL;
+static HTAB *direct_state_hash = NULL;	/* provider\x1fmodel -> shared state */
 static bool catalog_valid = false;
 static bool callback_registered = false;
 static uint64 inval_count = 0;
@@ -121,6 +132,15 @@ spi_jsonb(HeapTuple tup, TupleDesc desc, int col)
 	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
 
 	return isnull ? NULL : DatumGetJsonbPCopy(d);
+}
+
+static char *
+spi_name(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : pstrdup(NameStr(*DatumGetName(d)));
 }
 
 static int
@@ -207,6 +227,107 @@ target_cmp(const void *a, const void *b)
 	return c != 0 ? c : strcmp(ta->model, tb->model);
 }
 
+const char *
+aig_strategy_name(AigStrategy s)
+{
+	switch (s)
+	{
+		case AIG_STRATEGY_FALLBACK:
+			return "fallback";
+		case AIG_STRATEGY_WEIGHTED:
+			return "weighted";
+		case AIG_STRATEGY_CHEAPEST:
+			return "cheapest";
+		case AIG_STRATEGY_FASTEST:
+			return "fastest";
+		case AIG_STRATEGY_ROUND_ROBIN:
+			return "round_robin";
+	}
+	return "fallback";
+}
+
+static AigStrategy
+parse_strategy(const char *s)
+{
+	if (s == NULL || strcmp(s, "fallback") == 0)
+		return AIG_STRATEGY_FALLBACK;
+	if (strcmp(s, "weighted") == 0)
+		return AIG_STRATEGY_WEIGHTED;
+	if (strcmp(s, "cheapest") == 0)
+		return AIG_STRATEGY_CHEAPEST;
+	if (strcmp(s, "fastest") == 0)
+		return AIG_STRATEGY_FASTEST;
+	if (strcmp(s, "round_robin") == 0)
+		return AIG_STRATEGY_ROUND_ROBIN;
+	elog(ERROR, "unknown route strategy \"%s\"", s);
+	return AIG_STRATEGY_FALLBACK;	/* keep compiler quiet */
+}
+
+/* A route without targets yet, in aig_catalog_cxt. */
+static AigRoute *
+new_route(char *name, const char *strategy, Jsonb *opts)
+{
+	MemoryContext old = MemoryContextSwitchTo(aig_catalog_cxt);
+	AigRoute   *r = palloc0(sizeof(AigRoute));
+
+	r->name = name;
+	r->strategy = parse_strategy(strategy);
+	aig_route_apply_options(r, opts, false);
+	r->target_cap = 4;
+	r->targets = palloc0(sizeof(AigTarget) * r->target_cap);
+	MemoryContextSwitchTo(old);
+	return r;
+}
+
+/* Append a target; unknown providers are skipped (foreign keys prevent them). */
+static void
+add_target(AigRoute *r, const char *provider, const char *model, int priority,
+		   int weight, bool shadow, const char *role)
+{
+	ProviderEntry *pe = hash_search(provider_hash, provider, HASH_FIND, NULL);
+	MemoryContext old;
+	AigTarget  *t;
+
+	if (pe == NULL)
+		return;
+	old = MemoryContextSwitchTo(aig_catalog_cxt);
+	if (r->ntargets >= r->target_cap)
+	{
+		r->target_cap *= 2;
+		r->targets = repalloc(r->targets, sizeof(AigTarget) * r->target_cap);
+	}
+	t = &r->targets[r->ntargets++];
+	memset(t, 0, sizeof(*t));
+	t->provider = pe->provider;
+	t->model = pstrdup(model);
+	t->priority = priority;
+	t->weight = weight;
+	t->shadow = shadow;
+	if (role)
+	{
+		t->role = pstrdup(role);
+		t->role_oid = get_role_oid(role, true);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* Sort targets and attach their shared state and prices. */
+static void
+finish_route(AigRoute *r)
+{
+	if (r->ntargets > 1)
+		qsort(r->targets, r->ntargets, sizeof(AigTarget), target_cmp);
+	for (int i = 0; i < r->ntargets; i++)
+	{
+		AigTarget  *t = &r->targets[i];
+
+		t->state = aig_target_state(t->provider->name, t->model);
+		t->price = aig_catalog_price(t->provider->name, t->model);
+	}
+	if (r->name)
+		r->state = aig_route_state(r->name);
+}
+
 static void
 load_routes(void)
 {
@@ -222,23 +343,15 @@ load_routes(void)
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		MemoryContext old = MemoryContextSwitchTo(aig_catalog_cxt);
-		AigRoute   *r = palloc0(sizeof(AigRoute));
-		Jsonb	   *opts;
+		char	   *name = spi_text(tup, desc, 1);
 		RouteEntry *e;
-		bool		found;
 
-		r->name = spi_text(tup, desc, 1);
-		r->strategy = spi_text(tup, desc, 2);
-		opts = spi_jsonb(tup, desc, 3);
-		aig_route_apply_options(r, opts);
-		r->target_cap = 4;
-		r->targets = palloc0(sizeof(AigTarget) * r->target_cap);
-		e = hash_search(route_hash, r->name, HASH_ENTER, &found);
-		e->route = r;
 		MemoryContextSwitchTo(old);
+		e = hash_search(route_hash, name, HASH_ENTER, NULL);
+		e->route = new_route(name, spi_text(tup, desc, 2), spi_jsonb(tup, desc, 3));
 	}
 
-	ret = SPI_execute("SELECT route, provider, model, priority, weight, shadow "
+	ret = SPI_execute("SELECT route, provider, model, priority, weight, shadow, role "
 					  "FROM ai_gateway.route_targets", true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.route_targets: %s", SPI_result_code_string(ret));
@@ -246,34 +359,16 @@ load_routes(void)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		MemoryContext old = MemoryContextSwitchTo(aig_catalog_cxt);
-		char	   *route = spi_text(tup, desc, 1);
-		char	   *provider = spi_text(tup, desc, 2);
-		RouteEntry *re = hash_search(route_hash, route, HASH_FIND, NULL);
-		ProviderEntry *pe = hash_search(provider_hash, provider, HASH_FIND, NULL);
-		AigRoute   *r;
-		AigTarget  *t;
+		RouteEntry *re = hash_search(route_hash, spi_text(tup, desc, 1), HASH_FIND, NULL);
 		bool		isnull;
+		bool		shadow;
 
-		if (re == NULL || pe == NULL)
-		{
-			/* foreign keys prevent this; skip rather than fail every call */
-			MemoryContextSwitchTo(old);
+		if (re == NULL)
 			continue;
-		}
-		r = re->route;
-		if (r->ntargets >= r->target_cap)
-		{
-			r->target_cap *= 2;
-			r->targets = repalloc(r->targets, sizeof(AigTarget) * r->target_cap);
-		}
-		t = &r->targets[r->ntargets++];
-		t->provider = pe->provider;
-		t->model = spi_text(tup, desc, 3);
-		t->priority = spi_int(tup, desc, 4, 0);
-		t->weight = spi_int(tup, desc, 5, 1);
-		t->shadow = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull)) && !isnull;
-		MemoryContextSwitchTo(old);
+		shadow = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull)) && !isnull;
+		add_target(re->route, spi_text(tup, desc, 2), spi_text(tup, desc, 3),
+				   spi_int(tup, desc, 4, 0), spi_int(tup, desc, 5, 1), shadow,
+				   spi_name(tup, desc, 7));
 	}
 	{
 		HASH_SEQ_STATUS st;
@@ -281,9 +376,70 @@ load_routes(void)
 
 		hash_seq_init(&st, route_hash);
 		while ((e = hash_seq_search(&st)) != NULL)
-			if (e->route->ntargets > 1)
-				qsort(e->route->targets, e->route->ntargets, sizeof(AigTarget), target_cmp);
+			finish_route(e->route);
 	}
+}
+
+/*
+ * "route@N": version N from ai_gateway.route_versions, built like a current
+ * route and cached until the next invalidation.  NULL when there is none.
+ */
+static AigRoute *
+load_route_version(const char *key, const char *name, int version)
+{
+	Datum		args[2];
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	AigRoute   *r = NULL;
+	int			ret;
+
+	args[0] = CStringGetTextDatum(name);
+	args[1] = Int32GetDatum(version);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args("SELECT strategy, options, t.provider, t.model, t.priority, "
+								"       t.weight, t.shadow, t.role "
+								"FROM ai_gateway.route_versions v "
+								"LEFT JOIN LATERAL jsonb_to_recordset(v.targets) "
+								"     AS t(provider text, model text, priority int, weight int, "
+								"          shadow bool, role name) ON true "
+								"WHERE v.route = $1 AND v.version = $2",
+								2, argtypes, args, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read ai_gateway.route_versions: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *provider;
+
+		if (r == NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(aig_catalog_cxt);
+			char	   *rname = pstrdup(name);
+
+			MemoryContextSwitchTo(old);
+			r = new_route(rname, spi_text(tup, desc, 1), spi_jsonb(tup, desc, 2));
+			r->version = version;
+		}
+		provider = spi_text(tup, desc, 3);
+		if (provider == NULL)
+			continue;			/* a version without targets */
+		add_target(r, provider, spi_text(tup, desc, 4), spi_int(tup, desc, 5, 0),
+				   spi_int(tup, desc, 6, 1),
+				   DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull)) && !isnull,
+				   spi_name(tup, desc, 8));
+	}
+	SPI_finish();
+	if (r)
+	{
+		RouteEntry *e;
+
+		finish_route(r);
+		e = hash_search(route_hash, key, HASH_ENTER, NULL);
+		e->route = r;
+	}
+	return r;
 }
 
 static void
@@ -347,6 +503,7 @@ catalog_load(void)
 	provider_hash = make_hash("ai_gateway providers", AIG_NAME_KEYLEN, sizeof(ProviderEntry));
 	route_hash = make_hash("ai_gateway routes", AIG_NAME_KEYLEN, sizeof(RouteEntry));
 	price_hash = make_hash("ai_gateway prices", AIG_PRICE_KEYLEN, sizeof(PriceEntry));
+	direct_state_hash = make_hash("ai_gateway direct targets", AIG_PRICE_KEYLEN, sizeof(StateEntry));
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(relation_owner(marker_relid),
@@ -356,8 +513,8 @@ catalog_load(void)
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		load_providers();
-		load_routes();
 		load_prices();
+		load_routes();
 		SPI_finish();
 	}
 	PG_FINALLY();
@@ -392,7 +549,7 @@ aig_catalog_ensure(void)
 		PG_CATCH();
 		{
 			/* leave no half-built cache behind */
-			provider_hash = route_hash = price_hash = NULL;
+			provider_hash = route_hash = price_hash = direct_state_hash = NULL;
 			if (aig_catalog_cxt)
 				MemoryContextReset(aig_catalog_cxt);
 			catalog_valid = false;
@@ -409,11 +566,38 @@ AigRoute *
 aig_catalog_route(const char *name)
 {
 	RouteEntry *e;
+	const char *at;
+	char	   *end;
+	long		version;
 
 	if (route_hash == NULL || strlen(name) >= AIG_NAME_KEYLEN)
 		return NULL;
 	e = hash_search(route_hash, name, HASH_FIND, NULL);
-	return e ? e->route : NULL;
+	if (e)
+		return e->route;
+
+	/* "route@N" pins version N */
+	at = strrchr(name, '@');
+	if (at == NULL || at == name || at[1] == '\0')
+		return NULL;
+	version = strtol(at + 1, &end, 10);
+	if (*end != '\0' || version <= 0 || version > INT_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid route version in \"%s\"", name),
+				 errhint("Pin a version as \"route@N\" with N a version of ai_gateway.route_versions.")));
+	{
+		char	   *rname = pnstrdup(name, at - name);
+		AigRoute   *r = load_route_version(name, rname, (int) version);
+
+		if (r == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("route \"%s\" has no version %ld", rname, version),
+					 errhint("SELECT version FROM ai_gateway.route_versions WHERE route = '%s' lists them.",
+							 rname)));
+		return r;
+	}
 }
 
 AigProvider *
@@ -444,6 +628,26 @@ aig_catalog_price(const char *provider, const char *model)
 		e = hash_search(price_hash, key, HASH_FIND, NULL);
 	}
 	return e ? &e->price : NULL;
+}
+
+/*
+ * The shared state of a provider/model called directly, found once per
+ * catalog load: later calls pay a local hash lookup, not the shared lock.
+ */
+AigTargetState *
+aig_catalog_target_state(const char *provider, const char *model)
+{
+	char		key[AIG_PRICE_KEYLEN];
+	StateEntry *e;
+	bool		found;
+
+	if (direct_state_hash == NULL ||
+		snprintf(key, sizeof(key), "%s\x1f%s", provider, model) >= (int) sizeof(key))
+		return aig_target_state(provider, model);
+	e = hash_search(direct_state_hash, key, HASH_ENTER, &found);
+	if (!found)
+		e->state = aig_target_state(provider, model);
+	return e->state;
 }
 
 /*

@@ -8,26 +8,7 @@
 #include "postgres.h"
 
 #include "provider.h"
-
-typedef struct AigTarget
-{
-	AigProvider *provider;
-	char	   *model;
-	int			priority;
-	int			weight;
-	bool		shadow;
-} AigTarget;
-
-typedef struct AigRoute
-{
-	char	   *name;			/* NULL for a direct provider/model call */
-	char	   *strategy;
-	int			timeout_ms;		/* options.timeout_ms, -1 */
-	char	   *system_prompt;	/* options.system_prompt, or NULL */
-	int			ntargets;
-	int			target_cap;		/* allocated length of targets */
-	AigTarget  *targets;		/* sorted by priority, then provider, model */
-} AigRoute;
+#include "target_state.h"
 
 typedef struct AigModelPrice
 {
@@ -38,11 +19,59 @@ typedef struct AigModelPrice
 	int			context_window; /* -1 when unknown */
 } AigModelPrice;
 
+typedef struct AigTarget
+{
+	AigProvider *provider;
+	char	   *model;
+	int			priority;
+	int			weight;
+	bool		shadow;
+	char	   *role;			/* only members of this role, or NULL */
+	Oid			role_oid;		/* InvalidOid when role is NULL or missing */
+	AigTargetState *state;		/* shared health, NULL when untracked */
+	const AigModelPrice *price; /* NULL when unknown */
+} AigTarget;
+
+typedef enum AigStrategy
+{
+	AIG_STRATEGY_FALLBACK,
+	AIG_STRATEGY_WEIGHTED,
+	AIG_STRATEGY_CHEAPEST,
+	AIG_STRATEGY_FASTEST,
+	AIG_STRATEGY_ROUND_ROBIN,
+} AigStrategy;
+
+typedef struct AigRoute
+{
+	char	   *name;			/* NULL for a direct provider/model call */
+	int			version;		/* pinned version ("route@N"), 0 = current */
+	AigStrategy strategy;
+	int			timeout_ms;		/* options.timeout_ms, -1 */
+	int			max_retries;	/* options.max_retries, -1 */
+	char	   *system_prompt;	/* options.system_prompt, or NULL */
+	char	   *sticky_key;		/* options.sticky_key: metadata key, or NULL */
+	double		explore_ratio;	/* options.explore_ratio, < 0 = GUC */
+	AigBreakerConf breaker;		/* GUC defaults overridden by options */
+	char	   *request_hook_name;	/* options.request_hook, or NULL */
+	char	   *response_hook_name; /* options.response_hook, or NULL */
+	Oid			request_hook;	/* its function, InvalidOid */
+	Oid			response_hook;
+	char	   *hook_problem;	/* a hook that no longer resolves, or NULL */
+	AigTargetState *state;		/* shared route counters, or NULL */
+	int			ntargets;
+	int			target_cap;		/* allocated length of targets */
+	AigTarget  *targets;		/* sorted by priority, then provider, model */
+} AigRoute;
+
+extern const char *aig_strategy_name(AigStrategy s);
+
 /* Make sure the cache reflects committed configuration; call once per call. */
 extern void aig_catalog_ensure(void);
 
 extern AigRoute *aig_catalog_route(const char *name);
 extern AigProvider *aig_catalog_provider(const char *name);
 extern const AigModelPrice *aig_catalog_price(const char *provider, const char *model);
+/* Shared state of provider/model, looked up once per catalog load. */
+extern AigTargetState *aig_catalog_target_state(const char *provider, const char *model);
 
 #endif							/* AIG_CATALOG_H */

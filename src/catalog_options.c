@@ -12,6 +12,10 @@
 #include <limits.h>
 
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "parser/parse_func.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -20,15 +24,19 @@
 #include "utils/rel.h"
 
 #include "catalog_options.h"
+#include "compat.h"
 #include "jsonb_util.h"
 
 static const char *const provider_keys[] = {
 	"timeout_ms", "connect_timeout_ms", "api_version", "anthropic_version",
 	"default_max_tokens", "max_embed_batch", "headers", "api_key_env", "resource",
+	"max_retries",
 };
 
 static const char *const route_keys[] = {
-	"timeout_ms", "system_prompt",
+	"timeout_ms", "system_prompt", "max_retries", "sticky_key", "explore_ratio",
+	"breaker_failures", "breaker_error_rate", "breaker_min_requests",
+	"breaker_window_ms", "breaker_cooldown_ms", "request_hook", "response_hook",
 };
 
 #define MAX_EXTRA_HEADERS 12
@@ -167,6 +175,7 @@ aig_provider_apply_options(AigProvider *p, Jsonb *opts)
 	p->connect_timeout_ms = opt_int(opts, "connect_timeout_ms", what, 1, 600000);
 	p->default_max_tokens = opt_int(opts, "default_max_tokens", what, 1, INT_MAX);
 	p->max_embed_batch = opt_int(opts, "max_embed_batch", what, 1, 100000);
+	p->max_retries = opt_int(opts, "max_retries", what, 0, 10);
 	p->api_version = aig_jsonb_get_string(opts, "api_version", what);
 	if (p->api_version == NULL)
 		p->api_version = aig_jsonb_get_string(opts, "anthropic_version", what);
@@ -175,14 +184,92 @@ aig_provider_apply_options(AigProvider *p, Jsonb *opts)
 	(void) aig_jsonb_get_string(opts, "api_key_env", what);
 }
 
+/*
+ * A hook names a function (jsonb) RETURNS jsonb.  When writing a route it
+ * must exist (strict); when loading, a hook dropped since is reported at
+ * call time through r->hook_problem instead of breaking every route.
+ */
+static Oid
+lookup_hook(AigRoute *r, const char *name, const char *key, bool strict)
+{
+	Oid			argtypes[1] = {JSONBOID};
+	Oid			fn;
+	char	   *problem = NULL;
+
+	if (name == NULL)
+		return InvalidOid;
+	fn = LookupFuncName(aig_qualified_name_list(name), 1, argtypes, true);
+	if (!OidIsValid(fn))
+		problem = psprintf("%s function %s(jsonb) does not exist", key, name);
+	else if (get_func_rettype(fn) != JSONBOID)
+		problem = psprintf("%s function %s(jsonb) must return jsonb", key, name);
+	if (problem == NULL)
+		return fn;
+	if (strict)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("%s of route \"%s\": %s", key, r->name, problem),
+				 errhint("A hook is a function taking and returning jsonb, e.g. CREATE FUNCTION my_hook(jsonb) RETURNS jsonb.")));
+	r->hook_problem = problem;
+	return InvalidOid;
+}
+
+static void
+breaker_option(Jsonb *opts, const char *key, int min, int max, int *field)
+{
+	int			v = opt_int(opts, key, "route option", min, max);
+
+	if (v >= 0)
+		*field = v;
+}
+
+/*
+ * A hook function dropped (and perhaps created again) since the cache was
+ * built: look its name up again.  Raises when it is gone for good.
+ */
+Oid
+aig_route_hook_refresh(AigRoute *r, bool request)
+{
+	Oid			fn = request ? r->request_hook : r->response_hook;
+	const char *name = request ? r->request_hook_name : r->response_hook_name;
+
+	if (name == NULL || (OidIsValid(fn) && SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(fn))))
+		return fn;
+	fn = lookup_hook(r, name, request ? "request_hook" : "response_hook", true);
+	if (request)
+		r->request_hook = fn;
+	else
+		r->response_hook = fn;
+	return fn;
+}
+
 void
-aig_route_apply_options(AigRoute *r, Jsonb *opts)
+aig_route_apply_options(AigRoute *r, Jsonb *opts, bool strict)
 {
 	const char *what = "route option";
+	double		d;
 
 	reject_unknown_keys(opts, "route", r->name, route_keys, lengthof(route_keys));
 	r->timeout_ms = opt_int(opts, "timeout_ms", what, 1, 3600000);
+	r->max_retries = opt_int(opts, "max_retries", what, 0, 10);
 	r->system_prompt = aig_jsonb_get_string(opts, "system_prompt", what);
+	r->sticky_key = aig_jsonb_get_string(opts, "sticky_key", what);
+	r->explore_ratio = -1;
+	if (opts && aig_jsonb_get_number(opts, "explore_ratio", what, 0, 0.5, &d))
+		r->explore_ratio = d;
+
+	r->breaker = aig_breaker_defaults;
+	breaker_option(opts, "breaker_failures", 1, 1000, &r->breaker.failures);
+	breaker_option(opts, "breaker_min_requests", 1, 1000000, &r->breaker.min_requests);
+	breaker_option(opts, "breaker_window_ms", 1000, 3600000, &r->breaker.window_ms);
+	breaker_option(opts, "breaker_cooldown_ms", 10, 3600000, &r->breaker.cooldown_ms);
+	if (opts && aig_jsonb_get_number(opts, "breaker_error_rate", what, 0.01, 1, &d))
+		r->breaker.error_rate = d;
+
+	r->request_hook_name = aig_jsonb_get_string(opts, "request_hook", what);
+	r->response_hook_name = aig_jsonb_get_string(opts, "response_hook", what);
+	r->request_hook = lookup_hook(r, r->request_hook_name, "request_hook", strict);
+	r->response_hook = lookup_hook(r, r->response_hook_name, "response_hook", strict);
 }
 
 static char *
@@ -247,6 +334,6 @@ aig_validate_route(PG_FUNCTION_ARGS)
 	r.name = new_text(tup, desc, "name");
 	if (r.name == NULL)
 		return PointerGetDatum(tup);
-	aig_route_apply_options(&r, new_jsonb(tup, desc, "options"));
+	aig_route_apply_options(&r, new_jsonb(tup, desc, "options"), true);
 	return PointerGetDatum(tup);
 }

@@ -13,7 +13,13 @@
 /* Fill p's option fields (and default base URL) from opts; 22023 if invalid. */
 extern void aig_provider_apply_options(AigProvider *p, Jsonb *opts);
 
-/* Fill r's option fields from opts; 22023 if invalid. */
-extern void aig_route_apply_options(AigRoute *r, Jsonb *opts);
+/*
+ * Fill r's option fields from opts; 22023 if invalid.  strict: a hook
+ * function that does not exist is an error (else noted in hook_problem).
+ */
+extern void aig_route_apply_options(AigRoute *r, Jsonb *opts, bool strict);
+
+/* The route's request (or response) hook, looked up again if it was dropped. */
+extern Oid	aig_route_hook_refresh(AigRoute *r, bool request);
 
 #endif							/* AIG_CATALOG_OPTIONS_H */

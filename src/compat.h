@@ -32,6 +32,31 @@
 #include "varatt.h"
 #endif
 
+/* PG16 gave stringToQualifiedNameList a soft-error context argument. */
+#include "utils/regproc.h"
+#if PG_VERSION_NUM >= 160000
+#define aig_qualified_name_list(s) stringToQualifiedNameList((s), NULL)
+#else
+#define aig_qualified_name_list(s) stringToQualifiedNameList(s)
+#endif
+
+/* PG16 renamed pg_proc_aclcheck to object_aclcheck. */
+#include "utils/acl.h"
+#if PG_VERSION_NUM >= 160000
+#include "catalog/pg_proc.h"
+#define aig_proc_aclcheck(fn, role, mode) object_aclcheck(ProcedureRelationId, (fn), (role), (mode))
+#else
+#define aig_proc_aclcheck(fn, role, mode) pg_proc_aclcheck((fn), (role), (mode))
+#endif
+
+/* PG15 added pg_prng; before it, random() is what the backend has. */
+#if PG_VERSION_NUM >= 150000
+#include "common/pg_prng.h"
+#define aig_random_double() pg_prng_double(&pg_global_prng_state)
+#else
+#define aig_random_double() ((double) random() / ((double) MAX_RANDOM_VALUE + 1))
+#endif
+
 /* PG15 added InitMaterializedSRF; PG14 needs the long hand. */
 #if PG_VERSION_NUM < 150000
 #include "funcapi.h"

@@ -19,7 +19,9 @@
 
 #include "ai_gateway.h"
 #include "catalog.h"
+#include "catalog_options.h"
 #include "compat.h"
+#include "hooks.h"
 #include "jsonb_util.h"
 #include "router.h"
 
@@ -27,7 +29,7 @@
 
 static const char *const known_options[] = {
 	"temperature", "max_tokens", "top_p", "stop", "seed", "response_format",
-	"timeout_ms", "connect_timeout_ms", "user", "metadata",
+	"timeout_ms", "connect_timeout_ms", "max_retries", "user", "metadata",
 	"dimensions", "input_type",
 };
 
@@ -75,7 +77,7 @@ reject_unknown_options(Jsonb *opts)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown option \"%.*s\"", v.val.string.len, v.val.string.val),
-					 errhint("Valid options are temperature, max_tokens, top_p, stop, seed, response_format, timeout_ms, connect_timeout_ms, user, metadata, dimensions and input_type.")));
+					 errhint("Valid options are temperature, max_tokens, top_p, stop, seed, response_format, timeout_ms, connect_timeout_ms, max_retries, user, metadata, dimensions and input_type.")));
 	}
 }
 
@@ -159,6 +161,7 @@ parse_options(Jsonb *opts, AigCallOptions *co)
 	memset(co, 0, sizeof(*co));
 	co->gen.max_tokens = -1;
 	co->timeout_ms = -1;
+	co->max_retries = -1;
 	co->connect_timeout_ms = -1;
 	co->dimensions = -1;
 	if (opts == NULL)
@@ -180,6 +183,8 @@ parse_options(Jsonb *opts, AigCallOptions *co)
 		co->timeout_ms = (int) i;
 	if (aig_jsonb_get_int(opts, "connect_timeout_ms", OPT, 1, 600000, &i))
 		co->connect_timeout_ms = (int) i;
+	if (aig_jsonb_get_int(opts, "max_retries", OPT, 0, 10, &i))
+		co->max_retries = (int) i;
 	if (aig_jsonb_get_int(opts, "dimensions", OPT, 1, 65536, &i))
 		co->dimensions = (int) i;
 	co->input_type = aig_jsonb_get_string(opts, "input_type", OPT);
@@ -368,7 +373,20 @@ chat_result_jsonb(const AigChatResult *res, const AigCallInfo *info)
 	json_key(&buf, "provider", false);
 	escape_json(&buf, info->target->provider->name);
 	json_key(&buf, "route", false);
-	json_str_or_null(&buf, info->route->name);
+	if (info->route->name && info->route->version > 0)
+	{
+		char	   *pinned = psprintf("%s@%d", info->route->name, info->route->version);
+
+		escape_json(&buf, pinned);
+	}
+	else
+		json_str_or_null(&buf, info->route->name);
+	json_key(&buf, "target", false);
+	{
+		char	   *target = psprintf("%s/%s", info->target->provider->name, info->target->model);
+
+		escape_json(&buf, target);
+	}
 	json_key(&buf, "finish_reason", false);
 	json_str_or_null(&buf, res->finish_reason);
 	json_key(&buf, "usage", false);
@@ -400,6 +418,76 @@ init_chat_request(AigChatRequest *req, const AigCallOptions *co)
 	req->opts = co->gen;
 }
 
+/* The normalized request a request hook sees: {"route","messages","options"}. */
+static Jsonb *
+request_jsonb(const AigRoute *route, const AigChatRequest *req, Jsonb *opts)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"route\":");
+	json_str_or_null(&buf, route->name);
+	appendStringInfoString(&buf, ",\"messages\":[");
+	for (int i = 0; i < req->nmessages; i++)
+	{
+		const char *c = req->messages[i].content;
+
+		appendStringInfoString(&buf, i ? ",{\"role\":" : "{\"role\":");
+		escape_json(&buf, req->messages[i].role);
+		appendStringInfoString(&buf, ",\"content\":");
+		escape_json(&buf, pg_any_to_server(c, strlen(c), PG_UTF8));
+		appendStringInfoChar(&buf, '}');
+	}
+	appendStringInfoString(&buf, "],\"options\":");
+	appendStringInfoString(&buf, opts ? JsonbToCString(NULL, &opts->root, VARSIZE(opts)) : "{}");
+	appendStringInfoChar(&buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/* Run the route's request hook, if any: it may rewrite messages and options. */
+static void
+apply_request_hook(AigRoute *route, AigChatRequest *req, AigCallOptions *co, Jsonb *opts)
+{
+	Jsonb	   *out;
+	JsonbValue *m;
+	JsonbValue *o;
+	int			cap = 0;
+
+	if (route->request_hook_name == NULL)
+		return;
+	out = aig_call_hook(aig_route_hook_refresh(route, true), "request_hook", route->name,
+						request_jsonb(route, req, opts));
+	m = aig_jsonb_get(out, "messages");
+	o = aig_jsonb_get(out, "options");
+	if (m == NULL || m->type != jbvBinary)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("request_hook of route \"%s\" returned no messages array", route->name),
+				 errhint("Return the document given, with \"messages\" and optionally \"options\" changed.")));
+	parse_options(o && o->type == jbvBinary ? JsonbValueToJsonb(o) : NULL, co);
+	init_chat_request(req, co);
+	parse_messages(JsonbValueToJsonb(m), req, &cap);
+}
+
+/* Route the call; the result object after the response hook, if any. */
+static Jsonb *
+run_chat(AigRoute *route, AigChatRequest *req, AigCallOptions *co, Jsonb *opts,
+		 AigChatResult *res, bool need_jsonb)
+{
+	AigCallInfo info;
+	Jsonb	   *out;
+
+	apply_request_hook(route, req, co, opts);
+	aig_route_chat(route, req, co, res, &info);
+	if (!need_jsonb && route->response_hook_name == NULL)
+		return NULL;
+	out = chat_result_jsonb(res, &info);
+	if (route->response_hook_name != NULL)
+		out = aig_call_hook(aig_route_hook_refresh(route, false), "response_hook",
+							route->name, out);
+	return out;
+}
+
 /*
  * ai_complete(prompt text, model text, system_prompt text, options jsonb)
  * RETURNS text
@@ -411,14 +499,16 @@ aig_complete(PG_FUNCTION_ARGS)
 	AigCallOptions co;
 	AigChatRequest req;
 	AigChatResult res;
-	AigCallInfo info;
 	AigRoute   *route;
+	Jsonb	   *opts;
+	Jsonb	   *out;
 	int			cap = 0;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	route = begin_call(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
-	parse_options(PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3), &co);
+	opts = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	parse_options(opts, &co);
 	init_chat_request(&req, &co);
 	if (!PG_ARGISNULL(2))
 		add_message(&req, &cap, "system", to_utf8(PG_GETARG_TEXT_PP(2)));
@@ -426,7 +516,21 @@ aig_complete(PG_FUNCTION_ARGS)
 		add_message(&req, &cap, "system", route->system_prompt);
 	add_message(&req, &cap, "user", to_utf8(PG_GETARG_TEXT_PP(0)));
 
-	aig_route_chat(route, &req, &co, &res, &info);
+	out = run_chat(route, &req, &co, opts, &res, false);
+	if (out != NULL)
+	{
+		/* the response hook had the last word */
+		JsonbValue *c = aig_jsonb_get(out, "content");
+
+		if (c == NULL || c->type == jbvNull)
+			PG_RETURN_NULL();
+		if (c->type != jbvString)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("response_hook of route \"%s\" returned a non-string content",
+							route->name)));
+		PG_RETURN_TEXT_P(cstring_to_text_with_len(c->val.string.val, c->val.string.len));
+	}
 	PG_RETURN_TEXT_P(cstring_to_text(res.content));
 }
 
@@ -438,14 +542,15 @@ aig_chat(PG_FUNCTION_ARGS)
 	AigCallOptions co;
 	AigChatRequest req;
 	AigChatResult res;
-	AigCallInfo info;
 	AigRoute   *route;
+	Jsonb	   *opts;
 	int			cap = 0;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	route = begin_call(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
-	parse_options(PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), &co);
+	opts = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	parse_options(opts, &co);
 	init_chat_request(&req, &co);
 	parse_messages(PG_GETARG_JSONB_P(0), &req, &cap);
 	if (route->system_prompt && !has_system_message(&req))
@@ -458,8 +563,7 @@ aig_chat(PG_FUNCTION_ARGS)
 		req.messages[0].content = route->system_prompt;
 	}
 
-	aig_route_chat(route, &req, &co, &res, &info);
-	PG_RETURN_JSONB_P(chat_result_jsonb(&res, &info));
+	PG_RETURN_JSONB_P(run_chat(route, &req, &co, opts, &res, true));
 }
 
 static void

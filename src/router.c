@@ -1,40 +1,82 @@
 /*
  * router.c — from a model string to an answer.
  *
- * Resolves the model string (route name, provider/model, default route),
- * then tries the route's non-shadow targets in priority order, moving on
- * when one fails.  Each attempt asks the target's dialect to build the
- * request, sends it with http.c, and has the dialect parse the body or
- * classify the error.  When every target failed, the last failure is raised
- * with its SQLSTATE, and errdetail lists every attempt.  Messages name the
- * route, provider and model, and are scrubbed of the provider's key.
+ * Resolves the model string (route name, "route@N", provider/model, default
+ * route), orders the route's targets (strategy.c) and runs attempts
+ * (attempt.c) until one succeeds:
  *
- * Strategies other than priority order, retries with backoff and circuit
- * breakers are the routing issue's; they plug in at order_targets() and
- * around attempt_*().
+ *  - every eligible target is tried once first, in order: when another
+ *    target can take the call, the router fails over at once instead of
+ *    sleeping;
+ *  - then targets whose failure was retryable are retried, each up to
+ *    max_retries times (call option, else route, else provider option, else
+ *    ai_gateway.max_retries), the one ready soonest first, after an
+ *    exponential backoff with jitter (ai_gateway.retry_base_ms doubling up
+ *    to retry_max_ms) or exactly the provider's Retry-After / retry-after-ms
+ *    / Gemini RetryInfo; 400, 401, 403, 404 and 422 are never retried;
+ *  - attempts per call never exceed max_retries + the number of targets, so
+ *    retries cannot multiply into a storm;
+ *  - all of it, waits included, stays inside the call's timeout_ms (call
+ *    option, else route option, else ai_gateway.timeout_ms; a provider's
+ *    timeout_ms bounds each attempt to it), and waits end on cancel;
+ *  - a target whose shared circuit breaker is open is skipped; each outcome
+ *    feeds the breaker and the target's latency figure (target_state.c).
+ *
+ * When no attempt succeeds, the last failure is raised with its SQLSTATE and
+ * errdetail lists every attempt and every target set aside.  Messages name
+ * the route, provider and model and never the key.
  */
 #include "postgres.h"
 
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "portability/instr_time.h"
+#include "storage/latch.h"
 #include "utils/errcodes.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "ai_gateway.h"
+#include "attempt.h"
 #include "catalog.h"
+#include "compat.h"
 #include "http.h"
+#include "jsonb_util.h"
 #include "router.h"
-#include "secrets.h"
 #include "shmem.h"
+#include "strategy.h"
 
-/* One failed attempt. */
-typedef struct AigAttemptError
+/* Where one target stands during a call. */
+typedef struct TargetRun
 {
-	int			sqlerrcode;
-	char	   *message;		/* scrubbed of the key */
-	long		http_status;
-} AigAttemptError;
+	AigCandidate *cand;
+	int			tries;
+	int			max_retries;
+	bool		done;			/* no more attempts on it in this call */
+	TimestampTz ready_at;		/* earliest retry */
+} TargetRun;
+
+/* A one-target route for "provider/model", built in CurrentMemoryContext. */
+AigRoute *
+aig_direct_route(AigProvider *p, const char *model)
+{
+	AigRoute   *route = palloc0(sizeof(AigRoute));
+
+	route->name = NULL;
+	route->strategy = AIG_STRATEGY_FALLBACK;
+	route->timeout_ms = -1;
+	route->max_retries = -1;
+	route->explore_ratio = -1;
+	route->breaker = aig_breaker_defaults;
+	route->ntargets = route->target_cap = 1;
+	route->targets = palloc0(sizeof(AigTarget));
+	route->targets[0].provider = p;
+	route->targets[0].model = pstrdup(model);
+	route->targets[0].weight = 1;
+	route->targets[0].state = aig_catalog_target_state(p->name, model);
+	route->targets[0].price = aig_catalog_price(p->name, model);
+	return route;
+}
 
 AigRoute *
 aig_resolve_model(const char *model)
@@ -74,16 +116,7 @@ aig_resolve_model(const char *model)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("provider \"%s\" does not exist", pname),
 					 errhint("Model strings are a route name or \"provider/model\" with a provider from ai_gateway.providers.")));
-		route = palloc0(sizeof(AigRoute));
-		route->name = NULL;
-		route->strategy = "fallback";
-		route->timeout_ms = -1;
-		route->ntargets = route->target_cap = 1;
-		route->targets = palloc0(sizeof(AigTarget));
-		route->targets[0].provider = p;
-		route->targets[0].model = pstrdup(slash + 1);
-		route->targets[0].weight = 1;
-		return route;
+		return aig_direct_route(p, slash + 1);
 	}
 
 	ereport(ERROR,
@@ -93,14 +126,37 @@ aig_resolve_model(const char *model)
 	return NULL;				/* keep compiler quiet */
 }
 
+static int
+effective_max_retries(const AigRoute *route, const AigProvider *p, const AigCallOptions *co)
+{
+	if (co->max_retries >= 0)
+		return co->max_retries;
+	if (route->max_retries >= 0)
+		return route->max_retries;
+	if (p->max_retries >= 0)
+		return p->max_retries;
+	return aig_max_retries;
+}
+
+static int
+call_timeout_ms(const AigRoute *route, const AigCallOptions *co)
+{
+	if (co->timeout_ms > 0)
+		return co->timeout_ms;
+	if (route->timeout_ms > 0)
+		return route->timeout_ms;
+	return aig_timeout_ms;
+}
+
+/* Limits of one attempt: the call's remaining time, the provider's own cap. */
 static AigHttpLimits
-call_limits(const AigRoute *route, const AigProvider *p, const AigCallOptions *co)
+attempt_limits(const AigProvider *p, const AigCallOptions *co, long remaining_ms)
 {
 	AigHttpLimits lim;
 
-	lim.timeout_ms = co->timeout_ms > 0 ? co->timeout_ms :
-		route->timeout_ms > 0 ? route->timeout_ms :
-		p->timeout_ms > 0 ? p->timeout_ms : aig_timeout_ms;
+	lim.timeout_ms = (int) Max(remaining_ms, 1);
+	if (co->timeout_ms <= 0 && p->timeout_ms > 0)
+		lim.timeout_ms = Min(lim.timeout_ms, p->timeout_ms);
 	lim.connect_timeout_ms = co->connect_timeout_ms > 0 ? co->connect_timeout_ms :
 		p->connect_timeout_ms > 0 ? p->connect_timeout_ms : aig_connect_timeout_ms;
 	lim.connect_timeout_ms = Min(lim.connect_timeout_ms, lim.timeout_ms);
@@ -108,186 +164,37 @@ call_limits(const AigRoute *route, const AigProvider *p, const AigCallOptions *c
 	return lim;
 }
 
+/* Backoff before retry number `retry` (1-based): exponential, half jitter. */
+static long
+backoff_ms(int retry, int retry_after_ms)
+{
+	double		d;
+
+	if (retry_after_ms >= 0)
+		return retry_after_ms;	/* the provider said when */
+	d = (double) aig_retry_base_ms * (double) (1 << Min(retry - 1, 20));
+	d = Min(d, (double) aig_retry_max_ms);
+	return (long) (d * (0.5 + 0.5 * aig_random_double()));
+}
+
+/* Sleep, ending early on cancel or termination (raised after). */
 static void
-fail(AigAttemptError *err, int code, long http_status, const AigProvider *p, char *msg)
+wait_ms(long ms)
 {
-	err->sqlerrcode = code;
-	err->http_status = http_status;
-	err->message = aig_secret_scrub(msg, p->api_key);
-}
+	TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
 
-/* Checks that apply before any request is sent to a target. */
-static bool
-target_usable(const AigTarget *t, AigAttemptError *err, bool embeddings)
-{
-	const AigProvider *p = t->provider;
-
-	if (!p->enabled)
+	for (;;)
 	{
-		fail(err, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, 0, p,
-			 pstrdup("provider is disabled"));
-		return false;
-	}
-	if (p->key_problem)
-	{
-		fail(err, ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, 0, p,
-			 pstrdup(p->key_problem));
-		return false;
-	}
-	if (embeddings && p->dialect->build_embed == NULL)
-	{
-		fail(err, ERRCODE_FEATURE_NOT_SUPPORTED, 0, p,
-			 psprintf("%s providers have no embeddings API", p->kind));
-		return false;
-	}
-	return true;
-}
-
-/* An HTTP exchange ended: was it a success we can parse? */
-static bool
-exchange_ok(const AigProvider *p, AigHttpResponse *resp, AigAttemptError *err)
-{
-	if (resp->failed)
-	{
-		fail(err, resp->sqlerrcode, resp->status, p, resp->error);
-		return false;
-	}
-	if (resp->status < 200 || resp->status > 299)
-	{
-		AigUpstreamError ue;
-
-		p->dialect->parse_error(resp->status, resp->body, resp->body_len, &ue);
-		fail(err, ue.sqlerrcode, resp->status, p,
-			 psprintf("HTTP %ld: %s", resp->status,
-					  ue.message ? ue.message : "no error message"));
-		return false;
-	}
-	return true;
-}
-
-/* Provider text is UTF-8; make it valid text of the server encoding. */
-static char *
-provider_text(const char *s, const AigProvider *p, AigAttemptError *err)
-{
-	int			len = strlen(s);
-
-	if (!pg_verify_mbstr(PG_UTF8, s, len, true))
-	{
-		fail(err, ERRCODE_PROTOCOL_VIOLATION, 200, p,
-			 pstrdup("invalid response: content is not valid UTF-8"));
-		return NULL;
-	}
-	return pg_any_to_server(s, len, PG_UTF8);
-}
-
-static bool
-attempt_chat(const AigRoute *route, AigTarget *t, AigChatRequest *req,
-			 const AigCallOptions *co, AigChatResult *res, AigAttemptError *err)
-{
-	AigProvider *p = t->provider;
-	AigHttpRequest hreq;
-	AigHttpResponse resp;
-	AigHttpLimits lim;
-	char	   *why = NULL;
-
-	if (!target_usable(t, err, false))
-		return false;
-	req->model = t->model;
-	aig_http_request_init(&hreq);
-	p->dialect->build_chat(p, req, &hreq);
-	lim = call_limits(route, p, co);
-	aig_http_perform(&hreq, &lim, &resp);
-	if (!exchange_ok(p, &resp, err))
-		return false;
-	memset(res, 0, sizeof(*res));
-	if (!p->dialect->parse_chat(resp.body, resp.body_len, res, &why))
-	{
-		fail(err, ERRCODE_PROTOCOL_VIOLATION, resp.status, p,
-			 psprintf("invalid response: %s", why ? why : "unreadable body"));
-		return false;
-	}
-	res->content = provider_text(res->content, p, err);
-	if (res->content == NULL)
-		return false;
-	if (res->finish_reason)
-		res->finish_reason = provider_text(res->finish_reason, p, err);
-	if (res->model)
-		res->model = provider_text(res->model, p, err);
-	return true;
-}
-
-static int
-embed_batch_size(const AigProvider *p)
-{
-	int			n = p->dialect->max_embed_batch;
-
-	if (p->max_embed_batch > 0)
-		n = Min(n, p->max_embed_batch);
-	return Max(n, 1);
-}
-
-/* All inputs through one target (chunked), or nothing: vectors never mix. */
-static bool
-attempt_embed(const AigRoute *route, AigTarget *t, AigEmbedRequest *req,
-			  const AigCallOptions *co, AigEmbedResult *res, AigAttemptError *err,
-			  int *requests)
-{
-	AigProvider *p = t->provider;
-	AigHttpLimits lim;
-	int			chunk = embed_batch_size(p);
-
-	if (!target_usable(t, err, true))
-		return false;
-	lim = call_limits(route, p, co);
-	memset(res, 0, sizeof(*res));
-	res->count = req->ninputs;
-	res->vectors = palloc0(sizeof(float4 *) * Max(req->ninputs, 1));
-	res->ndims = palloc0(sizeof(int) * Max(req->ninputs, 1));
-	res->input_tokens = 0;
-
-	for (int off = 0; off < req->ninputs; off += chunk)
-	{
-		AigEmbedRequest part = *req;
-		AigEmbedResult pres;
-		AigHttpRequest hreq;
-		AigHttpResponse resp;
-		char	   *why = NULL;
+		long		left;
 
 		CHECK_FOR_INTERRUPTS();
-		part.model = t->model;
-		part.inputs = req->inputs + off;
-		part.ninputs = Min(chunk, req->ninputs - off);
-		aig_http_request_init(&hreq);
-		p->dialect->build_embed(p, &part, &hreq);
-		(*requests)++;
-		aig_http_perform(&hreq, &lim, &resp);
-		if (!exchange_ok(p, &resp, err))
-			return false;
-		memset(&pres, 0, sizeof(pres));
-		if (!p->dialect->parse_embed(resp.body, resp.body_len, &pres, &why))
-		{
-			fail(err, ERRCODE_PROTOCOL_VIOLATION, resp.status, p,
-				 psprintf("invalid response: %s", why ? why : "unreadable body"));
-			return false;
-		}
-		if (pres.count != part.ninputs)
-		{
-			fail(err, ERRCODE_PROTOCOL_VIOLATION, resp.status, p,
-				 psprintf("invalid response: %d embeddings for %d inputs",
-						  pres.count, part.ninputs));
-			return false;
-		}
-		for (int i = 0; i < pres.count; i++)
-		{
-			res->vectors[off + i] = pres.vectors[i];
-			res->ndims[off + i] = pres.ndims[i];
-		}
-		if (pres.input_tokens >= 0 && res->input_tokens >= 0)
-			res->input_tokens += pres.input_tokens;
-		else
-			res->input_tokens = -1;
+		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), end);
+		if (left <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 left, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
 	}
-	return true;
 }
 
 static const char *
@@ -311,6 +218,8 @@ hint_for(int sqlerrcode)
 			return "The provider's answer was not in the format its API documents.";
 		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
 			return "Enable the provider (ai_gateway.providers.enabled) or route to another one.";
+		case ERRCODE_CONNECTION_EXCEPTION:
+			return "The target failed repeatedly; it is tried again after ai_gateway.breaker_cooldown_ms. See ai_gateway.health().";
 		default:
 			return NULL;
 	}
@@ -326,24 +235,64 @@ target_label(const AigRoute *route, const AigTarget *t)
 }
 
 static void
-raise_failure(const AigRoute *route, AigTarget *last, AigAttemptError *lasterr,
-			  StringInfo detail, int attempts)
+note(StringInfo detail, int *n, const AigTarget *t, const char *what)
 {
-	const char *hint = hint_for(lasterr->sqlerrcode);
-
-	pg_atomic_fetch_add_u64(&aig_shared->errors, 1);
-	ereport(ERROR,
-			(errcode(lasterr->sqlerrcode),
-			 errmsg("%s: %s", target_label(route, last), lasterr->message),
-			 attempts > 1 ? errdetail("%d attempts failed: %s", attempts, detail->data) : 0,
-			 hint ? errhint("%s", hint) : 0));
+	(*n)++;
+	appendStringInfo(detail, "%s%d) %s/%s: %s", *n > 1 ? "; " : "", *n,
+					 t->provider->name, t->model, what ? what : "");
 }
 
 static void
-note_failure(StringInfo detail, int n, const AigTarget *t, const AigAttemptError *err)
+note_skip(StringInfo skipped, int *n, const AigTarget *t, const char *why)
 {
-	appendStringInfo(detail, "%s%d) %s/%s: %s", n > 1 ? "; " : "", n,
-					 t->provider->name, t->model, err->message);
+	(*n)++;
+	appendStringInfo(skipped, "%s%s/%s (%s)", *n > 1 ? ", " : "",
+					 t->provider->name, t->model, why ? why : "");
+}
+
+/* Nothing eligible: say why, with the SQLSTATE of the most telling reason. */
+static void
+raise_no_target(const AigRoute *route, AigCandidate *cands)
+{
+	StringInfoData detail;
+	int			n = 0;
+	int			code = ERRCODE_INVALID_PARAMETER_VALUE;
+	const char *msg = "has no target this call can use";
+
+	initStringInfo(&detail);
+	for (int i = 0; i < route->ntargets; i++)
+	{
+		AigTarget  *t = cands[i].target;
+
+		note(&detail, &n, t, cands[i].reason);
+		if (t->shadow)
+			continue;
+		if (!t->provider->enabled)
+			code = ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+		else if (t->role)
+			code = ERRCODE_INSUFFICIENT_PRIVILEGE;
+		else
+			code = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+	}
+	if (n > 0 && route->ntargets == n)
+	{
+		bool		all_shadow = true;
+
+		for (int i = 0; i < route->ntargets; i++)
+			all_shadow &= route->targets[i].shadow;
+		if (all_shadow)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("route \"%s\" has only shadow targets", route->name),
+					 errhint("Give the route at least one target with shadow = false.")));
+	}
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg("route \"%s\" %s", route->name ? route->name : "(direct)", msg),
+			 errdetail("%s", detail.data),
+			 code == ERRCODE_INSUFFICIENT_PRIVILEGE ?
+			 errhint("Its targets are limited to roles the current user is not a member of.") :
+			 hint_for(code) ? errhint("%s", hint_for(code)) : 0));
 }
 
 static void
@@ -351,7 +300,7 @@ finish_info(AigCallInfo *info, AigRoute *route, AigTarget *t, int attempts,
 			instr_time start, int64 in_tok, int64 out_tok)
 {
 	instr_time	d;
-	const AigModelPrice *price;
+	const AigModelPrice *price = t->price;
 
 	INSTR_TIME_SET_CURRENT(d);
 	INSTR_TIME_SUBTRACT(d, start);
@@ -360,7 +309,6 @@ finish_info(AigCallInfo *info, AigRoute *route, AigTarget *t, int attempts,
 	info->attempts = attempts;
 	info->latency_ms = INSTR_TIME_GET_MILLISEC(d);
 	info->has_cost = false;
-	price = aig_catalog_price(t->provider->name, t->model);
 	if (price && price->has_input_price && in_tok >= 0 &&
 		(out_tok == 0 || (price->has_output_price && out_tok > 0)))
 	{
@@ -370,77 +318,234 @@ finish_info(AigCallInfo *info, AigRoute *route, AigTarget *t, int attempts,
 	}
 }
 
+/* The next target to attempt, or -1. */
+static int
+next_target(TargetRun *run, int n)
+{
+	int			best = -1;
+
+	for (int i = 0; i < n; i++)
+		if (!run[i].done && run[i].tries == 0)
+			return i;			/* an untried target: fail over at once */
+	for (int i = 0; i < n; i++)
+		if (!run[i].done && (best < 0 || run[i].ready_at < run[best].ready_at))
+			best = i;
+	return best;
+}
+
+/*
+ * Run attempts over the route's targets until one succeeds; raise the last
+ * failure otherwise.  Returns the target that answered.
+ */
+static AigTarget *
+run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
+		  AigAttemptFn fn, void *arg, int *attempts_out)
+{
+	AigCandidate *cands = palloc(sizeof(AigCandidate) * Max(route->ntargets, 1));
+	int			n = aig_order_targets(route, ctx, cands);
+	TargetRun  *run;
+	AigAttemptError err = {0};
+	AigTarget  *last = NULL;
+	StringInfoData detail;		/* the attempts, numbered */
+	StringInfoData skipped;		/* targets not (or no more) attempted */
+	int			noted = 0;
+	int			nskipped = 0;
+	int			attempts = 0;
+	int			budget;
+	int			route_retries = 0;
+	TimestampTz deadline;
+
+	if (route->hook_problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("route \"%s\": %s", route->name, route->hook_problem),
+				 errhint("Create the function again or change the route's options.")));
+	if (n == 0)
+		raise_no_target(route, cands);
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), call_timeout_ms(route, co));
+	run = palloc0(sizeof(TargetRun) * n);
+	for (int i = 0; i < n; i++)
+	{
+		run[i].cand = &cands[i];
+		run[i].max_retries = effective_max_retries(route, cands[i].target->provider, co);
+		route_retries = Max(route_retries, run[i].max_retries);
+	}
+	budget = route_retries + n;
+	initStringInfo(&detail);
+	initStringInfo(&skipped);
+
+	while (attempts < budget)
+	{
+		int			i = next_target(run, n);
+		TargetRun  *r;
+		AigTarget  *t;
+		TimestampTz now;
+		long		remaining;
+		bool		probe;
+		AigHttpLimits lim;
+		instr_time	t0,
+					t1;
+		bool		ok;
+
+		if (i < 0)
+			break;
+		r = &run[i];
+		t = r->cand->target;
+		now = GetCurrentTimestamp();
+		if (r->ready_at > now)
+		{
+			long		delay = TimestampDifferenceMilliseconds(now, r->ready_at);
+
+			if (TimestampTzPlusMilliseconds(now, delay) >= deadline)
+			{
+				note_skip(&skipped, &nskipped, t,
+					 psprintf("not retried: waiting %ld ms would pass the call's timeout", delay));
+				r->done = true;
+				continue;
+			}
+			wait_ms(delay);
+			now = GetCurrentTimestamp();
+		}
+		remaining = TimestampDifferenceMilliseconds(now, deadline);
+		if (remaining <= 0)
+		{
+			if (last == NULL)
+			{
+				err.sqlerrcode = ERRCODE_CONNECTION_FAILURE;
+				err.message = psprintf("no attempt within the call's timeout of %d ms",
+									   call_timeout_ms(route, co));
+				last = t;
+			}
+			break;
+		}
+		if (!aig_breaker_allow(t->state, now, &probe))
+		{
+			note_skip(&skipped, &nskipped, t, "circuit breaker open");
+			r->done = true;
+			if (last == NULL || err.sqlerrcode == 0)
+			{
+				err.sqlerrcode = ERRCODE_CONNECTION_EXCEPTION;
+				err.message = pstrdup("circuit breaker open");
+				last = t;
+			}
+			continue;
+		}
+
+		attempts++;
+		r->tries++;
+		lim = attempt_limits(t->provider, co, remaining);
+		pg_atomic_fetch_add_u64(&aig_shared->calls, 1);
+		INSTR_TIME_SET_CURRENT(t0);
+		memset(&err, 0, sizeof(err));
+		err.retry_after_ms = -1;
+		ok = fn(t, &lim, arg, &err);
+		INSTR_TIME_SET_CURRENT(t1);
+		INSTR_TIME_SUBTRACT(t1, t0);
+		aig_breaker_record(t->state, &route->breaker, GetCurrentTimestamp(), ok,
+						   !ok && err.health_failure, INSTR_TIME_GET_MILLISEC(t1),
+						   ok ? -1 : err.retry_after_ms, ok ? NULL : err.message);
+		if (ok)
+		{
+			*attempts_out = attempts;
+			return t;
+		}
+		last = t;
+		note(&detail, &noted, t, err.message);
+		if (!err.retryable || r->tries > r->max_retries)
+			r->done = true;
+		else
+			r->ready_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													  backoff_ms(r->tries, err.retry_after_ms));
+	}
+
+	/* targets set aside before any attempt belong in the story too */
+	for (int i = n; i < route->ntargets; i++)
+		if (!cands[i].target->shadow)
+			note_skip(&skipped, &nskipped, cands[i].target, cands[i].reason);
+	if (nskipped > 0)
+	{
+		appendStringInfo(&detail, "%snot tried: %s", noted > 0 ? "; " : "", skipped.data);
+		if (attempts == 0)
+		{
+			resetStringInfo(&skipped);
+			appendStringInfoString(&skipped, detail.data);
+		}
+	}
+
+	pg_atomic_fetch_add_u64(&aig_shared->errors, 1);
+	{
+		const char *hint = hint_for(err.sqlerrcode);
+
+		ereport(ERROR,
+				(errcode(err.sqlerrcode ? err.sqlerrcode : ERRCODE_CONNECTION_FAILURE),
+				 errmsg("%s: %s", target_label(route, last), err.message),
+				 attempts == 0 && nskipped > 0 ? errdetail("%s", skipped.data + 0) : 0,
+				 (attempts > 1 || (attempts > 0 && nskipped > 0)) ?
+				 errdetail("%d attempt%s: %s", attempts, attempts == 1 ? "" : "s", detail.data) : 0,
+				 hint ? errhint("%s", hint) : 0));
+	}
+	return NULL;				/* keep compiler quiet */
+}
+
+/* Estimate the input of a chat request, and find its sticky key. */
+static void
+order_context(const AigRoute *route, const AigCallOptions *co, int64 input_bytes,
+			  AigOrderContext *ctx)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->est_input_tokens = AIG_EST_TOKENS(input_bytes);
+	ctx->max_tokens = co->gen.max_tokens;
+	ctx->sticky = co->user;
+	if (route->sticky_key && co->metadata)
+	{
+		char	   *v = aig_jsonb_get_string(co->metadata, route->sticky_key, "metadata");
+
+		if (v)
+			ctx->sticky = v;
+	}
+}
+
 void
 aig_route_chat(AigRoute *route, AigChatRequest *req, const AigCallOptions *co,
 			   AigChatResult *result, AigCallInfo *info)
 {
-	AigAttemptError err = {0};
-	AigTarget  *last = NULL;
-	StringInfoData detail;
+	AigOrderContext ctx;
+	AigChatAttempt a;
+	AigTarget  *t;
+	int64		bytes = 0;
 	int			attempts = 0;
 	instr_time	start;
 
 	INSTR_TIME_SET_CURRENT(start);
-	initStringInfo(&detail);
-	for (int i = 0; i < route->ntargets; i++)
-	{
-		AigTarget  *t = &route->targets[i];
-
-		if (t->shadow)
-			continue;
-		CHECK_FOR_INTERRUPTS();
-		attempts++;
-		last = t;
-		pg_atomic_fetch_add_u64(&aig_shared->calls, 1);
-		if (attempt_chat(route, t, req, co, result, &err))
-		{
-			finish_info(info, route, t, attempts, start,
-						result->input_tokens, result->output_tokens);
-			return;
-		}
-		note_failure(&detail, attempts, t, &err);
-	}
-	if (last == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("route \"%s\" has only shadow targets", route->name),
-				 errhint("Give the route at least one target with shadow = false.")));
-	raise_failure(route, last, &err, &detail, attempts);
+	for (int i = 0; i < req->nmessages; i++)
+		bytes += strlen(req->messages[i].content);
+	order_context(route, co, bytes, &ctx);
+	a.req = req;
+	a.result = result;
+	t = run_route(route, &ctx, co, aig_attempt_chat, &a, &attempts);
+	finish_info(info, route, t, attempts, start, result->input_tokens, result->output_tokens);
 }
 
 void
 aig_route_embed(AigRoute *route, AigEmbedRequest *req, const AigCallOptions *co,
 				AigEmbedResult *result, AigCallInfo *info)
 {
-	AigAttemptError err = {0};
-	AigTarget  *last = NULL;
-	StringInfoData detail;
+	AigOrderContext ctx;
+	AigEmbedAttempt a;
+	AigTarget  *t;
+	int64		bytes = 0;
 	int			attempts = 0;
-	int			requests = 0;
 	instr_time	start;
 
 	INSTR_TIME_SET_CURRENT(start);
-	initStringInfo(&detail);
-	for (int i = 0; i < route->ntargets; i++)
-	{
-		AigTarget  *t = &route->targets[i];
-
-		if (t->shadow)
-			continue;
-		CHECK_FOR_INTERRUPTS();
-		attempts++;
-		last = t;
-		pg_atomic_fetch_add_u64(&aig_shared->calls, 1);
-		if (attempt_embed(route, t, req, co, result, &err, &requests))
-		{
-			finish_info(info, route, t, attempts, start, result->input_tokens, 0);
-			return;
-		}
-		note_failure(&detail, attempts, t, &err);
-	}
-	if (last == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("route \"%s\" has only shadow targets", route->name)));
-	raise_failure(route, last, &err, &detail, attempts);
+	for (int i = 0; i < req->ninputs; i++)
+		bytes += strlen(req->inputs[i]);
+	order_context(route, co, bytes, &ctx);
+	ctx.max_tokens = -1;
+	a.req = req;
+	a.result = result;
+	a.requests = 0;
+	t = run_route(route, &ctx, co, aig_attempt_embed, &a, &attempts);
+	finish_info(info, route, t, attempts, start, result->input_tokens, 0);
 }

@@ -15,7 +15,8 @@
 typedef struct AigCallOptions
 {
 	AigGenOptions gen;
-	int			timeout_ms;		/* -1 = route/provider/GUC */
+	int			timeout_ms;		/* -1 = route/GUC (whole call, retries included) */
+	int			max_retries;	/* -1 = route/provider/GUC */
 	int			connect_timeout_ms;
 	int			dimensions;		/* embeddings, -1 */
 	char	   *input_type;		/* embeddings, or NULL */
@@ -39,6 +40,7 @@ typedef struct AigCallInfo
  * route.  Direct calls get a one-target route built in CurrentMemoryContext.
  */
 extern AigRoute *aig_resolve_model(const char *model);
+extern AigRoute *aig_direct_route(AigProvider *p, const char *model);
 
 extern void aig_route_chat(AigRoute *route, AigChatRequest *req,
 						   const AigCallOptions *co, AigChatResult *result,

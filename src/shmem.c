@@ -14,6 +14,7 @@
 
 #include "compat.h"
 #include "shmem.h"
+#include "target_state.h"
 
 #define AIG_TRANCHE_NAME "ai_gateway"
 
@@ -27,7 +28,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static Size
 aig_shmem_size(void)
 {
-	return MAXALIGN(sizeof(AigSharedState));
+	return add_size(MAXALIGN(sizeof(AigSharedState)), aig_target_state_shmem_size());
 }
 
 static void
@@ -57,6 +58,7 @@ aig_shmem_startup(void)
 		pg_atomic_init_u64(&aig_shared->calls, 0);
 		pg_atomic_init_u64(&aig_shared->errors, 0);
 	}
+	aig_target_state_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

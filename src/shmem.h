@@ -2,10 +2,11 @@
  * shmem.h — ai_gateway's shared-memory segment.
  *
  * One AigSharedState struct, allocated by the shmem startup hook and found by
- * every backend.  Later features (circuit breakers, latency figures, quota
- * buckets, the audit queue) hang their state off it.  Locking: `lock` (from
- * the "ai_gateway" LWLock tranche) guards structural changes; hot counters
- * use atomics.
+ * every backend, and the shared hash of target_state.c (circuit breakers,
+ * latency figures, route counters).  Later features (quota buckets, the
+ * audit queue) hang their state off it too.  Locking: `lock` (from the
+ * "ai_gateway" LWLock tranche) guards structural changes such as inserting
+ * into the target hash; hot counters use atomics or per-entry spinlocks.
  */
 #ifndef AIG_SHMEM_H
 #define AIG_SHMEM_H

@@ -1,0 +1,193 @@
+/*
+ * attempt.c — one attempt against one target.
+ *
+ * Asks the target's dialect to build the request, sends it with http.c and
+ * has the dialect parse the body or classify the error.  Every failure is
+ * returned (never raised) as an AigAttemptError: its SQLSTATE, a message
+ * scrubbed of the provider's key, whether retrying the same target may help,
+ * whether it says something about the target's health (for the breaker) and
+ * the provider's Retry-After.  The router decides what to do with it.
+ */
+#include "postgres.h"
+
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/errcodes.h"
+
+#include "attempt.h"
+#include "secrets.h"
+
+static bool
+fail(AigAttemptError *err, int code, long http_status, const AigProvider *p,
+	 char *msg, bool retryable, bool health)
+{
+	err->sqlerrcode = code;
+	err->http_status = http_status;
+	err->message = aig_secret_scrub(msg, p->api_key);
+	err->retryable = retryable;
+	err->health_failure = health;
+	err->retry_after_ms = -1;
+	return false;
+}
+
+bool
+aig_target_usable(const AigTarget *t, bool embeddings, AigAttemptError *err)
+{
+	const AigProvider *p = t->provider;
+
+	if (p->key_problem)
+		return fail(err, ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, 0, p,
+					pstrdup(p->key_problem), false, false);
+	if (embeddings && p->dialect->build_embed == NULL)
+		return fail(err, ERRCODE_FEATURE_NOT_SUPPORTED, 0, p,
+					psprintf("%s providers have no embeddings API", p->kind), false, false);
+	return true;
+}
+
+/* An HTTP exchange ended: was it a success we can parse? */
+static bool
+exchange_ok(const AigProvider *p, AigHttpResponse *resp, AigAttemptError *err)
+{
+	if (resp->failed)
+	{
+		/* a size or URL problem is not the provider's ill health */
+		bool		health = resp->retryable;
+
+		fail(err, resp->sqlerrcode, resp->status, p, resp->error, resp->retryable, health);
+		return false;
+	}
+	if (resp->status < 200 || resp->status > 299)
+	{
+		AigUpstreamError ue;
+
+		p->dialect->parse_error(resp->status, resp->body, resp->body_len, &ue);
+		fail(err, ue.sqlerrcode, resp->status, p,
+			 psprintf("HTTP %ld: %s", resp->status,
+					  ue.message ? ue.message : "no error message"),
+			 ue.retryable, ue.retryable);
+		err->retry_after_ms = resp->retry_after_ms >= 0 ? resp->retry_after_ms :
+			ue.retry_after_ms;
+		return false;
+	}
+	return true;
+}
+
+static bool
+invalid_response(const AigProvider *p, long status, const char *why, AigAttemptError *err)
+{
+	/* garbage from a provider is ill health, and may pass */
+	return fail(err, ERRCODE_PROTOCOL_VIOLATION, status, p,
+				psprintf("invalid response: %s", why ? why : "unreadable body"),
+				true, true);
+}
+
+/* Provider text is UTF-8; make it valid text of the server encoding. */
+static char *
+provider_text(const char *s, const AigProvider *p, AigAttemptError *err)
+{
+	int			len = strlen(s);
+
+	if (!pg_verify_mbstr(PG_UTF8, s, len, true))
+	{
+		invalid_response(p, 200, "content is not valid UTF-8", err);
+		return NULL;
+	}
+	return pg_any_to_server(s, len, PG_UTF8);
+}
+
+bool
+aig_attempt_chat(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptError *err)
+{
+	AigChatAttempt *a = (AigChatAttempt *) arg;
+	AigProvider *p = t->provider;
+	AigChatResult *res = a->result;
+	AigHttpRequest hreq;
+	AigHttpResponse resp;
+	char	   *why = NULL;
+
+	if (!aig_target_usable(t, false, err))
+		return false;
+	a->req->model = t->model;
+	aig_http_request_init(&hreq);
+	p->dialect->build_chat(p, a->req, &hreq);
+	aig_http_perform(&hreq, lim, &resp);
+	if (!exchange_ok(p, &resp, err))
+		return false;
+	memset(res, 0, sizeof(*res));
+	if (!p->dialect->parse_chat(resp.body, resp.body_len, res, &why))
+		return invalid_response(p, resp.status, why, err);
+	res->content = provider_text(res->content, p, err);
+	if (res->content == NULL)
+		return false;
+	if (res->finish_reason)
+		res->finish_reason = provider_text(res->finish_reason, p, err);
+	if (res->model)
+		res->model = provider_text(res->model, p, err);
+	return true;
+}
+
+static int
+embed_batch_size(const AigProvider *p)
+{
+	int			n = p->dialect->max_embed_batch;
+
+	if (p->max_embed_batch > 0)
+		n = Min(n, p->max_embed_batch);
+	return Max(n, 1);
+}
+
+/* All inputs through one target (chunked), or nothing: vectors never mix. */
+bool
+aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptError *err)
+{
+	AigEmbedAttempt *a = (AigEmbedAttempt *) arg;
+	AigEmbedRequest *req = a->req;
+	AigEmbedResult *res = a->result;
+	AigProvider *p = t->provider;
+	int			chunk = embed_batch_size(p);
+
+	if (!aig_target_usable(t, true, err))
+		return false;
+	memset(res, 0, sizeof(*res));
+	res->count = req->ninputs;
+	res->vectors = palloc0(sizeof(float4 *) * Max(req->ninputs, 1));
+	res->ndims = palloc0(sizeof(int) * Max(req->ninputs, 1));
+	res->input_tokens = 0;
+
+	for (int off = 0; off < req->ninputs; off += chunk)
+	{
+		AigEmbedRequest part = *req;
+		AigEmbedResult pres;
+		AigHttpRequest hreq;
+		AigHttpResponse resp;
+		char	   *why = NULL;
+
+		CHECK_FOR_INTERRUPTS();
+		part.model = t->model;
+		part.inputs = req->inputs + off;
+		part.ninputs = Min(chunk, req->ninputs - off);
+		aig_http_request_init(&hreq);
+		p->dialect->build_embed(p, &part, &hreq);
+		a->requests++;
+		aig_http_perform(&hreq, lim, &resp);
+		if (!exchange_ok(p, &resp, err))
+			return false;
+		memset(&pres, 0, sizeof(pres));
+		if (!p->dialect->parse_embed(resp.body, resp.body_len, &pres, &why))
+			return invalid_response(p, resp.status, why, err);
+		if (pres.count != part.ninputs)
+			return invalid_response(p, resp.status,
+									psprintf("%d embeddings for %d inputs",
+											 pres.count, part.ninputs), err);
+		for (int i = 0; i < pres.count; i++)
+		{
+			res->vectors[off + i] = pres.vectors[i];
+			res->ndims[off + i] = pres.ndims[i];
+		}
+		if (pres.input_tokens >= 0 && res->input_tokens >= 0)
+			res->input_tokens += pres.input_tokens;
+		else
+			res->input_tokens = -1;
+	}
+	return true;
+}

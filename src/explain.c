@@ -1,0 +1,154 @@
+/*
+ * explain.c — looking at routing from SQL: ai_gateway.explain_route(route,
+ * options), the order a call would try a route's targets and why, and
+ * ai_gateway.health(), the shared health of every target.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "ai_gateway.h"
+#include "catalog.h"
+#include "compat.h"
+#include "jsonb_util.h"
+#include "strategy.h"
+#include "target_state.h"
+
+static Datum
+float_or_null(double v, bool *isnull)
+{
+	*isnull = v < 0;
+	return Float8GetDatum(v);
+}
+
+PG_FUNCTION_INFO_V1(aig_explain_route);
+Datum
+aig_explain_route(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name;
+	Jsonb	   *opts;
+	AigRoute   *route;
+	AigOrderContext ctx;
+	AigCandidate *cands;
+	int64		v;
+	TimestampTz now = GetCurrentTimestamp();
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("route must not be NULL")));
+	aig_require_preload();
+	aig_catalog_ensure();
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	opts = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	route = aig_catalog_route(name);
+	if (route == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("route \"%s\" does not exist", name)));
+
+	/* the parts of a call's options that move targets around */
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.explain = true;
+	ctx.max_tokens = -1;
+	if (opts && aig_jsonb_get_int(opts, "max_tokens", "option", 1, INT_MAX, &v))
+		ctx.max_tokens = (int) v;
+	if (opts && aig_jsonb_get_int(opts, "input_tokens", "option", 0, PG_INT32_MAX, &v))
+		ctx.est_input_tokens = v;
+	if (opts)
+		ctx.sticky = aig_jsonb_get_string(opts, "user", "option");
+	if (opts && route->sticky_key)
+	{
+		JsonbValue *m = aig_jsonb_get(opts, "metadata");
+
+		if (m && m->type == jbvBinary)
+		{
+			char	   *sv = aig_jsonb_get_string(JsonbValueToJsonb(m), route->sticky_key, "metadata");
+
+			if (sv)
+				ctx.sticky = sv;
+		}
+	}
+
+	cands = palloc(sizeof(AigCandidate) * Max(route->ntargets, 1));
+	(void) aig_order_targets(route, &ctx, cands);
+	for (int i = 0; i < route->ntargets; i++)
+	{
+		AigCandidate *c = &cands[i];
+		AigTarget  *t = c->target;
+		AigTargetSnapshot snap;
+		Datum		values[12];
+		bool		nulls[12] = {0};
+		char	   *reason = c->reason ? c->reason : "";
+
+		aig_target_snapshot(t->state, now, &snap);
+		if (c->eligible && snap.state == AIG_BREAKER_OPEN)
+			reason = psprintf("%s; circuit breaker open until %s: skipped", reason,
+							  timestamptz_to_str(snap.open_until));
+		else if (c->eligible && snap.state == AIG_BREAKER_HALF_OPEN)
+			reason = psprintf("%s; circuit breaker half-open: next call probes", reason);
+		values[0] = Int32GetDatum(i + 1);
+		values[1] = CStringGetTextDatum(t->provider->name);
+		values[2] = CStringGetTextDatum(t->model);
+		values[3] = Int32GetDatum(t->priority);
+		values[4] = Int32GetDatum(t->weight);
+		values[5] = BoolGetDatum(c->eligible);
+		values[6] = CStringGetTextDatum(aig_breaker_state_name(snap.state));
+		values[7] = float_or_null(snap.latency_ms, &nulls[7]);
+		values[8] = float_or_null(t->price && t->price->has_input_price ?
+								  t->price->input_usd_per_mtok : -1, &nulls[8]);
+		values[9] = float_or_null(t->price && t->price->has_output_price ?
+								  t->price->output_usd_per_mtok : -1, &nulls[9]);
+		values[10] = float_or_null(c->est_cost_usd, &nulls[10]);
+		values[11] = CStringGetTextDatum(reason);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(aig_health);
+Datum
+aig_health(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	AigTargetSnapshot *snaps;
+	int			n;
+
+	InitMaterializedSRF(fcinfo, 0);
+	aig_require_preload();
+	n = aig_target_snapshot_all(&snaps);
+	for (int i = 0; i < n; i++)
+	{
+		AigTargetSnapshot *s = &snaps[i];
+		Datum		values[14];
+		bool		nulls[14] = {0};
+
+		values[0] = CStringGetTextDatum(s->provider);
+		values[1] = CStringGetTextDatum(s->model);
+		values[2] = CStringGetTextDatum(aig_breaker_state_name(s->state));
+		values[3] = Int32GetDatum(s->consecutive_failures);
+		values[4] = Int64GetDatum(s->window_requests);
+		values[5] = Int64GetDatum(s->window_errors);
+		values[6] = float_or_null(s->window_requests > 0 ?
+								  (double) s->window_errors / s->window_requests : -1,
+								  &nulls[6]);
+		values[7] = float_or_null(s->latency_ms, &nulls[7]);
+		values[8] = Int64GetDatum(s->requests);
+		values[9] = Int64GetDatum(s->errors);
+		values[10] = Int64GetDatum(s->times_opened);
+		values[11] = TimestampTzGetDatum(s->open_until);
+		nulls[11] = s->state == AIG_BREAKER_CLOSED;
+		values[12] = CStringGetTextDatum(s->last_error);
+		nulls[12] = s->last_error[0] == '\0';
+		values[13] = TimestampTzGetDatum(s->last_error_at);
+		nulls[13] = s->last_error_at == 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,107 @@
+/*
+ * target_state.h — per-target health shared by every backend: circuit
+ * breaker, error window, latency figure; and per-route shared counters.
+ */
+#ifndef AIG_TARGET_STATE_H
+#define AIG_TARGET_STATE_H
+
+#include "postgres.h"
+
+#include "port/atomics.h"
+#include "storage/s_lock.h"
+#include "utils/timestamp.h"
+
+#define AIG_STATE_KEYLEN 432	/* "db\x1fprovider\x1fmodel" or "db\x1eroute" */
+#define AIG_WINDOW_BUCKETS 10
+#define AIG_LAST_ERROR_LEN 160
+
+typedef enum AigBreakerState
+{
+	AIG_BREAKER_CLOSED = 0,
+	AIG_BREAKER_OPEN,
+	AIG_BREAKER_HALF_OPEN,
+} AigBreakerState;
+
+/* Thresholds: GUCs, overridden by route options. */
+typedef struct AigBreakerConf
+{
+	int			failures;		/* consecutive failures that open it */
+	double		error_rate;		/* error share over the window that opens it */
+	int			min_requests;	/* requests in the window before the rate counts */
+	int			window_ms;
+	int			cooldown_ms;
+} AigBreakerConf;
+
+typedef struct AigTargetState
+{
+	char		key[AIG_STATE_KEYLEN];	/* hash key: must be first */
+	slock_t		mutex;			/* protects everything below */
+	AigBreakerState state;
+	int			consecutive_failures;
+	TimestampTz open_until;
+	TimestampTz probe_started;	/* half-open probe in flight, 0 = none */
+	int64		times_opened;
+	int64		bucket_epoch[AIG_WINDOW_BUCKETS];
+	int32		bucket_requests[AIG_WINDOW_BUCKETS];
+	int32		bucket_errors[AIG_WINDOW_BUCKETS];
+	int			bucket_ms;		/* bucket width the window was last kept with */
+	double		latency_ms;		/* moving average of successful calls */
+	int64		latency_samples;
+	int64		requests;
+	int64		errors;
+	TimestampTz last_error_at;
+	char		last_error[AIG_LAST_ERROR_LEN];
+	pg_atomic_uint64 counter;	/* route entries: round-robin position */
+} AigTargetState;
+
+/* A copy of one entry, for health() and explain_route(). */
+typedef struct AigTargetSnapshot
+{
+	char		provider[AIG_STATE_KEYLEN];
+	char		model[AIG_STATE_KEYLEN];
+	AigBreakerState state;
+	int			consecutive_failures;
+	TimestampTz open_until;
+	int64		window_requests;
+	int64		window_errors;
+	double		latency_ms;		/* < 0 when no sample yet */
+	int64		requests;
+	int64		errors;
+	int64		times_opened;
+	TimestampTz last_error_at;
+	char		last_error[AIG_LAST_ERROR_LEN];
+} AigTargetSnapshot;
+
+extern int	aig_max_targets;
+extern AigBreakerConf aig_breaker_defaults;
+
+extern Size aig_target_state_shmem_size(void);
+extern void aig_target_state_shmem_init(void);
+
+/* The shared entry of provider/model (created on first use); NULL if full. */
+extern AigTargetState *aig_target_state(const char *provider, const char *model);
+/* The shared counters of a route; NULL if full. */
+extern AigTargetState *aig_route_state(const char *route);
+
+/*
+ * May a call go to this target now?  Closed: yes.  Open: no, until the
+ * cooldown ends; then one caller (is_probe = true) gets the half-open probe.
+ */
+extern bool aig_breaker_allow(AigTargetState *s, TimestampTz now, bool *is_probe);
+
+/* Result of one attempt.  health_failure: counts against the breaker. */
+extern void aig_breaker_record(AigTargetState *s, const AigBreakerConf *conf,
+							   TimestampTz now, bool success, bool health_failure,
+							   double latency_ms, int retry_after_ms,
+							   const char *error);
+
+/* The moving-average latency of a target, -1 when it has no sample. */
+extern double aig_target_latency(AigTargetState *s);
+
+extern void aig_target_snapshot(AigTargetState *s, TimestampTz now, AigTargetSnapshot *out);
+extern const char *aig_breaker_state_name(AigBreakerState st);
+
+/* This database's target entries (not routes), for health(). */
+extern int	aig_target_snapshot_all(AigTargetSnapshot **out);
+
+#endif							/* AIG_TARGET_STATE_H */
