@@ -347,3 +347,10 @@ CREATE FUNCTION ai_gateway.health()
     AS 'MODULE_PATHNAME', 'aig_health';
 COMMENT ON FUNCTION ai_gateway.health() IS
     'Shared health of every provider/model target: circuit breaker, error window, latency';
+
+CREATE FUNCTION ai_gateway.bench_routing(model text, iterations int DEFAULT 100000)
+    RETURNS double precision
+    LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_bench_routing';
+COMMENT ON FUNCTION ai_gateway.bench_routing(text, int) IS
+    'Benchmark helper: nanoseconds per routing decision for a model string (no request is sent)';

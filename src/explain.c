@@ -15,6 +15,7 @@
 #include "catalog.h"
 #include "compat.h"
 #include "jsonb_util.h"
+#include "router.h"
 #include "strategy.h"
 #include "target_state.h"
 
@@ -151,4 +152,20 @@ aig_health(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/* ai_gateway.bench_routing(model text, iterations int) RETURNS float8 */
+PG_FUNCTION_INFO_V1(aig_bench_routing);
+Datum
+aig_bench_routing(PG_FUNCTION_ARGS)
+{
+	int			iterations = PG_GETARG_INT32(1);
+
+	if (iterations < 1 || iterations > 100000000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("iterations must be between 1 and 100000000")));
+	aig_require_preload();
+	aig_catalog_ensure();
+	PG_RETURN_FLOAT8(aig_route_decision_ns(text_to_cstring(PG_GETARG_TEXT_PP(0)), iterations));
 }

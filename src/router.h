@@ -49,4 +49,7 @@ extern void aig_route_embed(AigRoute *route, AigEmbedRequest *req,
 							const AigCallOptions *co, AigEmbedResult *result,
 							AigCallInfo *info);
 
+/* ns per routing decision (no HTTP), for ai_gateway.bench_routing(). */
+extern double aig_route_decision_ns(const char *model, int iterations);
+
 #endif							/* AIG_ROUTER_H */
