@@ -84,6 +84,34 @@ CREATE TABLE ai_gateway.models (
 COMMENT ON TABLE ai_gateway.models IS
     'Prices (USD per million tokens) and context windows; model ''*'' is the provider-wide default';
 
+-- Access: who may call a route, or a provider directly (grantee NULL = PUBLIC).
+CREATE TABLE ai_gateway.route_grants (
+    route      text NOT NULL REFERENCES ai_gateway.routes (name)
+               ON UPDATE CASCADE ON DELETE CASCADE,
+    grantee    regrole,
+    granted_by name NOT NULL DEFAULT current_user,
+    granted_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX route_grants_unique ON ai_gateway.route_grants (route, coalesce(grantee, 0::oid::regrole));
+COMMENT ON TABLE ai_gateway.route_grants IS 'Roles (NULL = PUBLIC) that may call a route; use grant_route/revoke_route';
+
+CREATE TABLE ai_gateway.provider_grants (
+    provider   text NOT NULL REFERENCES ai_gateway.providers (name)
+               ON UPDATE CASCADE ON DELETE CASCADE,
+    grantee    regrole,
+    granted_by name NOT NULL DEFAULT current_user,
+    granted_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX provider_grants_unique ON ai_gateway.provider_grants (provider, coalesce(grantee, 0::oid::regrole));
+COMMENT ON TABLE ai_gateway.provider_grants IS 'Roles (NULL = PUBLIC) that may call a provider directly as provider/model';
+
+CREATE TABLE ai_gateway.rate_limits (
+    role                name PRIMARY KEY,
+    requests_per_minute int CHECK (requests_per_minute > 0),
+    tokens_per_minute   int CHECK (tokens_per_minute > 0)
+);
+COMMENT ON TABLE ai_gateway.rate_limits IS 'Token-bucket rate limits per role (and its members, each bucket shared)';
+
 CREATE TABLE ai_gateway.quotas (
     role         name NOT NULL,
     period       text NOT NULL CHECK (period IN ('minute', 'hour', 'day', 'month')),
@@ -92,7 +120,32 @@ CREATE TABLE ai_gateway.quotas (
     max_cost_usd numeric CHECK (max_cost_usd >= 0),
     PRIMARY KEY (role, period)
 );
-COMMENT ON TABLE ai_gateway.quotas IS 'Per-role budgets (enforced from version 0.2)';
+COMMENT ON TABLE ai_gateway.quotas IS 'Per-role budgets per calendar period (UTC); a group role''s quota is one pool';
+
+-- Quota usage saved by the worker so that a restart does not reset it.
+CREATE TABLE ai_gateway.quota_usage (
+    role_oid     oid NOT NULL,
+    period       text NOT NULL,
+    window_start timestamptz NOT NULL,
+    requests     bigint NOT NULL,
+    tokens       bigint NOT NULL,
+    cost_usd     numeric NOT NULL,
+    saved_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (role_oid, period)
+);
+
+-- Who changed what in the configuration (key material never recorded).
+CREATE TABLE ai_gateway.config_history (
+    id          bigserial PRIMARY KEY,
+    ts          timestamptz NOT NULL DEFAULT now(),
+    changed_by  name NOT NULL DEFAULT session_user,
+    as_role     name NOT NULL DEFAULT current_user,
+    table_name  text NOT NULL,
+    operation   text NOT NULL,
+    old_row     jsonb,
+    new_row     jsonb
+);
+COMMENT ON TABLE ai_gateway.config_history IS 'Changes to providers, routes, targets, prices, quotas, rate limits and grants';
 
 CREATE TABLE ai_gateway.audit_log (
     id            bigserial PRIMARY KEY,
@@ -116,7 +169,7 @@ CREATE TABLE ai_gateway.audit_log (
     output        text
 );
 CREATE INDEX ON ai_gateway.audit_log (ts);
-COMMENT ON TABLE ai_gateway.audit_log IS 'One row per call (written from version 0.2)';
+COMMENT ON TABLE ai_gateway.audit_log IS 'One row per call, written by the background worker (survives ROLLBACK)';
 
 CREATE TABLE ai_gateway.jobs (
     id              bigserial PRIMARY KEY,
@@ -140,6 +193,11 @@ SELECT pg_catalog.pg_extension_config_dump('ai_gateway.routes', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.route_targets', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.models', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.quotas', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.route_grants', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.provider_grants', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.rate_limits', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.config_history', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.config_history_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.audit_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.jobs', '');
@@ -179,6 +237,45 @@ CREATE TRIGGER route_targets_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCAT
     ON ai_gateway.route_targets FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
 CREATE TRIGGER models_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON ai_gateway.models FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+CREATE TRIGGER quotas_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ai_gateway.quotas FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+CREATE TRIGGER rate_limits_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ai_gateway.rate_limits FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+CREATE TRIGGER route_grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ai_gateway.route_grants FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+CREATE TRIGGER provider_grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ai_gateway.provider_grants FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+
+-- Configuration history: one row per changed row, keys left out.
+CREATE FUNCTION ai_gateway.record_change() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    o jsonb;
+    n jsonb;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN o := to_jsonb(OLD) - 'api_key' - 'api_key_encrypted'; END IF;
+    IF TG_OP <> 'DELETE' THEN n := to_jsonb(NEW) - 'api_key' - 'api_key_encrypted'; END IF;
+    IF TG_TABLE_NAME = 'providers' AND TG_OP <> 'DELETE' THEN
+        n := n || jsonb_build_object('api_key_changed',
+            TG_OP = 'INSERT' OR OLD.api_key_encrypted IS DISTINCT FROM NEW.api_key_encrypted);
+    END IF;
+    IF TG_OP = 'UPDATE' AND o = n THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO ai_gateway.config_history (table_name, operation, old_row, new_row)
+    VALUES (TG_TABLE_NAME, TG_OP, o, n);
+    RETURN NULL;
+END $$;
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY array['providers', 'routes', 'route_targets', 'models', 'quotas',
+                             'rate_limits', 'route_grants', 'provider_grants'] LOOP
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON ai_gateway.%I '
+                       'FOR EACH ROW EXECUTE FUNCTION ai_gateway.record_change()',
+                       t || '_history', t);
+    END LOOP;
+END $$;
 
 ------------------------------------------------------------------------------
 -- Route versions
@@ -275,6 +372,36 @@ COMMENT ON FUNCTION ai_gateway.rollback_route(text, int) IS
 ------------------------------------------------------------------------------
 
 REVOKE ALL ON ALL TABLES IN SCHEMA ai_gateway FROM PUBLIC;
+
+-- Administrators: the extension owner, superusers, and members of
+-- ai_gateway_admin (created here if missing; a cluster-wide role that
+-- DROP EXTENSION leaves in place).
+DO $$
+BEGIN
+    CREATE ROLE ai_gateway_admin NOLOGIN;
+EXCEPTION WHEN duplicate_object THEN
+    NULL;
+END $$;
+GRANT USAGE ON SCHEMA ai_gateway TO ai_gateway_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ai_gateway.providers, ai_gateway.routes,
+    ai_gateway.route_targets, ai_gateway.models, ai_gateway.quotas, ai_gateway.rate_limits,
+    ai_gateway.route_grants, ai_gateway.provider_grants TO ai_gateway_admin;
+GRANT SELECT ON ai_gateway.route_versions, ai_gateway.config_history, ai_gateway.quota_usage,
+    ai_gateway.audit_log, ai_gateway.jobs TO ai_gateway_admin;
+GRANT INSERT, UPDATE ON ai_gateway.route_versions TO ai_gateway_admin;
+GRANT INSERT ON ai_gateway.config_history TO ai_gateway_admin;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA ai_gateway TO ai_gateway_admin;
+
+CREATE FUNCTION ai_gateway.is_admin() RETURNS boolean
+    LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'aig_is_admin_sql';
+COMMENT ON FUNCTION ai_gateway.is_admin() IS
+    'Does the current role administer the gateway (superuser, extension owner, ai_gateway_admin member)?';
+
+-- The audit log: each role sees its own rows, administrators all of them.
+ALTER TABLE ai_gateway.audit_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY audit_own_rows ON ai_gateway.audit_log FOR SELECT
+    USING (role = current_user OR ai_gateway.is_admin());
+GRANT SELECT ON ai_gateway.audit_log TO PUBLIC;
 GRANT SELECT (name, kind, base_url, enabled, created_at) ON ai_gateway.providers TO PUBLIC;
 GRANT SELECT ON ai_gateway.routes, ai_gateway.route_targets, ai_gateway.models,
     ai_gateway.route_versions TO PUBLIC;
@@ -285,6 +412,9 @@ REVOKE ALL ON FUNCTION ai_gateway.validate_route() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.snapshot_route(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.route_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.rollback_route(text, int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.record_change() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ai_gateway.rollback_route(text, int) TO ai_gateway_admin;
+GRANT EXECUTE ON FUNCTION ai_gateway.snapshot_route(text) TO ai_gateway_admin;
 
 ------------------------------------------------------------------------------
 -- Callable functions
@@ -354,3 +484,94 @@ CREATE FUNCTION ai_gateway.bench_routing(model text, iterations int DEFAULT 1000
     AS 'MODULE_PATHNAME', 'aig_bench_routing';
 COMMENT ON FUNCTION ai_gateway.bench_routing(text, int) IS
     'Benchmark helper: nanoseconds per routing decision for a model string (no request is sent)';
+
+------------------------------------------------------------------------------
+-- Governance helpers (SECURITY INVOKER: they run with the caller's rights,
+-- so only administrators, who may write the grant tables, can use them)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ai_gateway.require_admin() RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT ai_gateway.is_admin() THEN
+        RAISE EXCEPTION 'permission denied: only ai_gateway administrators may change grants'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Administrators are superusers, the extension owner and members of ai_gateway_admin.';
+    END IF;
+END $$;
+
+CREATE FUNCTION ai_gateway.grant_route(route text, role regrole) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM ai_gateway.require_admin();
+    INSERT INTO ai_gateway.route_grants (route, grantee, granted_by)
+    VALUES (grant_route.route, grant_route.role, session_user)
+    ON CONFLICT DO NOTHING;
+END $$;
+CREATE FUNCTION ai_gateway.grant_route(route text, role text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM ai_gateway.require_admin();
+    INSERT INTO ai_gateway.route_grants (route, grantee, granted_by)
+    VALUES (grant_route.route,
+            CASE WHEN lower(grant_route.role) = 'public' THEN NULL ELSE grant_route.role::regrole END,
+            session_user)
+    ON CONFLICT DO NOTHING;
+END $$;
+CREATE FUNCTION ai_gateway.revoke_route(route text, role regrole) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM ai_gateway.require_admin();
+    DELETE FROM ai_gateway.route_grants g
+     WHERE g.route = revoke_route.route AND g.grantee = revoke_route.role;
+END $$;
+CREATE FUNCTION ai_gateway.revoke_route(route text, role text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM ai_gateway.require_admin();
+    DELETE FROM ai_gateway.route_grants g
+     WHERE g.route = revoke_route.route
+       AND g.grantee IS NOT DISTINCT FROM
+           (CASE WHEN lower(revoke_route.role) = 'public' THEN NULL ELSE revoke_route.role::regrole END);
+END $$;
+CREATE FUNCTION ai_gateway.grant_provider(provider text, role text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM ai_gateway.require_admin();
+    INSERT INTO ai_gateway.provider_grants (provider, grantee, granted_by)
+    VALUES (grant_provider.provider,
+            CASE WHEN lower(grant_provider.role) = 'public' THEN NULL ELSE grant_provider.role::regrole END,
+            session_user)
+    ON CONFLICT DO NOTHING;
+END $$;
+CREATE FUNCTION ai_gateway.revoke_provider(provider text, role text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM ai_gateway.require_admin();
+    DELETE FROM ai_gateway.provider_grants g
+     WHERE g.provider = revoke_provider.provider
+       AND g.grantee IS NOT DISTINCT FROM
+           (CASE WHEN lower(revoke_provider.role) = 'public' THEN NULL ELSE revoke_provider.role::regrole END);
+END $$;
+
+CREATE FUNCTION ai_gateway.usage_now()
+    RETURNS TABLE (role text, period text, window_start timestamptz, resets_at timestamptz,
+                   requests bigint, max_requests bigint, tokens bigint, max_tokens bigint,
+                   cost_usd numeric, max_cost_usd numeric, tokens_reserved bigint)
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_usage';
+CREATE VIEW ai_gateway.usage AS SELECT * FROM ai_gateway.usage_now();
+COMMENT ON VIEW ai_gateway.usage IS
+    'Current usage of each quota (own roles'' quotas; all for administrators)';
+GRANT SELECT ON ai_gateway.usage TO PUBLIC;
+
+CREATE FUNCTION ai_gateway.audit_stats()
+    RETURNS TABLE (enqueued bigint, written bigint, dropped_full bigint, dropped_other_db bigint,
+                   waits bigint, queued_bytes bigint, queue_bytes bigint)
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_audit_stats';
+COMMENT ON FUNCTION ai_gateway.audit_stats() IS
+    'Audit queue counters: records queued, written, dropped (queue full / other database), waits';
+
+-- Wait until the audit records queued so far are in ai_gateway.audit_log
+-- (tests and scripts; returns false on timeout).
+CREATE FUNCTION ai_gateway.audit_flush(timeout_ms int DEFAULT 10000) RETURNS boolean
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_audit_flush';

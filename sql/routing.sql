@@ -61,6 +61,7 @@ INSERT INTO ai_gateway.routes (name) VALUES ('r_tiers');
 INSERT INTO ai_gateway.route_targets (route, provider, model, priority, role) VALUES
     ('r_tiers', 'anthropic', 'strong', 1, 'aig_premium'),
     ('r_tiers', 'openai', 'small', 2, NULL);
+SELECT ai_gateway.grant_route('r_tiers', 'public');
 SET ROLE aig_premium_user;
 SELECT ai_complete('hi', 'r_tiers') AS premium_gets;
 SET ROLE aig_basic_user;
@@ -186,6 +187,7 @@ END $$;
 INSERT INTO ai_gateway.routes (name, options) VALUES
     ('r_hooks', '{"request_hook": "shout", "response_hook": "tag"}');
 INSERT INTO ai_gateway.route_targets (route, provider, model) VALUES ('r_hooks', 'openai', 'echo');
+SELECT ai_gateway.grant_route('r_hooks', 'public');
 SELECT (ai_complete('hello', 'r_hooks', 'be nice')) AS completion;
 SELECT r->>'tag' AS tag, (r->>'content') LIKE '%[checked]' AS checked
 FROM ai_chat('[{"role":"user","content":"hi"}]', 'r_hooks') r;

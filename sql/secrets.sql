@@ -51,6 +51,7 @@ SELECT try($$SELECT ai_complete('x', 'openai/m+status=401+echo_key')$$) AS error
 
 -- ordinary roles: may call, may read names, never key material, no writes
 CREATE ROLE aig_app LOGIN;
+SELECT ai_gateway.grant_provider('openai', 'aig_app');
 SET ROLE aig_app;
 SELECT ai_complete('x', 'openai/m') AS app_call;
 SELECT name, kind FROM ai_gateway.providers ORDER BY name LIMIT 2;
@@ -59,7 +60,8 @@ SELECT try($$SELECT api_key_encrypted FROM ai_gateway.providers$$);
 SELECT try($$SELECT options FROM ai_gateway.providers$$);
 SELECT try($$UPDATE ai_gateway.providers SET base_url = 'http://evil.example' WHERE name = 'openai'$$);
 SELECT try($$INSERT INTO ai_gateway.routes (name) VALUES ('mine')$$);
-SELECT try($$SELECT * FROM ai_gateway.audit_log$$);
+SELECT try($$SELECT * FROM ai_gateway.config_history$$);
 SELECT try($$SHOW ai_gateway.master_key_file$$);
 RESET ROLE;
+SELECT ai_gateway.revoke_provider('openai', 'aig_app');
 DROP ROLE aig_app;

@@ -22,6 +22,8 @@
 #include "http.h"
 #include "shmem.h"
 #include "target_state.h"
+#include "audit.h"
+#include "quota.h"
 
 PG_MODULE_MAGIC;
 
@@ -57,6 +59,25 @@ aig_define_gucs(void)
 								PGC_POSTMASTER,
 								0,
 								NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomIntVariable("ai_gateway.audit_queue_kb",
+								"Size of the shared-memory audit queue.",
+								NULL,
+								&aig_audit_queue_kb,
+								8192, 1024, 1024 * 1024,
+								PGC_POSTMASTER,
+								GUC_UNIT_KB,
+								NULL, NULL, NULL);
+		DefineCustomIntVariable("ai_gateway.max_quota_entries",
+								"Role/period quota counters and rate buckets kept in shared memory.",
+								NULL,
+								&aig_max_quota_entries,
+								2000, 16, 1000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+	}
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomStringVariable("ai_gateway.database",
 								   "Database the ai_gateway background workers connect to.",
@@ -220,6 +241,51 @@ aig_define_gucs(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomIntVariable("ai_gateway.audit_wait_ms",
+							"How long a call waits for room in a full audit queue before the record is dropped (and counted).",
+							NULL,
+							&aig_audit_wait_ms,
+							1000, 0, 60000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.audit_flush_ms",
+							"How often the worker writes queued audit records.",
+							"Also bounds what a crash can lose.",
+							&aig_audit_flush_ms,
+							100, 10, 60000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ai_gateway.audit_retention",
+							   "Audit rows older than this interval are deleted by the worker; empty keeps them.",
+							   NULL,
+							   &aig_audit_retention,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.quota_persist_ms",
+							"How often the worker saves quota usage.",
+							NULL,
+							&aig_quota_persist_ms,
+							5000, 100, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.rate_limit_wait_ms",
+							"Longest wait for a rate limit's bucket to refill before the call fails.",
+							NULL,
+							&aig_rate_limit_wait_ms,
+							2000, 0, 600000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	AigMarkGUCPrefixReserved("ai_gateway");
 }
 
@@ -233,6 +299,7 @@ _PG_init(void)
 
 	aig_preloaded = true;
 	aig_shmem_init_hooks();
+	aig_register_worker();
 }
 
 void

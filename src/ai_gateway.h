@@ -22,6 +22,11 @@ extern int	aig_retry_base_ms;
 extern int	aig_retry_max_ms;
 extern double aig_fastest_explore_ratio;
 
+extern int	aig_quota_persist_ms;
+
+/* worker.c */
+extern void aig_register_worker(void);
+
 /* set by _PG_init when loaded through shared_preload_libraries */
 extern bool aig_preloaded;
 

@@ -39,6 +39,7 @@
 
 #include "catalog.h"
 #include "catalog_options.h"
+#include "quota.h"
 #include "jsonb_util.h"
 #include "secrets.h"
 
@@ -434,8 +435,16 @@ load_route_version(const char *key, const char *name, int version)
 	if (r)
 	{
 		RouteEntry *e;
+		RouteEntry *cur = hash_search(route_hash, name, HASH_FIND, NULL);
 
 		finish_route(r);
+		/* a pinned version is called under the route's current grants */
+		if (cur)
+		{
+			r->grant_public = cur->route->grant_public;
+			r->ngrants = cur->route->ngrants;
+			r->grants = cur->route->grants;
+		}
 		e = hash_search(route_hash, key, HASH_ENTER, NULL);
 		e->route = r;
 	}
@@ -488,6 +497,194 @@ relation_owner(Oid relid)
 	return owner;
 }
 
+static AigQuota *quotas = NULL;
+static int	nquotas = 0;
+static AigRateLimit *rate_limits = NULL;
+static int	nrate_limits = 0;
+static Oid	admin_role = InvalidOid;
+static Oid	extension_owner = InvalidOid;
+
+static int
+period_of(const char *s)
+{
+	if (strcmp(s, "minute") == 0)
+		return AIG_PERIOD_MINUTE;
+	if (strcmp(s, "hour") == 0)
+		return AIG_PERIOD_HOUR;
+	if (strcmp(s, "day") == 0)
+		return AIG_PERIOD_DAY;
+	return AIG_PERIOD_MONTH;
+}
+
+static int64
+spi_int8(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? -1 : DatumGetInt64(d);
+}
+
+/* Grants (grantee NULL = PUBLIC) of each route and provider. */
+static void
+load_grants(const char *sql, bool routes)
+{
+	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ai_gateway grants");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *name = spi_text(tup, desc, 1);
+		bool		isnull;
+		Oid			grantee = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		bool	   *pub;
+		int		   *n;
+		Oid		  **arr;
+		MemoryContext old;
+
+		if (routes)
+		{
+			RouteEntry *e = hash_search(route_hash, name, HASH_FIND, NULL);
+
+			if (e == NULL)
+				continue;
+			pub = &e->route->grant_public;
+			n = &e->route->ngrants;
+			arr = &e->route->grants;
+		}
+		else
+		{
+			ProviderEntry *e = hash_search(provider_hash, name, HASH_FIND, NULL);
+
+			if (e == NULL)
+				continue;
+			pub = &e->provider->grant_public;
+			n = &e->provider->ngrants;
+			arr = &e->provider->grants;
+		}
+		if (isnull)
+		{
+			*pub = true;
+			continue;
+		}
+		old = MemoryContextSwitchTo(aig_catalog_cxt);
+		*arr = *arr ? repalloc(*arr, sizeof(Oid) * (*n + 1)) : palloc(sizeof(Oid));
+		(*arr)[(*n)++] = grantee;
+		MemoryContextSwitchTo(old);
+	}
+}
+
+static void
+load_governance(void)
+{
+	MemoryContext old;
+
+	if (SPI_execute("SELECT role::text, period, max_requests, max_tokens, "
+					"max_cost_usd::float8 FROM ai_gateway.quotas", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ai_gateway.quotas");
+	old = MemoryContextSwitchTo(aig_catalog_cxt);
+	nquotas = (int) SPI_processed;
+	quotas = palloc0(sizeof(AigQuota) * Max(nquotas, 1));
+	for (int i = 0; i < nquotas; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d;
+
+		quotas[i].role = spi_text(tup, desc, 1);
+		quotas[i].role_oid = get_role_oid(quotas[i].role, true);
+		quotas[i].period = period_of(spi_text(tup, desc, 2));
+		quotas[i].max_requests = spi_int8(tup, desc, 3);
+		quotas[i].max_tokens = spi_int8(tup, desc, 4);
+		d = SPI_getbinval(tup, desc, 5, &isnull);
+		quotas[i].max_cost_usd = isnull ? -1 : DatumGetFloat8(d);
+	}
+	MemoryContextSwitchTo(old);
+
+	if (SPI_execute("SELECT role::text, requests_per_minute, tokens_per_minute "
+					"FROM ai_gateway.rate_limits", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ai_gateway.rate_limits");
+	old = MemoryContextSwitchTo(aig_catalog_cxt);
+	nrate_limits = (int) SPI_processed;
+	rate_limits = palloc0(sizeof(AigRateLimit) * Max(nrate_limits, 1));
+	for (int i = 0; i < nrate_limits; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		rate_limits[i].role = spi_text(tup, desc, 1);
+		rate_limits[i].role_oid = get_role_oid(rate_limits[i].role, true);
+		rate_limits[i].requests_per_minute = spi_int(tup, desc, 2, -1);
+		rate_limits[i].tokens_per_minute = spi_int(tup, desc, 3, -1);
+	}
+	MemoryContextSwitchTo(old);
+
+	load_grants("SELECT route, grantee::oid FROM ai_gateway.route_grants", true);
+	load_grants("SELECT provider, grantee::oid FROM ai_gateway.provider_grants", false);
+	admin_role = get_role_oid("ai_gateway_admin", true);
+}
+
+const AigQuota *
+aig_catalog_quotas(int *n)
+{
+	*n = nquotas;
+	return quotas;
+}
+
+const AigRateLimit *
+aig_catalog_rate_limits(int *n)
+{
+	*n = nrate_limits;
+	return rate_limits;
+}
+
+bool
+aig_is_admin(void)
+{
+	Oid			me = GetUserId();
+
+	if (superuser())
+		return true;
+	if (OidIsValid(extension_owner) && has_privs_of_role(me, extension_owner))
+		return true;
+	return OidIsValid(admin_role) && is_member_of_role(me, admin_role);
+}
+
+PG_FUNCTION_INFO_V1(aig_is_admin_sql);
+Datum
+aig_is_admin_sql(PG_FUNCTION_ARGS)
+{
+	aig_catalog_ensure();
+	PG_RETURN_BOOL(aig_is_admin());
+}
+
+static bool
+granted(bool pub, int n, const Oid *grants)
+{
+	Oid			me = GetUserId();
+
+	if (pub)
+		return true;
+	for (int i = 0; i < n; i++)
+		if (grants[i] == me || is_member_of_role(me, grants[i]))
+			return true;
+	return aig_is_admin();
+}
+
+bool
+aig_catalog_route_allowed(const AigRoute *route)
+{
+	return granted(route->grant_public, route->ngrants, route->grants);
+}
+
+bool
+aig_catalog_provider_allowed(const AigProvider *p)
+{
+	return granted(p->grant_public, p->ngrants, p->grants);
+}
+
 static void
 catalog_load(void)
 {
@@ -506,7 +703,8 @@ catalog_load(void)
 	direct_state_hash = make_hash("ai_gateway direct targets", AIG_PRICE_KEYLEN, sizeof(StateEntry));
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(relation_owner(marker_relid),
+	extension_owner = relation_owner(marker_relid);
+	SetUserIdAndSecContext(extension_owner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	PG_TRY();
 	{
@@ -515,6 +713,7 @@ catalog_load(void)
 		load_providers();
 		load_prices();
 		load_routes();
+		load_governance();
 		SPI_finish();
 	}
 	PG_FINALLY();

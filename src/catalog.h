@@ -58,6 +58,9 @@ typedef struct AigRoute
 	Oid			response_hook;
 	char	   *hook_problem;	/* a hook that no longer resolves, or NULL */
 	AigTargetState *state;		/* shared route counters, or NULL */
+	bool		grant_public;	/* ai_gateway.route_grants */
+	int			ngrants;
+	Oid		   *grants;
 	int			ntargets;
 	int			target_cap;		/* allocated length of targets */
 	AigTarget  *targets;		/* sorted by priority, then provider, model */
@@ -65,12 +68,26 @@ typedef struct AigRoute
 
 extern const char *aig_strategy_name(AigStrategy s);
 
+struct AigQuota;
+struct AigRateLimit;
+
 /* Make sure the cache reflects committed configuration; call once per call. */
 extern void aig_catalog_ensure(void);
 
 extern AigRoute *aig_catalog_route(const char *name);
 extern AigProvider *aig_catalog_provider(const char *name);
 extern const AigModelPrice *aig_catalog_price(const char *provider, const char *model);
+/* ai_gateway.quotas and ai_gateway.rate_limits rows. */
+extern const struct AigQuota *aig_catalog_quotas(int *n);
+extern const struct AigRateLimit *aig_catalog_rate_limits(int *n);
+
+/* May the current user call route / provider? (grants; admins always) */
+extern bool aig_catalog_route_allowed(const AigRoute *route);
+extern bool aig_catalog_provider_allowed(const AigProvider *p);
+
+/* Superuser, extension owner, or member of ai_gateway_admin. */
+extern bool aig_is_admin(void);
+
 /* Shared state of provider/model, looked up once per catalog load. */
 extern AigTargetState *aig_catalog_target_state(const char *provider, const char *model);
 

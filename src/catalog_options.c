@@ -30,13 +30,14 @@
 static const char *const provider_keys[] = {
 	"timeout_ms", "connect_timeout_ms", "api_version", "anthropic_version",
 	"default_max_tokens", "max_embed_batch", "headers", "api_key_env", "resource",
-	"max_retries",
+	"max_retries", "requests_per_minute", "tokens_per_minute",
 };
 
 static const char *const route_keys[] = {
 	"timeout_ms", "system_prompt", "max_retries", "sticky_key", "explore_ratio",
 	"breaker_failures", "breaker_error_rate", "breaker_min_requests",
 	"breaker_window_ms", "breaker_cooldown_ms", "request_hook", "response_hook",
+	"redact_pii", "deny_patterns",
 };
 
 #define MAX_EXTRA_HEADERS 12
@@ -176,6 +177,8 @@ aig_provider_apply_options(AigProvider *p, Jsonb *opts)
 	p->default_max_tokens = opt_int(opts, "default_max_tokens", what, 1, INT_MAX);
 	p->max_embed_batch = opt_int(opts, "max_embed_batch", what, 1, 100000);
 	p->max_retries = opt_int(opts, "max_retries", what, 0, 10);
+	p->requests_per_minute = opt_int(opts, "requests_per_minute", what, 1, 100000000);
+	p->tokens_per_minute = opt_int(opts, "tokens_per_minute", what, 1, 2000000000);
 	p->api_version = aig_jsonb_get_string(opts, "api_version", what);
 	if (p->api_version == NULL)
 		p->api_version = aig_jsonb_get_string(opts, "anthropic_version", what);

@@ -36,11 +36,16 @@ typedef struct AigProvider
 	int			default_max_tokens; /* options.default_max_tokens, -1 */
 	int			max_embed_batch;	/* options.max_embed_batch, -1 */
 	int			max_retries;	/* options.max_retries, -1 */
+	int			requests_per_minute;	/* options.requests_per_minute, -1 */
+	int			tokens_per_minute;	/* options.tokens_per_minute, -1 */
 	int			nextra_headers; /* options.headers: {"Name": "value"} */
 	char	  **extra_headers;	/* "Name: value" */
 	bool		enabled;
 	char	   *key_problem;	/* why the configured key is unusable, or
 								 * NULL; never contains key material */
+	bool		grant_public;	/* ai_gateway.provider_grants */
+	int			ngrants;
+	Oid		   *grants;
 } AigProvider;
 
 typedef struct AigChatMessage

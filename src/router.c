@@ -45,6 +45,10 @@
 #include "router.h"
 #include "shmem.h"
 #include "strategy.h"
+#include "audit.h"
+#include "quota.h"
+#include "mb/pg_wchar.h"
+#include "utils/json.h"
 
 /* Where one target stands during a call. */
 typedef struct TargetRun
@@ -339,7 +343,7 @@ next_target(TargetRun *run, int n)
  */
 static AigTarget *
 run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
-		  AigAttemptFn fn, void *arg, int *attempts_out)
+		  AigAttemptFn fn, void *arg, AigCallInfo *info)
 {
 	AigCandidate *cands = palloc(sizeof(AigCandidate) * Max(route->ntargets, 1));
 	int			n = aig_order_targets(route, ctx, cands);
@@ -419,6 +423,25 @@ run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
 			}
 			break;
 		}
+		{
+			char	   *why = NULL;
+
+			/* the provider's own rate limit: fail over rather than wait long */
+			if (!aig_provider_rate_take(t->provider, ctx->est_input_tokens +
+										Max(ctx->max_tokens, 0), &why))
+			{
+				note_skip(&skipped, &nskipped, t, why);
+				r->done = true;
+				if (last == NULL || err.sqlerrcode == 0)
+				{
+					err.sqlerrcode = ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
+					err.message = why;
+					last = t;
+					info->target = t;
+				}
+				continue;
+			}
+		}
 		if (!aig_breaker_allow(t->state, now, &probe))
 		{
 			note_skip(&skipped, &nskipped, t, "circuit breaker open");
@@ -428,12 +451,15 @@ run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
 				err.sqlerrcode = ERRCODE_CONNECTION_EXCEPTION;
 				err.message = pstrdup("circuit breaker open");
 				last = t;
+				info->target = t;
 			}
 			continue;
 		}
 
 		attempts++;
 		r->tries++;
+		info->attempts = attempts;
+		info->target = t;
 		lim = attempt_limits(t->provider, co, remaining);
 		pg_atomic_fetch_add_u64(&aig_shared->calls, 1);
 		INSTR_TIME_SET_CURRENT(t0);
@@ -445,11 +471,9 @@ run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
 		aig_breaker_record(t->state, &route->breaker, GetCurrentTimestamp(), ok,
 						   !ok && err.health_failure, INSTR_TIME_GET_MILLISEC(t1),
 						   ok ? -1 : err.retry_after_ms, ok ? NULL : err.message);
+		info->http_status = ok ? 200 : err.http_status;
 		if (ok)
-		{
-			*attempts_out = attempts;
 			return t;
-		}
 		last = t;
 		note(&detail, &noted, t, err.message);
 		if (!err.retryable || r->tries > r->max_retries)
@@ -506,6 +530,165 @@ order_context(const AigRoute *route, const AigCallOptions *co, int64 input_bytes
 	}
 }
 
+/* 42501 unless the caller holds a grant on the route (or the provider). */
+static void
+check_access(const AigRoute *route)
+{
+	if (route->name)
+	{
+		if (!aig_catalog_route_allowed(route))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for route \"%s\"", route->name),
+					 errhint("An administrator can run SELECT ai_gateway.grant_route('%s', '<role>').",
+							 route->name)));
+	}
+	else if (!aig_catalog_provider_allowed(route->targets[0].provider))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for provider \"%s\"", route->targets[0].provider->name),
+				 errhint("Call a route granted to you, or ask an administrator for SELECT ai_gateway.grant_provider('%s', '<role>').",
+						 route->targets[0].provider->name)));
+}
+
+/* The costliest estimate among the route's priced targets (for quotas). */
+static double
+estimate_cost(const AigRoute *route, int64 in_tok, int64 out_tok)
+{
+	double		worst = 0;
+
+	for (int i = 0; i < route->ntargets; i++)
+	{
+		const AigModelPrice *p = route->targets[i].price;
+
+		if (p && p->has_input_price)
+			worst = Max(worst, in_tok * p->input_usd_per_mtok / 1e6 +
+						(p->has_output_price ? out_tok * p->output_usd_per_mtok / 1e6 : 0));
+	}
+	return worst;
+}
+
+/* Everything about a call that accounting needs, fixed before it runs. */
+typedef struct CallAccount
+{
+	AigQuotaTicket ticket;
+	int64		est_tokens;
+	char	   *metadata;		/* JSON text */
+	char	   *prompt;			/* JSON text, only with log_prompts */
+	char	   *route_label;
+	instr_time	start;
+} CallAccount;
+
+static void
+account_begin(CallAccount *acc, const AigRoute *route, const AigCallOptions *co,
+			  const AigOrderContext *ctx, int64 out_est, char *prompt_json)
+{
+	check_access(route);
+	aig_audit_prepare();
+	memset(acc, 0, sizeof(*acc));
+	INSTR_TIME_SET_CURRENT(acc->start);
+	acc->est_tokens = ctx->est_input_tokens + out_est;
+	acc->metadata = co->metadata ?
+		JsonbToCString(NULL, &co->metadata->root, VARSIZE(co->metadata)) : NULL;
+	acc->prompt = aig_log_prompts ? prompt_json : NULL;
+	acc->route_label = route->name == NULL ? NULL :
+		route->version > 0 ? psprintf("%s@%d", route->name, route->version) : route->name;
+	aig_quota_check(&acc->ticket, acc->est_tokens,
+					estimate_cost(route, ctx->est_input_tokens, out_est));
+}
+
+/* Settle quotas and queue the audit record.  Safe in PG_CATCH (never raises). */
+static void
+account_end(CallAccount *acc, const AigCallInfo *info, bool ok, const char *error,
+			bool canceled, const char *output)
+{
+	AigAuditRecord rec;
+	instr_time	d;
+	int64		tokens = 0;
+
+	if (ok)
+	{
+		tokens = (info->input_tokens >= 0 ? info->input_tokens : acc->est_tokens) +
+			Max(info->output_tokens, 0);
+	}
+	aig_quota_settle(&acc->ticket, tokens, ok && info->has_cost ? info->cost_usd : 0);
+
+	INSTR_TIME_SET_CURRENT(d);
+	INSTR_TIME_SUBTRACT(d, acc->start);
+	memset(&rec, 0, sizeof(rec));
+	rec.route = acc->route_label;
+	rec.provider = info->target ? info->target->provider->name : NULL;
+	rec.model = info->target ? info->target->model : NULL;
+	rec.status = ok ? "ok" : canceled ? "canceled" : "error";
+	rec.http_status = (int) info->http_status;
+	rec.attempts = info->attempts;
+	rec.latency_ms = INSTR_TIME_GET_MILLISEC(d);
+	rec.input_tokens = ok ? info->input_tokens : -1;
+	rec.output_tokens = ok ? info->output_tokens : -1;
+	rec.has_cost = ok && info->has_cost;
+	rec.cost_usd = info->cost_usd;
+	rec.error = error;
+	rec.metadata = acc->metadata;
+	rec.prompt = acc->prompt;
+	rec.output = aig_log_prompts ? output : NULL;
+	aig_audit_enqueue(&rec, ok);
+}
+
+/*
+ * Run the route with accounting around it: on any error — upstream,
+ * cancel, anything — the quota is settled and the audit record queued
+ * before the error goes on.
+ */
+static AigTarget *
+run_accounted(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
+			  AigAttemptFn fn, void *arg, AigCallInfo *info, CallAccount *acc)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	AigTarget  *volatile t = NULL;
+
+	memset(info, 0, sizeof(*info));
+	info->route = route;
+	info->input_tokens = info->output_tokens = -1;
+	PG_TRY();
+	{
+		t = run_route(route, ctx, co, fn, arg, info);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		account_end(acc, info, false, edata->message,
+					edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+					edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN, NULL);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return t;
+}
+
+static char *
+messages_json(const AigChatRequest *req)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	for (int i = 0; i < req->nmessages; i++)
+	{
+		const char *c = req->messages[i].content;
+
+		appendStringInfoString(&buf, i ? ",{\"role\":" : "{\"role\":");
+		escape_json(&buf, req->messages[i].role);
+		appendStringInfoString(&buf, ",\"content\":");
+		escape_json(&buf, pg_any_to_server(c, strlen(c), PG_UTF8));
+		appendStringInfoChar(&buf, '}');
+	}
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
+}
+
 void
 aig_route_chat(AigRoute *route, AigChatRequest *req, const AigCallOptions *co,
 			   AigChatResult *result, AigCallInfo *info)
@@ -513,18 +696,26 @@ aig_route_chat(AigRoute *route, AigChatRequest *req, const AigCallOptions *co,
 	AigOrderContext ctx;
 	AigChatAttempt a;
 	AigTarget  *t;
+	CallAccount acc;
 	int64		bytes = 0;
-	int			attempts = 0;
 	instr_time	start;
+	int			attempts;
 
 	INSTR_TIME_SET_CURRENT(start);
 	for (int i = 0; i < req->nmessages; i++)
 		bytes += strlen(req->messages[i].content);
 	order_context(route, co, bytes, &ctx);
+	account_begin(&acc, route, co, &ctx,
+				  co->gen.max_tokens > 0 ? co->gen.max_tokens : AIG_EST_OUTPUT_TOKENS,
+				  aig_log_prompts ? messages_json(req) : NULL);
 	a.req = req;
 	a.result = result;
-	t = run_route(route, &ctx, co, aig_attempt_chat, &a, &attempts);
+	t = run_accounted(route, &ctx, co, aig_attempt_chat, &a, info, &acc);
+	attempts = info->attempts;
 	finish_info(info, route, t, attempts, start, result->input_tokens, result->output_tokens);
+	info->input_tokens = result->input_tokens;
+	info->output_tokens = result->output_tokens;
+	account_end(&acc, info, true, NULL, false, result->content);
 }
 
 void
@@ -534,20 +725,26 @@ aig_route_embed(AigRoute *route, AigEmbedRequest *req, const AigCallOptions *co,
 	AigOrderContext ctx;
 	AigEmbedAttempt a;
 	AigTarget  *t;
+	CallAccount acc;
 	int64		bytes = 0;
-	int			attempts = 0;
 	instr_time	start;
+	int			attempts;
 
 	INSTR_TIME_SET_CURRENT(start);
 	for (int i = 0; i < req->ninputs; i++)
 		bytes += strlen(req->inputs[i]);
 	order_context(route, co, bytes, &ctx);
 	ctx.max_tokens = -1;
+	account_begin(&acc, route, co, &ctx, 0, NULL);
 	a.req = req;
 	a.result = result;
 	a.requests = 0;
-	t = run_route(route, &ctx, co, aig_attempt_embed, &a, &attempts);
+	t = run_accounted(route, &ctx, co, aig_attempt_embed, &a, info, &acc);
+	attempts = info->attempts;
 	finish_info(info, route, t, attempts, start, result->input_tokens, 0);
+	info->input_tokens = result->input_tokens;
+	info->output_tokens = 0;
+	account_end(&acc, info, true, NULL, false, NULL);
 }
 
 /*

@@ -30,6 +30,9 @@ typedef struct AigCallInfo
 	AigRoute   *route;
 	AigTarget  *target;			/* the target that answered */
 	int			attempts;
+	long		http_status;	/* of the last attempt, 0 when none */
+	int64		input_tokens;	/* -1 unknown */
+	int64		output_tokens;
 	double		latency_ms;
 	bool		has_cost;
 	double		cost_usd;

@@ -15,6 +15,8 @@
 #include "compat.h"
 #include "shmem.h"
 #include "target_state.h"
+#include "audit.h"
+#include "quota.h"
 
 #define AIG_TRANCHE_NAME "ai_gateway"
 
@@ -28,7 +30,12 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static Size
 aig_shmem_size(void)
 {
-	return add_size(MAXALIGN(sizeof(AigSharedState)), aig_target_state_shmem_size());
+	Size		size = MAXALIGN(sizeof(AigSharedState));
+
+	size = add_size(size, aig_target_state_shmem_size());
+	size = add_size(size, aig_audit_shmem_size());
+	size = add_size(size, aig_quota_shmem_size());
+	return size;
 }
 
 static void
@@ -39,7 +46,7 @@ aig_shmem_request(void)
 		prev_shmem_request_hook();
 #endif
 	RequestAddinShmemSpace(aig_shmem_size());
-	RequestNamedLWLockTranche(AIG_TRANCHE_NAME, 1);
+	RequestNamedLWLockTranche(AIG_TRANCHE_NAME, 3);
 }
 
 static void
@@ -51,14 +58,20 @@ aig_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	aig_shared = ShmemInitStruct("ai_gateway", aig_shmem_size(), &found);
+	aig_shared = ShmemInitStruct("ai_gateway", sizeof(AigSharedState), &found);
 	if (!found)
 	{
-		aig_shared->lock = &(GetNamedLWLockTranche(AIG_TRANCHE_NAME))->lock;
+		LWLockPadded *locks = GetNamedLWLockTranche(AIG_TRANCHE_NAME);
+
+		aig_shared->lock = &locks[0].lock;
+		aig_shared->audit_lock = &locks[1].lock;
+		aig_shared->quota_lock = &locks[2].lock;
 		pg_atomic_init_u64(&aig_shared->calls, 0);
 		pg_atomic_init_u64(&aig_shared->errors, 0);
 	}
 	aig_target_state_shmem_init();
+	aig_audit_shmem_init();
+	aig_quota_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -1,0 +1,529 @@
+/*
+ * audit.c — the audit trail between the caller and ai_gateway.audit_log.
+ *
+ * A call ends by serializing one record into a ring buffer in shared memory
+ * (ai_gateway.audit_queue_kb); the background worker (worker.c) drains it in
+ * batches into ai_gateway.audit_log.  So the row does not depend on the
+ * caller's transaction — a ROLLBACK cannot erase it — and the caller pays a
+ * memcpy under a lock, not a table write.
+ *
+ * Locking: aig_shared->audit_lock guards head (next write position) and
+ * tail (next read position), both byte counts that only grow; the buffer
+ * offset is position % size.  Producers copy a record in and advance head
+ * under the lock in exclusive mode.  The worker reads head under the lock,
+ * copies records out and writes them without holding it, and advances tail
+ * under the lock only after its transaction committed — a crash of the
+ * worker mid-batch loses nothing, the batch is written again.
+ *
+ * Loss: the queue lives in shared memory, so a server crash (or an
+ * immediate shutdown) loses the records not yet written: at most what
+ * arrived during one flush interval (ai_gateway.audit_flush_ms) plus one
+ * batch in flight.  When the queue is full a caller waits up to
+ * ai_gateway.audit_wait_ms for the worker; after that the record is dropped
+ * and counted (ai_gateway.audit_stats()), never silently.  Error paths
+ * (PG_CATCH) do not wait.  Records of databases other than
+ * ai_gateway.database, where the worker runs, are counted, not queued.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "ai_gateway.h"
+#include "audit.h"
+#include "compat.h"
+#include "funcapi.h"
+#include "shmem.h"
+
+int			aig_audit_queue_kb = 8192;
+int			aig_audit_wait_ms = 1000;
+int			aig_audit_flush_ms = 100;
+char	   *aig_audit_retention = NULL;
+
+#define NSTRINGS 8
+#define CAP_NAME 256
+#define CAP_ERROR 2048
+#define CAP_METADATA 8192
+#define CAP_TEXT 65536
+#define RECORD_MAX (sizeof(RecordHead) + NSTRINGS * sizeof(uint32) + \
+					3 * CAP_NAME + 16 + CAP_ERROR + CAP_METADATA + 2 * CAP_TEXT)
+
+typedef struct RecordHead
+{
+	uint32		len;			/* whole record, this header included */
+	Oid			dbid;
+	Oid			roleid;
+	int32		http_status;
+	TimestampTz ts;
+	int32		attempts;
+	uint32		flags;
+	double		latency_ms;
+	int64		input_tokens;
+	int64		output_tokens;
+	double		cost_usd;
+} RecordHead;
+
+#define F_HAS_COST 1
+#define F_CACHE_HIT 2
+#define F_SHADOW 4
+
+typedef struct AuditQueue
+{
+	uint64		head;			/* under audit_lock */
+	uint64		tail;			/* under audit_lock */
+	uint64		size;
+	Latch	   *worker_latch;	/* under audit_lock; NULL when none */
+	Oid			worker_dbid;
+	int			worker_pid;
+	pg_atomic_uint64 enqueued;
+	pg_atomic_uint64 written;
+	pg_atomic_uint64 dropped_full;
+	pg_atomic_uint64 dropped_other_db;
+	pg_atomic_uint64 waits;
+	char		data[FLEXIBLE_ARRAY_MEMBER];
+} AuditQueue;
+
+static AuditQueue *queue = NULL;
+static char *record_buf = NULL;	/* malloc'd once: no palloc in error paths */
+
+Size
+aig_audit_shmem_size(void)
+{
+	return add_size(offsetof(AuditQueue, data), (Size) aig_audit_queue_kb * 1024);
+}
+
+void
+aig_audit_shmem_init(void)
+{
+	bool		found;
+
+	queue = ShmemInitStruct("ai_gateway audit queue", aig_audit_shmem_size(), &found);
+	if (!found)
+	{
+		queue->head = queue->tail = 0;
+		queue->size = (uint64) aig_audit_queue_kb * 1024;
+		queue->worker_latch = NULL;
+		queue->worker_dbid = InvalidOid;
+		pg_atomic_init_u64(&queue->enqueued, 0);
+		pg_atomic_init_u64(&queue->written, 0);
+		pg_atomic_init_u64(&queue->dropped_full, 0);
+		pg_atomic_init_u64(&queue->dropped_other_db, 0);
+		pg_atomic_init_u64(&queue->waits, 0);
+	}
+}
+
+static void
+put_string(char **p, const char *s, size_t cap)
+{
+	uint32		len = s ? (uint32) strnlen(s, cap) : PG_UINT32_MAX;
+
+	if (s && len == cap)
+	{
+		/* cut on a UTF-8 character boundary */
+		while (len > 0 && (((unsigned char) s[len]) & 0xC0) == 0x80)
+			len--;
+	}
+	memcpy(*p, &len, sizeof(len));
+	*p += sizeof(len);
+	if (s)
+	{
+		memcpy(*p, s, len);
+		*p += len;
+	}
+}
+
+/* Serialize into record_buf; returns the length.  No palloc, no ereport. */
+static uint32
+serialize(const AigAuditRecord *rec)
+{
+	RecordHead	h;
+	char	   *p = record_buf + sizeof(RecordHead);
+
+	memset(&h, 0, sizeof(h));
+	h.dbid = MyDatabaseId;
+	h.roleid = GetUserId();
+	h.ts = GetCurrentTimestamp();
+	h.http_status = rec->http_status;
+	h.attempts = rec->attempts;
+	h.latency_ms = rec->latency_ms;
+	h.input_tokens = rec->input_tokens;
+	h.output_tokens = rec->output_tokens;
+	h.cost_usd = rec->cost_usd;
+	h.flags = (rec->has_cost ? F_HAS_COST : 0) | (rec->cache_hit ? F_CACHE_HIT : 0) |
+		(rec->shadow ? F_SHADOW : 0);
+	put_string(&p, rec->route, CAP_NAME);
+	put_string(&p, rec->provider, CAP_NAME);
+	put_string(&p, rec->model, CAP_NAME);
+	put_string(&p, rec->status, 16);
+	put_string(&p, rec->error, CAP_ERROR);
+	put_string(&p, rec->metadata, CAP_METADATA);
+	put_string(&p, rec->prompt, CAP_TEXT);
+	put_string(&p, rec->output, CAP_TEXT);
+	h.len = (uint32) (p - record_buf);
+	memcpy(record_buf, &h, sizeof(h));
+	return h.len;
+}
+
+/* Copy len bytes in or out of the ring at position pos. */
+static void
+ring_copy(uint64 pos, char *local, uint32 len, bool in)
+{
+	uint64		off = pos % queue->size;
+	uint64		first = Min((uint64) len, queue->size - off);
+
+	if (in)
+	{
+		memcpy(queue->data + off, local, first);
+		memcpy(queue->data, local + first, len - first);
+	}
+	else
+	{
+		memcpy(local, queue->data + off, first);
+		memcpy(local + first, queue->data, len - first);
+	}
+}
+
+/* Is this backend's database the worker's?  -1 until aig_audit_prepare(). */
+static int	audited_db = -1;
+
+/*
+ * Called at the start of every call, in a normal transaction state, so the
+ * error path never needs a catalog lookup.  Warns once per backend when
+ * this database is not the one the worker writes to.
+ */
+void
+aig_audit_prepare(void)
+{
+	char	   *db;
+
+	if (audited_db >= 0)
+		return;
+	db = get_database_name(MyDatabaseId);
+	audited_db = (db != NULL && aig_database != NULL && strcmp(db, aig_database) == 0) ? 1 : 0;
+	if (!audited_db)
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ai_gateway audit log is written only in database \"%s\"",
+						aig_database ? aig_database : ""),
+				 errdetail("Calls in this database are not audited."),
+				 errhint("Set ai_gateway.database to this database in postgresql.conf, or use the extension there.")));
+}
+
+void
+aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
+{
+	uint32		len;
+	int			waited = 0;
+	Latch	   *wake = NULL;
+
+	if (queue == NULL)
+		return;
+	if (audited_db == 0)
+	{
+		pg_atomic_fetch_add_u64(&queue->dropped_other_db, 1);
+		return;
+	}
+	if (record_buf == NULL)
+	{
+		record_buf = malloc(RECORD_MAX);
+		if (record_buf == NULL)
+		{
+			pg_atomic_fetch_add_u64(&queue->dropped_full, 1);
+			return;
+		}
+	}
+	len = serialize(rec);
+
+	for (;;)
+	{
+		bool		done = false;
+
+		LWLockAcquire(aig_shared->audit_lock, LW_EXCLUSIVE);
+		if (queue->size - (queue->head - queue->tail) >= len)
+		{
+			ring_copy(queue->head, record_buf, len, true);
+			queue->head += len;
+			done = true;
+		}
+		/* wake the worker when a quarter of the queue waits for it */
+		if (queue->head - queue->tail > queue->size / 4 || !done)
+			wake = queue->worker_latch;
+		LWLockRelease(aig_shared->audit_lock);
+		if (wake)
+			SetLatch(wake);
+		if (done)
+		{
+			pg_atomic_fetch_add_u64(&queue->enqueued, 1);
+			return;
+		}
+		if (!may_wait || waited >= aig_audit_wait_ms)
+		{
+			pg_atomic_fetch_add_u64(&queue->dropped_full, 1);
+			if (may_wait)
+				ereport(WARNING,
+						(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+						 errmsg("ai_gateway audit queue is full; an audit record was dropped"),
+						 errhint("Check that the ai_gateway worker runs; raise ai_gateway.audit_queue_kb.")));
+			return;
+		}
+		if (waited == 0)
+			pg_atomic_fetch_add_u64(&queue->waits, 1);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		waited += 10;
+	}
+}
+
+void
+aig_audit_set_worker(Latch *latch, Oid dbid)
+{
+	LWLockAcquire(aig_shared->audit_lock, LW_EXCLUSIVE);
+	queue->worker_latch = latch;
+	queue->worker_dbid = dbid;
+	queue->worker_pid = latch ? MyProcPid : 0;
+	LWLockRelease(aig_shared->audit_lock);
+}
+
+int
+aig_audit_worker_pid(void)
+{
+	int			pid;
+
+	if (queue == NULL)
+		return 0;
+	LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
+	pid = queue->worker_pid;
+	LWLockRelease(aig_shared->audit_lock);
+	return pid;
+}
+
+static char *
+get_string(const char **p)
+{
+	uint32		len;
+	char	   *s;
+
+	memcpy(&len, *p, sizeof(len));
+	*p += sizeof(len);
+	if (len == PG_UINT32_MAX)
+		return NULL;
+	s = pnstrdup(*p, len);
+	*p += len;
+	return s;
+}
+
+#define NPARAMS 18
+
+/*
+ * Write the queued records to ai_gateway.audit_log.  Called by the worker
+ * inside a transaction with SPI connected; returns the number written.  The
+ * tail is advanced by the caller's commit through aig_audit_commit().
+ */
+static uint64 pending_tail = 0;
+
+int
+aig_audit_drain(void)
+{
+	uint64		head;
+	uint64		pos;
+	int			n = 0;
+	SPIPlanPtr	plan = NULL;
+	Oid			types[NPARAMS] = {TIMESTAMPTZOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, INT4OID, INT4OID, FLOAT8OID, INT8OID, INT8OID, FLOAT8OID,
+	BOOLOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	char	   *local = palloc(RECORD_MAX);
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "ai_gateway audit row",
+												 ALLOCSET_DEFAULT_SIZES);
+
+	LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
+	head = queue->head;
+	pos = queue->tail;
+	LWLockRelease(aig_shared->audit_lock);
+
+	/* at most ~4 MB per transaction */
+	while (pos < head && n < 20000)
+	{
+		RecordHead	h;
+		const char *p;
+		char	   *s[NSTRINGS];
+		Datum		values[NPARAMS];
+		char		nulls[NPARAMS];
+		char	   *rolename;
+		MemoryContext old;
+
+		ring_copy(pos, (char *) &h, sizeof(h), false);
+		if (h.len < sizeof(h) || h.len > RECORD_MAX)
+			elog(ERROR, "corrupt ai_gateway audit queue record of %u bytes", h.len);
+		ring_copy(pos, local, h.len, false);
+		pos += h.len;
+		if (h.dbid != MyDatabaseId)
+		{
+			pg_atomic_fetch_add_u64(&queue->dropped_other_db, 1);
+			continue;
+		}
+		if (plan == NULL)
+		{
+			plan = SPI_prepare("INSERT INTO ai_gateway.audit_log (ts, role, route, provider, model, "
+							   "status, http_status, attempts, latency_ms, input_tokens, output_tokens, "
+							   "cost_usd, cache_hit, shadow, error, metadata, prompt, output) "
+							   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+							   "$12::numeric, $13, $14, $15, $16::jsonb, $17::jsonb, $18)",
+							   NPARAMS, types);
+			if (plan == NULL)
+				elog(ERROR, "could not prepare the audit insert: %s",
+					 SPI_result_code_string(SPI_result));
+		}
+		old = MemoryContextSwitchTo(rowcxt);
+		p = local + sizeof(RecordHead);
+		for (int i = 0; i < NSTRINGS; i++)
+			s[i] = get_string(&p);
+		memset(nulls, ' ', sizeof(nulls));
+		rolename = GetUserNameFromId(h.roleid, true);
+		values[0] = TimestampTzGetDatum(h.ts);
+		values[1] = DirectFunctionCall1(namein, CStringGetDatum(rolename ? rolename :
+																psprintf("%u", h.roleid)));
+		for (int i = 0; i < 4; i++)
+		{
+			values[2 + i] = s[i] ? CStringGetTextDatum(s[i]) : (Datum) 0;
+			nulls[2 + i] = s[i] ? ' ' : 'n';
+		}
+		values[6] = Int32GetDatum(h.http_status);
+		nulls[6] = h.http_status > 0 ? ' ' : 'n';
+		values[7] = Int32GetDatum(h.attempts);
+		values[8] = Float8GetDatum(h.latency_ms);
+		values[9] = Int64GetDatum(h.input_tokens);
+		nulls[9] = h.input_tokens >= 0 ? ' ' : 'n';
+		values[10] = Int64GetDatum(h.output_tokens);
+		nulls[10] = h.output_tokens >= 0 ? ' ' : 'n';
+		values[11] = Float8GetDatum(h.cost_usd);
+		nulls[11] = (h.flags & F_HAS_COST) ? ' ' : 'n';
+		values[12] = BoolGetDatum((h.flags & F_CACHE_HIT) != 0);
+		values[13] = BoolGetDatum((h.flags & F_SHADOW) != 0);
+		for (int i = 4; i < NSTRINGS; i++)
+		{
+			values[10 + i] = s[i] ? CStringGetTextDatum(s[i]) : (Datum) 0;
+			nulls[10 + i] = s[i] ? ' ' : 'n';
+		}
+		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not insert into ai_gateway.audit_log");
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+		n++;
+	}
+	if (plan)
+		SPI_freeplan(plan);
+	MemoryContextDelete(rowcxt);
+	pfree(local);
+	pending_tail = pos;
+	return n;
+}
+
+/* After the drain's transaction committed: free the space it wrote. */
+void
+aig_audit_commit(int written)
+{
+	LWLockAcquire(aig_shared->audit_lock, LW_EXCLUSIVE);
+	if (pending_tail > queue->tail && pending_tail <= queue->head)
+		queue->tail = pending_tail;
+	LWLockRelease(aig_shared->audit_lock);
+	pg_atomic_fetch_add_u64(&queue->written, written);
+}
+
+bool
+aig_audit_pending(void)
+{
+	bool		pending;
+
+	LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
+	pending = queue->head != queue->tail;
+	LWLockRelease(aig_shared->audit_lock);
+	return pending;
+}
+
+void
+aig_audit_counters(AigAuditCounters *out)
+{
+	out->enqueued = pg_atomic_read_u64(&queue->enqueued);
+	out->written = pg_atomic_read_u64(&queue->written);
+	out->dropped_full = pg_atomic_read_u64(&queue->dropped_full);
+	out->dropped_other_db = pg_atomic_read_u64(&queue->dropped_other_db);
+	out->waits = pg_atomic_read_u64(&queue->waits);
+	LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
+	out->queued_bytes = queue->head - queue->tail;
+	out->queue_bytes = queue->size;
+	LWLockRelease(aig_shared->audit_lock);
+}
+
+/* ai_gateway.audit_stats() */
+PG_FUNCTION_INFO_V1(aig_audit_stats);
+Datum
+aig_audit_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	AigAuditCounters c;
+	Datum		values[7];
+	bool		nulls[7] = {0};
+
+	InitMaterializedSRF(fcinfo, 0);
+	aig_require_preload();
+	aig_audit_counters(&c);
+	values[0] = Int64GetDatum((int64) c.enqueued);
+	values[1] = Int64GetDatum((int64) c.written);
+	values[2] = Int64GetDatum((int64) c.dropped_full);
+	values[3] = Int64GetDatum((int64) c.dropped_other_db);
+	values[4] = Int64GetDatum((int64) c.waits);
+	values[5] = Int64GetDatum((int64) c.queued_bytes);
+	values[6] = Int64GetDatum((int64) c.queue_bytes);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+/* ai_gateway.audit_flush(timeout_ms): wait for what is queued now to be written. */
+PG_FUNCTION_INFO_V1(aig_audit_flush);
+Datum
+aig_audit_flush(PG_FUNCTION_ARGS)
+{
+	int			timeout = PG_ARGISNULL(0) ? 10000 : PG_GETARG_INT32(0);
+	uint64		target;
+	int			waited = 0;
+
+	aig_require_preload();
+	LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
+	target = queue->head;
+	LWLockRelease(aig_shared->audit_lock);
+	for (;;)
+	{
+		Latch	   *wake;
+		bool		done;
+
+		LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
+		done = queue->tail >= target;
+		wake = queue->worker_latch;
+		LWLockRelease(aig_shared->audit_lock);
+		if (done)
+			PG_RETURN_BOOL(true);
+		if (waited >= timeout)
+			PG_RETURN_BOOL(false);
+		if (wake)
+			SetLatch(wake);
+		CHECK_FOR_INTERRUPTS();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		waited += 10;
+	}
+}

@@ -1,0 +1,78 @@
+/*
+ * audit.h — the audit trail: one record per call, queued in shared memory
+ * by the caller, written to ai_gateway.audit_log by the background worker.
+ */
+#ifndef AIG_AUDIT_H
+#define AIG_AUDIT_H
+
+#include "postgres.h"
+
+#include "storage/latch.h"
+#include "utils/jsonb.h"
+
+/* What a finished call reports (strings may be NULL). */
+typedef struct AigAuditRecord
+{
+	const char *route;
+	const char *provider;
+	const char *model;
+	const char *status;			/* ok | error | canceled */
+	int			http_status;	/* 0 when none */
+	int			attempts;
+	double		latency_ms;
+	int64		input_tokens;	/* -1 unknown */
+	int64		output_tokens;
+	bool		has_cost;
+	double		cost_usd;
+	bool		cache_hit;
+	bool		shadow;
+	const char *error;
+	const char *metadata;		/* JSON text of options.metadata */
+	const char *prompt;			/* JSON text, only with ai_gateway.log_prompts */
+	const char *output;
+} AigAuditRecord;
+
+extern int	aig_audit_queue_kb;
+extern int	aig_audit_wait_ms;
+extern int	aig_audit_flush_ms;
+extern char *aig_audit_retention;
+
+extern Size aig_audit_shmem_size(void);
+extern void aig_audit_shmem_init(void);
+
+/*
+ * Queue one record.  Never raises: when the queue stays full for
+ * ai_gateway.audit_wait_ms (or when called in an error path), the record is
+ * dropped and counted.  Safe to call from PG_CATCH.
+ */
+extern void aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait);
+
+/* At the start of each call (normal state): where do this database's records go? */
+extern void aig_audit_prepare(void);
+
+/*
+ * Worker side: aig_audit_drain() inserts queued records into
+ * ai_gateway.audit_log (inside the worker's transaction, SPI connected);
+ * after the commit aig_audit_commit() frees their queue space.
+ */
+extern int	aig_audit_drain(void);
+extern void aig_audit_commit(int written);
+extern bool aig_audit_pending(void);
+extern void aig_audit_set_worker(Latch *latch, Oid dbid);
+extern int	aig_audit_worker_pid(void);
+
+/* Counters for ai_gateway.audit_stats(). */
+typedef struct AigAuditCounters
+{
+	uint64		enqueued;
+	uint64		written;
+	uint64		dropped_full;
+	uint64		dropped_other_db;
+	uint64		waits;
+	uint64		queued_bytes;
+	uint64		queue_bytes;
+} AigAuditCounters;
+
+extern void aig_audit_counters(AigAuditCounters *out);
+
+#endif							/* AIG_AUDIT_H */
