@@ -575,3 +575,12 @@ COMMENT ON FUNCTION ai_gateway.audit_stats() IS
 -- (tests and scripts; returns false on timeout).
 CREATE FUNCTION ai_gateway.audit_flush(timeout_ms int DEFAULT 10000) RETURNS boolean
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_audit_flush';
+
+CREATE FUNCTION ai_gateway.bench_governance(model text, iterations int DEFAULT 10000)
+    RETURNS double precision
+    LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_bench_governance';
+COMMENT ON FUNCTION ai_gateway.bench_governance(text, int) IS
+    'Benchmark helper: ns per call of access check, rate limits, quotas and audit enqueue (each iteration queues an audit record)';
+REVOKE ALL ON FUNCTION ai_gateway.bench_governance(text, int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.bench_routing(text, int) FROM PUBLIC;

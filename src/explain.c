@@ -169,3 +169,19 @@ aig_bench_routing(PG_FUNCTION_ARGS)
 	aig_catalog_ensure();
 	PG_RETURN_FLOAT8(aig_route_decision_ns(text_to_cstring(PG_GETARG_TEXT_PP(0)), iterations));
 }
+
+/* ai_gateway.bench_governance(model text, iterations int) RETURNS float8 */
+PG_FUNCTION_INFO_V1(aig_bench_governance);
+Datum
+aig_bench_governance(PG_FUNCTION_ARGS)
+{
+	int			iterations = PG_GETARG_INT32(1);
+
+	if (iterations < 1 || iterations > 10000000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("iterations must be between 1 and 10000000")));
+	aig_require_preload();
+	aig_catalog_ensure();
+	PG_RETURN_FLOAT8(aig_governance_ns(text_to_cstring(PG_GETARG_TEXT_PP(0)), iterations));
+}

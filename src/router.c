@@ -29,6 +29,7 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "storage/ipc.h"
 #include "pgstat.h"
 #include "portability/instr_time.h"
 #include "storage/latch.h"
@@ -635,6 +636,27 @@ account_end(CallAccount *acc, const AigCallInfo *info, bool ok, const char *erro
 }
 
 /*
+ * A call in flight when the backend exits (pg_terminate_backend, a FATAL
+ * error: no PG_CATCH runs then) is accounted by a before_shmem_exit
+ * callback, while shared memory is still attached.
+ */
+static CallAccount *inflight_acc = NULL;
+static AigCallInfo *inflight_info = NULL;
+
+static void
+account_at_exit(int code, Datum arg)
+{
+	if (inflight_acc)
+	{
+		CallAccount *acc = inflight_acc;
+
+		inflight_acc = NULL;
+		account_end(acc, inflight_info, false, "backend terminated during the call",
+					true, NULL);
+	}
+}
+
+/*
  * Run the route with accounting around it: on any error — upstream,
  * cancel, anything — the quota is settled and the audit record queued
  * before the error goes on.
@@ -646,17 +668,28 @@ run_accounted(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions 
 	MemoryContext cxt = CurrentMemoryContext;
 	AigTarget  *volatile t = NULL;
 
+	static bool exit_hook = false;
+
 	memset(info, 0, sizeof(*info));
 	info->route = route;
 	info->input_tokens = info->output_tokens = -1;
+	if (!exit_hook)
+	{
+		before_shmem_exit(account_at_exit, (Datum) 0);
+		exit_hook = true;
+	}
+	inflight_acc = acc;
+	inflight_info = info;
 	PG_TRY();
 	{
 		t = run_route(route, ctx, co, fn, arg, info);
+		inflight_acc = NULL;
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 
+		inflight_acc = NULL;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		account_end(acc, info, false, edata->message,
@@ -789,5 +822,46 @@ aig_route_decision_ns(const char *model, int iterations)
 	INSTR_TIME_SUBTRACT(elapsed, start);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(scratch);
+	return INSTR_TIME_GET_DOUBLE(elapsed) * 1e9 / Max(iterations, 1);
+}
+
+/*
+ * Benchmark helper (ai_gateway.bench_governance): ns per call of what
+ * governance adds to a call on `route` — access check, rate limits, quota
+ * reservation and settlement, audit enqueue — with no request sent.  Each
+ * iteration queues one audit record (status "bench").
+ */
+double
+aig_governance_ns(const char *model, int iterations)
+{
+	AigRoute   *route = aig_resolve_model(model);
+	AigCallOptions co;
+	AigOrderContext ctx;
+	AigCallInfo info;
+	instr_time	start,
+				elapsed;
+
+	memset(&co, 0, sizeof(co));
+	co.gen.max_tokens = -1;
+	co.timeout_ms = co.max_retries = co.connect_timeout_ms = co.dimensions = -1;
+	order_context(route, &co, 64, &ctx);
+	memset(&info, 0, sizeof(info));
+	info.route = route;
+	info.target = &route->targets[0];
+	info.attempts = 1;
+	info.http_status = 200;
+	info.input_tokens = 16;
+	info.output_tokens = 8;
+	INSTR_TIME_SET_CURRENT(start);
+	for (int i = 0; i < iterations; i++)
+	{
+		CallAccount acc;
+
+		account_begin(&acc, route, &co, &ctx, AIG_EST_OUTPUT_TOKENS, NULL);
+		account_end(&acc, &info, true, NULL, false, NULL);
+		CHECK_FOR_INTERRUPTS();
+	}
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
 	return INSTR_TIME_GET_DOUBLE(elapsed) * 1e9 / Max(iterations, 1);
 }

@@ -55,4 +55,7 @@ extern void aig_route_embed(AigRoute *route, AigEmbedRequest *req,
 /* ns per routing decision (no HTTP), for ai_gateway.bench_routing(). */
 extern double aig_route_decision_ns(const char *model, int iterations);
 
+/* ns per call of access + rate limit + quota + audit enqueue, for ai_gateway.bench_governance(). */
+extern double aig_governance_ns(const char *model, int iterations);
+
 #endif							/* AIG_ROUTER_H */

@@ -38,7 +38,9 @@ aig_start_mock MOCK_PORT
 export MOCK_PORT
 PGPORT=$(aig_free_port)
 export PGPORT PGHOST=127.0.0.1 PGUSER=postgres
-aig_start_cluster "$work/cluster" "$PGPORT"
+# the worker (audit writer, quota persistence) serves the regression database
+aig_start_cluster "$work/cluster" "$PGPORT" "ai_gateway.database = 'aig_regression'" \
+	"ai_gateway.quota_persist_ms = 500"
 export AIG_SERVER_LOG="$work/cluster/server.log"
 echo "== mock provider on 127.0.0.1:$MOCK_PORT, cluster on 127.0.0.1:$PGPORT"
 
