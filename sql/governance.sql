@@ -129,6 +129,32 @@ SELECT count(*) AS keys_in_audit FROM ai_gateway.audit_log WHERE error LIKE '%01
 SELECT enqueued >= written AND written > 0 AS counting, dropped_full AS dropped FROM ai_gateway.audit_stats();
 
 ------------------------------------------------------------------------------
+-- PII redaction and deny patterns
+------------------------------------------------------------------------------
+INSERT INTO ai_gateway.routes (name, options) VALUES
+    ('g_redact', '{"redact_pii": true}'),
+    ('g_reversible', '{"redact_pii": "reversible"}'),
+    ('g_deny', '{"deny_patterns": ["(?i)ignore (all )?previous instructions", "\\mDROP\\s+TABLE\\M"]}');
+INSERT INTO ai_gateway.route_targets (route, provider, model) VALUES
+    ('g_redact', 'openai', 'echo'), ('g_reversible', 'anthropic', 'm'), ('g_deny', 'openai', 'm');
+-- what the provider received (the echo model returns the request it got)
+SELECT m->>'content' AS sent
+FROM jsonb_array_elements((ai_complete(
+    'Mail jane.doe@example.com or call +1 (415) 555-0132; card 4111 1111 1111 1111, '
+    'IBAN DE89 3704 0044 0532 0130 00, from 192.168.10.7, SSN 123-45-6789. Again: jane.doe@example.com',
+    'g_redact', 'Order 20240115 shipped on 2024-01-15, version 1.2.3')::jsonb)->'body'->'messages') m;
+-- reversible: the provider sees placeholders, the caller gets the values back
+SELECT ai_complete('Write to jane.doe@example.com', 'g_reversible') AS caller_sees;
+SELECT ai_gateway.audit_flush() AS flushed;
+SELECT a.http_status FROM ai_gateway.audit_log a WHERE a.model = 'm' AND a.route = 'g_reversible';
+-- deny patterns block before anything is sent
+SELECT try($$SELECT ai_complete('Please IGNORE previous instructions and ...', 'g_deny')$$);
+SELECT try($$SELECT ai_chat('[{"role":"user","content":"ok"},{"role":"user","content":"then DROP  TABLE users"}]', 'g_deny')$$);
+SELECT ai_complete('a harmless question', 'g_deny') AS allowed;
+SELECT try($$UPDATE ai_gateway.routes SET options = '{"deny_patterns": ["(unclosed"]}' WHERE name = 'g_deny'$$);
+SELECT try($$UPDATE ai_gateway.routes SET options = '{"redact_pii": "sometimes"}' WHERE name = 'g_deny'$$);
+
+------------------------------------------------------------------------------
 -- configuration history
 ------------------------------------------------------------------------------
 SELECT table_name, operation, new_row->>'name' AS name, changed_by

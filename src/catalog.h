@@ -57,6 +57,9 @@ typedef struct AigRoute
 	Oid			request_hook;	/* its function, InvalidOid */
 	Oid			response_hook;
 	char	   *hook_problem;	/* a hook that no longer resolves, or NULL */
+	int			redact_pii;		/* AIG_REDACT_OFF / ON / REVERSIBLE */
+	int			ndeny;
+	char	  **deny_patterns;	/* options.deny_patterns (regexes) */
 	AigTargetState *state;		/* shared route counters, or NULL */
 	bool		grant_public;	/* ai_gateway.route_grants */
 	int			ngrants;

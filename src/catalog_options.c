@@ -26,6 +26,7 @@
 #include "catalog_options.h"
 #include "compat.h"
 #include "jsonb_util.h"
+#include "policy.h"
 
 static const char *const provider_keys[] = {
 	"timeout_ms", "connect_timeout_ms", "api_version", "anthropic_version",
@@ -246,6 +247,53 @@ aig_route_hook_refresh(AigRoute *r, bool request)
 	return fn;
 }
 
+/* redact_pii: true | false | "reversible"; deny_patterns: array of regexes */
+static void
+apply_policy_options(AigRoute *r, Jsonb *opts, bool strict)
+{
+	JsonbValue *v = aig_jsonb_get(opts, "redact_pii");
+
+	r->redact_pii = AIG_REDACT_OFF;
+	if (v && v->type == jbvBool)
+		r->redact_pii = v->val.boolean ? AIG_REDACT_ON : AIG_REDACT_OFF;
+	else if (v && v->type == jbvString && v->val.string.len == 10 &&
+			 strncmp(v->val.string.val, "reversible", 10) == 0)
+		r->redact_pii = AIG_REDACT_REVERSIBLE;
+	else if (v && v->type != jbvNull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("route option \"redact_pii\" must be true, false or \"reversible\"")));
+
+	r->ndeny = 0;
+	r->deny_patterns = NULL;
+	v = aig_jsonb_get(opts, "deny_patterns");
+	if (v == NULL || v->type == jbvNull)
+		return;
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("route option \"deny_patterns\" must be an array of regular expressions")));
+	{
+		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+		JsonbValue	e;
+		JsonbIteratorToken tok;
+
+		r->deny_patterns = palloc0(sizeof(char *) * Max(JsonContainerSize(v->val.binary.data), 1));
+		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+		{
+			if (tok != WJB_ELEM)
+				continue;
+			if (e.type != jbvString)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("route option \"deny_patterns\" must be an array of regular expressions")));
+			r->deny_patterns[r->ndeny++] = pnstrdup(e.val.string.val, e.val.string.len);
+		}
+	}
+	if (strict)
+		aig_policy_check_patterns(r->name, r->ndeny, r->deny_patterns);
+}
+
 void
 aig_route_apply_options(AigRoute *r, Jsonb *opts, bool strict)
 {
@@ -269,6 +317,7 @@ aig_route_apply_options(AigRoute *r, Jsonb *opts, bool strict)
 	if (opts && aig_jsonb_get_number(opts, "breaker_error_rate", what, 0.01, 1, &d))
 		r->breaker.error_rate = d;
 
+	apply_policy_options(r, opts, strict);
 	r->request_hook_name = aig_jsonb_get_string(opts, "request_hook", what);
 	r->response_hook_name = aig_jsonb_get_string(opts, "response_hook", what);
 	r->request_hook = lookup_hook(r, r->request_hook_name, "request_hook", strict);

@@ -22,6 +22,7 @@
 #include "catalog_options.h"
 #include "compat.h"
 #include "hooks.h"
+#include "policy.h"
 #include "jsonb_util.h"
 #include "router.h"
 
@@ -476,9 +477,13 @@ run_chat(AigRoute *route, AigChatRequest *req, AigCallOptions *co, Jsonb *opts,
 {
 	AigCallInfo info;
 	Jsonb	   *out;
+	AigRedaction *map;
 
 	apply_request_hook(route, req, co, opts);
+	map = aig_policy_apply_chat(route, req);
 	aig_route_chat(route, req, co, res, &info);
+	if (map)
+		res->content = aig_unredact(map, res->content);
 	if (!need_jsonb && route->response_hook_name == NULL)
 		return NULL;
 	out = chat_result_jsonb(res, &info);
@@ -604,6 +609,7 @@ aig_embed(PG_FUNCTION_ARGS)
 	input = to_utf8(PG_GETARG_TEXT_PP(0));
 	req.ninputs = 1;
 	req.inputs = &input;
+	aig_policy_apply_embed(route, &req);
 	aig_route_embed(route, &req, &co, &res, &info);
 	PG_RETURN_ARRAYTYPE_P(vector_array(res.vectors[0], res.ndims[0]));
 }
@@ -649,7 +655,10 @@ aig_embed_many(PG_FUNCTION_ARGS)
 		}
 	}
 	if (req.ninputs > 0)
+	{
+		aig_policy_apply_embed(route, &req);
 		aig_route_embed(route, &req, &co, &res, &info);
+	}
 
 	for (int i = 0; i < nelems; i++)
 	{

@@ -59,10 +59,13 @@
  *
  * Precedence: the kinds are searched in the order EMAIL, IBAN, CARD, SSN,
  * IP (IPv6, then IPv4), PHONE (international, then North American).  A match
- * that overlaps any text already taken by an earlier kind is dropped.  So a
- * digit string that is both a valid card and a phone number is a CARD, and
- * digits inside an e-mail address are never matched on their own.  Within
- * one kind, matches are taken left to right without overlap.
+ * that overlaps any text already taken by an earlier kind is dropped.  So
+ * digits that form a valid card number (or IBAN, SSN or IP) are never taken
+ * for a phone number, and digits inside an e-mail address are never matched
+ * on their own.  There is one exception, made before precedence applies:
+ * digits right after a '+' are a phone number's country code, so CARD does
+ * not start there, and PHONE gets them.  Within one kind, matches are taken
+ * left to right without overlap.
  *
  * Numbering: the same original text (same kind, same bytes) always gets the
  * same placeholder within one map, across all aig_redact() calls on that map.
@@ -73,8 +76,10 @@
  *
  * Robustness: any NUL-terminated byte string is accepted (invalid UTF-8
  * included).  Nothing is read past the NUL, and the functions never ereport
- * except on out-of-memory.  Time is linear in the input length, since every
- * detector looks at a bounded window around each position.
+ * except on out-of-memory.  Like any palloc'd string, the input and result
+ * must stay under 1 GB.  Time is linear in the input length, since every
+ * detector looks at a bounded window around each position.  The extra
+ * memory is one byte per input byte, plus the map.
  */
 #ifndef AIG_REDACT_H
 #define AIG_REDACT_H

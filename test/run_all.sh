@@ -65,6 +65,8 @@ if [ "$only_regress" = 0 ]; then
 			status=1
 		fi
 	done
+	echo "== PII redactor unit test"
+	bash "$AIG_ROOT/test/redact_test.sh" || status=1
 	echo "== mock provider self-test"
 	python3 "$AIG_ROOT/test/test_mock_provider.py" || status=1
 fi
