@@ -566,10 +566,11 @@ GRANT SELECT ON ai_gateway.usage TO PUBLIC;
 
 CREATE FUNCTION ai_gateway.audit_stats()
     RETURNS TABLE (enqueued bigint, written bigint, dropped_full bigint, dropped_other_db bigint,
-                   waits bigint, queued_bytes bigint, queue_bytes bigint)
+                   waits bigint, queued_bytes bigint, queue_bytes bigint,
+                   shadow_queued bigint, shadow_sent bigint, shadow_dropped bigint)
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_audit_stats';
 COMMENT ON FUNCTION ai_gateway.audit_stats() IS
-    'Audit queue counters: records queued, written, dropped (queue full / other database), waits';
+    'Audit queue counters (records queued, written, dropped: queue full / other database, waits) and shadow jobs';
 
 -- Wait until the audit records queued so far are in ai_gateway.audit_log
 -- (tests and scripts; returns false on timeout).

@@ -145,6 +145,33 @@ FROM ai_gateway.health() WHERE model LIKE 'limited%';
 SELECT try($$SELECT ai_complete('x', 'ollama/limited+status=429+retry_after=60', NULL, '{"max_retries": 0}')$$);
 
 ------------------------------------------------------------------------------
+-- shadow targets: a copy of each call, off the caller's path, audited
+------------------------------------------------------------------------------
+INSERT INTO ai_gateway.routes (name) VALUES ('r_shadow');
+INSERT INTO ai_gateway.route_targets (route, provider, model, priority, shadow) VALUES
+    ('r_shadow', 'openai', 'primary', 1, false),
+    ('r_shadow', 'anthropic', 'candidate+latency=1500', 2, true);
+INSERT INTO ai_gateway.models (provider, model, input_usd_per_mtok, output_usd_per_mtok) VALUES
+    ('anthropic', 'candidate+latency=1500', 3, 15);
+SELECT rank, provider, model, eligible, reason FROM ai_gateway.explain_route('r_shadow');
+-- the caller gets the primary's answer and does not wait for the slow shadow
+SELECT r->>'content' AS content, r->>'target' AS target, (r->>'latency_ms')::float8 < 1000 AS no_wait
+FROM ai_chat('[{"role":"user","content":"compare me"}]', 'r_shadow', '{"metadata": {"exp": "A/B-7"}}') r;
+-- the shadow's own audit row appears once the shadow worker is done
+DO $$
+BEGIN
+    FOR i IN 1..200 LOOP
+        PERFORM ai_gateway.audit_flush();
+        EXIT WHEN EXISTS (SELECT FROM ai_gateway.audit_log WHERE shadow AND route = 'r_shadow');
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END $$;
+SELECT shadow, provider, model, status, input_tokens IS NOT NULL AS tokens, cost_usd IS NOT NULL AS cost,
+       latency_ms >= 1500 AS shadow_latency, metadata
+FROM ai_gateway.audit_log WHERE route = 'r_shadow' ORDER BY shadow, id;
+SELECT shadow_sent >= 1 AS sent, shadow_dropped AS dropped FROM ai_gateway.audit_stats();
+
+------------------------------------------------------------------------------
 -- versions and rollback
 ------------------------------------------------------------------------------
 BEGIN;  -- several changes in one transaction make one version

@@ -47,6 +47,7 @@
 #include "compat.h"
 #include "funcapi.h"
 #include "shmem.h"
+#include "shadow.h"
 
 int			aig_audit_queue_kb = 8192;
 int			aig_audit_wait_ms = 1000;
@@ -154,7 +155,7 @@ serialize(const AigAuditRecord *rec)
 
 	memset(&h, 0, sizeof(h));
 	h.dbid = MyDatabaseId;
-	h.roleid = GetUserId();
+	h.roleid = OidIsValid(rec->roleid) ? rec->roleid : GetUserId();
 	h.ts = GetCurrentTimestamp();
 	h.http_status = rec->http_status;
 	h.attempts = rec->attempts;
@@ -220,6 +221,18 @@ aig_audit_prepare(void)
 						aig_database ? aig_database : ""),
 				 errdetail("Calls in this database are not audited."),
 				 errhint("Set ai_gateway.database to this database in postgresql.conf, or use the extension there.")));
+}
+
+void
+aig_audit_prepare_worker(void)
+{
+	audited_db = 1;
+}
+
+bool
+aig_audit_db_served(void)
+{
+	return audited_db == 1;
 }
 
 void
@@ -475,8 +488,9 @@ aig_audit_stats(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	AigAuditCounters c;
-	Datum		values[7];
-	bool		nulls[7] = {0};
+	AigShadowCounters sc;
+	Datum		values[10];
+	bool		nulls[10] = {0};
 
 	InitMaterializedSRF(fcinfo, 0);
 	aig_require_preload();
@@ -488,6 +502,10 @@ aig_audit_stats(PG_FUNCTION_ARGS)
 	values[4] = Int64GetDatum((int64) c.waits);
 	values[5] = Int64GetDatum((int64) c.queued_bytes);
 	values[6] = Int64GetDatum((int64) c.queue_bytes);
+	aig_shadow_counters(&sc);
+	values[7] = Int64GetDatum((int64) sc.queued);
+	values[8] = Int64GetDatum((int64) sc.sent);
+	values[9] = Int64GetDatum((int64) sc.dropped);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

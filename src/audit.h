@@ -13,6 +13,7 @@
 /* What a finished call reports (strings may be NULL). */
 typedef struct AigAuditRecord
 {
+	Oid			roleid;			/* InvalidOid: the current user */
 	const char *route;
 	const char *provider;
 	const char *model;
@@ -49,6 +50,10 @@ extern void aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait);
 
 /* At the start of each call (normal state): where do this database's records go? */
 extern void aig_audit_prepare(void);
+/* Workers of ai_gateway.database: its records are served. */
+extern void aig_audit_prepare_worker(void);
+/* Are this database's records written (after aig_audit_prepare)? */
+extern bool aig_audit_db_served(void);
 
 /*
  * Worker side: aig_audit_drain() inserts queued records into

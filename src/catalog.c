@@ -323,6 +323,7 @@ finish_route(AigRoute *r)
 		AigTarget  *t = &r->targets[i];
 
 		t->state = aig_target_state(t->provider->name, t->model);
+		r->has_shadows |= t->shadow;
 		t->price = aig_catalog_price(t->provider->name, t->model);
 	}
 	if (r->name)

@@ -57,6 +57,7 @@ typedef struct AigRoute
 	Oid			request_hook;	/* its function, InvalidOid */
 	Oid			response_hook;
 	char	   *hook_problem;	/* a hook that no longer resolves, or NULL */
+	bool		has_shadows;	/* some target is a shadow target */
 	int			redact_pii;		/* AIG_REDACT_OFF / ON / REVERSIBLE */
 	int			ndeny;
 	char	  **deny_patterns;	/* options.deny_patterns (regexes) */

@@ -153,8 +153,8 @@ parse_response_format(JsonbValue *v, AigGenOptions *g)
 	}
 }
 
-static void
-parse_options(Jsonb *opts, AigCallOptions *co)
+void
+aig_parse_call_options(Jsonb *opts, AigCallOptions *co)
 {
 	int64		i;
 	JsonbValue *v;
@@ -165,6 +165,7 @@ parse_options(Jsonb *opts, AigCallOptions *co)
 	co->max_retries = -1;
 	co->connect_timeout_ms = -1;
 	co->dimensions = -1;
+	co->raw = opts;
 	if (opts == NULL)
 		return;
 	reject_unknown_options(opts);
@@ -266,8 +267,8 @@ message_content(JsonbValue *cv, int idx)
 	return buf.data;
 }
 
-static void
-parse_messages(Jsonb *messages, AigChatRequest *req, int *cap)
+void
+aig_parse_messages(Jsonb *messages, AigChatRequest *req, int *cap)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -465,9 +466,9 @@ apply_request_hook(AigRoute *route, AigChatRequest *req, AigCallOptions *co, Jso
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("request_hook of route \"%s\" returned no messages array", route->name),
 				 errhint("Return the document given, with \"messages\" and optionally \"options\" changed.")));
-	parse_options(o && o->type == jbvBinary ? JsonbValueToJsonb(o) : NULL, co);
+	aig_parse_call_options(o && o->type == jbvBinary ? JsonbValueToJsonb(o) : NULL, co);
 	init_chat_request(req, co);
-	parse_messages(JsonbValueToJsonb(m), req, &cap);
+	aig_parse_messages(JsonbValueToJsonb(m), req, &cap);
 }
 
 /* Route the call; the result object after the response hook, if any. */
@@ -513,7 +514,7 @@ aig_complete(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	route = begin_call(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
 	opts = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
-	parse_options(opts, &co);
+	aig_parse_call_options(opts, &co);
 	init_chat_request(&req, &co);
 	if (!PG_ARGISNULL(2))
 		add_message(&req, &cap, "system", to_utf8(PG_GETARG_TEXT_PP(2)));
@@ -555,9 +556,9 @@ aig_chat(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	route = begin_call(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
 	opts = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
-	parse_options(opts, &co);
+	aig_parse_call_options(opts, &co);
 	init_chat_request(&req, &co);
-	parse_messages(PG_GETARG_JSONB_P(0), &req, &cap);
+	aig_parse_messages(PG_GETARG_JSONB_P(0), &req, &cap);
 	if (route->system_prompt && !has_system_message(&req))
 	{
 		/* the route's system prompt goes first */
@@ -604,7 +605,7 @@ aig_embed(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	route = begin_call(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
-	parse_options(PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), &co);
+	aig_parse_call_options(PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), &co);
 	init_embed_request(&req, &co);
 	input = to_utf8(PG_GETARG_TEXT_PP(0));
 	req.ninputs = 1;
@@ -639,7 +640,7 @@ aig_embed_many(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	route = begin_call(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
-	parse_options(PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), &co);
+	aig_parse_call_options(PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), &co);
 	init_embed_request(&req, &co);
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, &nulls, &nelems);

@@ -48,6 +48,7 @@
 #include "strategy.h"
 #include "audit.h"
 #include "quota.h"
+#include "shadow.h"
 #include "mb/pg_wchar.h"
 #include "utils/json.h"
 
@@ -749,6 +750,8 @@ aig_route_chat(AigRoute *route, AigChatRequest *req, const AigCallOptions *co,
 	info->input_tokens = result->input_tokens;
 	info->output_tokens = result->output_tokens;
 	account_end(&acc, info, true, NULL, false, result->content);
+	if (route->has_shadows)
+		aig_shadow_enqueue(route, messages_json(req), co);
 }
 
 void

@@ -22,6 +22,7 @@ typedef struct AigCallOptions
 	char	   *input_type;		/* embeddings, or NULL */
 	char	   *user;			/* sticky key (routing issue), or NULL */
 	Jsonb	   *metadata;		/* copied to the audit row, or NULL */
+	Jsonb	   *raw;			/* the options as given (shadow copies) */
 } AigCallOptions;
 
 /* Who answered and what it cost. */
@@ -51,6 +52,10 @@ extern void aig_route_chat(AigRoute *route, AigChatRequest *req,
 extern void aig_route_embed(AigRoute *route, AigEmbedRequest *req,
 							const AigCallOptions *co, AigEmbedResult *result,
 							AigCallInfo *info);
+
+/* functions.c: option and message parsing, shared with the shadow worker */
+extern void aig_parse_call_options(Jsonb *opts, AigCallOptions *co);
+extern void aig_parse_messages(Jsonb *messages, AigChatRequest *req, int *cap);
 
 /* ns per routing decision (no HTTP), for ai_gateway.bench_routing(). */
 extern double aig_route_decision_ns(const char *model, int iterations);

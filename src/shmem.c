@@ -17,6 +17,7 @@
 #include "target_state.h"
 #include "audit.h"
 #include "quota.h"
+#include "shadow.h"
 
 #define AIG_TRANCHE_NAME "ai_gateway"
 
@@ -35,6 +36,7 @@ aig_shmem_size(void)
 	size = add_size(size, aig_target_state_shmem_size());
 	size = add_size(size, aig_audit_shmem_size());
 	size = add_size(size, aig_quota_shmem_size());
+	size = add_size(size, aig_shadow_shmem_size());
 	return size;
 }
 
@@ -72,6 +74,7 @@ aig_shmem_startup(void)
 	aig_target_state_shmem_init();
 	aig_audit_shmem_init();
 	aig_quota_shmem_init();
+	aig_shadow_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

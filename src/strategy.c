@@ -48,7 +48,7 @@ ineligible(AigTarget *t, const AigOrderContext *ctx, char **reason)
 
 	if (t->shadow)
 	{
-		*reason = pstrdup("shadow target: not called on the caller's path");
+		*reason = pstrdup("shadow target: gets a copy of each call, off the caller's path");
 		return true;
 	}
 	if (!t->provider->enabled)

@@ -1,7 +1,8 @@
 /*
  * worker.c — the ai_gateway background worker.
  *
- * One worker, registered at preload, connected to ai_gateway.database.
+ * Two workers, registered at preload.  The "ai_gateway shadow worker" sends
+ * shadow copies of calls (shadow.c).  The "ai_gateway worker",  connected to ai_gateway.database.
  * Every ai_gateway.audit_flush_ms (or sooner, when callers wake it) it
  * writes the queued audit records to ai_gateway.audit_log in one
  * transaction; every ai_gateway.quota_persist_ms it saves quota usage; once
@@ -42,6 +43,7 @@
 #include "ai_gateway.h"
 #include "audit.h"
 #include "quota.h"
+#include "shadow.h"
 
 int			aig_quota_persist_ms = 5000;
 
@@ -69,21 +71,27 @@ static ProcessUtility_hook_type prev_utility_hook = NULL;
 
 /* Stop the worker and wait (up to 10 s) until it has let go of its database. */
 static void
-stop_worker_for(const char *dbname)
+stop_one(int (*pid_of) (void))
 {
-	int			pid;
+	int			pid = pid_of();
 
-	if (dbname == NULL || aig_database == NULL || strcmp(dbname, aig_database) != 0)
-		return;
-	pid = aig_audit_worker_pid();
 	if (pid <= 0)
 		return;
 	kill(pid, SIGTERM);
-	for (int i = 0; i < 1000 && aig_audit_worker_pid() == pid; i++)
+	for (int i = 0; i < 1000 && pid_of() == pid; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
 		pg_usleep(10000);
 	}
+}
+
+static void
+stop_worker_for(const char *dbname)
+{
+	if (dbname == NULL || aig_database == NULL || strcmp(dbname, aig_database) != 0)
+		return;
+	stop_one(aig_shadow_worker_pid);
+	stop_one(aig_audit_worker_pid);
 }
 
 static void
@@ -122,6 +130,12 @@ aig_register_worker(void)
 	strlcpy(bgw.bgw_function_name, "aig_worker_main", BGW_MAXLEN);
 	strlcpy(bgw.bgw_name, "ai_gateway worker", BGW_MAXLEN);
 	strlcpy(bgw.bgw_type, "ai_gateway worker", BGW_MAXLEN);
+	bgw.bgw_main_arg = Int32GetDatum(0);
+	RegisterBackgroundWorker(&bgw);
+
+	strlcpy(bgw.bgw_name, "ai_gateway shadow worker", BGW_MAXLEN);
+	strlcpy(bgw.bgw_type, "ai_gateway shadow worker", BGW_MAXLEN);
+	bgw.bgw_main_arg = Int32GetDatum(1);
 	RegisterBackgroundWorker(&bgw);
 }
 
@@ -212,6 +226,16 @@ aig_worker_main(Datum arg)
 	bool		loaded = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	if (DatumGetInt32(arg) == 1)
+	{
+		/* the shadow worker: die() ends an in-flight request at once */
+		pqsignal(SIGTERM, die);
+		BackgroundWorkerUnblockSignals();
+		BackgroundWorkerInitializeConnection(aig_database, NULL, 0);
+		pgstat_report_appname("ai_gateway shadow worker");
+		aig_shadow_worker_loop(&got_sigterm);
+		proc_exit(1);
+	}
 	pqsignal(SIGTERM, worker_sigterm);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(aig_database, NULL, 0);
