@@ -145,7 +145,7 @@ CREATE TABLE ai_gateway.config_history (
     old_row     jsonb,
     new_row     jsonb
 );
-COMMENT ON TABLE ai_gateway.config_history IS 'Changes to providers, routes, targets, prices, quotas, rate limits and grants';
+COMMENT ON TABLE ai_gateway.config_history IS 'Changes to providers, routes, targets, prices, quotas, rate limits and grants (not carried by pg_dump: a restore records itself)';
 
 CREATE TABLE ai_gateway.audit_log (
     id            bigserial PRIMARY KEY,
@@ -196,8 +196,6 @@ SELECT pg_catalog.pg_extension_config_dump('ai_gateway.quotas', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.route_grants', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.provider_grants', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.rate_limits', '');
-SELECT pg_catalog.pg_extension_config_dump('ai_gateway.config_history', '');
-SELECT pg_catalog.pg_extension_config_dump('ai_gateway.config_history_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.audit_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.jobs', '');

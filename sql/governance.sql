@@ -85,7 +85,7 @@ SELECT regexp_replace(call_as('aig_alice', 'g_chat'), 'Retry in \d+ ms', 'Retry 
 DELETE FROM ai_gateway.rate_limits;
 UPDATE ai_gateway.providers SET options = '{"requests_per_minute": 1}' WHERE name = 'cohere';
 SELECT ai_complete('one', 'cohere/m') AS provider_rl_1;
-SELECT regexp_replace(try($$SELECT ai_complete('two', 'cohere/m')$$), 'retry in \d+ ms', 'retry in N ms') AS provider_rl_2;
+SELECT regexp_replace(try($$SELECT ai_complete('two', 'cohere/m')$$), 'retry in \d+ ms', 'retry in N ms', 'g') AS provider_rl_2;
 -- a limited provider fails over to the next target
 INSERT INTO ai_gateway.routes (name) VALUES ('g_rl');
 INSERT INTO ai_gateway.route_targets (route, provider, model, priority) VALUES ('g_rl', 'cohere', 'm', 1), ('g_rl', 'gemini', 'm', 2);

@@ -401,8 +401,12 @@ role_rate_limits(int64 est_tokens)
 			ereport(ERROR,
 					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 					 errmsg("rate limit exceeded for role \"%s\"", l->role),
+					 l->tokens_per_minute > 0 && l->requests_per_minute > 0 ?
 					 errdetail("Limits: %d requests and %d tokens per minute.",
-							   l->requests_per_minute, l->tokens_per_minute),
+							   l->requests_per_minute, l->tokens_per_minute) :
+					 l->requests_per_minute > 0 ?
+					 errdetail("Limit: %d requests per minute.", l->requests_per_minute) :
+					 errdetail("Limit: %d tokens per minute.", l->tokens_per_minute),
 					 errhint("Retry in %ld ms.", need)));
 	}
 }

@@ -27,6 +27,7 @@ pass "$req calls from one backend used one connection"
 # share one new connection: 3 in all, never one per call.
 aig_mock_reset "$MOCK_PORT"
 aig_psql "$PGPORT" -d "$DB" -At >/dev/null 2>&1 <<'SQL' || true
+SET ai_gateway.max_retries = 0;
 SELECT ai_complete('x', 'openai/m');
 DO $$ BEGIN PERFORM ai_complete('x', 'openai/m+status=500'); EXCEPTION WHEN OTHERS THEN NULL; END $$;
 SELECT ai_complete('x', 'openai/m');

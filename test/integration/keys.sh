@@ -31,11 +31,11 @@ mode=$(stat -c %a "$datadir/ai_gateway.key")
 pass "master key file is 0600"
 
 aig_psql "$PGPORT" -d postgres -c "DROP DATABASE IF EXISTS aig_restored" -c "CREATE DATABASE aig_restored" >/dev/null
-aig_psql "$PGPORT" -d aig_restored -f "$dump" >/dev/null 2>&1
+aig_psql "$PGPORT" -d aig_restored -f "$dump" >"$dump.log" 2>&1 || { cat "$dump.log"; fail "restore failed"; }
 r=$(aig_psql "$PGPORT" -d aig_restored -Atc "SELECT ai_complete('x', 'openai/echo')::jsonb #>> '{headers,authorization}'")
 [ "$r" = "Bearer $secret" ] || fail "restored provider sent '$r'"
 n=$(aig_psql "$PGPORT" -d aig_restored -Atc "SELECT count(*) FROM ai_gateway.providers")
 [ "$n" = 6 ] || fail "restored $n providers"
 pass "dump restored into a new database: providers and keys work"
-rm -f "$dump"
+rm -f "$dump" "$dump.log"
 aig_psql "$PGPORT" -d postgres -c "DROP DATABASE $DB" -c "DROP DATABASE aig_restored" >/dev/null
