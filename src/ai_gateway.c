@@ -299,7 +299,9 @@ _PG_init(void)
 
 	aig_preloaded = true;
 	aig_shmem_init_hooks();
-	aig_register_worker();
+	/* single-user mode starts no background workers */
+	if (IsPostmasterEnvironment)
+		aig_register_worker();
 }
 
 void

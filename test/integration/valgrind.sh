@@ -21,6 +21,12 @@ CREATE EXTENSION ai_gateway;
 
 SET ai_gateway.max_response_bytes = 65536;
 
+SET ai_gateway.max_retries = 0;
+
+SET ai_gateway.breaker_failures = 1000;
+
+SET ai_gateway.breaker_min_requests = 1000000;
+
 INSERT INTO ai_gateway.providers (name, kind, base_url, api_key) VALUES ('openai', 'openai', 'http://127.0.0.1:$MOCK_PORT/v1', 'sk-valgrind-0123456789'), ('gemini', 'gemini', 'http://127.0.0.1:$MOCK_PORT', 'AIza-valgrind-0123456789');
 
 DO \$\$ DECLARE i int; BEGIN FOR i IN 1..240 LOOP PERFORM ai_complete('hi', 'openai/m'); PERFORM ai_chat('[{"role":"user","content":"x"}]', 'gemini/m'); PERFORM ai_embed(array['a','b'], 'gemini/e'); BEGIN PERFORM ai_complete('x', 'openai/m+' || (array['status=500','malformed','truncated','null_content','reset','oversized=100000'])[1 + i % 6]); EXCEPTION WHEN OTHERS THEN NULL; END; END LOOP; END \$\$;
