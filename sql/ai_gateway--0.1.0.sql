@@ -451,6 +451,15 @@ CREATE FUNCTION @extschema@.ai_embed(inputs text[], model text DEFAULT NULL,
 COMMENT ON FUNCTION @extschema@.ai_embed(text[], text, jsonb) IS
     'Embeddings of many texts, batched per provider limits, one row per input in order';
 
+CREATE FUNCTION @extschema@.ai_complete_batch(prompts text[], model text DEFAULT NULL,
+                                              system_prompt text DEFAULT NULL,
+                                              options jsonb DEFAULT '{}')
+    RETURNS TABLE (ordinality int, completion text, error text)
+    LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+    AS 'MODULE_PATHNAME', 'aig_complete_batch';
+COMMENT ON FUNCTION @extschema@.ai_complete_batch(text[], text, text, jsonb) IS
+    'Complete many prompts concurrently (ai_gateway.batch_concurrency in flight); one row per prompt, in order, with its completion or its error';
+
 ------------------------------------------------------------------------------
 -- Inspection
 ------------------------------------------------------------------------------

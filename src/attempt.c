@@ -95,27 +95,30 @@ provider_text(const char *s, const AigProvider *p, AigAttemptError *err)
 	return pg_any_to_server(s, len, PG_UTF8);
 }
 
+/* Build the request of a chat attempt (false + err when the target is unusable). */
 bool
-aig_attempt_chat(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptError *err)
+aig_chat_build(AigTarget *t, AigChatRequest *req, AigHttpRequest *hreq, AigAttemptError *err)
 {
-	AigChatAttempt *a = (AigChatAttempt *) arg;
-	AigProvider *p = t->provider;
-	AigChatResult *res = a->result;
-	AigHttpRequest hreq;
-	AigHttpResponse resp;
-	char	   *why = NULL;
-
 	if (!aig_target_usable(t, false, err))
 		return false;
-	a->req->model = t->model;
-	aig_http_request_init(&hreq);
-	p->dialect->build_chat(p, a->req, &hreq);
-	aig_http_perform(&hreq, lim, &resp);
-	if (!exchange_ok(p, &resp, err))
+	req->model = t->model;
+	aig_http_request_init(hreq);
+	t->provider->dialect->build_chat(t->provider, req, hreq);
+	return true;
+}
+
+/* Read a chat attempt's response into res, or classify its failure. */
+bool
+aig_chat_finish(AigTarget *t, AigHttpResponse *resp, AigChatResult *res, AigAttemptError *err)
+{
+	AigProvider *p = t->provider;
+	char	   *why = NULL;
+
+	if (!exchange_ok(p, resp, err))
 		return false;
 	memset(res, 0, sizeof(*res));
-	if (!p->dialect->parse_chat(resp.body, resp.body_len, res, &why))
-		return invalid_response(p, resp.status, why, err);
+	if (!p->dialect->parse_chat(resp->body, resp->body_len, res, &why))
+		return invalid_response(p, resp->status, why, err);
 	res->content = provider_text(res->content, p, err);
 	if (res->content == NULL)
 		return false;
@@ -124,6 +127,19 @@ aig_attempt_chat(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptEr
 	if (res->model)
 		res->model = provider_text(res->model, p, err);
 	return true;
+}
+
+bool
+aig_attempt_chat(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptError *err)
+{
+	AigChatAttempt *a = (AigChatAttempt *) arg;
+	AigHttpRequest hreq;
+	AigHttpResponse resp;
+
+	if (!aig_chat_build(t, a->req, &hreq, err))
+		return false;
+	aig_http_perform(&hreq, lim, &resp);
+	return aig_chat_finish(t, &resp, a->result, err);
 }
 
 static int

@@ -43,6 +43,12 @@ extern bool aig_attempt_chat(AigTarget *t, const AigHttpLimits *lim, void *arg,
 extern bool aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg,
 							  AigAttemptError *err);
 
+/* The two halves of a chat attempt, for batches. */
+extern bool aig_chat_build(AigTarget *t, AigChatRequest *req, AigHttpRequest *hreq,
+						   AigAttemptError *err);
+extern bool aig_chat_finish(AigTarget *t, AigHttpResponse *resp, AigChatResult *res,
+							AigAttemptError *err);
+
 /* A failure found before any request (key unusable, no embeddings API). */
 extern bool aig_target_usable(const AigTarget *t, bool embeddings, AigAttemptError *err);
 

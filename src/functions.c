@@ -5,7 +5,9 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "utils/resowner.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -31,7 +33,7 @@
 static const char *const known_options[] = {
 	"temperature", "max_tokens", "top_p", "stop", "seed", "response_format",
 	"timeout_ms", "connect_timeout_ms", "max_retries", "user", "metadata",
-	"dimensions", "input_type",
+	"dimensions", "input_type", "concurrency",
 };
 
 /* Text of the server encoding as the UTF-8 that provider APIs speak. */
@@ -78,7 +80,7 @@ reject_unknown_options(Jsonb *opts)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown option \"%.*s\"", v.val.string.len, v.val.string.val),
-					 errhint("Valid options are temperature, max_tokens, top_p, stop, seed, response_format, timeout_ms, connect_timeout_ms, max_retries, user, metadata, dimensions and input_type.")));
+					 errhint("Valid options are temperature, max_tokens, top_p, stop, seed, response_format, timeout_ms, connect_timeout_ms, max_retries, user, metadata, dimensions, input_type and concurrency.")));
 	}
 }
 
@@ -163,6 +165,7 @@ aig_parse_call_options(Jsonb *opts, AigCallOptions *co)
 	co->gen.max_tokens = -1;
 	co->timeout_ms = -1;
 	co->max_retries = -1;
+	co->concurrency = -1;
 	co->connect_timeout_ms = -1;
 	co->dimensions = -1;
 	co->raw = opts;
@@ -187,6 +190,8 @@ aig_parse_call_options(Jsonb *opts, AigCallOptions *co)
 		co->connect_timeout_ms = (int) i;
 	if (aig_jsonb_get_int(opts, "max_retries", OPT, 0, 10, &i))
 		co->max_retries = (int) i;
+	if (aig_jsonb_get_int(opts, "concurrency", OPT, 1, 1024, &i))
+		co->concurrency = (int) i;
 	if (aig_jsonb_get_int(opts, "dimensions", OPT, 1, 65536, &i))
 		co->dimensions = (int) i;
 	co->input_type = aig_jsonb_get_string(opts, "input_type", OPT);
@@ -675,6 +680,136 @@ aig_embed_many(PG_FUNCTION_ARGS)
 		else
 			values[1] = PointerGetDatum(vector_array(res.vectors[slot[i]],
 													 res.ndims[slot[i]]));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * Per-item preparation of a batch: request hook and route policy, in a
+ * subtransaction so that one item's hook error or blocked prompt becomes
+ * that item's error, not the statement's.
+ */
+static bool
+prepare_batch_item(AigRoute *route, AigBatchItem *it, Jsonb *opts, AigRedaction **map)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	*map = NULL;
+	if (route->request_hook_name == NULL && route->ndeny == 0 &&
+		route->redact_pii == AIG_REDACT_OFF)
+		return true;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		apply_request_hook(route, it->req, it->co, opts);
+		*map = aig_policy_apply_chat(route, it->req);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (ed->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(ed);
+		it->error = ed->message;
+		it->req = NULL;
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * ai_complete_batch(prompts text[], model text, system_prompt text, options jsonb)
+ * RETURNS TABLE(ordinality int, completion text, error text)
+ *
+ * Every prompt is a call of its own (routing, retries, quotas, audit), all
+ * run concurrently (batch.c).  A NULL prompt gives a row of NULLs.
+ */
+PG_FUNCTION_INFO_V1(aig_complete_batch);
+Datum
+aig_complete_batch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	AigCallOptions co;
+	AigRoute   *route;
+	Jsonb	   *opts;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	AigBatchItem *items;
+	AigRedaction **maps;
+	char	   *system = NULL;
+	int			concurrency;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	route = begin_call(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
+	opts = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	aig_parse_call_options(opts, &co);
+	if (!PG_ARGISNULL(2))
+		system = to_utf8(PG_GETARG_TEXT_PP(2));
+	else if (route->system_prompt)
+		system = route->system_prompt;
+	concurrency = co.concurrency > 0 ? co.concurrency : aig_batch_concurrency;
+
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	items = palloc0(sizeof(AigBatchItem) * Max(n, 1));
+	maps = palloc0(sizeof(AigRedaction *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		AigChatRequest *req;
+		int			cap = 0;
+
+		if (nulls[i])
+			continue;
+		items[i].co = palloc(sizeof(AigCallOptions));
+		*items[i].co = co;
+		req = palloc(sizeof(AigChatRequest));
+		init_chat_request(req, &co);
+		if (system)
+			add_message(req, &cap, "system", system);
+		add_message(req, &cap, "user", to_utf8(DatumGetTextPP(elems[i])));
+		items[i].req = req;
+		prepare_batch_item(route, &items[i], opts, &maps[i]);
+	}
+
+	aig_route_chat_batch(route, items, n, concurrency);
+
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[3];
+		bool		isnull[3] = {false, true, true};
+
+		values[0] = Int32GetDatum(i + 1);
+		if (items[i].ok)
+		{
+			char	   *content = items[i].result.content;
+
+			if (maps[i])
+				content = aig_unredact(maps[i], content);
+			values[1] = CStringGetTextDatum(content);
+			isnull[1] = false;
+		}
+		else if (items[i].error)
+		{
+			values[2] = CStringGetTextDatum(items[i].error);
+			isnull[2] = false;
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
 	}
 	return (Datum) 0;

@@ -62,6 +62,8 @@ static long last_timeout_ms = -1;
 static long last_connect_timeout_ms = -1;
 static curl_off_t last_max_bytes = -1;
 
+static void aig_http_pool_cleanup(void);
+
 static void
 aig_http_cleanup(int code, Datum arg)
 {
@@ -80,6 +82,7 @@ aig_http_cleanup(int code, Datum arg)
 	free(aig_rbuf);
 	aig_rbuf = NULL;
 	aig_rbuf_cap = 0;
+	aig_http_pool_cleanup();
 }
 
 static size_t
@@ -199,6 +202,35 @@ aig_sockopt_cb(void *clientp, curl_socket_t fd, curlsocktype purpose)
 	return CURL_SOCKOPT_OK;
 }
 
+/* Options every handle carries, set once when it is created. */
+static void
+configure_handle(CURL *h)
+{
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	AIG_CURL_SET_PROTOCOLS(h);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (aig_ca_bundle && aig_ca_bundle[0])
+		curl_easy_setopt(h, CURLOPT_CAINFO, aig_ca_bundle);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "ai_gateway/0.1.0");
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, aig_write_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, aig_header_cb);
+	curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, aig_sockopt_cb);
+	curl_easy_setopt(h, CURLOPT_POST, 1L);
+
+	/*
+	 * Without proxy variables in the server's environment, tell libcurl so
+	 * once instead of letting it scan the environment on every transfer.
+	 */
+	if (!getenv("http_proxy") && !getenv("https_proxy") && !getenv("HTTPS_PROXY") &&
+		!getenv("all_proxy") && !getenv("ALL_PROXY"))
+		curl_easy_setopt(h, CURLOPT_PROXY, "");
+}
+
 static void
 aig_http_init(void)
 {
@@ -226,30 +258,7 @@ aig_http_init(void)
 		registered = true;
 	}
 
-	/* set once, never per call */
-	curl_easy_setopt(aig_easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(aig_easy, CURLOPT_FOLLOWLOCATION, 0L);
-	AIG_CURL_SET_PROTOCOLS(aig_easy);
-	curl_easy_setopt(aig_easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(aig_easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (aig_ca_bundle && aig_ca_bundle[0])
-		curl_easy_setopt(aig_easy, CURLOPT_CAINFO, aig_ca_bundle);
-	curl_easy_setopt(aig_easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(aig_easy, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(aig_easy, CURLOPT_USERAGENT, "ai_gateway/0.1.0");
-	curl_easy_setopt(aig_easy, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(aig_easy, CURLOPT_WRITEFUNCTION, aig_write_cb);
-	curl_easy_setopt(aig_easy, CURLOPT_HEADERFUNCTION, aig_header_cb);
-	curl_easy_setopt(aig_easy, CURLOPT_SOCKOPTFUNCTION, aig_sockopt_cb);
-	curl_easy_setopt(aig_easy, CURLOPT_POST, 1L);
-
-	/*
-	 * Without proxy variables in the server's environment, tell libcurl so
-	 * once instead of letting it scan the environment on every transfer.
-	 */
-	if (!getenv("http_proxy") && !getenv("https_proxy") && !getenv("HTTPS_PROXY") &&
-		!getenv("all_proxy") && !getenv("ALL_PROXY"))
-		curl_easy_setopt(aig_easy, CURLOPT_PROXY, "");
+	configure_handle(aig_easy);
 	last_timeout_ms = last_connect_timeout_ms = -1;
 	last_max_bytes = -1;
 }
@@ -283,7 +292,7 @@ set_failure(AigHttpResponse *resp, int sqlerrcode, bool retryable, char *msg)
 
 /* Turn a libcurl result code into a SQLSTATE and a message. */
 static void
-classify_transport_error(CURLcode rc, const AigTransfer *t, const char *errbuf,
+classify_transport_error(CURL *h, CURLcode rc, const AigTransfer *t, const char *errbuf,
 						 const AigHttpLimits *lim, long status,
 						 AigHttpResponse *resp)
 {
@@ -313,7 +322,7 @@ classify_transport_error(CURLcode rc, const AigTransfer *t, const char *errbuf,
 			{
 				curl_off_t	connect_us = 0;
 
-				curl_easy_getinfo(aig_easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+				curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);
 				if (connect_us == 0)
 				{
 					set_failure(resp, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
@@ -492,7 +501,7 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 			resp->body_len = t.len;
 		}
 		if (rc != CURLE_OK)
-			classify_transport_error(rc, &t, errbuf, lim, status, resp);
+			classify_transport_error(aig_easy, rc, &t, errbuf, lim, status, resp);
 	}
 	PG_FINALLY();
 	{
@@ -505,4 +514,237 @@ long
 aig_http_connections_opened(void)
 {
 	return aig_connects;
+}
+
+/*
+ * Batches: many transfers in flight at once on the backend's multi handle
+ * (so they share its connection cache with single calls).  Easy handles
+ * are pooled per backend and configured once.  The caller adds transfers
+ * while there is room, and waits for completions one at a time; every
+ * malloc'd piece (header lists, buffers) is freed when its transfer
+ * completes or at aig_http_batch_end(), which callers run in PG_FINALLY so
+ * a cancel or an error frees everything.
+ */
+#define AIG_BATCH_MAX 1024
+
+typedef struct BatchSlot
+{
+	CURL	   *h;
+	bool		busy;
+	int			tag;
+	AigTransfer t;
+	struct curl_slist *headers;
+	char		errbuf[CURL_ERROR_SIZE];
+	AigHttpLimits lim;
+	instr_time	start;
+} BatchSlot;
+
+struct AigHttpBatch
+{
+	int			nslots;
+	int			inflight;
+	BatchSlot  *slots;			/* malloc'd */
+};
+
+static CURL *pool[AIG_BATCH_MAX];
+static int	npool = 0;
+
+AigHttpBatch *
+aig_http_batch_begin(int concurrency)
+{
+	AigHttpBatch *b;
+
+	aig_http_init();
+	concurrency = Max(1, Min(concurrency, AIG_BATCH_MAX));
+	while (npool < concurrency)
+	{
+		CURL	   *h = curl_easy_init();
+
+		if (h == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create a libcurl handle")));
+		configure_handle(h);
+		pool[npool++] = h;
+	}
+	b = palloc0(sizeof(AigHttpBatch));
+	b->nslots = concurrency;
+	b->slots = calloc(concurrency, sizeof(BatchSlot));
+	if (b->slots == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	for (int i = 0; i < concurrency; i++)
+		b->slots[i].h = pool[i];
+	return b;
+}
+
+bool
+aig_http_batch_room(const AigHttpBatch *b)
+{
+	return b->inflight < b->nslots;
+}
+
+int
+aig_http_batch_inflight(const AigHttpBatch *b)
+{
+	return b->inflight;
+}
+
+static void
+release_slot(BatchSlot *s)
+{
+	curl_multi_remove_handle(aig_multi, s->h);
+	curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, NULL);
+	curl_slist_free_all(s->headers);
+	s->headers = NULL;
+	free(s->t.buf);
+	memset(&s->t, 0, sizeof(s->t));
+	s->busy = false;
+}
+
+/*
+ * Start a transfer; the request's URL and body must live until it
+ * completes (the caller's memory context).
+ */
+void
+aig_http_batch_add(AigHttpBatch *b, int tag, const AigHttpRequest *req,
+				   const AigHttpLimits *lim)
+{
+	BatchSlot  *s = NULL;
+
+	for (int i = 0; i < b->nslots; i++)
+		if (!b->slots[i].busy)
+		{
+			s = &b->slots[i];
+			break;
+		}
+	if (s == NULL)
+		elog(ERROR, "no free transfer slot in the batch");
+	for (int i = 0; i < req->nheaders; i++)
+	{
+		struct curl_slist *nh = curl_slist_append(s->headers, req->headers[i]);
+
+		if (nh == NULL)
+		{
+			curl_slist_free_all(s->headers);
+			s->headers = NULL;
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		}
+		s->headers = nh;
+	}
+	memset(&s->t, 0, sizeof(s->t));
+	s->t.max_bytes = lim->max_bytes;
+	s->t.retry_after_ms = -1;
+	s->errbuf[0] = '\0';
+	s->lim = *lim;
+	s->tag = tag;
+	curl_easy_setopt(s->h, CURLOPT_URL, req->url);
+	curl_easy_setopt(s->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
+	curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, req->body);
+	curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, s->headers);
+	curl_easy_setopt(s->h, CURLOPT_TIMEOUT_MS, (long) lim->timeout_ms);
+	curl_easy_setopt(s->h, CURLOPT_CONNECTTIMEOUT_MS, (long) lim->connect_timeout_ms);
+	curl_easy_setopt(s->h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) lim->max_bytes);
+	curl_easy_setopt(s->h, CURLOPT_WRITEDATA, &s->t);
+	curl_easy_setopt(s->h, CURLOPT_HEADERDATA, &s->t);
+	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, s->errbuf);
+	curl_easy_setopt(s->h, CURLOPT_PRIVATE, (char *) s);
+	INSTR_TIME_SET_CURRENT(s->start);
+	if (curl_multi_add_handle(aig_multi, s->h) != CURLM_OK)
+	{
+		curl_slist_free_all(s->headers);
+		s->headers = NULL;
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not start a transfer")));
+	}
+	s->busy = true;
+	b->inflight++;
+}
+
+/*
+ * Wait up to timeout_ms for a transfer to finish.  Returns its tag and
+ * fills resp (as aig_http_perform would), or -1 when none finished in
+ * time.  Cancels are raised here (aig_http_batch_end cleans up).
+ */
+int
+aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp)
+{
+	instr_time	start,
+				now;
+
+	INSTR_TIME_SET_CURRENT(start);
+	for (;;)
+	{
+		int			running;
+		CURLMsg    *msg;
+		int			left;
+
+		CHECK_FOR_INTERRUPTS();
+		curl_multi_perform(aig_multi, &running);
+		while ((msg = curl_multi_info_read(aig_multi, &left)) != NULL)
+		{
+			BatchSlot  *s = NULL;
+			long		status = 0;
+			instr_time	d;
+			int			tag;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &s);
+			if (s == NULL || !s->busy)
+				continue;
+			memset(resp, 0, sizeof(*resp));
+			resp->retry_after_ms = -1;
+			curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+			INSTR_TIME_SET_CURRENT(d);
+			INSTR_TIME_SUBTRACT(d, s->start);
+			resp->elapsed_ms = INSTR_TIME_GET_MILLISEC(d);
+			resp->status = status;
+			resp->retry_after_ms = s->t.retry_after_ms;
+			if (s->t.content_type[0])
+				resp->content_type = pstrdup(s->t.content_type);
+			if (s->t.len > 0)
+			{
+				resp->body = palloc(s->t.len + 1);
+				memcpy(resp->body, s->t.buf, s->t.len);
+				resp->body[s->t.len] = '\0';
+				resp->body_len = s->t.len;
+			}
+			if (msg->data.result != CURLE_OK)
+				classify_transport_error(s->h, msg->data.result, &s->t, s->errbuf,
+										 &s->lim, status, resp);
+			tag = s->tag;
+			release_slot(s);
+			b->inflight--;
+			return tag;
+		}
+		if (b->inflight == 0)
+			return -1;
+		INSTR_TIME_SET_CURRENT(now);
+		INSTR_TIME_SUBTRACT(now, start);
+		if (INSTR_TIME_GET_MILLISEC(now) >= timeout_ms)
+			return -1;
+		aig_curl_multi_poll(aig_multi, NULL, 0, AIG_POLL_SLICE_MS, NULL);
+	}
+}
+
+void
+aig_http_batch_end(AigHttpBatch *b)
+{
+	if (b == NULL || b->slots == NULL)
+		return;
+	for (int i = 0; i < b->nslots; i++)
+		if (b->slots[i].busy)
+			release_slot(&b->slots[i]);
+	free(b->slots);
+	b->slots = NULL;
+	b->inflight = 0;
+}
+
+static void
+aig_http_pool_cleanup(void)
+{
+	for (int i = 0; i < npool; i++)
+		curl_easy_cleanup(pool[i]);
+	npool = 0;
 }

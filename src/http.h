@@ -39,6 +39,16 @@ typedef struct AigHttpResponse
 extern void aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 							 AigHttpResponse *resp);
 
+/* Many transfers at once (see http.c). */
+typedef struct AigHttpBatch AigHttpBatch;
+extern AigHttpBatch *aig_http_batch_begin(int concurrency);
+extern bool aig_http_batch_room(const AigHttpBatch *b);
+extern int	aig_http_batch_inflight(const AigHttpBatch *b);
+extern void aig_http_batch_add(AigHttpBatch *b, int tag, const AigHttpRequest *req,
+							   const AigHttpLimits *lim);
+extern int	aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp);
+extern void aig_http_batch_end(AigHttpBatch *b);
+
 /* Connections opened by this backend so far (for tests of reuse). */
 extern long aig_http_connections_opened(void);
 

@@ -38,6 +38,7 @@ typedef struct AigProvider
 	int			max_retries;	/* options.max_retries, -1 */
 	int			requests_per_minute;	/* options.requests_per_minute, -1 */
 	int			tokens_per_minute;	/* options.tokens_per_minute, -1 */
+	int			max_concurrency;	/* options.max_concurrency (batches), -1 */
 	int			nextra_headers; /* options.headers: {"Name": "value"} */
 	char	  **extra_headers;	/* "Name: value" */
 	bool		enabled;

@@ -44,6 +44,7 @@
 #include "http.h"
 #include "jsonb_util.h"
 #include "router.h"
+#include "router_internal.h"
 #include "shmem.h"
 #include "strategy.h"
 #include "audit.h"
@@ -52,15 +53,6 @@
 #include "mb/pg_wchar.h"
 #include "utils/json.h"
 
-/* Where one target stands during a call. */
-typedef struct TargetRun
-{
-	AigCandidate *cand;
-	int			tries;
-	int			max_retries;
-	bool		done;			/* no more attempts on it in this call */
-	TimestampTz ready_at;		/* earliest retry */
-} TargetRun;
 
 /* A one-target route for "provider/model", built in CurrentMemoryContext. */
 AigRoute *
@@ -132,8 +124,8 @@ aig_resolve_model(const char *model)
 	return NULL;				/* keep compiler quiet */
 }
 
-static int
-effective_max_retries(const AigRoute *route, const AigProvider *p, const AigCallOptions *co)
+int
+aig_r_effective_max_retries(const AigRoute *route, const AigProvider *p, const AigCallOptions *co)
 {
 	if (co->max_retries >= 0)
 		return co->max_retries;
@@ -144,8 +136,8 @@ effective_max_retries(const AigRoute *route, const AigProvider *p, const AigCall
 	return aig_max_retries;
 }
 
-static int
-call_timeout_ms(const AigRoute *route, const AigCallOptions *co)
+int
+aig_r_call_timeout_ms(const AigRoute *route, const AigCallOptions *co)
 {
 	if (co->timeout_ms > 0)
 		return co->timeout_ms;
@@ -155,8 +147,8 @@ call_timeout_ms(const AigRoute *route, const AigCallOptions *co)
 }
 
 /* Limits of one attempt: the call's remaining time, the provider's own cap. */
-static AigHttpLimits
-attempt_limits(const AigProvider *p, const AigCallOptions *co, long remaining_ms)
+AigHttpLimits
+aig_r_attempt_limits(const AigProvider *p, const AigCallOptions *co, long remaining_ms)
 {
 	AigHttpLimits lim;
 
@@ -171,8 +163,8 @@ attempt_limits(const AigProvider *p, const AigCallOptions *co, long remaining_ms
 }
 
 /* Backoff before retry number `retry` (1-based): exponential, half jitter. */
-static long
-backoff_ms(int retry, int retry_after_ms)
+long
+aig_r_backoff_ms(int retry, int retry_after_ms)
 {
 	double		d;
 
@@ -301,8 +293,8 @@ raise_no_target(const AigRoute *route, AigCandidate *cands)
 			 hint_for(code) ? errhint("%s", hint_for(code)) : 0));
 }
 
-static void
-finish_info(AigCallInfo *info, AigRoute *route, AigTarget *t, int attempts,
+void
+aig_r_finish_info(AigCallInfo *info, AigRoute *route, AigTarget *t, int attempts,
 			instr_time start, int64 in_tok, int64 out_tok)
 {
 	instr_time	d;
@@ -325,8 +317,8 @@ finish_info(AigCallInfo *info, AigRoute *route, AigTarget *t, int attempts,
 }
 
 /* The next target to attempt, or -1. */
-static int
-next_target(TargetRun *run, int n)
+int
+aig_r_next_target(TargetRun *run, int n)
 {
 	int			best = -1;
 
@@ -369,12 +361,12 @@ run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
 	if (n == 0)
 		raise_no_target(route, cands);
 
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), call_timeout_ms(route, co));
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), aig_r_call_timeout_ms(route, co));
 	run = palloc0(sizeof(TargetRun) * n);
 	for (int i = 0; i < n; i++)
 	{
 		run[i].cand = &cands[i];
-		run[i].max_retries = effective_max_retries(route, cands[i].target->provider, co);
+		run[i].max_retries = aig_r_effective_max_retries(route, cands[i].target->provider, co);
 		route_retries = Max(route_retries, run[i].max_retries);
 	}
 	budget = route_retries + n;
@@ -383,7 +375,7 @@ run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
 
 	while (attempts < budget)
 	{
-		int			i = next_target(run, n);
+		int			i = aig_r_next_target(run, n);
 		TargetRun  *r;
 		AigTarget  *t;
 		TimestampTz now;
@@ -420,7 +412,7 @@ run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
 			{
 				err.sqlerrcode = ERRCODE_CONNECTION_FAILURE;
 				err.message = psprintf("no attempt within the call's timeout of %d ms",
-									   call_timeout_ms(route, co));
+									   aig_r_call_timeout_ms(route, co));
 				last = t;
 			}
 			break;
@@ -462,7 +454,7 @@ run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
 		r->tries++;
 		info->attempts = attempts;
 		info->target = t;
-		lim = attempt_limits(t->provider, co, remaining);
+		lim = aig_r_attempt_limits(t->provider, co, remaining);
 		pg_atomic_fetch_add_u64(&aig_shared->calls, 1);
 		INSTR_TIME_SET_CURRENT(t0);
 		memset(&err, 0, sizeof(err));
@@ -482,7 +474,7 @@ run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
 			r->done = true;
 		else
 			r->ready_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													  backoff_ms(r->tries, err.retry_after_ms));
+													  aig_r_backoff_ms(r->tries, err.retry_after_ms));
 	}
 
 	/* targets set aside before any attempt belong in the story too */
@@ -515,8 +507,8 @@ run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
 }
 
 /* Estimate the input of a chat request, and find its sticky key. */
-static void
-order_context(const AigRoute *route, const AigCallOptions *co, int64 input_bytes,
+void
+aig_r_order_context(const AigRoute *route, const AigCallOptions *co, int64 input_bytes,
 			  AigOrderContext *ctx)
 {
 	memset(ctx, 0, sizeof(*ctx));
@@ -533,8 +525,8 @@ order_context(const AigRoute *route, const AigCallOptions *co, int64 input_bytes
 }
 
 /* 42501 unless the caller holds a grant on the route (or the provider). */
-static void
-check_access(const AigRoute *route)
+void
+aig_r_check_access(const AigRoute *route)
 {
 	if (route->name)
 	{
@@ -570,22 +562,12 @@ estimate_cost(const AigRoute *route, int64 in_tok, int64 out_tok)
 	return worst;
 }
 
-/* Everything about a call that accounting needs, fixed before it runs. */
-typedef struct CallAccount
-{
-	AigQuotaTicket ticket;
-	int64		est_tokens;
-	char	   *metadata;		/* JSON text */
-	char	   *prompt;			/* JSON text, only with log_prompts */
-	char	   *route_label;
-	instr_time	start;
-} CallAccount;
 
-static void
-account_begin(CallAccount *acc, const AigRoute *route, const AigCallOptions *co,
+void
+aig_r_account_begin(CallAccount *acc, const AigRoute *route, const AigCallOptions *co,
 			  const AigOrderContext *ctx, int64 out_est, char *prompt_json)
 {
-	check_access(route);
+	aig_r_check_access(route);
 	aig_audit_prepare();
 	memset(acc, 0, sizeof(*acc));
 	INSTR_TIME_SET_CURRENT(acc->start);
@@ -600,8 +582,8 @@ account_begin(CallAccount *acc, const AigRoute *route, const AigCallOptions *co,
 }
 
 /* Settle quotas and queue the audit record.  Safe in PG_CATCH (never raises). */
-static void
-account_end(CallAccount *acc, const AigCallInfo *info, bool ok, const char *error,
+void
+aig_r_account_end(CallAccount *acc, const AigCallInfo *info, bool ok, const char *error,
 			bool canceled, const char *output)
 {
 	AigAuditRecord rec;
@@ -652,7 +634,7 @@ account_at_exit(int code, Datum arg)
 		CallAccount *acc = inflight_acc;
 
 		inflight_acc = NULL;
-		account_end(acc, inflight_info, false, "backend terminated during the call",
+		aig_r_account_end(acc, inflight_info, false, "backend terminated during the call",
 					true, NULL);
 	}
 }
@@ -693,7 +675,7 @@ run_accounted(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions 
 		inflight_acc = NULL;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		account_end(acc, info, false, edata->message,
+		aig_r_account_end(acc, info, false, edata->message,
 					edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
 					edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN, NULL);
 		PG_RE_THROW();
@@ -702,8 +684,8 @@ run_accounted(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions 
 	return t;
 }
 
-static char *
-messages_json(const AigChatRequest *req)
+char *
+aig_r_messages_json(const AigChatRequest *req)
 {
 	StringInfoData buf;
 
@@ -738,20 +720,20 @@ aig_route_chat(AigRoute *route, AigChatRequest *req, const AigCallOptions *co,
 	INSTR_TIME_SET_CURRENT(start);
 	for (int i = 0; i < req->nmessages; i++)
 		bytes += strlen(req->messages[i].content);
-	order_context(route, co, bytes, &ctx);
-	account_begin(&acc, route, co, &ctx,
+	aig_r_order_context(route, co, bytes, &ctx);
+	aig_r_account_begin(&acc, route, co, &ctx,
 				  co->gen.max_tokens > 0 ? co->gen.max_tokens : AIG_EST_OUTPUT_TOKENS,
-				  aig_log_prompts ? messages_json(req) : NULL);
+				  aig_log_prompts ? aig_r_messages_json(req) : NULL);
 	a.req = req;
 	a.result = result;
 	t = run_accounted(route, &ctx, co, aig_attempt_chat, &a, info, &acc);
 	attempts = info->attempts;
-	finish_info(info, route, t, attempts, start, result->input_tokens, result->output_tokens);
+	aig_r_finish_info(info, route, t, attempts, start, result->input_tokens, result->output_tokens);
 	info->input_tokens = result->input_tokens;
 	info->output_tokens = result->output_tokens;
-	account_end(&acc, info, true, NULL, false, result->content);
+	aig_r_account_end(&acc, info, true, NULL, false, result->content);
 	if (route->has_shadows)
-		aig_shadow_enqueue(route, messages_json(req), co);
+		aig_shadow_enqueue(route, aig_r_messages_json(req), co);
 }
 
 void
@@ -769,18 +751,18 @@ aig_route_embed(AigRoute *route, AigEmbedRequest *req, const AigCallOptions *co,
 	INSTR_TIME_SET_CURRENT(start);
 	for (int i = 0; i < req->ninputs; i++)
 		bytes += strlen(req->inputs[i]);
-	order_context(route, co, bytes, &ctx);
+	aig_r_order_context(route, co, bytes, &ctx);
 	ctx.max_tokens = -1;
-	account_begin(&acc, route, co, &ctx, 0, NULL);
+	aig_r_account_begin(&acc, route, co, &ctx, 0, NULL);
 	a.req = req;
 	a.result = result;
 	a.requests = 0;
 	t = run_accounted(route, &ctx, co, aig_attempt_embed, &a, info, &acc);
 	attempts = info->attempts;
-	finish_info(info, route, t, attempts, start, result->input_tokens, 0);
+	aig_r_finish_info(info, route, t, attempts, start, result->input_tokens, 0);
 	info->input_tokens = result->input_tokens;
 	info->output_tokens = 0;
-	account_end(&acc, info, true, NULL, false, NULL);
+	aig_r_account_end(&acc, info, true, NULL, false, NULL);
 }
 
 /*
@@ -813,7 +795,7 @@ aig_route_decision_ns(const char *model, int iterations)
 		int			n;
 		bool		probe;
 
-		order_context(route, &co, 64, &ctx);
+		aig_r_order_context(route, &co, 64, &ctx);
 		n = aig_order_targets(route, &ctx, cands);
 		if (n > 0 && aig_breaker_allow(cands[0].target->state, GetCurrentTimestamp(), &probe))
 			aig_breaker_record(cands[0].target->state, &route->breaker, GetCurrentTimestamp(),
@@ -847,7 +829,7 @@ aig_governance_ns(const char *model, int iterations)
 	memset(&co, 0, sizeof(co));
 	co.gen.max_tokens = -1;
 	co.timeout_ms = co.max_retries = co.connect_timeout_ms = co.dimensions = -1;
-	order_context(route, &co, 64, &ctx);
+	aig_r_order_context(route, &co, 64, &ctx);
 	memset(&info, 0, sizeof(info));
 	info.route = route;
 	info.target = &route->targets[0];
@@ -860,8 +842,8 @@ aig_governance_ns(const char *model, int iterations)
 	{
 		CallAccount acc;
 
-		account_begin(&acc, route, &co, &ctx, AIG_EST_OUTPUT_TOKENS, NULL);
-		account_end(&acc, &info, true, NULL, false, NULL);
+		aig_r_account_begin(&acc, route, &co, &ctx, AIG_EST_OUTPUT_TOKENS, NULL);
+		aig_r_account_end(&acc, &info, true, NULL, false, NULL);
 		CHECK_FOR_INTERRUPTS();
 	}
 	INSTR_TIME_SET_CURRENT(elapsed);

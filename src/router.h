@@ -17,6 +17,7 @@ typedef struct AigCallOptions
 	AigGenOptions gen;
 	int			timeout_ms;		/* -1 = route/GUC (whole call, retries included) */
 	int			max_retries;	/* -1 = route/provider/GUC */
+	int			concurrency;	/* batches: -1 = ai_gateway.batch_concurrency */
 	int			connect_timeout_ms;
 	int			dimensions;		/* embeddings, -1 */
 	char	   *input_type;		/* embeddings, or NULL */
@@ -49,6 +50,21 @@ extern AigRoute *aig_direct_route(AigProvider *p, const char *model);
 extern void aig_route_chat(AigRoute *route, AigChatRequest *req,
 						   const AigCallOptions *co, AigChatResult *result,
 						   AigCallInfo *info);
+/* One item of a batch: its request in, its answer or error out. */
+typedef struct AigBatchItem
+{
+	AigChatRequest *req;		/* NULL: nothing to send (row stays NULL) */
+	AigCallOptions *co;
+	AigChatResult result;
+	AigCallInfo info;
+	bool		ok;
+	char	   *error;			/* when !ok and req != NULL */
+} AigBatchItem;
+
+/* Run every item through the route, up to `concurrency` requests in flight. */
+extern void aig_route_chat_batch(AigRoute *route, AigBatchItem *items, int n,
+								 int concurrency);
+
 extern void aig_route_embed(AigRoute *route, AigEmbedRequest *req,
 							const AigCallOptions *co, AigEmbedResult *result,
 							AigCallInfo *info);
