@@ -70,5 +70,27 @@ done
 r=$(aig_psql "$PGPORT" -d "$DB" -Atc "SELECT ai_complete('alive?', 'ollama/m')")
 [ "$r" = "mock reply from ollama m: alive?" ] || fail "server unusable after terminate: $r"
 pass "pg_terminate_backend ends only that backend"
+# 4. a batch of hanging prompts: pg_cancel_backend stops all of it promptly
+( aig_psql "$PGPORT" -d "$DB" -c "SET application_name = 'aig_cancel_batch'" \
+	-c "SELECT count(*) FROM ai_complete_batch(array(SELECT 'p' || g FROM generate_series(1, 100) g), 'openai/m+hang', NULL, '{\"concurrency\": 32}')" >"$out" 2>&1 || true ) &
+bg=$!
+pid=""
+for _ in $(seq 1 200); do
+	pid=$(aig_psql "$PGPORT" -d "$DB" -Atc "SELECT pid FROM pg_stat_activity WHERE application_name = 'aig_cancel_batch' AND state = 'active' AND query LIKE '%ai_complete_batch%'")
+	[ -n "$pid" ] && break
+	sleep 0.05
+done
+[ -n "$pid" ] || fail "the batch never showed up"
+sleep 0.3
+t0=$(aig_now_ms)
+aig_psql "$PGPORT" -d "$DB" -Atc "SELECT pg_cancel_backend($pid)" >/dev/null
+wait "$bg"
+t1=$(aig_now_ms)
+grep -q "canceling statement due to user request" "$out" || { cat "$out"; fail "no cancel error for the batch"; }
+echo "  batch of 100 hanging prompts (32 in flight): canceled in $((t1 - t0)) ms"
+[ $((t1 - t0)) -lt 2000 ] || fail "batch cancel took $((t1 - t0)) ms"
+r=$(aig_psql "$PGPORT" -d "$DB" -At -c "SELECT count(completion) FROM ai_complete_batch(array['a','b'], 'openai/m')")
+[ "$r" = 2 ] || fail "batches broken after a cancel: $r"
+pass "pg_cancel_backend stops a whole batch; the next batch works"
 rm -f "$out"
 aig_psql "$PGPORT" -d postgres -c "DROP DATABASE $DB" >/dev/null

@@ -31,6 +31,10 @@ INSERT INTO ai_gateway.providers (name, kind, base_url, api_key) VALUES ('openai
 
 DO \$\$ DECLARE i int; BEGIN FOR i IN 1..240 LOOP PERFORM ai_complete('hi', 'openai/m'); PERFORM ai_chat('[{"role":"user","content":"x"}]', 'gemini/m'); PERFORM ai_embed(array['a','b'], 'gemini/e'); BEGIN PERFORM ai_complete('x', 'openai/m+' || (array['status=500','malformed','truncated','null_content','reset','oversized=100000'])[1 + i % 6]); EXCEPTION WHEN OTHERS THEN NULL; END; END LOOP; END \$\$;
 
+SELECT count(*) FROM ai_complete_batch(array(SELECT 'b' || g FROM generate_series(1, 60) g), 'openai/m', NULL, '{"concurrency": 8}');
+
+SELECT count(*) FROM ai_complete_batch(array(SELECT 'b' || g FROM generate_series(1, 20) g), 'openai/m+status=500', NULL, '{"concurrency": 4}');
+
 SQL
 chmod 644 "$dir/in.sql"
 aig_mock_reset "$MOCK_PORT"
@@ -41,7 +45,7 @@ aig_mock_reset "$MOCK_PORT"
 	<"$dir/in.sql" >"$dir/out.txt" 2>&1
 if grep -q "ERROR:" "$dir/out.txt"; then cat "$dir/out.txt"; fail "the workload failed"; fi
 req=$(aig_mock_stats "$MOCK_PORT" 's["requests"]')
-[ "$req" -ge 900 ] || fail "only $req requests reached the mock"
+[ "$req" -ge 1000 ] || fail "only $req requests reached the mock"
 
 python3 - "$dir/valgrind.log" <<'PY'
 import re, sys
