@@ -14,6 +14,7 @@
 #include "miscadmin.h"
 #include "utils/errcodes.h"
 
+#include "ai_gateway.h"
 #include "attempt.h"
 #include "secrets.h"
 
@@ -142,6 +143,9 @@ aig_attempt_chat(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptEr
 	return aig_chat_finish(t, &resp, a->result, err);
 }
 
+/* Default per-request token budget of embedding requests (OpenAI's is 300k). */
+#define AIG_EMBED_TOKEN_BUDGET 250000
+
 static int
 embed_batch_size(const AigProvider *p)
 {
@@ -152,7 +156,15 @@ embed_batch_size(const AigProvider *p)
 	return Max(n, 1);
 }
 
-/* All inputs through one target (chunked), or nothing: vectors never mix. */
+/*
+ * All inputs through one target, or nothing: vectors of one call never mix
+ * models.  Inputs are cut into chunks of at most the provider's batch size
+ * and at most its per-request token budget (options.max_embed_tokens,
+ * default AIG_EMBED_TOKEN_BUDGET, estimated as bytes / 4), and the chunks
+ * are sent concurrently (ai_gateway.batch_concurrency in flight, or
+ * the provider's max_concurrency); the first failing chunk fails the
+ * attempt and the chunks still in flight are dropped.
+ */
 bool
 aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptError *err)
 {
@@ -161,6 +173,37 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 	AigEmbedResult *res = a->result;
 	AigProvider *p = t->provider;
 	int			chunk = embed_batch_size(p);
+	int64		budget = p->max_embed_tokens > 0 ? p->max_embed_tokens : AIG_EMBED_TOKEN_BUDGET;
+	int		   *starts = palloc(sizeof(int) * (req->ninputs + 1));
+	int			nchunks = 0;
+	int			conc;
+	AigHttpRequest *hreqs;
+	AigHttpBatch *volatile batch = NULL;
+	volatile bool ok = true;
+	volatile int next = 0;
+	volatile int done = 0;
+
+	/* chunk boundaries: by count and by estimated tokens */
+	for (int i = 0; i < req->ninputs;)
+	{
+		int64		tokens = 0;
+		int			j = i;
+
+		while (j < req->ninputs && j - i < chunk)
+		{
+			int64		t = ((int64) strlen(req->inputs[j]) + 3) / 4;
+
+			if (j > i && tokens + t > budget)
+				break;
+			tokens += t;
+			j++;
+		}
+		starts[nchunks++] = i;
+		i = j;
+	}
+	starts[nchunks] = req->ninputs;
+	conc = Min(nchunks, p->max_concurrency > 0 ?
+						   Min(p->max_concurrency, aig_batch_concurrency) : aig_batch_concurrency);
 
 	if (!aig_target_usable(t, true, err))
 		return false;
@@ -169,41 +212,76 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 	res->vectors = palloc0(sizeof(float4 *) * Max(req->ninputs, 1));
 	res->ndims = palloc0(sizeof(int) * Max(req->ninputs, 1));
 	res->input_tokens = 0;
+	if (nchunks == 0)
+		return true;
 
-	for (int off = 0; off < req->ninputs; off += chunk)
+	hreqs = palloc0(sizeof(AigHttpRequest) * nchunks);
+	for (int c = 0; c < nchunks; c++)
 	{
 		AigEmbedRequest part = *req;
-		AigEmbedResult pres;
-		AigHttpRequest hreq;
-		AigHttpResponse resp;
-		char	   *why = NULL;
 
-		CHECK_FOR_INTERRUPTS();
 		part.model = t->model;
-		part.inputs = req->inputs + off;
-		part.ninputs = Min(chunk, req->ninputs - off);
-		aig_http_request_init(&hreq);
-		p->dialect->build_embed(p, &part, &hreq);
-		a->requests++;
-		aig_http_perform(&hreq, lim, &resp);
-		if (!exchange_ok(p, &resp, err))
-			return false;
-		memset(&pres, 0, sizeof(pres));
-		if (!p->dialect->parse_embed(resp.body, resp.body_len, &pres, &why))
-			return invalid_response(p, resp.status, why, err);
-		if (pres.count != part.ninputs)
-			return invalid_response(p, resp.status,
-									psprintf("%d embeddings for %d inputs",
-											 pres.count, part.ninputs), err);
-		for (int i = 0; i < pres.count; i++)
-		{
-			res->vectors[off + i] = pres.vectors[i];
-			res->ndims[off + i] = pres.ndims[i];
-		}
-		if (pres.input_tokens >= 0 && res->input_tokens >= 0)
-			res->input_tokens += pres.input_tokens;
-		else
-			res->input_tokens = -1;
+		part.inputs = req->inputs + starts[c];
+		part.ninputs = starts[c + 1] - starts[c];
+		aig_http_request_init(&hreqs[c]);
+		p->dialect->build_embed(p, &part, &hreqs[c]);
 	}
-	return true;
+
+	PG_TRY();
+	{
+		batch = aig_http_batch_begin(Max(conc, 1));
+		while (ok && done < nchunks)
+		{
+			AigHttpResponse resp;
+			AigEmbedResult pres;
+			char	   *why = NULL;
+			int			c;
+			int			expected;
+
+			while (next < nchunks && aig_http_batch_room(batch))
+			{
+				aig_http_batch_add(batch, next, &hreqs[next], lim);
+				a->requests++;
+				next++;
+			}
+			c = aig_http_batch_wait(batch, 1000, &resp);
+			if (c < 0)
+				continue;
+			done++;
+			expected = starts[c + 1] - starts[c];
+			if (!exchange_ok(p, &resp, err))
+			{
+				ok = false;
+				break;
+			}
+			memset(&pres, 0, sizeof(pres));
+			if (!p->dialect->parse_embed(resp.body, resp.body_len, &pres, &why))
+			{
+				ok = invalid_response(p, resp.status, why, err);
+				break;
+			}
+			if (pres.count != expected)
+			{
+				ok = invalid_response(p, resp.status,
+									  psprintf("%d embeddings for %d inputs", pres.count, expected),
+									  err);
+				break;
+			}
+			for (int i = 0; i < pres.count; i++)
+			{
+				res->vectors[starts[c] + i] = pres.vectors[i];
+				res->ndims[starts[c] + i] = pres.ndims[i];
+			}
+			if (pres.input_tokens >= 0 && res->input_tokens >= 0)
+				res->input_tokens += pres.input_tokens;
+			else
+				res->input_tokens = -1;
+		}
+	}
+	PG_FINALLY();
+	{
+		aig_http_batch_end(batch);
+	}
+	PG_END_TRY();
+	return ok;
 }

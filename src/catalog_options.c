@@ -31,7 +31,7 @@
 static const char *const provider_keys[] = {
 	"timeout_ms", "connect_timeout_ms", "api_version", "anthropic_version",
 	"default_max_tokens", "max_embed_batch", "headers", "api_key_env", "resource",
-	"max_retries", "requests_per_minute", "tokens_per_minute", "max_concurrency",
+	"max_retries", "requests_per_minute", "tokens_per_minute", "max_concurrency", "max_embed_tokens",
 };
 
 static const char *const route_keys[] = {
@@ -181,6 +181,7 @@ aig_provider_apply_options(AigProvider *p, Jsonb *opts)
 	p->requests_per_minute = opt_int(opts, "requests_per_minute", what, 1, 100000000);
 	p->tokens_per_minute = opt_int(opts, "tokens_per_minute", what, 1, 2000000000);
 	p->max_concurrency = opt_int(opts, "max_concurrency", what, 1, 1024);
+	p->max_embed_tokens = opt_int(opts, "max_embed_tokens", what, 1, 100000000);
 	p->api_version = aig_jsonb_get_string(opts, "api_version", what);
 	if (p->api_version == NULL)
 		p->api_version = aig_jsonb_get_string(opts, "anthropic_version", what);

@@ -35,6 +35,7 @@ typedef struct AigProvider
 	int			connect_timeout_ms; /* options.connect_timeout_ms, -1 */
 	int			default_max_tokens; /* options.default_max_tokens, -1 */
 	int			max_embed_batch;	/* options.max_embed_batch, -1 */
+	int			max_embed_tokens;	/* options.max_embed_tokens, -1 */
 	int			max_retries;	/* options.max_retries, -1 */
 	int			requests_per_minute;	/* options.requests_per_minute, -1 */
 	int			tokens_per_minute;	/* options.tokens_per_minute, -1 */
