@@ -185,7 +185,7 @@ CREATE TABLE ai_gateway.jobs (
     finished_at     timestamptz
 );
 CREATE INDEX ON ai_gateway.jobs (next_attempt_at) WHERE status = 'queued';
-COMMENT ON TABLE ai_gateway.jobs IS 'Async job queue (run from version 0.2)';
+COMMENT ON TABLE ai_gateway.jobs IS 'Async jobs: queued by ai_complete_async, run by the job worker';
 
 -- pg_dump carries configuration and history
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.providers', '');
@@ -459,6 +459,28 @@ CREATE FUNCTION @extschema@.ai_complete_batch(prompts text[], model text DEFAULT
     AS 'MODULE_PATHNAME', 'aig_complete_batch';
 COMMENT ON FUNCTION @extschema@.ai_complete_batch(text[], text, text, jsonb) IS
     'Complete many prompts concurrently (ai_gateway.batch_concurrency in flight); one row per prompt, in order, with its completion or its error';
+
+CREATE FUNCTION @extschema@.ai_complete_async(prompt text, model text DEFAULT NULL,
+                                              system_prompt text DEFAULT NULL,
+                                              options jsonb DEFAULT '{}')
+    RETURNS bigint
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_complete_async';
+COMMENT ON FUNCTION @extschema@.ai_complete_async(text, text, text, jsonb) IS
+    'Queue a completion as a job (sent after the transaction commits); returns the job id';
+
+CREATE FUNCTION @extschema@.ai_result(job_id bigint, wait_ms int DEFAULT 0)
+    RETURNS jsonb
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_result';
+COMMENT ON FUNCTION @extschema@.ai_result(bigint, int) IS
+    'Status and result of a job: {"status", "result", "error", "attempts"}, waiting up to wait_ms for it to finish';
+
+-- jobs: each role sees its own
+ALTER TABLE ai_gateway.jobs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY jobs_own_rows ON ai_gateway.jobs FOR SELECT
+    USING (role = current_user OR ai_gateway.is_admin());
+GRANT SELECT ON ai_gateway.jobs TO PUBLIC;
 
 ------------------------------------------------------------------------------
 -- Inspection

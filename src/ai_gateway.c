@@ -24,6 +24,7 @@
 #include "target_state.h"
 #include "audit.h"
 #include "quota.h"
+#include "jobs.h"
 
 PG_MODULE_MAGIC;
 
@@ -285,6 +286,24 @@ aig_define_gucs(void)
 							PGC_SUSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.job_max_attempts",
+							"Attempts of an async job before it is marked failed.",
+							NULL,
+							&aig_job_max_attempts,
+							3, 1, 100,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ai_gateway.job_retention",
+							   "Finished async jobs older than this interval are deleted; empty keeps them.",
+							   NULL,
+							   &aig_job_retention,
+							   "7 days",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
 
 	AigMarkGUCPrefixReserved("ai_gateway");
 }

@@ -81,7 +81,10 @@ finish(Work *w, bool ok, const char *error)
 	w->state = ITEM_DONE;
 	it->ok = ok;
 	if (!ok)
+	{
 		it->error = pstrdup(error ? error : "failed");
+		it->retryable = w->err.retryable;
+	}
 	if (w->charged)
 	{
 		aig_r_account_end(&w->acc, &it->info, ok, ok ? NULL : it->error, false,

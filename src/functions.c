@@ -366,8 +366,8 @@ json_int_or_null(StringInfo buf, int64 v)
 }
 
 /* The normalized ai_chat object of DESIGN.md. */
-static Jsonb *
-chat_result_jsonb(const AigChatResult *res, const AigCallInfo *info)
+Jsonb *
+aig_chat_result_jsonb(const AigChatResult *res, const AigCallInfo *info)
 {
 	StringInfoData buf;
 
@@ -492,7 +492,7 @@ run_chat(AigRoute *route, AigChatRequest *req, AigCallOptions *co, Jsonb *opts,
 		res->content = aig_unredact(map, res->content);
 	if (!need_jsonb && route->response_hook_name == NULL)
 		return NULL;
-	out = chat_result_jsonb(res, &info);
+	out = aig_chat_result_jsonb(res, &info);
 	if (route->response_hook_name != NULL)
 		out = aig_call_hook(aig_route_hook_refresh(route, false), "response_hook",
 							route->name, out);

@@ -59,6 +59,7 @@ typedef struct AigBatchItem
 	AigCallInfo info;
 	bool		ok;
 	char	   *error;			/* when !ok and req != NULL */
+	bool		retryable;		/* a later retry may succeed (async jobs) */
 } AigBatchItem;
 
 /* Run every item through the route, up to `concurrency` requests in flight. */
@@ -72,6 +73,8 @@ extern void aig_route_embed(AigRoute *route, AigEmbedRequest *req,
 /* functions.c: option and message parsing, shared with the shadow worker */
 extern void aig_parse_call_options(Jsonb *opts, AigCallOptions *co);
 extern void aig_parse_messages(Jsonb *messages, AigChatRequest *req, int *cap);
+/* The normalized ai_chat object of a call. */
+extern Jsonb *aig_chat_result_jsonb(const AigChatResult *res, const AigCallInfo *info);
 
 /* ns per routing decision (no HTTP), for ai_gateway.bench_routing(). */
 extern double aig_route_decision_ns(const char *model, int iterations);

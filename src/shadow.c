@@ -293,6 +293,7 @@ aig_shadow_worker_loop(volatile sig_atomic_t *stop)
 
 		PG_TRY();
 		{
+			SetCurrentStatementStartTimestamp();
 			StartTransactionCommand();
 			PushActiveSnapshot(GetTransactionSnapshot());
 			MemoryContextSwitchTo(cxt);

@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "quota.h"
 #include "shadow.h"
+#include "jobs.h"
 
 #define AIG_TRANCHE_NAME "ai_gateway"
 
@@ -37,6 +38,7 @@ aig_shmem_size(void)
 	size = add_size(size, aig_audit_shmem_size());
 	size = add_size(size, aig_quota_shmem_size());
 	size = add_size(size, aig_shadow_shmem_size());
+	size = add_size(size, aig_jobs_shmem_size());
 	return size;
 }
 
@@ -75,6 +77,7 @@ aig_shmem_startup(void)
 	aig_audit_shmem_init();
 	aig_quota_shmem_init();
 	aig_shadow_shmem_init();
+	aig_jobs_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -44,6 +44,7 @@
 #include "audit.h"
 #include "quota.h"
 #include "shadow.h"
+#include "jobs.h"
 
 int			aig_quota_persist_ms = 5000;
 
@@ -91,6 +92,7 @@ stop_worker_for(const char *dbname)
 	if (dbname == NULL || aig_database == NULL || strcmp(dbname, aig_database) != 0)
 		return;
 	stop_one(aig_shadow_worker_pid);
+	stop_one(aig_jobs_worker_pid);
 	stop_one(aig_audit_worker_pid);
 }
 
@@ -137,6 +139,11 @@ aig_register_worker(void)
 	strlcpy(bgw.bgw_type, "ai_gateway shadow worker", BGW_MAXLEN);
 	bgw.bgw_main_arg = Int32GetDatum(1);
 	RegisterBackgroundWorker(&bgw);
+
+	strlcpy(bgw.bgw_name, "ai_gateway job worker", BGW_MAXLEN);
+	strlcpy(bgw.bgw_type, "ai_gateway job worker", BGW_MAXLEN);
+	bgw.bgw_main_arg = Int32GetDatum(2);
+	RegisterBackgroundWorker(&bgw);
 }
 
 static bool
@@ -165,6 +172,7 @@ run_job(Job job, MemoryContext cxt)
 
 	PG_TRY();
 	{
+		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		if (!extension_present())
@@ -226,6 +234,16 @@ aig_worker_main(Datum arg)
 	bool		loaded = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	if (DatumGetInt32(arg) == 2)
+	{
+		/* the job worker: die() ends in-flight requests at once */
+		pqsignal(SIGTERM, die);
+		BackgroundWorkerUnblockSignals();
+		BackgroundWorkerInitializeConnection(aig_database, NULL, 0);
+		pgstat_report_appname("ai_gateway job worker");
+		aig_jobs_worker_loop(&got_sigterm);
+		proc_exit(1);
+	}
 	if (DatumGetInt32(arg) == 1)
 	{
 		/* the shadow worker: die() ends an in-flight request at once */

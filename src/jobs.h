@@ -1,0 +1,19 @@
+/*
+ * jobs.h — async jobs: ai_complete_async / ai_result and the job worker.
+ */
+#ifndef AIG_JOBS_H
+#define AIG_JOBS_H
+
+#include "postgres.h"
+
+#include <signal.h>
+
+extern int	aig_job_max_attempts;
+extern char *aig_job_retention;
+
+extern Size aig_jobs_shmem_size(void);
+extern void aig_jobs_shmem_init(void);
+extern void aig_jobs_worker_loop(volatile sig_atomic_t *stop);
+extern int	aig_jobs_worker_pid(void);
+
+#endif							/* AIG_JOBS_H */
