@@ -10,7 +10,8 @@
  * scheduler (batch.c): concurrently, each as the role that queued it (its
  * grants, quotas and audit rows), with the route's own retries inside.  A
  * job whose call failed with a retryable error is queued again with
- * next_attempt_at after an exponential backoff, up to
+ * next_attempt_at after an exponential backoff (or the provider's
+ * Retry-After, when longer), up to
  * ai_gateway.job_max_attempts; then it is failed with its error.  Every
  * finished job is announced with NOTIFY ai_gateway_jobs, payload its id.
  *
@@ -486,21 +487,22 @@ run_role_jobs(Job *jobs, int n, const char *role)
 static void
 store_results(Job *jobs, int n)
 {
-	Oid			types[4] = {INT8OID, TEXTOID, JSONBOID, TEXTOID};
+	Oid			types[5] = {INT8OID, TEXTOID, JSONBOID, TEXTOID, INT4OID};
 	SPIPlanPtr	plan = SPI_prepare("UPDATE ai_gateway.jobs SET status = $2, result = $3, error = $4, "
 								   "finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE now() END, "
 								   "next_attempt_at = CASE WHEN $2 = 'queued' "
-								   "  THEN now() + make_interval(secs => power(2, attempts) * 0.5) "
+								   "  THEN clock_timestamp() + make_interval(secs => greatest("
+								   "       power(2, attempts) * 0.5, $5 / 1000.0)) "
 								   "  ELSE next_attempt_at END "
-								   "WHERE id = $1 AND status = 'running'", 4, types);
+								   "WHERE id = $1 AND status = 'running'", 5, types);
 
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the job update");
 	for (int i = 0; i < n; i++)
 	{
 		AigBatchItem *it = &jobs[i].item;
-		Datum		v[4];
-		char		nulls[4] = {' ', ' ', 'n', 'n'};
+		Datum		v[5];
+		char		nulls[5] = {' ', ' ', 'n', 'n', ' '};
 		const char *status;
 
 		if (it->ok)
@@ -518,6 +520,8 @@ store_results(Job *jobs, int n)
 		}
 		v[0] = Int64GetDatum(jobs[i].id);
 		v[1] = CStringGetTextDatum(status);
+		/* a provider's Retry-After is honoured when longer than the backoff */
+		v[4] = Int32GetDatum(Max(it->retry_after_ms, 0));
 		if (SPI_execute_plan(plan, v, nulls, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not store the result of job " INT64_FORMAT, jobs[i].id);
 		if (strcmp(status, "queued") != 0 && SPI_processed == 1)
@@ -591,11 +595,25 @@ jobs_round(bool recover)
 
 		if (n > 0)
 		{
+			/*
+			 * Load the configuration in a short transaction of its own, so
+			 * the long one that waits for the providers holds no lock on the
+			 * ai_gateway tables (DROP EXTENSION need not wait for it); the
+			 * cache stays valid until the next round calls
+			 * aig_catalog_ensure() again.
+			 */
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			PushActiveSnapshot(GetTransactionSnapshot());
+			aig_catalog_ensure();
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+			MemoryContextSwitchTo(cxt);
+
 			SetCurrentStatementStartTimestamp();
 			StartTransactionCommand();
 			PushActiveSnapshot(GetTransactionSnapshot());
 			pgstat_report_activity(STATE_RUNNING, "running async jobs");
-			aig_catalog_ensure();
 			aig_audit_prepare_worker();
 			for (int i = 0; i < n; i++)
 			{

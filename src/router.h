@@ -60,6 +60,7 @@ typedef struct AigBatchItem
 	bool		ok;
 	char	   *error;			/* when !ok and req != NULL */
 	bool		retryable;		/* a later retry may succeed (async jobs) */
+	int			retry_after_ms; /* the provider's Retry-After, -1 */
 } AigBatchItem;
 
 /* Run every item through the route, up to `concurrency` requests in flight. */

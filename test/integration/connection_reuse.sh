@@ -11,7 +11,6 @@ aig_mock_reset "$MOCK_PORT"
 aig_psql "$PGPORT" -d "$DB" -At >/dev/null <<SQL
 SELECT count(ai_complete('hi ' || g, 'openai/gpt-4o-mini')) FROM generate_series(1, $N) g;
 SELECT count(ai_complete('hi', p || '/m')) FROM unnest(array['anthropic','cohere','ollama','gemini','azure']) p, generate_series(1, 20);
-SELECT count(*) FROM ai_embed(array(SELECT 'doc ' || g FROM generate_series(1, 300) g), 'cohere/embed');
 SELECT count(ai_complete('after error', 'openai/m')) FROM generate_series(1, 10);
 SQL
 req=$(aig_mock_stats "$MOCK_PORT" 's["requests"]')
@@ -20,6 +19,20 @@ echo "  $req requests reached the mock over $conns TCP connection(s)"
 [ "$req" -ge "$N" ] || fail "only $req requests"
 [ "$conns" = 1 ] || fail "expected 1 connection, saw $conns"
 pass "$req calls from one backend used one connection"
+
+# embedding chunks go out concurrently: one connection per chunk in flight,
+# reused by the next statement
+aig_mock_reset "$MOCK_PORT"
+aig_psql "$PGPORT" -d "$DB" -At >/dev/null <<SQL
+SELECT count(*) FROM ai_embed(array(SELECT 'doc ' || g FROM generate_series(1, 300) g), 'cohere/embed');
+SELECT count(*) FROM ai_embed(array(SELECT 'doc ' || g FROM generate_series(1, 300) g), 'cohere/embed');
+SQL
+conns=$(aig_mock_stats "$MOCK_PORT" 's["connections"]')
+req=$(aig_mock_stats "$MOCK_PORT" 's["requests"]')
+echo "  2 x 300 texts in 4 concurrent chunks: $req requests over $conns connections"
+[ "$req" = 8 ] || fail "expected 8 embedding requests, saw $req"
+[ "$conns" -le 4 ] || fail "expected at most 4 connections (one per concurrent chunk), saw $conns"
+pass "concurrent chunks reuse their connections"
 
 # An upstream 500 keeps the connection.  A reset on a reused connection makes
 # libcurl retry once on a fresh one (it does so when a reused connection dies
