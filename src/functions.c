@@ -27,6 +27,7 @@
 #include "policy.h"
 #include "jsonb_util.h"
 #include "router.h"
+#include "router_internal.h"
 
 #define OPT "option"
 
@@ -434,18 +435,9 @@ request_jsonb(const AigRoute *route, const AigChatRequest *req, Jsonb *opts)
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"route\":");
 	json_str_or_null(&buf, route->name);
-	appendStringInfoString(&buf, ",\"messages\":[");
-	for (int i = 0; i < req->nmessages; i++)
-	{
-		const char *c = req->messages[i].content;
-
-		appendStringInfoString(&buf, i ? ",{\"role\":" : "{\"role\":");
-		escape_json(&buf, req->messages[i].role);
-		appendStringInfoString(&buf, ",\"content\":");
-		escape_json(&buf, pg_any_to_server(c, strlen(c), PG_UTF8));
-		appendStringInfoChar(&buf, '}');
-	}
-	appendStringInfoString(&buf, "],\"options\":");
+	appendStringInfoString(&buf, ",\"messages\":");
+	appendStringInfoString(&buf, aig_r_messages_json(req));
+	appendStringInfoString(&buf, ",\"options\":");
 	appendStringInfoString(&buf, opts ? JsonbToCString(NULL, &opts->root, VARSIZE(opts)) : "{}");
 	appendStringInfoChar(&buf, '}');
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
