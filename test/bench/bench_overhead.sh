@@ -216,7 +216,9 @@ PY
 
 # --- the cluster -----------------------------------------------------------------
 PG_PORT=$(aig_free_port)
-aig_start_cluster "$CLUSTER_DIR" "$PG_PORT" >/dev/null || die "could not start the cluster"
+# BENCH_PG_CONF: extra postgresql.conf lines (one per line), e.g. to compare with the audit worker elsewhere
+mapfile -t extra_conf < <(printf "%s\n" "${BENCH_PG_CONF:-}" | sed "/^$/d")
+aig_start_cluster "$CLUSTER_DIR" "$PG_PORT" "${extra_conf[@]}" >/dev/null || die "could not start the cluster"
 
 aig_psql "$PG_PORT" -At >"$WORK/setup.out" 2>&1 <<SQL || {
 CREATE EXTENSION ai_gateway;
