@@ -194,7 +194,7 @@ cohere_read_embed(json_object *root, const char *label, void *arg,
 	if (!aig_read_vector_list(list, out, "cohere response", errmsg))
 		return false;
 	out->input_tokens = aig_json_int(aig_json_path(root, "meta", "billed_units",
-												   NULL),
+												   (char *) NULL),
 									 "input_tokens");
 	return true;
 }

@@ -274,7 +274,7 @@ aig_response_format_parse(const char *text, AigRespFormatKind *kind,
 		*kind = AIG_RF_JSON_SCHEMA;
 	else
 		*kind = AIG_RF_OTHER;
-	s = aig_json_path(rf, "json_schema", "schema", NULL);
+	s = aig_json_path(rf, "json_schema", "schema", (char *) NULL);
 	if (schema && s != NULL && json_object_is_type(s, json_type_object))
 		*schema = s;
 	return rf;
