@@ -55,6 +55,20 @@ UPDATE ai_gateway.route_targets SET model = 'gpt-4o-mini+status=503' WHERE provi
 SELECT r->>'provider' AS answered_by, r->>'attempts' AS attempts, r->>'content' AS content
 FROM ai_chat('[{"role": "user", "content": "Are you there?"}]', 'summarize') r;
 
+-- a whole query at once: 20 prompts, 8 in flight
+SELECT count(completion) AS answered, count(error) AS failed
+FROM ai_complete_batch(array(SELECT 'Question ' || g FROM generate_series(1, 20) g), 'gemini/gemini-2.0-flash',
+                       NULL, '{"concurrency": 8}');
+
+-- a background job, and its result
+SELECT ai_complete_async('Summarize PostgreSQL in one line', 'anthropic/claude-3-5-haiku-latest') AS job \gset
+SELECT ai_result(:job, 5000) -> 'result' ->> 'content' AS job_result;
+
+-- every call left an audit row, written by the background worker
+SELECT ai_gateway.audit_flush();
+SELECT route, provider, model, status, attempts, input_tokens, output_tokens, cost_usd
+FROM ai_gateway.audit_log ORDER BY id LIMIT 6;
+
 -- embeddings, one text or many (real[], castable to pgvector's vector)
 SELECT array_length(ai_embed('hello world', 'openai/text-embedding-3-small'), 1) AS dims;
 SELECT ordinality, embedding[1:3] FROM ai_embed(array['a', 'b', 'c'], 'gemini/text-embedding-004');
