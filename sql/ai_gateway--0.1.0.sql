@@ -614,3 +614,29 @@ COMMENT ON FUNCTION ai_gateway.bench_governance(text, int) IS
     'Benchmark helper: ns per call of access check, rate limits, quotas and audit enqueue (each iteration queues an audit record)';
 REVOKE ALL ON FUNCTION ai_gateway.bench_governance(text, int) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.bench_routing(text, int) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Statistics
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ai_gateway.stats_now()
+    RETURNS TABLE (route text, provider text, model text, requests bigint, errors bigint,
+                   errors_by_class jsonb, latency_avg_ms double precision,
+                   latency_p50_ms double precision, latency_p95_ms double precision,
+                   latency_p99_ms double precision, input_tokens bigint, output_tokens bigint,
+                   cost_usd numeric, cache_hits bigint)
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_stats_now';
+CREATE VIEW ai_gateway.stats AS SELECT * FROM ai_gateway.stats_now();
+COMMENT ON VIEW ai_gateway.stats IS
+    'Calls per route/provider/model since the last stats_reset(): errors by class, latency percentiles (from a histogram), tokens, cost';
+GRANT SELECT ON ai_gateway.stats TO PUBLIC;
+
+CREATE FUNCTION ai_gateway.stats_reset() RETURNS void
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_stats_reset';
+REVOKE ALL ON FUNCTION ai_gateway.stats_reset() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ai_gateway.stats_reset() TO ai_gateway_admin;
+
+CREATE FUNCTION ai_gateway.metrics() RETURNS text
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_metrics';
+COMMENT ON FUNCTION ai_gateway.metrics() IS
+    'The statistics in Prometheus text exposition format (labels route, provider, model)';

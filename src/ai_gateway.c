@@ -25,6 +25,7 @@
 #include "audit.h"
 #include "quota.h"
 #include "jobs.h"
+#include "stats.h"
 
 PG_MODULE_MAGIC;
 
@@ -69,6 +70,14 @@ aig_define_gucs(void)
 								8192, 1024, 1024 * 1024,
 								PGC_POSTMASTER,
 								GUC_UNIT_KB,
+								NULL, NULL, NULL);
+		DefineCustomIntVariable("ai_gateway.max_stats",
+								"Route/provider/model statistics entries kept in shared memory.",
+								NULL,
+								&aig_max_stats,
+								2000, 16, 1000000,
+								PGC_POSTMASTER,
+								0,
 								NULL, NULL, NULL);
 		DefineCustomIntVariable("ai_gateway.max_quota_entries",
 								"Role/period quota counters and rate buckets kept in shared memory.",
@@ -286,6 +295,15 @@ aig_define_gucs(void)
 							PGC_SUSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ai_gateway.log_requests",
+							 "Log one line per call with its route, provider, model, status, latency, tokens and cost.",
+							 "Never keys; never prompts.",
+							 &aig_log_requests,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("ai_gateway.job_max_attempts",
 							"Attempts of an async job before it is marked failed.",

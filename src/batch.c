@@ -84,6 +84,7 @@ finish(Work *w, bool ok, const char *error)
 	{
 		it->error = pstrdup(error ? error : "failed");
 		it->retryable = w->err.retryable;
+		it->info.sqlerrcode = w->err.sqlerrcode;
 		it->retry_after_ms = w->err.retry_after_ms;
 	}
 	if (w->charged)

@@ -40,6 +40,7 @@
 #include "catalog.h"
 #include "catalog_options.h"
 #include "quota.h"
+#include "stats.h"
 #include "jsonb_util.h"
 #include "secrets.h"
 
@@ -63,6 +64,8 @@ typedef struct StateEntry
 {
 	char		key[AIG_PRICE_KEYLEN];
 	AigTargetState *state;
+	AigStats   *stats;
+	bool		stats_known;
 } StateEntry;
 
 typedef struct PriceEntry
@@ -323,6 +326,7 @@ finish_route(AigRoute *r)
 		AigTarget  *t = &r->targets[i];
 
 		t->state = aig_target_state(t->provider->name, t->model);
+		t->stats = aig_stats_entry(r->name, t->provider->name, t->model);
 		r->has_shadows |= t->shadow;
 		t->price = aig_catalog_price(t->provider->name, t->model);
 	}
@@ -846,8 +850,32 @@ aig_catalog_target_state(const char *provider, const char *model)
 		return aig_target_state(provider, model);
 	e = hash_search(direct_state_hash, key, HASH_ENTER, &found);
 	if (!found)
+	{
 		e->state = aig_target_state(provider, model);
+		e->stats_known = false;
+	}
 	return e->state;
+}
+
+AigStats *
+aig_catalog_direct_stats(const char *provider, const char *model)
+{
+	char		key[AIG_PRICE_KEYLEN];
+	StateEntry *e;
+	bool		found;
+
+	if (direct_state_hash == NULL ||
+		snprintf(key, sizeof(key), "%s\x1f%s", provider, model) >= (int) sizeof(key))
+		return aig_stats_entry(NULL, provider, model);
+	e = hash_search(direct_state_hash, key, HASH_ENTER, &found);
+	if (!found)
+		e->state = aig_target_state(provider, model);
+	if (!e->stats_known)
+	{
+		e->stats = aig_stats_entry(NULL, provider, model);
+		e->stats_known = true;
+	}
+	return e->stats;
 }
 
 /*

@@ -30,6 +30,7 @@ typedef struct AigTarget
 	Oid			role_oid;		/* InvalidOid when role is NULL or missing */
 	AigTargetState *state;		/* shared health, NULL when untracked */
 	const AigModelPrice *price; /* NULL when unknown */
+	struct AigStats *stats;		/* shared statistics of route + target */
 } AigTarget;
 
 typedef enum AigStrategy
@@ -91,6 +92,9 @@ extern bool aig_catalog_provider_allowed(const AigProvider *p);
 
 /* Superuser, extension owner, or member of ai_gateway_admin. */
 extern bool aig_is_admin(void);
+
+/* Shared statistics of a direct provider/model call, looked up once per load. */
+extern struct AigStats *aig_catalog_direct_stats(const char *provider, const char *model);
 
 /* Shared state of provider/model, looked up once per catalog load. */
 extern AigTargetState *aig_catalog_target_state(const char *provider, const char *model);

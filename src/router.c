@@ -50,6 +50,7 @@
 #include "audit.h"
 #include "quota.h"
 #include "shadow.h"
+#include "stats.h"
 #include "mb/pg_wchar.h"
 #include "utils/json.h"
 
@@ -73,6 +74,7 @@ aig_direct_route(AigProvider *p, const char *model)
 	route->targets[0].weight = 1;
 	route->targets[0].state = aig_catalog_target_state(p->name, model);
 	route->targets[0].price = aig_catalog_price(p->name, model);
+	route->targets[0].stats = aig_catalog_direct_stats(p->name, model);
 	return route;
 }
 
@@ -616,6 +618,18 @@ aig_r_account_end(CallAccount *acc, const AigCallInfo *info, bool ok, const char
 	rec.prompt = acc->prompt;
 	rec.output = aig_log_prompts ? output : NULL;
 	aig_audit_enqueue(&rec, ok);
+
+	if (info->target)
+		aig_stats_record(info->target->stats, ok, ok ? 0 : info->sqlerrcode, rec.latency_ms,
+						 rec.input_tokens, rec.output_tokens, rec.has_cost, rec.cost_usd, false);
+	if (aig_log_requests)
+		ereport(LOG,
+				(errmsg("ai_gateway call route=%s provider=%s model=%s status=%s http_status=%d attempts=%d latency_ms=%.1f input_tokens=" INT64_FORMAT " output_tokens=" INT64_FORMAT " cost_usd=%s",
+						rec.route ? rec.route : "-", rec.provider ? rec.provider : "-",
+						rec.model ? rec.model : "-", rec.status, rec.http_status, rec.attempts,
+						rec.latency_ms, rec.input_tokens, rec.output_tokens,
+						rec.has_cost ? psprintf("%.10g", rec.cost_usd) : "-"),
+				 errhidestmt(true)));
 }
 
 /*
@@ -675,6 +689,7 @@ run_accounted(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions 
 		inflight_acc = NULL;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
+		info->sqlerrcode = edata->sqlerrcode;
 		aig_r_account_end(acc, info, false, edata->message,
 					edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
 					edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN, NULL);

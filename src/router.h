@@ -33,6 +33,7 @@ typedef struct AigCallInfo
 	AigTarget  *target;			/* the target that answered */
 	int			attempts;
 	long		http_status;	/* of the last attempt, 0 when none */
+	int			sqlerrcode;		/* of the failure, when the call failed */
 	int64		input_tokens;	/* -1 unknown */
 	int64		output_tokens;
 	double		latency_ms;

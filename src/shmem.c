@@ -19,6 +19,7 @@
 #include "quota.h"
 #include "shadow.h"
 #include "jobs.h"
+#include "stats.h"
 
 #define AIG_TRANCHE_NAME "ai_gateway"
 
@@ -39,6 +40,7 @@ aig_shmem_size(void)
 	size = add_size(size, aig_quota_shmem_size());
 	size = add_size(size, aig_shadow_shmem_size());
 	size = add_size(size, aig_jobs_shmem_size());
+	size = add_size(size, aig_stats_shmem_size());
 	return size;
 }
 
@@ -78,6 +80,7 @@ aig_shmem_startup(void)
 	aig_quota_shmem_init();
 	aig_shadow_shmem_init();
 	aig_jobs_shmem_init();
+	aig_stats_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -9,6 +9,8 @@ DB=aig_keys
 aig_make_db "$PGPORT" "$DB" "$MOCK_PORT"
 secret='sk-integration-openai-0123456789'
 aig_psql "$PGPORT" -d "$DB" -At >/dev/null 2>&1 <<'SQL' || true
+SET ai_gateway.log_requests = on;
+SELECT ai_complete('x', 'openai/logged-call');
 SELECT ai_complete('x', 'openai/m');
 SELECT ai_complete('x', 'openai/m+status=401+echo_key');
 SELECT ai_complete('x', 'openai/m+status=401');
@@ -26,6 +28,9 @@ log=${AIG_SERVER_LOG:-$WORK/cluster/server.log}
 [ -s "$log" ] || fail "server log $log not found"
 if grep -q -- "$secret" "$log"; then fail "plain key in the server log"; fi
 pass "server log has no plain key"
+grep -q "ai_gateway call route=- provider=openai model=logged-call status=ok http_status=200 attempts=1" "$log" ||
+	fail "no ai_gateway.log_requests line in the server log"
+pass "ai_gateway.log_requests writes one key=value line per call"
 mode=$(stat -c %a "$datadir/ai_gateway.key")
 [ "$mode" = 600 ] || fail "master key file mode $mode"
 pass "master key file is 0600"

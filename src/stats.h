@@ -1,0 +1,28 @@
+/*
+ * stats.h — per route/provider/model counters in shared memory, for the
+ * ai_gateway.stats view and ai_gateway.metrics().
+ */
+#ifndef AIG_STATS_H
+#define AIG_STATS_H
+
+#include "postgres.h"
+
+#define AIG_STATS_BUCKETS 15
+
+typedef struct AigStats AigStats;
+
+extern int	aig_max_stats;
+extern bool aig_log_requests;
+
+extern Size aig_stats_shmem_size(void);
+extern void aig_stats_shmem_init(void);
+
+/* The entry of route (NULL = direct call) / provider / model; NULL if full. */
+extern AigStats *aig_stats_entry(const char *route, const char *provider, const char *model);
+
+/* Count one finished call.  Never raises (safe in PG_CATCH). */
+extern void aig_stats_record(AigStats *s, bool ok, int sqlerrcode, double latency_ms,
+							 int64 in_tok, int64 out_tok, bool has_cost, double cost,
+							 bool cache_hit);
+
+#endif							/* AIG_STATS_H */
