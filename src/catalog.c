@@ -857,6 +857,36 @@ aig_catalog_target_state(const char *provider, const char *model)
 	return e->state;
 }
 
+/* Direct routes share the route hash under their model string (which has a
+ * '/' that route names cannot have, so the two never collide). */
+AigRoute *
+aig_catalog_direct_route(const char *model)
+{
+	RouteEntry *e;
+
+	if (route_hash == NULL || strlen(model) >= AIG_NAME_KEYLEN)
+		return NULL;
+	e = hash_search(route_hash, model, HASH_FIND, NULL);
+	return e ? e->route : NULL;
+}
+
+void
+aig_catalog_remember_direct_route(const char *model, AigRoute *route)
+{
+	RouteEntry *e;
+
+	if (route_hash == NULL || strlen(model) >= AIG_NAME_KEYLEN)
+		return;
+	e = hash_search(route_hash, model, HASH_ENTER, NULL);
+	e->route = route;
+}
+
+MemoryContext
+aig_catalog_memory(void)
+{
+	return aig_catalog_cxt;
+}
+
 AigStats *
 aig_catalog_direct_stats(const char *provider, const char *model)
 {

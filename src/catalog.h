@@ -93,6 +93,11 @@ extern bool aig_catalog_provider_allowed(const AigProvider *p);
 /* Superuser, extension owner, or member of ai_gateway_admin. */
 extern bool aig_is_admin(void);
 
+/* Direct "provider/model" routes, cached per catalog load by model string. */
+extern AigRoute *aig_catalog_direct_route(const char *model);
+extern void aig_catalog_remember_direct_route(const char *model, AigRoute *route);
+extern MemoryContext aig_catalog_memory(void);
+
 /* Shared statistics of a direct provider/model call, looked up once per load. */
 extern struct AigStats *aig_catalog_direct_stats(const char *provider, const char *model);
 

@@ -116,7 +116,17 @@ aig_resolve_model(const char *model)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("provider \"%s\" does not exist", pname),
 					 errhint("Model strings are a route name or \"provider/model\" with a provider from ai_gateway.providers.")));
-		return aig_direct_route(p, slash + 1);
+		/* built once per catalog load, then found by the model string */
+		route = aig_catalog_direct_route(model);
+		if (route == NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(aig_catalog_memory());
+
+			route = aig_direct_route(p, slash + 1);
+			aig_catalog_remember_direct_route(model, route);
+			MemoryContextSwitchTo(old);
+		}
+		return route;
 	}
 
 	ereport(ERROR,
