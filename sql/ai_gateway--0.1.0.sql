@@ -529,14 +529,6 @@ BEGIN
     END IF;
 END $$;
 
-CREATE FUNCTION ai_gateway.grant_route(route text, role regrole) RETURNS void
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    PERFORM ai_gateway.require_admin();
-    INSERT INTO ai_gateway.route_grants (route, grantee, granted_by)
-    VALUES (grant_route.route, grant_route.role, session_user)
-    ON CONFLICT DO NOTHING;
-END $$;
 CREATE FUNCTION ai_gateway.grant_route(route text, role text) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -547,13 +539,6 @@ BEGIN
             session_user)
     ON CONFLICT DO NOTHING;
 END $$;
-CREATE FUNCTION ai_gateway.revoke_route(route text, role regrole) RETURNS void
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    PERFORM ai_gateway.require_admin();
-    DELETE FROM ai_gateway.route_grants g
-     WHERE g.route = revoke_route.route AND g.grantee = revoke_route.role;
-END $$;
 CREATE FUNCTION ai_gateway.revoke_route(route text, role text) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -563,6 +548,13 @@ BEGIN
        AND g.grantee IS NOT DISTINCT FROM
            (CASE WHEN lower(revoke_route.role) = 'public' THEN NULL ELSE revoke_route.role::regrole END);
 END $$;
+-- the signatures of DESIGN.md: a regrole, delegated to the text forms above
+CREATE FUNCTION ai_gateway.grant_route(route text, role regrole) RETURNS void
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT ai_gateway.grant_route(route, role::text) $$;
+CREATE FUNCTION ai_gateway.revoke_route(route text, role regrole) RETURNS void
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT ai_gateway.revoke_route(route, role::text) $$;
 CREATE FUNCTION ai_gateway.grant_provider(provider text, role text) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN

@@ -231,25 +231,6 @@ target_cmp(const void *a, const void *b)
 	return c != 0 ? c : strcmp(ta->model, tb->model);
 }
 
-const char *
-aig_strategy_name(AigStrategy s)
-{
-	switch (s)
-	{
-		case AIG_STRATEGY_FALLBACK:
-			return "fallback";
-		case AIG_STRATEGY_WEIGHTED:
-			return "weighted";
-		case AIG_STRATEGY_CHEAPEST:
-			return "cheapest";
-		case AIG_STRATEGY_FASTEST:
-			return "fastest";
-		case AIG_STRATEGY_ROUND_ROBIN:
-			return "round_robin";
-	}
-	return "fallback";
-}
-
 static AigStrategy
 parse_strategy(const char *s)
 {

@@ -71,8 +71,6 @@ typedef struct AigRoute
 	AigTarget  *targets;		/* sorted by priority, then provider, model */
 } AigRoute;
 
-extern const char *aig_strategy_name(AigStrategy s);
-
 struct AigQuota;
 struct AigRateLimit;
 

@@ -271,27 +271,11 @@ apply_policy_options(AigRoute *r, Jsonb *opts, bool strict)
 	v = aig_jsonb_get(opts, "deny_patterns");
 	if (v == NULL || v->type == jbvNull)
 		return;
-	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+	r->deny_patterns = aig_jsonb_string_array(v, &r->ndeny);
+	if (r->deny_patterns == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("route option \"deny_patterns\" must be an array of regular expressions")));
-	{
-		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
-		JsonbValue	e;
-		JsonbIteratorToken tok;
-
-		r->deny_patterns = palloc0(sizeof(char *) * Max(JsonContainerSize(v->val.binary.data), 1));
-		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
-		{
-			if (tok != WJB_ELEM)
-				continue;
-			if (e.type != jbvString)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("route option \"deny_patterns\" must be an array of regular expressions")));
-			r->deny_patterns[r->ndeny++] = pnstrdup(e.val.string.val, e.val.string.len);
-		}
-	}
 	if (strict)
 		aig_policy_check_patterns(r->name, r->ndeny, r->deny_patterns);
 }

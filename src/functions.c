@@ -95,24 +95,11 @@ parse_stop(JsonbValue *v, AigGenOptions *g)
 		g->stop[0] = jsonb_string_utf8(v);
 		return;
 	}
-	if (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
+	g->stop = aig_jsonb_string_array(v, &g->nstop);
+	if (g->stop != NULL)
 	{
-		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
-		JsonbValue	e;
-		JsonbIteratorToken tok;
-		int			cap = JsonContainerSize(v->val.binary.data);
-
-		g->stop = palloc0(sizeof(char *) * Max(cap, 1));
-		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
-		{
-			if (tok != WJB_ELEM)
-				continue;
-			if (e.type != jbvString)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("option \"stop\" must be a string or an array of strings")));
-			g->stop[g->nstop++] = jsonb_string_utf8(&e);
-		}
+		for (int i = 0; i < g->nstop; i++)
+			g->stop[i] = pg_server_to_any(g->stop[i], strlen(g->stop[i]), PG_UTF8);
 		if (g->nstop > 16)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

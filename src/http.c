@@ -46,7 +46,6 @@ typedef struct AigTransfer
 
 static CURLM *aig_multi = NULL;
 static CURL *aig_easy = NULL;
-static long aig_connects = 0;
 
 /*
  * The receive buffer outlives calls (malloc'd, grown on demand) so a call
@@ -194,14 +193,6 @@ aig_header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
 	return n;
 }
 
-static int
-aig_sockopt_cb(void *clientp, curl_socket_t fd, curlsocktype purpose)
-{
-	if (purpose == CURLSOCKTYPE_IPCXN)
-		aig_connects++;
-	return CURL_SOCKOPT_OK;
-}
-
 /* Options every handle carries, set once when it is created. */
 static void
 configure_handle(CURL *h)
@@ -219,7 +210,6 @@ configure_handle(CURL *h)
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, aig_write_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, aig_header_cb);
-	curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, aig_sockopt_cb);
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
 
 	/*
@@ -510,11 +500,6 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 	PG_END_TRY();
 }
 
-long
-aig_http_connections_opened(void)
-{
-	return aig_connects;
-}
 
 /*
  * Batches: many transfers in flight at once on the backend's multi handle

@@ -49,7 +49,5 @@ extern void aig_http_batch_add(AigHttpBatch *b, int tag, const AigHttpRequest *r
 extern int	aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp);
 extern void aig_http_batch_end(AigHttpBatch *b);
 
-/* Connections opened by this backend so far (for tests of reuse). */
-extern long aig_http_connections_opened(void);
 
 #endif							/* AIG_HTTP_H */

@@ -97,6 +97,30 @@ aig_jsonb_get_string(Jsonb *jb, const char *key, const char *what)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
+char **
+aig_jsonb_string_array(JsonbValue *v, int *n)
+{
+	JsonbIterator *it;
+	JsonbValue	e;
+	JsonbIteratorToken tok;
+	char	  **out;
+
+	*n = 0;
+	if (v == NULL || v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		return NULL;
+	out = palloc0(sizeof(char *) * Max(JsonContainerSize(v->val.binary.data), 1));
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		if (e.type != jbvString)
+			return NULL;
+		out[(*n)++] = pnstrdup(e.val.string.val, e.val.string.len);
+	}
+	return out;
+}
+
 char *
 aig_jsonb_value_to_text(JsonbValue *v)
 {

@@ -18,6 +18,12 @@ extern bool aig_jsonb_get_number(Jsonb *jb, const char *key, const char *what,
 								 double min, double max, double *out);
 extern char *aig_jsonb_get_string(Jsonb *jb, const char *key, const char *what);
 
+/*
+ * The strings of a jsonb array value (palloc'd copies, *n of them), or NULL
+ * when v is not an array of strings.
+ */
+extern char **aig_jsonb_string_array(JsonbValue *v, int *n);
+
 /* Text of a JsonbValue (scalar strings unquoted, containers as JSON). */
 extern char *aig_jsonb_value_to_text(JsonbValue *v);
 

@@ -467,7 +467,6 @@ run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
 		info->attempts = attempts;
 		info->target = t;
 		lim = aig_r_attempt_limits(t->provider, co, remaining);
-		pg_atomic_fetch_add_u64(&aig_shared->calls, 1);
 		INSTR_TIME_SET_CURRENT(t0);
 		memset(&err, 0, sizeof(err));
 		err.retry_after_ms = -1;
@@ -503,7 +502,6 @@ run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
 		}
 	}
 
-	pg_atomic_fetch_add_u64(&aig_shared->errors, 1);
 	{
 		const char *hint = hint_for(err.sqlerrcode);
 

@@ -72,8 +72,6 @@ aig_shmem_startup(void)
 		aig_shared->lock = &locks[0].lock;
 		aig_shared->audit_lock = &locks[1].lock;
 		aig_shared->quota_lock = &locks[2].lock;
-		pg_atomic_init_u64(&aig_shared->calls, 0);
-		pg_atomic_init_u64(&aig_shared->errors, 0);
 	}
 	aig_target_state_shmem_init();
 	aig_audit_shmem_init();

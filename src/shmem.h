@@ -20,8 +20,6 @@ typedef struct AigSharedState
 	LWLock	   *lock;			/* target hash structure */
 	LWLock	   *audit_lock;		/* audit queue positions */
 	LWLock	   *quota_lock;		/* quota usage and rate buckets */
-	pg_atomic_uint64 calls;		/* provider calls attempted, all backends */
-	pg_atomic_uint64 errors;	/* calls that ended in an error */
 } AigSharedState;
 
 extern AigSharedState *aig_shared;
