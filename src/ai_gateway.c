@@ -26,6 +26,8 @@
 #include "quota.h"
 #include "jobs.h"
 #include "stats.h"
+#include "cache.h"
+#include "alerts.h"
 
 PG_MODULE_MAGIC;
 
@@ -47,6 +49,12 @@ double		aig_fastest_explore_ratio = 0.05;
 bool		aig_preloaded = false;
 
 void		_PG_init(void);
+
+static const struct config_enum_entry cache_scope_options[] = {
+	{"role", AIG_CACHE_SCOPE_ROLE, false},
+	{"global", AIG_CACHE_SCOPE_GLOBAL, false},
+	{NULL, 0, false}
+};
 
 static void
 aig_define_gucs(void)
@@ -322,6 +330,61 @@ aig_define_gucs(void)
 							   PGC_SIGHUP,
 							   0,
 							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.cache_ttl_s",
+							"Cache every chat call's answer for this long; 0 caches only calls that ask.",
+							"A call asks with options.cache (true or a TTL in seconds); a route with options.cache_ttl_s.",
+							&aig_cache_ttl_s,
+							0, 0, AIG_CACHE_MAX_TTL_S,
+							PGC_USERSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("ai_gateway.cache_scope",
+							 "Whose calls may share a cached answer, unless the route's options.cache_scope says.",
+							 "role: only calls by the same role; global: every role that may call the route.",
+							 &aig_cache_scope,
+							 AIG_CACHE_SCOPE_ROLE,
+							 cache_scope_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.cache_local_kb",
+							"Memory each backend may keep cached answers in, in front of ai_gateway.cache; 0 turns the front off.",
+							NULL,
+							&aig_cache_local_kb,
+							4096, 0, 1024 * 1024,
+							PGC_USERSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ai_gateway.cache_hits_count_quota",
+							 "A call answered from the cache counts as one request against the role's quotas and rate limits.",
+							 "It never costs tokens or money.",
+							 &aig_cache_hits_count_quota,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomRealVariable("ai_gateway.alert_error_rate",
+							 "Error share of a provider/model over its window that sends an error_rate alert; 0 turns these alerts off.",
+							 "Alerts are NOTIFY messages on channel ai_gateway_alerts in ai_gateway.database.",
+							 &aig_alert_error_rate,
+							 0.5, 0, 1,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.alert_min_requests",
+							"Requests a target needs in its window before its error rate can raise an alert.",
+							NULL,
+							&aig_alert_min_requests,
+							20, 1, 1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
 
 	AigMarkGUCPrefixReserved("ai_gateway");
 }

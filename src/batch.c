@@ -53,6 +53,8 @@ typedef struct Work
 	AigHttpRequest hreq;
 	instr_time	start;
 	instr_time	attempt_start;
+	bool		cached;			/* the answer goes into the response cache */
+	AigCacheKey key;
 } Work;
 
 /* Provider in-flight counts, for options.max_concurrency. */
@@ -105,6 +107,42 @@ fail_attempt(Work *w, TargetRun *r)
 												  aig_r_backoff_ms(r->tries, w->err.retry_after_ms));
 }
 
+/* Answer an item from the response cache; true when it is done (a hit, or its quota refused it). */
+static bool
+serve_from_cache(AigRoute *route, Work *w)
+{
+	AigBatchItem *it = w->item;
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool done = false;
+
+	w->cached = aig_cache_prepare(route, it->req, it->co, &w->key);
+	if (!w->cached)
+		return false;
+	PG_TRY();
+	{
+		if (aig_r_serve_cached(route, &w->key, it->co, it->req, &it->result, &it->info))
+		{
+			w->state = ITEM_DONE;
+			it->ok = true;
+			done = true;
+		}
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		if (ed->sqlerrcode == ERRCODE_QUERY_CANCELED || ed->elevel > ERROR)
+			ReThrowError(ed);
+		finish(w, false, ed->message);
+		done = true;
+	}
+	PG_END_TRY();
+	return done;
+}
+
 /* Prepare an item: its order of targets and its quota charge. */
 static void
 prepare(AigRoute *route, Work *w)
@@ -114,6 +152,8 @@ prepare(AigRoute *route, Work *w)
 	int			route_retries = 0;
 	MemoryContext cxt = CurrentMemoryContext;
 
+	if (serve_from_cache(route, w))
+		return;
 	INSTR_TIME_SET_CURRENT(w->start);
 	memset(&it->info, 0, sizeof(it->info));
 	it->info.route = route;
@@ -262,6 +302,8 @@ complete_attempt(AigRoute *route, Work *w, AigHttpResponse *resp,
 		it->info.input_tokens = it->result.input_tokens;
 		it->info.output_tokens = it->result.output_tokens;
 		finish(w, true, NULL);
+		if (w->cached)
+			aig_cache_put(route, &w->key, &it->result, t);
 		if (route->has_shadows)
 			aig_shadow_enqueue(route, aig_r_messages_json(it->req), it->co);
 		return;

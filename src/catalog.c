@@ -626,6 +626,12 @@ aig_catalog_rate_limits(int *n)
 	return rate_limits;
 }
 
+Oid
+aig_catalog_owner(void)
+{
+	return extension_owner;
+}
+
 bool
 aig_is_admin(void)
 {

@@ -63,6 +63,10 @@ typedef struct AigRoute
 	int			ndeny;
 	char	  **deny_patterns;	/* options.deny_patterns (regexes) */
 	AigTargetState *state;		/* shared route counters, or NULL */
+	int			cache_ttl_s;	/* options.cache_ttl_s, -1 = GUC */
+	int			cache_scope;	/* options.cache_scope: AIG_CACHE_SCOPE_*, -1 = GUC */
+	bool		cache_fp_set;	/* cache_fp computed (cache.c) */
+	uint8		cache_fp[32];	/* SHA-256 of what makes this route's answers */
 	bool		grant_public;	/* ai_gateway.route_grants */
 	int			ngrants;
 	Oid		   *grants;
@@ -87,6 +91,9 @@ extern const struct AigRateLimit *aig_catalog_rate_limits(int *n);
 /* May the current user call route / provider? (grants; admins always) */
 extern bool aig_catalog_route_allowed(const AigRoute *route);
 extern bool aig_catalog_provider_allowed(const AigProvider *p);
+
+/* The owner of the extension's tables (as of the last catalog load). */
+extern Oid	aig_catalog_owner(void);
 
 /* Superuser, extension owner, or member of ai_gateway_admin. */
 extern bool aig_is_admin(void);

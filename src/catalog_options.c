@@ -23,6 +23,7 @@
 #include "utils/jsonb.h"
 #include "utils/rel.h"
 
+#include "cache.h"
 #include "catalog_options.h"
 #include "compat.h"
 #include "jsonb_util.h"
@@ -38,7 +39,7 @@ static const char *const route_keys[] = {
 	"timeout_ms", "system_prompt", "max_retries", "sticky_key", "explore_ratio",
 	"breaker_failures", "breaker_error_rate", "breaker_min_requests",
 	"breaker_window_ms", "breaker_cooldown_ms", "request_hook", "response_hook",
-	"redact_pii", "deny_patterns",
+	"redact_pii", "deny_patterns", "cache_ttl_s", "cache_scope",
 };
 
 #define MAX_EXTRA_HEADERS 12
@@ -292,6 +293,19 @@ aig_route_apply_options(AigRoute *r, Jsonb *opts, bool strict)
 	r->system_prompt = aig_jsonb_get_string(opts, "system_prompt", what);
 	r->sticky_key = aig_jsonb_get_string(opts, "sticky_key", what);
 	r->explore_ratio = -1;
+	r->cache_ttl_s = opt_int(opts, "cache_ttl_s", what, 0, AIG_CACHE_MAX_TTL_S);
+	r->cache_scope = -1;
+	if (opts)
+	{
+		char	   *scope = aig_jsonb_get_string(opts, "cache_scope", what);
+
+		if (scope != NULL && (r->cache_scope = aig_cache_scope_from_name(scope)) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("route option \"cache_scope\" of route \"%s\" must be \"role\" or \"global\"",
+							r->name ? r->name : "?"),
+					 errhint("\"role\" keeps each role's cached answers apart; \"global\" shares them.")));
+	}
 	if (opts && aig_jsonb_get_number(opts, "explore_ratio", what, 0, 0.5, &d))
 		r->explore_ratio = d;
 

@@ -34,7 +34,7 @@
 static const char *const known_options[] = {
 	"temperature", "max_tokens", "top_p", "stop", "seed", "response_format",
 	"timeout_ms", "connect_timeout_ms", "max_retries", "user", "metadata",
-	"dimensions", "input_type", "concurrency",
+	"dimensions", "input_type", "concurrency", "cache",
 };
 
 /* Text of the server encoding as the UTF-8 that provider APIs speak. */
@@ -81,7 +81,7 @@ reject_unknown_options(Jsonb *opts)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown option \"%.*s\"", v.val.string.len, v.val.string.val),
-					 errhint("Valid options are temperature, max_tokens, top_p, stop, seed, response_format, timeout_ms, connect_timeout_ms, max_retries, user, metadata, dimensions, input_type and concurrency.")));
+					 errhint("Valid options are temperature, max_tokens, top_p, stop, seed, response_format, timeout_ms, connect_timeout_ms, max_retries, user, metadata, dimensions, input_type, concurrency and cache.")));
 	}
 }
 
@@ -156,6 +156,7 @@ aig_parse_call_options(Jsonb *opts, AigCallOptions *co)
 	co->concurrency = -1;
 	co->connect_timeout_ms = -1;
 	co->dimensions = -1;
+	co->cache_ttl_s = -1;
 	co->raw = opts;
 	if (opts == NULL)
 		return;
@@ -182,6 +183,17 @@ aig_parse_call_options(Jsonb *opts, AigCallOptions *co)
 		co->concurrency = (int) i;
 	if (aig_jsonb_get_int(opts, "dimensions", OPT, 1, 65536, &i))
 		co->dimensions = (int) i;
+	if ((v = aig_jsonb_get(opts, "cache")) != NULL && v->type != jbvNull)
+	{
+		if (v->type == jbvBool)
+			co->cache_ttl_s = v->val.boolean ? AIG_CACHE_TTL_DEFAULT : 0;
+		else if (v->type != jbvNumeric)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"cache\" must be true, false or a time to live in seconds")));
+		else if (aig_jsonb_get_int(opts, "cache", OPT, 0, AIG_CACHE_MAX_TTL_S, &i))
+			co->cache_ttl_s = (int) i;
+	}
 	co->input_type = aig_jsonb_get_string(opts, "input_type", OPT);
 	co->user = aig_jsonb_get_string(opts, "user", OPT);
 	if ((v = aig_jsonb_get(opts, "metadata")) != NULL && v->type != jbvNull)
@@ -401,7 +413,7 @@ aig_chat_result_jsonb(const AigChatResult *res, const AigCallInfo *info)
 	json_key(&buf, "attempts", false);
 	appendStringInfo(&buf, "%d", info->attempts);
 	json_key(&buf, "cached", false);
-	appendStringInfoString(&buf, "false");
+	appendStringInfoString(&buf, info->cache_hit ? "true" : "false");
 	appendStringInfoChar(&buf, '}');
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }

@@ -66,6 +66,8 @@ aig_direct_route(AigProvider *p, const char *model)
 	route->timeout_ms = -1;
 	route->max_retries = -1;
 	route->explore_ratio = -1;
+	route->cache_ttl_s = -1;
+	route->cache_scope = -1;
 	route->breaker = aig_breaker_defaults;
 	route->ntargets = route->target_cap = 1;
 	route->targets = palloc0(sizeof(AigTarget));
@@ -573,22 +575,59 @@ estimate_cost(const AigRoute *route, int64 in_tok, int64 out_tok)
 }
 
 
-void
-aig_r_account_begin(CallAccount *acc, const AigRoute *route, const AigCallOptions *co,
-			  const AigOrderContext *ctx, int64 out_est, char *prompt_json)
+/* What every accounted call starts with (no access or quota check). */
+static void
+account_init(CallAccount *acc, const AigRoute *route, const AigCallOptions *co,
+			 char *prompt_json)
 {
-	aig_r_check_access(route);
 	aig_audit_prepare();
 	memset(acc, 0, sizeof(*acc));
 	INSTR_TIME_SET_CURRENT(acc->start);
-	acc->est_tokens = ctx->est_input_tokens + out_est;
 	acc->metadata = co->metadata ?
 		JsonbToCString(NULL, &co->metadata->root, VARSIZE(co->metadata)) : NULL;
 	acc->prompt = aig_log_prompts ? prompt_json : NULL;
 	acc->route_label = route->name == NULL ? NULL :
 		route->version > 0 ? psprintf("%s@%d", route->name, route->version) : route->name;
+}
+
+void
+aig_r_account_begin(CallAccount *acc, const AigRoute *route, const AigCallOptions *co,
+			  const AigOrderContext *ctx, int64 out_est, char *prompt_json)
+{
+	aig_r_check_access(route);
+	account_init(acc, route, co, prompt_json);
+	acc->est_tokens = ctx->est_input_tokens + out_est;
 	aig_quota_check(&acc->ticket, acc->est_tokens,
 					estimate_cost(route, ctx->est_input_tokens, out_est));
+}
+
+/*
+ * Answer from the response cache when it holds the call's answer: access
+ * is checked first; the hit is audited (cache_hit), counted in the
+ * statistics, costs nothing, and counts as one request against quotas and
+ * rate limits unless ai_gateway.cache_hits_count_quota is off.
+ */
+bool
+aig_r_serve_cached(AigRoute *route, const AigCacheKey *key, const AigCallOptions *co,
+				   const AigChatRequest *req, AigChatResult *result, AigCallInfo *info)
+{
+	CallAccount acc;
+	AigTarget  *t;
+
+	aig_r_check_access(route);
+	if (!aig_cache_get(route, key, result, &t))
+		return false;
+	account_init(&acc, route, co, aig_log_prompts ? aig_r_messages_json(req) : NULL);
+	if (aig_cache_hits_count_quota)
+		aig_quota_check(&acc.ticket, 0, 0);
+	memset(info, 0, sizeof(*info));
+	aig_r_finish_info(info, route, t, 0, acc.start, 0, 0);
+	info->input_tokens = info->output_tokens = 0;
+	info->has_cost = true;
+	info->cost_usd = 0;
+	info->cache_hit = true;
+	aig_r_account_end(&acc, info, true, NULL, false, result->content);
+	return true;
 }
 
 /* Settle quotas and queue the audit record.  Safe in PG_CATCH (never raises). */
@@ -621,6 +660,7 @@ aig_r_account_end(CallAccount *acc, const AigCallInfo *info, bool ok, const char
 	rec.output_tokens = ok ? info->output_tokens : -1;
 	rec.has_cost = ok && info->has_cost;
 	rec.cost_usd = info->cost_usd;
+	rec.cache_hit = info->cache_hit;
 	rec.error = error;
 	rec.metadata = acc->metadata;
 	rec.prompt = acc->prompt;
@@ -629,14 +669,16 @@ aig_r_account_end(CallAccount *acc, const AigCallInfo *info, bool ok, const char
 
 	if (info->target)
 		aig_stats_record(info->target->stats, ok, ok ? 0 : info->sqlerrcode, rec.latency_ms,
-						 rec.input_tokens, rec.output_tokens, rec.has_cost, rec.cost_usd, false);
+						 rec.input_tokens, rec.output_tokens, rec.has_cost, rec.cost_usd,
+						 info->cache_hit);
 	if (aig_log_requests)
 		ereport(LOG,
-				(errmsg("ai_gateway call route=%s provider=%s model=%s status=%s http_status=%d attempts=%d latency_ms=%.1f input_tokens=" INT64_FORMAT " output_tokens=" INT64_FORMAT " cost_usd=%s",
+				(errmsg("ai_gateway call route=%s provider=%s model=%s status=%s http_status=%d attempts=%d latency_ms=%.1f input_tokens=" INT64_FORMAT " output_tokens=" INT64_FORMAT " cost_usd=%s cache_hit=%s",
 						rec.route ? rec.route : "-", rec.provider ? rec.provider : "-",
 						rec.model ? rec.model : "-", rec.status, rec.http_status, rec.attempts,
 						rec.latency_ms, rec.input_tokens, rec.output_tokens,
-						rec.has_cost ? psprintf("%.10g", rec.cost_usd) : "-"),
+						rec.has_cost ? psprintf("%.10g", rec.cost_usd) : "-",
+						rec.cache_hit ? "true" : "false"),
 				 errhidestmt(true)));
 }
 
@@ -739,8 +781,13 @@ aig_route_chat(AigRoute *route, AigChatRequest *req, const AigCallOptions *co,
 	int64		bytes = 0;
 	instr_time	start;
 	int			attempts;
+	AigCacheKey key;
+	bool		cached;
 
 	INSTR_TIME_SET_CURRENT(start);
+	cached = aig_cache_prepare(route, req, co, &key);
+	if (cached && aig_r_serve_cached(route, &key, co, req, result, info))
+		return;
 	for (int i = 0; i < req->nmessages; i++)
 		bytes += strlen(req->messages[i].content);
 	aig_r_order_context(route, co, bytes, &ctx);
@@ -755,6 +802,8 @@ aig_route_chat(AigRoute *route, AigChatRequest *req, const AigCallOptions *co,
 	info->input_tokens = result->input_tokens;
 	info->output_tokens = result->output_tokens;
 	aig_r_account_end(&acc, info, true, NULL, false, result->content);
+	if (cached)
+		aig_cache_put(route, &key, result, t);
 	if (route->has_shadows)
 		aig_shadow_enqueue(route, aig_r_messages_json(req), co);
 }

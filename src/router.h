@@ -11,6 +11,10 @@
 #include "catalog.h"
 #include "provider.h"
 
+/* options.cache: true (the route's or the GUC's TTL, else an hour) */
+#define AIG_CACHE_TTL_DEFAULT (-2)
+#define AIG_CACHE_MAX_TTL_S (366 * 86400)
+
 /* Per-call options (options jsonb of the SQL functions), validated. */
 typedef struct AigCallOptions
 {
@@ -20,6 +24,8 @@ typedef struct AigCallOptions
 	int			concurrency;	/* batches: -1 = ai_gateway.batch_concurrency */
 	int			connect_timeout_ms;
 	int			dimensions;		/* embeddings, -1 */
+	int			cache_ttl_s;	/* options.cache: -1 unset, 0 off, > 0 a TTL,
+								 * AIG_CACHE_TTL_DEFAULT for true */
 	char	   *input_type;		/* embeddings, or NULL */
 	char	   *user;			/* sticky key (routing issue), or NULL */
 	Jsonb	   *metadata;		/* copied to the audit row, or NULL */
@@ -39,6 +45,7 @@ typedef struct AigCallInfo
 	double		latency_ms;
 	bool		has_cost;
 	double		cost_usd;
+	bool		cache_hit;		/* answered from the response cache */
 } AigCallInfo;
 
 /*

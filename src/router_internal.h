@@ -10,6 +10,7 @@
 #include "portability/instr_time.h"
 #include "utils/timestamp.h"
 
+#include "cache.h"
 #include "http.h"
 #include "quota.h"
 #include "router.h"
@@ -53,6 +54,9 @@ extern void aig_r_account_end(CallAccount *acc, const AigCallInfo *info, bool ok
 extern void aig_r_finish_info(AigCallInfo *info, AigRoute *route, AigTarget *t, int attempts,
 							  instr_time start, int64 in_tok, int64 out_tok);
 extern char *aig_r_messages_json(const AigChatRequest *req);
+extern bool aig_r_serve_cached(AigRoute *route, const AigCacheKey *key, const AigCallOptions *co,
+							   const AigChatRequest *req, AigChatResult *result,
+							   AigCallInfo *info);
 /* The next target to attempt: an untried one, else the one ready soonest; -1 when none. */
 extern int	aig_r_next_target(TargetRun *run, int n);
 

@@ -20,6 +20,7 @@
 #include "shadow.h"
 #include "jobs.h"
 #include "stats.h"
+#include "cache.h"
 
 #define AIG_TRANCHE_NAME "ai_gateway"
 
@@ -41,6 +42,7 @@ aig_shmem_size(void)
 	size = add_size(size, aig_shadow_shmem_size());
 	size = add_size(size, aig_jobs_shmem_size());
 	size = add_size(size, aig_stats_shmem_size());
+	size = add_size(size, aig_cache_shmem_size());
 	return size;
 }
 
@@ -79,6 +81,7 @@ aig_shmem_startup(void)
 	aig_shadow_shmem_init();
 	aig_jobs_shmem_init();
 	aig_stats_shmem_init();
+	aig_cache_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

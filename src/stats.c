@@ -407,6 +407,14 @@ aig_metrics(PG_FUNCTION_ARGS)
 		label(&buf, &snaps[i], NULL);
 		appendStringInfo(&buf, " %.10g\n", snaps[i].s.cost_usd);
 	}
+	appendStringInfoString(&buf, "# HELP ai_gateway_cache_hits_total Calls answered from the response cache.\n"
+						   "# TYPE ai_gateway_cache_hits_total counter\n");
+	for (int i = 0; i < n; i++)
+	{
+		appendStringInfoString(&buf, "ai_gateway_cache_hits_total");
+		label(&buf, &snaps[i], NULL);
+		appendStringInfo(&buf, " " INT64_FORMAT "\n", snaps[i].s.cache_hits);
+	}
 	appendStringInfoString(&buf, "# HELP ai_gateway_latency_ms Call latency in milliseconds.\n"
 						   "# TYPE ai_gateway_latency_ms histogram\n");
 	for (int i = 0; i < n; i++)

@@ -259,6 +259,7 @@ aig_breaker_record(AigTargetState *s, const AigBreakerConf *conf, TimestampTz no
 		{
 			s->state = AIG_BREAKER_CLOSED;
 			s->probe_started = 0;
+			s->times_closed++;
 			/* a recovered target starts with a clean window */
 			memset(s->bucket_epoch, 0, sizeof(s->bucket_epoch));
 		}
@@ -350,6 +351,7 @@ aig_target_snapshot(AigTargetState *s, TimestampTz now, AigTargetSnapshot *out)
 	out->requests = s->requests;
 	out->errors = s->errors;
 	out->times_opened = s->times_opened;
+	out->times_closed = s->times_closed;
 	out->last_error_at = s->last_error_at;
 	memcpy(out->last_error, s->last_error, sizeof(out->last_error));
 	SpinLockRelease(&s->mutex);

@@ -41,6 +41,7 @@ typedef struct AigTargetState
 	TimestampTz open_until;
 	TimestampTz probe_started;	/* half-open probe in flight, 0 = none */
 	int64		times_opened;
+	int64		times_closed;	/* recoveries (alerts.c compares these counts) */
 	int64		bucket_epoch[AIG_WINDOW_BUCKETS];
 	int32		bucket_requests[AIG_WINDOW_BUCKETS];
 	int32		bucket_errors[AIG_WINDOW_BUCKETS];
@@ -68,6 +69,7 @@ typedef struct AigTargetSnapshot
 	int64		requests;
 	int64		errors;
 	int64		times_opened;
+	int64		times_closed;
 	TimestampTz last_error_at;
 	char		last_error[AIG_LAST_ERROR_LEN];
 } AigTargetSnapshot;

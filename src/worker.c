@@ -5,8 +5,10 @@
  * shadow copies of calls (shadow.c).  The "ai_gateway worker",  connected to ai_gateway.database.
  * Every ai_gateway.audit_flush_ms (or sooner, when callers wake it) it
  * writes the queued audit records to ai_gateway.audit_log in one
- * transaction; every ai_gateway.quota_persist_ms it saves quota usage; once
- * a minute it deletes audit rows older than ai_gateway.audit_retention.
+ * transaction; every ai_gateway.quota_persist_ms it saves quota usage;
+ * every 250 ms it sends breaker and error-rate alerts (alerts.c); once a
+ * minute it deletes audit rows older than ai_gateway.audit_retention and
+ * expired rows of the response cache.
  * At start it loads the saved quota usage.
  *
  * DROP DATABASE (or a rename) of the worker's database would wait for the
@@ -45,6 +47,8 @@
 #include "quota.h"
 #include "shadow.h"
 #include "jobs.h"
+#include "alerts.h"
+#include "cache.h"
 
 int			aig_quota_persist_ms = 5000;
 
@@ -162,7 +166,10 @@ typedef enum Job
 	JOB_PERSIST,
 	JOB_LOAD,
 	JOB_RETENTION,
+	JOB_ALERTS,
 } Job;
+
+#define ALERT_SCAN_MS 250
 
 static bool
 run_job(Job job, MemoryContext cxt)
@@ -202,6 +209,11 @@ run_job(Job job, MemoryContext cxt)
 
 						SPI_execute(sql, false, 0);
 					}
+					pgstat_report_activity(STATE_RUNNING, "expiring cached answers");
+					aig_cache_expire();
+					break;
+				case JOB_ALERTS:
+					aig_alerts_scan();
 					break;
 			}
 			SPI_finish();
@@ -231,6 +243,7 @@ aig_worker_main(Datum arg)
 	MemoryContext cxt;
 	TimestampTz last_persist = 0;
 	TimestampTz last_retention = 0;
+	TimestampTz last_alerts = 0;
 	bool		loaded = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -270,7 +283,7 @@ aig_worker_main(Datum arg)
 		TimestampTz now;
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 aig_audit_flush_ms, PG_WAIT_EXTENSION);
+						 Min(aig_audit_flush_ms, ALERT_SCAN_MS), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -291,6 +304,11 @@ aig_worker_main(Datum arg)
 		{
 			run_job(JOB_PERSIST, cxt);
 			last_persist = now;
+		}
+		if (TimestampDifferenceExceeds(last_alerts, now, ALERT_SCAN_MS))
+		{
+			run_job(JOB_ALERTS, cxt);
+			last_alerts = now;
 		}
 		if (TimestampDifferenceExceeds(last_retention, now, 60 * 1000))
 		{
