@@ -45,6 +45,7 @@ GRANT EXECUTE ON FUNCTION ai_gateway.cache_clear(text, text, text) TO ai_gateway
 -- BEFORE INSERT OR UPDATE trigger: embed_trigger(source_column, target_column
 -- [, model [, options]]).  Fills target_column with ai_embed(source_column)
 -- when the row is new or its source text changed; NULL text gives NULL.
+-- An UPDATE that leaves the text alone keeps the row's embedding as given.
 -- The target column may be real[] or pgvector's vector (real[] casts to it).
 CREATE FUNCTION ai_gateway.embed_trigger() RETURNS trigger
     LANGUAGE plpgsql
@@ -72,9 +73,8 @@ BEGIN
     src := to_jsonb(NEW) ->> TG_ARGV[0];
     IF TG_OP = 'UPDATE' THEN
         old_src := to_jsonb(OLD) ->> TG_ARGV[0];
-        IF src IS NOT DISTINCT FROM old_src
-           AND (to_jsonb(NEW) -> TG_ARGV[1]) IS NOT DISTINCT FROM (to_jsonb(OLD) -> TG_ARGV[1]) THEN
-            RETURN NEW;   -- text unchanged: keep the embedding
+        IF src IS NOT DISTINCT FROM old_src THEN
+            RETURN NEW;   -- text unchanged: keep the embedding (or the one set by hand)
         END IF;
     END IF;
     IF src IS NULL THEN
