@@ -125,6 +125,8 @@ SELECT (ai_chat('[{"role":"user","content":"scoped"}]', 'c_role'))->'cached' AS 
 SELECT (ai_chat('[{"role":"user","content":"scoped"}]', 'c_role'))->'cached' AS hit3;
 SELECT try1($$SELECT ai_complete('scoped', 'c_role')$$) AS over_quota;
 RESET ROLE;
+-- a superuser is not a member of aig_c1 for quotas: not held by its pool
+SELECT ai_complete('scoped', 'c_role') IS NOT NULL AS superuser_not_charged;
 SET ai_gateway.cache_hits_count_quota = off;
 SET ROLE aig_c1;
 SELECT (ai_chat('[{"role":"user","content":"scoped"}]', 'c_role'))->'cached' AS free_hit;

@@ -213,11 +213,23 @@ BEGIN
 END $$;
 INSERT INTO ai_gateway.routes (name, options) VALUES
     ('r_hooks', '{"request_hook": "shout", "response_hook": "tag"}');
+-- stored schema-qualified as resolved now: a caller's search_path cannot swap them
+SELECT options->>'request_hook' AS request_hook, options->>'response_hook' AS response_hook
+FROM ai_gateway.routes WHERE name = 'r_hooks';
 INSERT INTO ai_gateway.route_targets (route, provider, model) VALUES ('r_hooks', 'openai', 'echo');
 SELECT ai_gateway.grant_route('r_hooks', 'public');
 SELECT (ai_complete('hello', 'r_hooks', 'be nice')) AS completion;
 SELECT r->>'tag' AS tag, (r->>'content') LIKE '%[checked]' AS checked
 FROM ai_chat('[{"role":"user","content":"hi"}]', 'r_hooks') r;
+CREATE SCHEMA evil;
+CREATE FUNCTION evil.shout(req jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT req $$;
+SET search_path = evil, public;
+UPDATE ai_gateway.models SET context_window = context_window WHERE false;  -- reload the catalog here
+SELECT position('QUIET PLEASE' in ai_complete('quiet please', 'r_hooks')) > 0 AS still_shouting;
+RESET search_path;
+SET client_min_messages = warning;
+DROP SCHEMA evil CASCADE;
+RESET client_min_messages;
 UPDATE ai_gateway.routes SET options = '{"request_hook": "refuse"}' WHERE name = 'r_hooks';
 SELECT try($$SELECT ai_complete('hello', 'r_hooks')$$);
 SELECT try($$UPDATE ai_gateway.routes SET options = '{"request_hook": "no_such_fn"}' WHERE name = 'r_hooks'$$);

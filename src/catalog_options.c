@@ -20,6 +20,8 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/rel.h"
 
@@ -374,6 +376,31 @@ aig_validate_provider(PG_FUNCTION_ARGS)
 }
 
 /* BEFORE INSERT OR UPDATE on ai_gateway.routes: options must parse. */
+/* opts with key set to the schema-qualified name of fn (opts itself when already so). */
+static Jsonb *
+qualify_hook(Jsonb *opts, const char *key, Oid fn)
+{
+	char	   *qualified;
+	char	   *given;
+	StringInfoData buf;
+
+	if (!OidIsValid(fn))
+		return opts;
+	given = aig_jsonb_get_string(opts, key, "route option");
+	qualified = quote_qualified_identifier(get_namespace_name(get_func_namespace(fn)),
+										   get_func_name(fn));
+	if (given != NULL && strcmp(given, qualified) == 0)
+		return opts;
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	escape_json(&buf, key);
+	appendStringInfoChar(&buf, ':');
+	escape_json(&buf, qualified);
+	appendStringInfoChar(&buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(opts),
+											  DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data))));
+}
+
 PG_FUNCTION_INFO_V1(aig_validate_route);
 Datum
 aig_validate_route(PG_FUNCTION_ARGS)
@@ -382,10 +409,30 @@ aig_validate_route(PG_FUNCTION_ARGS)
 	TupleDesc	desc = ((TriggerData *) fcinfo->context)->tg_relation->rd_att;
 	AigRoute	r;
 
+	Jsonb	   *opts;
+	Jsonb	   *fixed;
+
 	memset(&r, 0, sizeof(r));
 	r.name = new_text(tup, desc, "name");
 	if (r.name == NULL)
 		return PointerGetDatum(tup);
-	aig_route_apply_options(&r, new_jsonb(tup, desc, "options"), true);
+	opts = new_jsonb(tup, desc, "options");
+	aig_route_apply_options(&r, opts, true);
+
+	/*
+	 * Store hooks schema-qualified, as resolved now: which function runs
+	 * must not depend on a caller's search_path (nor on the empty one a
+	 * pg_dump restore runs with).
+	 */
+	fixed = qualify_hook(opts, "request_hook", r.request_hook);
+	fixed = qualify_hook(fixed, "response_hook", r.response_hook);
+	if (fixed != opts)
+	{
+		int			col = SPI_fnumber(desc, "options");
+		Datum		values[1] = {JsonbPGetDatum(fixed)};
+		bool		nulls[1] = {false};
+
+		tup = heap_modify_tuple_by_cols(tup, desc, 1, &col, values, nulls);
+	}
 	return PointerGetDatum(tup);
 }

@@ -169,7 +169,7 @@ applies_to_user(Oid role_oid)
 {
 	Oid			me = GetUserId();
 
-	return OidIsValid(role_oid) && (role_oid == me || is_member_of_role(me, role_oid));
+	return OidIsValid(role_oid) && (role_oid == me || is_member_of_role_nosuper(me, role_oid));
 }
 
 typedef struct Refusal

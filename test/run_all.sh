@@ -64,7 +64,7 @@ if [ "$only_regress" = 0 ]; then
 		[ -e "$t" ] || continue
 		if [ -n "$only" ] && [[ "$only" != *",$(basename "$t" .sh),"* ]]; then continue; fi
 		echo "== integration: $(basename "$t")"
-		if ! WORK="$work" bash "$t"; then
+		if ! WORK="$work" bash ${AIG_TRACE:+-x} "$t"; then
 			echo "FAILED: $(basename "$t")"
 			status=1
 		fi
