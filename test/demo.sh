@@ -64,6 +64,12 @@ FROM ai_complete_batch(array(SELECT 'Question ' || g FROM generate_series(1, 20)
 SELECT ai_complete_async('Summarize PostgreSQL in one line', 'anthropic/claude-3-5-haiku-latest') AS job \gset
 SELECT ai_result(:job, 5000) -> 'result' ->> 'content' AS job_result;
 
+-- the response cache: the second call is answered without a request
+SELECT r->>'cached' AS cached, r->>'attempts' AS attempts, r->>'content' AS content
+FROM ai_chat('[{"role": "user", "content": "What is a cache?"}]', 'openai/gpt-4o-mini', '{"cache": true}') r;
+SELECT r->>'cached' AS cached, r->>'attempts' AS attempts, r->>'content' AS content
+FROM ai_chat('[{"role": "user", "content": "What is a cache?"}]', 'openai/gpt-4o-mini', '{"cache": true}') r;
+
 -- every call left an audit row, written by the background worker
 SELECT ai_gateway.audit_flush();
 SELECT route, provider, model, status, attempts, input_tokens, output_tokens, cost_usd
