@@ -6,14 +6,16 @@
 #     the server works afterwards, audit rows written before the crash stay,
 #     quota usage comes back as last saved (README: a crash loses at most
 #     what was used since the last save) and is then exact again;
-#  b. the job worker killed with SIGKILL mid-batch: it comes back by
+#  b. after a restart, before the worker has loaded the saved quota usage,
+#     a call already counts it (an exhausted quota refuses);
+#  c. the job worker killed with SIGKILL mid-batch: it comes back by
 #     itself, every job finishes with one result, and exactly the jobs that
 #     were running at the crash were sent again (at-least-once);
-#  c. the job worker's batch canceled (pg_cancel_backend): the jobs it had
+#  d. the job worker's batch canceled (pg_cancel_backend): the jobs it had
 #     claimed are queued again at once, without a restart;
-#  d. with ai_gateway.job_max_attempts = 1 a job interrupted by a crash
+#  e. with ai_gateway.job_max_attempts = 1 a job interrupted by a crash
 #     fails instead of being sent a second time (at most once);
-#  e. pg_ctl stop -m immediate mid-queue, then start: the server log shows a
+#  f. pg_ctl stop -m immediate mid-queue, then start: the server log shows a
 #     clean recovery, every job finishes once, only the running ones were
 #     sent again, audit rows and quota usage within the documented bounds.
 set -euo pipefail
@@ -235,6 +237,28 @@ IFS='|' read -r a_pre a_late a_hang a_after <<<"$audit"
 pass "audit: rows written before the crash kept, none duplicated, logging works after"
 stop_cluster
 
+# ---------------------------------------------------------------------------
+# b. restart with an exhausted quota: the saved usage counts before any call,
+#    even when the worker has not loaded it (here: no worker at all after
+#    the restart, max_worker_processes = 0)
+echo "  -- b. a call after a restart, before any worker loaded the saved usage"
+new_cluster b
+q -c "INSERT INTO ai_gateway.quotas (role, period, max_requests) VALUES ('crash_user', 'day', 5)" >/dev/null
+qu -c "SELECT count(ai_complete('x', 'ollama/b-pre')) FROM generate_series(1, 5)" >/dev/null
+q -c "ALTER SYSTEM SET max_worker_processes = 0" >/dev/null
+# a fast shutdown saves the usage
+"${as_pg[@]}" "$PG_BINDIR/pg_ctl" -D "$DIR/data" -m fast -w restart -l "$DIR/server.log" >/dev/null
+wait_up || fail "server did not come back"
+[ -z "$(worker_pid 'ai_gateway worker')" ] || fail "the worker runs"
+[ "$(q -c "SELECT requests FROM ai_gateway.quota_usage")" = 5 ] || fail "usage not saved at shutdown"
+out=$(qu -c "SELECT ai_complete('x', 'ollama/b-post')" 2>&1 || true)
+echo "$out" | grep -q 'quota exceeded for role "crash_user": requests per day' ||
+	fail "a call after the restart passed an exhausted quota: $out"
+used=$(q -c "SELECT requests FROM ai_gateway.usage WHERE role = 'crash_user'")
+[ "$(sent b-post)" = 0 ] && [ "$used" = 5 ] || fail "after the restart: $(sent b-post) sent, usage $used"
+pass "after a restart the saved usage counts before the worker loads it (53400)"
+stop_cluster
+
 # check_jobs MODEL: every one of the 40 jobs succeeded with one result, and
 # exactly the jobs running at the crash ($RUNNING) were sent again
 check_jobs() {
@@ -252,12 +276,12 @@ check_jobs() {
 }
 
 # ---------------------------------------------------------------------------
-# b. the job worker killed mid-batch
-echo "  -- b. job worker killed with SIGKILL mid-batch"
-new_cluster b
-queue_jobs 40 'b+latency=1500'
+# c. the job worker killed mid-batch
+echo "  -- c. job worker killed with SIGKILL mid-batch"
+new_cluster c
+queue_jobs 40 'c+latency=1500'
 from=$(log_lines)
-crash_mid_batch 'b+latency=1500' 'kill -9 $WPID'
+crash_mid_batch 'c+latency=1500' 'kill -9 $WPID'
 wait_log "$from" "reinitializing" || fail "the postmaster did not reinitialise"
 wait_up || fail "server did not come back after the job worker was killed"
 wait_jobs || fail "jobs did not finish after the job worker was killed"
@@ -266,32 +290,32 @@ log_in_order "$from" "background worker \"ai_gateway job worker\" \\(PID $KILLED
 	{ tail -n +"$from" "$DIR/server.log"; fail "no crash restart in the server log"; }
 wpid=$(worker_pid 'ai_gateway job worker')
 [ -n "$wpid" ] && [ "$wpid" != "$KILLED_PID" ] || fail "job worker not restarted ($KILLED_PID -> $wpid)"
-check_jobs 'b+latency=1500'
+check_jobs 'c+latency=1500'
 pass "killed job worker restarted by itself; every job finished once, only the $NRUNNING running ones were sent again"
 stop_cluster
 
 # ---------------------------------------------------------------------------
-# c. the job worker's batch canceled (SIGINT, what pg_cancel_backend sends)
-echo "  -- c. job worker's batch canceled"
-new_cluster c
-queue_jobs 40 'c+latency=1500'
+# d. the job worker's batch canceled (SIGINT, what pg_cancel_backend sends)
+echo "  -- d. job worker's batch canceled"
+new_cluster d
+queue_jobs 40 'd+latency=1500'
 from=$(log_lines)
-crash_mid_batch 'c+latency=1500' 'kill -INT $WPID'
+crash_mid_batch 'd+latency=1500' 'kill -INT $WPID'
 wait_jobs || fail "jobs claimed by the canceled batch were left running"
 wpid=$(worker_pid 'ai_gateway job worker')
 [ "$wpid" = "$KILLED_PID" ] || fail "the job worker was restarted ($KILLED_PID -> $wpid)"
 ! tail -n +"$from" "$DIR/server.log" | grep -q "terminated by signal" || fail "a crash"
-check_jobs 'c+latency=1500'
+check_jobs 'd+latency=1500'
 pass "a canceled batch's jobs are queued again at once by the same worker"
 stop_cluster
 
 # ---------------------------------------------------------------------------
-# d. job_max_attempts = 1: an interrupted job fails, it is not sent twice
-echo "  -- d. job_max_attempts = 1, job worker killed mid-batch"
-new_cluster d "ai_gateway.job_max_attempts = 1"
-queue_jobs 40 'd+latency=1500'
+# e. job_max_attempts = 1: an interrupted job fails, it is not sent twice
+echo "  -- e. job_max_attempts = 1, job worker killed mid-batch"
+new_cluster e "ai_gateway.job_max_attempts = 1"
+queue_jobs 40 'e+latency=1500'
 from=$(log_lines)
-crash_mid_batch 'd+latency=1500' 'kill -9 $WPID'
+crash_mid_batch 'e+latency=1500' 'kill -9 $WPID'
 wait_log "$from" "reinitializing" || fail "the postmaster did not reinitialise"
 wait_up || fail "server did not come back"
 wait_jobs || fail "jobs did not finish"
@@ -300,7 +324,7 @@ res=$(q -c "SELECT coalesce(string_agg(id::text, ',' ORDER BY id) FILTER (WHERE 
                    count(*) FILTER (WHERE status = 'failed' AND error LIKE '%interrupted%'),
                    max(attempts)
               FROM ai_gateway.jobs")
-n=$(sent 'd+latency=1500')
+n=$(sent 'e+latency=1500')
 echo "  40 jobs, $NRUNNING running at the crash: failed [$res] (ids|succeeded|interrupted|max attempts); $n requests"
 IFS='|' read -r failed ok interrupted maxatt <<<"$res"
 [ "$failed" = "$RUNNING" ] || fail "failed jobs [$failed], running at the crash [$RUNNING]"
@@ -310,13 +334,13 @@ pass "with job_max_attempts = 1 the $NRUNNING interrupted jobs failed and nothin
 stop_cluster
 
 # ---------------------------------------------------------------------------
-# e. immediate shutdown mid-queue, then start
-echo "  -- e. pg_ctl stop -m immediate mid-queue, then start"
-new_cluster e "ai_gateway.quota_persist_ms = 300"
+# f. immediate shutdown mid-queue, then start
+echo "  -- f. pg_ctl stop -m immediate mid-queue, then start"
+new_cluster f "ai_gateway.quota_persist_ms = 300"
 q -c "INSERT INTO ai_gateway.quotas (role, period, max_requests) VALUES ('crash_user', 'day', 100000)" >/dev/null
-queue_jobs 40 'e+latency=1500'
+queue_jobs 40 'f+latency=1500'
 from=$(log_lines)
-crash_mid_batch 'e+latency=1500' "${as_pg[*]} $PG_BINDIR/pg_ctl -D $DIR/data -m immediate -w stop >/dev/null"
+crash_mid_batch 'f+latency=1500' "${as_pg[*]} $PG_BINDIR/pg_ctl -D $DIR/data -m immediate -w stop >/dev/null"
 "${as_pg[@]}" "$PG_BINDIR/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 start >/dev/null
 wait_up || fail "server did not come back"
 wait_jobs || fail "jobs did not finish after the restart"
@@ -328,7 +352,7 @@ log_in_order "$from" "received immediate shutdown request" "database system is s
 ! tail -n +"$from" "$DIR/server.log" | grep -E "PANIC|TRAP|terminated by signal" ||
 	fail "the restart was not clean"
 pass "server log: immediate shutdown, automatic recovery, ready"
-check_jobs 'e+latency=1500'
+check_jobs 'f+latency=1500'
 pass "every job finished once after the restart, only the $NRUNNING running ones were sent again"
 # audit: each job has one 'ok' row per successful send that was written
 # (at least the last, at most one per attempt)
