@@ -20,7 +20,10 @@
  * running jobs back in the queue, so a job in flight during a crash or an
  * immediate shutdown runs again — at-least-once delivery to the provider —
  * and its result is stored by an UPDATE ... WHERE status = 'running', so a
- * job has exactly one stored result.
+ * job has exactly one stored result.  A round that fails with an error (a
+ * cancel, say) puts its claimed jobs back at once.  An interrupted job that
+ * had used its last attempt fails ("interrupted") instead: no job is sent
+ * more than ai_gateway.job_max_attempts times, crashes included.
  *
  * ai_result(id, wait_ms) returns {"status", "result", "error", "attempts"},
  * waiting up to wait_ms for the job to finish.  A role reads only its own
@@ -47,6 +50,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -538,11 +542,89 @@ jobs_table_present(void)
 	return OidIsValid(nsp) && OidIsValid(get_relname_relid("jobs", nsp));
 }
 
-/* One transaction of work; returns how many jobs it claimed. */
+/*
+ * Put jobs left running back in the queue, in a transaction of its own:
+ * every running job (ids == NULL: at the worker's start, after a crash, an
+ * immediate shutdown or a killed worker), or the `n` jobs of `ids` (a round
+ * that failed).  A job that has used its last attempt fails instead, and is
+ * announced.  false when this failed (the error is logged).
+ */
+static bool
+requeue_running(const int64 *ids, int n)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (jobs_table_present())
+		{
+			Oid			types[2] = {INT4OID, INT8ARRAYOID};
+			Datum		v[2];
+			char		nulls[2] = {' ', ids ? ' ' : 'n'};
+
+			v[0] = Int32GetDatum(aig_job_max_attempts);
+			v[1] = (Datum) 0;
+			if (ids)
+			{
+				Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+				for (int i = 0; i < n; i++)
+					d[i] = Int64GetDatum(ids[i]);
+				v[1] = PointerGetDatum(construct_array(d, n, INT8OID, sizeof(int64),
+													   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+			}
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			if (SPI_execute_with_args("UPDATE ai_gateway.jobs SET "
+									  "status = CASE WHEN attempts >= $1 THEN 'failed' ELSE 'queued' END, "
+									  "error = CASE WHEN attempts >= $1 THEN format('interrupted during "
+									  "attempt %s of %s (server crash, shutdown or job worker error); "
+									  "not sent again', attempts, $1) ELSE error END, "
+									  "finished_at = CASE WHEN attempts >= $1 THEN now() END "
+									  "WHERE status = 'running' AND ($2 IS NULL OR id = ANY ($2)) "
+									  "RETURNING id, status",
+									  2, types, v, nulls, false, 0) != SPI_OK_UPDATE_RETURNING)
+				elog(ERROR, "could not requeue the running jobs");
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				bool		isnull;
+				char	   *status = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+
+				if (strcmp(status, "failed") == 0)
+					Async_Notify("ai_gateway_jobs",
+								 psprintf(INT64_FORMAT,
+										  DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+																	  SPI_tuptable->tupdesc,
+																	  1, &isnull))));
+			}
+			SPI_finish();
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	return ok;
+}
+
+/* One round of work: claim due jobs, run them, store the outcomes; returns how many it claimed. */
 static int
-jobs_round(bool recover)
+jobs_round(void)
 {
 	volatile int n = 0;
+	int64	   *volatile claimed = NULL;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	PG_TRY();
@@ -555,17 +637,12 @@ jobs_round(bool recover)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		if (jobs_table_present())
 		{
+			int			got;
+
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
-			if (recover)
-				exec_sql("UPDATE ai_gateway.jobs SET status = 'queued' WHERE status = 'running'");
-			else
-			{
-				int			got;
-
-				jobs = claim(aig_batch_concurrency * 4, &got);
-				n = got;
-			}
+			jobs = claim(aig_batch_concurrency * 4, &got);
+			n = got;
 			SPI_finish();
 		}
 		PopActiveSnapshot();
@@ -573,7 +650,10 @@ jobs_round(bool recover)
 		{
 			/* keep the claimed rows beyond this transaction */
 			Job		   *copy = MemoryContextAlloc(cxt, sizeof(Job) * n);
+			int64	   *ids = MemoryContextAlloc(cxt, sizeof(int64) * n);
 
+			for (int i = 0; i < n; i++)
+				ids[i] = jobs[i].id;
 			for (int i = 0; i < n; i++)
 			{
 				copy[i].id = jobs[i].id;
@@ -589,6 +669,7 @@ jobs_round(bool recover)
 				copy[i].failed_before_call = false;
 			}
 			jobs = copy;
+			claimed = ids;
 		}
 		CommitTransactionCommand();
 		MemoryContextSwitchTo(cxt);
@@ -640,7 +721,13 @@ jobs_round(bool recover)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		MemoryContextSwitchTo(cxt);
-		/* the claimed jobs stay running; the next start of the worker requeues them */
+		/*
+		 * The claimed jobs must not stay running: queue them again now, or
+		 * (when even that fails) exit, and the next start of the worker
+		 * requeues them.
+		 */
+		if (claimed && !requeue_running(claimed, n))
+			proc_exit(1);
 		n = 0;
 	}
 	PG_END_TRY();
@@ -670,14 +757,16 @@ aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 	SpinLockRelease(&js->mutex);
 	before_shmem_exit(jobs_detach, 0);
 	MemoryContextSwitchTo(cxt);
-	(void) jobs_round(true);	/* jobs in flight at a crash run again */
+	/* jobs in flight at a crash run again; should this fail, try at the next start */
+	if (!requeue_running(NULL, 0))
+		proc_exit(1);
 
 	while (!*stop)
 	{
 		TimestampTz now;
 
 		MemoryContextReset(cxt);
-		if (jobs_round(false) > 0)
+		if (jobs_round() > 0)
 			continue;			/* more may be due */
 		now = GetCurrentTimestamp();
 		if (aig_job_retention && aig_job_retention[0] &&

@@ -10,9 +10,14 @@
  * exceeded whatever the concurrency, and token/cost limits overshoot by at
  * most one call's estimate error.  Usage is shared memory, not
  * transactional: a ROLLBACK does not give budget back.  The worker saves
- * it to ai_gateway.quota_usage every few seconds and loads it at start, so
- * a restart does not reset it (what was used since the last save — at most
- * ai_gateway.quota_persist_ms — can be lost by a crash).
+ * it to ai_gateway.quota_usage every few seconds, so a restart does not
+ * reset it (what was used since the last save — at most
+ * ai_gateway.quota_persist_ms — can be lost by a crash).  The saved usage
+ * is added to shared memory once per life of the shared memory (server
+ * start, or reinitialisation after a crash), by the worker at its start or
+ * by the first call in the workers' database that is under a quota,
+ * whichever comes first — so no call is admitted before the saved usage
+ * counts, and calls made before the load are not lost.
  *
  * Rate limits: token buckets per role (ai_gateway.rate_limits) and per
  * provider (options.requests_per_minute / tokens_per_minute), refilled
@@ -29,6 +34,9 @@
 #include <math.h>
 #include <time.h>
 
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -39,9 +47,12 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "ai_gateway.h"
+#include "audit.h"
 #include "compat.h"
 #include "funcapi.h"
 #include "quota.h"
@@ -86,17 +97,22 @@ typedef struct BucketEntry
 static HTAB *usage_hash = NULL;
 static HTAB *bucket_hash = NULL;
 
+/* Has the saved usage been loaded into this shared memory?  Under quota_lock. */
+static bool *usage_loaded = NULL;
+
 Size
 aig_quota_shmem_size(void)
 {
-	return add_size(hash_estimate_size(aig_max_quota_entries, sizeof(UsageEntry)),
-					hash_estimate_size(aig_max_quota_entries, sizeof(BucketEntry)));
+	return add_size(add_size(hash_estimate_size(aig_max_quota_entries, sizeof(UsageEntry)),
+							 hash_estimate_size(aig_max_quota_entries, sizeof(BucketEntry))),
+					CACHELINEALIGN(sizeof(bool)));
 }
 
 void
 aig_quota_shmem_init(void)
 {
 	HASHCTL		info;
+	bool		found;
 
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(UsageKey);
@@ -108,6 +124,9 @@ aig_quota_shmem_init(void)
 	info.entrysize = sizeof(BucketEntry);
 	bucket_hash = ShmemInitHash("ai_gateway rate buckets", aig_max_quota_entries,
 								aig_max_quota_entries, &info, HASH_ELEM | HASH_BLOBS);
+	usage_loaded = ShmemInitStruct("ai_gateway quota usage loaded", sizeof(bool), &found);
+	if (!found)
+		*usage_loaded = false;
 }
 
 const char *
@@ -172,6 +191,8 @@ applies_to_user(Oid role_oid)
 	return OidIsValid(role_oid) && (role_oid == me || is_member_of_role_nosuper(me, role_oid));
 }
 
+static void load_as_owner(void);
+
 typedef struct Refusal
 {
 	const AigQuota *q;
@@ -197,6 +218,9 @@ aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 		if (applies_to_user(quotas[i].role_oid))
 			mine[nmine++] = &quotas[i];
 
+	/* after a start or a crash, the saved usage counts before any call */
+	if (nmine > 0 && !*usage_loaded && aig_audit_db_served())
+		load_as_owner();
 	if (nmine > 0)
 	{
 		UsageEntry *entries[AIG_MAX_TICKET];
@@ -491,17 +515,29 @@ period_from_name(const char *s)
 	return -1;
 }
 
-/* Worker start: bring back usage saved before a restart (same windows only). */
+/*
+ * Bring back the usage saved before a restart or crash (same windows only),
+ * adding it to what shared memory counted since: once per life of the
+ * shared memory, by whoever comes first (the worker at its start, or a
+ * call's load_as_owner()).  In a transaction, SPI connected.
+ */
 void
 aig_quota_load(void)
 {
 	int64		now = unix_now();
 
+	if (*usage_loaded)
+		return;
 	if (SPI_execute("SELECT role_oid, period, extract(epoch FROM window_start)::int8, "
 					"requests, tokens, cost_usd::float8 FROM ai_gateway.quota_usage",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.quota_usage");
 	LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
+	if (*usage_loaded)
+	{
+		LWLockRelease(aig_shared->quota_lock);
+		return;
+	}
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -537,12 +573,47 @@ aig_quota_load(void)
 			e->requests = e->tokens = e->tokens_reserved = 0;
 			e->cost = e->cost_reserved = 0;
 		}
-		/* shared memory may already be ahead (a worker restart): keep the max */
-		e->requests = Max(e->requests, DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull)));
-		e->tokens = Max(e->tokens, DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull)));
-		e->cost = Max(e->cost, DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull)));
+		/* shared memory holds only what was used since it was created */
+		e->requests += DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		e->tokens += DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+		e->cost += DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
 	}
+	*usage_loaded = true;
 	LWLockRelease(aig_shared->quota_lock);
+}
+
+/* A call came before the worker loaded the saved usage: load it now, as the table's owner. */
+static void
+load_as_owner(void)
+{
+	Oid			nsp = get_namespace_oid("ai_gateway", false);
+	Oid			rel = get_relname_relid("quota_usage", nsp);
+	HeapTuple	tup;
+	Oid			owner;
+	Oid			save_user;
+	int			save_sec;
+
+	if (!OidIsValid(rel))
+		return;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
+	if (!HeapTupleIsValid(tup))
+		return;
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		aig_quota_load();
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	PG_END_TRY();
 }
 
 /*
