@@ -3,7 +3,7 @@
 # keep up, how far do the rows trail, what does it cost in throughput.
 #
 #   test/bench/bench_audit.sh
-#   BENCH_AUDIT_SESSIONS=4 BENCH_AUDIT_CALLS=5000 BENCH_AUDIT_ROUNDS=3 test/bench/bench_audit.sh
+#   BENCH_AUDIT_SESSIONS=4 BENCH_AUDIT_CALLS=5000 BENCH_AUDIT_ROUNDS=5 test/bench/bench_audit.sh
 #
 # SESSIONS psql sessions each make CALLS ai_complete() calls as fast as they
 # can (one statement, bench_calls) against the canned-body nginx of
@@ -28,14 +28,14 @@
 # Medians over the rounds are reported.
 #
 # Environment: BENCH_AUDIT_SESSIONS (4), BENCH_AUDIT_CALLS (5000 per session
-# and round), BENCH_AUDIT_ROUNDS (3), BENCH_AUDIT_FLUSH_MS (100).
+# and round), BENCH_AUDIT_ROUNDS (5), BENCH_AUDIT_FLUSH_MS (100).
 set -euo pipefail
 BENCH_NAME=bench_audit
 # shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 SESSIONS=${BENCH_AUDIT_SESSIONS:-4}
 CALLS=${BENCH_AUDIT_CALLS:-5000}
-ROUNDS=${BENCH_AUDIT_ROUNDS:-3}
+ROUNDS=${BENCH_AUDIT_ROUNDS:-5}
 FLUSH_MS=${BENCH_AUDIT_FLUSH_MS:-100}
 bench_check_int BENCH_AUDIT_SESSIONS "$SESSIONS" 1 40
 bench_check_int BENCH_AUDIT_CALLS "$CALLS" 1 1000000

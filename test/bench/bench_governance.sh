@@ -30,14 +30,14 @@
 #    audited calls have their rows.
 #
 #   test/bench/bench_governance.sh
-#   (BENCH_ITER=20000; BENCH_GOV_N=500 calls x BENCH_GOV_ROUNDS=15)
+#   (BENCH_ITER=20000; BENCH_GOV_N=500 calls x BENCH_GOV_ROUNDS=21)
 set -euo pipefail
 BENCH_NAME=bench_governance
 # shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ITER=${BENCH_ITER:-20000}
 N=${BENCH_GOV_N:-500}
-ROUNDS=${BENCH_GOV_ROUNDS:-15}
+ROUNDS=${BENCH_GOV_ROUNDS:-21}
 WARM=50
 bench_check_int BENCH_ITER "$ITER" 1 10000000
 bench_check_int BENCH_GOV_N "$N" 1 1000000

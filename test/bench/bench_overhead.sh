@@ -59,7 +59,7 @@
 #
 # Environment:
 #   BENCH_N        timed calls per side per round      (default 2000)
-#   BENCH_ROUNDS   rounds                              (default 5)
+#   BENCH_ROUNDS   rounds                              (default 9)
 #   BENCH_WARMUP   untimed calls per side per round    (default 200)
 #   BENCH_TIMEOUT  seconds any one step may take       (default 600)
 #   BENCH_CLIENT_CPU, BENCH_NGINX_CPU
@@ -72,7 +72,7 @@ BENCH_NAME=bench_overhead
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 N=${BENCH_N:-2000}
-ROUNDS=${BENCH_ROUNDS:-5}
+ROUNDS=${BENCH_ROUNDS:-9}
 WARMUP=${BENCH_WARMUP:-200}
 STEP_TIMEOUT=$BENCH_TIMEOUT
 TARGET=1.15

@@ -3,7 +3,7 @@
 # what ai_complete() costs, against the same instant upstream.
 #
 #   test/bench/bench_peer.sh
-#   BENCH_PEER_N=1000 BENCH_PEER_ROUNDS=3 test/bench/bench_peer.sh
+#   BENCH_PEER_N=1000 BENCH_PEER_ROUNDS=5 test/bench/bench_peer.sh
 #
 # The peer is Portkey's open-source AI gateway (npm @portkey-ai/gateway,
 # a Node.js server; version pinned below, the one this was tested with).
@@ -28,7 +28,7 @@
 # the Portkey figures are printed as "skipped" and the script succeeds.
 #
 # Environment: BENCH_PEER_N (1000 timed calls per client and round),
-# BENCH_PEER_ROUNDS (3), BENCH_PEER_WARMUP (200), BENCH_PORTKEY_VERSION
+# BENCH_PEER_ROUNDS (5), BENCH_PEER_WARMUP (200), BENCH_PORTKEY_VERSION
 # (1.15.2), BENCH_NPM_TIMEOUT (300 s for npm install), NODE, NPM.
 set -euo pipefail
 BENCH_NAME=bench_peer
@@ -36,7 +36,7 @@ BENCH_NAME=bench_peer
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 N=${BENCH_PEER_N:-1000}
-ROUNDS=${BENCH_PEER_ROUNDS:-3}
+ROUNDS=${BENCH_PEER_ROUNDS:-5}
 WARMUP=${BENCH_PEER_WARMUP:-200}
 VERSION=${BENCH_PORTKEY_VERSION:-1.15.2}
 NPM_TIMEOUT=${BENCH_NPM_TIMEOUT:-300}

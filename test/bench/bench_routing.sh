@@ -19,7 +19,7 @@
 #    (paired), target <= 1.05.
 #
 #   test/bench/bench_routing.sh
-#   (BENCH_ITER=200000 decisions; BENCH_ROUTING_N=500 calls x BENCH_ROUTING_ROUNDS=15)
+#   (BENCH_ITER=200000 decisions; BENCH_ROUTING_N=500 calls x BENCH_ROUTING_ROUNDS=21)
 #
 # Needs the extension installed (make install), pg_config on PATH, nginx.
 set -euo pipefail
@@ -28,7 +28,7 @@ BENCH_NAME=bench_routing
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ITER=${BENCH_ITER:-200000}
 N=${BENCH_ROUTING_N:-500}
-ROUNDS=${BENCH_ROUTING_ROUNDS:-15}
+ROUNDS=${BENCH_ROUTING_ROUNDS:-21}
 STRATEGY=${BENCH_ROUTE_STRATEGY:-cheapest}
 bench_check_int BENCH_ITER "$ITER" 1 10000000
 bench_check_int BENCH_ROUTING_N "$N" 1 1000000
