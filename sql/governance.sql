@@ -57,6 +57,9 @@ SELECT ai_complete('in a transaction', 'g_chat') AS call_2;
 ROLLBACK;
 SELECT call_as('aig_alice', 'g_chat') AS call_3;
 SELECT regexp_replace(call_as('aig_alice', 'g_chat'), 'resets at .*', 'resets at <time>') AS call_4;
+-- a superuser counts as a member of every role, but not for quotas: its call
+-- is neither refused by the spent pool nor charged to it (requests stay 3)
+SELECT ai_complete('as the superuser', 'g_chat') IS NOT NULL AS superuser_not_held;
 SELECT role, period, requests, max_requests, resets_at = date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + interval '1 day' AS resets_tomorrow
 FROM ai_gateway.usage WHERE role = 'aig_team';
 -- members see their groups' quotas, others do not

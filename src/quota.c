@@ -183,6 +183,13 @@ unix_to_text(int64 t)
 	return pstrdup(timestamptz_to_str(ts));
 }
 
+/*
+ * Does a quota or rate limit on role_oid hold the current user?  Its own
+ * role's and its groups' do; is_member_of_role() would also say yes for a
+ * superuser and every role, charging an administrator's calls to every
+ * team's pool (and refusing them when any pool is spent), so membership is
+ * taken without that superuser shortcut.
+ */
 static bool
 applies_to_user(Oid role_oid)
 {

@@ -6,18 +6,24 @@
 # bundled mock provider) answers in LATENCY ms (100), and the job worker
 # keeps CONCURRENCY (64, ai_gateway.batch_concurrency) requests in flight.
 # Printed: the time and its ratio to the ideal N x LATENCY / CONCURRENCY
-# (target <= 1.3).
+# (target <= 1.3), and a RESULT line.  Fails (exit 1) unless every job
+# succeeded.
+#
+#   test/bench/bench_async.sh     (BENCH_ASYNC_N, BENCH_ASYNC_LATENCY, BENCH_ASYNC_CONCURRENCY)
 set -euo pipefail
-. "$(dirname "$0")/../lib.sh"
+BENCH_NAME=bench_async
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 N=${BENCH_ASYNC_N:-1000}
 LAT=${BENCH_ASYNC_LATENCY:-100}
 CONC=${BENCH_ASYNC_CONCURRENCY:-64}
-work=$(mktemp -d /tmp/aig_bench_async.XXXXXX)
-chmod 755 "$work"
-trap 'aig_cleanup; rm -rf "$work"' EXIT
-aig_start_mock mock
-port=$(aig_free_port)
-aig_start_cluster "$work/cluster" "$port" "ai_gateway.batch_concurrency = $CONC"
+bench_check_int BENCH_ASYNC_N "$N" 1 1000000
+bench_check_int BENCH_ASYNC_LATENCY "$LAT" 1 60000
+bench_check_int BENCH_ASYNC_CONCURRENCY "$CONC" 1 1000
+bench_require_extension
+aig_start_mock mock || bench_die "mock provider did not start"
+bench_start_cluster "ai_gateway.batch_concurrency = $CONC"
+port=$PG_PORT
 aig_psql "$port" -d postgres -At >/dev/null <<SQL
 CREATE EXTENSION ai_gateway;
 INSERT INTO ai_gateway.providers (name, kind, base_url) VALUES ('slow', 'ollama', 'http://127.0.0.1:$mock');
@@ -49,4 +55,6 @@ n, lat, conc, secs, ok = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), f
 ideal = n * lat / 1000 / conc
 print(f"async jobs: {n} jobs, upstream latency {lat} ms, {conc} in flight")
 print(f"  all done {secs:.2f} s after the commit; ideal {ideal:.2f} s; ratio {secs/ideal:.2f} (target <= 1.3: {'PASS' if secs/ideal <= 1.3 else 'OVER TARGET'}); succeeded {ok}")
+print(f"RESULT|async: {n} jobs x {lat} ms, {conc} in flight, vs ideal|{secs:.2f} s|{ideal:.2f} s|{secs/ideal:.3f}|<= 1.30")
 PY
+[ "$ok" = "$N" ] || bench_die "$ok of $N jobs succeeded"

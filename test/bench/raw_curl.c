@@ -2,8 +2,10 @@
  * test/bench/raw_curl.c — the "raw" side of bench_overhead.sh: the cheapest
  * reasonable C client doing the same work one ai_complete() call does over
  * the wire, so the benchmark can tell how much the extension adds on top.
+ * bench_peer.sh also sends it through an outside gateway (extra HEADERs
+ * tell that gateway which provider and upstream to use).
  *
- *   raw_curl URL API_KEY N [WARMUP]
+ *   raw_curl URL API_KEY N [WARMUP [HEADER...]]
  *
  * Does WARMUP untimed and then N timed POSTs of an OpenAI chat-completion
  * request to URL with ONE reused libcurl easy handle (so one keep-alive TCP
@@ -14,7 +16,8 @@
  *     and serializes it,
  *   - POSTs it with the headers the extension sends (Content-Type and Accept
  *     application/json, an empty "Expect:", Authorization: Bearer KEY) and
- *     the same User-Agent / Accept-Encoding options,
+ *     the same User-Agent / Accept-Encoding options, plus any extra
+ *     HEADER ("Name: value") given on the command line,
  *   - collects the body in a growable malloc'd buffer,
  *   - checks the HTTP status is 200, parses the body with json-c and
  *     extracts choices[0].message.content, which must be a non-empty string.
@@ -196,15 +199,15 @@ main(int argc, char **argv)
 				cpu1;
 	size_t		total_content = 0;
 
-	if (argc < 4 || argc > 5)
+	if (argc < 4)
 	{
-		fprintf(stderr, "usage: raw_curl URL API_KEY N [WARMUP]\n");
+		fprintf(stderr, "usage: raw_curl URL API_KEY N [WARMUP [HEADER...]]\n");
 		return 2;
 	}
 	url = argv[1];
 	key = argv[2];
 	n = parse_count(argv[3], "N", 100000000L);
-	if (argc == 5)
+	if (argc >= 5)
 		warmup = parse_count(argv[4], "WARMUP", 100000000L);
 	if (n < 1)
 	{
@@ -226,6 +229,8 @@ main(int argc, char **argv)
 	headers = curl_slist_append(headers, "Accept: application/json");
 	headers = curl_slist_append(headers, "Expect:");
 	headers = curl_slist_append(headers, auth);
+	for (int i = 5; i < argc && headers != NULL; i++)	/* extra HEADERs */
+		headers = curl_slist_append(headers, argv[i]);
 	if (headers == NULL)
 	{
 		fprintf(stderr, "raw_curl: out of memory\n");
