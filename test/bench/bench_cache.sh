@@ -87,7 +87,8 @@ print(f"  ai_complete, cached      {c:10.0f} tps   ratio {ratio:.2f} (target >= 
 print(f"one backend: a hit costs {hit:.2f} µs a call, md5() {md5:.2f} µs: {cost:.2f} µs inside the function (target <= 10 µs: {'PASS' if cost <= 10 else 'OVER TARGET'})")
 print(f"upstream requests during the runs: {int(after - before)}; cache hits counted: {int(hits)}")
 print(f"RESULT|cached-call pgbench TPS ({int(clients)} clients)|{c:.0f} tps|{m:.0f} tps md5()|{ratio:.2f}|>= 0.50")
-print(f"RESULT|cache hit inside the function|{cost:.2f} us|{md5:.2f} us md5() call|{hit/md5 if md5 else 0:.2f}|<= 10 us")
+# ratio: the hit's own cost (a call minus an md5() call, same run) over the 10 µs budget
+print(f"RESULT|cache hit inside the function (call minus md5() call) vs 10 us budget|{cost:.2f} us|{md5:.2f} us md5() call|{cost/10:.2f}|<= 1.00")
 if after != before:
     print("FAIL: cached calls reached the upstream", file=sys.stderr)
     sys.exit(1)
