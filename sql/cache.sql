@@ -161,6 +161,13 @@ SELECT ai_gateway.audit_flush() AS flushed;
 SELECT count(*) FILTER (WHERE cache_hit) AS hits, count(*) AS calls
 FROM ai_gateway.audit_log WHERE model = 'c-batch';
 
+-- async jobs too (the job worker runs them as batches)
+SELECT ai_complete_async('job prompt', 'ollama/c-job', NULL, '{"cache": true}') AS j1 \gset
+SELECT ai_result(:j1, 10000)->'result'->'cached' AS job1_cached;
+SELECT ai_complete_async('job prompt', 'ollama/c-job', NULL, '{"cache": true}') AS j2 \gset
+SELECT r->>'status' AS status, r->'result'->'cached' AS job2_cached, r->'result'->>'content' AS content
+FROM ai_result(:j2, 10000) r;
+
 -- bad options
 SELECT try($$SELECT ai_complete('x', 'ollama/c-model', NULL, '{"cache": "yes"}')$$);
 SELECT try($$SELECT ai_complete('x', 'ollama/c-model', NULL, '{"cache": -5}')$$);
