@@ -719,5 +719,8 @@ BEGIN
     RETURN NEW;
 END
 $fn$;
+COMMENT ON FUNCTION ai_gateway.health() IS
+    'Shared health of every provider/model target (breaker, error window, latency, last error), and a row for each provider not called yet or disabled';
+
 COMMENT ON FUNCTION ai_gateway.embed_trigger() IS
     'BEFORE INSERT OR UPDATE trigger: keeps target_column = ai_embed(source_column [, model [, options]])';

@@ -29,3 +29,12 @@ ORDER BY line COLLATE "C";
 
 SELECT ai_gateway.stats_reset();
 SELECT count(*) AS rows_after_reset FROM ai_gateway.stats WHERE requests > 0;
+
+-- health(): every provider has a row, called or not; a disabled one says so
+\getenv mock_port MOCK_PORT
+INSERT INTO ai_gateway.providers (name, kind, base_url) VALUES ('idle', 'ollama', 'http://127.0.0.1:' || :'mock_port');
+SELECT provider, model, breaker, requests, latency_ms FROM ai_gateway.health() WHERE provider = 'idle';
+UPDATE ai_gateway.providers SET enabled = false WHERE name = 'idle';
+SELECT provider, model, breaker FROM ai_gateway.health() WHERE provider = 'idle';
+DELETE FROM ai_gateway.providers WHERE name = 'idle';
+SELECT count(*) AS rows_left FROM ai_gateway.health() WHERE provider = 'idle';

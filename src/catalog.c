@@ -626,6 +626,20 @@ aig_catalog_rate_limits(int *n)
 	return rate_limits;
 }
 
+int
+aig_catalog_providers(AigProvider ***out)
+{
+	HASH_SEQ_STATUS st;
+	ProviderEntry *e;
+	int			n = 0;
+
+	*out = palloc(sizeof(AigProvider *) * Max(hash_get_num_entries(provider_hash), 1));
+	hash_seq_init(&st, provider_hash);
+	while ((e = hash_seq_search(&st)) != NULL)
+		(*out)[n++] = e->provider;
+	return n;
+}
+
 Oid
 aig_catalog_owner(void)
 {

@@ -92,6 +92,9 @@ extern const struct AigRateLimit *aig_catalog_rate_limits(int *n);
 extern bool aig_catalog_route_allowed(const AigRoute *route);
 extern bool aig_catalog_provider_allowed(const AigProvider *p);
 
+/* Every provider of the catalog (palloc'd array of pointers into the cache). */
+extern int	aig_catalog_providers(AigProvider ***out);
+
 /* The owner of the extension's tables (as of the last catalog load). */
 extern Oid	aig_catalog_owner(void);
 

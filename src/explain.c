@@ -120,6 +120,8 @@ aig_health(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	AigTargetSnapshot *snaps;
 	int			n;
+	AigProvider **providers;
+	int			nprov;
 
 	InitMaterializedSRF(fcinfo, 0);
 	aig_require_preload();
@@ -149,6 +151,37 @@ aig_health(PG_FUNCTION_ARGS)
 		nulls[12] = s->last_error[0] == '\0';
 		values[13] = TimestampTzGetDatum(s->last_error_at);
 		nulls[13] = s->last_error_at == 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+
+	/* every provider has a row: those not called yet (or disabled) too */
+	aig_catalog_ensure();
+	nprov = aig_catalog_providers(&providers);
+	for (int p = 0; p < nprov; p++)
+	{
+		Datum		values[14] = {0};
+		bool		nulls[14];
+		bool		seen = false;
+
+		for (int i = 0; i < n && !seen; i++)
+			seen = strcmp(snaps[i].provider, providers[p]->name) == 0;
+		if (seen && providers[p]->enabled)
+			continue;
+		memset(nulls, true, sizeof(nulls));
+		values[0] = CStringGetTextDatum(providers[p]->name);
+		nulls[0] = false;
+		values[2] = CStringGetTextDatum(providers[p]->enabled ? "closed" : "disabled");
+		nulls[2] = false;
+		for (int c = 3; c <= 5; c++)
+		{
+			values[c] = c == 3 ? Int32GetDatum(0) : Int64GetDatum(0);
+			nulls[c] = false;
+		}
+		for (int c = 8; c <= 10; c++)
+		{
+			values[c] = Int64GetDatum(0);
+			nulls[c] = false;
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
