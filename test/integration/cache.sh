@@ -6,7 +6,10 @@
 #  2. another session gets the answer without a request;
 #  3. cache_clear() in one session empties a connected session's front;
 #  4. entries survive a server restart (an UNLOGGED table: kept by a clean
-#     shutdown) and are served by a new backend without a request.
+#     shutdown) and are served by a new backend without a request;
+#  5. expiry and scope: a 1 s entry is requested again after it expires; two
+#     roles send two requests through a role-scoped route, one through a
+#     global one.
 # Runs in aig_regression (audited) after the regression suite.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -57,6 +60,46 @@ SQL
 [ "$(echo "$res" | tr '\n' ' ')" = "true 1 false true " ] || fail "after cache_clear in another session: $(echo "$res" | tr '\n' ' ')"
 [ "$(upstream "$model")" = "$((before + 1))" ] || fail "the call after the clear did not reach the upstream"
 pass "cache_clear() in another session: the next call misses, the one after hits"
+
+# 5. expiry and scope, counted at the upstream
+m2="cache-ttl-$run"
+before=$(upstream "$m2")
+q >/dev/null <<SQL
+SELECT ai_complete('ttl', 'openai/$m2', NULL, '{"cache": 1}');
+SELECT ai_complete('ttl', 'openai/$m2', NULL, '{"cache": 1}');
+SELECT pg_sleep(1.2);
+SELECT ai_complete('ttl', 'openai/$m2', NULL, '{"cache": 1}');
+SQL
+[ "$(upstream "$m2")" = "$((before + 2))" ] || fail "TTL: $(($(upstream "$m2") - before)) requests for miss, hit, expired (want 2)"
+pass "a 1 s entry: miss, hit, then after expiry one more request"
+m3="cache-scope-$run"
+q >/dev/null <<SQL
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS cache_r1; DROP ROLE IF EXISTS cache_r2;
+RESET client_min_messages;
+CREATE ROLE cache_r1; CREATE ROLE cache_r2;
+INSERT INTO ai_gateway.routes (name, options) VALUES
+    ('cache_role_$run', '{"cache_ttl_s": 600}'),
+    ('cache_global_$run', '{"cache_ttl_s": 600, "cache_scope": "global"}');
+INSERT INTO ai_gateway.route_targets (route, provider, model) VALUES
+    ('cache_role_$run', 'openai', '$m3-role'), ('cache_global_$run', 'openai', '$m3-global');
+SELECT ai_gateway.grant_route('cache_role_$run', 'public'), ai_gateway.grant_route('cache_global_$run', 'public');
+SET ROLE cache_r1;
+SELECT ai_complete('scope', 'cache_role_$run'), ai_complete('scope', 'cache_global_$run');
+SET ROLE cache_r2;
+SELECT ai_complete('scope', 'cache_role_$run'), ai_complete('scope', 'cache_global_$run');
+SELECT ai_complete('scope', 'cache_role_$run'), ai_complete('scope', 'cache_global_$run');
+SQL
+r=$(upstream "$m3-role")/$(upstream "$m3-global")
+[ "$r" = "2/1" ] || fail "scope: upstream requests role/global = $r (want 2/1)"
+pass "scope: two roles sent 2 requests through a role-scoped route, 1 through a global one"
+q >/dev/null <<SQL
+SELECT ai_gateway.cache_clear(route => 'cache_role_$run'), ai_gateway.cache_clear(route => 'cache_global_$run');
+DELETE FROM ai_gateway.route_grants WHERE route IN ('cache_role_$run', 'cache_global_$run');
+DELETE FROM ai_gateway.route_targets WHERE route IN ('cache_role_$run', 'cache_global_$run');
+DELETE FROM ai_gateway.routes WHERE name IN ('cache_role_$run', 'cache_global_$run');
+DROP ROLE cache_r1; DROP ROLE cache_r2;
+SQL
 
 # 4. restart
 before=$(upstream "$model")
