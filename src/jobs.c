@@ -62,6 +62,7 @@
 #include "jsonb_util.h"
 #include "router.h"
 #include "router_internal.h"
+#include "search_path.h"
 
 int			aig_job_max_attempts = 3;
 char	   *aig_job_retention = NULL;
@@ -159,6 +160,7 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	Datum		args[2];
 	Oid			types[2] = {NAMEOID, JSONBOID};
 	volatile int64 id = 0;
+	int			level;
 	Jsonb	   *opts = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 
 	if (PG_ARGISNULL(0))
@@ -198,6 +200,8 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(req.data));
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(jobs_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	/* as the owner: nothing may resolve through the caller's search_path */
+	level = aig_pin_search_path();
 	PG_TRY();
 	{
 		bool		isnull;
@@ -212,6 +216,7 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
+		aig_restore_search_path(level);
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	PG_END_TRY();
@@ -234,10 +239,12 @@ read_job(int64 id, char **role, char **status, char **doc)
 	Datum		args[1];
 	Oid			types[1] = {INT8OID};
 	volatile bool found = false;
+	int			level;
 
 	args[0] = Int64GetDatum(id);
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(jobs_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	level = aig_pin_search_path();
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -261,6 +268,7 @@ read_job(int64 id, char **role, char **status, char **doc)
 	}
 	PG_FINALLY();
 	{
+		aig_restore_search_path(level);
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	PG_END_TRY();
@@ -555,6 +563,8 @@ jobs_round(bool recover)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		if (jobs_table_present())
 		{
+			int			level = aig_pin_search_path();
+
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			if (recover)
@@ -567,6 +577,7 @@ jobs_round(bool recover)
 				n = got;
 			}
 			SPI_finish();
+			aig_restore_search_path(level);
 		}
 		PopActiveSnapshot();
 		if (n > 0)
@@ -595,6 +606,8 @@ jobs_round(bool recover)
 
 		if (n > 0)
 		{
+			int			level;
+
 			/*
 			 * Load the configuration in a short transaction of its own, so
 			 * the long one that waits for the providers holds no lock on the
@@ -624,10 +637,12 @@ jobs_round(bool recover)
 				if (!seen)
 					run_role_jobs(jobs, n, jobs[i].role);
 			}
+			level = aig_pin_search_path();
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			store_results(jobs, n);
 			SPI_finish();
+			aig_restore_search_path(level);
 			PopActiveSnapshot();
 			CommitTransactionCommand();
 			MemoryContextSwitchTo(cxt);
@@ -691,9 +706,12 @@ aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 				PushActiveSnapshot(GetTransactionSnapshot());
 				if (jobs_table_present() && SPI_connect() == SPI_OK_CONNECT)
 				{
+					int			level = aig_pin_search_path();
+
 					exec_sql(psprintf("DELETE FROM ai_gateway.jobs WHERE status IN ('succeeded', 'failed') "
 									  "AND finished_at < now() - %s::interval",
 									  quote_literal_cstr(aig_job_retention)));
+					aig_restore_search_path(level);
 					SPI_finish();
 				}
 				PopActiveSnapshot();
