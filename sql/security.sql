@@ -8,7 +8,8 @@
 --     PL/pgSQL function pins search_path, and the C code that reads and
 --     writes the extension's tables as their owner (catalog load,
 --     ai_complete_async, ai_result) never runs a caller's shadowing types,
---     operators, functions or relations.
+--     operators, functions or relations; nor can a caller shadow a route's
+--     hook (stored schema-qualified) to skip it.
 -- (test/integration/security.sh: URL paths at the mock, redirects,
 -- protocols at call time, the workers' search_path, keys under faults.)
 CREATE ROLE sec_mallory;
@@ -19,6 +20,16 @@ INSERT INTO ai_gateway.routes (name) VALUES ('sec_route');
 INSERT INTO ai_gateway.route_targets (route, provider, model) VALUES ('sec_route', 'ollama', 'sec-model');
 SELECT ai_gateway.grant_route('sec_route', 'sec_mallory');
 SELECT ai_gateway.grant_provider('ollama', 'sec_mallory');
+-- an administrator's guard: a request hook that refuses every prompt
+CREATE FUNCTION sec_guard(req jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'refused by the guard hook' USING ERRCODE = 'check_violation';
+END $$;
+INSERT INTO ai_gateway.routes (name, options) VALUES ('sec_guarded', '{"request_hook": "sec_guard"}');
+INSERT INTO ai_gateway.route_targets (route, provider, model) VALUES ('sec_guarded', 'ollama', 'sec-model');
+SELECT ai_gateway.grant_route('sec_guarded', 'sec_mallory');
+-- the name is stored as resolved for the writer
+SELECT options FROM ai_gateway.routes WHERE name = 'sec_guarded';
 CREATE TABLE sec_canary (x int);
 ALTER TABLE sec_canary OWNER TO sec_mallory;   -- an injected DROP run as the caller would succeed
 CREATE FUNCTION sec_config() RETURNS text LANGUAGE sql AS $$
@@ -322,6 +333,8 @@ CREATE FUNCTION sec_evil.jsonb_build_object(text, text, text, pg_catalog.jsonb, 
     AS $$ SELECT pg_catalog.jsonb_build_object('hijacked', sec_evil.pwn('function jsonb_build_object')) $$;
 CREATE FUNCTION sec_evil.jsonb_to_recordset(pg_catalog.jsonb) RETURNS SETOF record LANGUAGE plpgsql AS $$
 BEGIN PERFORM sec_evil.pwn('function jsonb_to_recordset'); END $$;
+CREATE FUNCTION sec_evil.sec_guard(req pg_catalog.jsonb) RETURNS pg_catalog.jsonb LANGUAGE sql
+    AS $$ SELECT CASE WHEN sec_evil.pwn('hook sec_guard') THEN req END $$;
 CREATE FUNCTION sec_evil.lower(pg_catalog.text) RETURNS pg_catalog.text LANGUAGE sql
     AS $$ SELECT CASE WHEN sec_evil.pwn('function lower') THEN pg_catalog.lower($1) END $$;
 CREATE FUNCTION sec_evil.now() RETURNS pg_catalog.timestamptz LANGUAGE sql
@@ -362,7 +375,8 @@ BEGIN
         $s$SELECT ai_gateway.is_admin()$s$,
         $s$SELECT count(*) FROM ai_gateway.audit_log$s$,
         $s$SELECT count(*) FROM ai_gateway.jobs$s$,
-        $s$SELECT ai_gateway.grant_route('sec_route', 'sec_mallory')$s$] LOOP
+        $s$SELECT ai_gateway.grant_route('sec_route', 'sec_mallory')$s$,
+        $s$SELECT ai_complete('x', 'sec_guarded')$s$] LOOP
         RETURN NEXT left(try1(s), 70);
     END LOOP;
     job := ai_complete_async('x', 'sec_route');
@@ -428,7 +442,8 @@ RESET ROLE;
 DROP FUNCTION sec_hijacked_calls(pg_catalog.text);
 DROP OWNED BY sec_mallory, sec_bob, sec_ops;     -- sec_evil, sec_canary, the temporary types and views
 DROP FUNCTION sec_config();
-DELETE FROM ai_gateway.routes WHERE name = 'sec_route';
+DELETE FROM ai_gateway.routes WHERE name IN ('sec_route', 'sec_guarded');
+DROP FUNCTION sec_guard(jsonb);
 SELECT ai_gateway.revoke_provider('ollama', 'sec_mallory');
 DELETE FROM ai_gateway.jobs WHERE role = 'sec_mallory';
 DROP ROLE sec_mallory, sec_bob, sec_ops;

@@ -20,6 +20,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/rel.h"
 
@@ -359,7 +360,26 @@ aig_validate_provider(PG_FUNCTION_ARGS)
 	return PointerGetDatum(tup);
 }
 
-/* BEFORE INSERT OR UPDATE on ai_gateway.routes: options must parse. */
+/*
+ * A hook named without a schema, as the writer's search_path resolved it:
+ * "schema.name" to store in its place, or NULL when already qualified.
+ */
+static char *
+qualified_hook(const char *name, Oid fn)
+{
+	if (name == NULL || !OidIsValid(fn) || list_length(aig_qualified_name_list(name)) > 1)
+		return NULL;
+	return quote_qualified_identifier(get_namespace_name(get_func_namespace(fn)),
+									  get_func_name(fn));
+}
+
+/*
+ * BEFORE INSERT OR UPDATE on ai_gateway.routes: options must parse, and
+ * hook names are stored schema-qualified.  Calls look hooks up by name in
+ * the caller's session; an unqualified name would let a caller put a
+ * function of its own (a schema first on its search_path) in place of the
+ * administrator's hook and skip it.
+ */
 PG_FUNCTION_INFO_V1(aig_validate_route);
 Datum
 aig_validate_route(PG_FUNCTION_ARGS)
@@ -367,11 +387,41 @@ aig_validate_route(PG_FUNCTION_ARGS)
 	HeapTuple	tup = trigger_new_tuple(fcinfo, "aig_validate_route");
 	TupleDesc	desc = ((TriggerData *) fcinfo->context)->tg_relation->rd_att;
 	AigRoute	r;
+	Jsonb	   *opts;
+	char	   *req;
+	char	   *resp;
 
 	memset(&r, 0, sizeof(r));
 	r.name = new_text(tup, desc, "name");
 	if (r.name == NULL)
 		return PointerGetDatum(tup);
-	aig_route_apply_options(&r, new_jsonb(tup, desc, "options"), true);
+	opts = new_jsonb(tup, desc, "options");
+	aig_route_apply_options(&r, opts, true);
+	req = qualified_hook(r.request_hook_name, r.request_hook);
+	resp = qualified_hook(r.response_hook_name, r.response_hook);
+	if (req || resp)
+	{
+		StringInfoData patch;
+		int			col = SPI_fnumber(desc, "options");
+		Datum		value;
+		bool		isnull = false;
+
+		initStringInfo(&patch);
+		appendStringInfoChar(&patch, '{');
+		if (req)
+		{
+			appendStringInfoString(&patch, "\"request_hook\": ");
+			escape_json(&patch, req);
+		}
+		if (resp)
+		{
+			appendStringInfoString(&patch, req ? ", \"response_hook\": " : "\"response_hook\": ");
+			escape_json(&patch, resp);
+		}
+		appendStringInfoChar(&patch, '}');
+		value = DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(opts),
+									DirectFunctionCall1(jsonb_in, CStringGetDatum(patch.data)));
+		tup = heap_modify_tuple_by_cols(tup, desc, 1, &col, &value, &isnull);
+	}
 	return PointerGetDatum(tup);
 }
