@@ -46,6 +46,7 @@
 
 #include "ai_gateway.h"
 #include "cache.h"
+#include "search_path.h"
 
 int			aig_cache_ttl_s = 0;
 int			aig_cache_scope = AIG_CACHE_SCOPE_ROLE;
@@ -430,10 +431,12 @@ table_read(const AigCacheKey *key, TimestampTz now, CacheRow *row)
 	Oid			save_user;
 	int			save_sec;
 	volatile bool found = false;
+	int			level;
 
 	require_table();
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(aig_catalog_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	level = aig_pin_search_path();
 	PG_TRY();
 	{
 		Datum		args[2];
@@ -472,6 +475,7 @@ table_read(const AigCacheKey *key, TimestampTz now, CacheRow *row)
 	}
 	PG_FINALLY();
 	{
+		aig_restore_search_path(level);
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	PG_END_TRY();
@@ -621,13 +625,17 @@ aig_cache_put(AigRoute *route, const AigCacheKey *key, const AigChatResult *resu
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		/* the subtransaction's abort restores the user on an error */
+		/* the subtransaction's abort restores the user and search_path on an error */
 		Oid			save_user;
 		int			save_sec;
 
+		int			level;
+
 		GetUserIdAndSecContext(&save_user, &save_sec);
 		SetUserIdAndSecContext(aig_catalog_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		level = aig_pin_search_path();
 		table_write(route, key, result, target, now, expires_at);
+		aig_restore_search_path(level);
 		SetUserIdAndSecContext(save_user, save_sec);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
@@ -688,6 +696,7 @@ aig_cache_clear(PG_FUNCTION_ARGS)
 	Oid			save_user;
 	int			save_sec;
 	volatile int64 deleted = 0;
+	int			level;
 
 	aig_require_preload();
 	aig_catalog_ensure();
@@ -713,6 +722,7 @@ aig_cache_clear(PG_FUNCTION_ARGS)
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(aig_catalog_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	level = aig_pin_search_path();
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -727,6 +737,7 @@ aig_cache_clear(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
+		aig_restore_search_path(level);
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	PG_END_TRY();

@@ -42,6 +42,7 @@
 #include "quota.h"
 #include "stats.h"
 #include "jsonb_util.h"
+#include "search_path.h"
 #include "secrets.h"
 
 #define AIG_SCHEMA "ai_gateway"
@@ -120,6 +121,30 @@ make_hash(const char *name, Size keysize, Size entrysize)
 	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 }
 
+/*
+ * SPI_execute_with_args of one of the loader's fixed queries under a pinned
+ * search_path: they run as the tables' owner, so nothing in them may resolve
+ * through the caller's search_path (its types, operators, functions).  Hook
+ * names are looked up outside, with the caller's path, as documented.
+ */
+static int
+spi_read(const char *sql, int nargs, Oid *argtypes, Datum *args)
+{
+	int			level = aig_pin_search_path();
+	volatile int ret = 0;
+
+	PG_TRY();
+	{
+		ret = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, true, 0);
+	}
+	PG_FINALLY();
+	{
+		aig_restore_search_path(level);
+	}
+	PG_END_TRY();
+	return ret;
+}
+
 static char *
 spi_text(HeapTuple tup, TupleDesc desc, int col)
 {
@@ -161,8 +186,8 @@ load_providers(void)
 {
 	int			ret;
 
-	ret = SPI_execute("SELECT name, kind, base_url, api_key_encrypted, options, enabled "
-					  "FROM ai_gateway.providers", true, 0);
+	ret = spi_read("SELECT name, kind, base_url, api_key_encrypted, options, enabled "
+				   "FROM ai_gateway.providers", 0, NULL, NULL);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.providers: %s", SPI_result_code_string(ret));
 
@@ -321,7 +346,7 @@ load_routes(void)
 	int			ret;
 	uint64		nroutes;
 
-	ret = SPI_execute("SELECT name, strategy, options FROM ai_gateway.routes", true, 0);
+	ret = spi_read("SELECT name, strategy, options FROM ai_gateway.routes", 0, NULL, NULL);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.routes: %s", SPI_result_code_string(ret));
 	nroutes = SPI_processed;
@@ -338,8 +363,8 @@ load_routes(void)
 		e->route = new_route(name, spi_text(tup, desc, 2), spi_jsonb(tup, desc, 3));
 	}
 
-	ret = SPI_execute("SELECT route, provider, model, priority, weight, shadow, role "
-					  "FROM ai_gateway.route_targets", true, 0);
+	ret = spi_read("SELECT route, provider, model, priority, weight, shadow, role "
+				   "FROM ai_gateway.route_targets", 0, NULL, NULL);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.route_targets: %s", SPI_result_code_string(ret));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -383,14 +408,14 @@ load_route_version(const char *key, const char *name, int version)
 	args[1] = Int32GetDatum(version);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_with_args("SELECT strategy, options, t.provider, t.model, t.priority, "
-								"       t.weight, t.shadow, t.role "
-								"FROM ai_gateway.route_versions v "
-								"LEFT JOIN LATERAL jsonb_to_recordset(v.targets) "
-								"     AS t(provider text, model text, priority int, weight int, "
-								"          shadow bool, role name) ON true "
-								"WHERE v.route = $1 AND v.version = $2",
-								2, argtypes, args, NULL, true, 0);
+	ret = spi_read("SELECT strategy, options, t.provider, t.model, t.priority, "
+				   "       t.weight, t.shadow, t.role "
+				   "FROM ai_gateway.route_versions v "
+				   "LEFT JOIN LATERAL jsonb_to_recordset(v.targets) "
+				   "     AS t(provider text, model text, priority int, weight int, "
+				   "          shadow bool, role name) ON true "
+				   "WHERE v.route = $1 AND v.version = $2",
+				   2, argtypes, args);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.route_versions: %s", SPI_result_code_string(ret));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -442,9 +467,9 @@ load_prices(void)
 {
 	int			ret;
 
-	ret = SPI_execute("SELECT provider, model, input_usd_per_mtok::float8, "
-					  "output_usd_per_mtok::float8, context_window FROM ai_gateway.models",
-					  true, 0);
+	ret = spi_read("SELECT provider, model, input_usd_per_mtok::float8, "
+				   "output_usd_per_mtok::float8, context_window FROM ai_gateway.models",
+				   0, NULL, NULL);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.models: %s", SPI_result_code_string(ret));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -515,7 +540,7 @@ spi_int8(HeapTuple tup, TupleDesc desc, int col)
 static void
 load_grants(const char *sql, bool routes)
 {
-	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+	if (spi_read(sql, 0, NULL, NULL) != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway grants");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -566,8 +591,8 @@ load_governance(void)
 {
 	MemoryContext old;
 
-	if (SPI_execute("SELECT role::text, period, max_requests, max_tokens, "
-					"max_cost_usd::float8 FROM ai_gateway.quotas", true, 0) != SPI_OK_SELECT)
+	if (spi_read("SELECT role::text, period, max_requests, max_tokens, "
+				 "max_cost_usd::float8 FROM ai_gateway.quotas", 0, NULL, NULL) != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.quotas");
 	old = MemoryContextSwitchTo(aig_catalog_cxt);
 	nquotas = (int) SPI_processed;
@@ -589,8 +614,8 @@ load_governance(void)
 	}
 	MemoryContextSwitchTo(old);
 
-	if (SPI_execute("SELECT role::text, requests_per_minute, tokens_per_minute "
-					"FROM ai_gateway.rate_limits", true, 0) != SPI_OK_SELECT)
+	if (spi_read("SELECT role::text, requests_per_minute, tokens_per_minute "
+				 "FROM ai_gateway.rate_limits", 0, NULL, NULL) != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.rate_limits");
 	old = MemoryContextSwitchTo(aig_catalog_cxt);
 	nrate_limits = (int) SPI_processed;

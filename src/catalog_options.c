@@ -375,7 +375,6 @@ aig_validate_provider(PG_FUNCTION_ARGS)
 	return PointerGetDatum(tup);
 }
 
-/* BEFORE INSERT OR UPDATE on ai_gateway.routes: options must parse. */
 /* opts with key set to the schema-qualified name of fn (opts itself when already so). */
 static Jsonb *
 qualify_hook(Jsonb *opts, const char *key, Oid fn)
@@ -401,6 +400,13 @@ qualify_hook(Jsonb *opts, const char *key, Oid fn)
 											  DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data))));
 }
 
+/*
+ * BEFORE INSERT OR UPDATE on ai_gateway.routes: options must parse, and
+ * hook names are stored schema-qualified.  Calls look hooks up by name in
+ * the caller's session; an unqualified name would let a caller put a
+ * function of its own (a schema first on its search_path) in place of the
+ * administrator's hook and skip it.
+ */
 PG_FUNCTION_INFO_V1(aig_validate_route);
 Datum
 aig_validate_route(PG_FUNCTION_ARGS)

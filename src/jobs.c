@@ -66,6 +66,7 @@
 #include "jsonb_util.h"
 #include "router.h"
 #include "router_internal.h"
+#include "search_path.h"
 
 int			aig_job_max_attempts = 3;
 char	   *aig_job_retention = NULL;
@@ -163,6 +164,7 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	Datum		args[2];
 	Oid			types[2] = {NAMEOID, JSONBOID};
 	volatile int64 id = 0;
+	int			level;
 	Jsonb	   *opts = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 
 	if (PG_ARGISNULL(0))
@@ -202,6 +204,8 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(req.data));
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(jobs_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	/* as the owner: nothing may resolve through the caller's search_path */
+	level = aig_pin_search_path();
 	PG_TRY();
 	{
 		bool		isnull;
@@ -216,6 +220,7 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
+		aig_restore_search_path(level);
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	PG_END_TRY();
@@ -238,10 +243,12 @@ read_job(int64 id, char **role, char **status, char **doc)
 	Datum		args[1];
 	Oid			types[1] = {INT8OID};
 	volatile bool found = false;
+	int			level;
 
 	args[0] = Int64GetDatum(id);
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(jobs_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	level = aig_pin_search_path();
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -265,6 +272,7 @@ read_job(int64 id, char **role, char **status, char **doc)
 	}
 	PG_FINALLY();
 	{
+		aig_restore_search_path(level);
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	PG_END_TRY();
@@ -565,6 +573,7 @@ requeue_running(const int64 *ids, int n)
 			Oid			types[2] = {INT4OID, INT8ARRAYOID};
 			Datum		v[2];
 			char		nulls[2] = {' ', ids ? ' ' : 'n'};
+			int			level;
 
 			v[0] = Int32GetDatum(aig_job_max_attempts);
 			v[1] = (Datum) 0;
@@ -577,6 +586,7 @@ requeue_running(const int64 *ids, int n)
 				v[1] = PointerGetDatum(construct_array(d, n, INT8OID, sizeof(int64),
 													   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 			}
+			level = aig_pin_search_path();
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			if (SPI_execute_with_args("UPDATE ai_gateway.jobs SET "
@@ -602,6 +612,7 @@ requeue_running(const int64 *ids, int n)
 																	  1, &isnull))));
 			}
 			SPI_finish();
+			aig_restore_search_path(level);
 		}
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -638,12 +649,14 @@ jobs_round(void)
 		if (jobs_table_present())
 		{
 			int			got;
+			int			level = aig_pin_search_path();
 
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			jobs = claim(aig_batch_concurrency * 4, &got);
 			n = got;
 			SPI_finish();
+			aig_restore_search_path(level);
 		}
 		PopActiveSnapshot();
 		if (n > 0)
@@ -676,6 +689,8 @@ jobs_round(void)
 
 		if (n > 0)
 		{
+			int			level;
+
 			/*
 			 * Load the configuration in a short transaction of its own, so
 			 * the long one that waits for the providers holds no lock on the
@@ -705,10 +720,12 @@ jobs_round(void)
 				if (!seen)
 					run_role_jobs(jobs, n, jobs[i].role);
 			}
+			level = aig_pin_search_path();
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			store_results(jobs, n);
 			SPI_finish();
+			aig_restore_search_path(level);
 			PopActiveSnapshot();
 			CommitTransactionCommand();
 			MemoryContextSwitchTo(cxt);
@@ -780,9 +797,12 @@ aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 				PushActiveSnapshot(GetTransactionSnapshot());
 				if (jobs_table_present() && SPI_connect() == SPI_OK_CONNECT)
 				{
+					int			level = aig_pin_search_path();
+
 					exec_sql(psprintf("DELETE FROM ai_gateway.jobs WHERE status IN ('succeeded', 'failed') "
 									  "AND finished_at < now() - %s::interval",
 									  quote_literal_cstr(aig_job_retention)));
+					aig_restore_search_path(level);
 					SPI_finish();
 				}
 				PopActiveSnapshot();

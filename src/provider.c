@@ -87,12 +87,19 @@ aig_url_escape(const char *s)
 {
 	StringInfoData buf;
 
+	/*
+	 * "." and ".." stay as they are in RFC 3986, but as a whole path segment
+	 * they are dot segments that libcurl (and servers) resolve: escape their
+	 * dots so that a model named ".." cannot move the request to another path.
+	 */
+	bool		dots = strcmp(s, ".") == 0 || strcmp(s, "..") == 0;
+
 	initStringInfo(&buf);
 	for (const unsigned char *c = (const unsigned char *) s; *c; c++)
 	{
 		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
 			(*c >= '0' && *c <= '9') || *c == '-' || *c == '_' ||
-			*c == '.' || *c == '~')
+			(*c == '.' && !dots) || *c == '~')
 			appendStringInfoChar(&buf, *c);
 		else
 			appendStringInfo(&buf, "%%%02X", *c);

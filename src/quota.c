@@ -56,6 +56,7 @@
 #include "compat.h"
 #include "funcapi.h"
 #include "quota.h"
+#include "search_path.h"
 #include "shmem.h"
 
 int			aig_max_quota_entries = 2000;
@@ -599,6 +600,7 @@ load_as_owner(void)
 	Oid			owner;
 	Oid			save_user;
 	int			save_sec;
+	int			level;
 
 	if (!OidIsValid(rel))
 		return;
@@ -609,6 +611,7 @@ load_as_owner(void)
 	ReleaseSysCache(tup);
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	level = aig_pin_search_path();	/* as the owner: not the caller's path */
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -618,6 +621,7 @@ load_as_owner(void)
 	}
 	PG_FINALLY();
 	{
+		aig_restore_search_path(level);
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	PG_END_TRY();

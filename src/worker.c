@@ -45,6 +45,7 @@
 #include "ai_gateway.h"
 #include "audit.h"
 #include "quota.h"
+#include "search_path.h"
 #include "shadow.h"
 #include "jobs.h"
 #include "alerts.h"
@@ -186,6 +187,9 @@ run_job(Job job, MemoryContext cxt)
 			ok = false;
 		else
 		{
+			/* the worker's queries resolve nothing through search_path */
+			int			level = aig_pin_search_path();
+
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			switch (job)
@@ -217,6 +221,7 @@ run_job(Job job, MemoryContext cxt)
 					break;
 			}
 			SPI_finish();
+			aig_restore_search_path(level);
 		}
 		PopActiveSnapshot();
 		CommitTransactionCommand();

@@ -31,6 +31,7 @@ Model names (for Azure and Gemini the percent-decoded path segment):
                              trickle=MS malformed truncated empty html wrong_ctype
                              invalid_utf8 wrong_shape null_content oversized=BYTES
                              echo_key (an error message that repeats the key received)
+                             redirect (302 to the same path under /redirected on this server)
 Control: GET /_mock/stats, POST /_mock/reset, GET /_mock/last.
 
 Counting: "requests", "by_path", "by_model" count provider requests (not /_mock/*).
@@ -516,7 +517,7 @@ def route(path):
 
 FLAG_DIRECTIVES = frozenset(("reset", "reset_mid", "hang", "malformed", "truncated", "empty",
                              "html", "wrong_ctype", "invalid_utf8", "wrong_shape",
-                             "null_content", "echo_key"))
+                             "null_content", "echo_key", "redirect"))
 VALUE_DIRECTIVES = {"latency": float, "status": int, "retry_after": float,
                     "retry_after_date": float, "retry_after_ms": float, "fail_first": int,
                     "seq": str, "trickle": float, "oversized": int}
@@ -828,6 +829,12 @@ class Handler(BaseHTTPRequestHandler):
                 return self._recorded(dialect, *dialect.recorded_auth_error)
             message = "mock: invalid API key" if key else "mock: missing API key"
             return Response(401, dialect.error(401, message))
+
+        if "redirect" in d.flags:
+            host, port = self.server.server_address[:2]
+            resp = Response(302, dialect.error(302, "mock: moved"))
+            resp.headers.append(("Location", f"http://{host}:{port}/redirected{req.path}"))
+            return resp
 
         fail = None
         if "fail_first" in d.values:

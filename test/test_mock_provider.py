@@ -279,6 +279,18 @@ def test_status_and_retry_after():
     expect_eq(s, 400, "unknown directive")
 
 
+def test_redirect():
+    # urllib would follow it: look at the raw answer
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+    conn.request("POST", "/v1/chat/completions", json.dumps({"model": "m+redirect"}),
+                 {"Content-Type": "application/json", **OPENAI_KEY})
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    expect_eq(r.status, 302, "status")
+    expect_eq(r.headers["Location"], f"{BASE}/redirected/v1/chat/completions", "Location")
+
+
 def test_fail_first():
     model = "gpt+fail_first=2+seq=ff-test"
     got = [chat_openai(model)[0] for _ in range(3)]
