@@ -233,9 +233,18 @@ aig_breaker_record(AigTargetState *s, const AigBreakerConf *conf, TimestampTz no
 	int			idx = (int) (epoch % AIG_WINDOW_BUCKETS);
 	int64		wreq,
 				werr;
+	size_t		elen = 0;
 
 	if (s == NULL)
 		return;
+	if (!success && error != NULL)
+	{
+		/* what fits of the error, cut on a UTF-8 character boundary */
+		elen = strnlen(error, AIG_LAST_ERROR_LEN - 1);
+		if (error[elen] != '\0')
+			while (elen > 0 && (((unsigned char) error[elen]) & 0xC0) == 0x80)
+				elen--;
+	}
 	SpinLockAcquire(&s->mutex);
 	if (s->bucket_ms != bucket_ms)
 	{
@@ -273,7 +282,8 @@ aig_breaker_record(AigTargetState *s, const AigBreakerConf *conf, TimestampTz no
 	{
 		s->errors++;
 		s->last_error_at = now;
-		strlcpy(s->last_error, error ? error : "", sizeof(s->last_error));
+		memcpy(s->last_error, error ? error : "", elen);
+		s->last_error[elen] = '\0';
 		if (health_failure)
 		{
 			s->bucket_errors[idx]++;
