@@ -397,3 +397,30 @@ aig_target_snapshot_all(AigTargetSnapshot **out)
 	LWLockRelease(aig_shared->lock);
 	return n;
 }
+
+/*
+ * Entries are keyed by database; without this, every database ever dropped
+ * would keep its targets and routes and the table would fill up, leaving
+ * new targets without a breaker.  Called after DROP DATABASE succeeded, so
+ * no backend holds a pointer to these entries.
+ */
+void
+aig_target_state_forget_db(Oid dbid)
+{
+	HASH_SEQ_STATUS st;
+	AigTargetState *s;
+
+	if (aig_target_hash == NULL || !OidIsValid(dbid))
+		return;
+	LWLockAcquire(aig_shared->lock, LW_EXCLUSIVE);
+	hash_seq_init(&st, aig_target_hash);
+	while ((s = hash_seq_search(&st)) != NULL)
+	{
+		char	   *end;
+
+		/* keys: "db\x1fprovider\x1fmodel" (targets), "db\x1eroute" (routes) */
+		if ((Oid) strtoul(s->key, &end, 10) == dbid && (*end == '\x1f' || *end == '\x1e'))
+			hash_search(aig_target_hash, s->key, HASH_REMOVE, NULL);
+	}
+	LWLockRelease(aig_shared->lock);
+}

@@ -46,7 +46,8 @@ Fault details:
                     end of the finish reason (finish_reason, stop_reason, finishReason...)
     wrong_shape     valid JSON without the dialect's fields ({"result": "ok"})
     wrong_type      the dialect's own body with the reply text replaced by the number 42
-                    (choices[0].message.content, content[0].text, parts[0].text, ...)
+                    (choices[0].message.content, content[0].text, parts[0].text, ...);
+                    on embedding routes every vector's numbers as strings
     intl_error      with a failure status: a long non-ASCII error message (as providers
                     with localized messages send), 3-byte UTF-8 characters
 
@@ -178,6 +179,17 @@ def replace_value(obj, old, new):
     if isinstance(obj, list):
         return [replace_value(v, old, new) for v in obj]
     return new if obj == old else obj
+
+
+def stringify_vectors(obj):
+    """obj with every non-empty list (or tuple) of numbers turned into a list of strings."""
+    if isinstance(obj, dict):
+        return {k: stringify_vectors(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        if obj and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in obj):
+            return [str(v) for v in obj]
+        return [stringify_vectors(v) for v in obj]
+    return obj
 
 
 def last_with_role(msgs, roles, get_text):
@@ -918,6 +930,8 @@ class Handler(BaseHTTPRequestHandler):
             obj["mock_echo"] = self._echo_text(req)
         if "invalid_utf8" in d.flags:
             obj["mock_note"] = INVALID_UTF8_MARK
+        if "wrong_type" in d.flags:
+            obj = stringify_vectors(obj)
         return Response(200, obj)
 
     def _recorded(self, dialect, sample, status):

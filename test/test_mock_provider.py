@@ -347,6 +347,12 @@ def test_more_body_faults():
     s, _, b = call_json(gemini_path("g+wrong_type"), {"contents": []}, GEMINI_KEY)
     expect_eq(b["candidates"][0]["content"]["parts"][0]["text"], 42, "gemini wrong_type")
     expect_eq(b["modelVersion"], "g+wrong_type", "gemini wrong_type leaves other strings")
+    s, _, b = call_json("/v1/embeddings", {"model": "e+wrong_type", "input": ["a", "b"]},
+                        OPENAI_KEY)
+    expect(all(isinstance(x, str) for x in b["data"][1]["embedding"]), "openai embed wrong_type")
+    s, _, b = call_json(gemini_path("e+wrong_type", "batchEmbedContents"),
+                        {"requests": [{"content": {"parts": [{"text": "a"}]}}]}, GEMINI_KEY)
+    expect(all(isinstance(x, str) for x in b["embeddings"][0]["values"]), "gemini embed wrong_type")
     # trickle in chunks: the whole body, in about len/chunk pieces
     t0 = time.monotonic()
     s, _, b = call_json("/api/chat", {"model": "m+trickle=20+chunk=64", "messages": [

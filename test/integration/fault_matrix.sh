@@ -12,7 +12,8 @@
 #             of the same target after exactly 2 attempts;
 #   batch     ai_complete_batch of 2 prompts on the faulty target (each row carries the
 #             error text the single call raised, or a completion) and on a fallback
-#             route (both rows answered): the concurrent path of http.c and batch.c.
+#             route (both rows answered): the concurrent path of http.c and batch.c;
+#   embed     ai_embed on provider/model, max_retries 0: its SQLSTATE, or a vector.
 # Every cell checks the texts it gets for the provider keys and for invalid UTF-8.
 # The matrix runs AIG_FAULT_PASSES times (default 3) in one session; after each pass:
 #   - the mock counted exactly the requests the cells imply (no hidden retry or
@@ -45,35 +46,37 @@ declare -A PROV=([openai]=openai [openai_compatible]=compat [anthropic]=anthropi
 DIALECTS=(openai openai_compatible anthropic cohere ollama gemini azure_openai)
 
 # name | mock directives | provider: main, slow (300 ms per attempt), dead (refused)
-#      | outcome of the error cell | 1 = has a retry cell
+#      | outcome of the error cell | 1 = has a retry cell | outcome of ai_embed
+# (ai_embed reads only numbers: invalid UTF-8 in a field it ignores is harmless;
+# anthropic has no embeddings API: 0A000 whatever the fault, and no request)
 FAULTS=(
-	"429_retry_after|status=429+retry_after=1|main|53000|1"
-	"429|status=429|main|53000|1"
-	"500|status=500|main|58000|1"
-	"502|status=502|main|58000|1"
-	"503|status=503|main|58000|1"
-	"504|status=504|main|58000|1"
-	"conn_refused||dead|08001|0"
-	"reset_at_once|reset|main|08006|0"
-	"reset_mid_body|reset_mid|main|08006|0"
-	"hang|hang|slow|08006|0"
-	"trickle_past_timeout|trickle=40+chunk=16|slow|08006|0"
-	"trickle_in_time|trickle=40+chunk=128|main|ok|0"
-	"malformed_json|malformed|main|08P01|0"
-	"truncated_json|truncated|main|08P01|0"
-	"empty_200|empty|main|08P01|0"
-	"empty_502|empty+status=502|main|58000|0"
-	"html_502|html|main|58000|0"
-	"html_200|html200|main|08P01|0"
-	"json_as_text_plain|wrong_ctype|main|ok|0"
-	"over_size_cap|oversized=200000|main|54000|0"
-	"over_cap_error_body|status=500+oversized=200000|main|54000|0"
-	"invalid_utf8|invalid_utf8|main|08P01|0"
-	"invalid_utf8_error|status=500+invalid_utf8|main|58000|0"
-	"invalid_utf8_finish|null_content+invalid_utf8|main|08P01|0"
-	"non_ascii_error|status=500+intl_error|main|58000|0"
-	"wrong_shape|wrong_shape|main|08P01|0"
-	"wrong_types|wrong_type|main|08P01|0"
+	"429_retry_after|status=429+retry_after=1|main|53000|1|53000"
+	"429|status=429|main|53000|1|53000"
+	"500|status=500|main|58000|1|58000"
+	"502|status=502|main|58000|1|58000"
+	"503|status=503|main|58000|1|58000"
+	"504|status=504|main|58000|1|58000"
+	"conn_refused||dead|08001|0|08001"
+	"reset_at_once|reset|main|08006|0|08006"
+	"reset_mid_body|reset_mid|main|08006|0|08006"
+	"hang|hang|slow|08006|0|08006"
+	"trickle_past_timeout|trickle=100+chunk=16|slow|08006|0|08006"
+	"trickle_in_time|trickle=40+chunk=128|main|ok|0|ok"
+	"malformed_json|malformed|main|08P01|0|08P01"
+	"truncated_json|truncated|main|08P01|0|08P01"
+	"empty_200|empty|main|08P01|0|08P01"
+	"empty_502|empty+status=502|main|58000|0|58000"
+	"html_502|html|main|58000|0|58000"
+	"html_200|html200|main|08P01|0|08P01"
+	"json_as_text_plain|wrong_ctype|main|ok|0|ok"
+	"over_size_cap|oversized=200000|main|54000|0|54000"
+	"over_cap_error_body|status=500+oversized=200000|main|54000|0|54000"
+	"invalid_utf8|invalid_utf8|main|08P01|0|ok"
+	"invalid_utf8_error|status=500+invalid_utf8|main|58000|0|58000"
+	"invalid_utf8_finish|null_content+invalid_utf8|main|08P01|0|08P01"
+	"non_ascii_error|status=500+intl_error|main|58000|0|58000"
+	"wrong_shape|wrong_shape|main|08P01|0|08P01"
+	"wrong_types|wrong_type|main|08P01|0|08P01"
 )
 
 provider_for() {	# dialect set
@@ -84,6 +87,24 @@ provider_for() {	# dialect set
 	esac
 }
 model_of() { if [ -n "$2" ]; then echo "$1+$2"; else echo "$1"; fi; }
+
+# Target and route names of a fault's cells.  Each provider/model target and each route
+# takes an entry in the shared target state (ai_gateway.max_targets), so the cells of a
+# fault share one target ("m+<directives>") and one fallback route.  Only a fault whose
+# Retry-After opens the breaker (for 1 s: the rest of the pass) gives each cell a target
+# of its own: m (error), b (batch), e (embed), and two routes with the targets fb and
+# bfb; and since the next pass finds these breakers open (expired), where one probe
+# goes through and a batch's second prompt would be refused, the batch cells' targets
+# are new in every pass (b1, b2, ...; bfb1, bfb2, ...).
+# Sets M B E (models), FB BFB (routes) and FBM BFBM (their faulty targets' models).
+cell_names() {	# dialect name dir pass
+	if [[ $3 == *retry_after* ]]; then
+		M=$(model_of m "$3") B=$(model_of "b$4" "$3") E=$(model_of e "$3")
+		FB=fb_$1_$2 BFB=bfb_$1_$2_$4 FBM=$(model_of fb "$3") BFBM=$(model_of "bfb$4" "$3")
+	else
+		M=$(model_of m "$3") B=$M E=$M FB=fb_$1_$2 BFB=$FB FBM=$M BFBM=$M
+	fi
+}
 
 # ---- configuration: slow and dead twins of every provider, two fallback routes per fault
 {
@@ -145,12 +166,14 @@ EXCEPTION WHEN OTHERS THEN
 END \$\$;
 
 -- a batch of two prompts: 'ok' (both answered), 'same error' (both rows carry the
--- error the single call on model "m+..." raised, here on "b+..."), or what went wrong
-CREATE FUNCTION fm_batch(model text, opts jsonb) RETURNS text
+-- error the single call on single_model raised, with this model), or what went wrong
+CREATE FUNCTION fm_batch(model text, single_model text, opts jsonb) RETURNS text
 LANGUAGE plpgsql AS \$\$
 DECLARE r record; want text; res text; this text; n int := 0; st text;
 BEGIN
-    want := replace(current_setting('fm.last_error'), 'model "m', 'model "b');
+    want := replace(current_setting('fm.last_error'),
+                    format('model "%s"', split_part(single_model, '/', 2)),
+                    format('model "%s"', split_part(model, '/', 2)));
     FOR r IN SELECT * FROM ai_complete_batch(array['hello', 'hello'], model, NULL, opts) LOOP
         n := n + 1;
         PERFORM convert_to(concat(r.completion, r.error), 'UTF8');
@@ -175,6 +198,27 @@ EXCEPTION WHEN OTHERS THEN
     RETURN 'raised ' || st;
 END \$\$;
 
+-- one embedding: 'ok' (a vector) or the SQLSTATE
+CREATE FUNCTION fm_embed(model text, opts jsonb) RETURNS text
+LANGUAGE plpgsql AS \$\$
+DECLARE v real[]; st text; msg text; det text; hnt text;
+BEGIN
+    v := ai_embed('hello', model, opts);
+    RETURN CASE WHEN cardinality(v) > 0 THEN 'ok' ELSE 'no vector' END;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+                            det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+    BEGIN
+        PERFORM convert_to(concat(msg, det, hnt), 'UTF8');
+    EXCEPTION WHEN OTHERS THEN
+        RETURN st || ' with invalid UTF-8 in the message';
+    END;
+    IF concat(msg, det, hnt) LIKE '%0123456789%' THEN
+        RETURN st || ' with a key in the message';
+    END IF;
+    RETURN st;
+END \$\$;
+
 -- targets whose last error (ai_gateway.health()) is not valid UTF-8
 CREATE FUNCTION fm_bad_health() RETURNS int
 LANGUAGE plpgsql AS \$\$
@@ -192,45 +236,57 @@ END \$\$;
 SQL
 	for d in "${DIALECTS[@]}"; do
 		for f in "${FAULTS[@]}"; do
-			IFS='|' read -r name dir set want retry <<<"$f"
+			IFS='|' read -r name dir set want retry ewant <<<"$f"
 			[ "$want" = ok ] && continue
-			for r in fb bfb; do
-				echo "INSERT INTO ai_gateway.routes (name, options) VALUES ('${r}_${d}_$name', '{\"max_retries\": 0, \"timeout_ms\": 5000}');"
+			routes=()
+			for p in $(seq 1 "$PASSES"); do
+				cell_names "$d" "$name" "$dir" "$p"
+				[ "$p" = 1 ] && routes+=("$FB|$FBM")
+				[ "$BFB" = "$FB" ] || routes+=("$BFB|$BFBM")
+			done
+			for r in "${routes[@]}"; do
+				echo "INSERT INTO ai_gateway.routes (name, options) VALUES ('${r%%|*}', '{\"max_retries\": 0, \"timeout_ms\": 5000}');"
 				echo "INSERT INTO ai_gateway.route_targets (route, provider, model, priority) VALUES" \
-					"('${r}_${d}_$name', '$(provider_for "$d" "$set")', '$(model_of "$r" "$dir")', 1)," \
-					"('${r}_${d}_$name', '${PROV[$d]}', 'healthy', 2);"
+					"('${r%%|*}', '$(provider_for "$d" "$set")', '${r#*|}', 1)," \
+					"('${r%%|*}', '${PROV[$d]}', 'healthy', 2);"
 			done
 		done
 	done
 } | { echo "BEGIN;"; cat; echo "COMMIT;"; } | aig_psql "$PGPORT" -d "$DB" >/dev/null
 
 # ---- the cells of one pass: SQL on stdout, "dialect|fault|kind|expected" lines in $2,
-# and the requests the mock must see for them in $3.  The faulty target of each cell
-# has a model name of its own (m, fb, r, b, bfb), so a breaker opened by one cell
-# (a 429 with Retry-After) never decides another cell of the same pass.
+# and the requests the mock must see for them in $3.
 pass_cells() {
-	local p=$1 expf=$2 reqf=$3 d f name dir set want retry prov hit n=0
+	local p=$1 expf=$2 reqf=$3 d f name dir set want retry ewant prov hit n=0
 	: >"$expf"
 	for d in "${DIALECTS[@]}"; do
 		for f in "${FAULTS[@]}"; do
-			IFS='|' read -r name dir set want retry <<<"$f"
+			IFS='|' read -r name dir set want retry ewant <<<"$f"
 			prov=$(provider_for "$d" "$set")
 			hit=1		# requests one attempt on the faulty target makes
 			[ "$set" = dead ] && hit=0
-			# the reset targets (m, b, fb, bfb) are counted apart: see the reset note
+			# the reset targets are counted apart: see the reset note
 			[ "$dir" = reset ] && hit=0
-			echo "SELECT 'R|$p|$d|$name|error|' || fm_cell('$prov/$(model_of m "$dir")', '{\"max_retries\": 0}', 1);"
+			cell_names "$d" "$name" "$dir" "$p"
+			echo "SELECT 'R|$p|$d|$name|error|' || fm_cell('$prov/$M', '{\"max_retries\": 0}', 1);"
 			echo "$d|$name|error|$want" >>"$expf"
 			n=$((n + hit))
-			echo "SELECT 'R|$p|$d|$name|batch|' || fm_batch('$prov/$(model_of b "$dir")', '{\"max_retries\": 0}');"
+			echo "SELECT 'R|$p|$d|$name|batch|' || fm_batch('$prov/$B', '$prov/$M', '{\"max_retries\": 0}');"
 			if [ "$want" = ok ]; then echo "$d|$name|batch|ok" >>"$expf"; else echo "$d|$name|batch|same error" >>"$expf"; fi
 			n=$((n + 2 * hit))
 			if [ "$want" != ok ]; then
-				echo "SELECT 'R|$p|$d|$name|fallback|' || fm_cell('fb_${d}_$name', '{}', 2);"
+				echo "SELECT 'R|$p|$d|$name|fallback|' || fm_cell('$FB', '{}', 2);"
 				echo "$d|$name|fallback|ok" >>"$expf"
-				echo "SELECT 'R|$p|$d|$name|batch_fallback|' || fm_batch('bfb_${d}_$name', '{}');"
+				echo "SELECT 'R|$p|$d|$name|batch_fallback|' || fm_batch('$BFB', '', '{}');"
 				echo "$d|$name|batch_fallback|ok" >>"$expf"
 				n=$((n + 3 * (1 + hit)))
+			fi
+			echo "SELECT 'R|$p|$d|$name|embed|' || fm_embed('$prov/$E', '{\"max_retries\": 0}');"
+			if [ "$d" = anthropic ]; then
+				echo "$d|$name|embed|0A000" >>"$expf"
+			else
+				echo "$d|$name|embed|$ewant" >>"$expf"
+				n=$((n + hit))
 			fi
 			if [ "$retry" = 1 ]; then
 				echo "SELECT 'R|$p|$d|$name|retry|' || fm_cell('$prov/$(model_of "r+fail_first=1+seq=${d}_$name" "$dir")', '{\"max_retries\": 1, \"timeout_ms\": 5000}', 2);"
@@ -272,7 +328,7 @@ for p in $(seq 1 "$PASSES"); do
 	aig_mock_reset "$FM_MOCK"
 	pass_cells "$p" "$work/expected" "$work/requests" >"$work/pass.sql"
 	t0=$(aig_now_ms)
-	send "$(cat "$work/pass.sql")" "SELECT 'H|$p|' || fm_bad_health();"
+	send "$(cat "$work/pass.sql")"
 	mark "pass$p"
 	t1=$(aig_now_ms)
 	RSS[p]=$(rss)
@@ -286,14 +342,16 @@ for p in $(seq 1 "$PASSES"); do
 		"open at the mock $open; backend sockets ${SOCK[p]}, RssAnon ${RSS[p]} kB"
 	# Reset note: a connection reset before any response byte on a reused keep-alive
 	# connection is sent again once by libcurl, on a fresh connection (its way of
-	# surviving an idle connection the server closed), so each of the 6 requests the
-	# reset cells send to their faulty target reaches the mock once or twice, never
-	# more.  Everything else is exact.
+	# surviving an idle connection the server closed), so each of the 7 requests the
+	# reset cells send to m+reset (6 for anthropic: no ai_embed) reaches the mock once
+	# or twice, never more.  Everything else is exact.
 	[ "$((total - resets))" = "$want_requests" ] ||
 		{ aig_mock_stats "$FM_MOCK" "s['by_model']" >&2; fail "pass $p: the mock saw $((total - resets)) requests, expected $want_requests"; }
-	[ "$resets" -ge $((6 * nd)) ] && [ "$resets" -le $((12 * nd)) ] ||
-		fail "pass $p: the $((6 * nd)) requests of the reset cells reached the mock $resets times"
-	badh=$(sed -n "s/^H|$p|//p" "$work/out")
+	rlo=$((7 * nd - 1))	# anthropic: no embeddings request
+	[ "$resets" -ge "$rlo" ] && [ "$resets" -le $((2 * rlo)) ] ||
+		fail "pass $p: the $rlo requests of the reset cells reached the mock $resets times"
+	# (from another session: health() allocates for every entry, not the matrix's memory)
+	badh=$(aig_psql "$PGPORT" -d "$DB" -At -c "SELECT fm_bad_health()")
 	[ "$badh" = 0 ] || fail "pass $p: ai_gateway.health() shows ${badh:-?} last errors that are not valid UTF-8"
 	# the verdicts of this pass: pass|dialect|fault|kind|expected|outcome
 	awk -F'|' -v p="$p" '
@@ -314,40 +372,39 @@ exec 3>&-
 wait "$psql_pid" || true
 
 # ---- the matrix (pass 1), then the verdicts of every pass
-if grep -v -e '^[RH]|' -e '^done=' -e '^pid=' "$work/out" | grep -q .; then
-	grep -v -e '^[RH]|' -e '^done=' -e '^pid=' "$work/out" >&2
+if grep -v -e '^R|' -e '^done=' -e '^pid=' "$work/out" | grep -q .; then
+	grep -v -e '^R|' -e '^done=' -e '^pid=' "$work/out" >&2
 	fail "unexpected output from the session (an error outside a cell?)"
 fi
-echo "  outcome per cell (pass 1): error cell / fallback route / retry (429, 5xx) ; batch / batch fallback"
-printf '%s\n' "${FAULTS[@]}" | cut -d'|' -f1 | awk -F'|' -v dialects="${DIALECTS[*]}" '
-	NR == FNR {
-		if ($1 == 1) {
-			v = $6
-			if (v == "same error") v = "same"
-			cell[$2 "|" $3 "|" $4] = v
+# table TITLE AWK-EXPRESSION-OF-k (k = "dialect|fault|", cell[k kind] = outcome)
+table() {
+	echo "  $1"
+	printf '%s\n' "${FAULTS[@]}" | cut -d'|' -f1 | awk -F'|' -v dialects="${DIALECTS[*]}" '
+		function c(kind, sep) { return ((k kind) in cell) ? sep cell[k kind] : "" }
+		NR == FNR {
+			if ($1 == 1) cell[$2 "|" $3 "|" $4] = ($6 == "same error") ? "same" : $6
+			next
 		}
-		next
-	}
-	FNR == 1 {
-		nd = split(dialects, ds, " ")
-		printf "  %-21s", "fault"
-		for (i = 1; i <= nd; i++) printf " %-20s", ds[i]
-		printf "\n"
-	}
-	{
-		printf "  %-21s", $1
-		for (i = 1; i <= nd; i++) {
-			k = ds[i] "|" $1 "|"
-			s = cell[k "error"]
-			if ((k "fallback") in cell) s = s "/" cell[k "fallback"]
-			if ((k "retry") in cell) s = s "/" cell[k "retry"]
-			s = s ";" cell[k "batch"]
-			if ((k "batch_fallback") in cell) s = s "/" cell[k "batch_fallback"]
-			printf " %-20s", s
+		FNR == 1 {
+			nd = split(dialects, ds, " ")
+			printf "  %-21s", "fault"
+			for (i = 1; i <= nd; i++) printf " %-18s", ds[i]
+			printf "\n"
 		}
-		printf "\n"
-	}
-' "$work/verdicts" -
+		{
+			printf "  %-21s", $1
+			for (i = 1; i <= nd; i++) {
+				k = ds[i] "|" $1 "|"
+				printf " %-18s", '"$2"'
+			}
+			printf "\n"
+		}
+	' "$work/verdicts" -
+}
+table "ai_chat (pass 1): error cell / fallback route / retry (429, 5xx)" \
+	'c("error", "") c("fallback", "/") c("retry", "/")'
+table "ai_complete_batch / on a fallback route; ai_embed (pass 1)" \
+	'c("batch", "") c("batch_fallback", "/") c("embed", "; ")'
 ncells=$(wc -l <"$work/verdicts")
 bad=$(awk -F'|' '$5 != $6' "$work/verdicts" | wc -l)
 awk -F'|' '$5 != $6 {printf "  MISMATCH pass %s %s %s (%s): got \"%s\", expected \"%s\"\n", $1, $2, $3, $4, $6, $5}' \
@@ -376,4 +433,4 @@ growth=$((RSS[PASSES] - RSS[1]))
 echo "  RssAnon after each pass: ${RSS[*]} kB (growth after the warm-up pass: $growth kB)"
 [ "$growth" -lt 1024 ] || fail "backend memory grew by $growth kB over $((PASSES - 1)) passes"
 pass "backend memory flat over the repeated matrix"
-aig_psql "$PGPORT" -d postgres -c "DROP DATABASE $DB" >/dev/null
+[ -n "${AIG_FM_KEEP_DB:-}" ] || aig_psql "$PGPORT" -d postgres -c "DROP DATABASE $DB" >/dev/null
