@@ -20,21 +20,28 @@
 #     duplicate send; see the reset note below) and holds no leaked connection;
 #   - the backend's sockets (/proc/PID/fd) do not grow with the number of cells;
 #   - the backend's RssAnon stays flat after the first (warm-up) pass;
+#   - no target's last error in ai_gateway.health() is invalid UTF-8;
 # and at the end the backend PID is the one the matrix started with and the server
 # log has no crash (signal, PANIC, assertion).  Each cell is bounded by its timeout_ms;
 # statement_timeout (30 s) is the safety net (a cell cut by it shows up as 57014).
-# Prints the matrix: fault x dialect -> error / fallback / retry / batch outcomes.
+# Prints the matrix: fault x dialect -> outcome of each cell.
+# Decisions the expectations encode: a body that parses is accepted whatever its
+# Content-Type; a 200 that is not the API's JSON (HTML, empty, truncated, wrong shape
+# or types, invalid UTF-8 in the text) is 08P01; provider text inside an error message
+# is cut to valid UTF-8 (invalid bytes become '?'); a body over
+# ai_gateway.max_response_bytes is 54000 even when it is an error page.
 # Uses its own mock provider (its counters are this test's alone) and database.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 DB=aig_faults
 PASSES=${AIG_FAULT_PASSES:-3}
 work=$(mktemp -d)
-trap 'aig_cleanup; rm -rf "$work"' EXIT
+psql_pid=
+trap '[ -z "$psql_pid" ] || kill "$psql_pid" 2>/dev/null || true; aig_cleanup; rm -rf "$work"' EXIT
 
 aig_start_mock FM_MOCK
 dead_port=$(aig_free_port)		# nothing listens there: connection refused
-aig_make_db "$PGPORT" "$DB" "$FM_MOCK" 2>/dev/null
+PGOPTIONS="-c client_min_messages=warning" aig_make_db "$PGPORT" "$DB" "$FM_MOCK"
 log_start=0
 if [ -n "${AIG_SERVER_LOG:-}" ] && [ -f "$AIG_SERVER_LOG" ]; then
 	log_start=$(stat -c %s "$AIG_SERVER_LOG")
@@ -370,6 +377,7 @@ send "SELECT 'pid=' || pg_backend_pid();"
 mark endpid
 exec 3>&-
 wait "$psql_pid" || true
+psql_pid=
 
 # ---- the matrix (pass 1), then the verdicts of every pass
 if grep -v -e '^R|' -e '^done=' -e '^pid=' "$work/out" | grep -q .; then
