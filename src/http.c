@@ -311,9 +311,16 @@ classify_transport_error(CURL *h, CURLcode rc, const AigTransfer *t, const char 
 			if (status == 0 && t->len == 0)
 			{
 				curl_off_t	connect_us = 0;
+				curl_off_t	pretransfer_us = 0;
 
+				/*
+				 * A reused keep-alive connection reports no connect time;
+				 * it had its request sent (pretransfer time set), so a
+				 * timeout there is a missing answer, not a failed connect.
+				 */
 				curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);
-				if (connect_us == 0)
+				curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us);
+				if (connect_us == 0 && pretransfer_us == 0)
 				{
 					set_failure(resp, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
 								true, psprintf("could not connect within %d ms",

@@ -130,6 +130,27 @@ aig_quota_shmem_init(void)
 		*usage_loaded = false;
 }
 
+void
+aig_quota_forget_db(Oid dbid)
+{
+	HASH_SEQ_STATUS st;
+	UsageEntry *u;
+	BucketEntry *b;
+
+	if (usage_hash == NULL || bucket_hash == NULL || !OidIsValid(dbid))
+		return;
+	LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
+	hash_seq_init(&st, usage_hash);
+	while ((u = hash_seq_search(&st)) != NULL)
+		if (u->key.dbid == dbid)
+			hash_search(usage_hash, &u->key, HASH_REMOVE, NULL);
+	hash_seq_init(&st, bucket_hash);
+	while ((b = hash_seq_search(&st)) != NULL)
+		if (b->key.dbid == dbid)
+			hash_search(bucket_hash, &b->key, HASH_REMOVE, NULL);
+	LWLockRelease(aig_shared->quota_lock);
+}
+
 const char *
 aig_period_name(AigPeriod p)
 {

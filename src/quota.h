@@ -86,4 +86,7 @@ extern void aig_quota_load(void);
 
 extern const char *aig_period_name(AigPeriod p);
 
+/* Free the usage and rate-bucket entries of a dropped database. */
+extern void aig_quota_forget_db(Oid dbid);
+
 #endif							/* AIG_QUOTA_H */

@@ -297,6 +297,26 @@ aig_stats_now(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+void
+aig_stats_forget_db(Oid dbid)
+{
+	HASH_SEQ_STATUS st;
+	AigStats   *s;
+
+	if (stats_hash == NULL || !OidIsValid(dbid))
+		return;
+	LWLockAcquire(aig_shared->lock, LW_EXCLUSIVE);
+	hash_seq_init(&st, stats_hash);
+	while ((s = hash_seq_search(&st)) != NULL)
+	{
+		char	   *end;
+
+		if ((Oid) strtoul(s->key, &end, 10) == dbid && *end == '\x1f')
+			hash_search(stats_hash, s->key, HASH_REMOVE, NULL);
+	}
+	LWLockRelease(aig_shared->lock);
+}
+
 /* ai_gateway.stats_reset(): zero this database's counters. */
 PG_FUNCTION_INFO_V1(aig_stats_reset);
 Datum

@@ -19,6 +19,8 @@ extern void aig_stats_shmem_init(void);
 
 /* The entry of route (NULL = direct call) / provider / model; NULL if full. */
 extern AigStats *aig_stats_entry(const char *route, const char *provider, const char *model);
+/* Free the entries of a dropped database (no backend is connected to it). */
+extern void aig_stats_forget_db(Oid dbid);
 
 /* Count one finished call.  Never raises (safe in PG_CATCH). */
 extern void aig_stats_record(AigStats *s, bool ok, int sqlerrcode, double latency_ms,

@@ -233,9 +233,18 @@ aig_breaker_record(AigTargetState *s, const AigBreakerConf *conf, TimestampTz no
 	int			idx = (int) (epoch % AIG_WINDOW_BUCKETS);
 	int64		wreq,
 				werr;
+	size_t		elen = 0;
 
 	if (s == NULL)
 		return;
+	if (!success && error != NULL)
+	{
+		/* what fits of the error, cut on a UTF-8 character boundary */
+		elen = strnlen(error, AIG_LAST_ERROR_LEN - 1);
+		if (error[elen] != '\0')
+			while (elen > 0 && (((unsigned char) error[elen]) & 0xC0) == 0x80)
+				elen--;
+	}
 	SpinLockAcquire(&s->mutex);
 	if (s->bucket_ms != bucket_ms)
 	{
@@ -274,7 +283,8 @@ aig_breaker_record(AigTargetState *s, const AigBreakerConf *conf, TimestampTz no
 	{
 		s->errors++;
 		s->last_error_at = now;
-		strlcpy(s->last_error, error ? error : "", sizeof(s->last_error));
+		memcpy(s->last_error, error ? error : "", elen);
+		s->last_error[elen] = '\0';
 		if (health_failure)
 		{
 			s->bucket_errors[idx]++;
@@ -388,4 +398,31 @@ aig_target_snapshot_all(AigTargetSnapshot **out)
 	}
 	LWLockRelease(aig_shared->lock);
 	return n;
+}
+
+/*
+ * Entries are keyed by database; without this, every database ever dropped
+ * would keep its targets and routes and the table would fill up, leaving
+ * new targets without a breaker.  Called after DROP DATABASE succeeded, so
+ * no backend holds a pointer to these entries.
+ */
+void
+aig_target_state_forget_db(Oid dbid)
+{
+	HASH_SEQ_STATUS st;
+	AigTargetState *s;
+
+	if (aig_target_hash == NULL || !OidIsValid(dbid))
+		return;
+	LWLockAcquire(aig_shared->lock, LW_EXCLUSIVE);
+	hash_seq_init(&st, aig_target_hash);
+	while ((s = hash_seq_search(&st)) != NULL)
+	{
+		char	   *end;
+
+		/* keys: "db\x1fprovider\x1fmodel" (targets), "db\x1eroute" (routes) */
+		if ((Oid) strtoul(s->key, &end, 10) == dbid && (*end == '\x1f' || *end == '\x1e'))
+			hash_search(aig_target_hash, s->key, HASH_REMOVE, NULL);
+	}
+	LWLockRelease(aig_shared->lock);
 }

@@ -106,4 +106,7 @@ extern const char *aig_breaker_state_name(AigBreakerState st);
 /* This database's target entries (not routes), for health(). */
 extern int	aig_target_snapshot_all(AigTargetSnapshot **out);
 
+/* Free the entries of a dropped database (no backend is connected to it). */
+extern void aig_target_state_forget_db(Oid dbid);
+
 #endif							/* AIG_TARGET_STATE_H */

@@ -15,6 +15,8 @@
  * worker's connection and fail; a ProcessUtility hook stops the worker
  * first — it writes what is queued and exits — and the postmaster starts
  * it again after bgw_restart_time, connecting once the database exists.
+ * After a DROP DATABASE the same hook frees the dropped database's entries
+ * in the shared target state, statistics, quota usage and rate buckets.
  *
  * Lifecycle: SIGHUP reloads the configuration; SIGTERM (fast shutdown)
  * makes it write what is queued and exit; postmaster death ends it; a
@@ -26,6 +28,7 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -50,6 +53,8 @@
 #include "jobs.h"
 #include "alerts.h"
 #include "cache.h"
+#include "stats.h"
+#include "target_state.h"
 
 int			aig_quota_persist_ms = 5000;
 
@@ -107,9 +112,13 @@ aig_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 				 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
+	Oid			dropped = InvalidOid;
 
 	if (IsA(parsetree, DropdbStmt))
+	{
 		stop_worker_for(((DropdbStmt *) parsetree)->dbname);
+		dropped = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
+	}
 	else if (IsA(parsetree, RenameStmt) &&
 			 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
 		stop_worker_for(((RenameStmt *) parsetree)->subname);
@@ -120,6 +129,14 @@ aig_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
+
+	/* dropped (an error would not get here): its shared entries go too */
+	if (OidIsValid(dropped))
+	{
+		aig_target_state_forget_db(dropped);
+		aig_stats_forget_db(dropped);
+		aig_quota_forget_db(dropped);
+	}
 }
 
 void

@@ -32,7 +32,25 @@ Model names (for Azure and Gemini the percent-decoded path segment):
                              invalid_utf8 wrong_shape null_content oversized=BYTES
                              echo_key (an error message that repeats the key received)
                              redirect (302 to the same path under /redirected on this server)
+                             chunk=BYTES html200 wrong_type intl_error (see "Fault details")
 Control: GET /_mock/stats, POST /_mock/reset, GET /_mock/last.
+
+Fault details:
+    trickle=MS      headers at once, then the body in pieces with MS ms between them;
+                    chunk=BYTES sets the piece size (default 1 byte)
+    reset_mid       headers and half the body, then a TCP RST
+    html            a proxy's 502 HTML page (text/html);  html200: a 200 text/html page
+                    (a captive portal / login page) instead of the API's JSON
+    wrong_ctype     the normal JSON body labelled text/plain
+    invalid_utf8    bytes FF FE in the reply text; with a failure status (status=,
+                    fail_first=) in the error message instead; with null_content at the
+                    end of the finish reason (finish_reason, stop_reason, finishReason...)
+    wrong_shape     valid JSON without the dialect's fields ({"result": "ok"})
+    wrong_type      the dialect's own body with the reply text replaced by the number 42
+                    (choices[0].message.content, content[0].text, parts[0].text, ...);
+                    on embedding routes every vector's numbers as strings
+    intl_error      with a failure status: a long non-ASCII error message (as providers
+                    with localized messages send), 3-byte UTF-8 characters
 
 Counting: "requests", "by_path", "by_model" count provider requests (not /_mock/*).
 "connections" counts the TCP connections that carried at least one provider request since
@@ -68,7 +86,11 @@ MAX_DIM = 65536
 HANG_SECONDS = 120.0
 RESET_MID_PAUSE = 0.05          # let the client see the partial body before the RST
 INVALID_UTF8_MARK = "@@mock-invalid-utf8@@"
+INTL_ERROR = "服务器繁忙，请稍后重试。" * 20      # 720 bytes of 3-byte characters
 MALFORMED_BODY = b'{"choices": [ {"message": oops'
+HTML_OK_BODY = (b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n"
+                b"<body><form action=\"/login\"><p>Please sign in to continue.</p></form></body>\n"
+                b"</html>\n")
 HTML_BODY = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
              b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
              b"</body>\r\n</html>\r\n")
@@ -151,6 +173,26 @@ def messages_of(body, field="messages"):
     return [m for m in msgs if isinstance(m, dict)]
 
 
+def replace_value(obj, old, new):
+    """obj with every value equal to old (in dicts and lists, recursively) replaced by new."""
+    if isinstance(obj, dict):
+        return {k: replace_value(v, old, new) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [replace_value(v, old, new) for v in obj]
+    return new if obj == old else obj
+
+
+def stringify_vectors(obj):
+    """obj with every non-empty list (or tuple) of numbers turned into a list of strings."""
+    if isinstance(obj, dict):
+        return {k: stringify_vectors(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        if obj and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in obj):
+            return [str(v) for v in obj]
+        return [stringify_vectors(v) for v in obj]
+    return obj
+
+
 def last_with_role(msgs, roles, get_text):
     for m in reversed(msgs):
         if m.get("role") in roles:
@@ -165,6 +207,7 @@ def last_with_role(msgs, roles, get_text):
 class Dialect:
     name = ""
     key_required = True
+    finish_value = "stop"           # the finish reason of a chat_body (invalid_utf8+null_content)
     # model name -> {route kind -> sample file}
     recorded = {}
     recorded_error = None           # (sample file, status)
@@ -284,6 +327,7 @@ class Azure(OpenAI):
 
 class Anthropic(Dialect):
     name = "anthropic"
+    finish_value = "end_turn"
     recorded = {"recorded": {"chat": "anthropic_messages.json"}}
     recorded_error = ("anthropic_error_404_not_found.json", 404)
     TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
@@ -328,6 +372,7 @@ class Anthropic(Dialect):
 
 class Cohere(Dialect):
     name = "cohere"
+    finish_value = "COMPLETE"
     recorded = {"recorded": {"chat": "cohere_v2_chat.json", "embed": "cohere_v2_embed.json"}}
     recorded_error = ("cohere_error_404.json", 404)
     EMBEDDING_TYPES = {
@@ -420,6 +465,7 @@ class Ollama(Dialect):
 
 class Gemini(Dialect):
     name = "gemini"
+    finish_value = "STOP"
     recorded = {"recorded": {"chat": "gemini_generate_content.json",
                              "embed": "gemini_batch_embed_contents.json",
                              "embed_one": GEMINI_EMBED_ONE_SAMPLE}}
@@ -517,10 +563,11 @@ def route(path):
 
 FLAG_DIRECTIVES = frozenset(("reset", "reset_mid", "hang", "malformed", "truncated", "empty",
                              "html", "wrong_ctype", "invalid_utf8", "wrong_shape",
-                             "null_content", "echo_key", "redirect"))
+                             "null_content", "echo_key", "redirect", "html200", "wrong_type",
+                             "intl_error"))
 VALUE_DIRECTIVES = {"latency": float, "status": int, "retry_after": float,
                     "retry_after_date": float, "retry_after_ms": float, "fail_first": int,
-                    "seq": str, "trickle": float, "oversized": int}
+                    "seq": str, "trickle": float, "oversized": int, "chunk": int}
 
 
 class Directives:
@@ -849,6 +896,10 @@ class Handler(BaseHTTPRequestHandler):
             if "echo_key" in d.flags:
                 # as some providers do: the error text repeats the key it got
                 message = f"Incorrect API key provided: {key}. Check your key."
+            if "intl_error" in d.flags:
+                message = INTL_ERROR
+            if "invalid_utf8" in d.flags:
+                message += INVALID_UTF8_MARK
             return Response(fail, dialect.error(fail, message, delay))
 
         if d.base == "recorded-error":
@@ -870,7 +921,13 @@ class Handler(BaseHTTPRequestHandler):
             tout = word_count([reply])
             if "invalid_utf8" in d.flags:
                 reply += INVALID_UTF8_MARK
-            return Response(200, dialect.chat_body(req.model, reply, tin, tout, null_content))
+            obj = dialect.chat_body(req.model, reply, tin, tout, null_content)
+            if "invalid_utf8" in d.flags and null_content:
+                obj = replace_value(obj, dialect.finish_value,
+                                    dialect.finish_value + INVALID_UTF8_MARK)
+            if "wrong_type" in d.flags:
+                obj = replace_value(obj, reply, 42)
+            return Response(200, obj)
 
         items = dialect.embed_texts(req.body, kind)
         vectors = [None if null_content else embed_vector(t, dim) for t, dim in items]
@@ -880,6 +937,8 @@ class Handler(BaseHTTPRequestHandler):
             obj["mock_echo"] = self._echo_text(req)
         if "invalid_utf8" in d.flags:
             obj["mock_note"] = INVALID_UTF8_MARK
+        if "wrong_type" in d.flags:
+            obj = stringify_vectors(obj)
         return Response(200, obj)
 
     def _recorded(self, dialect, sample, status):
@@ -920,6 +979,8 @@ class Handler(BaseHTTPRequestHandler):
             body = b""
         if "html" in flags:
             status, ctype, body = 502, "text/html; charset=utf-8", HTML_BODY
+        if "html200" in flags:
+            status, ctype, body = 200, "text/html; charset=utf-8", HTML_OK_BODY
         if "truncated" in flags:
             body = body[: len(body) // 2]
         if "wrong_ctype" in flags:
@@ -933,10 +994,11 @@ class Handler(BaseHTTPRequestHandler):
         if "trickle" in d.values:
             self.wfile.write(self._head(status, ctype, len(body), resp.headers))
             pause = d.values["trickle"] / 1000.0
-            for i in range(len(body)):
+            step = max(1, d.values.get("chunk", 1))
+            for i in range(0, len(body), step):
                 if self.server.stopping.wait(pause):
                     return self._abort()
-                self.wfile.write(body[i:i + 1])
+                self.wfile.write(body[i:i + step])
             return
         self._send(status, body, ctype, resp.headers)
 

@@ -331,6 +331,70 @@ def test_body_faults():
     expect(s == 200 and time.monotonic() - t0 >= 0.05, "trickle + latency")
 
 
+def test_more_body_faults():
+    s, h, raw = call("/v1/chat/completions", {"model": "m+html200"}, OPENAI_KEY)
+    expect((s, h.get_content_type()) == (200, "text/html") and raw.startswith(b"<!DOCTYPE html>"),
+           "html200")
+    # invalid UTF-8 in an error message
+    s, _, raw = call("/v1/chat/completions", {"model": "m+status=500+invalid_utf8"}, OPENAI_KEY)
+    expect(s == 500 and b"mock error 500\xff\xfe" in raw, "invalid_utf8 in an error body")
+    s, _, raw = call(gemini_path("g+null_content+invalid_utf8"), {"contents": []}, GEMINI_KEY)
+    expect(b'"finishReason":"STOP\xff\xfe"' in raw, "invalid_utf8 in gemini's finishReason")
+    s, _, raw = call("/v1/messages", {"model": "m+null_content+invalid_utf8", "messages": []},
+                     ANTHROPIC_HDR)
+    expect(b'"stop_reason":"end_turn\xff\xfe"' in raw, "invalid_utf8 in anthropic's stop_reason")
+    s, _, b = call_json("/v1/messages", {"model": "m+status=503+intl_error"}, ANTHROPIC_HDR)
+    expect(s == 503 and b["error"]["message"].startswith("服务器繁忙")
+           and len(b["error"]["message"].encode()) == 720, "intl_error")
+    # wrong_type: each dialect's own body, the reply text a number
+    s, _, b = call_json("/v1/chat/completions", {"model": "m+wrong_type", "messages": [
+        {"role": "user", "content": "x"}]}, OPENAI_KEY)
+    expect_eq(b["choices"][0]["message"]["content"], 42, "openai wrong_type")
+    s, _, b = call_json("/v1/messages", {"model": "m+wrong_type", "messages": []}, ANTHROPIC_HDR)
+    expect_eq(b["content"][0], {"type": "text", "text": 42}, "anthropic wrong_type")
+    s, _, b = call_json("/v2/chat", {"model": "m+wrong_type", "messages": []}, OPENAI_KEY)
+    expect_eq(b["message"]["content"][0]["text"], 42, "cohere wrong_type")
+    s, _, b = call_json("/api/chat", {"model": "m+wrong_type", "messages": []})
+    expect_eq(b["message"]["content"], 42, "ollama wrong_type")
+    s, _, b = call_json(gemini_path("g+wrong_type"), {"contents": []}, GEMINI_KEY)
+    expect_eq(b["candidates"][0]["content"]["parts"][0]["text"], 42, "gemini wrong_type")
+    expect_eq(b["modelVersion"], "g+wrong_type", "gemini wrong_type leaves other strings")
+    s, _, b = call_json("/v1/embeddings", {"model": "e+wrong_type", "input": ["a", "b"]},
+                        OPENAI_KEY)
+    expect(all(isinstance(x, str) for x in b["data"][1]["embedding"]), "openai embed wrong_type")
+    s, _, b = call_json(gemini_path("e+wrong_type", "batchEmbedContents"),
+                        {"requests": [{"content": {"parts": [{"text": "a"}]}}]}, GEMINI_KEY)
+    expect(all(isinstance(x, str) for x in b["embeddings"][0]["values"]), "gemini embed wrong_type")
+    # trickle in chunks: the whole body, in about len/chunk pieces
+    t0 = time.monotonic()
+    s, _, b = call_json("/api/chat", {"model": "m+trickle=20+chunk=64", "messages": [
+        {"role": "user", "content": "slow"}]})
+    elapsed = time.monotonic() - t0
+    expect_eq(b["message"]["content"], "mock reply from ollama m+trickle=20+chunk=64: slow",
+              "chunked trickle body")
+    expect(elapsed >= 0.04, f"chunked trickle took {elapsed:.3f}s")
+    # reset_mid: the headers and part of the body arrive before the reset
+    sock = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+    body = json.dumps({"model": "m+reset_mid", "messages": []}).encode()
+    sock.sendall(b"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    got = b""
+    try:
+        while True:
+            piece = sock.recv(65536)
+            if not piece:
+                break
+            got += piece
+    except ConnectionResetError:
+        pass
+    sock.close()
+    head, _, part = got.partition(b"\r\n\r\n")
+    length = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0]
+                 .split(b":")[1])
+    expect(head.startswith(b"HTTP/1.1 200") and 0 < len(part) < length,
+           f"reset_mid: {len(part)} of {length} body bytes")
+
+
 def test_connection_faults():
     for model in ("m+reset", "m+reset_mid"):
         try:

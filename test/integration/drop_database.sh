@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# drop_database.sh — DROP DATABASE frees the dropped database's entries in the shared
+# target state (breakers, latency, route counters), statistics and quota usage and
+# rate buckets (here: targets, the most numerous).  Those entries are
+# keyed by database and were never freed, so every database ever dropped kept its share
+# and new entries came out of the server's spare shared memory (the lock table's room
+# to grow) until none was left.  Two rounds of create database / 1,200 targets / drop:
+# the second round must reuse what the first one freed, so the anonymous shared memory
+# (pg_shmem_allocations) does not grow.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+DB=aig_dropdb
+N=1200		# more than ai_gateway.max_targets (1000) preallocates
+
+anon() {
+	aig_psql "$PGPORT" -d postgres -At -c \
+		"SELECT coalesce(sum(allocated_size), 0) FROM pg_shmem_allocations WHERE name = '<anonymous>'"
+}
+
+round() {
+	aig_psql "$PGPORT" -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
+	aig_psql "$PGPORT" -d "$DB" -At -v n="$N" 2>/dev/null <<'SQL'
+CREATE EXTENSION ai_gateway;
+INSERT INTO ai_gateway.providers (name, kind, base_url) VALUES ('nowhere', 'ollama', 'http://127.0.0.1:1');
+SET client_min_messages = error;
+DO $$
+BEGIN
+    FOR g IN 1..current_setting('aig.n')::int LOOP
+        BEGIN
+            PERFORM ai_complete('x', 'nowhere/t' || g, NULL, '{"max_retries": 0}');
+        EXCEPTION WHEN sqlclient_unable_to_establish_sqlconnection THEN NULL;
+        END;
+    END LOOP;
+END $$;
+SQL
+	targets=$(aig_psql "$PGPORT" -d "$DB" -At -c "SELECT count(*) FROM ai_gateway.health()" 2>/dev/null)
+	[ "$targets" = "$N" ] || fail "expected $N targets in ai_gateway.health(), saw $targets"
+	aig_psql "$PGPORT" -d postgres -c "DROP DATABASE $DB" >/dev/null
+}
+
+export PGOPTIONS="-c aig.n=$N -c client_min_messages=warning"
+round
+a1=$(anon)
+round
+a2=$(anon)
+echo "  anonymous shared memory after round 1: $a1 bytes, after round 2: $a2 bytes"
+[ "$a2" = "$a1" ] || fail "shared memory grew by $((a2 - a1)) bytes: the dropped database's entries were not reused"
+pass "a dropped database's shared entries are freed and reused"
