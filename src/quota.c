@@ -119,12 +119,12 @@ aig_quota_shmem_init(void)
 	info.keysize = sizeof(UsageKey);
 	info.entrysize = sizeof(UsageEntry);
 	usage_hash = ShmemInitHash("ai_gateway quota usage", aig_max_quota_entries,
-							   aig_max_quota_entries, &info, HASH_ELEM | HASH_BLOBS);
+							   aig_max_quota_entries, &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(BucketKey);
 	info.entrysize = sizeof(BucketEntry);
 	bucket_hash = ShmemInitHash("ai_gateway rate buckets", aig_max_quota_entries,
-								aig_max_quota_entries, &info, HASH_ELEM | HASH_BLOBS);
+								aig_max_quota_entries, &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
 	usage_loaded = ShmemInitStruct("ai_gateway quota usage loaded", sizeof(bool), &found);
 	if (!found)
 		*usage_loaded = false;

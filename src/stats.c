@@ -85,7 +85,7 @@ aig_stats_shmem_init(void)
 	info.keysize = KEYLEN;
 	info.entrysize = sizeof(AigStats);
 	stats_hash = ShmemInitHash("ai_gateway stats", aig_max_stats, aig_max_stats,
-							   &info, HASH_ELEM | HASH_STRINGS);
+							   &info, HASH_ELEM | HASH_STRINGS | HASH_FIXED_SIZE);
 }
 
 AigStats *

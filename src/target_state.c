@@ -64,7 +64,7 @@ aig_target_state_shmem_init(void)
 	info.entrysize = sizeof(AigTargetState);
 	aig_target_hash = ShmemInitHash("ai_gateway target state",
 									aig_max_targets, aig_max_targets,
-									&info, HASH_ELEM | HASH_STRINGS);
+									&info, HASH_ELEM | HASH_STRINGS | HASH_FIXED_SIZE);
 }
 
 static AigTargetState *
