@@ -42,8 +42,10 @@ export MOCK_PORT
 PGPORT=$(aig_free_port)
 export PGPORT PGHOST=127.0.0.1 PGUSER=postgres
 # the worker (audit writer, quota persistence) serves the regression database
+# the suite calls thousands of distinct provider/model strings (fault matrix,
+# security): room for all of their breakers and statistics
 aig_start_cluster "$work/cluster" "$PGPORT" "ai_gateway.database = 'aig_regression'" \
-	"ai_gateway.quota_persist_ms = 500"
+	"ai_gateway.quota_persist_ms = 500" "ai_gateway.max_targets = 5000" "ai_gateway.max_stats = 5000"
 export AIG_SERVER_LOG="$work/cluster/server.log"
 echo "== mock provider on 127.0.0.1:$MOCK_PORT, cluster on 127.0.0.1:$PGPORT"
 

@@ -5,13 +5,15 @@
 # keyed by database and were never freed, so every database ever dropped kept its share
 # and new entries came out of the server's spare shared memory (the lock table's room
 # to grow) until none was left.  The tables are now capped at their size
-# (ai_gateway.max_targets, 1000 here), so two rounds of create database / 600
-# targets / drop only fit if the second round reuses what the first one freed;
-# and the anonymous shared memory (pg_shmem_allocations) must not grow.
+# (ai_gateway.max_targets), so two rounds of create database / 0.6 x
+# max_targets targets / drop only fit if the second round reuses what the
+# first one freed; and the anonymous shared memory (pg_shmem_allocations)
+# must not grow.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 DB=aig_dropdb
-N=600		# two rounds: more than ai_gateway.max_targets (1000)
+max=$(aig_psql "$PGPORT" -d postgres -At -c "SHOW ai_gateway.max_targets")
+N=$((max * 6 / 10))	# two rounds: more than the table holds
 
 anon() {
 	aig_psql "$PGPORT" -d postgres -At -c \
