@@ -150,7 +150,8 @@ gemini_read_chat(json_object *root, const char *label, void *arg,
 										 "blockReason");
 
 		if (block != NULL)
-			*errmsg = psprintf("gemini blocked the prompt (%s)", block);
+			*errmsg = psprintf("gemini blocked the prompt (%s)",
+							   aig_body_excerpt(block, strlen(block), 100));
 		else
 			*errmsg = pstrdup("gemini response has no candidates");
 		return false;
@@ -187,11 +188,15 @@ gemini_read_chat(json_object *root, const char *label, void *arg,
 	}
 	if (nparts == 0)
 	{
+		/* the reason comes from the body: shown as a clean excerpt */
+		char	   *shown = reason ?
+			aig_body_excerpt(reason, strlen(reason), 100) : NULL;
+
 		if (gemini_is_filter_reason(reason))
-			*errmsg = psprintf("gemini blocked the response (%s)", reason);
+			*errmsg = psprintf("gemini blocked the response (%s)", shown);
 		else if (reason != NULL)
 			*errmsg = psprintf("gemini response has no text content (finish reason %s)",
-							   reason);
+							   shown);
 		else
 			*errmsg = pstrdup("gemini response has no text content");
 		return false;
