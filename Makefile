@@ -16,3 +16,10 @@ SHLIB_LINK   = -lcurl -ljson-c -lcrypto
 PG_CONFIG   ?= pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Fuzzing (README "Tests"); honours PG_CONFIG.
+#   make fuzz          libFuzzer targets of the dialect parsers and the PII
+#                      redactor, FUZZ_SECONDS (default 60) each: test/fuzz/run.sh
+.PHONY: fuzz
+fuzz:
+	PG_CONFIG="$(PG_CONFIG)" FUZZ_SECONDS="$(FUZZ_SECONDS)" bash test/fuzz/run.sh
