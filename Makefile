@@ -17,9 +17,13 @@ PG_CONFIG   ?= pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# Fuzzing (README "Tests"); honours PG_CONFIG.
+# Fuzzing and sanitizers (README "Tests"); both honour PG_CONFIG.
 #   make fuzz          libFuzzer targets of the dialect parsers and the PII
 #                      redactor, FUZZ_SECONDS (default 60) each: test/fuzz/run.sh
-.PHONY: fuzz
+#   make asan-check    pg_regress against an ASan+UBSan build in a sanitized
+#                      server, then the normal build reinstalled: test/asan_check.sh
+.PHONY: fuzz asan-check
 fuzz:
 	PG_CONFIG="$(PG_CONFIG)" FUZZ_SECONDS="$(FUZZ_SECONDS)" bash test/fuzz/run.sh
+asan-check:
+	PG_CONFIG="$(PG_CONFIG)" bash test/asan_check.sh
