@@ -16,3 +16,14 @@ SHLIB_LINK   = -lcurl -ljson-c -lcrypto
 PG_CONFIG   ?= pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Fuzzing and sanitizers (README "Tests"); both honour PG_CONFIG.
+#   make fuzz          libFuzzer targets of the dialect parsers and the PII
+#                      redactor, FUZZ_SECONDS (default 60) each: test/fuzz/run.sh
+#   make asan-check    pg_regress against an ASan+UBSan build in a sanitized
+#                      server, then the normal build reinstalled: test/asan_check.sh
+.PHONY: fuzz asan-check
+fuzz:
+	PG_CONFIG="$(PG_CONFIG)" FUZZ_SECONDS="$(FUZZ_SECONDS)" bash test/fuzz/run.sh
+asan-check:
+	PG_CONFIG="$(PG_CONFIG)" bash test/asan_check.sh

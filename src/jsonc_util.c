@@ -122,12 +122,26 @@ int64
 aig_json_int(json_object *obj, const char *key)
 {
 	json_object *v = NULL;
+	int64		n;
 
 	if (obj == NULL || !json_object_is_type(obj, json_type_object) ||
 		!json_object_object_get_ex(obj, key, &v))
 		return -1;
-	if (!json_object_is_type(v, json_type_int) &&
-		!json_object_is_type(v, json_type_double))
+	if (json_object_is_type(v, json_type_int))
+		n = json_object_get_int64(v);	/* saturates at INT64_MAX */
+	else if (json_object_is_type(v, json_type_double))
+	{
+		/* not json_object_get_int64: its cast of NaN is undefined */
+		double		d = json_object_get_double(v);
+
+		if (!(d >= 0 && d <= (double) PG_INT32_MAX))	/* NaN fails too */
+			return -1;
+		n = (int64) d;
+	}
+	else
 		return -1;
-	return json_object_get_int64(v);
+	/* a negative or absurd count (sums of counts must not overflow) */
+	if (n < 0 || n > PG_INT32_MAX)
+		return -1;
+	return n;
 }

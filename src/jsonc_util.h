@@ -24,7 +24,11 @@ extern json_object *aig_json_path(json_object *obj,...);
 /* String value or NULL (also NULL when not a string). */
 extern const char *aig_json_str(json_object *obj, const char *key);
 
-/* Integer value or -1 when missing / not a number. */
+/*
+ * A count (token usage): the value when it is a number in [0, INT32_MAX]
+ * (a double is truncated), else -1 (missing, not a number, negative, NaN,
+ * or too large to be a real count).
+ */
 extern int64 aig_json_int(json_object *obj, const char *key);
 
 #endif							/* AIG_JSONC_UTIL_H */
