@@ -93,6 +93,8 @@ provider_text(const char *s, const AigProvider *p, AigAttemptError *err)
 		invalid_response(p, 200, "content is not valid UTF-8", err);
 		return NULL;
 	}
+	if (GetDatabaseEncoding() == PG_UTF8)
+		return (char *) s;		/* verified just above */
 	return pg_any_to_server(s, len, PG_UTF8);
 }
 

@@ -36,6 +36,7 @@
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -339,7 +340,124 @@ get_string(const char **p)
 	return s;
 }
 
-#define NPARAMS 18
+#define NCOLS 18
+#define BATCH_ROWS 1000			/* rows per INSERT, at most */
+#define BATCH_BYTES (4 * 1024 * 1024)	/* and record bytes (prompts can be big) */
+
+/* The columns written, in order, with the type of each array of values. */
+static const Oid col_types[NCOLS] = {
+	TIMESTAMPTZOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
+	FLOAT8OID, INT8OID, INT8OID, FLOAT8OID, BOOLOID, BOOLOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID
+};
+
+/*
+ * Rows go in by batches, one INSERT over arrays of column values each:
+ * executor start-up is paid per batch instead of per row.  The arrays are
+ * unnested in the target list, in lockstep (no tuplestore per column), and
+ * the plan is prepared once per worker.
+ */
+#define BATCH_INSERT \
+	"INSERT INTO ai_gateway.audit_log (ts, role, route, provider, model, status, " \
+	"http_status, attempts, latency_ms, input_tokens, output_tokens, cost_usd, " \
+	"cache_hit, shadow, error, metadata, prompt, output) " \
+	"SELECT pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), " \
+	"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), " \
+	"pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), " \
+	"pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12)::numeric, " \
+	"pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15), " \
+	"pg_catalog.unnest($16)::jsonb, pg_catalog.unnest($17)::jsonb, pg_catalog.unnest($18)"
+
+static SPIPlanPtr batch_plan = NULL;
+
+typedef struct AuditBatch
+{
+	int			nrows;
+	Size		bytes;			/* of the records in it */
+	Datum		values[NCOLS][BATCH_ROWS];
+	bool		nulls[NCOLS][BATCH_ROWS];
+} AuditBatch;
+
+/* Decode one record into the next row of the batch. */
+static void
+batch_add(AuditBatch *b, const RecordHead *h, const char *p)
+{
+	int			r = b->nrows++;
+	char	   *s[NSTRINGS];
+	char	   *rolename;
+
+	b->bytes += h->len;
+	for (int i = 0; i < NSTRINGS; i++)
+		s[i] = get_string(&p);
+	for (int c = 0; c < NCOLS; c++)
+		b->nulls[c][r] = false;
+	rolename = GetUserNameFromId(h->roleid, true);
+	b->values[0][r] = TimestampTzGetDatum(h->ts);
+	b->values[1][r] = DirectFunctionCall1(namein, CStringGetDatum(rolename ? rolename :
+																   psprintf("%u", h->roleid)));
+	for (int i = 0; i < 4; i++)
+	{
+		b->values[2 + i][r] = s[i] ? CStringGetTextDatum(s[i]) : (Datum) 0;
+		b->nulls[2 + i][r] = s[i] == NULL;
+	}
+	b->values[6][r] = Int32GetDatum(h->http_status);
+	b->nulls[6][r] = h->http_status <= 0;
+	b->values[7][r] = Int32GetDatum(h->attempts);
+	b->values[8][r] = Float8GetDatum(h->latency_ms);
+	b->values[9][r] = Int64GetDatum(h->input_tokens);
+	b->nulls[9][r] = h->input_tokens < 0;
+	b->values[10][r] = Int64GetDatum(h->output_tokens);
+	b->nulls[10][r] = h->output_tokens < 0;
+	b->values[11][r] = Float8GetDatum(h->cost_usd);
+	b->nulls[11][r] = (h->flags & F_HAS_COST) == 0;
+	b->values[12][r] = BoolGetDatum((h->flags & F_CACHE_HIT) != 0);
+	b->values[13][r] = BoolGetDatum((h->flags & F_SHADOW) != 0);
+	for (int i = 4; i < NSTRINGS; i++)
+	{
+		b->values[10 + i][r] = s[i] ? CStringGetTextDatum(s[i]) : (Datum) 0;
+		b->nulls[10 + i][r] = s[i] == NULL;
+	}
+}
+
+/* Insert the batch's rows with one statement; empties the batch. */
+static void
+batch_write(AuditBatch *b)
+{
+	Datum		arrays[NCOLS];
+	int			lb = 1;
+
+	if (b->nrows == 0)
+		return;
+	if (batch_plan == NULL)
+	{
+		Oid			types[NCOLS];
+		SPIPlanPtr	plan;
+
+		for (int c = 0; c < NCOLS; c++)
+			types[c] = get_array_type(col_types[c]);
+		plan = SPI_prepare(BATCH_INSERT, NCOLS, types);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the audit insert: %s",
+				 SPI_result_code_string(SPI_result));
+		batch_plan = plan;
+	}
+	for (int c = 0; c < NCOLS; c++)
+	{
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(col_types[c], &typlen, &typbyval, &typalign);
+		arrays[c] = PointerGetDatum(construct_md_array(b->values[c], b->nulls[c], 1,
+														&b->nrows, &lb, col_types[c],
+														typlen, typbyval, typalign));
+	}
+	if (SPI_execute_plan(batch_plan, arrays, NULL, false, 0) != SPI_OK_INSERT ||
+		SPI_processed != (uint64) b->nrows)
+		elog(ERROR, "could not insert into ai_gateway.audit_log");
+	b->nrows = 0;
+	b->bytes = 0;
+}
 
 /*
  * Write the queued records to ai_gateway.audit_log.  Called by the worker
@@ -354,14 +472,13 @@ aig_audit_drain(void)
 	uint64		head;
 	uint64		pos;
 	int			n = 0;
-	SPIPlanPtr	plan = NULL;
-	Oid			types[NPARAMS] = {TIMESTAMPTZOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, INT4OID, INT4OID, FLOAT8OID, INT8OID, INT8OID, FLOAT8OID,
-	BOOLOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	char	   *local = palloc(RECORD_MAX);
-	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "ai_gateway audit row",
-												 ALLOCSET_DEFAULT_SIZES);
+	AuditBatch *batch = palloc(sizeof(AuditBatch));
+	MemoryContext batchcxt = AllocSetContextCreate(CurrentMemoryContext, "ai_gateway audit batch",
+												   ALLOCSET_DEFAULT_SIZES);
 
+	batch->nrows = 0;
+	batch->bytes = 0;
 	LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
 	head = queue->head;
 	pos = queue->tail;
@@ -371,11 +488,6 @@ aig_audit_drain(void)
 	while (pos < head && n < 20000)
 	{
 		RecordHead	h;
-		const char *p;
-		char	   *s[NSTRINGS];
-		Datum		values[NPARAMS];
-		char		nulls[NPARAMS];
-		char	   *rolename;
 		MemoryContext old;
 
 		ring_copy(pos, (char *) &h, sizeof(h), false);
@@ -388,58 +500,19 @@ aig_audit_drain(void)
 			pg_atomic_fetch_add_u64(&queue->dropped_other_db, 1);
 			continue;
 		}
-		if (plan == NULL)
+		old = MemoryContextSwitchTo(batchcxt);
+		batch_add(batch, &h, local + sizeof(RecordHead));
+		if (batch->nrows == BATCH_ROWS || batch->bytes >= BATCH_BYTES)
 		{
-			plan = SPI_prepare("INSERT INTO ai_gateway.audit_log (ts, role, route, provider, model, "
-							   "status, http_status, attempts, latency_ms, input_tokens, output_tokens, "
-							   "cost_usd, cache_hit, shadow, error, metadata, prompt, output) "
-							   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-							   "$12::numeric, $13, $14, $15, $16::jsonb, $17::jsonb, $18)",
-							   NPARAMS, types);
-			if (plan == NULL)
-				elog(ERROR, "could not prepare the audit insert: %s",
-					 SPI_result_code_string(SPI_result));
+			batch_write(batch);
+			MemoryContextReset(batchcxt);
 		}
-		old = MemoryContextSwitchTo(rowcxt);
-		p = local + sizeof(RecordHead);
-		for (int i = 0; i < NSTRINGS; i++)
-			s[i] = get_string(&p);
-		memset(nulls, ' ', sizeof(nulls));
-		rolename = GetUserNameFromId(h.roleid, true);
-		values[0] = TimestampTzGetDatum(h.ts);
-		values[1] = DirectFunctionCall1(namein, CStringGetDatum(rolename ? rolename :
-																psprintf("%u", h.roleid)));
-		for (int i = 0; i < 4; i++)
-		{
-			values[2 + i] = s[i] ? CStringGetTextDatum(s[i]) : (Datum) 0;
-			nulls[2 + i] = s[i] ? ' ' : 'n';
-		}
-		values[6] = Int32GetDatum(h.http_status);
-		nulls[6] = h.http_status > 0 ? ' ' : 'n';
-		values[7] = Int32GetDatum(h.attempts);
-		values[8] = Float8GetDatum(h.latency_ms);
-		values[9] = Int64GetDatum(h.input_tokens);
-		nulls[9] = h.input_tokens >= 0 ? ' ' : 'n';
-		values[10] = Int64GetDatum(h.output_tokens);
-		nulls[10] = h.output_tokens >= 0 ? ' ' : 'n';
-		values[11] = Float8GetDatum(h.cost_usd);
-		nulls[11] = (h.flags & F_HAS_COST) ? ' ' : 'n';
-		values[12] = BoolGetDatum((h.flags & F_CACHE_HIT) != 0);
-		values[13] = BoolGetDatum((h.flags & F_SHADOW) != 0);
-		for (int i = 4; i < NSTRINGS; i++)
-		{
-			values[10 + i] = s[i] ? CStringGetTextDatum(s[i]) : (Datum) 0;
-			nulls[10 + i] = s[i] ? ' ' : 'n';
-		}
-		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not insert into ai_gateway.audit_log");
 		MemoryContextSwitchTo(old);
-		MemoryContextReset(rowcxt);
 		n++;
 	}
-	if (plan)
-		SPI_freeplan(plan);
-	MemoryContextDelete(rowcxt);
+	batch_write(batch);
+	MemoryContextDelete(batchcxt);
+	pfree(batch);
 	pfree(local);
 	pending_tail = pos;
 	return n;

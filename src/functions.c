@@ -158,7 +158,9 @@ aig_parse_call_options(Jsonb *opts, AigCallOptions *co)
 	co->dimensions = -1;
 	co->cache_ttl_s = -1;
 	co->raw = opts;
-	if (opts == NULL)
+	/* no options, or the default '{}': nothing to look up */
+	if (opts == NULL ||
+		(JB_ROOT_IS_OBJECT(opts) && !JB_ROOT_IS_SCALAR(opts) && JB_ROOT_COUNT(opts) == 0))
 		return;
 	reject_unknown_options(opts);
 

@@ -12,8 +12,10 @@
  * The transfer runs through the multi interface and polls in short slices,
  * checking QueryCancelPending / ProcDiePending between them, so
  * statement_timeout and pg_cancel_backend end an in-flight call within one
- * slice (AIG_POLL_SLICE_MS).  libcurl memory is malloc'd; everything it
- * allocates for a call (header list, body buffer) is freed on every path
+ * slice (AIG_POLL_SLICE_MS).  libcurl memory is malloc'd: the receive
+ * buffer and the header list are kept for the next call (which mostly
+ * sends the same headers) and freed at exit; however a call ends (success,
+ * error, cancel), the easy handle is left without pointers into its memory
  * before an interrupt is serviced.
  */
 #include "postgres.h"
@@ -56,7 +58,15 @@ static CURL *aig_easy = NULL;
 static char *aig_rbuf = NULL;
 static size_t aig_rbuf_cap = 0;
 
-/* limits last set on the easy handle: unchanged ones are not set again */
+/*
+ * The header list of the last call, kept (malloc'd) for the next one:
+ * calls to one provider send the same headers, so most calls reuse it
+ * rather than build and free a list of their own.
+ */
+static struct curl_slist *kept_headers = NULL;
+
+/* URL and limits last set on the easy handle: unchanged ones are not set again */
+static char *last_url = NULL;	/* malloc'd copy */
 static long last_timeout_ms = -1;
 static long last_connect_timeout_ms = -1;
 static curl_off_t last_max_bytes = -1;
@@ -81,6 +91,10 @@ aig_http_cleanup(int code, Datum arg)
 	free(aig_rbuf);
 	aig_rbuf = NULL;
 	aig_rbuf_cap = 0;
+	curl_slist_free_all(kept_headers);
+	kept_headers = NULL;
+	free(last_url);
+	last_url = NULL;
 	aig_http_pool_cleanup();
 }
 
@@ -122,7 +136,7 @@ header_is(const char *line, size_t len, const char *name, const char **value)
 {
 	size_t		nl = strlen(name);
 
-	if (len <= nl || pg_strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+	if (len <= nl || line[nl] != ':' || pg_strncasecmp(line, name, nl) != 0)
 		return false;
 	*value = line + nl + 1;
 	while (**value == ' ' || **value == '\t')
@@ -130,7 +144,20 @@ header_is(const char *line, size_t len, const char *name, const char **value)
 	return true;
 }
 
-/* Parses Retry-After (seconds or HTTP date), retry-after-ms, Content-Type. */
+/* A header value as a C string, cut to the buffer's size. */
+static void
+copy_value(char *buf, size_t size, const char *v, size_t vlen)
+{
+	vlen = Min(vlen, size - 1);
+	memcpy(buf, v, vlen);
+	buf[vlen] = '\0';
+}
+
+/*
+ * Parses Retry-After (seconds or HTTP date), retry-after-ms, Content-Type.
+ * Called for every header line: the others are told apart by their first
+ * letter, cheaply.
+ */
 static size_t
 aig_header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
 {
@@ -139,54 +166,73 @@ aig_header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
 	const char *v;
 	char		val[128];
 	size_t		vlen;
-
-	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
+	enum
 	{
-		/* a new response (after 100-continue or similar): start over */
-		t->retry_after_ms = -1;
-		t->content_type[0] = '\0';
-		return n;
+		CONTENT_TYPE, RETRY_AFTER_MS, RETRY_AFTER
+	}			which;
+
+	switch (n > 0 ? ptr[0] : '\0')
+	{
+		case 'H':
+			if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
+			{
+				/* a new response (after 100-continue or similar): start over */
+				t->retry_after_ms = -1;
+				t->content_type[0] = '\0';
+			}
+			return n;
+		case 'c':
+		case 'C':
+			if (!header_is(ptr, n, "content-type", &v))
+				return n;
+			which = CONTENT_TYPE;
+			break;
+		case 'r':
+		case 'R':
+			if (header_is(ptr, n, "retry-after-ms", &v))
+				which = RETRY_AFTER_MS;
+			else if (header_is(ptr, n, "retry-after", &v))
+				which = RETRY_AFTER;
+			else
+				return n;
+			break;
+		default:
+			return n;
 	}
 
-	if (header_is(ptr, n, "retry-after-ms", &v) ||
-		header_is(ptr, n, "retry-after", &v) ||
-		header_is(ptr, n, "content-type", &v))
+	vlen = n - (v - ptr);
+	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+		vlen--;
+	if (which == CONTENT_TYPE)
 	{
-		vlen = n - (v - ptr);
-		while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
-			vlen--;
-		if (vlen >= sizeof(val))
-			vlen = sizeof(val) - 1;
-		memcpy(val, v, vlen);
-		val[vlen] = '\0';
+		copy_value(t->content_type, sizeof(t->content_type), v, vlen);
+		return n;
+	}
+	copy_value(val, sizeof(val), v, vlen);
+	if (which == RETRY_AFTER_MS)
+	{
+		char	   *end;
+		double		ms = strtod(val, &end);
 
-		if (pg_strncasecmp(ptr, "content-type", 12) == 0)
-			strlcpy(t->content_type, val, sizeof(t->content_type));
-		else if (pg_strncasecmp(ptr, "retry-after-ms", 14) == 0)
+		if (end != val && ms >= 0 && ms < 86400000.0)
+			t->retry_after_ms = (int) ms;
+	}
+	else if (t->retry_after_ms < 0)
+	{
+		char	   *end;
+		long		secs = strtol(val, &end, 10);
+
+		if (end != val && *end == '\0' && secs >= 0 && secs < 86400)
+			t->retry_after_ms = (int) secs * 1000;
+		else
 		{
-			char	   *end;
-			double		ms = strtod(val, &end);
+			time_t		when = curl_getdate(val, NULL);
 
-			if (end != val && ms >= 0 && ms < 86400000.0)
-				t->retry_after_ms = (int) ms;
-		}
-		else if (t->retry_after_ms < 0)
-		{
-			char	   *end;
-			long		secs = strtol(val, &end, 10);
-
-			if (end != val && *end == '\0' && secs >= 0 && secs < 86400)
-				t->retry_after_ms = (int) secs * 1000;
-			else
+			if (when > 0)
 			{
-				time_t		when = curl_getdate(val, NULL);
+				time_t		now = time(NULL);
 
-				if (when > 0)
-				{
-					time_t		now = time(NULL);
-
-					t->retry_after_ms = when > now ? (int) Min(when - now, 86400) * 1000 : 0;
-				}
+				t->retry_after_ms = when > now ? (int) Min(when - now, 86400) * 1000 : 0;
 			}
 		}
 	}
@@ -214,11 +260,16 @@ configure_handle(CURL *h)
 
 	/*
 	 * Without proxy variables in the server's environment, tell libcurl so
-	 * once instead of letting it scan the environment on every transfer.
+	 * once instead of letting it scan the environment on every transfer
+	 * (for the proxy, and for no_proxy / NO_PROXY, which then have nothing
+	 * to exempt).
 	 */
 	if (!getenv("http_proxy") && !getenv("https_proxy") && !getenv("HTTPS_PROXY") &&
 		!getenv("all_proxy") && !getenv("ALL_PROXY"))
+	{
 		curl_easy_setopt(h, CURLOPT_PROXY, "");
+		curl_easy_setopt(h, CURLOPT_NOPROXY, "");
+	}
 }
 
 static void
@@ -249,8 +300,49 @@ aig_http_init(void)
 	}
 
 	configure_handle(aig_easy);
+	free(last_url);
+	last_url = NULL;
 	last_timeout_ms = last_connect_timeout_ms = -1;
 	last_max_bytes = -1;
+}
+
+/* Does the list hold exactly the request's headers, in order? */
+static bool
+same_headers(const struct curl_slist *l, const AigHttpRequest *req)
+{
+	int			i = 0;
+
+	for (; l != NULL; l = l->next, i++)
+		if (i >= req->nheaders || strcmp(l->data, req->headers[i]) != 0)
+			return false;
+	return i == req->nheaders;
+}
+
+/* The request's headers as a curl list: the kept one when they match. */
+static struct curl_slist *
+request_headers(const AigHttpRequest *req)
+{
+	struct curl_slist *headers = NULL;
+
+	if (kept_headers != NULL && same_headers(kept_headers, req))
+		return kept_headers;
+	curl_slist_free_all(kept_headers);
+	kept_headers = NULL;
+	for (int i = 0; i < req->nheaders; i++)
+	{
+		struct curl_slist *nh = curl_slist_append(headers, req->headers[i]);
+
+		if (nh == NULL)
+		{
+			curl_slist_free_all(headers);
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory building HTTP headers")));
+		}
+		headers = nh;
+	}
+	kept_headers = headers;
+	return headers;
 }
 
 /* Hand the transfer's buffer back for the next call (or free a huge one). */
@@ -368,17 +460,17 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 				 AigHttpResponse *resp)
 {
 	AigTransfer t;
-	struct curl_slist *headers = NULL;
+	struct curl_slist *headers;
 	char		errbuf[CURL_ERROR_SIZE];
 	volatile CURLcode rc = CURLE_OK;
 	volatile bool interrupted = false;
-	bool		header_oom = false;
 	int			running = 1;
 	long		status = 0;
 	instr_time	start,
 				duration;
 
 	aig_http_init();
+	headers = request_headers(req);
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_ms = -1;
 	memset(&t, 0, sizeof(t));
@@ -388,26 +480,14 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 	t.retry_after_ms = -1;
 	errbuf[0] = '\0';
 
-	for (int i = 0; i < req->nheaders; i++)
+	if (last_url == NULL || strcmp(last_url, req->url) != 0)
 	{
-		struct curl_slist *nh = curl_slist_append(headers, req->headers[i]);
-
-		if (nh == NULL)
-		{
-			header_oom = true;
-			break;
-		}
-		headers = nh;
+		/* libcurl keeps its own copy; ours tells the next call what is set */
+		free(last_url);
+		last_url = NULL;
+		if (curl_easy_setopt(aig_easy, CURLOPT_URL, req->url) == CURLE_OK)
+			last_url = strdup(req->url);
 	}
-	if (header_oom)
-	{
-		curl_slist_free_all(headers);
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory building HTTP headers")));
-	}
-
-	curl_easy_setopt(aig_easy, CURLOPT_URL, req->url);
 	curl_easy_setopt(aig_easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
 	curl_easy_setopt(aig_easy, CURLOPT_POSTFIELDS, req->body);
 	curl_easy_setopt(aig_easy, CURLOPT_HTTPHEADER, headers);
@@ -469,7 +549,6 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 	curl_easy_setopt(aig_easy, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(aig_easy, CURLOPT_POSTFIELDS, NULL);
 	curl_easy_setopt(aig_easy, CURLOPT_ERRORBUFFER, NULL);
-	curl_slist_free_all(headers);
 	INSTR_TIME_SET_CURRENT(duration);
 	INSTR_TIME_SUBTRACT(duration, start);
 	resp->elapsed_ms = INSTR_TIME_GET_MILLISEC(duration);

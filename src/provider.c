@@ -39,46 +39,61 @@ aig_http_request_init(AigHttpRequest *req)
 	memset(req, 0, sizeof(*req));
 }
 
+/*
+ * Add a complete "Name: value" line.  The request keeps the pointer: the
+ * line must live as long as the request (a literal, or palloc'd).
+ */
 void
-aig_http_add_header(AigHttpRequest *req, const char *fmt,...)
+aig_http_add_header_line(AigHttpRequest *req, const char *line)
 {
-	StringInfoData buf;
-
 	if (req->nheaders >= AIG_MAX_HEADERS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many HTTP headers for one provider request"),
 				 errhint("A provider may set at most %d headers in options.headers.",
 						 AIG_MAX_HEADERS - 4)));
-	initStringInfo(&buf);
+	req->headers[req->nheaders++] = line;
+}
+
+void
+aig_http_add_header(AigHttpRequest *req, const char *fmt,...)
+{
+	size_t		len = 128;
+
+	/* psprintf's loop: headers are short, so no 1 kB StringInfo per header */
 	for (;;)
 	{
 		va_list		args;
-		int			needed;
+		char	   *buf = palloc(len);
+		size_t		needed;
 
 		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
+		needed = pvsnprintf(buf, len, fmt, args);
 		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
+		if (needed <= len)
+		{
+			aig_http_add_header_line(req, buf);
+			return;
+		}
+		pfree(buf);
+		len = needed;
 	}
-	req->headers[req->nheaders++] = buf.data;
 }
 
 /*
  * Headers every request carries: JSON content type and the provider's own
- * options.headers.  Dialects add their auth header themselves.
+ * options.headers (copied: a hook run during a batch may reload the
+ * catalog).  Dialects add their auth header themselves.
  */
 void
 aig_http_add_common_headers(const AigProvider *p, AigHttpRequest *req)
 {
-	aig_http_add_header(req, "Content-Type: application/json");
-	aig_http_add_header(req, "Accept: application/json");
+	aig_http_add_header_line(req, "Content-Type: application/json");
+	aig_http_add_header_line(req, "Accept: application/json");
 	/* libcurl sends "Expect: 100-continue" for large bodies: a wasted RTT */
-	aig_http_add_header(req, "Expect:");
+	aig_http_add_header_line(req, "Expect:");
 	for (int i = 0; i < p->nextra_headers; i++)
-		aig_http_add_header(req, "%s", p->extra_headers[i]);
+		aig_http_add_header_line(req, pstrdup(p->extra_headers[i]));
 }
 
 /* Percent-encode a path segment (model names may hold ':' or '/'). */

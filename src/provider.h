@@ -98,7 +98,7 @@ typedef struct AigHttpRequest
 	char	   *body;
 	size_t		body_len;
 	int			nheaders;
-	char	   *headers[AIG_MAX_HEADERS];	/* "Name: value" */
+	const char *headers[AIG_MAX_HEADERS];	/* "Name: value" */
 } AigHttpRequest;
 
 /* Normalized chat result. */
@@ -163,6 +163,7 @@ extern const AigDialect aig_dialect_azure_openai;
 extern const AigDialect *aig_dialect_for_kind(const char *kind);
 extern void aig_http_request_init(AigHttpRequest *req);
 extern void aig_http_add_header(AigHttpRequest *req, const char *fmt,...) pg_attribute_printf(2, 3);
+extern void aig_http_add_header_line(AigHttpRequest *req, const char *line);
 extern void aig_http_add_common_headers(const AigProvider *p, AigHttpRequest *req);
 extern void aig_upstream_error_from_status(long http_status, AigUpstreamError *out);
 extern char *aig_url_escape(const char *s);

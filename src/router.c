@@ -246,9 +246,18 @@ target_label(const AigRoute *route, const AigTarget *t)
 	return psprintf("provider \"%s\", model \"%s\"", t->provider->name, t->model);
 }
 
+/* Error texts are built on first use: a call that succeeds at once has none. */
+static void
+lazy_init(StringInfo buf)
+{
+	if (buf->data == NULL)
+		initStringInfo(buf);
+}
+
 static void
 note(StringInfo detail, int *n, const AigTarget *t, const char *what)
 {
+	lazy_init(detail);
 	(*n)++;
 	appendStringInfo(detail, "%s%d) %s/%s: %s", *n > 1 ? "; " : "", *n,
 					 t->provider->name, t->model, what ? what : "");
@@ -257,6 +266,7 @@ note(StringInfo detail, int *n, const AigTarget *t, const char *what)
 static void
 note_skip(StringInfo skipped, int *n, const AigTarget *t, const char *why)
 {
+	lazy_init(skipped);
 	(*n)++;
 	appendStringInfo(skipped, "%s%s/%s (%s)", *n > 1 ? ", " : "",
 					 t->provider->name, t->model, why ? why : "");
@@ -358,8 +368,8 @@ run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
 	TargetRun  *run;
 	AigAttemptError err = {0};
 	AigTarget  *last = NULL;
-	StringInfoData detail;		/* the attempts, numbered */
-	StringInfoData skipped;		/* targets not (or no more) attempted */
+	StringInfoData detail = {0};	/* the attempts, numbered */
+	StringInfoData skipped = {0};	/* targets not (or no more) attempted */
 	int			noted = 0;
 	int			nskipped = 0;
 	int			attempts = 0;
@@ -384,8 +394,6 @@ run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
 		route_retries = Max(route_retries, run[i].max_retries);
 	}
 	budget = route_retries + n;
-	initStringInfo(&detail);
-	initStringInfo(&skipped);
 
 	while (attempts < budget)
 	{
@@ -490,6 +498,8 @@ run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
 													  aig_r_backoff_ms(r->tries, err.retry_after_ms));
 	}
 
+	lazy_init(&detail);
+	lazy_init(&skipped);
 	/* targets set aside before any attempt belong in the story too */
 	for (int i = n; i < route->ntargets; i++)
 		if (!cands[i].target->shadow)

@@ -325,23 +325,49 @@ aig_join_system(const AigChatRequest *req)
 	return buf.data;
 }
 
+/* The strings joined, palloc'd (every request builds these: no psprintf). */
+static char *
+join_strings(int n, const char *const *parts)
+{
+	size_t		len = 1;
+	char	   *out;
+	char	   *p;
+
+	for (int i = 0; i < n; i++)
+		len += strlen(parts[i]);
+	out = p = palloc(len);
+	for (int i = 0; i < n; i++)
+	{
+		size_t		l = strlen(parts[i]);
+
+		memcpy(p, parts[i], l);
+		p += l;
+	}
+	*p = '\0';
+	return out;
+}
+
 char *
 aig_url(const AigProvider *p, const char *path)
 {
-	return psprintf("%s%s", p->base_url ? p->base_url : "", path);
+	const char *parts[] = {p->base_url ? p->base_url : "", path};
+
+	return join_strings(lengthof(parts), parts);
 }
 
 void
 aig_add_header_value(AigHttpRequest *out, const char *name,
 					 const char *prefix, const char *value)
 {
+	const char *parts[] = {name, ": ", prefix ? prefix : "", value};
+
 	for (const unsigned char *c = (const unsigned char *) value; *c; c++)
 		if (*c < 0x20 || *c == 0x7f)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("value for HTTP header \"%s\" contains a control character",
 							name)));
-	aig_http_add_header(out, "%s: %s%s", name, prefix ? prefix : "", value);
+	aig_http_add_header_line(out, join_strings(lengthof(parts), parts));
 }
 
 /* ---------------------------------------------------------------------

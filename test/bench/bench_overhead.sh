@@ -42,7 +42,9 @@
 # how the scheduler places client and nginx (same CPU: a cheap ping-pong;
 # different CPUs: cross-CPU wake-ups, expensive in a VM), which moves both
 # sides' µs/call a lot from round to round.  For reproducible numbers pin
-# both to one CPU: BENCH_CLIENT_CPU=1 BENCH_NGINX_CPU=1.
+# both to one CPU: BENCH_CLIENT_CPU=1 BENCH_NGINX_CPU=1.  For figures that
+# do not move with the machine's load, callgrind_overhead.sh counts the
+# instructions (and simulated cache misses) of the same two loops.
 #
 # Exit status: 0 when the benchmark ran (whether or not the ratio meets the
 # target — it is printed as PASS / OVER TARGET), non-zero when something
