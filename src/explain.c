@@ -1,11 +1,15 @@
 /*
  * explain.c — looking at routing from SQL: ai_gateway.explain_route(route,
- * options), the order a call would try a route's targets and why, and
- * ai_gateway.health(), the shared health of every target.
+ * options), the order a call would try a route's targets and why;
+ * ai_gateway.health(), the shared health of every target; and the
+ * benchmark helpers bench_routing() and bench_governance(), which time a
+ * routing decision and a call's accounting without sending anything.
  */
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -16,6 +20,7 @@
 #include "compat.h"
 #include "jsonb_util.h"
 #include "router.h"
+#include "router_internal.h"
 #include "strategy.h"
 #include "target_state.h"
 
@@ -217,4 +222,90 @@ aig_bench_governance(PG_FUNCTION_ARGS)
 	aig_require_preload();
 	aig_catalog_ensure();
 	PG_RETURN_FLOAT8(aig_governance_ns(text_to_cstring(PG_GETARG_TEXT_PP(0)), iterations));
+}
+
+/*
+ * Benchmark helper (ai_gateway.bench_routing): the average cost, in
+ * nanoseconds, of one routing decision for `model` as a call makes it —
+ * resolving the model string, ordering the targets, asking the first
+ * target's breaker and recording a success on it — without the HTTP
+ * exchange.  Runs in a scratch memory context reset every iteration.
+ */
+double
+aig_route_decision_ns(const char *model, int iterations)
+{
+	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext,
+												  "ai_gateway bench_routing",
+												  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(scratch);
+	AigCallOptions co;
+	instr_time	start,
+				elapsed;
+
+	memset(&co, 0, sizeof(co));
+	co.gen.max_tokens = -1;
+	co.timeout_ms = co.max_retries = co.connect_timeout_ms = co.dimensions = -1;
+	INSTR_TIME_SET_CURRENT(start);
+	for (int i = 0; i < iterations; i++)
+	{
+		AigRoute   *route = aig_resolve_model(model);
+		AigOrderContext ctx;
+		AigCandidate *cands = palloc(sizeof(AigCandidate) * Max(route->ntargets, 1));
+		int			n;
+		bool		probe;
+
+		aig_r_order_context(route, &co, 64, &ctx);
+		n = aig_order_targets(route, &ctx, cands);
+		if (n > 0 && aig_breaker_allow(cands[0].target->state, GetCurrentTimestamp(), &probe))
+			aig_breaker_record(cands[0].target->state, &route->breaker, GetCurrentTimestamp(),
+							   true, false, 1.0, -1, NULL);
+		MemoryContextReset(scratch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(scratch);
+	return INSTR_TIME_GET_DOUBLE(elapsed) * 1e9 / Max(iterations, 1);
+}
+
+/*
+ * Benchmark helper (ai_gateway.bench_governance): ns per call of what
+ * governance adds to a call on `route` — access check, rate limits, quota
+ * reservation and settlement, audit enqueue — with no request sent.  Each
+ * iteration queues one audit record (status "bench").
+ */
+double
+aig_governance_ns(const char *model, int iterations)
+{
+	AigRoute   *route = aig_resolve_model(model);
+	AigCallOptions co;
+	AigOrderContext ctx;
+	AigCallInfo info;
+	instr_time	start,
+				elapsed;
+
+	memset(&co, 0, sizeof(co));
+	co.gen.max_tokens = -1;
+	co.timeout_ms = co.max_retries = co.connect_timeout_ms = co.dimensions = -1;
+	aig_r_order_context(route, &co, 64, &ctx);
+	memset(&info, 0, sizeof(info));
+	info.route = route;
+	info.target = &route->targets[0];
+	info.attempts = 1;
+	info.http_status = 200;
+	info.input_tokens = 16;
+	info.output_tokens = 8;
+	INSTR_TIME_SET_CURRENT(start);
+	for (int i = 0; i < iterations; i++)
+	{
+		CallAccount acc;
+
+		aig_r_account_begin(&acc, route, &co, &ctx, AIG_EST_OUTPUT_TOKENS, NULL);
+		aig_r_account_end(&acc, &info, true, NULL, false, NULL);
+		CHECK_FOR_INTERRUPTS();
+	}
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	return INSTR_TIME_GET_DOUBLE(elapsed) * 1e9 / Max(iterations, 1);
 }
