@@ -428,15 +428,12 @@ static bool
 table_read(const AigCacheKey *key, TimestampTz now, CacheRow *row)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	Oid			save_user;
-	int			save_sec;
+	AigAsOwner owner_scope;
 	volatile bool found = false;
-	int			level;
 
 	require_table();
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(aig_catalog_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	level = aig_pin_search_path();
+	/* as the owner: nothing may resolve through the caller's search_path */
+	aig_as_owner_begin(aig_catalog_owner(), &owner_scope);
 	PG_TRY();
 	{
 		Datum		args[2];
@@ -475,8 +472,7 @@ table_read(const AigCacheKey *key, TimestampTz now, CacheRow *row)
 	}
 	PG_FINALLY();
 	{
-		aig_restore_search_path(level);
-		SetUserIdAndSecContext(save_user, save_sec);
+		aig_as_owner_end(&owner_scope);
 	}
 	PG_END_TRY();
 	return found;
@@ -626,17 +622,11 @@ aig_cache_put(AigRoute *route, const AigCacheKey *key, const AigChatResult *resu
 	PG_TRY();
 	{
 		/* the subtransaction's abort restores the user and search_path on an error */
-		Oid			save_user;
-		int			save_sec;
+		AigAsOwner	owner_scope;
 
-		int			level;
-
-		GetUserIdAndSecContext(&save_user, &save_sec);
-		SetUserIdAndSecContext(aig_catalog_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-		level = aig_pin_search_path();
+		aig_as_owner_begin(aig_catalog_owner(), &owner_scope);
 		table_write(route, key, result, target, now, expires_at);
-		aig_restore_search_path(level);
-		SetUserIdAndSecContext(save_user, save_sec);
+		aig_as_owner_end(&owner_scope);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -693,10 +683,8 @@ aig_cache_clear(PG_FUNCTION_ARGS)
 	Datum		args[3];
 	char		nulls[3];
 	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Oid			save_user;
-	int			save_sec;
+	AigAsOwner owner_scope;
 	volatile int64 deleted = 0;
-	int			level;
 
 	aig_require_preload();
 	aig_catalog_ensure();
@@ -720,9 +708,8 @@ aig_cache_clear(PG_FUNCTION_ARGS)
 	bump_generation();
 	bump_at_commit = true;
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(aig_catalog_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	level = aig_pin_search_path();
+	/* as the owner: nothing may resolve through the caller's search_path */
+	aig_as_owner_begin(aig_catalog_owner(), &owner_scope);
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -737,8 +724,7 @@ aig_cache_clear(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
-		aig_restore_search_path(level);
-		SetUserIdAndSecContext(save_user, save_sec);
+		aig_as_owner_end(&owner_scope);
 	}
 	PG_END_TRY();
 	PG_RETURN_INT64(deleted);

@@ -159,12 +159,10 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	AigCallOptions co;
 	AigRoute   *route;
 	StringInfoData req;
-	Oid			save_user;
-	int			save_sec;
+	AigAsOwner owner_scope;
 	Datum		args[2];
 	Oid			types[2] = {NAMEOID, JSONBOID};
 	volatile int64 id = 0;
-	int			level;
 	Jsonb	   *opts = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 
 	if (PG_ARGISNULL(0))
@@ -202,10 +200,8 @@ aig_complete_async(PG_FUNCTION_ARGS)
 
 	args[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
 	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(req.data));
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(jobs_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	/* as the owner: nothing may resolve through the caller's search_path */
-	level = aig_pin_search_path();
+	aig_as_owner_begin(jobs_owner(), &owner_scope);
 	PG_TRY();
 	{
 		bool		isnull;
@@ -220,8 +216,7 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
-		aig_restore_search_path(level);
-		SetUserIdAndSecContext(save_user, save_sec);
+		aig_as_owner_end(&owner_scope);
 	}
 	PG_END_TRY();
 
@@ -238,17 +233,14 @@ aig_complete_async(PG_FUNCTION_ARGS)
 static bool
 read_job(int64 id, char **role, char **status, char **doc)
 {
-	Oid			save_user;
-	int			save_sec;
+	AigAsOwner owner_scope;
 	Datum		args[1];
 	Oid			types[1] = {INT8OID};
 	volatile bool found = false;
-	int			level;
 
 	args[0] = Int64GetDatum(id);
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(jobs_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	level = aig_pin_search_path();
+	/* as the owner: nothing may resolve through the caller's search_path */
+	aig_as_owner_begin(jobs_owner(), &owner_scope);
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -272,8 +264,7 @@ read_job(int64 id, char **role, char **status, char **doc)
 	}
 	PG_FINALLY();
 	{
-		aig_restore_search_path(level);
-		SetUserIdAndSecContext(save_user, save_sec);
+		aig_as_owner_end(&owner_scope);
 	}
 	PG_END_TRY();
 	return found;

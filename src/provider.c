@@ -55,31 +55,6 @@ aig_http_add_header_line(AigHttpRequest *req, const char *line)
 	req->headers[req->nheaders++] = line;
 }
 
-void
-aig_http_add_header(AigHttpRequest *req, const char *fmt,...)
-{
-	size_t		len = 128;
-
-	/* psprintf's loop: headers are short, so no 1 kB StringInfo per header */
-	for (;;)
-	{
-		va_list		args;
-		char	   *buf = palloc(len);
-		size_t		needed;
-
-		va_start(args, fmt);
-		needed = pvsnprintf(buf, len, fmt, args);
-		va_end(args);
-		if (needed <= len)
-		{
-			aig_http_add_header_line(req, buf);
-			return;
-		}
-		pfree(buf);
-		len = needed;
-	}
-}
-
 /*
  * Headers every request carries: JSON content type and the provider's own
  * options.headers (copied: a hook run during a batch may reload the

@@ -162,7 +162,6 @@ extern const AigDialect aig_dialect_azure_openai;
 /* provider.c: lookup and helpers shared by the dialects */
 extern const AigDialect *aig_dialect_for_kind(const char *kind);
 extern void aig_http_request_init(AigHttpRequest *req);
-extern void aig_http_add_header(AigHttpRequest *req, const char *fmt,...) pg_attribute_printf(2, 3);
 extern void aig_http_add_header_line(AigHttpRequest *req, const char *line);
 extern void aig_http_add_common_headers(const AigProvider *p, AigHttpRequest *req);
 extern void aig_upstream_error_from_status(long http_status, AigUpstreamError *out);

@@ -619,9 +619,7 @@ load_as_owner(void)
 	Oid			rel = get_relname_relid("quota_usage", nsp);
 	HeapTuple	tup;
 	Oid			owner;
-	Oid			save_user;
-	int			save_sec;
-	int			level;
+	AigAsOwner owner_scope;
 
 	if (!OidIsValid(rel))
 		return;
@@ -630,9 +628,8 @@ load_as_owner(void)
 		return;
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	level = aig_pin_search_path();	/* as the owner: not the caller's path */
+	/* as the owner: nothing may resolve through the caller's search_path */
+	aig_as_owner_begin(owner, &owner_scope);
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -642,8 +639,7 @@ load_as_owner(void)
 	}
 	PG_FINALLY();
 	{
-		aig_restore_search_path(level);
-		SetUserIdAndSecContext(save_user, save_sec);
+		aig_as_owner_end(&owner_scope);
 	}
 	PG_END_TRY();
 }

@@ -6,6 +6,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "search_path.h"
@@ -26,4 +27,19 @@ void
 aig_restore_search_path(int nestlevel)
 {
 	AtEOXact_GUC(false, nestlevel);
+}
+
+void
+aig_as_owner_begin(Oid owner, AigAsOwner *s)
+{
+	GetUserIdAndSecContext(&s->save_user, &s->save_sec);
+	SetUserIdAndSecContext(owner, s->save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	s->level = aig_pin_search_path();
+}
+
+void
+aig_as_owner_end(const AigAsOwner *s)
+{
+	aig_restore_search_path(s->level);
+	SetUserIdAndSecContext(s->save_user, s->save_sec);
 }

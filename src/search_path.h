@@ -19,4 +19,19 @@ extern int	aig_pin_search_path(void);
 /* Restore what aig_pin_search_path() replaced (also done by (sub)transaction abort). */
 extern void aig_restore_search_path(int nestlevel);
 
+/*
+ * Run the extension's own queries as `owner` (a table owner) with the
+ * search_path pinned, until aig_as_owner_end() — call it in PG_FINALLY, or
+ * let the (sub)transaction's abort restore both.
+ */
+typedef struct AigAsOwner
+{
+	Oid			save_user;
+	int			save_sec;
+	int			level;
+} AigAsOwner;
+
+extern void aig_as_owner_begin(Oid owner, AigAsOwner *s);
+extern void aig_as_owner_end(const AigAsOwner *s);
+
 #endif
