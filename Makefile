@@ -9,9 +9,9 @@ SRCS         = $(wildcard src/*.c) $(wildcard src/providers/*.c)
 OBJS         = $(SRCS:.c=.o)
 PG_CPPFLAGS  = -I$(srcdir)/src -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wno-missing-field-initializers -Wno-sign-compare
-SHLIB_LINK   = -lcurl -ljson-c -lcrypto
+SHLIB_LINK   = -lcurl -lcrypto
 # Calls between ai_gateway's own functions bind inside the library, and
-# calls out (libcurl, json-c, the server) go through the GOT without PLT
+# calls out (libcurl, OpenSSL, the server) go through the GOT without PLT
 # stubs: a call touches fewer cache lines (test/bench/bench_overhead.sh).
 PG_CFLAGS    = -fno-plt
 SHLIB_LINK  += -Wl,-Bsymbolic-functions

@@ -14,7 +14,6 @@
 #include "lib/stringinfo.h"
 #include "utils/errcodes.h"
 
-#include "jsonc_util.h"
 #include "provider.h"
 #include "dialect_util.h"
 
@@ -28,7 +27,7 @@ anthropic_build_chat(const AigProvider *p, const AigChatRequest *req,
 	AigGenKeys	keys = {"temperature", "top_p", NULL, "stop_sequences", NULL};
 	char	   *system = aig_join_system(req);
 	int			max_tokens;
-	json_object *root;
+	AigJsonWriter w;
 
 	aig_http_request_init(out);
 	out->url = aig_url(p, "/v1/messages");
@@ -46,44 +45,38 @@ anthropic_build_chat(const AigProvider *p, const AigChatRequest *req,
 	else
 		max_tokens = ANTHROPIC_DEFAULT_MAX_TOKENS;
 
-	root = aig_jnew_object();
-	PG_TRY();
-	{
-		aig_jset_str(root, "model", req->model);
-		aig_jset_int(root, "max_tokens", max_tokens);
-		if (system != NULL)
-			aig_jset_str(root, "system", system);
-		aig_jset_messages(root, "messages", req, true);
-		aig_add_gen_options(root, &req->opts, &keys);
-		aig_jbody(root, out);
-	}
-	PG_FINALLY();
-	{
-		json_object_put(root);
-	}
-	PG_END_TRY();
+	aig_jw_init(&w);
+	aig_jw_object_begin(&w);
+	aig_jw_kstring(&w, "model", req->model);
+	aig_jw_kint(&w, "max_tokens", max_tokens);
+	if (system != NULL)
+		aig_jw_kstring(&w, "system", system);
+	aig_jw_messages(&w, "messages", req, true);
+	aig_add_gen_options(&w, &req->opts, &keys);
+	aig_jw_object_end(&w);
+	aig_jw_body(&w, out);
 }
 
 static bool
-anthropic_read_chat(json_object *root, const char *label, void *arg,
+anthropic_read_chat(const AigJson *root, const char *label, void *arg,
 					char **errmsg)
 {
 	AigChatResult *out = (AigChatResult *) arg;
-	json_object *content;
-	json_object *usage;
+	const AigJson *content;
+	const AigJson *usage;
 	StringInfoData buf;
 	int			nparts;
-	const char *stop_reason;
+	char	   *stop_reason;
 
-	if (!aig_jis(root, json_type_object))
+	if (!aig_jis(root, AIG_JSON_OBJECT))
 	{
 		*errmsg = pstrdup("anthropic response is not a JSON object");
 		return false;
 	}
 	content = aig_jget(root, "content");
-	if (content == NULL || aig_jis(content, json_type_null))
+	if (content == NULL || aig_jis(content, AIG_JSON_NULL))
 	{
-		const char *emsg = aig_json_str(aig_jget(root, "error"), "message");
+		char	   *emsg = aig_jstr(aig_jget(root, "error"), "message");
 
 		*errmsg = emsg ?
 			psprintf("anthropic response has no content: %s",
@@ -96,7 +89,7 @@ anthropic_read_chat(json_object *root, const char *label, void *arg,
 								 "anthropic response: content", errmsg);
 	if (nparts < 0)
 		return false;
-	stop_reason = aig_json_str(root, "stop_reason");
+	stop_reason = aig_jstr(root, "stop_reason");
 	if (nparts == 0)
 	{
 		if (stop_reason != NULL && strcmp(stop_reason, "refusal") == 0)
@@ -107,10 +100,10 @@ anthropic_read_chat(json_object *root, const char *label, void *arg,
 	}
 	out->content = buf.data;
 	out->finish_reason = aig_finish_reason(aig_finish_anthropic, stop_reason);
-	out->model = aig_jdup_str(root, "model");
+	out->model = aig_jstr(root, "model");
 	usage = aig_jget(root, "usage");
-	out->input_tokens = aig_json_int(usage, "input_tokens");
-	out->output_tokens = aig_json_int(usage, "output_tokens");
+	out->input_tokens = aig_jtokens(usage, "input_tokens");
+	out->output_tokens = aig_jtokens(usage, "output_tokens");
 	return true;
 }
 
@@ -128,10 +121,10 @@ anthropic_parse_chat(const char *body, size_t len, AigChatResult *out,
  * overload (HTTP 529) is transient.
  */
 static void
-anthropic_refine_error(json_object *root, long http_status,
+anthropic_refine_error(const AigJson *root, long http_status,
 					   AigUpstreamError *out)
 {
-	const char *type = aig_json_str(aig_jget(root, "error"), "type");
+	char	   *type = aig_jstr(aig_jget(root, "error"), "type");
 
 	if (type == NULL)
 		return;

@@ -13,7 +13,6 @@
 
 #include "lib/stringinfo.h"
 
-#include "jsonc_util.h"
 #include "provider.h"
 #include "dialect_util.h"
 
@@ -32,66 +31,61 @@ cohere_build_chat(const AigProvider *p, const AigChatRequest *req,
 				  AigHttpRequest *out)
 {
 	AigGenKeys	keys = {"temperature", "p", "max_tokens", "stop_sequences", "seed"};
-	json_object *root;
-	json_object *rf;
-	json_object *schema;
+	const AigJson *schema;
 	AigRespFormatKind rfkind;
+	AigJsonWriter w;
 
 	aig_http_request_init(out);
 	out->url = aig_url(p, "/v2/chat");
 	cohere_headers(p, out);
 
-	root = aig_jnew_object();
-	rf = aig_response_format_parse(req->opts.response_format, &rfkind,
-								   &schema);
-	PG_TRY();
+	(void) aig_response_format_parse(req->opts.response_format, &rfkind,
+									 &schema);
+	aig_jw_init(&w);
+	aig_jw_object_begin(&w);
+	aig_jw_kstring(&w, "model", req->model);
+	aig_jw_messages(&w, "messages", req, false);
+	aig_add_gen_options(&w, &req->opts, &keys);
+	if (rfkind == AIG_RF_JSON_OBJECT || rfkind == AIG_RF_JSON_SCHEMA)
 	{
-		aig_jset_str(root, "model", req->model);
-		aig_jset_messages(root, "messages", req, false);
-		aig_add_gen_options(root, &req->opts, &keys);
-		if (rfkind == AIG_RF_JSON_OBJECT || rfkind == AIG_RF_JSON_SCHEMA)
+		aig_jw_key(&w, "response_format");
+		aig_jw_object_begin(&w);
+		aig_jw_kstring(&w, "type", "json_object");
+		if (rfkind == AIG_RF_JSON_SCHEMA && schema != NULL)
 		{
-			json_object *jrf = aig_jset_object(root, "response_format");
-
-			aig_jset_str(jrf, "type", "json_object");
-			if (rfkind == AIG_RF_JSON_SCHEMA && schema != NULL)
-				aig_jset(jrf, "json_schema", json_object_get(schema));
+			aig_jw_key(&w, "json_schema");
+			aig_jw_copy(&w, schema);
 		}
-		aig_jbody(root, out);
+		aig_jw_object_end(&w);
 	}
-	PG_FINALLY();
-	{
-		json_object_put(root);
-		if (rf != NULL)
-			json_object_put(rf);
-	}
-	PG_END_TRY();
+	aig_jw_object_end(&w);
+	aig_jw_body(&w, out);
 }
 
 static bool
-cohere_read_chat(json_object *root, const char *label, void *arg,
+cohere_read_chat(const AigJson *root, const char *label, void *arg,
 				 char **errmsg)
 {
 	AigChatResult *out = (AigChatResult *) arg;
-	json_object *message;
-	json_object *content;
-	json_object *usage;
+	const AigJson *message;
+	const AigJson *content;
+	const AigJson *usage;
 	StringInfoData buf;
 	int			nparts;
 
-	if (!aig_jis(root, json_type_object))
+	if (!aig_jis(root, AIG_JSON_OBJECT))
 	{
 		*errmsg = pstrdup("cohere response is not a JSON object");
 		return false;
 	}
 	message = aig_jget(root, "message");
-	if (!aig_jis(message, json_type_object))
+	if (!aig_jis(message, AIG_JSON_OBJECT))
 	{
 		*errmsg = pstrdup("cohere response: message is missing or not an object");
 		return false;
 	}
 	content = aig_jget(message, "content");
-	if (content == NULL || aig_jis(content, json_type_null))
+	if (content == NULL || aig_jis(content, AIG_JSON_NULL))
 	{
 		*errmsg = pstrdup("cohere response has no text content");
 		return false;
@@ -108,17 +102,17 @@ cohere_read_chat(json_object *root, const char *label, void *arg,
 	}
 	out->content = buf.data;
 	out->finish_reason = aig_finish_reason(aig_finish_cohere,
-										   aig_json_str(root, "finish_reason"));
-	out->model = aig_jdup_str(root, "model");
+										   aig_jstr(root, "finish_reason"));
+	out->model = aig_jstr(root, "model");
 
 	usage = aig_jget(root, "usage");
-	out->input_tokens = aig_json_int(aig_jget(usage, "tokens"), "input_tokens");
-	out->output_tokens = aig_json_int(aig_jget(usage, "tokens"), "output_tokens");
+	out->input_tokens = aig_jtokens(aig_jget(usage, "tokens"), "input_tokens");
+	out->output_tokens = aig_jtokens(aig_jget(usage, "tokens"), "output_tokens");
 	if (out->input_tokens < 0)
-		out->input_tokens = aig_json_int(aig_jget(usage, "billed_units"),
+		out->input_tokens = aig_jtokens(aig_jget(usage, "billed_units"),
 										 "input_tokens");
 	if (out->output_tokens < 0)
-		out->output_tokens = aig_json_int(aig_jget(usage, "billed_units"),
+		out->output_tokens = aig_jtokens(aig_jget(usage, "billed_units"),
 										  "output_tokens");
 	return true;
 }
@@ -135,41 +129,36 @@ static void
 cohere_build_embed(const AigProvider *p, const AigEmbedRequest *req,
 				   AigHttpRequest *out)
 {
-	json_object *root;
+	AigJsonWriter w;
+	char	   *float_type[] = {"float"};
 
 	aig_http_request_init(out);
 	out->url = aig_url(p, "/v2/embed");
 	cohere_headers(p, out);
 
-	root = aig_jnew_object();
-	PG_TRY();
-	{
-		aig_jset_str(root, "model", req->model);
-		aig_jset_str_array(root, "texts", req->ninputs, req->inputs);
-		aig_jset_str(root, "input_type",
-					 req->input_type ? req->input_type :
-					 COHERE_DEFAULT_INPUT_TYPE);
-		aig_jpush_str(aig_jset_array(root, "embedding_types"), "float");
-		if (req->dimensions > 0)
-			aig_jset_int(root, "output_dimension", req->dimensions);
-		aig_jbody(root, out);
-	}
-	PG_FINALLY();
-	{
-		json_object_put(root);
-	}
-	PG_END_TRY();
+	aig_jw_init(&w);
+	aig_jw_object_begin(&w);
+	aig_jw_kstring(&w, "model", req->model);
+	aig_jw_kstring_array(&w, "texts", req->ninputs, req->inputs);
+	aig_jw_kstring(&w, "input_type",
+				   req->input_type ? req->input_type :
+				   COHERE_DEFAULT_INPUT_TYPE);
+	aig_jw_kstring_array(&w, "embedding_types", 1, float_type);
+	if (req->dimensions > 0)
+		aig_jw_kint(&w, "output_dimension", req->dimensions);
+	aig_jw_object_end(&w);
+	aig_jw_body(&w, out);
 }
 
 static bool
-cohere_read_embed(json_object *root, const char *label, void *arg,
+cohere_read_embed(const AigJson *root, const char *label, void *arg,
 				  char **errmsg)
 {
 	AigEmbedResult *out = (AigEmbedResult *) arg;
-	json_object *emb;
-	json_object *list;
+	const AigJson *emb;
+	const AigJson *list;
 
-	if (!aig_jis(root, json_type_object))
+	if (!aig_jis(root, AIG_JSON_OBJECT))
 	{
 		*errmsg = pstrdup("cohere response is not a JSON object");
 		return false;
@@ -180,7 +169,7 @@ cohere_read_embed(json_object *root, const char *label, void *arg,
 		*errmsg = pstrdup("cohere response has no embeddings");
 		return false;
 	}
-	if (aig_jis(emb, json_type_object))
+	if (aig_jis(emb, AIG_JSON_OBJECT))
 	{
 		list = aig_jget(emb, "float");
 		if (list == NULL)
@@ -193,7 +182,7 @@ cohere_read_embed(json_object *root, const char *label, void *arg,
 		list = emb;				/* v1 shape "embeddings": [[...]] */
 	if (!aig_read_vector_list(list, out, "cohere response", errmsg))
 		return false;
-	out->input_tokens = aig_json_int(aig_json_path(root, "meta", "billed_units",
+	out->input_tokens = aig_jtokens(aig_jpath(root, "meta", "billed_units",
 												   (char *) NULL),
 									 "input_tokens");
 	return true;

@@ -1,8 +1,8 @@
 /*
  * dialect_util.c — helpers shared by the dialects (see dialect_util.h):
- * finish-reason tables, json-c construction wrappers, the generation-options
- * writer, the response_format reader, success-body readers (text parts,
- * embedding vectors) and the generic error-body reader.
+ * finish-reason tables, the request-body helpers (messages, generation
+ * options, response_format), success-body readers (text parts, embedding
+ * vectors) and the generic error-body reader.
  */
 #include "postgres.h"
 
@@ -15,7 +15,6 @@
 #include "utils/errcodes.h"
 #include "utils/memutils.h"
 
-#include "jsonc_util.h"
 #include "provider.h"
 #include "dialect_util.h"
 
@@ -86,217 +85,91 @@ aig_finish_reason(const AigFinishMap *map, const char *raw)
 }
 
 /* ---------------------------------------------------------------------
- * JSON construction.  Every new node is attached to its parent before
- * anything else can fail, so putting the root frees the whole tree.
- * ---------------------------------------------------------------------
- */
-
-static void
-json_oom(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_OUT_OF_MEMORY),
-			 errmsg("out of memory while building a provider request")));
-}
-
-json_object *
-aig_jnew_object(void)
-{
-	json_object *o = json_object_new_object();
-
-	if (o == NULL)
-		json_oom();
-	return o;
-}
-
-/* Takes ownership of val (also on failure). */
-void
-aig_jset(json_object *obj, const char *key, json_object *val)
-{
-	if (val == NULL)
-		json_oom();
-	if (json_object_object_add(obj, key, val) != 0)
-	{
-		json_object_put(val);
-		json_oom();
-	}
-}
-
-json_object *
-aig_jset_object(json_object *obj, const char *key)
-{
-	json_object *o = json_object_new_object();
-
-	aig_jset(obj, key, o);
-	return o;
-}
-
-json_object *
-aig_jset_array(json_object *obj, const char *key)
-{
-	json_object *a = json_object_new_array();
-
-	aig_jset(obj, key, a);
-	return a;
-}
-
-void
-aig_jset_str(json_object *obj, const char *key, const char *s)
-{
-	aig_jset(obj, key, json_object_new_string(s ? s : ""));
-}
-
-void
-aig_jset_int(json_object *obj, const char *key, int64 v)
-{
-	aig_jset(obj, key, json_object_new_int64(v));
-}
-
-/*
- * json-c prints doubles with %.17g (0.7 -> 0.69999999999999996); send the
- * shortest text that reads back as the same double instead.
- */
-void
-aig_jset_double(json_object *obj, const char *key, double v)
-{
-	char		buf[64];
-
-	if (isnan(v) || isinf(v))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be a finite number", key)));
-	snprintf(buf, sizeof(buf), "%.15g", v);
-	if (strtod(buf, NULL) != v)
-		snprintf(buf, sizeof(buf), "%.17g", v);
-	aig_jset(obj, key, json_object_new_double_s(v, buf));
-}
-
-void
-aig_jset_bool(json_object *obj, const char *key, bool v)
-{
-	aig_jset(obj, key, json_object_new_boolean(v ? 1 : 0));
-}
-
-void
-aig_jset_str_array(json_object *obj, const char *key, int n,
-				   char *const *items)
-{
-	json_object *a = aig_jset_array(obj, key);
-
-	for (int i = 0; i < n; i++)
-		aig_jpush_str(a, items[i]);
-}
-
-/* Takes ownership of val (also on failure). */
-void
-aig_jpush(json_object *arr, json_object *val)
-{
-	if (val == NULL)
-		json_oom();
-	if (json_object_array_add(arr, val) != 0)
-	{
-		json_object_put(val);
-		json_oom();
-	}
-}
-
-json_object *
-aig_jpush_object(json_object *arr)
-{
-	json_object *o = json_object_new_object();
-
-	aig_jpush(arr, o);
-	return o;
-}
-
-void
-aig_jpush_str(json_object *arr, const char *s)
-{
-	aig_jpush(arr, json_object_new_string(s ? s : ""));
-}
-
-void
-aig_jbody(json_object *root, AigHttpRequest *out)
-{
-	out->body = aig_json_to_pstring(root, &out->body_len);
-}
-
-/* ---------------------------------------------------------------------
  * Requests
  * ---------------------------------------------------------------------
  */
 
 void
-aig_add_gen_options(json_object *obj, const AigGenOptions *o,
+aig_add_gen_options(AigJsonWriter *w, const AigGenOptions *o,
 					const AigGenKeys *keys)
 {
 	if (keys->temperature && o->has_temperature)
-		aig_jset_double(obj, keys->temperature, o->temperature);
+	{
+		aig_jw_key(w, keys->temperature);
+		aig_jw_double(w, o->temperature, keys->temperature);
+	}
 	if (keys->top_p && o->has_top_p)
-		aig_jset_double(obj, keys->top_p, o->top_p);
+	{
+		aig_jw_key(w, keys->top_p);
+		aig_jw_double(w, o->top_p, keys->top_p);
+	}
 	if (keys->max_tokens && o->max_tokens >= 0)
-		aig_jset_int(obj, keys->max_tokens, o->max_tokens);
+		aig_jw_kint(w, keys->max_tokens, o->max_tokens);
 	if (keys->stop && o->nstop > 0 && o->stop != NULL)
-		aig_jset_str_array(obj, keys->stop, o->nstop, o->stop);
+		aig_jw_kstring_array(w, keys->stop, o->nstop, o->stop);
 	if (keys->seed && o->has_seed)
-		aig_jset_int(obj, keys->seed, o->seed);
+		aig_jw_kint(w, keys->seed, o->seed);
 }
 
-json_object *
+const AigJson *
 aig_response_format_parse(const char *text, AigRespFormatKind *kind,
-						  json_object **schema)
+						  const AigJson **schema)
 {
-	json_object *rf;
-	const char *type;
-	json_object *s;
+	const AigJson *rf;
+	const AigJson *type;
+	const AigJson *s;
+	char	   *err;
 
 	*kind = AIG_RF_NONE;
 	if (schema)
 		*schema = NULL;
 	if (text == NULL || *text == '\0')
 		return NULL;
-	rf = json_tokener_parse(text);
-	if (rf == NULL)
+	rf = aig_json_parse(text, strlen(text), &err);
+	if (!aig_jis(rf, AIG_JSON_OBJECT))
 		return NULL;
-	if (!json_object_is_type(rf, json_type_object))
-	{
-		json_object_put(rf);
-		return NULL;
-	}
-	type = aig_json_str(rf, "type");
-	if (type == NULL)
+	type = aig_jget(rf, "type");
+	if (!aig_jis(type, AIG_JSON_STRING))
 		*kind = AIG_RF_OTHER;
-	else if (strcmp(type, "text") == 0)
+	else if (aig_jstring_eq(type, "text"))
 		*kind = AIG_RF_TEXT;
-	else if (strcmp(type, "json_object") == 0)
+	else if (aig_jstring_eq(type, "json_object"))
 		*kind = AIG_RF_JSON_OBJECT;
-	else if (strcmp(type, "json_schema") == 0)
+	else if (aig_jstring_eq(type, "json_schema"))
 		*kind = AIG_RF_JSON_SCHEMA;
 	else
 		*kind = AIG_RF_OTHER;
-	s = aig_json_path(rf, "json_schema", "schema", (char *) NULL);
-	if (schema && s != NULL && json_object_is_type(s, json_type_object))
+	s = aig_jpath(rf, "json_schema", "schema", (char *) NULL);
+	if (schema && aig_jis(s, AIG_JSON_OBJECT))
 		*schema = s;
 	return rf;
 }
 
 void
-aig_jset_messages(json_object *obj, const char *key,
-				  const AigChatRequest *req, bool skip_system)
+aig_jw_messages(AigJsonWriter *w, const char *key,
+				const AigChatRequest *req, bool skip_system)
 {
-	json_object *arr = aig_jset_array(obj, key);
-
+	aig_jw_key(w, key);
+	aig_jw_array_begin(w);
 	for (int i = 0; i < req->nmessages; i++)
 	{
 		const AigChatMessage *m = &req->messages[i];
-		json_object *jm;
 
 		if (skip_system && m->role && strcmp(m->role, "system") == 0)
 			continue;
-		jm = aig_jpush_object(arr);
-		aig_jset_str(jm, "role", m->role);
-		aig_jset_str(jm, "content", m->content);
+		aig_jw_object_begin(w);
+		aig_jw_kstring(w, "role", m->role);
+		aig_jw_kstring(w, "content", m->content);
+		aig_jw_object_end(w);
 	}
+	aig_jw_array_end(w);
+}
+
+void
+aig_jw_body(AigJsonWriter *w, AigHttpRequest *out)
+{
+	out->body = w->buf.data;
+	out->body_len = w->buf.len;
 }
 
 char *
@@ -379,8 +252,8 @@ bool
 aig_parse_body(const char *body, size_t len, AigJsonReader fn,
 			   const char *label, void *out, char **errmsg)
 {
-	json_object *root;
-	volatile bool ok = false;
+	const AigJson *root;
+	bool		ok;
 
 	*errmsg = NULL;
 	root = aig_json_parse(body, len, errmsg);
@@ -390,139 +263,94 @@ aig_parse_body(const char *body, size_t len, AigJsonReader fn,
 			*errmsg = psprintf("%s response: %s", label, *errmsg);
 		return false;
 	}
-	PG_TRY();
-	{
-		ok = fn(root, label, out, errmsg);
-	}
-	PG_FINALLY();
-	{
-		json_object_put(root);
-	}
-	PG_END_TRY();
+	ok = fn(root, label, out, errmsg);
+	pfree((void *) root);
 	if (!ok && *errmsg == NULL)
 		*errmsg = psprintf("%s response could not be read",
 						   label ? label : "provider");
 	return ok;
 }
 
-json_object *
-aig_jget(json_object *obj, const char *key)
-{
-	json_object *v = NULL;
-
-	if (obj == NULL || !json_object_is_type(obj, json_type_object) ||
-		!json_object_object_get_ex(obj, key, &v))
-		return NULL;
-	return v;
-}
-
-bool
-aig_jis(json_object *obj, json_type type)
-{
-	return obj != NULL && json_object_is_type(obj, type);
-}
-
-char *
-aig_jdup_str(json_object *obj, const char *key)
-{
-	const char *s = aig_json_str(obj, key);
-
-	return s ? pstrdup(s) : NULL;
-}
-
 int
-aig_join_text_parts(json_object *parts, bool type_text, bool skip_thought,
+aig_join_text_parts(const AigJson *parts, bool type_text, bool skip_thought,
 					StringInfo buf, const char *label, char **errmsg)
 {
-	size_t		n;
+	const AigJson *part;
 	int			found = 0;
 
-	if (!aig_jis(parts, json_type_array))
+	if (!aig_jis(parts, AIG_JSON_ARRAY))
 	{
 		*errmsg = psprintf("%s is not an array", label);
 		return -1;
 	}
-	n = json_object_array_length(parts);
-	for (size_t i = 0; i < n; i++)
+	part = aig_jfirst(parts);
+	for (int i = 0; i < parts->count; i++, part = aig_jnext(part))
 	{
-		json_object *part = json_object_array_get_idx(parts, i);
-		json_object *text;
-		json_object *thought;
+		const AigJson *text;
 
-		if (!aig_jis(part, json_type_object))
+		if (!aig_jis(part, AIG_JSON_OBJECT))
 		{
-			*errmsg = psprintf("%s[%zu] is not an object", label, i);
+			*errmsg = psprintf("%s[%d] is not an object", label, i);
 			return -1;
 		}
-		if (type_text)
-		{
-			const char *type = aig_json_str(part, "type");
-
-			if (type == NULL || strcmp(type, "text") != 0)
-				continue;
-		}
-		if (skip_thought)
-		{
-			thought = aig_jget(part, "thought");
-			if (aig_jis(thought, json_type_boolean) &&
-				json_object_get_boolean(thought))
-				continue;
-		}
+		if (type_text && !aig_jstring_eq(aig_jget(part, "type"), "text"))
+			continue;
+		if (skip_thought && aig_jis(aig_jget(part, "thought"), AIG_JSON_TRUE))
+			continue;
 		text = aig_jget(part, "text");
 		if (text == NULL && !type_text)
 			continue;			/* e.g. a gemini functionCall part */
-		if (!aig_jis(text, json_type_string))
+		if (!aig_jstring_append(text, buf))
 		{
-			*errmsg = psprintf("%s[%zu].text is not a string", label, i);
+			*errmsg = psprintf("%s[%d].text is not a string", label, i);
 			return -1;
 		}
-		appendBinaryStringInfo(buf, json_object_get_string(text),
-							   json_object_get_string_len(text));
 		found++;
 	}
 	return found;
 }
 
 bool
-aig_read_vector(json_object *arr, float4 **vec, int *ndims,
+aig_read_vector(const AigJson *arr, float4 **vec, int *ndims,
 				const char *label, int index, char **errmsg)
 {
-	size_t		n;
+	const AigJson *e;
+	int			n;
 	float4	   *v;
 
-	if (!aig_jis(arr, json_type_array))
+	if (!aig_jis(arr, AIG_JSON_ARRAY))
 	{
 		*errmsg = psprintf("%s: embedding %d is not an array", label, index);
 		return false;
 	}
-	n = json_object_array_length(arr);
+	n = arr->count;
 	if (n == 0)
 	{
 		*errmsg = psprintf("%s: embedding %d is empty", label, index);
 		return false;
 	}
-	if (n > MaxAllocSize / sizeof(float4) || n > INT_MAX)
+	if ((size_t) n > MaxAllocSize / sizeof(float4))
 	{
 		*errmsg = psprintf("%s: embedding %d is too large", label, index);
 		return false;
 	}
 	v = palloc(n * sizeof(float4));
-	for (size_t i = 0; i < n; i++)
+	e = aig_jfirst(arr);
+	for (int i = 0; i < n; i++, e = aig_jnext(e))
 	{
-		json_object *e = json_object_array_get_idx(arr, i);
 		double		d;
 
-		if (!aig_jis(e, json_type_double) && !aig_jis(e, json_type_int))
+		if (e->type != AIG_JSON_NUMBER)
 		{
-			*errmsg = psprintf("%s: embedding %d holds a non-number at position %zu",
+			*errmsg = psprintf("%s: embedding %d holds a non-number at position %d",
 							   label, index, i);
 			pfree(v);
 			return false;
 		}
-		d = json_object_get_double(e);
+		d = aig_jnumber(e);
 		if (isnan(d) || isinf(d) || fabs(d) > FLT_MAX)
 		{
-			*errmsg = psprintf("%s: embedding %d holds an out-of-range value at position %zu",
+			*errmsg = psprintf("%s: embedding %d holds an out-of-range value at position %d",
 							   label, index, i);
 			pfree(v);
 			return false;
@@ -530,7 +358,7 @@ aig_read_vector(json_object *arr, float4 **vec, int *ndims,
 		v[i] = (float4) d;
 	}
 	*vec = v;
-	*ndims = (int) n;
+	*ndims = n;
 	return true;
 }
 
@@ -544,27 +372,26 @@ aig_embed_result_init(AigEmbedResult *out, int count)
 }
 
 bool
-aig_read_vector_list(json_object *arr, AigEmbedResult *out,
+aig_read_vector_list(const AigJson *arr, AigEmbedResult *out,
 					 const char *label, char **errmsg)
 {
-	size_t		n;
+	const AigJson *e;
 
-	if (!aig_jis(arr, json_type_array))
+	if (!aig_jis(arr, AIG_JSON_ARRAY))
 	{
 		*errmsg = psprintf("%s: embeddings is not an array", label);
 		return false;
 	}
-	n = json_object_array_length(arr);
-	if (n > INT_MAX / sizeof(float4 *))
+	if ((size_t) arr->count > INT_MAX / sizeof(float4 *))
 	{
 		*errmsg = psprintf("%s: too many embeddings", label);
 		return false;
 	}
-	aig_embed_result_init(out, (int) n);
-	for (size_t i = 0; i < n; i++)
-		if (!aig_read_vector(json_object_array_get_idx(arr, i),
-							 &out->vectors[i], &out->ndims[i],
-							 label, (int) i, errmsg))
+	aig_embed_result_init(out, arr->count);
+	e = aig_jfirst(arr);
+	for (int i = 0; i < arr->count; i++, e = aig_jnext(e))
+		if (!aig_read_vector(e, &out->vectors[i], &out->ndims[i],
+							 label, i, errmsg))
 			return false;
 	return true;
 }
@@ -658,61 +485,61 @@ aig_body_excerpt(const char *body, size_t len, size_t max)
 	return buf.data;
 }
 
-/* A non-empty string member, or NULL. */
-static const char *
-nonempty_str(json_object *obj, const char *key)
+/* A non-empty string (palloc'd), or NULL. */
+static char *
+nonempty(const AigJson *v)
 {
-	const char *s = aig_json_str(obj, key);
+	size_t		len;
+	char	   *s = aig_jstring(v, &len);
 
-	return (s != NULL && *s != '\0') ? s : NULL;
+	return (s != NULL && len > 0) ? s : NULL;
 }
 
 #define AIG_ERROR_MESSAGE_MAX 2000
 
 static void
-extract_error_fields(json_object *root, AigUpstreamError *out)
+extract_error_fields(const AigJson *root, AigUpstreamError *out)
 {
-	json_object *o = root;
-	json_object *e;
-	json_object *d;
-	const char *msg = NULL;
-	const char *type = NULL;
+	const AigJson *o = root;
+	const AigJson *e;
+	const AigJson *d;
+	char	   *msg = NULL;
+	char	   *type = NULL;
 
 	/* some APIs (older gemini) wrap the envelope in a one-element array */
-	if (aig_jis(o, json_type_array) && json_object_array_length(o) > 0)
-		o = json_object_array_get_idx(o, 0);
-	if (!aig_jis(o, json_type_object))
+	if (aig_jis(o, AIG_JSON_ARRAY) && o->count > 0)
+		o = aig_jfirst(o);
+	if (!aig_jis(o, AIG_JSON_OBJECT))
 		return;
 
 	e = aig_jget(o, "error");
-	if (aig_jis(e, json_type_object))
+	if (aig_jis(e, AIG_JSON_OBJECT))
 	{
-		msg = nonempty_str(e, "message");
-		type = nonempty_str(e, "code");
+		msg = nonempty(aig_jget(e, "message"));
+		type = nonempty(aig_jget(e, "code"));
 		if (type == NULL)
-			type = nonempty_str(e, "status");
+			type = nonempty(aig_jget(e, "status"));
 		if (type == NULL)
-			type = nonempty_str(e, "type");
+			type = nonempty(aig_jget(e, "type"));
 	}
-	else if (aig_jis(e, json_type_string) &&
-			 json_object_get_string_len(e) > 0)
-		msg = json_object_get_string(e);
+	else
+		msg = nonempty(e);
 
 	if (msg == NULL)
-		msg = nonempty_str(o, "message");
+		msg = nonempty(aig_jget(o, "message"));
 	if (msg == NULL)
 	{
 		d = aig_jget(o, "detail");
-		if (aig_jis(d, json_type_string) && json_object_get_string_len(d) > 0)
-			msg = json_object_get_string(d);
-		else if (aig_jis(d, json_type_array) && json_object_array_length(d) > 0)
-			msg = nonempty_str(json_object_array_get_idx(d, 0), "msg");
+		if (aig_jis(d, AIG_JSON_ARRAY))
+			msg = nonempty(aig_jget(aig_jfirst(d), "msg"));
+		else
+			msg = nonempty(d);
 	}
 	if (type == NULL)
-		type = nonempty_str(o, "code");
+		type = nonempty(aig_jget(o, "code"));
 	if (type == NULL)
 	{
-		type = nonempty_str(o, "type");
+		type = nonempty(aig_jget(o, "type"));
 		if (type != NULL && strcmp(type, "error") == 0)
 			type = NULL;
 	}
@@ -731,7 +558,7 @@ typedef struct ErrorReadArg
 } ErrorReadArg;
 
 static bool
-error_reader(json_object *root, const char *label, void *arg, char **errmsg)
+error_reader(const AigJson *root, const char *label, void *arg, char **errmsg)
 {
 	ErrorReadArg *a = (ErrorReadArg *) arg;
 

@@ -2,27 +2,26 @@
  * dialect_util.h — code shared by the dialects in src/providers/:
  *
  *	- finish-reason normalization tables (one per wire format);
- *	- json-c construction wrappers that attach every new node to its parent
- *	  at once (so one json_object_put of the root frees all, even when an
- *	  ereport interrupts the build) and that ereport on out-of-memory;
+ *	- the request-body helpers over json_write.h (messages, generation
+ *	  options, response_format);
  *	- the generation-options writer (AigGenOptions -> provider keys) and the
  *	  response_format reader;
  *	- read helpers for success bodies (text parts, embedding vectors);
  *	- the generic error-body reader every parse_error builds on;
  *	- the OpenAI wire format (defined in openai.c), shared with azure.c.
  *
- * Ownership rules are those of provider.h: everything returned is palloc'd,
- * json-c objects never escape a dialect function.
+ * Bodies are read with json_read.h and written with json_write.h: both
+ * work in palloc'd memory, so nothing needs freeing on an error path.
  */
 #ifndef AIG_DIALECT_UTIL_H
 #define AIG_DIALECT_UTIL_H
 
 #include "postgres.h"
 
-#include <json-c/json.h>
-
 #include "lib/stringinfo.h"
 
+#include "json_read.h"
+#include "json_write.h"
 #include "provider.h"
 
 /* ---- finish reasons ---- */
@@ -45,25 +44,6 @@ extern const AigFinishMap aig_finish_ollama[];
  * table, NULL when raw is NULL */
 extern char *aig_finish_reason(const AigFinishMap *map, const char *raw);
 
-/* ---- JSON construction (all ereport(ERROR) on out-of-memory) ---- */
-
-extern json_object *aig_jnew_object(void);
-extern void aig_jset(json_object *obj, const char *key, json_object *val);
-extern json_object *aig_jset_object(json_object *obj, const char *key);
-extern json_object *aig_jset_array(json_object *obj, const char *key);
-extern void aig_jset_str(json_object *obj, const char *key, const char *s);
-extern void aig_jset_int(json_object *obj, const char *key, int64 v);
-extern void aig_jset_double(json_object *obj, const char *key, double v);
-extern void aig_jset_bool(json_object *obj, const char *key, bool v);
-extern void aig_jset_str_array(json_object *obj, const char *key,
-							   int n, char *const *items);
-extern void aig_jpush(json_object *arr, json_object *val);
-extern json_object *aig_jpush_object(json_object *arr);
-extern void aig_jpush_str(json_object *arr, const char *s);
-
-/* Serialize root into out->body / out->body_len. */
-extern void aig_jbody(json_object *root, AigHttpRequest *out);
-
 /* ---- requests ---- */
 
 /* Provider key names of the generation options; NULL = not sent. */
@@ -76,8 +56,8 @@ typedef struct AigGenKeys
 	const char *seed;
 } AigGenKeys;
 
-/* Add the options that are set under the dialect's key names. */
-extern void aig_add_gen_options(json_object *obj, const AigGenOptions *o,
+/* Write the options that are set, as members under the dialect's names. */
+extern void aig_add_gen_options(AigJsonWriter *w, const AigGenOptions *o,
 								const AigGenKeys *keys);
 
 typedef enum AigRespFormatKind
@@ -90,18 +70,20 @@ typedef enum AigRespFormatKind
 } AigRespFormatKind;
 
 /*
- * Parse options.response_format.  Returns the parsed object (the caller must
- * json_object_put it) or NULL with *kind = AIG_RF_NONE.  *schema (may be
- * NULL) is borrowed from the result: response_format.json_schema.schema, or
- * NULL.  To embed it in another tree use json_object_get(*schema) first.
+ * Parse options.response_format: the parsed object (palloc'd, over text),
+ * or NULL with *kind = AIG_RF_NONE.  *schema (may be NULL):
+ * response_format.json_schema.schema when it is an object, else NULL.
  */
-extern json_object *aig_response_format_parse(const char *text,
-											  AigRespFormatKind *kind,
-											  json_object **schema);
+extern const AigJson *aig_response_format_parse(const char *text,
+												AigRespFormatKind *kind,
+												const AigJson **schema);
 
-/* {"role","content"} for each message (system ones skipped if asked). */
-extern void aig_jset_messages(json_object *obj, const char *key,
-							  const AigChatRequest *req, bool skip_system);
+/* key: [{"role","content"}, ...] (system messages skipped if asked) */
+extern void aig_jw_messages(AigJsonWriter *w, const char *key,
+							const AigChatRequest *req, bool skip_system);
+
+/* Finish the body: w's buffer becomes out->body / out->body_len. */
+extern void aig_jw_body(AigJsonWriter *w, AigHttpRequest *out);
 
 /* All system messages joined by "\n\n", or NULL when there are none. */
 extern char *aig_join_system(const AigChatRequest *req);
@@ -119,22 +101,15 @@ extern void aig_add_header_value(AigHttpRequest *out, const char *name,
 /* ---- reading success bodies (never ereport but for out-of-memory) ---- */
 
 /* Reads a parsed body into out; false with *errmsg on a bad body. */
-typedef bool (*AigJsonReader) (json_object *root, const char *label,
+typedef bool (*AigJsonReader) (const AigJson *root, const char *label,
 							   void *out, char **errmsg);
 
 /*
- * Parse body and run fn(root, label, out, errmsg) on it; the json-c tree is
- * released on every path, including an ereport from fn.  false with *errmsg
- * when the body is not one JSON value or fn fails.
+ * Parse body and run fn(root, label, out, errmsg) on it.  false with
+ * *errmsg when the body is not one JSON value or fn fails.
  */
 extern bool aig_parse_body(const char *body, size_t len, AigJsonReader fn,
 						   const char *label, void *out, char **errmsg);
-
-/* obj[key] when obj is an object holding key, else NULL */
-extern json_object *aig_jget(json_object *obj, const char *key);
-extern bool aig_jis(json_object *obj, json_type type);
-/* pstrdup of a string member, NULL when absent / not a string */
-extern char *aig_jdup_str(json_object *obj, const char *key);
 
 /*
  * Append the "text" of each part of an array of parts to buf.  A part must
@@ -143,19 +118,19 @@ extern char *aig_jdup_str(json_object *obj, const char *key);
  * of text parts appended, or -1 (with *errmsg) when parts is not an array
  * or a part is malformed.
  */
-extern int	aig_join_text_parts(json_object *parts, bool type_text,
+extern int	aig_join_text_parts(const AigJson *parts, bool type_text,
 								bool skip_thought, StringInfo buf,
 								const char *label, char **errmsg);
 
 /* A JSON array of numbers -> float4 vector (finite, at least one). */
-extern bool aig_read_vector(json_object *arr, float4 **vec, int *ndims,
+extern bool aig_read_vector(const AigJson *arr, float4 **vec, int *ndims,
 							const char *label, int index, char **errmsg);
 
 /* Allocate out for count vectors (input_tokens = -1). */
 extern void aig_embed_result_init(AigEmbedResult *out, int count);
 
 /* A JSON array of arrays of numbers -> out (input_tokens untouched). */
-extern bool aig_read_vector_list(json_object *arr, AigEmbedResult *out,
+extern bool aig_read_vector_list(const AigJson *arr, AigEmbedResult *out,
 								 const char *label, char **errmsg);
 
 extern void aig_chat_result_init(AigChatResult *out);
@@ -163,7 +138,7 @@ extern void aig_chat_result_init(AigChatResult *out);
 /* ---- errors ---- */
 
 /* Dialect refinement, called with the parsed body (any JSON type). */
-typedef void (*AigErrorRefine) (json_object *root, long http_status,
+typedef void (*AigErrorRefine) (const AigJson *root, long http_status,
 								AigUpstreamError *out);
 
 /*

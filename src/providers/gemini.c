@@ -19,7 +19,6 @@
 #include "lib/stringinfo.h"
 #include "utils/errcodes.h"
 
-#include "jsonc_util.h"
 #include "provider.h"
 #include "dialect_util.h"
 
@@ -42,6 +41,18 @@ gemini_headers(const AigProvider *p, AigHttpRequest *out)
 		aig_add_header_value(out, "x-goog-api-key", NULL, p->api_key);
 }
 
+/* "parts": [{"text": text}] */
+static void
+gemini_text_parts(AigJsonWriter *w, const char *text)
+{
+	aig_jw_key(w, "parts");
+	aig_jw_array_begin(w);
+	aig_jw_object_begin(w);
+	aig_jw_kstring(w, "text", text);
+	aig_jw_object_end(w);
+	aig_jw_array_end(w);
+}
+
 static void
 gemini_build_chat(const AigProvider *p, const AigChatRequest *req,
 				  AigHttpRequest *out)
@@ -49,66 +60,60 @@ gemini_build_chat(const AigProvider *p, const AigChatRequest *req,
 	AigGenKeys	keys = {"temperature", "topP", "maxOutputTokens",
 	"stopSequences", "seed"};
 	char	   *system = aig_join_system(req);
-	json_object *root;
-	json_object *rf;
-	json_object *schema;
+	const AigJson *schema;
 	AigRespFormatKind rfkind;
+	AigJsonWriter w;
+	int			mark;
 
 	aig_http_request_init(out);
 	out->url = aig_url(p, psprintf("/v1beta/models/%s:generateContent",
 								   gemini_model_path(req->model)));
 	gemini_headers(p, out);
 
-	root = aig_jnew_object();
-	rf = aig_response_format_parse(req->opts.response_format, &rfkind,
-								   &schema);
-	PG_TRY();
+	(void) aig_response_format_parse(req->opts.response_format, &rfkind,
+									 &schema);
+	aig_jw_init(&w);
+	aig_jw_object_begin(&w);
+	aig_jw_key(&w, "contents");
+	aig_jw_array_begin(&w);
+	for (int i = 0; i < req->nmessages; i++)
 	{
-		json_object *contents = aig_jset_array(root, "contents");
-		json_object *config;
+		const AigChatMessage *m = &req->messages[i];
 
-		for (int i = 0; i < req->nmessages; i++)
-		{
-			const AigChatMessage *m = &req->messages[i];
-			json_object *c;
-			json_object *part;
-
-			if (m->role != NULL && strcmp(m->role, "system") == 0)
-				continue;
-			c = aig_jpush_object(contents);
-			aig_jset_str(c, "role",
-						 (m->role != NULL && strcmp(m->role, "assistant") == 0) ?
-						 "model" : "user");
-			part = aig_jpush_object(aig_jset_array(c, "parts"));
-			aig_jset_str(part, "text", m->content);
-		}
-		if (system != NULL)
-		{
-			json_object *si = aig_jset_object(root, "systemInstruction");
-			json_object *part = aig_jpush_object(aig_jset_array(si, "parts"));
-
-			aig_jset_str(part, "text", system);
-		}
-
-		config = aig_jset_object(root, "generationConfig");
-		aig_add_gen_options(config, &req->opts, &keys);
-		if (rfkind == AIG_RF_JSON_OBJECT || rfkind == AIG_RF_JSON_SCHEMA)
-		{
-			aig_jset_str(config, "responseMimeType", "application/json");
-			if (rfkind == AIG_RF_JSON_SCHEMA && schema != NULL)
-				aig_jset(config, "responseJsonSchema", json_object_get(schema));
-		}
-		if (json_object_object_length(config) == 0)
-			json_object_object_del(root, "generationConfig");
-		aig_jbody(root, out);
+		if (m->role != NULL && strcmp(m->role, "system") == 0)
+			continue;
+		aig_jw_object_begin(&w);
+		aig_jw_kstring(&w, "role",
+					   (m->role != NULL && strcmp(m->role, "assistant") == 0) ?
+					   "model" : "user");
+		gemini_text_parts(&w, m->content);
+		aig_jw_object_end(&w);
 	}
-	PG_FINALLY();
+	aig_jw_array_end(&w);
+	if (system != NULL)
 	{
-		json_object_put(root);
-		if (rf != NULL)
-			json_object_put(rf);
+		aig_jw_key(&w, "systemInstruction");
+		aig_jw_object_begin(&w);
+		gemini_text_parts(&w, system);
+		aig_jw_object_end(&w);
 	}
-	PG_END_TRY();
+
+	mark = aig_jw_mark(&w);
+	aig_jw_key(&w, "generationConfig");
+	aig_jw_object_begin(&w);
+	aig_add_gen_options(&w, &req->opts, &keys);
+	if (rfkind == AIG_RF_JSON_OBJECT || rfkind == AIG_RF_JSON_SCHEMA)
+	{
+		aig_jw_kstring(&w, "responseMimeType", "application/json");
+		if (rfkind == AIG_RF_JSON_SCHEMA && schema != NULL)
+		{
+			aig_jw_key(&w, "responseJsonSchema");
+			aig_jw_copy(&w, schema);
+		}
+	}
+	aig_jw_object_end_or_drop(&w, mark);
+	aig_jw_object_end(&w);
+	aig_jw_body(&w, out);
 }
 
 static bool
@@ -123,31 +128,30 @@ gemini_is_filter_reason(const char *reason)
 }
 
 static bool
-gemini_read_chat(json_object *root, const char *label, void *arg,
+gemini_read_chat(const AigJson *root, const char *label, void *arg,
 				 char **errmsg)
 {
 	AigChatResult *out = (AigChatResult *) arg;
-	json_object *candidates;
-	json_object *cand;
-	json_object *content;
-	json_object *parts;
-	json_object *usage;
-	const char *reason;
+	const AigJson *candidates;
+	const AigJson *cand;
+	const AigJson *content;
+	const AigJson *parts;
+	const AigJson *usage;
+	char	   *reason;
 	StringInfoData buf;
 	int			nparts = 0;
 
-	if (!aig_jis(root, json_type_object))
+	if (!aig_jis(root, AIG_JSON_OBJECT))
 	{
 		*errmsg = pstrdup("gemini response is not a JSON object");
 		return false;
 	}
 	candidates = aig_jget(root, "candidates");
-	if (candidates == NULL || aig_jis(candidates, json_type_null) ||
-		(aig_jis(candidates, json_type_array) &&
-		 json_object_array_length(candidates) == 0))
+	if (candidates == NULL || aig_jis(candidates, AIG_JSON_NULL) ||
+		(aig_jis(candidates, AIG_JSON_ARRAY) && candidates->count == 0))
 	{
-		const char *block = aig_json_str(aig_jget(root, "promptFeedback"),
-										 "blockReason");
+		char	   *block = aig_jstr(aig_jget(root, "promptFeedback"),
+									 "blockReason");
 
 		if (block != NULL)
 			*errmsg = psprintf("gemini blocked the prompt (%s)",
@@ -156,29 +160,29 @@ gemini_read_chat(json_object *root, const char *label, void *arg,
 			*errmsg = pstrdup("gemini response has no candidates");
 		return false;
 	}
-	if (!aig_jis(candidates, json_type_array))
+	if (!aig_jis(candidates, AIG_JSON_ARRAY))
 	{
 		*errmsg = pstrdup("gemini response: candidates is not an array");
 		return false;
 	}
-	cand = json_object_array_get_idx(candidates, 0);
-	if (!aig_jis(cand, json_type_object))
+	cand = aig_jfirst(candidates);
+	if (!aig_jis(cand, AIG_JSON_OBJECT))
 	{
 		*errmsg = pstrdup("gemini response: candidates[0] is not an object");
 		return false;
 	}
-	reason = aig_json_str(cand, "finishReason");
+	reason = aig_jstr(cand, "finishReason");
 
 	content = aig_jget(cand, "content");
 	parts = aig_jget(content, "parts");
 	initStringInfo(&buf);
-	if (content != NULL && !aig_jis(content, json_type_null) &&
-		!aig_jis(content, json_type_object))
+	if (content != NULL && !aig_jis(content, AIG_JSON_NULL) &&
+		!aig_jis(content, AIG_JSON_OBJECT))
 	{
 		*errmsg = pstrdup("gemini response: candidates[0].content is not an object");
 		return false;
 	}
-	if (parts != NULL && !aig_jis(parts, json_type_null))
+	if (parts != NULL && !aig_jis(parts, AIG_JSON_NULL))
 	{
 		nparts = aig_join_text_parts(parts, false, true, &buf,
 									 "gemini response: candidates[0].content.parts",
@@ -201,10 +205,10 @@ gemini_read_chat(json_object *root, const char *label, void *arg,
 	}
 	out->content = buf.data;
 	out->finish_reason = aig_finish_reason(aig_finish_gemini, reason);
-	out->model = aig_jdup_str(root, "modelVersion");
+	out->model = aig_jstr(root, "modelVersion");
 	usage = aig_jget(root, "usageMetadata");
-	out->input_tokens = aig_json_int(usage, "promptTokenCount");
-	out->output_tokens = aig_json_int(usage, "candidatesTokenCount");
+	out->input_tokens = aig_jtokens(usage, "promptTokenCount");
+	out->output_tokens = aig_jtokens(usage, "candidatesTokenCount");
 	return true;
 }
 
@@ -223,7 +227,7 @@ gemini_build_embed(const AigProvider *p, const AigEmbedRequest *req,
 	char	   *model = gemini_model_path(req->model);
 	const char *bare = req->model ? req->model : "";
 	char	   *model_ref;
-	json_object *root;
+	AigJsonWriter w;
 
 	if (strncmp(bare, "models/", 7) == 0)
 		bare += 7;
@@ -234,44 +238,39 @@ gemini_build_embed(const AigProvider *p, const AigEmbedRequest *req,
 								   model));
 	gemini_headers(p, out);
 
-	root = aig_jnew_object();
-	PG_TRY();
+	aig_jw_init(&w);
+	aig_jw_object_begin(&w);
+	aig_jw_key(&w, "requests");
+	aig_jw_array_begin(&w);
+	for (int i = 0; i < req->ninputs; i++)
 	{
-		json_object *requests = aig_jset_array(root, "requests");
-
-		for (int i = 0; i < req->ninputs; i++)
-		{
-			json_object *r = aig_jpush_object(requests);
-			json_object *content;
-			json_object *part;
-
-			aig_jset_str(r, "model", model_ref);
-			content = aig_jset_object(r, "content");
-			part = aig_jpush_object(aig_jset_array(content, "parts"));
-			aig_jset_str(part, "text", req->inputs[i]);
-			if (req->input_type != NULL)
-				aig_jset_str(r, "taskType", req->input_type);
-			if (req->dimensions > 0)
-				aig_jset_int(r, "outputDimensionality", req->dimensions);
-		}
-		aig_jbody(root, out);
+		aig_jw_object_begin(&w);
+		aig_jw_kstring(&w, "model", model_ref);
+		aig_jw_key(&w, "content");
+		aig_jw_object_begin(&w);
+		gemini_text_parts(&w, req->inputs[i]);
+		aig_jw_object_end(&w);
+		if (req->input_type != NULL)
+			aig_jw_kstring(&w, "taskType", req->input_type);
+		if (req->dimensions > 0)
+			aig_jw_kint(&w, "outputDimensionality", req->dimensions);
+		aig_jw_object_end(&w);
 	}
-	PG_FINALLY();
-	{
-		json_object_put(root);
-	}
-	PG_END_TRY();
+	aig_jw_array_end(&w);
+	aig_jw_object_end(&w);
+	aig_jw_body(&w, out);
 }
 
 static bool
-gemini_read_embed(json_object *root, const char *label, void *arg,
+gemini_read_embed(const AigJson *root, const char *label, void *arg,
 				  char **errmsg)
 {
 	AigEmbedResult *out = (AigEmbedResult *) arg;
-	json_object *list;
-	size_t		n;
+	const AigJson *list;
+	const AigJson *item;
+	int			n;
 
-	if (!aig_jis(root, json_type_object))
+	if (!aig_jis(root, AIG_JSON_OBJECT))
 	{
 		*errmsg = pstrdup("gemini response is not a JSON object");
 		return false;
@@ -282,30 +281,29 @@ gemini_read_embed(json_object *root, const char *label, void *arg,
 		*errmsg = pstrdup("gemini response has no embeddings");
 		return false;
 	}
-	if (!aig_jis(list, json_type_array))
+	if (!aig_jis(list, AIG_JSON_ARRAY))
 	{
 		*errmsg = pstrdup("gemini response: embeddings is not an array");
 		return false;
 	}
-	n = json_object_array_length(list);
-	if (n > INT_MAX / sizeof(float4 *))
+	n = list->count;
+	if ((size_t) n > INT_MAX / sizeof(float4 *))
 	{
 		*errmsg = pstrdup("gemini response: too many embeddings");
 		return false;
 	}
-	aig_embed_result_init(out, (int) n);
-	for (size_t i = 0; i < n; i++)
+	aig_embed_result_init(out, n);
+	item = aig_jfirst(list);
+	for (int i = 0; i < n; i++, item = aig_jnext(item))
 	{
-		json_object *item = json_object_array_get_idx(list, i);
-
-		if (!aig_jis(item, json_type_object))
+		if (!aig_jis(item, AIG_JSON_OBJECT))
 		{
-			*errmsg = psprintf("gemini response: embeddings[%zu] is not an object",
+			*errmsg = psprintf("gemini response: embeddings[%d] is not an object",
 							   i);
 			return false;
 		}
 		if (!aig_read_vector(aig_jget(item, "values"), &out->vectors[i],
-							 &out->ndims[i], "gemini response", (int) i,
+							 &out->ndims[i], "gemini response", i,
 							 errmsg))
 			return false;
 	}
@@ -351,46 +349,43 @@ gemini_parse_delay(const char *s)
 }
 
 static void
-gemini_refine_error(json_object *root, long http_status,
+gemini_refine_error(const AigJson *root, long http_status,
 					AigUpstreamError *out)
 {
-	json_object *e;
-	json_object *details;
-	const char *status;
+	const AigJson *e;
+	const AigJson *details;
+	const AigJson *d;
 
-	if (aig_jis(root, json_type_array) && json_object_array_length(root) > 0)
-		root = json_object_array_get_idx(root, 0);
+	if (aig_jis(root, AIG_JSON_ARRAY) && root->count > 0)
+		root = aig_jfirst(root);
 	e = aig_jget(root, "error");
-	status = aig_json_str(e, "status");
-	if (status != NULL && strcmp(status, "RESOURCE_EXHAUSTED") == 0)
+	if (aig_jstring_eq(aig_jget(e, "status"), "RESOURCE_EXHAUSTED"))
 	{
 		out->sqlerrcode = ERRCODE_INSUFFICIENT_RESOURCES;
 		out->retryable = true;
 	}
 
 	details = aig_jget(e, "details");
-	if (!aig_jis(details, json_type_array))
+	if (!aig_jis(details, AIG_JSON_ARRAY))
 		return;
-	for (size_t i = 0; i < json_object_array_length(details); i++)
+	d = aig_jfirst(details);
+	for (int i = 0; i < details->count; i++, d = aig_jnext(d))
 	{
-		json_object *d = json_object_array_get_idx(details, i);
-		const char *type = aig_json_str(d, "@type");
+		char	   *type = aig_jstr(d, "@type");
 
 		if (type == NULL)
 			continue;
 		if (ends_with(type, "google.rpc.RetryInfo"))
 		{
-			int			ms = gemini_parse_delay(aig_json_str(d, "retryDelay"));
+			int			ms = gemini_parse_delay(aig_jstr(d, "retryDelay"));
 
 			if (ms >= 0)
 				out->retry_after_ms = ms;
 		}
 		else if (ends_with(type, "google.rpc.ErrorInfo"))
 		{
-			const char *reason = aig_json_str(d, "reason");
-
 			/* an invalid key comes back as HTTP 400 INVALID_ARGUMENT */
-			if (reason != NULL && strcmp(reason, "API_KEY_INVALID") == 0)
+			if (aig_jstring_eq(aig_jget(d, "reason"), "API_KEY_INVALID"))
 			{
 				out->sqlerrcode = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
 				out->retryable = false;

@@ -12,7 +12,6 @@
  */
 #include "postgres.h"
 
-#include "jsonc_util.h"
 #include "provider.h"
 #include "dialect_util.h"
 
@@ -29,54 +28,43 @@ ollama_build_chat(const AigProvider *p, const AigChatRequest *req,
 				  AigHttpRequest *out)
 {
 	AigGenKeys	keys = {"temperature", "top_p", "num_predict", "stop", "seed"};
-	json_object *root;
-	json_object *rf;
-	json_object *schema;
+	const AigJson *schema;
 	AigRespFormatKind rfkind;
+	AigJsonWriter w;
+	int			mark;
 
 	aig_http_request_init(out);
 	out->url = aig_url(p, "/api/chat");
 	ollama_headers(p, out);
 
-	root = aig_jnew_object();
-	rf = aig_response_format_parse(req->opts.response_format, &rfkind,
-								   &schema);
-	PG_TRY();
+	(void) aig_response_format_parse(req->opts.response_format, &rfkind,
+									 &schema);
+	aig_jw_init(&w);
+	aig_jw_object_begin(&w);
+	aig_jw_kstring(&w, "model", req->model);
+	aig_jw_messages(&w, "messages", req, false);
+	aig_jw_kbool(&w, "stream", false);
+	mark = aig_jw_mark(&w);
+	aig_jw_key(&w, "options");
+	aig_jw_object_begin(&w);
+	aig_add_gen_options(&w, &req->opts, &keys);
+	aig_jw_object_end_or_drop(&w, mark);
+	if (rfkind == AIG_RF_JSON_SCHEMA && schema != NULL)
 	{
-		json_object *options;
-
-		aig_jset_str(root, "model", req->model);
-		aig_jset_messages(root, "messages", req, false);
-		aig_jset_bool(root, "stream", false);
-		options = aig_jset_object(root, "options");
-		aig_add_gen_options(options, &req->opts, &keys);
-		if (json_object_object_length(options) == 0)
-			json_object_object_del(root, "options");
-		if (rfkind == AIG_RF_JSON_OBJECT)
-			aig_jset_str(root, "format", "json");
-		else if (rfkind == AIG_RF_JSON_SCHEMA)
-		{
-			if (schema != NULL)
-				aig_jset(root, "format", json_object_get(schema));
-			else
-				aig_jset_str(root, "format", "json");
-		}
-		aig_jbody(root, out);
+		aig_jw_key(&w, "format");
+		aig_jw_copy(&w, schema);
 	}
-	PG_FINALLY();
-	{
-		json_object_put(root);
-		if (rf != NULL)
-			json_object_put(rf);
-	}
-	PG_END_TRY();
+	else if (rfkind == AIG_RF_JSON_OBJECT || rfkind == AIG_RF_JSON_SCHEMA)
+		aig_jw_kstring(&w, "format", "json");
+	aig_jw_object_end(&w);
+	aig_jw_body(&w, out);
 }
 
 /* {"error": "..."} inside a 200 body */
 static bool
-ollama_body_error(json_object *root, char **errmsg)
+ollama_body_error(const AigJson *root, char **errmsg)
 {
-	const char *e = aig_json_str(root, "error");
+	char	   *e = aig_jstr(root, "error");
 
 	if (e == NULL)
 		return false;
@@ -86,16 +74,15 @@ ollama_body_error(json_object *root, char **errmsg)
 }
 
 static bool
-ollama_read_chat(json_object *root, const char *label, void *arg,
+ollama_read_chat(const AigJson *root, const char *label, void *arg,
 				 char **errmsg)
 {
 	AigChatResult *out = (AigChatResult *) arg;
-	json_object *message;
-	json_object *content;
-	json_object *done;
-	const char *reason;
+	const AigJson *message;
+	const AigJson *content;
+	char	   *reason;
 
-	if (!aig_jis(root, json_type_object))
+	if (!aig_jis(root, AIG_JSON_OBJECT))
 	{
 		*errmsg = pstrdup("ollama response is not a JSON object");
 		return false;
@@ -103,34 +90,32 @@ ollama_read_chat(json_object *root, const char *label, void *arg,
 	message = aig_jget(root, "message");
 	if (message == NULL && ollama_body_error(root, errmsg))
 		return false;
-	if (!aig_jis(message, json_type_object))
+	if (!aig_jis(message, AIG_JSON_OBJECT))
 	{
 		*errmsg = pstrdup("ollama response: message is missing or not an object");
 		return false;
 	}
 	content = aig_jget(message, "content");
-	if (content == NULL || aig_jis(content, json_type_null))
+	if (content == NULL || aig_jis(content, AIG_JSON_NULL))
 	{
 		*errmsg = pstrdup("ollama response: message.content is null");
 		return false;
 	}
-	if (!aig_jis(content, json_type_string))
+	if (!aig_jis(content, AIG_JSON_STRING))
 	{
 		*errmsg = pstrdup("ollama response: message.content is not a string");
 		return false;
 	}
-	out->content = pnstrdup(json_object_get_string(content),
-							json_object_get_string_len(content));
+	out->content = aig_jstring(content, NULL);
 
-	reason = aig_json_str(root, "done_reason");
-	done = aig_jget(root, "done");
+	reason = aig_jstr(root, "done_reason");
 	if (reason != NULL)
 		out->finish_reason = aig_finish_reason(aig_finish_ollama, reason);
-	else if (aig_jis(done, json_type_boolean) && json_object_get_boolean(done))
+	else if (aig_jis(aig_jget(root, "done"), AIG_JSON_TRUE))
 		out->finish_reason = pstrdup("stop");
-	out->model = aig_jdup_str(root, "model");
-	out->input_tokens = aig_json_int(root, "prompt_eval_count");
-	out->output_tokens = aig_json_int(root, "eval_count");
+	out->model = aig_jstr(root, "model");
+	out->input_tokens = aig_jtokens(root, "prompt_eval_count");
+	out->output_tokens = aig_jtokens(root, "eval_count");
 	return true;
 }
 
@@ -146,36 +131,30 @@ static void
 ollama_build_embed(const AigProvider *p, const AigEmbedRequest *req,
 				   AigHttpRequest *out)
 {
-	json_object *root;
+	AigJsonWriter w;
 
 	aig_http_request_init(out);
 	out->url = aig_url(p, "/api/embed");
 	ollama_headers(p, out);
 
-	root = aig_jnew_object();
-	PG_TRY();
-	{
-		aig_jset_str(root, "model", req->model);
-		aig_jset_str_array(root, "input", req->ninputs, req->inputs);
-		if (req->dimensions > 0)
-			aig_jset_int(root, "dimensions", req->dimensions);
-		aig_jbody(root, out);
-	}
-	PG_FINALLY();
-	{
-		json_object_put(root);
-	}
-	PG_END_TRY();
+	aig_jw_init(&w);
+	aig_jw_object_begin(&w);
+	aig_jw_kstring(&w, "model", req->model);
+	aig_jw_kstring_array(&w, "input", req->ninputs, req->inputs);
+	if (req->dimensions > 0)
+		aig_jw_kint(&w, "dimensions", req->dimensions);
+	aig_jw_object_end(&w);
+	aig_jw_body(&w, out);
 }
 
 static bool
-ollama_read_embed(json_object *root, const char *label, void *arg,
+ollama_read_embed(const AigJson *root, const char *label, void *arg,
 				  char **errmsg)
 {
 	AigEmbedResult *out = (AigEmbedResult *) arg;
-	json_object *list;
+	const AigJson *list;
 
-	if (!aig_jis(root, json_type_object))
+	if (!aig_jis(root, AIG_JSON_OBJECT))
 	{
 		*errmsg = pstrdup("ollama response is not a JSON object");
 		return false;
@@ -189,7 +168,7 @@ ollama_read_embed(json_object *root, const char *label, void *arg,
 	}
 	if (!aig_read_vector_list(list, out, "ollama response", errmsg))
 		return false;
-	out->input_tokens = aig_json_int(root, "prompt_eval_count");
+	out->input_tokens = aig_jtokens(root, "prompt_eval_count");
 	return true;
 }
 

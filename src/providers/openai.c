@@ -19,7 +19,6 @@
 #include "utils/errcodes.h"
 #include "utils/memutils.h"
 
-#include "jsonc_util.h"
 #include "provider.h"
 #include "dialect_util.h"
 
@@ -37,101 +36,92 @@ aig_openai_chat_body(const AigChatRequest *req, bool with_model,
 					 const char *max_tokens_key, AigHttpRequest *out)
 {
 	AigGenKeys	keys = {"temperature", "top_p", max_tokens_key, "stop", "seed"};
-	json_object *root = aig_jnew_object();
 	AigRespFormatKind rfkind;
-	json_object *rf = aig_response_format_parse(req->opts.response_format,
-												&rfkind, NULL);
+	const AigJson *rf = aig_response_format_parse(req->opts.response_format,
+												  &rfkind, NULL);
+	AigJsonWriter w;
 
-	PG_TRY();
+	aig_jw_init(&w);
+	aig_jw_object_begin(&w);
+	if (with_model)
+		aig_jw_kstring(&w, "model", req->model);
+	aig_jw_messages(&w, "messages", req, false);
+	aig_add_gen_options(&w, &req->opts, &keys);
+	if (rf != NULL)
 	{
-		if (with_model)
-			aig_jset_str(root, "model", req->model);
-		aig_jset_messages(root, "messages", req, false);
-		aig_add_gen_options(root, &req->opts, &keys);
-		if (rf != NULL)
-			aig_jset(root, "response_format", json_object_get(rf));
-		aig_jbody(root, out);
+		aig_jw_key(&w, "response_format");
+		aig_jw_copy(&w, rf);
 	}
-	PG_FINALLY();
-	{
-		json_object_put(root);
-		if (rf != NULL)
-			json_object_put(rf);
-	}
-	PG_END_TRY();
+	aig_jw_object_end(&w);
+	aig_jw_body(&w, out);
 }
 
 void
 aig_openai_embed_body(const AigEmbedRequest *req, bool with_model,
 					  AigHttpRequest *out)
 {
-	json_object *root = aig_jnew_object();
+	AigJsonWriter w;
 
-	PG_TRY();
-	{
-		if (with_model)
-			aig_jset_str(root, "model", req->model);
-		aig_jset_str_array(root, "input", req->ninputs, req->inputs);
-		aig_jset_str(root, "encoding_format", "float");
-		if (req->dimensions > 0)
-			aig_jset_int(root, "dimensions", req->dimensions);
-		aig_jbody(root, out);
-	}
-	PG_FINALLY();
-	{
-		json_object_put(root);
-	}
-	PG_END_TRY();
+	aig_jw_init(&w);
+	aig_jw_object_begin(&w);
+	if (with_model)
+		aig_jw_kstring(&w, "model", req->model);
+	aig_jw_kstring_array(&w, "input", req->ninputs, req->inputs);
+	aig_jw_kstring(&w, "encoding_format", "float");
+	if (req->dimensions > 0)
+		aig_jw_kint(&w, "dimensions", req->dimensions);
+	aig_jw_object_end(&w);
+	aig_jw_body(&w, out);
 }
 
 /* The work of aig_openai_parse_chat_as on a parsed body. */
 static bool
-openai_read_chat(json_object *root, const char *label, void *arg,
+openai_read_chat(const AigJson *root, const char *label, void *arg,
 				 char **errmsg)
 {
 	AigChatResult *out = (AigChatResult *) arg;
-	json_object *choices;
-	json_object *choice;
-	json_object *message;
-	json_object *content;
-	json_object *usage;
+	const AigJson *choices;
+	const AigJson *choice;
+	const AigJson *message;
+	const AigJson *content;
+	const AigJson *usage;
 
-	if (!aig_jis(root, json_type_object))
+	if (!aig_jis(root, AIG_JSON_OBJECT))
 	{
 		*errmsg = psprintf("%s response is not a JSON object", label);
 		return false;
 	}
 	choices = aig_jget(root, "choices");
-	if (choices == NULL || aig_jis(choices, json_type_null))
+	if (choices == NULL || aig_jis(choices, AIG_JSON_NULL))
 	{
-		const char *emsg = aig_json_str(aig_jget(root, "error"), "message");
+		char	   *emsg = aig_jstr(aig_jget(root, "error"), "message");
 
 		if (emsg == NULL)
-			emsg = aig_json_str(root, "error");
+			emsg = aig_jstr(root, "error");
 		*errmsg = emsg ?
 			psprintf("%s response has no choices: %s", label,
 					 aig_body_excerpt(emsg, strlen(emsg), 500)) :
 			psprintf("%s response has no choices", label);
 		return false;
 	}
-	if (!aig_jis(choices, json_type_array))
+	if (!aig_jis(choices, AIG_JSON_ARRAY))
 	{
 		*errmsg = psprintf("%s response: choices is not an array", label);
 		return false;
 	}
-	if (json_object_array_length(choices) == 0)
+	if (choices->count == 0)
 	{
 		*errmsg = psprintf("%s response: choices is empty", label);
 		return false;
 	}
-	choice = json_object_array_get_idx(choices, 0);
-	if (!aig_jis(choice, json_type_object))
+	choice = aig_jfirst(choices);
+	if (!aig_jis(choice, AIG_JSON_OBJECT))
 	{
 		*errmsg = psprintf("%s response: choices[0] is not an object", label);
 		return false;
 	}
 	message = aig_jget(choice, "message");
-	if (!aig_jis(message, json_type_object))
+	if (!aig_jis(message, AIG_JSON_OBJECT))
 	{
 		*errmsg = psprintf("%s response: choices[0].message is missing or not an object",
 						   label);
@@ -139,10 +129,9 @@ openai_read_chat(json_object *root, const char *label, void *arg,
 	}
 
 	content = aig_jget(message, "content");
-	if (aig_jis(content, json_type_string))
-		out->content = pnstrdup(json_object_get_string(content),
-								json_object_get_string_len(content));
-	else if (aig_jis(content, json_type_array))
+	if (aig_jis(content, AIG_JSON_STRING))
+		out->content = aig_jstring(content, NULL);
+	else if (aig_jis(content, AIG_JSON_ARRAY))
 	{
 		/* some compatible servers send content parts */
 		StringInfoData buf;
@@ -155,9 +144,9 @@ openai_read_chat(json_object *root, const char *label, void *arg,
 			return false;
 		out->content = buf.data;
 	}
-	else if (content == NULL || aig_jis(content, json_type_null))
+	else if (content == NULL || aig_jis(content, AIG_JSON_NULL))
 	{
-		const char *refusal = aig_json_str(message, "refusal");
+		char	   *refusal = aig_jstr(message, "refusal");
 
 		if (refusal != NULL)
 			*errmsg = psprintf("%s refused the request: %s", label,
@@ -175,11 +164,11 @@ openai_read_chat(json_object *root, const char *label, void *arg,
 	}
 
 	out->finish_reason = aig_finish_reason(aig_finish_openai,
-										   aig_json_str(choice, "finish_reason"));
-	out->model = aig_jdup_str(root, "model");
+										   aig_jstr(choice, "finish_reason"));
+	out->model = aig_jstr(root, "model");
 	usage = aig_jget(root, "usage");
-	out->input_tokens = aig_json_int(usage, "prompt_tokens");
-	out->output_tokens = aig_json_int(usage, "completion_tokens");
+	out->input_tokens = aig_jtokens(usage, "prompt_tokens");
+	out->output_tokens = aig_jtokens(usage, "completion_tokens");
 	return true;
 }
 
@@ -193,24 +182,26 @@ aig_openai_parse_chat_as(const char *label, const char *body, size_t len,
 
 /* "embedding" given as base64 of little-endian float32 values */
 static bool
-openai_read_b64_vector(json_object *s, float4 **vec, int *ndims,
+openai_read_b64_vector(const AigJson *s, float4 **vec, int *ndims,
 					   const char *label, int index, char **errmsg)
 {
-	int			srclen;
+	size_t		srclen;
+	char	   *src;
 	int			maxlen;
 	int			n;
 	char	   *raw;
 	float4	   *v;
 
-	if (json_object_get_string_len(s) > MaxAllocSize / 2)
+	if ((size_t) s->len > MaxAllocSize / 2)
 	{
 		*errmsg = psprintf("%s: embedding %d is too large", label, index);
 		return false;
 	}
-	srclen = json_object_get_string_len(s);
-	maxlen = pg_b64_dec_len(srclen);
+	src = aig_jstring(s, &srclen);
+	maxlen = pg_b64_dec_len((int) srclen);
 	raw = palloc(maxlen + 1);
-	n = pg_b64_decode(json_object_get_string(s), srclen, raw, maxlen);
+	n = pg_b64_decode(src, (int) srclen, raw, maxlen);
+	pfree(src);
 	if (n < 0)
 	{
 		*errmsg = psprintf("%s: embedding %d is not valid base64", label, index);
@@ -246,15 +237,16 @@ openai_read_b64_vector(json_object *s, float4 **vec, int *ndims,
 }
 
 static bool
-openai_read_embed(json_object *root, const char *label, void *arg,
+openai_read_embed(const AigJson *root, const char *label, void *arg,
 				  char **errmsg)
 {
 	AigEmbedResult *out = (AigEmbedResult *) arg;
-	json_object *data;
-	size_t		n;
+	const AigJson *data;
+	const AigJson *item;
+	int			n;
 	char	   *where = psprintf("%s response", label);
 
-	if (!aig_jis(root, json_type_object))
+	if (!aig_jis(root, AIG_JSON_OBJECT))
 	{
 		*errmsg = psprintf("%s response is not a JSON object", label);
 		return false;
@@ -265,47 +257,45 @@ openai_read_embed(json_object *root, const char *label, void *arg,
 		*errmsg = psprintf("%s response has no data", label);
 		return false;
 	}
-	if (!aig_jis(data, json_type_array))
+	if (!aig_jis(data, AIG_JSON_ARRAY))
 	{
 		*errmsg = psprintf("%s response: data is not an array", label);
 		return false;
 	}
-	n = json_object_array_length(data);
-	if (n > INT_MAX / sizeof(float4 *))
+	n = data->count;
+	if ((size_t) n > INT_MAX / sizeof(float4 *))
 	{
 		*errmsg = psprintf("%s response: too many embeddings", label);
 		return false;
 	}
-	aig_embed_result_init(out, (int) n);
+	aig_embed_result_init(out, n);
 
-	for (size_t i = 0; i < n; i++)
+	item = aig_jfirst(data);
+	for (int i = 0; i < n; i++, item = aig_jnext(item))
 	{
-		json_object *item = json_object_array_get_idx(data, i);
-		json_object *jidx;
-		json_object *emb;
+		const AigJson *jidx;
+		const AigJson *emb;
 		int64		idx;
 		bool		ok;
 
-		if (!aig_jis(item, json_type_object))
+		if (!aig_jis(item, AIG_JSON_OBJECT))
 		{
-			*errmsg = psprintf("%s response: data[%zu] is not an object",
+			*errmsg = psprintf("%s response: data[%d] is not an object",
 							   label, i);
 			return false;
 		}
 		jidx = aig_jget(item, "index");
 		if (jidx == NULL)
 			idx = (int64) i;
-		else if (aig_jis(jidx, json_type_int))
-			idx = json_object_get_int64(jidx);
-		else
+		else if (!aig_jint64(jidx, &idx))
 		{
-			*errmsg = psprintf("%s response: data[%zu].index is not an integer",
+			*errmsg = psprintf("%s response: data[%d].index is not an integer",
 							   label, i);
 			return false;
 		}
 		if (idx < 0 || idx >= (int64) n)
 		{
-			*errmsg = psprintf("%s response: data[%zu].index %lld is out of range",
+			*errmsg = psprintf("%s response: data[%d].index %lld is out of range",
 							   label, i, (long long) idx);
 			return false;
 		}
@@ -316,7 +306,7 @@ openai_read_embed(json_object *root, const char *label, void *arg,
 			return false;
 		}
 		emb = aig_jget(item, "embedding");
-		if (aig_jis(emb, json_type_string))
+		if (aig_jis(emb, AIG_JSON_STRING))
 			ok = openai_read_b64_vector(emb, &out->vectors[idx],
 										&out->ndims[idx], where, (int) idx,
 										errmsg);
@@ -326,7 +316,7 @@ openai_read_embed(json_object *root, const char *label, void *arg,
 		if (!ok)
 			return false;
 	}
-	out->input_tokens = aig_json_int(aig_jget(root, "usage"), "prompt_tokens");
+	out->input_tokens = aig_jtokens(aig_jget(root, "usage"), "prompt_tokens");
 	return true;
 }
 
@@ -341,18 +331,16 @@ aig_openai_parse_embed_as(const char *label, const char *body, size_t len,
 
 /* error.code, or error.type when there is no code */
 static bool
-openai_error_is(json_object *root, const char *what)
+openai_error_is(const AigJson *root, const char *what)
 {
-	json_object *e = aig_jget(root, "error");
-	const char *code = aig_json_str(e, "code");
-	const char *type = aig_json_str(e, "type");
+	const AigJson *e = aig_jget(root, "error");
 
-	return (code != NULL && strcmp(code, what) == 0) ||
-		(type != NULL && strcmp(type, what) == 0);
+	return aig_jstring_eq(aig_jget(e, "code"), what) ||
+		aig_jstring_eq(aig_jget(e, "type"), what);
 }
 
 static void
-openai_refine_error(json_object *root, long http_status,
+openai_refine_error(const AigJson *root, long http_status,
 					AigUpstreamError *out)
 {
 	if (openai_error_is(root, "insufficient_quota"))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test/bench/bench_memory.sh — one backend's memory over many calls must
-# stay flat: nothing from libcurl, json-c or palloc may outlive a call.
+# stay flat: nothing from libcurl or palloc may outlive a call.
 #
 #   test/bench/bench_memory.sh
 #   BENCH_MEMORY_CALLS=20000 test/bench/bench_memory.sh

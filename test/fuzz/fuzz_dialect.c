@@ -14,8 +14,8 @@
  * no ereport (fuzz_support.c aborts on one); false comes with a message;
  * true comes with a complete result; token counts are -1 or a count in
  * [0, INT32_MAX]; vectors are non-empty and finite; error messages and
- * types are valid UTF-8 without control characters; and every json-c
- * object is released (LeakSanitizer).
+ * types are valid UTF-8 without control characters; and nothing is
+ * malloc'd and left behind (LeakSanitizer).
  */
 #include "postgres.h"
 

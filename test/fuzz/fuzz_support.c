@@ -5,7 +5,8 @@
  *	- palloc and friends over malloc, each chunk on a list, so that
  *	  fuzz_arena_reset() frees what the code under test allocated for one
  *	  input (as a memory context reset would).  Anything malloc'd outside
- *	  this arena (json-c objects) and not freed is a leak that libFuzzer's
+ *	  this arena (json-c's objects, in the json target) and not freed is a
+ *	  leak that libFuzzer's
  *	  LeakSanitizer reports.  Requests over MaxAllocSize abort, as the
  *	  backend would raise an ERROR there.
  *	- CurrentMemoryContext, PG_exception_stack, error_context_stack.

@@ -13,6 +13,9 @@ a shrunken copy (number lists cut to 8 values, base64 vectors to 8 floats)
 so that the fuzzer works on small inputs; bodies over MAX_LEN (default
 16384) are only kept shrunken.
 
+The json target gets every body as it is, plus test/fuzz/seeds/json/*
+(escapes, surrogates, numbers, nesting).
+
 The redact target gets test/fuzz/seeds/redact/* as they are.
 """
 import base64
@@ -87,6 +90,15 @@ def main():
     n = 0
     if target == "redact":
         d = os.path.join(ROOT, "test", "fuzz", "seeds", "redact")
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), "rb") as f:
+                write(outdir, f.read()[:max_len])
+            n += 1
+    elif target == "json":
+        for _name, body, _status in bodies(max_len):
+            write(outdir, body)
+            n += 1
+        d = os.path.join(ROOT, "test", "fuzz", "seeds", "json")
         for name in sorted(os.listdir(d)):
             with open(os.path.join(d, name), "rb") as f:
                 write(outdir, f.read()[:max_len])

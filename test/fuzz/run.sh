@@ -35,7 +35,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_MAX_LEN=${FUZZ_MAX_LEN:-16384}
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-60}
 work=${FUZZ_WORK:-$root/test/fuzz/work}
-all_targets="openai openai_compatible anthropic cohere ollama gemini azure_openai redact"
+all_targets="json openai openai_compatible anthropic cohere ollama gemini azure_openai redact"
 targets=${FUZZ_TARGETS:-$all_targets}
 
 cc=${FUZZ_CC:-}
@@ -70,7 +70,8 @@ cflags=(-std=gnu99 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,addr
 	-I src -I test/fuzz -I "$("$PG_CONFIG" --includedir-server)")
 
 echo "== fuzz: build ($cc)"
-dialect_srcs=(src/provider.c src/jsonc_util.c src/providers/*.c)
+json_srcs=(src/json_read.c src/json_write.c)
+dialect_srcs=(src/provider.c "${json_srcs[@]}" src/providers/*.c)
 for f in "${dialect_srcs[@]}" src/redact.c test/fuzz/fuzz_support.c; do
 	"$cc" -c "${cflags[@]}" "$f" -o "$work/obj/$(basename "$f" .c).o"
 done
@@ -78,6 +79,11 @@ dialect_objs=()
 for f in "${dialect_srcs[@]}"; do dialect_objs+=("$work/obj/$(basename "$f" .c).o"); done
 for t in $targets; do
 	case "$t" in
+	json)
+		"$cc" -c "${cflags[@]}" test/fuzz/fuzz_json.c -o "$work/obj/fuzz_json.o"
+		"$cc" "${san[@]}" "$work/obj/fuzz_json.o" "$work/obj/json_read.o" "$work/obj/json_write.o" \
+			"$work/obj/fuzz_support.o" "${pglibs[@]}" -ljson-c -o "$work/bin/fuzz_json"
+		;;
 	redact)
 		"$cc" -c "${cflags[@]}" test/fuzz/fuzz_redact.c -o "$work/obj/fuzz_redact.o"
 		"$cc" "${san[@]}" "$work/obj/fuzz_redact.o" "$work/obj/redact.o" \
@@ -87,7 +93,7 @@ for t in $targets; do
 		"$cc" -c "${cflags[@]}" -DFUZZ_DIALECT="aig_dialect_$t" test/fuzz/fuzz_dialect.c \
 			-o "$work/obj/fuzz_$t.o"
 		"$cc" "${san[@]}" "$work/obj/fuzz_$t.o" "${dialect_objs[@]}" \
-			"$work/obj/fuzz_support.o" "${pglibs[@]}" -ljson-c -o "$work/bin/fuzz_$t"
+			"$work/obj/fuzz_support.o" "${pglibs[@]}" -o "$work/bin/fuzz_$t"
 		;;
 	*)
 		echo "fuzz: unknown target $t (targets: $all_targets)" >&2
@@ -124,6 +130,7 @@ for t in $targets; do
 	python3 test/fuzz/make_seeds.py "$t" "$work/seeds/$t" "$FUZZ_MAX_LEN" >/dev/null
 	dict=test/fuzz/dialect.dict
 	[ "$t" = redact ] && dict=test/fuzz/redact.dict
+	[ "$t" = json ] && dict=test/fuzz/json.dict
 	status=0
 	"$bin" -max_total_time="$FUZZ_SECONDS" -max_len="$FUZZ_MAX_LEN" -timeout="$FUZZ_TIMEOUT" \
 		-dict="$dict" -print_final_stats=1 -artifact_prefix="$work/artifacts/$t/" \

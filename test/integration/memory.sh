@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # memory.sh — one backend's private memory (RssAnon) stays flat over many
 # calls, successes and every kind of error path mixed, so nothing from
-# libcurl, json-c or palloc outlives a call.  Prints the figures.
+# libcurl or palloc outlives a call.  Prints the figures.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 DB=aig_memory

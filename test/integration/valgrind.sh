@@ -3,7 +3,7 @@
 # provider calls (chat, embeddings, and error paths: 500, malformed,
 # truncated, null content, connection reset, oversized body).  Fails on any
 # leak ("definitely"/"possibly lost") or memory error whose stack passes
-# through ai_gateway, libcurl, json-c or OpenSSL.  PostgreSQL's own reports
+# through ai_gateway, libcurl or OpenSSL.  PostgreSQL's own reports
 # (WAL pwrite padding, ps display) are outside our code and are ignored.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -62,4 +62,4 @@ if bad:
     sys.exit(1)
 PY
 echo "  $req provider calls under memcheck"
-pass "no leak or memory error in ai_gateway, libcurl, json-c or OpenSSL"
+pass "no leak or memory error in ai_gateway, libcurl or OpenSSL"

@@ -1,0 +1,326 @@
+/*
+ * test/json_test.c — unit test of the JSON reader and writer
+ * (src/json_read.c, src/json_write.c): what is accepted and refused (with
+ * which message), how strings and numbers read, the node layout, and what
+ * the writer produces.  Built and run by test/json_test.sh, linked with
+ * test/fuzz/fuzz_support.c (palloc over malloc; an ereport aborts).
+ * Prints one line per failed check; exit status 1 when any failed.
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_read.h"
+#include "json_write.h"
+#include "fuzz_support.h"
+
+static int	failures = 0;
+static int	checks = 0;
+
+#define CHECK(cond, ...) \
+	do { \
+		checks++; \
+		if (!(cond)) \
+		{ \
+			failures++; \
+			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+			printf(__VA_ARGS__); \
+			printf("\n"); \
+		} \
+	} while (0)
+
+static const AigJson *
+parse(const char *text, char **err)
+{
+	*err = NULL;
+	return aig_json_parse(text, strlen(text), err);
+}
+
+/* text must parse */
+static const AigJson *
+ok(const char *text)
+{
+	char	   *err;
+	const AigJson *v = parse(text, &err);
+
+	CHECK(v != NULL, "expected %s to parse, got: %s", text, err ? err : "?");
+	return v;
+}
+
+/* text must be refused with exactly this message */
+static void
+refused(const char *text, const char *msg)
+{
+	char	   *err;
+	const AigJson *v = parse(text, &err);
+
+	CHECK(v == NULL && err != NULL && strcmp(err, msg) == 0,
+		  "expected %s to be refused with \"%s\", got %s", text, msg,
+		  v ? "a value" : err);
+}
+
+static void
+test_accept_refuse(void)
+{
+	const char *valid[] = {
+		"{}", "[]", "0", "-0", "1.5e-3", "-2E+10", "\"\"", "true", "false", "null",
+		" \t\r\n{ \"a\" : [ 1 , { } , [ ] ] } \n", "[\"\\u00e9\\ud83d\\ude00\"]",
+		"NaN", "[Infinity,-Infinity]", "\"a\x01b\"", "[\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"]",
+	};
+
+	for (int i = 0; i < lengthof(valid); i++)
+		(void) ok(valid[i]);
+
+	refused("", "empty response body");
+	refused("   ", "truncated JSON in response body");
+	refused("{\"a\":", "truncated JSON in response body");
+	refused("{\"a\":[1,2", "truncated JSON in response body");
+	refused("{\"a\":\"abc", "truncated JSON in response body");
+	refused("{\"a\":tr", "truncated JSON in response body");
+	refused("[1.", "truncated JSON in response body");
+	refused("[1e", "truncated JSON in response body");
+	refused("[-", "truncated JSON in response body");
+	refused("[1", "truncated JSON in response body");
+	refused("[\"\\u12", "truncated JSON in response body");
+	refused("<html>", "malformed JSON in response body: unexpected character");
+	refused("{\"a\" 1}", "malformed JSON in response body: unexpected character");
+	refused("[1,]", "malformed JSON in response body: unexpected character");
+	refused("{\"a\":1,}", "malformed JSON in response body: unexpected character");
+	refused("{'a':1}", "malformed JSON in response body: unexpected character");
+	refused("[01]", "malformed JSON in response body: unexpected character");
+	refused("[1.]", "malformed JSON in response body: unexpected character");
+	refused("[.5]", "malformed JSON in response body: unexpected character");
+	refused("[+1]", "malformed JSON in response body: unexpected character");
+	refused("[nan]", "malformed JSON in response body: unexpected character");
+	refused("[trUe]", "malformed JSON in response body: unexpected character");
+	refused("{} x", "malformed JSON in response body: trailing data");
+	refused("{}{}", "malformed JSON in response body: trailing data");
+	refused("[\"\\x\"]", "malformed JSON in response body: invalid escape");
+	refused("[\"\\u12g4\"]", "malformed JSON in response body: invalid \\u escape");
+
+	/* a NUL byte inside a string (the body has an explicit length) */
+	{
+		char	   *err;
+		const char	body[] = "[\"a\0b\"]";
+
+		CHECK(aig_json_parse(body, sizeof(body) - 1, &err) == NULL &&
+			  strcmp(err, "malformed JSON in response body: NUL character in a string") == 0,
+			  "NUL in a string: %s", err ? err : "accepted");
+	}
+
+	/* nesting: AIG_JSON_MAX_DEPTH is fine, one more is not */
+	{
+		StringInfoData deep;
+
+		initStringInfo(&deep);
+		for (int i = 0; i < AIG_JSON_MAX_DEPTH; i++)
+			appendStringInfoChar(&deep, '[');
+		for (int i = 0; i < AIG_JSON_MAX_DEPTH; i++)
+			appendStringInfoChar(&deep, ']');
+		(void) ok(deep.data);
+		resetStringInfo(&deep);
+		for (int i = 0; i <= AIG_JSON_MAX_DEPTH; i++)
+			appendStringInfoChar(&deep, '[');
+		for (int i = 0; i <= AIG_JSON_MAX_DEPTH; i++)
+			appendStringInfoChar(&deep, ']');
+		refused(deep.data, "malformed JSON in response body: nesting too deep");
+	}
+}
+
+static void
+expect_string(const AigJson *v, const char *want, size_t want_len)
+{
+	size_t		len;
+	char	   *s = aig_jstring(v, &len);
+
+	CHECK(s != NULL && len == want_len && memcmp(s, want, len) == 0 &&
+		  s[len] == '\0', "string reads as \"%s\" (%zu bytes), want \"%s\"",
+		  s ? s : "(null)", s ? len : 0, want);
+}
+
+static void
+test_strings(void)
+{
+	const AigJson *a = ok("[\"plain\",\"a\\nb\\t\\\"q\\\"\\\\ \\/\","
+						  "\"\\u00e9\\u20ac\",\"\\ud83d\\ude00\","
+						  "\"\\ud800x\",\"\\udc00\",\"a\\u0000b\",\"\\ud800\\u0041\"]");
+
+	expect_string(aig_jelem(a, 0), "plain", 5);
+	expect_string(aig_jelem(a, 1), "a\nb\t\"q\"\\ /", 10);
+	expect_string(aig_jelem(a, 2), "\xc3\xa9\xe2\x82\xac", 5);
+	expect_string(aig_jelem(a, 3), "\xf0\x9f\x98\x80", 4);
+	/* unpaired surrogates and NUL become U+FFFD */
+	expect_string(aig_jelem(a, 4), "\xef\xbf\xbdx", 4);
+	expect_string(aig_jelem(a, 5), "\xef\xbf\xbd", 3);
+	expect_string(aig_jelem(a, 6), "a\xef\xbf\xbd" "b", 5);
+	expect_string(aig_jelem(a, 7), "\xef\xbf\xbd" "A", 4);
+
+	CHECK(aig_jstring_eq(aig_jelem(a, 0), "plain"), "aig_jstring_eq plain");
+	CHECK(!aig_jstring_eq(aig_jelem(a, 0), "plai"), "aig_jstring_eq prefix");
+	CHECK(aig_jstring_eq(aig_jelem(a, 2), "\xc3\xa9\xe2\x82\xac"), "aig_jstring_eq escaped");
+	CHECK(aig_jstring(aig_jelem(a, 8), NULL) == NULL, "past the end is NULL");
+
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		appendStringInfoString(&buf, ">");
+		CHECK(aig_jstring_append(aig_jelem(a, 1), &buf) &&
+			  strcmp(buf.data, ">a\nb\t\"q\"\\ /") == 0, "aig_jstring_append: %s", buf.data);
+		CHECK(!aig_jstring_append(a, &buf), "aig_jstring_append of an array");
+	}
+}
+
+static void
+test_numbers(void)
+{
+	const AigJson *a = ok("[0,-0,42,-7,1.5,2e3,9223372036854775807,"
+						  "9223372036854775808,-9223372036854775809,1e400,NaN,"
+						  "-Infinity,Infinity,\"5\"]");
+	int64		n;
+
+	CHECK(aig_jint64(aig_jelem(a, 0), &n) && n == 0, "0");
+	CHECK(aig_jint64(aig_jelem(a, 1), &n) && n == 0, "-0");
+	CHECK(aig_jint64(aig_jelem(a, 2), &n) && n == 42, "42");
+	CHECK(aig_jint64(aig_jelem(a, 3), &n) && n == -7, "-7");
+	CHECK(!aig_jint64(aig_jelem(a, 4), &n), "1.5 is not an integer");
+	CHECK(!aig_jint64(aig_jelem(a, 5), &n), "2e3 is not an integer");
+	CHECK(aig_jnumber(aig_jelem(a, 5)) == 2000.0, "2e3 = 2000");
+	CHECK(aig_jint64(aig_jelem(a, 6), &n) && n == PG_INT64_MAX, "int64 max");
+	CHECK(aig_jint64(aig_jelem(a, 7), &n) && n == PG_INT64_MAX, "saturates up");
+	CHECK(aig_jint64(aig_jelem(a, 8), &n) && n == PG_INT64_MIN, "saturates down");
+	CHECK(isinf(aig_jnumber(aig_jelem(a, 9))), "1e400 is infinite");
+	CHECK(isnan(aig_jnumber(aig_jelem(a, 10))), "NaN");
+	CHECK(isinf(aig_jnumber(aig_jelem(a, 11))) && aig_jnumber(aig_jelem(a, 11)) < 0,
+		  "-Infinity");
+	CHECK(!aig_jint64(aig_jelem(a, 13), &n) && aig_jnumber(aig_jelem(a, 13)) == 0,
+		  "a string is not a number");
+
+	/* token counts: 0..INT32_MAX, else -1 */
+	{
+		const AigJson *u = ok("{\"a\":12,\"b\":-1,\"c\":3000000000,\"d\":7.9,"
+							  "\"e\":NaN,\"f\":\"9\",\"g\":1e9}");
+
+		CHECK(aig_jtokens(u, "a") == 12, "tokens 12");
+		CHECK(aig_jtokens(u, "b") == -1, "tokens negative");
+		CHECK(aig_jtokens(u, "c") == -1, "tokens too large");
+		CHECK(aig_jtokens(u, "d") == 7, "tokens fraction truncated");
+		CHECK(aig_jtokens(u, "e") == -1, "tokens NaN");
+		CHECK(aig_jtokens(u, "f") == -1, "tokens string");
+		CHECK(aig_jtokens(u, "g") == 1000000000, "tokens 1e9");
+		CHECK(aig_jtokens(u, "missing") == -1, "tokens missing");
+		CHECK(aig_jtokens(NULL, "a") == -1, "tokens of NULL");
+	}
+}
+
+static void
+test_layout(void)
+{
+	const AigJson *o = ok("{\"a\":{\"x\":[1,2,{\"y\":null}]},\"b\":true,\"a\":\"last\","
+						  "\"k\\u0065y\":5}");
+	const AigJson *b;
+
+	CHECK(o->type == AIG_JSON_OBJECT && o->count == 4, "object count %d", o->count);
+	CHECK(o->size == 16, "object size %d", o->size);
+	/* a repeated key: the last one */
+	CHECK(aig_jstring_eq(aig_jget(o, "a"), "last"), "last key wins");
+	CHECK(aig_jis(aig_jget(o, "b"), AIG_JSON_TRUE), "b is true");
+	CHECK(aig_jget(o, "c") == NULL, "missing key");
+	CHECK(aig_jget(aig_jget(o, "b"), "x") == NULL, "get on a non-object");
+	/* an escaped key matches its unescaped text */
+	CHECK(aig_jis(aig_jget(o, "key"), AIG_JSON_NUMBER), "escaped key");
+	/* the first "a", reached by walking */
+	b = o + 2;
+	CHECK(b->type == AIG_JSON_OBJECT && b->count == 1, "first a");
+	CHECK(aig_jis(aig_jpath(b, "x", (char *) NULL), AIG_JSON_ARRAY), "path");
+	CHECK(aig_jlength(aig_jget(b, "x")) == 3, "array length");
+	CHECK(aig_jis(aig_jget(aig_jelem(aig_jget(b, "x"), 2), "y"), AIG_JSON_NULL), "nested null");
+	CHECK(aig_jelem(aig_jget(b, "x"), 3) == NULL && aig_jelem(aig_jget(b, "x"), -1) == NULL,
+		  "elem out of range");
+	CHECK(aig_jfirst(ok("[]")) == NULL, "first of an empty array");
+	CHECK(aig_jlength(ok("5")) == 0, "length of a scalar");
+	/* containers span their text */
+	CHECK(b->len == (int) strlen("{\"x\":[1,2,{\"y\":null}]}") &&
+		  memcmp(b->p, "{\"x\"", 4) == 0, "container span");
+}
+
+static void
+expect_body(AigJsonWriter *w, const char *want)
+{
+	CHECK(strcmp(w->buf.data, want) == 0, "wrote %s, want %s", w->buf.data, want);
+}
+
+static void
+test_writer(void)
+{
+	AigJsonWriter w;
+	char	   *items[] = {"a", "b\"c"};
+	int			mark;
+
+	aig_jw_init(&w);
+	aig_jw_object_begin(&w);
+	aig_jw_kstring(&w, "s", "q\"b\\s/\n\t\x01\x1f\x7f\xc3\xa9");
+	aig_jw_kint(&w, "i", -9223372036854775807LL - 1);
+	aig_jw_kint(&w, "z", 0);
+	aig_jw_key(&w, "d");
+	aig_jw_double(&w, 0.7, "d");
+	aig_jw_key(&w, "e");
+	aig_jw_double(&w, 1.0 / 3.0, "e");
+	aig_jw_kbool(&w, "t", true);
+	aig_jw_kstring_array(&w, "arr", 2, items);
+	aig_jw_kstring(&w, "null", NULL);
+	mark = aig_jw_mark(&w);
+	aig_jw_key(&w, "empty");
+	aig_jw_object_begin(&w);
+	aig_jw_object_end_or_drop(&w, mark);
+	mark = aig_jw_mark(&w);
+	aig_jw_key(&w, "kept");
+	aig_jw_object_begin(&w);
+	aig_jw_kint(&w, "n", 1);
+	aig_jw_object_end_or_drop(&w, mark);
+	aig_jw_key(&w, "copy");
+	aig_jw_copy(&w, ok(" {\"x\": [1, \"\\u00e9\"]} "));
+	aig_jw_key(&w, "list");
+	aig_jw_array_begin(&w);
+	aig_jw_object_begin(&w);
+	aig_jw_object_end(&w);
+	aig_jw_array_begin(&w);
+	aig_jw_array_end(&w);
+	aig_jw_copy(&w, aig_jelem(ok("[\"str\"]"), 0));
+	aig_jw_array_end(&w);
+	aig_jw_object_end(&w);
+	expect_body(&w, "{\"s\":\"q\\\"b\\\\s/\\n\\t\\u0001\\u001f\x7f\xc3\xa9\","
+				"\"i\":-9223372036854775808,\"z\":0,\"d\":0.7,"
+				"\"e\":0.33333333333333331,\"t\":true,\"arr\":[\"a\",\"b\\\"c\"],"
+				"\"null\":\"\",\"kept\":{\"n\":1},"
+				"\"copy\":{\"x\": [1, \"\\u00e9\"]},\"list\":[{},[],\"str\"]}");
+	/* and it reads back */
+	(void) ok(w.buf.data);
+
+	/* an optional member dropped first in an object leaves no comma */
+	aig_jw_init(&w);
+	aig_jw_object_begin(&w);
+	mark = aig_jw_mark(&w);
+	aig_jw_key(&w, "o");
+	aig_jw_object_begin(&w);
+	aig_jw_object_end_or_drop(&w, mark);
+	aig_jw_kint(&w, "a", 1);
+	aig_jw_object_end(&w);
+	expect_body(&w, "{\"a\":1}");
+}
+
+int
+main(void)
+{
+	test_accept_refuse();
+	test_strings();
+	test_numbers();
+	test_layout();
+	test_writer();
+	fuzz_arena_reset();
+	printf("json_test: %d checks, %d failed\n", checks, failures);
+	return failures == 0 ? 0 : 1;
+}

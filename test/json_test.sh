@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# test/json_test.sh — build and run the JSON reader/writer unit test
+# (test/json_test.c with src/json_read.c, src/json_write.c and the palloc
+# stand-in test/fuzz/fuzz_support.c).  No server needed.
+#
+# Builds twice: optimized (-O2, as the extension is built), and with
+# AddressSanitizer + UBSan when the compiler supports them.  palloc's
+# StringInfo and the UTF-8 helpers come from PostgreSQL's frontend
+# libpgcommon.a / libpgport.a.  Exit status 0 means every check passed.
+#
+#   bash test/json_test.sh
+#   JSON_NO_SANITIZE=1 bash test/json_test.sh     skip the sanitizer build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_CONFIG=${PG_CONFIG:-pg_config}
+CC=${CC:-gcc}
+incs=(-I src -I test/fuzz -I "$("$PG_CONFIG" --includedir-server)")
+pglibs=()
+for l in libpgcommon.a libpgport.a; do
+	for d in "$("$PG_CONFIG" --libdir)" "$("$PG_CONFIG" --pkglibdir)"; do
+		if [ -f "$d/$l" ]; then
+			pglibs+=("$d/$l")
+			break
+		fi
+	done
+done
+if [ ${#pglibs[@]} -ne 2 ]; then
+	echo "json_test: libpgcommon.a / libpgport.a not found" >&2
+	exit 1
+fi
+warn=(-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+	-Wno-sign-compare -Wdeclaration-after-statement)
+srcs=(test/json_test.c src/json_read.c src/json_write.c test/fuzz/fuzz_support.c)
+
+work=$(mktemp -d /tmp/json_test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+echo "== json_test: build (-O2)"
+"$CC" -std=gnu99 -O2 -g "${warn[@]}" "${incs[@]}" "${srcs[@]}" "${pglibs[@]}" -lm \
+	-o "$work/json_test"
+"$work/json_test"
+
+if [ "${JSON_NO_SANITIZE:-0}" != 1 ] &&
+	echo 'int main(void){return 0;}' |
+	"$CC" -x c -fsanitize=address,undefined - -o "$work/probe" 2>/dev/null; then
+	echo "== json_test: build (ASan + UBSan)"
+	"$CC" -std=gnu99 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+		-fno-sanitize-recover=all "${warn[@]}" "${incs[@]}" "${srcs[@]}" "${pglibs[@]}" -lm \
+		-o "$work/json_test_san"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		"$work/json_test_san"
+else
+	echo "== json_test: sanitizer build skipped"
+fi
+echo "== json_test: OK"
