@@ -17,9 +17,14 @@
 # (test/bench/nginx.conf.in), so upstream latency is near zero and identical
 # for both sides; the ratio ai_complete / raw is the extension's overhead
 # factor.  Target: ratio <= 1.15.
+# A third side, "transport only" (raw_curl with RAW_CURL_TRANSPORT_ONLY=1:
+# a constant body, the response not parsed), is the libcurl exchange alone:
+# the least any client can spend.  ai_complete against it is printed for
+# information (no target): it tells how much the JSON work and everything
+# else the extension does cost beyond moving the bytes.
 #
-# How: ROUNDS rounds, each running both sides (alternating which goes
-# first, so drift and noise hit both alike).  Raw side: a fresh raw_curl
+# How: ROUNDS rounds, each running the three sides (rotating their order,
+# so drift and noise hit all alike).  Raw side: a fresh raw_curl
 # process does WARMUP untimed then N timed calls and reports their wall time.
 # Extension side: one psql session (one backend, hence one upstream
 # connection, for the whole run) runs a warm-up statement of WARMUP calls,
@@ -137,7 +142,20 @@ run_ext() {
 	EXT_US=$CALL_US
 	EXT_CPU=$CALL_CPU
 }
+# run_transport: raw_curl without JSON work; sets TR_US, TR_CPU
+run_transport() {
+	local out
+	out=$(RAW_CURL_TRANSPORT_ONLY=1 timeout "$STEP_TIMEOUT" "${CLIENT_PIN[@]}" "$RAW_CURL" \
+		"$BASE_URL/v1/chat/completions" "$API_KEY" "$N" "$WARMUP") || bench_die "raw_curl (transport only) failed"
+	[[ $out =~ us_per_call=([0-9.]+)\ cpu_us_per_call=([0-9.]+)\ connects=([0-9]+) ]] ||
+		bench_die "unexpected output from raw_curl: '$out'"
+	TR_US=${BASH_REMATCH[1]}
+	TR_CPU=${BASH_REMATCH[2]}
+	raw_reconnects=$((raw_reconnects + BASH_REMATCH[3]))
+}
 raw_reconnects=0
+tr_results=()
+tr_cpu_results=()
 raw_results=()
 ext_results=()
 raw_cpu_results=()
@@ -146,24 +164,38 @@ echo "per-call cost, N=$N x $ROUNDS rounds (+$WARMUP warm-up calls per side and 
 	"upstream nginx on 127.0.0.1 (canned OpenAI body)"
 [ -z "$CLIENT_CPU$NGINX_CPU" ] ||
 	echo "  pinned: clients (raw_curl, backend) to CPU ${CLIENT_CPU:-any}, nginx to CPU ${NGINX_CPU:-any}"
-echo "            wall µs/call                 | client CPU µs/call"
-printf '  %-9s %7s %11s %7s  | %7s %11s %7s\n' "" raw ai_complete ratio raw ai_complete ratio
+echo "            wall µs/call                           | client CPU µs/call"
+printf '  %-9s %7s %11s %7s %9s  | %7s %11s %7s\n' "" raw ai_complete ratio transport raw ai_complete ratio
 for r in $(seq 1 "$ROUNDS"); do
-	if [ $((r % 2)) = 1 ]; then
+	case $((r % 3)) in
+	1)
 		run_raw
 		run_ext
+		run_transport
 		order="raw first"
-	else
+		;;
+	2)
 		run_ext
+		run_transport
 		run_raw
 		order="ai_complete first"
-	fi
+		;;
+	0)
+		run_transport
+		run_raw
+		run_ext
+		order="transport first"
+		;;
+	esac
+	tr_results+=("$TR_US")
+	tr_cpu_results+=("$TR_CPU")
 	raw_results+=("$RAW_US")
 	ext_results+=("$EXT_US")
 	raw_cpu_results+=("$RAW_CPU")
 	[ -n "$EXT_CPU" ] && ext_cpu_results+=("$EXT_CPU")
-	awk -v r="$r" -v a="$RAW_US" -v b="$EXT_US" -v ca="$RAW_CPU" -v cb="$EXT_CPU" -v o="$order" 'BEGIN {
-		printf "  round %-3d %7.1f %11.1f %7.3f  | %7.1f ", r, a, b, b / a, ca
+	awk -v r="$r" -v a="$RAW_US" -v b="$EXT_US" -v ca="$RAW_CPU" -v cb="$EXT_CPU" -v o="$order" \
+		-v tr="$TR_US" 'BEGIN {
+		printf "  round %-3d %7.1f %11.1f %7.3f %9.1f  | %7.1f ", r, a, b, b / a, tr, ca
 		if (cb != "") printf "%11.1f %7.3f", cb, cb / ca; else printf "%11s %7s", "n/a", ""
 		printf "   (%s)\n", o }'
 done
@@ -174,15 +206,19 @@ median() { bench_median "$@"; }
 raw_med=$(median "${raw_results[@]}")
 ext_med=$(median "${ext_results[@]}")
 conns=$((accepts1 - accepts0 - 1))     # minus the second stub_status probe
+tr_med=$(median "${tr_results[@]}")
+tr_cpu_med=$(median "${tr_cpu_results[@]}")
 requests=$((requests1 - requests0 - 1))
-expected_requests=$((ROUNDS * (N + WARMUP) * 2))
+expected_requests=$((ROUNDS * (N + WARMUP) * 3))
 
 raw_cpu_med=$(median "${raw_cpu_results[@]}")
 ext_cpu_med=
 [ "${#ext_cpu_results[@]}" = "$ROUNDS" ] && ext_cpu_med=$(median "${ext_cpu_results[@]}")
 
-awk -v a="$raw_med" -v b="$ext_med" -v ca="$raw_cpu_med" -v cb="$ext_cpu_med" -v t="$TARGET" 'BEGIN {
+awk -v a="$raw_med" -v b="$ext_med" -v ca="$raw_cpu_med" -v cb="$ext_cpu_med" -v t="$TARGET" \
+	-v tr="$tr_med" -v ctr="$tr_cpu_med" 'BEGIN {
 	ratio = b / a
+	printf "  transport only (no JSON)  %7.1f µs/call   (client CPU %5.1f µs/call)\n", tr, ctr
 	printf "  raw libcurl+json-c loop   %7.1f µs/call   (client CPU %5.1f µs/call)\n", a, ca
 	if (cb != "")
 		printf "  ai_complete()             %7.1f µs/call   (client CPU %5.1f µs/call)\n", b, cb
@@ -193,11 +229,15 @@ awk -v a="$raw_med" -v b="$ext_med" -v ca="$raw_cpu_med" -v cb="$ext_cpu_med" -v
 	if (cb != "")
 		printf "   CPU ratio %.3f", cb / ca
 	printf "\n"
+	printf "  vs transport only         %7.3f   (information)", b / tr
+	if (cb != "")
+		printf "   CPU ratio %.3f", cb / ctr
+	printf "\n"
 	printf "  (medians over the rounds; ratio = median ai_complete / median raw, wall time;\n"
 	printf "   client CPU = the client process'"'"'s own user+sys time, without nginx and wake-up waits)\n"
 }'
 echo "  nginx saw $conns TCP connections for $requests requests" \
-	"(expected $ROUNDS: one per raw_curl process, the backend's was opened before; $expected_requests requests)"
+	"(expected $((2 * ROUNDS)): one per raw_curl process, the backend's was opened before; $expected_requests requests)"
 [ "$raw_reconnects" = 0 ] ||
 	echo "  note: raw_curl reconnected $raw_reconnects times during timed calls"
 bench_result "per-call: ai_complete vs raw libcurl+json-c loop (wall)" \
@@ -208,3 +248,6 @@ if [ -n "$ext_cpu_med" ]; then
 		"$(bench_calc "%.1f us" b b="$ext_cpu_med")" "$(bench_calc "%.1f us" a a="$raw_cpu_med")" \
 		"$(bench_calc "%.3f" "b / a" a="$raw_cpu_med" b="$ext_cpu_med")" "<= $TARGET"
 fi
+bench_result "per-call: ai_complete vs libcurl transport only, no JSON (wall)" \
+	"$(bench_calc "%.1f us" b b="$ext_med")" "$(bench_calc "%.1f us" a a="$tr_med")" \
+	"$(bench_calc "%.3f" "b / a" a="$tr_med" b="$ext_med")" "-"

@@ -12,7 +12,8 @@
 # (postgres --single, ai_gateway preloaded, a fresh initdb) runs 200 warm-up
 # calls, then SELECT count(ai_complete('Hello', 'bench/gpt-4o-mini')) FROM
 # generate_series(1, N); raw side: raw_curl with 200 warm-up calls and N
-# calls.  Each side runs twice, with N = CG_N1 and CG_N2, and the per-call
+# calls, and raw_curl again with RAW_CURL_TRANSPORT_ONLY=1 (no JSON work:
+# the libcurl exchange alone).  Each side runs twice, with N = CG_N1 and CG_N2, and the per-call
 # figure is the difference of the two whole-process totals divided by
 # CG_N2 - CG_N1, so start-up, catalog load and warm-up cancel out.  The
 # extension side includes what the SQL statement costs per row.
@@ -106,6 +107,9 @@ for n in "$N1" "$N2"; do
 	timeout 1800 "${cg[@]}" --callgrind-out-file="$work/raw.$n" "$work/raw_curl" "$url" \
 		sk-bench-0123456789abcdef "$n" 200 >/dev/null 2>"$work/raw_$n.err" ||
 		{ tail -20 "$work/raw_$n.err"; exit 1; }
+	RAW_CURL_TRANSPORT_ONLY=1 timeout 1800 "${cg[@]}" --callgrind-out-file="$work/tr.$n" \
+		"$work/raw_curl" "$url" sk-bench-0123456789abcdef "$n" 200 >/dev/null 2>"$work/tr_$n.err" ||
+		{ tail -20 "$work/tr_$n.err"; exit 1; }
 done
 
 python3 - "$work" "$N1" "$N2" <<'PY'
@@ -121,12 +125,14 @@ def totals(f):
             break
     return dict(zip(events, summary))
 per = {}
-for side in ("ext", "raw"):
+for side in ("ext", "raw", "tr"):
     a, b = totals(f"{work}/{side}.{n1}"), totals(f"{work}/{side}.{n2}")
     per[side] = {k: (b[k] - a[k]) / (n2 - n1) for k in a}
 print(f"per call (difference of {n2}- and {n1}-call runs):")
 print(f"  instructions  ai_complete {per['ext']['Ir']:9.0f}   raw {per['raw']['Ir']:9.0f}"
       f"   ratio {per['ext']['Ir'] / per['raw']['Ir']:.3f}")
+print(f"  instructions  transport only (raw_curl without JSON work) {per['tr']['Ir']:9.0f}"
+      f"   ai_complete / it {per['ext']['Ir'] / per['tr']['Ir']:.3f}")
 if "I1mr" in per["ext"]:
     l1 = {s: sum(per[s][k] for k in ("I1mr", "D1mr", "D1mw")) for s in per}
     print(f"  L1 misses     ai_complete {l1['ext']:9.0f}   raw {l1['raw']:9.0f}"

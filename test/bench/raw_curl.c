@@ -24,6 +24,11 @@
  * The header list and the handle options that never change are set once,
  * outside the timed loop, as a hand-written client would do.
  *
+ * With RAW_CURL_TRANSPORT_ONLY=1 in the environment it does no JSON work:
+ * it sends the same body as a constant string and only checks for HTTP 200
+ * and a non-empty body (bench_overhead.sh's "transport only" baseline: the
+ * libcurl exchange alone, the least any client can spend).
+ *
  * On success prints one line to stdout:
  *   raw n=N total_us=T us_per_call=U cpu_us_per_call=P connects=C content_bytes=B
  * U is wall-clock time per timed call; P is this process's own CPU time
@@ -107,6 +112,36 @@ parse_count(const char *s, const char *what, long max)
  * One request/response round trip; returns the length of the extracted
  * content (> 0) or exits on any failure.
  */
+static int	transport_only = 0;
+
+/* RAW_CURL_TRANSPORT_ONLY: the same bytes json-c serializes, sent as they are */
+static size_t
+one_call_transport(CURL *h, Buf *resp, long seq)
+{
+	static const char body[] =
+	"{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}";
+	CURLcode	rc;
+	long		status = 0;
+
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) (sizeof(body) - 1));
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	resp->len = 0;
+	rc = curl_easy_perform(h);
+	if (rc != CURLE_OK)
+	{
+		fprintf(stderr, "raw_curl: call %ld: %s\n", seq, curl_easy_strerror(rc));
+		exit(1);
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200 || resp->len == 0)
+	{
+		fprintf(stderr, "raw_curl: call %ld: HTTP status %ld, %zu bytes\n", seq, status,
+				resp->len);
+		exit(1);
+	}
+	return resp->len;
+}
+
 static size_t
 one_call(CURL *h, Buf *resp, long seq)
 {
@@ -206,6 +241,8 @@ main(int argc, char **argv)
 	}
 	url = argv[1];
 	key = argv[2];
+	transport_only = getenv("RAW_CURL_TRANSPORT_ONLY") != NULL &&
+		strcmp(getenv("RAW_CURL_TRANSPORT_ONLY"), "1") == 0;
 	n = parse_count(argv[3], "N", 100000000L);
 	if (argc >= 5)
 		warmup = parse_count(argv[4], "WARMUP", 100000000L);
@@ -252,7 +289,7 @@ main(int argc, char **argv)
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
 
 	for (long i = 0; i < warmup; i++)
-		one_call(h, &resp, -(i + 1));
+		(transport_only ? one_call_transport : one_call) (h, &resp, -(i + 1));
 
 	cpu0 = clock_us(CLOCK_PROCESS_CPUTIME_ID);
 	t0 = clock_us(CLOCK_MONOTONIC);
@@ -260,7 +297,7 @@ main(int argc, char **argv)
 	{
 		long		c = 0;
 
-		total_content += one_call(h, &resp, i + 1);
+		total_content += (transport_only ? one_call_transport : one_call) (h, &resp, i + 1);
 		curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &c);
 		connects += c;
 	}
