@@ -103,16 +103,23 @@ scan_string(Parser *ps, AigJson *node)
 	size_t		start = ps->pos + 1;
 	size_t		i = start;
 	size_t		len = ps->len;
+	const char *q;
 
 	node->p = s + start;
+	q = NULL;
 	for (;;)
 	{
-		const char *q = memchr(s + i, '"', len - i);
 		size_t		qpos;
 		const char *b;
 
-		if (q == NULL)
-			return PS_TRUNCATED;
+		/* the next quote: found again only when an escape took the last one
+		 * (so a string with many escapes is still read in linear time) */
+		if (q == NULL || q < s + i)
+		{
+			q = memchr(s + i, '"', len - i);
+			if (q == NULL)
+				return PS_TRUNCATED;
+		}
 		qpos = q - s;
 		b = memchr(s + i, '\\', qpos - i);
 		if (b == NULL)

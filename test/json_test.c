@@ -158,6 +158,26 @@ test_strings(void)
 	expect_string(aig_jelem(a, 6), "a\xef\xbf\xbd" "b", 5);
 	expect_string(aig_jelem(a, 7), "\xef\xbf\xbd" "A", 4);
 
+	/* many escapes in one long string: read in linear time (a quadratic
+	 * scan would take minutes here), every escape decoded */
+	{
+		StringInfoData big;
+		int			n = 1000000;
+		size_t		len;
+		char	   *out;
+		const AigJson *v;
+
+		initStringInfo(&big);
+		appendStringInfoString(&big, "[\"");
+		for (int i = 0; i < n; i++)
+			appendStringInfoString(&big, i > 0 ? "\\n" : "\\\"");
+		appendStringInfoString(&big, "\"]");
+		v = aig_jfirst(ok(big.data));
+		out = aig_jstring(v, &len);
+		CHECK(out != NULL && len == (size_t) n && out[0] == '"' && out[1] == '\n' &&
+			  out[n - 1] == '\n', "long escaped string: %zu bytes", out ? len : 0);
+	}
+
 	CHECK(aig_jstring_eq(aig_jelem(a, 0), "plain"), "aig_jstring_eq plain");
 	CHECK(!aig_jstring_eq(aig_jelem(a, 0), "plai"), "aig_jstring_eq prefix");
 	CHECK(aig_jstring_eq(aig_jelem(a, 2), "\xc3\xa9\xe2\x82\xac"), "aig_jstring_eq escaped");
