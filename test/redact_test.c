@@ -1,12 +1,14 @@
 /*
- * redact_test.c — standalone test of src/redact.c (no server needed).
+ * redact_test.c — standalone test of the PII redactor (src/redact.c and
+ * src/redact_scan.c; no server needed).
  *
- * Includes redact.c directly.  palloc, pstrdup, repalloc and StringInfo
- * come from PostgreSQL's frontend libpgcommon.a and libpgport.a, where
- * palloc is malloc.  This file defines CurrentMemoryContext, which the
+ * Includes redact_scan.c and redact.c directly.  palloc, pstrdup, repalloc
+ * and StringInfo come from PostgreSQL's frontend libpgcommon.a and
+ * libpgport.a, where palloc is malloc.  This file defines CurrentMemoryContext, which the
  * inline MemoryContextSwitchTo() uses.  Build and run: bash
  * test/redact_test.sh.
  */
+#include "../src/redact_scan.c"
 #include "../src/redact.c"
 
 #include <stdio.h>

@@ -4,8 +4,8 @@
 #
 # Targets: one per dialect (fuzz_dialect.c built with -DFUZZ_DIALECT=
 # aig_dialect_<name>: parse_chat, parse_embed and parse_error of
-# src/providers/<kind>.c) and one for the PII redactor (fuzz_redact.c,
-# src/redact.c).  Built with clang and -fsanitize=fuzzer,address,undefined
+# src/providers/<kind>.c), one for the JSON reader/writer (fuzz_json.c) and
+# one for the PII redactor (fuzz_redact.c, src/redact.c, src/redact_scan.c).  Built with clang and -fsanitize=fuzzer,address,undefined
 # (-fno-sanitize-recover: undefined behaviour aborts), linked with
 # fuzz_support.c and PostgreSQL's frontend libpgcommon.a / libpgport.a.
 #
@@ -72,7 +72,7 @@ cflags=(-std=gnu99 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,addr
 echo "== fuzz: build ($cc)"
 json_srcs=(src/json_read.c src/json_write.c)
 dialect_srcs=(src/provider.c "${json_srcs[@]}" src/providers/*.c)
-for f in "${dialect_srcs[@]}" src/redact.c test/fuzz/fuzz_support.c; do
+for f in "${dialect_srcs[@]}" src/redact.c src/redact_scan.c test/fuzz/fuzz_support.c; do
 	"$cc" -c "${cflags[@]}" "$f" -o "$work/obj/$(basename "$f" .c).o"
 done
 dialect_objs=()
@@ -86,7 +86,7 @@ for t in $targets; do
 		;;
 	redact)
 		"$cc" -c "${cflags[@]}" test/fuzz/fuzz_redact.c -o "$work/obj/fuzz_redact.o"
-		"$cc" "${san[@]}" "$work/obj/fuzz_redact.o" "$work/obj/redact.o" \
+		"$cc" "${san[@]}" "$work/obj/fuzz_redact.o" "$work/obj/redact.o" "$work/obj/redact_scan.o" \
 			"$work/obj/fuzz_support.o" "${pglibs[@]}" -o "$work/bin/fuzz_redact"
 		;;
 	openai | openai_compatible | anthropic | cohere | ollama | gemini | azure_openai)
