@@ -643,8 +643,21 @@ aig_jstr(const AigJson *obj, const char *key)
 	return aig_jstring(aig_jget(obj, key), NULL);
 }
 
-/* strtod/strtoll need a terminated copy: the token is followed by more body */
+/*
+ * A number token as a NUL-terminated string (strtod/strtoll need one: the
+ * token is followed by more body): in buf when it fits, else palloc'd.
+ */
 #define NUMBUF 64
+
+static char *
+number_text(const AigJson *v, char *buf)
+{
+	char	   *s = v->len < NUMBUF ? buf : palloc(v->len + 1);
+
+	memcpy(s, v->p, v->len);
+	s[v->len] = '\0';
+	return s;
+}
 
 double
 aig_jnumber(const AigJson *v)
@@ -655,9 +668,7 @@ aig_jnumber(const AigJson *v)
 
 	if (!aig_jis(v, AIG_JSON_NUMBER))
 		return 0;
-	s = v->len < NUMBUF ? buf : palloc(v->len + 1);
-	memcpy(s, v->p, v->len);
-	s[v->len] = '\0';
+	s = number_text(v, buf);
 	d = strtod(s, NULL);		/* LC_NUMERIC is always C in a backend */
 	if (s != buf)
 		pfree(s);
@@ -672,9 +683,7 @@ aig_jint64(const AigJson *v, int64 *out)
 
 	if (!aig_jis_integer(v))
 		return false;
-	s = v->len < NUMBUF ? buf : palloc(v->len + 1);
-	memcpy(s, v->p, v->len);
-	s[v->len] = '\0';
+	s = number_text(v, buf);
 	/* saturates at LLONG_MIN / LLONG_MAX (ERANGE) */
 	*out = (int64) strtoll(s, NULL, 10);
 	if (s != buf)

@@ -78,12 +78,6 @@ aig_jis(const AigJson *v, AigJsonType type)
 }
 
 static inline bool
-aig_jis_bool(const AigJson *v)
-{
-	return v != NULL && (v->type == AIG_JSON_TRUE || v->type == AIG_JSON_FALSE);
-}
-
-static inline bool
 aig_jis_integer(const AigJson *v)
 {
 	return v != NULL && v->type == AIG_JSON_NUMBER &&

@@ -16,19 +16,9 @@ cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-pg_config}
 CC=${CC:-gcc}
 incs=(-I src -I test/fuzz -I "$("$PG_CONFIG" --includedir-server)")
-pglibs=()
-for l in libpgcommon.a libpgport.a; do
-	for d in "$("$PG_CONFIG" --libdir)" "$("$PG_CONFIG" --pkglibdir)"; do
-		if [ -f "$d/$l" ]; then
-			pglibs+=("$d/$l")
-			break
-		fi
-	done
-done
-if [ ${#pglibs[@]} -ne 2 ]; then
-	echo "json_test: libpgcommon.a / libpgport.a not found" >&2
-	exit 1
-fi
+# shellcheck source=lib.sh disable=SC1091
+. test/lib.sh
+aig_pg_static_libs
 warn=(-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 	-Wno-sign-compare -Wdeclaration-after-statement)
 srcs=(test/json_test.c src/json_read.c src/json_write.c test/fuzz/fuzz_support.c)
@@ -37,7 +27,7 @@ work=$(mktemp -d /tmp/json_test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 echo "== json_test: build (-O2)"
-"$CC" -std=gnu99 -O2 -g "${warn[@]}" "${incs[@]}" "${srcs[@]}" "${pglibs[@]}" -lm \
+"$CC" -std=gnu99 -O2 -g "${warn[@]}" "${incs[@]}" "${srcs[@]}" "${AIG_PGLIBS[@]}" -lm \
 	-o "$work/json_test"
 "$work/json_test"
 
@@ -46,7 +36,7 @@ if [ "${JSON_NO_SANITIZE:-0}" != 1 ] &&
 	"$CC" -x c -fsanitize=address,undefined - -o "$work/probe" 2>/dev/null; then
 	echo "== json_test: build (ASan + UBSan)"
 	"$CC" -std=gnu99 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-		-fno-sanitize-recover=all "${warn[@]}" "${incs[@]}" "${srcs[@]}" "${pglibs[@]}" -lm \
+		-fno-sanitize-recover=all "${warn[@]}" "${incs[@]}" "${srcs[@]}" "${AIG_PGLIBS[@]}" -lm \
 		-o "$work/json_test_san"
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		"$work/json_test_san"

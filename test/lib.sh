@@ -81,5 +81,23 @@ aig_mock_reset() {
 # aig_now_ms: wall clock in milliseconds
 aig_now_ms() { date +%s%3N; }
 
+# aig_pg_static_libs: sets AIG_PGLIBS to PostgreSQL's frontend libpgcommon.a
+# and libpgport.a (for the standalone unit tests and fuzz targets built from
+# src/), or fails with a message
+aig_pg_static_libs() {
+	local l d
+	AIG_PGLIBS=()
+	for l in libpgcommon.a libpgport.a; do
+		for d in "$("$PG_CONFIG" --libdir)" "$("$PG_CONFIG" --pkglibdir)"; do
+			if [ -f "$d/$l" ]; then
+				AIG_PGLIBS+=("$d/$l")
+				break
+			fi
+		done
+	done
+	[ ${#AIG_PGLIBS[@]} -eq 2 ] ||
+		{ echo "libpgcommon.a / libpgport.a not found under $("$PG_CONFIG" --libdir)" >&2; return 1; }
+}
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "  ok: $*"; }

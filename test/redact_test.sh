@@ -17,20 +17,9 @@ cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-pg_config}
 CC=${CC:-gcc}
 incs=(-I src -I "$("$PG_CONFIG" --includedir-server)")
-libdir=$("$PG_CONFIG" --libdir)
-pglibs=()
-for l in libpgcommon.a libpgport.a; do
-	for d in "$libdir" "$("$PG_CONFIG" --pkglibdir)"; do
-		if [ -f "$d/$l" ]; then
-			pglibs+=("$d/$l")
-			break
-		fi
-	done
-done
-if [ ${#pglibs[@]} -ne 2 ]; then
-	echo "redact_test: libpgcommon.a / libpgport.a not found under $libdir" >&2
-	exit 1
-fi
+# shellcheck source=lib.sh disable=SC1091
+. test/lib.sh
+aig_pg_static_libs
 warn=(-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 	-Wno-sign-compare -Wdeclaration-after-statement)
 
@@ -39,7 +28,7 @@ trap 'rm -rf "$work"' EXIT
 
 echo "== redact_test: build (-O2)"
 "$CC" -std=gnu99 -O2 -g "${warn[@]}" "${incs[@]}" test/redact_test.c \
-	"${pglibs[@]}" -o "$work/redact_test"
+	"${AIG_PGLIBS[@]}" -o "$work/redact_test"
 echo "== redact_test: run"
 "$work/redact_test"
 
@@ -49,7 +38,7 @@ if [ "${REDACT_NO_SANITIZE:-0}" != 1 ] &&
 	echo "== redact_test: build (ASan + UBSan)"
 	"$CC" -std=gnu99 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 		-fno-sanitize-recover=all "${warn[@]}" "${incs[@]}" test/redact_test.c \
-		"${pglibs[@]}" -o "$work/redact_test_san"
+		"${AIG_PGLIBS[@]}" -o "$work/redact_test_san"
 	echo "== redact_test: run (sanitizers)"
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

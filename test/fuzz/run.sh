@@ -51,17 +51,9 @@ if ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){return 0;}
 	exit 1
 fi
 
-libdir=$("$PG_CONFIG" --pkglibdir)
-pglibs=()
-for l in libpgcommon.a libpgport.a; do
-	for d in "$libdir" "$("$PG_CONFIG" --libdir)"; do
-		if [ -f "$d/$l" ]; then
-			pglibs+=("$d/$l")
-			break
-		fi
-	done
-done
-[ ${#pglibs[@]} -eq 2 ] || { echo "fuzz: libpgcommon.a / libpgport.a not found under $libdir" >&2; exit 1; }
+# shellcheck source=../lib.sh
+. test/lib.sh
+aig_pg_static_libs
 
 cflags=(-std=gnu99 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
 	-fno-sanitize-recover=all -Wall -Wextra -Werror -Wno-unused-parameter
@@ -82,18 +74,18 @@ for t in $targets; do
 	json)
 		"$cc" -c "${cflags[@]}" test/fuzz/fuzz_json.c -o "$work/obj/fuzz_json.o"
 		"$cc" "${san[@]}" "$work/obj/fuzz_json.o" "$work/obj/json_read.o" "$work/obj/json_write.o" \
-			"$work/obj/fuzz_support.o" "${pglibs[@]}" -ljson-c -o "$work/bin/fuzz_json"
+			"$work/obj/fuzz_support.o" "${AIG_PGLIBS[@]}" -ljson-c -o "$work/bin/fuzz_json"
 		;;
 	redact)
 		"$cc" -c "${cflags[@]}" test/fuzz/fuzz_redact.c -o "$work/obj/fuzz_redact.o"
 		"$cc" "${san[@]}" "$work/obj/fuzz_redact.o" "$work/obj/redact.o" "$work/obj/redact_scan.o" \
-			"$work/obj/fuzz_support.o" "${pglibs[@]}" -o "$work/bin/fuzz_redact"
+			"$work/obj/fuzz_support.o" "${AIG_PGLIBS[@]}" -o "$work/bin/fuzz_redact"
 		;;
 	openai | openai_compatible | anthropic | cohere | ollama | gemini | azure_openai)
 		"$cc" -c "${cflags[@]}" -DFUZZ_DIALECT="aig_dialect_$t" test/fuzz/fuzz_dialect.c \
 			-o "$work/obj/fuzz_$t.o"
 		"$cc" "${san[@]}" "$work/obj/fuzz_$t.o" "${dialect_objs[@]}" \
-			"$work/obj/fuzz_support.o" "${pglibs[@]}" -o "$work/bin/fuzz_$t"
+			"$work/obj/fuzz_support.o" "${AIG_PGLIBS[@]}" -o "$work/bin/fuzz_$t"
 		;;
 	*)
 		echo "fuzz: unknown target $t (targets: $all_targets)" >&2
