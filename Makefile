@@ -5,7 +5,7 @@
 EXTENSION    = ai_gateway
 MODULE_big   = ai_gateway
 DATA         = $(wildcard sql/ai_gateway--*.sql)
-SRCS         = $(wildcard src/*.c) $(wildcard src/providers/*.c)
+SRCS         = $(wildcard src/*/*.c)
 OBJS         = $(SRCS:.c=.o)
 PG_CPPFLAGS  = -I$(srcdir)/src -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wno-missing-field-initializers -Wno-sign-compare

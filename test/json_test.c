@@ -1,6 +1,6 @@
 /*
  * test/json_test.c — unit test of the JSON reader and writer
- * (src/json_read.c, src/json_write.c): what is accepted and refused (with
+ * (src/transport/json_read.c, src/transport/json_write.c): what is accepted and refused (with
  * which message), how strings and numbers read, the node layout, and what
  * the writer produces.  Built and run by test/json_test.sh, linked with
  * test/fuzz/fuzz_support.c (palloc over malloc; an ereport aborts).
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_read.h"
-#include "json_write.h"
+#include "transport/json_read.h"
+#include "transport/json_write.h"
 #include "fuzz_support.h"
 
 static int	failures = 0;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test/json_test.sh — build and run the JSON reader/writer unit test
-# (test/json_test.c with src/json_read.c, src/json_write.c and the palloc
+# (test/json_test.c with src/transport/json_read.c, src/transport/json_write.c and the palloc
 # stand-in test/fuzz/fuzz_support.c).  No server needed.
 #
 # Builds twice: optimized (-O2, as the extension is built), and with
@@ -21,7 +21,7 @@ incs=(-I src -I test/fuzz -I "$("$PG_CONFIG" --includedir-server)")
 aig_pg_static_libs
 warn=(-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 	-Wno-sign-compare -Wdeclaration-after-statement)
-srcs=(test/json_test.c src/json_read.c src/json_write.c test/fuzz/fuzz_support.c)
+srcs=(test/json_test.c src/transport/json_read.c src/transport/json_write.c test/fuzz/fuzz_support.c)
 
 work=$(mktemp -d /tmp/json_test.XXXXXX)
 trap 'rm -rf "$work"' EXIT

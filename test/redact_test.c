@@ -1,6 +1,6 @@
 /*
- * redact_test.c — standalone test of the PII redactor (src/redact.c and
- * src/redact_scan.c; no server needed).
+ * redact_test.c — standalone test of the PII redactor (src/governance/redact.c and
+ * src/governance/redact_scan.c; no server needed).
  *
  * Includes redact_scan.c and redact.c directly.  palloc, pstrdup, repalloc
  * and StringInfo come from PostgreSQL's frontend libpgcommon.a and
@@ -8,8 +8,8 @@
  * inline MemoryContextSwitchTo() uses.  Build and run: bash
  * test/redact_test.sh.
  */
-#include "../src/redact_scan.c"
-#include "../src/redact.c"
+#include "../src/governance/redact_scan.c"
+#include "../src/governance/redact.c"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test/redact_test.sh — build and run the standalone PII redaction test
-# (test/redact_test.c, which includes src/redact.c).  No server needed.
+# (test/redact_test.c, which includes src/governance/redact.c).  No server needed.
 #
 # It builds twice: once optimized (-O2, as the extension is built), and once
 # with AddressSanitizer and UBSan if the compiler supports them (to catch

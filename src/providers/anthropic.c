@@ -14,8 +14,8 @@
 #include "lib/stringinfo.h"
 #include "utils/errcodes.h"
 
-#include "provider.h"
-#include "dialect_util.h"
+#include "providers/provider.h"
+#include "providers/dialect_util.h"
 
 #define ANTHROPIC_DEFAULT_VERSION "2023-06-01"
 #define ANTHROPIC_DEFAULT_MAX_TOKENS 1024

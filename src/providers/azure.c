@@ -16,8 +16,8 @@
 
 #include "utils/errcodes.h"
 
-#include "provider.h"
-#include "dialect_util.h"
+#include "providers/provider.h"
+#include "providers/dialect_util.h"
 
 #define AZURE_DEFAULT_API_VERSION "2024-10-21"
 

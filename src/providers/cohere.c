@@ -13,8 +13,8 @@
 
 #include "lib/stringinfo.h"
 
-#include "provider.h"
-#include "dialect_util.h"
+#include "providers/provider.h"
+#include "providers/dialect_util.h"
 
 #define COHERE_DEFAULT_INPUT_TYPE "search_document"
 

@@ -15,8 +15,8 @@
 #include "utils/errcodes.h"
 #include "utils/memutils.h"
 
-#include "provider.h"
-#include "dialect_util.h"
+#include "providers/provider.h"
+#include "providers/dialect_util.h"
 
 /* ---------------------------------------------------------------------
  * Finish reasons

@@ -20,9 +20,9 @@
 
 #include "lib/stringinfo.h"
 
-#include "json_read.h"
-#include "json_write.h"
-#include "provider.h"
+#include "transport/json_read.h"
+#include "transport/json_write.h"
+#include "providers/provider.h"
 
 /* ---- finish reasons ---- */
 

@@ -19,8 +19,8 @@
 #include "lib/stringinfo.h"
 #include "utils/errcodes.h"
 
-#include "provider.h"
-#include "dialect_util.h"
+#include "providers/provider.h"
+#include "providers/dialect_util.h"
 
 /* Model name without a leading "models/", URL-escaped. */
 static char *

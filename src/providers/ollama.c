@@ -12,8 +12,8 @@
  */
 #include "postgres.h"
 
-#include "provider.h"
-#include "dialect_util.h"
+#include "providers/provider.h"
+#include "providers/dialect_util.h"
 
 static void
 ollama_headers(const AigProvider *p, AigHttpRequest *out)

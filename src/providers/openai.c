@@ -19,8 +19,8 @@
 #include "utils/errcodes.h"
 #include "utils/memutils.h"
 
-#include "provider.h"
-#include "dialect_util.h"
+#include "providers/provider.h"
+#include "providers/dialect_util.h"
 
 /* ---------------------------------------------------------------------
  * Shared OpenAI wire format

@@ -1,6 +1,6 @@
 /*
  * fuzz_dialect.c — libFuzzer target for one provider dialect's parsers
- * (src/providers/<kind>.c, through the AigDialect vtable of src/provider.h).
+ * (src/providers/<kind>.c, through the AigDialect vtable of src/providers/provider.h).
  * Built once per dialect by test/fuzz/run.sh with -DFUZZ_DIALECT=<symbol>
  * (aig_dialect_openai, ...).
  *
@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "provider.h"
+#include "providers/provider.h"
 #include "fuzz_support.h"
 
 #ifndef FUZZ_DIALECT

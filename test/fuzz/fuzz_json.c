@@ -1,6 +1,6 @@
 /*
  * fuzz_json.c — libFuzzer target for the JSON reader and writer
- * (src/json_read.c, src/json_write.c), checked against json-c.
+ * (src/transport/json_read.c, src/transport/json_write.c), checked against json-c.
  *
  * The input is a body, passed in a buffer of exactly its length.  For each
  * one it checks:
@@ -33,8 +33,8 @@
 
 #include <json-c/json.h>
 
-#include "json_read.h"
-#include "json_write.h"
+#include "transport/json_read.h"
+#include "transport/json_write.h"
 #include "fuzz_support.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,5 +1,5 @@
 /*
- * fuzz_redact.c — libFuzzer target for the PII redactor (src/redact.c).
+ * fuzz_redact.c — libFuzzer target for the PII redactor (src/governance/redact.c).
  *
  * The input is split at NUL bytes into up to 8 texts (the messages of one
  * request), redacted with one shared map, as the gateway does.  Besides
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "redact.h"
+#include "governance/redact.h"
 #include "fuzz_support.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

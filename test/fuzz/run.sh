@@ -5,7 +5,7 @@
 # Targets: one per dialect (fuzz_dialect.c built with -DFUZZ_DIALECT=
 # aig_dialect_<name>: parse_chat, parse_embed and parse_error of
 # src/providers/<kind>.c), one for the JSON reader/writer (fuzz_json.c) and
-# one for the PII redactor (fuzz_redact.c, src/redact.c, src/redact_scan.c).  Built with clang and -fsanitize=fuzzer,address,undefined
+# one for the PII redactor (fuzz_redact.c, src/governance/redact.c, src/governance/redact_scan.c).  Built with clang and -fsanitize=fuzzer,address,undefined
 # (-fno-sanitize-recover: undefined behaviour aborts), linked with
 # fuzz_support.c and PostgreSQL's frontend libpgcommon.a / libpgport.a.
 #
@@ -62,9 +62,9 @@ cflags=(-std=gnu99 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,addr
 	-I src -I test/fuzz -I "$("$PG_CONFIG" --includedir-server)")
 
 echo "== fuzz: build ($cc)"
-json_srcs=(src/json_read.c src/json_write.c)
-dialect_srcs=(src/provider.c "${json_srcs[@]}" src/providers/*.c)
-for f in "${dialect_srcs[@]}" src/redact.c src/redact_scan.c test/fuzz/fuzz_support.c; do
+json_srcs=(src/transport/json_read.c src/transport/json_write.c)
+dialect_srcs=(src/providers/provider.c "${json_srcs[@]}" src/providers/*.c)
+for f in "${dialect_srcs[@]}" src/governance/redact.c src/governance/redact_scan.c test/fuzz/fuzz_support.c; do
 	"$cc" -c "${cflags[@]}" "$f" -o "$work/obj/$(basename "$f" .c).o"
 done
 dialect_objs=()

@@ -1,0 +1,60 @@
+/*
+ * cache.h — the response cache: exact-match answers of chat calls, kept in
+ * the table ai_gateway.cache (shared by every backend, kept across
+ * restarts) with a per-backend in-memory front.
+ */
+#ifndef AIG_CACHE_H
+#define AIG_CACHE_H
+
+#include "postgres.h"
+
+#include "core/catalog.h"
+#include "providers/provider.h"
+#include "routing/router.h"
+
+#define AIG_CACHE_SCOPE_ROLE 0
+#define AIG_CACHE_SCOPE_GLOBAL 1
+
+/* A call's place in the cache, decided before it runs. */
+typedef struct AigCacheKey
+{
+	int			ttl_s;			/* > 0 */
+	Oid			scope_role;		/* InvalidOid when global */
+	uint8		digest[32];		/* SHA-256 of the normalized request */
+} AigCacheKey;
+
+extern int	aig_cache_ttl_s;
+extern int	aig_cache_scope;
+extern int	aig_cache_local_kb;
+extern bool aig_cache_hits_count_quota;
+
+/* "role" / "global" -> AIG_CACHE_SCOPE_*, -1 when neither. */
+extern int	aig_cache_scope_from_name(const char *name);
+
+/*
+ * Is this call cached (options.cache, the route's cache_ttl_s, the GUC)?
+ * When it is, fill key (the digest covers the route's configuration, the
+ * scope, the messages and every option that changes the answer).
+ */
+extern bool aig_cache_prepare(AigRoute *route, const AigChatRequest *req,
+							  const AigCallOptions *co, AigCacheKey *key);
+
+/*
+ * A live entry for key: fills result (content, finish reason, reported
+ * model; tokens 0) and *target (the route's target that answered), or
+ * returns false.
+ */
+extern bool aig_cache_get(AigRoute *route, const AigCacheKey *key,
+						  AigChatResult *result, AigTarget **target);
+
+/* Remember a successful answer.  Never fails the call (a failed write warns). */
+extern void aig_cache_put(AigRoute *route, const AigCacheKey *key,
+						  const AigChatResult *result, const AigTarget *target);
+
+extern Size aig_cache_shmem_size(void);
+extern void aig_cache_shmem_init(void);
+
+/* Worker: delete expired rows (in its transaction, SPI connected). */
+extern uint64 aig_cache_expire(void);
+
+#endif							/* AIG_CACHE_H */

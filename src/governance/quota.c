@@ -1,0 +1,708 @@
+/*
+ * quota.c — per-role budgets and rate limits, shared by every backend.
+ *
+ * Budgets (ai_gateway.quotas): per role and period (minute, hour, day,
+ * month — calendar periods in UTC), limits on requests, tokens and cost.  A
+ * quota on a group role is one pool for all its members; a caller is held
+ * to every quota of its own role and of the roles it is a member of.  A call
+ * reserves before it is sent — one request, its estimated tokens and cost —
+ * and settles after with what it actually used, so max_requests is never
+ * exceeded whatever the concurrency, and token/cost limits overshoot by at
+ * most one call's estimate error.  Usage is shared memory, not
+ * transactional: a ROLLBACK does not give budget back.  The worker saves
+ * it to ai_gateway.quota_usage every few seconds, so a restart does not
+ * reset it (what was used since the last save — at most
+ * ai_gateway.quota_persist_ms — can be lost by a crash).  The saved usage
+ * is added to shared memory once per life of the shared memory (server
+ * start, or reinitialisation after a crash), by the worker at its start or
+ * by the first call in the workers' database that is under a quota,
+ * whichever comes first — so no call is admitted before the saved usage
+ * counts, and calls made before the load are not lost.
+ *
+ * Rate limits: token buckets per role (ai_gateway.rate_limits) and per
+ * provider (options.requests_per_minute / tokens_per_minute), refilled
+ * continuously.  A call short of tokens waits for them when that takes at
+ * most ai_gateway.rate_limit_wait_ms, else fails with 53400 and the wait
+ * it would need.
+ *
+ * Locking: aig_shared->quota_lock, exclusive, around each reservation,
+ * settlement or bucket take (a few hash lookups and additions); never held
+ * across I/O or an ereport.  Entries are never removed.
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <time.h>
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "init/ai_gateway.h"
+#include "governance/audit.h"
+#include "base/compat.h"
+#include "funcapi.h"
+#include "governance/quota.h"
+#include "core/search_path.h"
+#include "init/shmem.h"
+
+int			aig_max_quota_entries = 2000;
+int			aig_rate_limit_wait_ms = 2000;
+
+typedef struct UsageKey
+{
+	Oid			dbid;
+	Oid			roleid;
+	int32		period;
+} UsageKey;
+
+typedef struct UsageEntry
+{
+	UsageKey	key;
+	int64		window;			/* start of the period, Unix seconds */
+	int64		requests;
+	int64		tokens;			/* used */
+	int64		tokens_reserved;
+	double		cost;
+	double		cost_reserved;
+} UsageEntry;
+
+typedef struct BucketKey
+{
+	Oid			dbid;
+	char		kind;			/* 'r' role, 'p' provider */
+	char		name[NAMEDATALEN * 4];
+} BucketKey;
+
+typedef struct BucketEntry
+{
+	BucketKey	key;
+	double		requests;		/* available */
+	double		tokens;
+	TimestampTz refilled;
+} BucketEntry;
+
+static HTAB *usage_hash = NULL;
+static HTAB *bucket_hash = NULL;
+
+/* Has the saved usage been loaded into this shared memory?  Under quota_lock. */
+static bool *usage_loaded = NULL;
+
+Size
+aig_quota_shmem_size(void)
+{
+	return add_size(add_size(hash_estimate_size(aig_max_quota_entries, sizeof(UsageEntry)),
+							 hash_estimate_size(aig_max_quota_entries, sizeof(BucketEntry))),
+					CACHELINEALIGN(sizeof(bool)));
+}
+
+void
+aig_quota_shmem_init(void)
+{
+	HASHCTL		info;
+	bool		found;
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(UsageKey);
+	info.entrysize = sizeof(UsageEntry);
+	usage_hash = ShmemInitHash("ai_gateway quota usage", aig_max_quota_entries,
+							   aig_max_quota_entries, &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(BucketKey);
+	info.entrysize = sizeof(BucketEntry);
+	bucket_hash = ShmemInitHash("ai_gateway rate buckets", aig_max_quota_entries,
+								aig_max_quota_entries, &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
+	usage_loaded = ShmemInitStruct("ai_gateway quota usage loaded", sizeof(bool), &found);
+	if (!found)
+		*usage_loaded = false;
+}
+
+void
+aig_quota_forget_db(Oid dbid)
+{
+	HASH_SEQ_STATUS st;
+	UsageEntry *u;
+	BucketEntry *b;
+
+	if (usage_hash == NULL || bucket_hash == NULL || !OidIsValid(dbid))
+		return;
+	LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
+	hash_seq_init(&st, usage_hash);
+	while ((u = hash_seq_search(&st)) != NULL)
+		if (u->key.dbid == dbid)
+			hash_search(usage_hash, &u->key, HASH_REMOVE, NULL);
+	hash_seq_init(&st, bucket_hash);
+	while ((b = hash_seq_search(&st)) != NULL)
+		if (b->key.dbid == dbid)
+			hash_search(bucket_hash, &b->key, HASH_REMOVE, NULL);
+	LWLockRelease(aig_shared->quota_lock);
+}
+
+const char *
+aig_period_name(AigPeriod p)
+{
+	static const char *const names[] = {"minute", "hour", "day", "month"};
+
+	return names[p];
+}
+
+/* Start of the period containing now, and of the next one (UTC). */
+static void
+period_window(AigPeriod p, int64 now, int64 *start, int64 *next)
+{
+	struct tm	tm;
+	time_t		t = (time_t) now;
+
+	switch (p)
+	{
+		case AIG_PERIOD_MINUTE:
+			*start = now - now % 60;
+			*next = *start + 60;
+			return;
+		case AIG_PERIOD_HOUR:
+			*start = now - now % 3600;
+			*next = *start + 3600;
+			return;
+		case AIG_PERIOD_DAY:
+			*start = now - now % 86400;
+			*next = *start + 86400;
+			return;
+		case AIG_PERIOD_MONTH:
+			gmtime_r(&t, &tm);
+			tm.tm_mday = 1;
+			tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+			*start = (int64) timegm(&tm);
+			tm.tm_mon += 1;
+			*next = (int64) timegm(&tm);
+			return;
+	}
+}
+
+static int64
+unix_now(void)
+{
+	return (int64) time(NULL);
+}
+
+static char *
+unix_to_text(int64 t)
+{
+	TimestampTz ts = time_t_to_timestamptz((pg_time_t) t);
+
+	return pstrdup(timestamptz_to_str(ts));
+}
+
+/*
+ * Does a quota or rate limit on role_oid hold the current user?  Its own
+ * role's and its groups' do; is_member_of_role() would also say yes for a
+ * superuser and every role, charging an administrator's calls to every
+ * team's pool (and refusing them when any pool is spent), so membership is
+ * taken without that superuser shortcut.
+ */
+static bool
+applies_to_user(Oid role_oid)
+{
+	Oid			me = GetUserId();
+
+	return OidIsValid(role_oid) && (role_oid == me || is_member_of_role_nosuper(me, role_oid));
+}
+
+static void load_as_owner(void);
+
+typedef struct Refusal
+{
+	const AigQuota *q;
+	const char *what;
+	double		used;
+	double		limit;
+	int64		resets;
+} Refusal;
+
+void
+aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
+{
+	int			nq;
+	const AigQuota *quotas = aig_catalog_quotas(&nq);
+	const AigQuota *mine[AIG_MAX_TICKET];
+	int			nmine = 0;
+	int64		now = unix_now();
+	Refusal		refusal = {0};
+	bool		full = false;
+
+	t->n = 0;
+	for (int i = 0; i < nq && nmine < AIG_MAX_TICKET; i++)
+		if (applies_to_user(quotas[i].role_oid))
+			mine[nmine++] = &quotas[i];
+
+	/* after a start or a crash, the saved usage counts before any call */
+	if (nmine > 0 && !*usage_loaded && aig_audit_db_served())
+		load_as_owner();
+	if (nmine > 0)
+	{
+		UsageEntry *entries[AIG_MAX_TICKET];
+		int64		windows[AIG_MAX_TICKET];
+
+		LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
+		for (int i = 0; i < nmine && !refusal.q && !full; i++)
+		{
+			const AigQuota *q = mine[i];
+			UsageKey	key;
+			UsageEntry *e;
+			bool		found;
+			int64		next;
+
+			memset(&key, 0, sizeof(key));
+			key.dbid = MyDatabaseId;
+			key.roleid = q->role_oid;
+			key.period = q->period;
+			e = hash_search(usage_hash, &key, HASH_ENTER_NULL, &found);
+			if (e == NULL)
+			{
+				full = true;
+				break;
+			}
+			period_window(q->period, now, &windows[i], &next);
+			if (!found || e->window != windows[i])
+			{
+				if (!found || e->window < windows[i])
+				{
+					e->window = windows[i];
+					e->requests = e->tokens = e->tokens_reserved = 0;
+					e->cost = e->cost_reserved = 0;
+				}
+			}
+			entries[i] = e;
+			if (q->max_requests >= 0 && e->requests + 1 > q->max_requests)
+				refusal = (Refusal) {q, "requests", (double) e->requests, (double) q->max_requests, next};
+			else if (q->max_tokens >= 0 &&
+					 e->tokens + e->tokens_reserved + est_tokens > q->max_tokens)
+				refusal = (Refusal) {q, "tokens", (double) (e->tokens + e->tokens_reserved),
+				(double) q->max_tokens, next};
+			else if (q->max_cost_usd >= 0 &&
+					 e->cost + e->cost_reserved + est_cost > q->max_cost_usd)
+				refusal = (Refusal) {q, "cost_usd", e->cost + e->cost_reserved, q->max_cost_usd, next};
+		}
+		if (!refusal.q && !full)
+		{
+			for (int i = 0; i < nmine; i++)
+			{
+				entries[i]->requests++;
+				entries[i]->tokens_reserved += est_tokens;
+				entries[i]->cost_reserved += est_cost;
+				t->items[t->n].entry = entries[i];
+				t->items[t->n].window = windows[i];
+				t->items[t->n].est_tokens = est_tokens;
+				t->items[t->n].est_cost = est_cost;
+				t->n++;
+			}
+		}
+		LWLockRelease(aig_shared->quota_lock);
+	}
+
+	if (full)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("ai_gateway quota usage table is full"),
+				 errhint("Raise ai_gateway.max_quota_entries (requires a restart).")));
+	if (refusal.q)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("quota exceeded for role \"%s\": %s per %s", refusal.q->role,
+						refusal.what, aig_period_name(refusal.q->period)),
+				 errdetail("Used %g of %g %s this %s; the call needs more.", refusal.used,
+						   refusal.limit, refusal.what, aig_period_name(refusal.q->period)),
+				 errhint("The quota resets at %s.", unix_to_text(refusal.resets))));
+}
+
+void
+aig_quota_settle(AigQuotaTicket *t, int64 tokens, double cost)
+{
+	if (t->n == 0)
+		return;
+	LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
+	for (int i = 0; i < t->n; i++)
+	{
+		UsageEntry *e = (UsageEntry *) t->items[i].entry;
+
+		if (e->window != t->items[i].window)
+			continue;			/* a new period started meanwhile */
+		e->tokens_reserved -= t->items[i].est_tokens;
+		e->cost_reserved -= t->items[i].est_cost;
+		e->tokens += tokens;
+		e->cost += cost;
+	}
+	LWLockRelease(aig_shared->quota_lock);
+	t->n = 0;
+}
+
+/*
+ * Take one request and est_tokens from a bucket refilling `rpm` requests
+ * and `tpm` tokens a minute; on a shortfall, *wait_ms is how long until it
+ * would succeed.  Quota lock held by the caller.
+ */
+static bool
+bucket_take(BucketEntry *b, bool found, int rpm, int tpm, int64 est_tokens,
+			TimestampTz now, long *wait_ms)
+{
+	double		elapsed_s;
+	double		need = 0;
+
+	if (!found)
+	{
+		b->requests = rpm > 0 ? rpm : 0;
+		b->tokens = tpm > 0 ? tpm : 0;
+		b->refilled = now;
+	}
+	elapsed_s = (double) (now - b->refilled) / 1e6;
+	if (elapsed_s > 0)
+	{
+		if (rpm > 0)
+			b->requests = Min((double) rpm, b->requests + elapsed_s * rpm / 60.0);
+		if (tpm > 0)
+			b->tokens = Min((double) tpm, b->tokens + elapsed_s * tpm / 60.0);
+		b->refilled = now;
+	}
+	if (rpm > 0 && b->requests < 1)
+		need = Max(need, (1 - b->requests) * 60.0 / rpm);
+	/* a request bigger than the whole bucket waits for a full one */
+	if (tpm > 0 && b->tokens < Min((double) est_tokens, (double) tpm))
+		need = Max(need, (Min((double) est_tokens, (double) tpm) - b->tokens) * 60.0 / tpm);
+	if (need > 0)
+	{
+		*wait_ms = (long) ceil(need * 1000);
+		return false;
+	}
+	if (rpm > 0)
+		b->requests -= 1;
+	if (tpm > 0)
+		b->tokens -= Min((double) est_tokens, (double) tpm);
+	return true;
+}
+
+/* Take from a bucket, waiting if that is quick enough. */
+static bool
+rate_take(char kind, const char *name, int rpm, int tpm, int64 est_tokens, long *need_ms)
+{
+	BucketKey	key;
+	int			waited = 0;
+
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.kind = kind;
+	strlcpy(key.name, name, sizeof(key.name));
+	for (;;)
+	{
+		BucketEntry *b;
+		bool		found;
+		bool		ok;
+		long		wait = 0;
+
+		LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
+		b = hash_search(bucket_hash, &key, HASH_ENTER_NULL, &found);
+		ok = b == NULL || bucket_take(b, found, rpm, tpm, est_tokens, GetCurrentTimestamp(), &wait);
+		LWLockRelease(aig_shared->quota_lock);
+		if (ok)
+			return true;
+		if (waited + wait > aig_rate_limit_wait_ms)
+		{
+			*need_ms = wait;
+			return false;
+		}
+		/* wait for the refill, interruptibly */
+		while (wait > 0)
+		{
+			long		slice = Min(wait, 100);
+
+			CHECK_FOR_INTERRUPTS();
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 slice, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			wait -= slice;
+			waited += slice;
+		}
+	}
+}
+
+static void
+role_rate_limits(int64 est_tokens)
+{
+	int			n;
+	const AigRateLimit *limits = aig_catalog_rate_limits(&n);
+
+	for (int i = 0; i < n; i++)
+	{
+		const AigRateLimit *l = &limits[i];
+		long		need = 0;
+
+		if (!applies_to_user(l->role_oid))
+			continue;
+		if (!rate_take('r', l->role, l->requests_per_minute, l->tokens_per_minute,
+					   est_tokens, &need))
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("rate limit exceeded for role \"%s\"", l->role),
+					 l->tokens_per_minute > 0 && l->requests_per_minute > 0 ?
+					 errdetail("Limits: %d requests and %d tokens per minute.",
+							   l->requests_per_minute, l->tokens_per_minute) :
+					 l->requests_per_minute > 0 ?
+					 errdetail("Limit: %d requests per minute.", l->requests_per_minute) :
+					 errdetail("Limit: %d tokens per minute.", l->tokens_per_minute),
+					 errhint("Retry in %ld ms.", need)));
+	}
+}
+
+bool
+aig_provider_rate_take(const AigProvider *p, int64 est_tokens, char **why)
+{
+	long		need = 0;
+
+	if (p->requests_per_minute <= 0 && p->tokens_per_minute <= 0)
+		return true;
+	if (rate_take('p', p->name, p->requests_per_minute, p->tokens_per_minute, est_tokens, &need))
+		return true;
+	*why = psprintf("rate limit of provider \"%s\" exceeded; retry in %ld ms", p->name, need);
+	return false;
+}
+
+/* Reserve quotas, then the role's rate limits. */
+void
+aig_quota_check(AigQuotaTicket *t, int64 est_tokens, double est_cost)
+{
+	role_rate_limits(est_tokens);
+	aig_quota_reserve(t, est_tokens, est_cost);
+}
+
+/*
+ * Worker: save this database's current usage.  Upserts one row per role and
+ * period of the current window; runs in the worker's transaction.
+ */
+void
+aig_quota_persist(void)
+{
+	HASH_SEQ_STATUS st;
+	UsageEntry *e;
+	int			cap = aig_max_quota_entries;
+	UsageEntry *copy = palloc(sizeof(UsageEntry) * cap);
+	int			n = 0;
+	Oid			types[6] = {OIDOID, TEXTOID, INT8OID, INT8OID, INT8OID, FLOAT8OID};
+	SPIPlanPtr	plan;
+
+	LWLockAcquire(aig_shared->quota_lock, LW_SHARED);
+	hash_seq_init(&st, usage_hash);
+	while ((e = hash_seq_search(&st)) != NULL)
+		if (e->key.dbid == MyDatabaseId && n < cap)
+			copy[n++] = *e;
+	LWLockRelease(aig_shared->quota_lock);
+	if (n == 0)
+		return;
+	plan = SPI_prepare("INSERT INTO ai_gateway.quota_usage AS u "
+					   "(role_oid, period, window_start, requests, tokens, cost_usd) "
+					   "VALUES ($1, $2, to_timestamp($3), $4, $5, $6) "
+					   "ON CONFLICT (role_oid, period) DO UPDATE SET "
+					   "window_start = excluded.window_start, requests = excluded.requests, "
+					   "tokens = excluded.tokens, cost_usd = excluded.cost_usd, saved_at = now() "
+					   "WHERE u.window_start <> excluded.window_start OR u.requests <> excluded.requests "
+					   "OR u.tokens <> excluded.tokens OR u.cost_usd <> excluded.cost_usd",
+					   6, types);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the quota usage upsert");
+	for (int i = 0; i < n; i++)
+	{
+		Datum		v[6];
+
+		v[0] = ObjectIdGetDatum(copy[i].key.roleid);
+		v[1] = CStringGetTextDatum(aig_period_name(copy[i].key.period));
+		v[2] = Int64GetDatum(copy[i].window);
+		v[3] = Int64GetDatum(copy[i].requests);
+		v[4] = Int64GetDatum(copy[i].tokens);
+		v[5] = Float8GetDatum(copy[i].cost);
+		if (SPI_execute_plan(plan, v, NULL, false, 0) < 0)
+			elog(ERROR, "could not save quota usage");
+	}
+	SPI_freeplan(plan);
+}
+
+static int
+period_from_name(const char *s)
+{
+	for (int p = AIG_PERIOD_MINUTE; p <= AIG_PERIOD_MONTH; p++)
+		if (strcmp(aig_period_name(p), s) == 0)
+			return p;
+	return -1;
+}
+
+/*
+ * Bring back the usage saved before a restart or crash (same windows only),
+ * adding it to what shared memory counted since: once per life of the
+ * shared memory, by whoever comes first (the worker at its start, or a
+ * call's load_as_owner()).  In a transaction, SPI connected.
+ */
+void
+aig_quota_load(void)
+{
+	int64		now = unix_now();
+
+	if (*usage_loaded)
+		return;
+	if (SPI_execute("SELECT role_oid, period, extract(epoch FROM window_start)::int8, "
+					"requests, tokens, cost_usd::float8 FROM ai_gateway.quota_usage",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ai_gateway.quota_usage");
+	LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
+	if (*usage_loaded)
+	{
+		LWLockRelease(aig_shared->quota_lock);
+		return;
+	}
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		UsageKey	key;
+		UsageEntry *e;
+		bool		found;
+		int			period;
+		int64		window,
+					start,
+					next;
+		char	   *pname;
+
+		pname = SPI_getvalue(tup, desc, 2);
+		period = pname ? period_from_name(pname) : -1;
+		if (period < 0)
+			continue;
+		window = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		period_window(period, now, &start, &next);
+		if (window != start)
+			continue;			/* an old period: nothing to restore */
+		memset(&key, 0, sizeof(key));
+		key.dbid = MyDatabaseId;
+		key.roleid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		key.period = period;
+		e = hash_search(usage_hash, &key, HASH_ENTER_NULL, &found);
+		if (e == NULL)
+			break;
+		if (!found || e->window != window)
+		{
+			e->window = window;
+			e->requests = e->tokens = e->tokens_reserved = 0;
+			e->cost = e->cost_reserved = 0;
+		}
+		/* shared memory holds only what was used since it was created */
+		e->requests += DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		e->tokens += DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+		e->cost += DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
+	}
+	*usage_loaded = true;
+	LWLockRelease(aig_shared->quota_lock);
+}
+
+/* A call came before the worker loaded the saved usage: load it now, as the table's owner. */
+static void
+load_as_owner(void)
+{
+	Oid			nsp = get_namespace_oid("ai_gateway", false);
+	Oid			rel = get_relname_relid("quota_usage", nsp);
+	HeapTuple	tup;
+	Oid			owner;
+	AigAsOwner owner_scope;
+
+	if (!OidIsValid(rel))
+		return;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
+	if (!HeapTupleIsValid(tup))
+		return;
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	/* as the owner: nothing may resolve through the caller's search_path */
+	aig_as_owner_begin(owner, &owner_scope);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		aig_quota_load();
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		aig_as_owner_end(&owner_scope);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * ai_gateway.usage(): current usage of every quota of this database that
+ * the caller may see (its own roles'; all for administrators).
+ */
+PG_FUNCTION_INFO_V1(aig_usage);
+Datum
+aig_usage(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			nq;
+	const AigQuota *quotas;
+	int64		now = unix_now();
+	bool		admin;
+
+	InitMaterializedSRF(fcinfo, 0);
+	aig_require_preload();
+	aig_catalog_ensure();
+	admin = aig_is_admin();
+	quotas = aig_catalog_quotas(&nq);
+	for (int i = 0; i < nq; i++)
+	{
+		const AigQuota *q = &quotas[i];
+		UsageKey	key;
+		UsageEntry *e;
+		UsageEntry	snap;
+		int64		start,
+					next;
+		Datum		values[11];
+		bool		nulls[11] = {0};
+
+		if (!admin && !applies_to_user(q->role_oid))
+			continue;
+		period_window(q->period, now, &start, &next);
+		memset(&snap, 0, sizeof(snap));
+		memset(&key, 0, sizeof(key));
+		key.dbid = MyDatabaseId;
+		key.roleid = q->role_oid;
+		key.period = q->period;
+		LWLockAcquire(aig_shared->quota_lock, LW_SHARED);
+		e = OidIsValid(q->role_oid) ? hash_search(usage_hash, &key, HASH_FIND, NULL) : NULL;
+		if (e && e->window == start)
+			snap = *e;
+		LWLockRelease(aig_shared->quota_lock);
+
+		values[0] = CStringGetTextDatum(q->role);
+		values[1] = CStringGetTextDatum(aig_period_name(q->period));
+		values[2] = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) start));
+		values[3] = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) next));
+		values[4] = Int64GetDatum(snap.requests);
+		values[5] = Int64GetDatum(q->max_requests);
+		nulls[5] = q->max_requests < 0;
+		values[6] = Int64GetDatum(snap.tokens + snap.tokens_reserved);
+		values[7] = Int64GetDatum(q->max_tokens);
+		nulls[7] = q->max_tokens < 0;
+		values[8] = DirectFunctionCall1(float8_numeric, Float8GetDatum(snap.cost + snap.cost_reserved));
+		values[9] = DirectFunctionCall1(float8_numeric, Float8GetDatum(q->max_cost_usd));
+		nulls[9] = q->max_cost_usd < 0;
+		values[10] = Int64GetDatum(snap.tokens_reserved);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,92 @@
+/*
+ * quota.h — per-role budgets (ai_gateway.quotas) and token-bucket rate
+ * limits (ai_gateway.rate_limits, providers.options), enforced in shared
+ * memory across all backends.
+ */
+#ifndef AIG_QUOTA_H
+#define AIG_QUOTA_H
+
+#include "postgres.h"
+
+#include "core/catalog.h"
+
+typedef enum AigPeriod
+{
+	AIG_PERIOD_MINUTE = 0,
+	AIG_PERIOD_HOUR,
+	AIG_PERIOD_DAY,
+	AIG_PERIOD_MONTH,
+} AigPeriod;
+
+/* One row of ai_gateway.quotas, as cached by catalog.c. */
+typedef struct AigQuota
+{
+	char	   *role;
+	Oid			role_oid;		/* InvalidOid when the role does not exist */
+	AigPeriod	period;
+	int64		max_requests;	/* -1: no limit */
+	int64		max_tokens;
+	double		max_cost_usd;	/* < 0: no limit */
+} AigQuota;
+
+/* One row of ai_gateway.rate_limits. */
+typedef struct AigRateLimit
+{
+	char	   *role;
+	Oid			role_oid;
+	int			requests_per_minute;	/* -1: none */
+	int			tokens_per_minute;
+} AigRateLimit;
+
+#define AIG_MAX_TICKET 16
+
+/* What a call reserved, to be settled when it ends. */
+typedef struct AigQuotaTicket
+{
+	int			n;
+	struct
+	{
+		void	   *entry;
+		int64		window;
+		int64		est_tokens;
+		double		est_cost;
+	}			items[AIG_MAX_TICKET];
+} AigQuotaTicket;
+
+extern int	aig_max_quota_entries;
+extern int	aig_rate_limit_wait_ms;
+
+extern Size aig_quota_shmem_size(void);
+extern void aig_quota_shmem_init(void);
+
+/*
+ * Reserve one request plus the estimated tokens and cost against every
+ * quota that applies to the current user (its own and its groups'); 53400
+ * when one would be exceeded.  Then take from the role's rate buckets,
+ * waiting up to ai_gateway.rate_limit_wait_ms.
+ */
+extern void aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost);
+
+/* The role's rate limits, then aig_quota_reserve(): what a call does first. */
+extern void aig_quota_check(AigQuotaTicket *t, int64 est_tokens, double est_cost);
+
+/* Replace the estimates by what the call used.  Never raises. */
+extern void aig_quota_settle(AigQuotaTicket *t, int64 tokens, double cost);
+
+/*
+ * A provider's own rate limit (options.requests_per_minute /
+ * tokens_per_minute), taken before each attempt to it.  false (and a
+ * message) when it cannot be had within the wait limit.
+ */
+extern bool aig_provider_rate_take(const AigProvider *p, int64 est_tokens, char **why);
+
+/* Worker: save / load this database's usage (ai_gateway.quota_usage). */
+extern void aig_quota_persist(void);
+extern void aig_quota_load(void);
+
+extern const char *aig_period_name(AigPeriod p);
+
+/* Free the usage and rate-bucket entries of a dropped database. */
+extern void aig_quota_forget_db(Oid dbid);
+
+#endif							/* AIG_QUOTA_H */

@@ -1,0 +1,166 @@
+/*
+ * account.c — what every call owes before and after it runs: the route or
+ * provider grant check, the quota and rate-limit charge (reserved before,
+ * settled after), the audit record, the statistics and the per-call log
+ * line; and the answer of a response-cache hit, accounted the same way.
+ * Shared by router.c (single calls) and batch.c (set-based calls).
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/jsonb.h"
+
+#include "init/ai_gateway.h"
+#include "governance/audit.h"
+#include "governance/cache.h"
+#include "core/catalog.h"
+#include "governance/quota.h"
+#include "routing/router_internal.h"
+#include "governance/stats.h"
+
+/* 42501 unless the caller holds a grant on the route (or the provider). */
+void
+aig_r_check_access(const AigRoute *route)
+{
+	if (route->name)
+	{
+		if (!aig_catalog_route_allowed(route))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for route \"%s\"", route->name),
+					 errhint("An administrator can run SELECT ai_gateway.grant_route('%s', '<role>').",
+							 route->name)));
+	}
+	else if (!aig_catalog_provider_allowed(route->targets[0].provider))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for provider \"%s\"", route->targets[0].provider->name),
+				 errhint("Call a route granted to you, or ask an administrator for SELECT ai_gateway.grant_provider('%s', '<role>').",
+						 route->targets[0].provider->name)));
+}
+
+/* The costliest estimate among the route's priced targets (for quotas). */
+static double
+estimate_cost(const AigRoute *route, int64 in_tok, int64 out_tok)
+{
+	double		worst = 0;
+
+	for (int i = 0; i < route->ntargets; i++)
+	{
+		const AigModelPrice *p = route->targets[i].price;
+
+		if (p && p->has_input_price)
+			worst = Max(worst, in_tok * p->input_usd_per_mtok / 1e6 +
+						(p->has_output_price ? out_tok * p->output_usd_per_mtok / 1e6 : 0));
+	}
+	return worst;
+}
+
+
+/* What every accounted call starts with (no access or quota check). */
+static void
+account_init(CallAccount *acc, const AigRoute *route, const AigCallOptions *co,
+			 char *prompt_json)
+{
+	aig_audit_prepare();
+	memset(acc, 0, sizeof(*acc));
+	INSTR_TIME_SET_CURRENT(acc->start);
+	acc->metadata = co->metadata ?
+		JsonbToCString(NULL, &co->metadata->root, VARSIZE(co->metadata)) : NULL;
+	acc->prompt = aig_log_prompts ? prompt_json : NULL;
+	acc->route_label = route->name == NULL ? NULL :
+		route->version > 0 ? psprintf("%s@%d", route->name, route->version) : route->name;
+}
+
+void
+aig_r_account_begin(CallAccount *acc, const AigRoute *route, const AigCallOptions *co,
+			  const AigOrderContext *ctx, int64 out_est, char *prompt_json)
+{
+	aig_r_check_access(route);
+	account_init(acc, route, co, prompt_json);
+	acc->est_tokens = ctx->est_input_tokens + out_est;
+	aig_quota_check(&acc->ticket, acc->est_tokens,
+					estimate_cost(route, ctx->est_input_tokens, out_est));
+}
+
+/*
+ * Answer from the response cache when it holds the call's answer: access
+ * is checked first; the hit is audited (cache_hit), counted in the
+ * statistics, costs nothing, and counts as one request against quotas and
+ * rate limits unless ai_gateway.cache_hits_count_quota is off.
+ */
+bool
+aig_r_serve_cached(AigRoute *route, const AigCacheKey *key, const AigCallOptions *co,
+				   const AigChatRequest *req, AigChatResult *result, AigCallInfo *info)
+{
+	CallAccount acc;
+	AigTarget  *t;
+
+	aig_r_check_access(route);
+	if (!aig_cache_get(route, key, result, &t))
+		return false;
+	account_init(&acc, route, co, aig_log_prompts ? aig_r_messages_json(req) : NULL);
+	if (aig_cache_hits_count_quota)
+		aig_quota_check(&acc.ticket, 0, 0);
+	memset(info, 0, sizeof(*info));
+	aig_r_finish_info(info, route, t, 0, acc.start, 0, 0);
+	info->input_tokens = info->output_tokens = 0;
+	info->has_cost = true;
+	info->cost_usd = 0;
+	info->cache_hit = true;
+	aig_r_account_end(&acc, info, true, NULL, false, result->content);
+	return true;
+}
+
+/* Settle quotas and queue the audit record.  Safe in PG_CATCH (never raises). */
+void
+aig_r_account_end(CallAccount *acc, const AigCallInfo *info, bool ok, const char *error,
+			bool canceled, const char *output)
+{
+	AigAuditRecord rec;
+	instr_time	d;
+	int64		tokens = 0;
+
+	if (ok)
+	{
+		tokens = (info->input_tokens >= 0 ? info->input_tokens : acc->est_tokens) +
+			Max(info->output_tokens, 0);
+	}
+	aig_quota_settle(&acc->ticket, tokens, ok && info->has_cost ? info->cost_usd : 0);
+
+	INSTR_TIME_SET_CURRENT(d);
+	INSTR_TIME_SUBTRACT(d, acc->start);
+	memset(&rec, 0, sizeof(rec));
+	rec.route = acc->route_label;
+	rec.provider = info->target ? info->target->provider->name : NULL;
+	rec.model = info->target ? info->target->model : NULL;
+	rec.status = ok ? "ok" : canceled ? "canceled" : "error";
+	rec.http_status = (int) info->http_status;
+	rec.attempts = info->attempts;
+	rec.latency_ms = INSTR_TIME_GET_MILLISEC(d);
+	rec.input_tokens = ok ? info->input_tokens : -1;
+	rec.output_tokens = ok ? info->output_tokens : -1;
+	rec.has_cost = ok && info->has_cost;
+	rec.cost_usd = info->cost_usd;
+	rec.cache_hit = info->cache_hit;
+	rec.error = error;
+	rec.metadata = acc->metadata;
+	rec.prompt = acc->prompt;
+	rec.output = aig_log_prompts ? output : NULL;
+	aig_audit_enqueue(&rec, ok);
+
+	if (info->target)
+		aig_stats_record(info->target->stats, ok, ok ? 0 : info->sqlerrcode, rec.latency_ms,
+						 rec.input_tokens, rec.output_tokens, rec.has_cost, rec.cost_usd,
+						 info->cache_hit);
+	if (aig_log_requests)
+		ereport(LOG,
+				(errmsg("ai_gateway call route=%s provider=%s model=%s status=%s http_status=%d attempts=%d latency_ms=%.1f input_tokens=" INT64_FORMAT " output_tokens=" INT64_FORMAT " cost_usd=%s cache_hit=%s",
+						rec.route ? rec.route : "-", rec.provider ? rec.provider : "-",
+						rec.model ? rec.model : "-", rec.status, rec.http_status, rec.attempts,
+						rec.latency_ms, rec.input_tokens, rec.output_tokens,
+						rec.has_cost ? psprintf("%.10g", rec.cost_usd) : "-",
+						rec.cache_hit ? "true" : "false"),
+				 errhidestmt(true)));
+}

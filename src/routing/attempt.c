@@ -1,0 +1,289 @@
+/*
+ * attempt.c — one attempt against one target.
+ *
+ * Asks the target's dialect to build the request, sends it with http.c and
+ * has the dialect parse the body or classify the error.  Every failure is
+ * returned (never raised) as an AigAttemptError: its SQLSTATE, a message
+ * scrubbed of the provider's key, whether retrying the same target may help,
+ * whether it says something about the target's health (for the breaker) and
+ * the provider's Retry-After.  The router decides what to do with it.
+ */
+#include "postgres.h"
+
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/errcodes.h"
+
+#include "init/ai_gateway.h"
+#include "routing/attempt.h"
+#include "core/secrets.h"
+
+static bool
+fail(AigAttemptError *err, int code, long http_status, const AigProvider *p,
+	 char *msg, bool retryable, bool health)
+{
+	err->sqlerrcode = code;
+	err->http_status = http_status;
+	err->message = aig_secret_scrub(msg, p->api_key);
+	err->retryable = retryable;
+	err->health_failure = health;
+	err->retry_after_ms = -1;
+	return false;
+}
+
+bool
+aig_target_usable(const AigTarget *t, bool embeddings, AigAttemptError *err)
+{
+	const AigProvider *p = t->provider;
+
+	if (p->key_problem)
+		return fail(err, ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, 0, p,
+					pstrdup(p->key_problem), false, false);
+	if (embeddings && p->dialect->build_embed == NULL)
+		return fail(err, ERRCODE_FEATURE_NOT_SUPPORTED, 0, p,
+					psprintf("%s providers have no embeddings API", p->kind), false, false);
+	return true;
+}
+
+/* An HTTP exchange ended: was it a success we can parse? */
+static bool
+exchange_ok(const AigProvider *p, AigHttpResponse *resp, AigAttemptError *err)
+{
+	if (resp->failed)
+	{
+		/* a size or URL problem is not the provider's ill health */
+		bool		health = resp->retryable;
+
+		fail(err, resp->sqlerrcode, resp->status, p, resp->error, resp->retryable, health);
+		return false;
+	}
+	if (resp->status < 200 || resp->status > 299)
+	{
+		AigUpstreamError ue;
+
+		p->dialect->parse_error(resp->status, resp->body, resp->body_len, &ue);
+		fail(err, ue.sqlerrcode, resp->status, p,
+			 psprintf("HTTP %ld: %s", resp->status,
+					  ue.message ? ue.message : "no error message"),
+			 ue.retryable, ue.retryable);
+		err->retry_after_ms = resp->retry_after_ms >= 0 ? resp->retry_after_ms :
+			ue.retry_after_ms;
+		return false;
+	}
+	return true;
+}
+
+static bool
+invalid_response(const AigProvider *p, long status, const char *why, AigAttemptError *err)
+{
+	/* garbage from a provider is ill health, and may pass */
+	return fail(err, ERRCODE_PROTOCOL_VIOLATION, status, p,
+				psprintf("invalid response: %s", why ? why : "unreadable body"),
+				true, true);
+}
+
+/* Provider text is UTF-8; make it valid text of the server encoding. */
+static char *
+provider_text(const char *s, const AigProvider *p, AigAttemptError *err)
+{
+	int			len = strlen(s);
+
+	if (!pg_verify_mbstr(PG_UTF8, s, len, true))
+	{
+		invalid_response(p, 200, "content is not valid UTF-8", err);
+		return NULL;
+	}
+	if (GetDatabaseEncoding() == PG_UTF8)
+		return (char *) s;		/* verified just above */
+	return pg_any_to_server(s, len, PG_UTF8);
+}
+
+/* Build the request of a chat attempt (false + err when the target is unusable). */
+bool
+aig_chat_build(AigTarget *t, AigChatRequest *req, AigHttpRequest *hreq, AigAttemptError *err)
+{
+	if (!aig_target_usable(t, false, err))
+		return false;
+	req->model = t->model;
+	aig_http_request_init(hreq);
+	t->provider->dialect->build_chat(t->provider, req, hreq);
+	return true;
+}
+
+/* Read a chat attempt's response into res, or classify its failure. */
+bool
+aig_chat_finish(AigTarget *t, AigHttpResponse *resp, AigChatResult *res, AigAttemptError *err)
+{
+	AigProvider *p = t->provider;
+	char	   *why = NULL;
+
+	if (!exchange_ok(p, resp, err))
+		return false;
+	memset(res, 0, sizeof(*res));
+	if (!p->dialect->parse_chat(resp->body, resp->body_len, res, &why))
+		return invalid_response(p, resp->status, why, err);
+	res->content = provider_text(res->content, p, err);
+	if (res->content == NULL)
+		return false;
+	if (res->finish_reason)
+		res->finish_reason = provider_text(res->finish_reason, p, err);
+	if (res->model)
+		res->model = provider_text(res->model, p, err);
+	return true;
+}
+
+bool
+aig_attempt_chat(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptError *err)
+{
+	AigChatAttempt *a = (AigChatAttempt *) arg;
+	AigHttpRequest hreq;
+	AigHttpResponse resp;
+
+	if (!aig_chat_build(t, a->req, &hreq, err))
+		return false;
+	aig_http_perform(&hreq, lim, &resp);
+	return aig_chat_finish(t, &resp, a->result, err);
+}
+
+/* Default per-request token budget of embedding requests (OpenAI's is 300k). */
+#define AIG_EMBED_TOKEN_BUDGET 250000
+
+static int
+embed_batch_size(const AigProvider *p)
+{
+	int			n = p->dialect->max_embed_batch;
+
+	if (p->max_embed_batch > 0)
+		n = Min(n, p->max_embed_batch);
+	return Max(n, 1);
+}
+
+/*
+ * All inputs through one target, or nothing: vectors of one call never mix
+ * models.  Inputs are cut into chunks of at most the provider's batch size
+ * and at most its per-request token budget (options.max_embed_tokens,
+ * default AIG_EMBED_TOKEN_BUDGET, estimated as bytes / 4), and the chunks
+ * are sent concurrently (ai_gateway.batch_concurrency in flight, or
+ * the provider's max_concurrency); the first failing chunk fails the
+ * attempt and the chunks still in flight are dropped.
+ */
+bool
+aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptError *err)
+{
+	AigEmbedAttempt *a = (AigEmbedAttempt *) arg;
+	AigEmbedRequest *req = a->req;
+	AigEmbedResult *res = a->result;
+	AigProvider *p = t->provider;
+	int			chunk = embed_batch_size(p);
+	int64		budget = p->max_embed_tokens > 0 ? p->max_embed_tokens : AIG_EMBED_TOKEN_BUDGET;
+	int		   *starts = palloc(sizeof(int) * (req->ninputs + 1));
+	int			nchunks = 0;
+	int			conc;
+	AigHttpRequest *hreqs;
+	AigHttpBatch *volatile batch = NULL;
+	volatile bool ok = true;
+	volatile int next = 0;
+	volatile int done = 0;
+
+	/* chunk boundaries: by count and by estimated tokens */
+	for (int i = 0; i < req->ninputs;)
+	{
+		int64		tokens = 0;
+		int			j = i;
+
+		while (j < req->ninputs && j - i < chunk)
+		{
+			int64		t = ((int64) strlen(req->inputs[j]) + 3) / 4;
+
+			if (j > i && tokens + t > budget)
+				break;
+			tokens += t;
+			j++;
+		}
+		starts[nchunks++] = i;
+		i = j;
+	}
+	starts[nchunks] = req->ninputs;
+	conc = Min(nchunks, p->max_concurrency > 0 ?
+						   Min(p->max_concurrency, aig_batch_concurrency) : aig_batch_concurrency);
+
+	if (!aig_target_usable(t, true, err))
+		return false;
+	memset(res, 0, sizeof(*res));
+	res->count = req->ninputs;
+	res->vectors = palloc0(sizeof(float4 *) * Max(req->ninputs, 1));
+	res->ndims = palloc0(sizeof(int) * Max(req->ninputs, 1));
+	res->input_tokens = 0;
+	if (nchunks == 0)
+		return true;
+
+	hreqs = palloc0(sizeof(AigHttpRequest) * nchunks);
+	for (int c = 0; c < nchunks; c++)
+	{
+		AigEmbedRequest part = *req;
+
+		part.model = t->model;
+		part.inputs = req->inputs + starts[c];
+		part.ninputs = starts[c + 1] - starts[c];
+		aig_http_request_init(&hreqs[c]);
+		p->dialect->build_embed(p, &part, &hreqs[c]);
+	}
+
+	PG_TRY();
+	{
+		batch = aig_http_batch_begin(Max(conc, 1));
+		while (ok && done < nchunks)
+		{
+			AigHttpResponse resp;
+			AigEmbedResult pres;
+			char	   *why = NULL;
+			int			c;
+			int			expected;
+
+			while (next < nchunks && aig_http_batch_room(batch))
+			{
+				aig_http_batch_add(batch, next, &hreqs[next], lim);
+				a->requests++;
+				next++;
+			}
+			c = aig_http_batch_wait(batch, 1000, &resp);
+			if (c < 0)
+				continue;
+			done++;
+			expected = starts[c + 1] - starts[c];
+			if (!exchange_ok(p, &resp, err))
+			{
+				ok = false;
+				break;
+			}
+			memset(&pres, 0, sizeof(pres));
+			if (!p->dialect->parse_embed(resp.body, resp.body_len, &pres, &why))
+			{
+				ok = invalid_response(p, resp.status, why, err);
+				break;
+			}
+			if (pres.count != expected)
+			{
+				ok = invalid_response(p, resp.status,
+									  psprintf("%d embeddings for %d inputs", pres.count, expected),
+									  err);
+				break;
+			}
+			for (int i = 0; i < pres.count; i++)
+			{
+				res->vectors[starts[c] + i] = pres.vectors[i];
+				res->ndims[starts[c] + i] = pres.ndims[i];
+			}
+			if (pres.input_tokens >= 0 && res->input_tokens >= 0)
+				res->input_tokens += pres.input_tokens;
+			else
+				res->input_tokens = -1;
+		}
+	}
+	PG_FINALLY();
+	{
+		aig_http_batch_end(batch);
+	}
+	PG_END_TRY();
+	return ok;
+}

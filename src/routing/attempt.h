@@ -1,0 +1,55 @@
+/*
+ * attempt.h — one attempt: a request to one target, its answer parsed or
+ * its failure classified.
+ */
+#ifndef AIG_ATTEMPT_H
+#define AIG_ATTEMPT_H
+
+#include "postgres.h"
+
+#include "core/catalog.h"
+#include "transport/http.h"
+#include "providers/provider.h"
+
+typedef struct AigAttemptError
+{
+	int			sqlerrcode;
+	char	   *message;		/* scrubbed of the key */
+	long		http_status;	/* 0 when none */
+	bool		retryable;		/* the same target may succeed if retried */
+	bool		health_failure; /* counts against the target's breaker */
+	int			retry_after_ms; /* the provider's Retry-After, -1 */
+} AigAttemptError;
+
+/* What an attempt needs besides its target. */
+typedef struct AigChatAttempt
+{
+	AigChatRequest *req;
+	AigChatResult *result;
+} AigChatAttempt;
+
+typedef struct AigEmbedAttempt
+{
+	AigEmbedRequest *req;
+	AigEmbedResult *result;
+	int			requests;		/* HTTP requests sent so far */
+} AigEmbedAttempt;
+
+typedef bool (*AigAttemptFn) (AigTarget *t, const AigHttpLimits *lim, void *arg,
+							  AigAttemptError *err);
+
+extern bool aig_attempt_chat(AigTarget *t, const AigHttpLimits *lim, void *arg,
+							 AigAttemptError *err);
+extern bool aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg,
+							  AigAttemptError *err);
+
+/* The two halves of a chat attempt, for batches. */
+extern bool aig_chat_build(AigTarget *t, AigChatRequest *req, AigHttpRequest *hreq,
+						   AigAttemptError *err);
+extern bool aig_chat_finish(AigTarget *t, AigHttpResponse *resp, AigChatResult *res,
+							AigAttemptError *err);
+
+/* A failure found before any request (key unusable, no embeddings API). */
+extern bool aig_target_usable(const AigTarget *t, bool embeddings, AigAttemptError *err);
+
+#endif							/* AIG_ATTEMPT_H */

@@ -1,0 +1,399 @@
+/*
+ * batch.c — set-based calls: ai_complete_batch.
+ *
+ * Each item is a call of its own — its own target order (strategy.c),
+ * quota reservation, retries with backoff, breaker checks, audit record and
+ * shadow copy — but all items share one event loop on the backend's curl
+ * multi handle, so up to `concurrency` requests are in flight at once
+ * (call option concurrency, else ai_gateway.batch_concurrency; a provider's
+ * options.max_concurrency caps its own share).  As soon as a transfer ends
+ * its slot goes to the next attempt: a retry whose backoff has passed
+ * first, else the next new item, so a slow item never holds up the rest.
+ *
+ * An item's failure (quota, upstream, policy) fills its error and the
+ * others go on.  A cancel stops the whole batch at once: in-flight
+ * transfers are dropped, and every item that was charged gets its audit
+ * record ("canceled").
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+
+#include "init/ai_gateway.h"
+#include "routing/attempt.h"
+#include "routing/router_internal.h"
+#include "governance/shadow.h"
+#include "routing/target_state.h"
+
+typedef enum ItemState
+{
+	ITEM_IDLE,					/* nothing in flight; may be waiting for a retry */
+	ITEM_INFLIGHT,
+	ITEM_DONE,
+} ItemState;
+
+typedef struct Work
+{
+	AigBatchItem *item;
+	ItemState	state;
+	bool		charged;		/* quota reserved: must be accounted */
+	AigOrderContext ctx;
+	AigCandidate *cands;
+	TargetRun  *run;
+	int			ncand;
+	int			attempts;
+	int			budget;
+	int			cur;			/* candidate in flight */
+	TimestampTz deadline;		/* set at the first attempt */
+	AigAttemptError err;
+	CallAccount acc;
+	AigHttpRequest hreq;
+	instr_time	start;
+	instr_time	attempt_start;
+	bool		cached;			/* the answer goes into the response cache */
+	AigCacheKey key;
+} Work;
+
+/* Provider in-flight counts, for options.max_concurrency. */
+typedef struct ProviderLoad
+{
+	const AigProvider *p;
+	int			inflight;
+} ProviderLoad;
+
+static ProviderLoad *
+load_of(ProviderLoad *loads, int *nloads, const AigProvider *p)
+{
+	for (int i = 0; i < *nloads; i++)
+		if (loads[i].p == p)
+			return &loads[i];
+	loads[*nloads].p = p;
+	loads[*nloads].inflight = 0;
+	return &loads[(*nloads)++];
+}
+
+static void
+finish(Work *w, bool ok, const char *error)
+{
+	AigBatchItem *it = w->item;
+
+	w->state = ITEM_DONE;
+	it->ok = ok;
+	if (!ok)
+	{
+		it->error = pstrdup(error ? error : "failed");
+		it->retryable = w->err.retryable;
+		it->info.sqlerrcode = w->err.sqlerrcode;
+		it->retry_after_ms = w->err.retry_after_ms;
+	}
+	if (w->charged)
+	{
+		aig_r_account_end(&w->acc, &it->info, ok, ok ? NULL : it->error, false,
+						  ok ? it->result.content : NULL);
+		w->charged = false;
+	}
+}
+
+static void
+fail_attempt(Work *w, TargetRun *r)
+{
+	if (!w->err.retryable || r->tries > r->max_retries)
+		r->done = true;
+	else
+		r->ready_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												  aig_r_backoff_ms(r->tries, w->err.retry_after_ms));
+}
+
+/* Answer an item from the response cache; true when it is done (a hit, or its quota refused it). */
+static bool
+serve_from_cache(AigRoute *route, Work *w)
+{
+	AigBatchItem *it = w->item;
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool done = false;
+
+	w->cached = aig_cache_prepare(route, it->req, it->co, &w->key);
+	if (!w->cached)
+		return false;
+	PG_TRY();
+	{
+		if (aig_r_serve_cached(route, &w->key, it->co, it->req, &it->result, &it->info))
+		{
+			w->state = ITEM_DONE;
+			it->ok = true;
+			done = true;
+		}
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		if (ed->sqlerrcode == ERRCODE_QUERY_CANCELED || ed->elevel > ERROR)
+			ReThrowError(ed);
+		finish(w, false, ed->message);
+		done = true;
+	}
+	PG_END_TRY();
+	return done;
+}
+
+/* Prepare an item: its order of targets and its quota charge. */
+static void
+prepare(AigRoute *route, Work *w)
+{
+	AigBatchItem *it = w->item;
+	int64		bytes = 0;
+	int			route_retries = 0;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (serve_from_cache(route, w))
+		return;
+	INSTR_TIME_SET_CURRENT(w->start);
+	memset(&it->info, 0, sizeof(it->info));
+	it->info.route = route;
+	it->info.input_tokens = it->info.output_tokens = -1;
+	for (int i = 0; i < it->req->nmessages; i++)
+		bytes += strlen(it->req->messages[i].content);
+	aig_r_order_context(route, it->co, bytes, &w->ctx);
+	w->cands = palloc(sizeof(AigCandidate) * Max(route->ntargets, 1));
+	w->ncand = aig_order_targets(route, &w->ctx, w->cands);
+	if (w->ncand == 0)
+	{
+		finish(w, false, "no target of the route can take this call");
+		return;
+	}
+	w->run = palloc0(sizeof(TargetRun) * w->ncand);
+	for (int i = 0; i < w->ncand; i++)
+	{
+		w->run[i].cand = &w->cands[i];
+		w->run[i].max_retries = aig_r_effective_max_retries(route, w->cands[i].target->provider,
+															it->co);
+		route_retries = Max(route_retries, w->run[i].max_retries);
+	}
+	w->budget = route_retries + w->ncand;
+
+	/* the quota check raises when over: that is this item's error */
+	PG_TRY();
+	{
+		aig_r_account_begin(&w->acc, route, it->co, &w->ctx,
+							it->co->gen.max_tokens > 0 ? it->co->gen.max_tokens : AIG_EST_OUTPUT_TOKENS,
+							aig_log_prompts ? aig_r_messages_json(it->req) : NULL);
+		w->charged = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		/* cancels and worse are not an item's business */
+		if (ed->sqlerrcode == ERRCODE_QUERY_CANCELED || ed->elevel > ERROR)
+			ReThrowError(ed);
+		finish(w, false, ed->message);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Try to start this item's next attempt.  Returns true when a transfer was
+ * added; false when the item is waiting (retry not yet due, provider at its
+ * cap) or finished.
+ */
+static bool
+start_attempt(AigRoute *route, Work *w, AigHttpBatch *batch, int tag,
+			  ProviderLoad *loads, int *nloads, TimestampTz now)
+{
+	for (;;)
+	{
+		int			i;
+		TargetRun  *r;
+		AigTarget  *t;
+		bool		probe;
+		long		remaining;
+		AigHttpLimits lim;
+		ProviderLoad *pl;
+		char	   *why = NULL;
+
+		if (w->attempts >= w->budget || (i = aig_r_next_target(w->run, w->ncand)) < 0)
+		{
+			finish(w, false, w->err.message ? w->err.message : "no target left to try");
+			return false;
+		}
+		r = &w->run[i];
+		t = r->cand->target;
+		if (r->ready_at > now)
+			return false;		/* a retry, not due yet */
+		if (w->deadline == 0)
+			w->deadline = TimestampTzPlusMilliseconds(now, aig_r_call_timeout_ms(route, w->item->co));
+		remaining = TimestampDifferenceMilliseconds(now, w->deadline);
+		if (remaining <= 0)
+		{
+			finish(w, false, w->err.message ? w->err.message : "no attempt within the call's timeout");
+			return false;
+		}
+		pl = load_of(loads, nloads, t->provider);
+		if (t->provider->max_concurrency > 0 && pl->inflight >= t->provider->max_concurrency)
+			return false;		/* wait for a slot of this provider */
+		if (!aig_breaker_allow(t->state, now, &probe))
+		{
+			r->done = true;
+			w->err.sqlerrcode = ERRCODE_CONNECTION_EXCEPTION;
+			w->err.message = psprintf("provider \"%s\", model \"%s\": circuit breaker open",
+									  t->provider->name, t->model);
+			continue;
+		}
+		if (!aig_provider_rate_take(t->provider, w->ctx.est_input_tokens, &why))
+		{
+			r->done = true;
+			w->err.message = why;
+			continue;
+		}
+		memset(&w->err, 0, sizeof(w->err));
+		w->err.retry_after_ms = -1;
+		w->attempts++;
+		r->tries++;
+		w->item->info.attempts = w->attempts;
+		w->item->info.target = t;
+		if (!aig_chat_build(t, w->item->req, &w->hreq, &w->err))
+		{
+			r->done = true;
+			continue;
+		}
+		lim = aig_r_attempt_limits(t->provider, w->item->co, remaining);
+		aig_http_batch_add(batch, tag, &w->hreq, &lim);
+		INSTR_TIME_SET_CURRENT(w->attempt_start);
+		pl->inflight++;
+		w->cur = i;
+		w->state = ITEM_INFLIGHT;
+		return true;
+	}
+}
+
+static void
+complete_attempt(AigRoute *route, Work *w, AigHttpResponse *resp,
+				 ProviderLoad *loads, int *nloads)
+{
+	TargetRun  *r = &w->run[w->cur];
+	AigTarget  *t = r->cand->target;
+	AigBatchItem *it = w->item;
+	instr_time	d;
+	bool		ok;
+
+	load_of(loads, nloads, t->provider)->inflight--;
+	w->state = ITEM_IDLE;
+	ok = aig_chat_finish(t, resp, &it->result, &w->err);
+	INSTR_TIME_SET_CURRENT(d);
+	INSTR_TIME_SUBTRACT(d, w->attempt_start);
+	it->info.http_status = ok ? 200 : w->err.http_status;
+	aig_breaker_record(t->state, &route->breaker, GetCurrentTimestamp(), ok,
+					   !ok && w->err.health_failure, INSTR_TIME_GET_MILLISEC(d),
+					   ok ? -1 : w->err.retry_after_ms, ok ? NULL : w->err.message);
+	if (ok)
+	{
+		aig_r_finish_info(&it->info, route, t, w->attempts, w->start,
+						  it->result.input_tokens, it->result.output_tokens);
+		it->info.input_tokens = it->result.input_tokens;
+		it->info.output_tokens = it->result.output_tokens;
+		finish(w, true, NULL);
+		if (w->cached)
+			aig_cache_put(route, &w->key, &it->result, t);
+		if (route->has_shadows)
+			aig_shadow_enqueue(route, aig_r_messages_json(it->req), it->co);
+		return;
+	}
+	w->err.message = psprintf("provider \"%s\", model \"%s\": %s", t->provider->name,
+							  t->model, w->err.message);
+	fail_attempt(w, r);
+}
+
+void
+aig_route_chat_batch(AigRoute *route, AigBatchItem *items, int n, int concurrency)
+{
+	Work	   *work = palloc0(sizeof(Work) * Max(n, 1));
+	ProviderLoad *loads = palloc0(sizeof(ProviderLoad) * Max(route->ntargets, 1));
+	int			nloads = 0;
+	AigHttpBatch *volatile batch = NULL;
+	int			next_new = 0;
+
+	aig_r_check_access(route);
+	for (int i = 0; i < n; i++)
+	{
+		work[i].item = &items[i];
+		work[i].state = items[i].req ? ITEM_IDLE : ITEM_DONE;
+	}
+
+	PG_TRY();
+	{
+		batch = aig_http_batch_begin(concurrency);
+		for (;;)
+		{
+			TimestampTz now = GetCurrentTimestamp();
+			TimestampTz next_due = 0;
+			AigHttpResponse resp;
+			int			tag;
+			bool		waiting = false;
+
+			/* retries that are due first, then new items */
+			for (int i = 0; i < next_new && aig_http_batch_room(batch); i++)
+				if (work[i].state == ITEM_IDLE)
+					start_attempt(route, &work[i], batch, i, loads, &nloads, now);
+			while (next_new < n && aig_http_batch_room(batch))
+			{
+				Work	   *w = &work[next_new++];
+
+				if (w->state == ITEM_DONE)
+					continue;
+				prepare(route, w);
+				if (w->state != ITEM_DONE)
+					start_attempt(route, w, batch, (int) (w - work), loads, &nloads, now);
+			}
+			for (int i = 0; i < next_new; i++)
+				if (work[i].state == ITEM_IDLE)
+				{
+					waiting = true;
+					for (int j = 0; j < work[i].ncand; j++)
+						if (!work[i].run[j].done &&
+							(next_due == 0 || work[i].run[j].ready_at < next_due))
+							next_due = work[i].run[j].ready_at;
+				}
+			if (aig_http_batch_inflight(batch) == 0)
+			{
+				if (next_new >= n && !waiting)
+					break;
+				if (waiting)
+				{
+					long		ms = next_due > now ?
+						TimestampDifferenceMilliseconds(now, next_due) : 1;
+
+					(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+									 Max(ms, 1), PG_WAIT_EXTENSION);
+					ResetLatch(MyLatch);
+					CHECK_FOR_INTERRUPTS();
+				}
+				continue;
+			}
+			tag = aig_http_batch_wait(batch, waiting ? 20 : 1000, &resp);
+			if (tag >= 0)
+				complete_attempt(route, &work[tag], &resp, loads, &nloads);
+		}
+		aig_http_batch_end(batch);
+	}
+	PG_CATCH();
+	{
+		aig_http_batch_end(batch);
+		/* a cancel: every charged item still gets its audit record */
+		for (int i = 0; i < n; i++)
+			if (work[i].charged)
+				aig_r_account_end(&work[i].acc, &items[i].info, false,
+								  "batch canceled", true, NULL);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}

@@ -1,0 +1,428 @@
+/*
+ * target_state.c — the shared health of every provider/model target:
+ * circuit breaker, error window and latency; plus per-route counters
+ * (round-robin position).
+ *
+ * Storage: a shared hash (ai_gateway.max_targets entries) created by the
+ * shmem startup hook.  Entries are never removed, so a backend looks an
+ * entry up once per catalog load and keeps the pointer (AigTarget.state):
+ * the hot path takes no LWLock at all.
+ *
+ * Locking: aig_shared->lock (the "ai_gateway" tranche) guards the hash
+ * itself — shared to look up, exclusive to insert.  Each entry's fields are
+ * guarded by its own spinlock, held only for a few instructions (never over
+ * I/O or an ereport); the round-robin counter is an atomic.
+ *
+ * Breaker: closed → open after `failures` consecutive health failures
+ * (5xx, 429, transport errors; not 4xx request errors) or when the error
+ * share over the sliding window (AIG_WINDOW_BUCKETS buckets) reaches
+ * `error_rate` with at least `min_requests` requests.  Open lasts
+ * `cooldown_ms`, or the Retry-After of a 429 when that is longer.  After it,
+ * the first caller claims the half-open probe; its success closes the
+ * breaker, its failure opens it again.  A probe whose backend vanished is
+ * given up after a cooldown, so a target can never stay half-open forever.
+ */
+#include "postgres.h"
+
+#include <stdlib.h>
+
+#include "miscadmin.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "init/shmem.h"
+#include "routing/target_state.h"
+
+int			aig_max_targets = 1000;
+
+AigBreakerConf aig_breaker_defaults = {
+	.failures = 5,
+	.error_rate = 0.5,
+	.min_requests = 20,
+	.window_ms = 60000,
+	.cooldown_ms = 30000,
+};
+
+static HTAB *aig_target_hash = NULL;
+
+Size
+aig_target_state_shmem_size(void)
+{
+	return hash_estimate_size(aig_max_targets, sizeof(AigTargetState));
+}
+
+void
+aig_target_state_shmem_init(void)
+{
+	HASHCTL		info;
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = AIG_STATE_KEYLEN;
+	info.entrysize = sizeof(AigTargetState);
+	aig_target_hash = ShmemInitHash("ai_gateway target state",
+									aig_max_targets, aig_max_targets,
+									&info, HASH_ELEM | HASH_STRINGS | HASH_FIXED_SIZE);
+}
+
+static AigTargetState *
+state_for_key(const char *key)
+{
+	AigTargetState *s;
+	bool		found;
+	static bool warned = false;
+
+	if (aig_target_hash == NULL || strlen(key) >= AIG_STATE_KEYLEN)
+		return NULL;
+	LWLockAcquire(aig_shared->lock, LW_SHARED);
+	s = hash_search(aig_target_hash, key, HASH_FIND, NULL);
+	LWLockRelease(aig_shared->lock);
+	if (s)
+		return s;
+
+	LWLockAcquire(aig_shared->lock, LW_EXCLUSIVE);
+	s = hash_search(aig_target_hash, key, HASH_ENTER_NULL, &found);
+	if (s && !found)
+	{
+		/* the key is already copied in; zero the rest */
+		memset((char *) s + AIG_STATE_KEYLEN, 0, sizeof(AigTargetState) - AIG_STATE_KEYLEN);
+		SpinLockInit(&s->mutex);
+		s->state = AIG_BREAKER_CLOSED;
+		s->latency_ms = -1;
+		pg_atomic_init_u64(&s->counter, 0);
+	}
+	LWLockRelease(aig_shared->lock);
+	if (s == NULL && !warned)
+	{
+		warned = true;
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("ai_gateway target state is full; new targets run without a circuit breaker"),
+				 errhint("Raise ai_gateway.max_targets (requires a restart).")));
+	}
+	return s;
+}
+
+/*
+ * Keys carry the database: providers and routes are per-database
+ * configuration, so two databases' "openai" are different targets.
+ */
+AigTargetState *
+aig_target_state(const char *provider, const char *model)
+{
+	char		key[AIG_STATE_KEYLEN];
+
+	if (snprintf(key, sizeof(key), "%u\x1f%s\x1f%s", MyDatabaseId, provider, model) >=
+		(int) sizeof(key))
+		return NULL;
+	return state_for_key(key);
+}
+
+AigTargetState *
+aig_route_state(const char *route)
+{
+	char		key[AIG_STATE_KEYLEN];
+
+	if (snprintf(key, sizeof(key), "%u\x1e%s", MyDatabaseId, route) >= (int) sizeof(key))
+		return NULL;
+	return state_for_key(key);
+}
+
+/* Splits "db\x1fprovider\x1fmodel"; false for route entries. */
+static bool
+split_target_key(const char *key, Oid *db, const char **provider, size_t *plen,
+				 const char **model)
+{
+	const char *s1 = strchr(key, '\x1f');
+	const char *s2 = s1 ? strchr(s1 + 1, '\x1f') : NULL;
+
+	if (s2 == NULL)
+		return false;
+	*db = (Oid) strtoul(key, NULL, 10);
+	*provider = s1 + 1;
+	*plen = s2 - (s1 + 1);
+	*model = s2 + 1;
+	return true;
+}
+
+const char *
+aig_breaker_state_name(AigBreakerState st)
+{
+	switch (st)
+	{
+		case AIG_BREAKER_CLOSED:
+			return "closed";
+		case AIG_BREAKER_OPEN:
+			return "open";
+		case AIG_BREAKER_HALF_OPEN:
+			return "half_open";
+	}
+	return "unknown";
+}
+
+bool
+aig_breaker_allow(AigTargetState *s, TimestampTz now, bool *is_probe)
+{
+	bool		allow = true;
+
+	*is_probe = false;
+	if (s == NULL)
+		return true;
+	SpinLockAcquire(&s->mutex);
+	switch (s->state)
+	{
+		case AIG_BREAKER_CLOSED:
+			break;
+		case AIG_BREAKER_OPEN:
+			if (now >= s->open_until)
+			{
+				s->state = AIG_BREAKER_HALF_OPEN;
+				s->probe_started = now;
+				*is_probe = true;
+			}
+			else
+				allow = false;
+			break;
+		case AIG_BREAKER_HALF_OPEN:
+			/* one probe at a time; a probe lost with its backend expires */
+			if (s->probe_started == 0 ||
+				now - s->probe_started > (TimestampTz) aig_breaker_defaults.cooldown_ms * 1000)
+			{
+				s->probe_started = now;
+				*is_probe = true;
+			}
+			else
+				allow = false;
+			break;
+	}
+	SpinLockRelease(&s->mutex);
+	return allow;
+}
+
+/* Sum of the window's buckets that are still inside it.  Spinlock held. */
+static void
+window_totals(AigTargetState *s, int64 epoch, int64 *req, int64 *err)
+{
+	*req = *err = 0;
+	for (int i = 0; i < AIG_WINDOW_BUCKETS; i++)
+		if (s->bucket_epoch[i] > epoch - AIG_WINDOW_BUCKETS)
+		{
+			*req += s->bucket_requests[i];
+			*err += s->bucket_errors[i];
+		}
+}
+
+static void
+open_breaker(AigTargetState *s, TimestampTz now, int cooldown_ms)
+{
+	s->state = AIG_BREAKER_OPEN;
+	s->open_until = now + (TimestampTz) cooldown_ms * 1000;
+	s->probe_started = 0;
+	s->times_opened++;
+}
+
+void
+aig_breaker_record(AigTargetState *s, const AigBreakerConf *conf, TimestampTz now,
+				   bool success, bool health_failure, double latency_ms,
+				   int retry_after_ms, const char *error)
+{
+	int			bucket_ms = Max(conf->window_ms / AIG_WINDOW_BUCKETS, 1);
+	int64		epoch = (now / 1000) / bucket_ms;
+	int			idx = (int) (epoch % AIG_WINDOW_BUCKETS);
+	int64		wreq,
+				werr;
+	size_t		elen = 0;
+
+	if (s == NULL)
+		return;
+	if (!success && error != NULL)
+	{
+		/* what fits of the error, cut on a UTF-8 character boundary */
+		elen = strnlen(error, AIG_LAST_ERROR_LEN - 1);
+		if (error[elen] != '\0')
+			while (elen > 0 && (((unsigned char) error[elen]) & 0xC0) == 0x80)
+				elen--;
+	}
+	SpinLockAcquire(&s->mutex);
+	if (s->bucket_ms != bucket_ms)
+	{
+		/* the window's width changed: start it over */
+		memset(s->bucket_epoch, 0, sizeof(s->bucket_epoch));
+		s->bucket_ms = bucket_ms;
+	}
+	if (s->bucket_epoch[idx] != epoch)
+	{
+		s->bucket_epoch[idx] = epoch;
+		s->bucket_requests[idx] = 0;
+		s->bucket_errors[idx] = 0;
+	}
+	s->bucket_requests[idx]++;
+	s->requests++;
+
+	if (success)
+	{
+		s->consecutive_failures = 0;
+		if (s->state != AIG_BREAKER_CLOSED)
+		{
+			s->state = AIG_BREAKER_CLOSED;
+			s->probe_started = 0;
+			s->times_closed++;
+			/* a recovered target starts with a clean window */
+			memset(s->bucket_epoch, 0, sizeof(s->bucket_epoch));
+		}
+		/* moving average, seeded by the first sample */
+		if (s->latency_samples == 0 || s->latency_ms < 0)
+			s->latency_ms = latency_ms;
+		else
+			s->latency_ms = 0.8 * s->latency_ms + 0.2 * latency_ms;
+		s->latency_samples++;
+	}
+	else
+	{
+		s->errors++;
+		s->last_error_at = now;
+		memcpy(s->last_error, error ? error : "", elen);
+		s->last_error[elen] = '\0';
+		if (health_failure)
+		{
+			s->bucket_errors[idx]++;
+			s->consecutive_failures++;
+			window_totals(s, epoch, &wreq, &werr);
+			if (s->state == AIG_BREAKER_HALF_OPEN)
+				open_breaker(s, now, Max(conf->cooldown_ms, retry_after_ms));
+			else if (s->state == AIG_BREAKER_CLOSED &&
+					 (s->consecutive_failures >= conf->failures ||
+					  (wreq >= conf->min_requests &&
+					   (double) werr / wreq >= conf->error_rate) ||
+					  retry_after_ms > 0))
+			{
+				/*
+				 * A 429 with Retry-After opens at once: the provider said
+				 * when to come back, and every backend should hear it.
+				 */
+				open_breaker(s, now, Max(conf->cooldown_ms * (retry_after_ms > 0 ? 0 : 1),
+										 retry_after_ms));
+			}
+		}
+		else if (s->state == AIG_BREAKER_HALF_OPEN)
+		{
+			/* a request error says nothing about health: let another probe go */
+			s->probe_started = 0;
+		}
+	}
+	SpinLockRelease(&s->mutex);
+}
+
+double
+aig_target_latency(AigTargetState *s)
+{
+	double		v;
+
+	SpinLockAcquire(&s->mutex);
+	v = s->latency_samples > 0 ? s->latency_ms : -1;
+	SpinLockRelease(&s->mutex);
+	return v;
+}
+
+void
+aig_target_snapshot(AigTargetState *s, TimestampTz now, AigTargetSnapshot *out)
+{
+	int64		epoch;
+	int			bucket_ms;
+	Oid			db;
+	const char *provider;
+	const char *model;
+	size_t		plen;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+	{
+		out->state = AIG_BREAKER_CLOSED;
+		out->latency_ms = -1;
+		return;
+	}
+	if (split_target_key(s->key, &db, &provider, &plen, &model))
+	{
+		strlcpy(out->provider, provider, Min(sizeof(out->provider), plen + 1));
+		strlcpy(out->model, model, sizeof(out->model));
+	}
+	SpinLockAcquire(&s->mutex);
+	bucket_ms = Max(s->bucket_ms, 1);
+	epoch = (now / 1000) / bucket_ms;
+	out->state = s->state;
+	if (out->state == AIG_BREAKER_OPEN && now >= s->open_until)
+		out->state = AIG_BREAKER_HALF_OPEN; /* the next call probes */
+	out->consecutive_failures = s->consecutive_failures;
+	out->open_until = s->open_until;
+	window_totals(s, epoch, &out->window_requests, &out->window_errors);
+	out->latency_ms = s->latency_samples > 0 ? s->latency_ms : -1;
+	out->requests = s->requests;
+	out->errors = s->errors;
+	out->times_opened = s->times_opened;
+	out->times_closed = s->times_closed;
+	out->last_error_at = s->last_error_at;
+	memcpy(out->last_error, s->last_error, sizeof(out->last_error));
+	SpinLockRelease(&s->mutex);
+}
+
+int
+aig_target_snapshot_all(AigTargetSnapshot **out)
+{
+	HASH_SEQ_STATUS st;
+	AigTargetState *s;
+	int			n = 0;
+	int			cap;
+	TimestampTz now = GetCurrentTimestamp();
+
+	*out = NULL;
+	if (aig_target_hash == NULL)
+		return 0;
+	LWLockAcquire(aig_shared->lock, LW_SHARED);
+	cap = (int) hash_get_num_entries(aig_target_hash);
+	*out = palloc0(sizeof(AigTargetSnapshot) * Max(cap, 1));
+	hash_seq_init(&st, aig_target_hash);
+	while ((s = hash_seq_search(&st)) != NULL)
+	{
+		Oid			db;
+		const char *provider;
+		const char *model;
+		size_t		plen;
+
+		/* this database's targets only */
+		if (n >= cap || !split_target_key(s->key, &db, &provider, &plen, &model) ||
+			db != MyDatabaseId)
+			continue;
+		aig_target_snapshot(s, now, &(*out)[n++]);
+	}
+	LWLockRelease(aig_shared->lock);
+	return n;
+}
+
+/*
+ * Entries are keyed by database; without this, every database ever dropped
+ * would keep its targets and routes and the table would fill up, leaving
+ * new targets without a breaker.  Called after DROP DATABASE succeeded, so
+ * no backend holds a pointer to these entries.
+ */
+void
+aig_target_state_forget_db(Oid dbid)
+{
+	HASH_SEQ_STATUS st;
+	AigTargetState *s;
+
+	if (aig_target_hash == NULL || !OidIsValid(dbid))
+		return;
+	LWLockAcquire(aig_shared->lock, LW_EXCLUSIVE);
+	hash_seq_init(&st, aig_target_hash);
+	while ((s = hash_seq_search(&st)) != NULL)
+	{
+		char	   *end;
+
+		/* keys: "db\x1fprovider\x1fmodel" (targets), "db\x1eroute" (routes) */
+		if ((Oid) strtoul(s->key, &end, 10) == dbid && (*end == '\x1f' || *end == '\x1e'))
+			hash_search(aig_target_hash, s->key, HASH_REMOVE, NULL);
+	}
+	LWLockRelease(aig_shared->lock);
+}

@@ -1,0 +1,53 @@
+/*
+ * http.h — libcurl transport: one request, or later many at once.
+ *
+ * A backend keeps one curl multi handle and its easy handles for its whole
+ * life, so connections (keep-alive, TLS sessions) are reused across calls.
+ * Transport failures are returned, not raised, so the router can fail over;
+ * only a query cancel or termination request is raised (after cleanup).
+ */
+#ifndef AIG_HTTP_H
+#define AIG_HTTP_H
+
+#include "postgres.h"
+
+#include "providers/provider.h"
+
+typedef struct AigHttpLimits
+{
+	int			timeout_ms;
+	int			connect_timeout_ms;
+	size_t		max_bytes;
+} AigHttpLimits;
+
+typedef struct AigHttpResponse
+{
+	long		status;			/* HTTP status, 0 when none was received */
+	char	   *body;			/* palloc'd, NUL-terminated; NULL if none */
+	size_t		body_len;
+	char	   *content_type;	/* palloc'd or NULL */
+	int			retry_after_ms; /* Retry-After / retry-after-ms, -1 if none */
+	double		elapsed_ms;
+
+	/* transport failure (status == 0 or body unusable) */
+	bool		failed;
+	int			sqlerrcode;
+	char	   *error;			/* palloc'd, names no secret */
+	bool		retryable;
+} AigHttpResponse;
+
+extern void aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
+							 AigHttpResponse *resp);
+
+/* Many transfers at once (see http.c). */
+typedef struct AigHttpBatch AigHttpBatch;
+extern AigHttpBatch *aig_http_batch_begin(int concurrency);
+extern bool aig_http_batch_room(const AigHttpBatch *b);
+extern int	aig_http_batch_inflight(const AigHttpBatch *b);
+extern void aig_http_batch_add(AigHttpBatch *b, int tag, const AigHttpRequest *req,
+							   const AigHttpLimits *lim);
+extern int	aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp);
+extern void aig_http_batch_end(AigHttpBatch *b);
+
+
+#endif							/* AIG_HTTP_H */
