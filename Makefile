@@ -16,7 +16,7 @@ SHLIB_LINK   = -lcurl -lcrypto
 PG_CFLAGS    = -fno-plt
 SHLIB_LINK  += -Wl,-Bsymbolic-functions
 # The pg_regress suite needs the mock provider running: test/run_all.sh
-# starts it and a throwaway cluster, then runs sql/*.sql (test/schedule).
+# starts it and a throwaway cluster, then runs test/sql/*.sql (test/schedule).
 
 PG_CONFIG   ?= pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs)

@@ -88,7 +88,7 @@ status=0
 PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
 mkdir -p "$work/regress"
 if ! timeout 1800 "$PG_REGRESS" --host=127.0.0.1 --port="$PGPORT" --user=postgres \
-	--bindir="$PG_BINDIR" --inputdir="$AIG_ROOT" --outputdir="$work/regress" \
+	--bindir="$PG_BINDIR" --inputdir="$AIG_ROOT/test" --outputdir="$work/regress" \
 	--dbname=aig_regression --schedule="$AIG_ROOT/test/schedule"; then
 	status=1
 	echo "---- regression.diffs"

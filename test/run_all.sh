@@ -4,7 +4,7 @@
 # Builds with warnings as errors, installs into the PostgreSQL that
 # pg_config names, starts the mock provider and a throwaway cluster
 # (127.0.0.1, a free port, ai_gateway preloaded), runs the pg_regress suite
-# (sql/*.sql against expected/*.out, order in test/schedule) and the
+# (test/sql/*.sql against test/expected/*.out, order in test/schedule) and the
 # integration tests (test/integration/*.sh), then stops everything it started.
 #
 #   test/run_all.sh              everything
@@ -54,7 +54,7 @@ echo "== pg_regress"
 PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
 mkdir -p "$work/regress"
 if ! "$PG_REGRESS" --host=127.0.0.1 --port="$PGPORT" --user=postgres \
-	--bindir="$PG_BINDIR" --inputdir="$AIG_ROOT" --outputdir="$work/regress" \
+	--bindir="$PG_BINDIR" --inputdir="$AIG_ROOT/test" --outputdir="$work/regress" \
 	--dbname=aig_regression --schedule="$AIG_ROOT/test/schedule"; then
 	status=1
 	echo "---- regression.diffs"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# security.sh — what sql/security.sql cannot show (it needs the mock's view
+# security.sh — what test/sql/security.sql cannot show (it needs the mock's view
 # of requests, the background workers, the server log or pg_dump):
 #  1. a model name put into a URL path (Gemini, Azure) cannot change the
 #     request's path or query at the mock (/_mock/last);
