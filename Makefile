@@ -1,6 +1,7 @@
 # ai_gateway — PGXS build.
 #   make                      build (warnings are errors)
 #   make install              install into the PostgreSQL found by pg_config
+#   make installcheck         the pg_regress suite alone (test/sql, see below)
 #   test/run_all.sh           every test (see README)
 EXTENSION    = ai_gateway
 MODULE_big   = ai_gateway
@@ -15,12 +16,45 @@ SHLIB_LINK   = -lcurl -lcrypto
 # stubs: a call touches fewer cache lines (test/bench/bench_overhead.sh).
 PG_CFLAGS    = -fno-plt
 SHLIB_LINK  += -Wl,-Bsymbolic-functions
-# The pg_regress suite needs the mock provider running: test/run_all.sh
-# starts it and a throwaway cluster, then runs test/sql/*.sql (test/schedule).
+
+# pg_regress suite: test/sql/*.sql against test/expected/*.out, in the order
+# of test/schedule (a new test is one "test: name" line there, nothing else),
+# in database aig_regression (the worker's ai_gateway.database), on a
+# temporary instance that pg_regress starts and stops itself with the
+# settings of test/regress.conf (ai_gateway preloaded), as pg_cron and
+# pgvector do.  After `make install`, as a user other than root:
+#   make installcheck                        starts and stops the mock provider
+#   MOCK_PORT=8089 make installcheck         uses a mock already running there
+#   make installcheck REGRESS_OUT=/tmp/x     results/, regression.diffs, log/
+#                                            and the instance go there
+#   make installcheck REGRESS_INSTANCE='--host=H --port=P --user=U'
+#                      against a running server instead (ai_gateway preloaded,
+#                      ai_gateway.database = 'aig_regression': test/asan_check.sh)
+# test/installcheck.sh provides the mock; test/run_all.sh calls this target.
+REGRESS          = $(shell sed -n 's/^test:[[:space:]]*//p' $(srcdir)/test/schedule)
+REGRESS_OUT     ?= .
+REGRESS_INSTANCE ?= --temp-instance=$(REGRESS_OUT)/tmp_check \
+                    --temp-config=$(srcdir)/test/regress.conf
+REGRESS_OPTS     = --inputdir=$(srcdir)/test --outputdir=$(REGRESS_OUT) \
+                   $(REGRESS_INSTANCE)
+# installcheck is defined below (the mock provider around pg_regress)
+NO_INSTALLCHECK  = 1
 
 PG_CONFIG   ?= pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# pgxs adds --dbname=$(CONTRIB_TESTDB) to REGRESS_OPTS: the database the
+# worker serves (test/regress.conf)
+CONTRIB_TESTDB   = aig_regression
+
+.PHONY: installcheck
+installcheck:
+	@test -f '$(pkglibdir)/$(MODULE_big)$(DLSUFFIX)' || \
+		{ echo 'make installcheck: ai_gateway is not installed in $(pkglibdir): run make install first' >&2; exit 1; }
+	PG_CONFIG='$(PG_CONFIG)' bash $(srcdir)/test/installcheck.sh \
+		$(top_builddir)/src/test/regress/pg_regress --bindir='$(bindir)' \
+		$(pg_regress_locale_flags) $(EXTRA_REGRESS_OPTS) $(REGRESS_OPTS) $(REGRESS)
 
 # Fuzzing and sanitizers (README "Tests"); both honour PG_CONFIG.
 #   make fuzz          libFuzzer targets of the dialect parsers and the PII

@@ -65,6 +65,27 @@ INSERT INTO ai_gateway.providers (name, kind, base_url, api_key) VALUES
 SQL
 }
 
+# aig_regression_db PORT MOCK_PORT: a fresh aig_regression (the database the
+# workers serve) as the regression suite's test/sql/setup.sql makes it: the
+# extension, one provider of every kind on the mock, its database settings
+# and helpers; returns once the three workers are connected to it (they
+# retry every bgw_restart_time until it exists).  For the integration tests.
+aig_regression_db() {
+	local port=$1 mock=$2 n=0
+	PGOPTIONS="-c client_min_messages=warning" \
+		aig_psql "$port" -d postgres -c "DROP DATABASE IF EXISTS aig_regression" \
+		-c "CREATE DATABASE aig_regression" >/dev/null
+	MOCK_PORT=$mock aig_psql "$port" -d aig_regression -f "$AIG_ROOT/test/sql/setup.sql" >/dev/null
+	for _ in $(seq 1 150); do
+		n=$(aig_psql "$port" -d postgres -At -c "SELECT count(*) FROM pg_stat_activity
+			WHERE backend_type LIKE 'ai_gateway%' AND datname = 'aig_regression'")
+		[ "$n" -ge 3 ] && return 0
+		sleep 0.1
+	done
+	echo "aig_regression_db: $n of 3 ai_gateway workers connected to aig_regression after 15 s" >&2
+	return 1
+}
+
 # aig_mock_stats MOCK_PORT [python expression over the stats dict s]
 aig_mock_stats() {
 	python3 - "$1" "${2:-s}" <<'PY'

@@ -2,10 +2,13 @@
 # test/run_all.sh — the whole test suite (the README's test command).
 #
 # Builds with warnings as errors, installs into the PostgreSQL that
-# pg_config names, starts the mock provider and a throwaway cluster
-# (127.0.0.1, a free port, ai_gateway preloaded), runs the pg_regress suite
-# (test/sql/*.sql against test/expected/*.out, order in test/schedule) and the
-# integration tests (test/integration/*.sh), then stops everything it started.
+# pg_config names, starts the mock provider, runs the pg_regress suite with
+# `make installcheck` (test/sql/*.sql against test/expected/*.out, order in
+# test/schedule, on a temporary instance that pg_regress starts and stops:
+# see the Makefile), then starts a throwaway cluster (127.0.0.1, a free port,
+# ai_gateway preloaded, database aig_regression made by test/sql/setup.sql)
+# for the integration tests (test/integration/*.sh), the unit tests and the
+# mock's self-test, and stops everything it started.
 #
 #   test/run_all.sh              everything
 #   test/run_all.sh --regress    only pg_regress
@@ -39,29 +42,36 @@ trap cleanup EXIT
 
 aig_start_mock MOCK_PORT
 export MOCK_PORT
-PGPORT=$(aig_free_port)
-export PGPORT PGHOST=127.0.0.1 PGUSER=postgres
-# the worker (audit writer, quota persistence) serves the regression database
-# the suite calls thousands of distinct provider/model strings (fault matrix,
-# security): room for all of their breakers and statistics
-aig_start_cluster "$work/cluster" "$PGPORT" "ai_gateway.database = 'aig_regression'" \
-	"ai_gateway.quota_persist_ms = 500" "ai_gateway.max_targets = 5000" "ai_gateway.max_stats = 5000"
-export AIG_SERVER_LOG="$work/cluster/server.log"
-echo "== mock provider on 127.0.0.1:$MOCK_PORT, cluster on 127.0.0.1:$PGPORT"
 
+# pg_regress through PGXS (make installcheck): a temporary instance that
+# pg_regress starts and stops, test/regress.conf's settings, this mock.
+# initdb refuses root: as root, run it as postgres (the tree stays read-only
+# to it; results/, regression.diffs, log/ and the instance go to the work dir)
 status=0
-echo "== pg_regress"
-PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
+echo "== pg_regress (make installcheck; mock provider on 127.0.0.1:$MOCK_PORT)"
 mkdir -p "$work/regress"
-if ! "$PG_REGRESS" --host=127.0.0.1 --port="$PGPORT" --user=postgres \
-	--bindir="$PG_BINDIR" --inputdir="$AIG_ROOT/test" --outputdir="$work/regress" \
-	--dbname=aig_regression --schedule="$AIG_ROOT/test/schedule"; then
+as_pg=()
+if [ "$(id -u)" = 0 ]; then
+	chown postgres: "$work/regress"
+	as_pg=(runuser -u postgres --)
+fi
+if ! "${as_pg[@]}" make -s installcheck PG_CONFIG="$PG_CONFIG" REGRESS_OUT="$work/regress"; then
 	status=1
-	echo "---- regression.diffs"
+	echo "---- regression.diffs (server log: $work/regress/log/postmaster.log)"
 	cat "$work/regress/regression.diffs" || true
 fi
 
 if [ "$only_regress" = 0 ]; then
+	# the integration tests' cluster, with aig_regression as test/sql/setup.sql
+	# leaves it (the extension, one provider of each kind on the mock); room
+	# for the breakers and statistics of the fault matrix's thousands of models
+	PGPORT=$(aig_free_port)
+	export PGPORT PGHOST=127.0.0.1 PGUSER=postgres
+	aig_start_cluster "$work/cluster" "$PGPORT" "ai_gateway.database = 'aig_regression'" \
+		"ai_gateway.quota_persist_ms = 500" "ai_gateway.max_targets = 5000" "ai_gateway.max_stats = 5000"
+	export AIG_SERVER_LOG="$work/cluster/server.log"
+	aig_regression_db "$PGPORT" "$MOCK_PORT"
+	echo "== integration cluster on 127.0.0.1:$PGPORT"
 	for t in "$AIG_ROOT"/test/integration/*.sh; do
 		[ -e "$t" ] || continue
 		if [ -n "$only" ] && [[ "$only" != *",$(basename "$t" .sh),"* ]]; then continue; fi
