@@ -13,8 +13,9 @@
 #    and halt_on_error/abort_on_error, UBSAN_OPTIONS print_stacktrace and
 #    halt_on_error: a report ends the backend and is written to its stderr,
 #    the server log.
-# 3. Runs the pg_regress suite (test/schedule, the settings of
-#    test/run_all.sh), checks that the server really ran with the runtime
+# 3. Runs the pg_regress suite (make installcheck against that server,
+#    REGRESS_INSTANCE: test/schedule, database aig_regression, this mock),
+#    checks that the server really ran with the runtime
 #    and the instrumented library, and fails if the server log holds any
 #    ASan or UBSan report (or the suite fails).
 # 4. On every exit: stops what it started and installs the normal build
@@ -85,11 +86,11 @@ grep -q ai_gateway.so "/proc/$pm/maps" || { echo "asan-check: ai_gateway.so is n
 echo "== asan-check: mock on 127.0.0.1:$MOCK_PORT, sanitized cluster on 127.0.0.1:$PGPORT"
 
 status=0
-PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
+# the suite through its PGXS entry, against this sanitized server instead of
+# a temporary instance (LD_PRELOAD would reach initdb and psql too)
 mkdir -p "$work/regress"
-if ! timeout 1800 "$PG_REGRESS" --host=127.0.0.1 --port="$PGPORT" --user=postgres \
-	--bindir="$PG_BINDIR" --inputdir="$AIG_ROOT/test" --outputdir="$work/regress" \
-	--dbname=aig_regression --schedule="$AIG_ROOT/test/schedule"; then
+if ! timeout 1800 make -s installcheck PG_CONFIG="$PG_CONFIG" REGRESS_OUT="$work/regress" \
+	REGRESS_INSTANCE="--host=127.0.0.1 --port=$PGPORT --user=postgres"; then
 	status=1
 	echo "---- regression.diffs"
 	cat "$work/regress/regression.diffs" || true
