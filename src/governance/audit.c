@@ -42,8 +42,9 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/guc.h"
 
-#include "init/ai_gateway.h"
+#include "core/preload.h"
 #include "governance/audit.h"
 #include "base/compat.h"
 #include "funcapi.h"
@@ -54,6 +55,7 @@ int			aig_audit_queue_kb = 8192;
 int			aig_audit_wait_ms = 1000;
 int			aig_audit_flush_ms = 100;
 char	   *aig_audit_retention = NULL;
+bool		aig_log_prompts = false;
 
 #define NSTRINGS 8
 #define CAP_NAME 256
@@ -617,4 +619,56 @@ aig_audit_flush(PG_FUNCTION_ARGS)
 		ResetLatch(MyLatch);
 		waited += 10;
 	}
+}
+
+/* Define the audit trail's ai_gateway.* GUCs (called from _PG_init). */
+void
+aig_audit_define_gucs(void)
+{
+	/* PGC_POSTMASTER: defined only while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("ai_gateway.audit_queue_kb",
+								"Size of the shared-memory audit queue.",
+								NULL,
+								&aig_audit_queue_kb,
+								8192, 1024, 1024 * 1024,
+								PGC_POSTMASTER,
+								GUC_UNIT_KB,
+								NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ai_gateway.log_prompts",
+							 "Keep prompts and outputs in the audit log and request logs.",
+							 NULL,
+							 &aig_log_prompts,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.audit_wait_ms",
+							"How long a call waits for room in a full audit queue before the record is dropped (and counted).",
+							NULL,
+							&aig_audit_wait_ms,
+							1000, 0, 60000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.audit_flush_ms",
+							"How often the worker writes queued audit records.",
+							"Also bounds what a crash can lose.",
+							&aig_audit_flush_ms,
+							100, 10, 60000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ai_gateway.audit_retention",
+							   "Audit rows older than this interval are deleted by the worker; empty keeps them.",
+							   NULL,
+							   &aig_audit_retention,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
 }

@@ -37,6 +37,10 @@ extern int	aig_audit_queue_kb;
 extern int	aig_audit_wait_ms;
 extern int	aig_audit_flush_ms;
 extern char *aig_audit_retention;
+extern bool aig_log_prompts;
+
+/* Define the audit GUCs and ai_gateway.log_prompts (called from _PG_init). */
+extern void aig_audit_define_gucs(void);
 
 extern Size aig_audit_shmem_size(void);
 extern void aig_audit_shmem_init(void);

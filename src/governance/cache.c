@@ -44,7 +44,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "init/ai_gateway.h"
+#include "core/preload.h"
 #include "governance/cache.h"
 #include "core/search_path.h"
 

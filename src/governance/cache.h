@@ -28,6 +28,9 @@ extern int	aig_cache_scope;
 extern int	aig_cache_local_kb;
 extern bool aig_cache_hits_count_quota;
 
+/* Define the cache GUCs (cache_gucs.c; called from _PG_init). */
+extern void aig_cache_define_gucs(void);
+
 /* "role" / "global" -> AIG_CACHE_SCOPE_*, -1 when neither. */
 extern int	aig_cache_scope_from_name(const char *name);
 

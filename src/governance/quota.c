@@ -50,8 +50,9 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/guc.h"
 
-#include "init/ai_gateway.h"
+#include "core/preload.h"
 #include "governance/audit.h"
 #include "base/compat.h"
 #include "funcapi.h"
@@ -61,6 +62,7 @@
 
 int			aig_max_quota_entries = 2000;
 int			aig_rate_limit_wait_ms = 2000;
+int			aig_quota_persist_ms = 5000;
 
 typedef struct UsageKey
 {
@@ -705,4 +707,38 @@ aig_usage(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/* Define the quota and rate-limit ai_gateway.* GUCs (called from _PG_init). */
+void
+aig_quota_define_gucs(void)
+{
+	/* PGC_POSTMASTER: defined only while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("ai_gateway.max_quota_entries",
+								"Role/period quota counters and rate buckets kept in shared memory.",
+								NULL,
+								&aig_max_quota_entries,
+								2000, 16, 1000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.quota_persist_ms",
+							"How often the worker saves quota usage.",
+							NULL,
+							&aig_quota_persist_ms,
+							5000, 100, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.rate_limit_wait_ms",
+							"Longest wait for a rate limit's bucket to refill before the call fails.",
+							NULL,
+							&aig_rate_limit_wait_ms,
+							2000, 0, 600000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 }

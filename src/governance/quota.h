@@ -55,6 +55,10 @@ typedef struct AigQuotaTicket
 
 extern int	aig_max_quota_entries;
 extern int	aig_rate_limit_wait_ms;
+extern int	aig_quota_persist_ms;
+
+/* Define the quota and rate-limit GUCs (called from _PG_init). */
+extern void aig_quota_define_gucs(void);
 
 extern Size aig_quota_shmem_size(void);
 extern void aig_quota_shmem_init(void);

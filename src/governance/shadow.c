@@ -40,7 +40,6 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
-#include "init/ai_gateway.h"
 #include "routing/attempt.h"
 #include "governance/audit.h"
 #include "core/jsonb_util.h"

@@ -28,8 +28,9 @@
 #include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/guc.h"
 
-#include "init/ai_gateway.h"
+#include "core/preload.h"
 #include "base/compat.h"
 #include "init/shmem.h"
 #include "governance/stats.h"
@@ -459,4 +460,29 @@ aig_metrics(PG_FUNCTION_ARGS)
 		appendStringInfo(&buf, " " INT64_FORMAT "\n", snaps[i].s.requests);
 	}
 	PG_RETURN_TEXT_P(cstring_to_text(buf.data));
+}
+
+/* Define the statistics' ai_gateway.* GUCs (called from _PG_init). */
+void
+aig_stats_define_gucs(void)
+{
+	/* PGC_POSTMASTER: defined only while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("ai_gateway.max_stats",
+								"Route/provider/model statistics entries kept in shared memory.",
+								NULL,
+								&aig_max_stats,
+								2000, 16, 1000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ai_gateway.log_requests",
+							 "Log one line per call with its route, provider, model, status, latency, tokens and cost.",
+							 "Never keys; never prompts.",
+							 &aig_log_requests,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 }

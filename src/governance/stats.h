@@ -14,6 +14,9 @@ typedef struct AigStats AigStats;
 extern int	aig_max_stats;
 extern bool aig_log_requests;
 
+/* Define ai_gateway.max_stats and log_requests (called from _PG_init). */
+extern void aig_stats_define_gucs(void);
+
 extern Size aig_stats_shmem_size(void);
 extern void aig_stats_shmem_init(void);
 

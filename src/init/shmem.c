@@ -13,6 +13,7 @@
 #include "storage/shmem.h"
 
 #include "base/compat.h"
+#include "core/preload.h"
 #include "init/shmem.h"
 #include "routing/target_state.h"
 #include "governance/audit.h"
@@ -83,6 +84,7 @@ aig_shmem_startup(void)
 	aig_stats_shmem_init();
 	aig_cache_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
+	aig_shmem_ready = true;
 }
 
 void

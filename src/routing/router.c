@@ -37,7 +37,6 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "init/ai_gateway.h"
 #include "routing/attempt.h"
 #include "core/catalog.h"
 #include "base/compat.h"

@@ -77,6 +77,9 @@ typedef struct AigTargetSnapshot
 extern int	aig_max_targets;
 extern AigBreakerConf aig_breaker_defaults;
 
+/* Define ai_gateway.max_targets and breaker_* (called from _PG_init). */
+extern void aig_target_state_define_gucs(void);
+
 extern Size aig_target_state_shmem_size(void);
 extern void aig_target_state_shmem_init(void);
 

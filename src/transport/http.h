@@ -36,6 +36,14 @@ typedef struct AigHttpResponse
 	bool		retryable;
 } AigHttpResponse;
 
+/* GUCs: ai_gateway.connect_timeout_ms, max_response_bytes, ca_bundle */
+extern int	aig_connect_timeout_ms;
+extern int	aig_max_response_bytes;
+extern char *aig_ca_bundle;
+
+/* Define the transport's GUCs (called from _PG_init). */
+extern void aig_http_define_gucs(void);
+
 extern void aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 							 AigHttpResponse *resp);
 
