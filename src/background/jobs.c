@@ -90,7 +90,7 @@ aig_jobs_shmem_size(void)
 }
 
 void
-aig_jobs_shmem_init(void)
+aig_jobs_shmem_startup(void)
 {
 	bool		found;
 

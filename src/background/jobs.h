@@ -15,7 +15,7 @@ extern char *aig_job_retention;
 extern void aig_jobs_define_gucs(void);
 
 extern Size aig_jobs_shmem_size(void);
-extern void aig_jobs_shmem_init(void);
+extern void aig_jobs_shmem_startup(void);
 extern void aig_jobs_worker_loop(volatile sig_atomic_t *stop);
 extern int	aig_jobs_worker_pid(void);
 

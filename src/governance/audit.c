@@ -7,8 +7,12 @@
  * caller's transaction — a ROLLBACK cannot erase it — and the caller pays a
  * memcpy under a lock, not a table write.
  *
- * Locking: aig_shared->audit_lock guards head (next write position) and
- * tail (next read position), both byte counts that only grow; the buffer
+ * Shared memory: the queue (header + ring), sized by aig_audit_shmem_size()
+ * and created by aig_audit_shmem_startup() (init/shmem.c calls both).
+ *
+ * Locking: queue->lock, the "ai_gateway audit" tranche's only lock, guards
+ * head (next write position), tail (next read position) and the worker's
+ * latch; head and tail are byte counts that only grow; the buffer
  * offset is position % size.  Producers copy a record in and advance head
  * under the lock in exclusive mode.  The worker reads head under the lock,
  * copies records out and writes them without holding it, and advances tail
@@ -48,7 +52,6 @@
 #include "governance/audit.h"
 #include "base/compat.h"
 #include "funcapi.h"
-#include "init/shmem.h"
 #include "governance/shadow.h"
 
 int			aig_audit_queue_kb = 8192;
@@ -86,10 +89,11 @@ typedef struct RecordHead
 
 typedef struct AuditQueue
 {
-	uint64		head;			/* under audit_lock */
-	uint64		tail;			/* under audit_lock */
+	LWLock	   *lock;			/* the "ai_gateway audit" tranche's lock */
+	uint64		head;			/* under lock */
+	uint64		tail;			/* under lock */
 	uint64		size;
-	Latch	   *worker_latch;	/* under audit_lock; NULL when none */
+	Latch	   *worker_latch;	/* under lock; NULL when none */
 	Oid			worker_dbid;
 	int			worker_pid;
 	pg_atomic_uint64 enqueued;
@@ -103,20 +107,32 @@ typedef struct AuditQueue
 static AuditQueue *queue = NULL;
 static char *record_buf = NULL;	/* malloc'd once: no palloc in error paths */
 
+#define AUDIT_TRANCHE "ai_gateway audit"
+
+/* Shared memory needed: the queue header and audit_queue_kb of records. */
 Size
 aig_audit_shmem_size(void)
 {
 	return add_size(offsetof(AuditQueue, data), (Size) aig_audit_queue_kb * 1024);
 }
 
+/* Ask for the queue's lock (from the shmem request hook). */
 void
-aig_audit_shmem_init(void)
+aig_audit_shmem_request(void)
+{
+	RequestNamedLWLockTranche(AUDIT_TRANCHE, 1);
+}
+
+/* Create or attach the queue; caller holds AddinShmemInitLock. */
+void
+aig_audit_shmem_startup(void)
 {
 	bool		found;
 
 	queue = ShmemInitStruct("ai_gateway audit queue", aig_audit_shmem_size(), &found);
 	if (!found)
 	{
+		queue->lock = &(GetNamedLWLockTranche(AUDIT_TRANCHE))->lock;
 		queue->head = queue->tail = 0;
 		queue->size = (uint64) aig_audit_queue_kb * 1024;
 		queue->worker_latch = NULL;
@@ -267,7 +283,7 @@ aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
 	{
 		bool		done = false;
 
-		LWLockAcquire(aig_shared->audit_lock, LW_EXCLUSIVE);
+		LWLockAcquire(queue->lock, LW_EXCLUSIVE);
 		if (queue->size - (queue->head - queue->tail) >= len)
 		{
 			ring_copy(queue->head, record_buf, len, true);
@@ -277,7 +293,7 @@ aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
 		/* wake the worker when a quarter of the queue waits for it */
 		if (queue->head - queue->tail > queue->size / 4 || !done)
 			wake = queue->worker_latch;
-		LWLockRelease(aig_shared->audit_lock);
+		LWLockRelease(queue->lock);
 		if (wake)
 			SetLatch(wake);
 		if (done)
@@ -307,11 +323,11 @@ aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
 void
 aig_audit_set_worker(Latch *latch, Oid dbid)
 {
-	LWLockAcquire(aig_shared->audit_lock, LW_EXCLUSIVE);
+	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
 	queue->worker_latch = latch;
 	queue->worker_dbid = dbid;
 	queue->worker_pid = latch ? MyProcPid : 0;
-	LWLockRelease(aig_shared->audit_lock);
+	LWLockRelease(queue->lock);
 }
 
 int
@@ -321,9 +337,9 @@ aig_audit_worker_pid(void)
 
 	if (queue == NULL)
 		return 0;
-	LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
+	LWLockAcquire(queue->lock, LW_SHARED);
 	pid = queue->worker_pid;
-	LWLockRelease(aig_shared->audit_lock);
+	LWLockRelease(queue->lock);
 	return pid;
 }
 
@@ -481,10 +497,10 @@ aig_audit_drain(void)
 
 	batch->nrows = 0;
 	batch->bytes = 0;
-	LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
+	LWLockAcquire(queue->lock, LW_SHARED);
 	head = queue->head;
 	pos = queue->tail;
-	LWLockRelease(aig_shared->audit_lock);
+	LWLockRelease(queue->lock);
 
 	/* at most ~4 MB per transaction */
 	while (pos < head && n < 20000)
@@ -524,10 +540,10 @@ aig_audit_drain(void)
 void
 aig_audit_commit(int written)
 {
-	LWLockAcquire(aig_shared->audit_lock, LW_EXCLUSIVE);
+	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
 	if (pending_tail > queue->tail && pending_tail <= queue->head)
 		queue->tail = pending_tail;
-	LWLockRelease(aig_shared->audit_lock);
+	LWLockRelease(queue->lock);
 	pg_atomic_fetch_add_u64(&queue->written, written);
 }
 
@@ -536,9 +552,9 @@ aig_audit_pending(void)
 {
 	bool		pending;
 
-	LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
+	LWLockAcquire(queue->lock, LW_SHARED);
 	pending = queue->head != queue->tail;
-	LWLockRelease(aig_shared->audit_lock);
+	LWLockRelease(queue->lock);
 	return pending;
 }
 
@@ -550,10 +566,10 @@ aig_audit_counters(AigAuditCounters *out)
 	out->dropped_full = pg_atomic_read_u64(&queue->dropped_full);
 	out->dropped_other_db = pg_atomic_read_u64(&queue->dropped_other_db);
 	out->waits = pg_atomic_read_u64(&queue->waits);
-	LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
+	LWLockAcquire(queue->lock, LW_SHARED);
 	out->queued_bytes = queue->head - queue->tail;
 	out->queue_bytes = queue->size;
-	LWLockRelease(aig_shared->audit_lock);
+	LWLockRelease(queue->lock);
 }
 
 /* ai_gateway.audit_stats() */
@@ -595,18 +611,18 @@ aig_audit_flush(PG_FUNCTION_ARGS)
 	int			waited = 0;
 
 	aig_require_preload();
-	LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
+	LWLockAcquire(queue->lock, LW_SHARED);
 	target = queue->head;
-	LWLockRelease(aig_shared->audit_lock);
+	LWLockRelease(queue->lock);
 	for (;;)
 	{
 		Latch	   *wake;
 		bool		done;
 
-		LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
+		LWLockAcquire(queue->lock, LW_SHARED);
 		done = queue->tail >= target;
 		wake = queue->worker_latch;
-		LWLockRelease(aig_shared->audit_lock);
+		LWLockRelease(queue->lock);
 		if (done)
 			PG_RETURN_BOOL(true);
 		if (waited >= timeout)

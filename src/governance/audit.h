@@ -42,8 +42,10 @@ extern bool aig_log_prompts;
 /* Define the audit GUCs and ai_gateway.log_prompts (called from _PG_init). */
 extern void aig_audit_define_gucs(void);
 
+/* Shared memory: size, tranche request, creation (init/shmem.c calls them). */
 extern Size aig_audit_shmem_size(void);
-extern void aig_audit_shmem_init(void);
+extern void aig_audit_shmem_request(void);
+extern void aig_audit_shmem_startup(void);
 
 /*
  * Queue one record.  Never raises: when the queue stays full for

@@ -95,7 +95,7 @@ aig_cache_shmem_size(void)
 }
 
 void
-aig_cache_shmem_init(void)
+aig_cache_shmem_startup(void)
 {
 	bool		found;
 

@@ -55,7 +55,7 @@ extern void aig_cache_put(AigRoute *route, const AigCacheKey *key,
 						  const AigChatResult *result, const AigTarget *target);
 
 extern Size aig_cache_shmem_size(void);
-extern void aig_cache_shmem_init(void);
+extern void aig_cache_shmem_startup(void);
 
 /* Worker: delete expired rows (in its transaction, SPI connected). */
 extern uint64 aig_cache_expire(void);

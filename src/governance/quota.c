@@ -25,9 +25,17 @@
  * most ai_gateway.rate_limit_wait_ms, else fails with 53400 and the wait
  * it would need.
  *
- * Locking: aig_shared->quota_lock, exclusive, around each reservation,
- * settlement or bucket take (a few hash lookups and additions); never held
- * across I/O or an ereport.  Entries are never removed.
+ * Shared memory: a struct with the two locks and the usage-loaded flag, the
+ * usage hash and the bucket hash; sized by aig_quota_shmem_size(), created
+ * by aig_quota_shmem_startup() (init/shmem.c calls both).
+ *
+ * Locking: two LWLocks of the "ai_gateway quota" tranche.  usage_lock
+ * guards the usage hash and usage_loaded: exclusive around each
+ * reservation, settlement and load, shared to read (persist, usage view).
+ * bucket_lock guards the rate-bucket hash: exclusive around each take.  A
+ * backend never holds both at once (forget_db takes them one after the
+ * other); neither is held across I/O or an ereport.  Entries are removed
+ * only for a dropped database.
  */
 #include "postgres.h"
 
@@ -58,7 +66,6 @@
 #include "funcapi.h"
 #include "governance/quota.h"
 #include "core/search_path.h"
-#include "init/shmem.h"
 
 int			aig_max_quota_entries = 2000;
 int			aig_rate_limit_wait_ms = 2000;
@@ -97,26 +104,51 @@ typedef struct BucketEntry
 	TimestampTz refilled;
 } BucketEntry;
 
+#define QUOTA_TRANCHE "ai_gateway quota"
+
+typedef struct QuotaShared
+{
+	LWLock	   *usage_lock;		/* usage_hash and usage_loaded */
+	LWLock	   *bucket_lock;	/* bucket_hash */
+	bool		usage_loaded;	/* saved usage added to this shared memory? */
+} QuotaShared;
+
+static QuotaShared *qs = NULL;
 static HTAB *usage_hash = NULL;
 static HTAB *bucket_hash = NULL;
 
-/* Has the saved usage been loaded into this shared memory?  Under quota_lock. */
-static bool *usage_loaded = NULL;
-
+/* Shared memory needed: the struct, the usage hash and the bucket hash. */
 Size
 aig_quota_shmem_size(void)
 {
 	return add_size(add_size(hash_estimate_size(aig_max_quota_entries, sizeof(UsageEntry)),
 							 hash_estimate_size(aig_max_quota_entries, sizeof(BucketEntry))),
-					CACHELINEALIGN(sizeof(bool)));
+					MAXALIGN(sizeof(QuotaShared)));
 }
 
+/* Ask for the two locks (from the shmem request hook). */
 void
-aig_quota_shmem_init(void)
+aig_quota_shmem_request(void)
+{
+	RequestNamedLWLockTranche(QUOTA_TRANCHE, 2);
+}
+
+/* Create or attach the struct and both hashes; caller holds AddinShmemInitLock. */
+void
+aig_quota_shmem_startup(void)
 {
 	HASHCTL		info;
 	bool		found;
 
+	qs = ShmemInitStruct("ai_gateway quota locks", sizeof(QuotaShared), &found);
+	if (!found)
+	{
+		LWLockPadded *locks = GetNamedLWLockTranche(QUOTA_TRANCHE);
+
+		qs->usage_lock = &locks[0].lock;
+		qs->bucket_lock = &locks[1].lock;
+		qs->usage_loaded = false;
+	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(UsageKey);
 	info.entrysize = sizeof(UsageEntry);
@@ -127,9 +159,6 @@ aig_quota_shmem_init(void)
 	info.entrysize = sizeof(BucketEntry);
 	bucket_hash = ShmemInitHash("ai_gateway rate buckets", aig_max_quota_entries,
 								aig_max_quota_entries, &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
-	usage_loaded = ShmemInitStruct("ai_gateway quota usage loaded", sizeof(bool), &found);
-	if (!found)
-		*usage_loaded = false;
 }
 
 void
@@ -141,16 +170,18 @@ aig_quota_forget_db(Oid dbid)
 
 	if (usage_hash == NULL || bucket_hash == NULL || !OidIsValid(dbid))
 		return;
-	LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
+	LWLockAcquire(qs->usage_lock, LW_EXCLUSIVE);
 	hash_seq_init(&st, usage_hash);
 	while ((u = hash_seq_search(&st)) != NULL)
 		if (u->key.dbid == dbid)
 			hash_search(usage_hash, &u->key, HASH_REMOVE, NULL);
+	LWLockRelease(qs->usage_lock);
+	LWLockAcquire(qs->bucket_lock, LW_EXCLUSIVE);
 	hash_seq_init(&st, bucket_hash);
 	while ((b = hash_seq_search(&st)) != NULL)
 		if (b->key.dbid == dbid)
 			hash_search(bucket_hash, &b->key, HASH_REMOVE, NULL);
-	LWLockRelease(aig_shared->quota_lock);
+	LWLockRelease(qs->bucket_lock);
 }
 
 const char *
@@ -250,14 +281,14 @@ aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 			mine[nmine++] = &quotas[i];
 
 	/* after a start or a crash, the saved usage counts before any call */
-	if (nmine > 0 && !*usage_loaded && aig_audit_db_served())
+	if (nmine > 0 && !qs->usage_loaded && aig_audit_db_served())
 		load_as_owner();
 	if (nmine > 0)
 	{
 		UsageEntry *entries[AIG_MAX_TICKET];
 		int64		windows[AIG_MAX_TICKET];
 
-		LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
+		LWLockAcquire(qs->usage_lock, LW_EXCLUSIVE);
 		for (int i = 0; i < nmine && !refusal.q && !full; i++)
 		{
 			const AigQuota *q = mine[i];
@@ -311,7 +342,7 @@ aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 				t->n++;
 			}
 		}
-		LWLockRelease(aig_shared->quota_lock);
+		LWLockRelease(qs->usage_lock);
 	}
 
 	if (full)
@@ -334,7 +365,7 @@ aig_quota_settle(AigQuotaTicket *t, int64 tokens, double cost)
 {
 	if (t->n == 0)
 		return;
-	LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
+	LWLockAcquire(qs->usage_lock, LW_EXCLUSIVE);
 	for (int i = 0; i < t->n; i++)
 	{
 		UsageEntry *e = (UsageEntry *) t->items[i].entry;
@@ -346,14 +377,14 @@ aig_quota_settle(AigQuotaTicket *t, int64 tokens, double cost)
 		e->tokens += tokens;
 		e->cost += cost;
 	}
-	LWLockRelease(aig_shared->quota_lock);
+	LWLockRelease(qs->usage_lock);
 	t->n = 0;
 }
 
 /*
  * Take one request and est_tokens from a bucket refilling `rpm` requests
  * and `tpm` tokens a minute; on a shortfall, *wait_ms is how long until it
- * would succeed.  Quota lock held by the caller.
+ * would succeed.  bucket_lock held by the caller.
  */
 static bool
 bucket_take(BucketEntry *b, bool found, int rpm, int tpm, int64 est_tokens,
@@ -412,10 +443,10 @@ rate_take(char kind, const char *name, int rpm, int tpm, int64 est_tokens, long 
 		bool		ok;
 		long		wait = 0;
 
-		LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
+		LWLockAcquire(qs->bucket_lock, LW_EXCLUSIVE);
 		b = hash_search(bucket_hash, &key, HASH_ENTER_NULL, &found);
 		ok = b == NULL || bucket_take(b, found, rpm, tpm, est_tokens, GetCurrentTimestamp(), &wait);
-		LWLockRelease(aig_shared->quota_lock);
+		LWLockRelease(qs->bucket_lock);
 		if (ok)
 			return true;
 		if (waited + wait > aig_rate_limit_wait_ms)
@@ -502,12 +533,12 @@ aig_quota_persist(void)
 	Oid			types[6] = {OIDOID, TEXTOID, INT8OID, INT8OID, INT8OID, FLOAT8OID};
 	SPIPlanPtr	plan;
 
-	LWLockAcquire(aig_shared->quota_lock, LW_SHARED);
+	LWLockAcquire(qs->usage_lock, LW_SHARED);
 	hash_seq_init(&st, usage_hash);
 	while ((e = hash_seq_search(&st)) != NULL)
 		if (e->key.dbid == MyDatabaseId && n < cap)
 			copy[n++] = *e;
-	LWLockRelease(aig_shared->quota_lock);
+	LWLockRelease(qs->usage_lock);
 	if (n == 0)
 		return;
 	plan = SPI_prepare("INSERT INTO ai_gateway.quota_usage AS u "
@@ -557,16 +588,16 @@ aig_quota_load(void)
 {
 	int64		now = unix_now();
 
-	if (*usage_loaded)
+	if (qs->usage_loaded)
 		return;
 	if (SPI_execute("SELECT role_oid, period, extract(epoch FROM window_start)::int8, "
 					"requests, tokens, cost_usd::float8 FROM ai_gateway.quota_usage",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.quota_usage");
-	LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
-	if (*usage_loaded)
+	LWLockAcquire(qs->usage_lock, LW_EXCLUSIVE);
+	if (qs->usage_loaded)
 	{
-		LWLockRelease(aig_shared->quota_lock);
+		LWLockRelease(qs->usage_lock);
 		return;
 	}
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -609,8 +640,8 @@ aig_quota_load(void)
 		e->tokens += DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
 		e->cost += DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
 	}
-	*usage_loaded = true;
-	LWLockRelease(aig_shared->quota_lock);
+	qs->usage_loaded = true;
+	LWLockRelease(qs->usage_lock);
 }
 
 /* A call came before the worker loaded the saved usage: load it now, as the table's owner. */
@@ -684,11 +715,11 @@ aig_usage(PG_FUNCTION_ARGS)
 		key.dbid = MyDatabaseId;
 		key.roleid = q->role_oid;
 		key.period = q->period;
-		LWLockAcquire(aig_shared->quota_lock, LW_SHARED);
+		LWLockAcquire(qs->usage_lock, LW_SHARED);
 		e = OidIsValid(q->role_oid) ? hash_search(usage_hash, &key, HASH_FIND, NULL) : NULL;
 		if (e && e->window == start)
 			snap = *e;
-		LWLockRelease(aig_shared->quota_lock);
+		LWLockRelease(qs->usage_lock);
 
 		values[0] = CStringGetTextDatum(q->role);
 		values[1] = CStringGetTextDatum(aig_period_name(q->period));

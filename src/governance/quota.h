@@ -60,8 +60,10 @@ extern int	aig_quota_persist_ms;
 /* Define the quota and rate-limit GUCs (called from _PG_init). */
 extern void aig_quota_define_gucs(void);
 
+/* Shared memory: size, tranche request, creation (init/shmem.c calls them). */
 extern Size aig_quota_shmem_size(void);
-extern void aig_quota_shmem_init(void);
+extern void aig_quota_shmem_request(void);
+extern void aig_quota_shmem_startup(void);
 
 /*
  * Reserve one request plus the estimated tokens and cost against every

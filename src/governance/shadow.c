@@ -77,7 +77,7 @@ aig_shadow_shmem_size(void)
 }
 
 void
-aig_shadow_shmem_init(void)
+aig_shadow_shmem_startup(void)
 {
 	bool		found;
 

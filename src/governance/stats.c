@@ -7,8 +7,14 @@
  * histogram.  Percentiles are read from the histogram, interpolated
  * linearly inside a bucket (bucket bounds in AIG_STATS_BOUNDS).
  *
- * Locking: aig_shared->lock, shared, to find an entry (exclusive to add
- * one); the counters of an entry under its own spinlock.  Backends look an
+ * Shared memory: a small struct holding the lock, and the hash; sized by
+ * aig_stats_shmem_size(), created by aig_stats_shmem_startup() (init/shmem.c
+ * calls both).
+ *
+ * Locking: one LWLock of its own (the "ai_gateway stats" tranche) guards
+ * the hash — shared to find an entry or scan, exclusive to add or remove
+ * one; it guards nothing else.  The counters of an entry are under the
+ * entry's own spinlock.  Backends look an
  * entry up once per catalog load (AigTarget.stats), so the per-call cost is
  * one spinlock.  ai_gateway.stats_reset() zeroes the counters of this
  * database.
@@ -32,7 +38,6 @@
 
 #include "core/preload.h"
 #include "base/compat.h"
-#include "init/shmem.h"
 #include "governance/stats.h"
 
 #define KEYLEN 640
@@ -69,19 +74,42 @@ struct AigStats
 	int64		hist[AIG_STATS_BUCKETS];
 };
 
+#define STATS_TRANCHE "ai_gateway stats"
+
+/* The shared part besides the hash: the lock that guards the hash. */
+typedef struct StatsShared
+{
+	LWLock	   *lock;
+} StatsShared;
+
+static StatsShared *stats_shared = NULL;
 static HTAB *stats_hash = NULL;
 
+/* Shared memory needed: the lock struct and the hash of max_stats entries. */
 Size
 aig_stats_shmem_size(void)
 {
-	return hash_estimate_size(aig_max_stats, sizeof(AigStats));
+	return add_size(MAXALIGN(sizeof(StatsShared)),
+					hash_estimate_size(aig_max_stats, sizeof(AigStats)));
 }
 
+/* Ask for the tranche's lock (from the shmem request hook). */
 void
-aig_stats_shmem_init(void)
+aig_stats_shmem_request(void)
+{
+	RequestNamedLWLockTranche(STATS_TRANCHE, 1);
+}
+
+/* Create or attach the struct and the hash; caller holds AddinShmemInitLock. */
+void
+aig_stats_shmem_startup(void)
 {
 	HASHCTL		info;
+	bool		found;
 
+	stats_shared = ShmemInitStruct("ai_gateway stats lock", sizeof(StatsShared), &found);
+	if (!found)
+		stats_shared->lock = &(GetNamedLWLockTranche(STATS_TRANCHE))->lock;
 	memset(&info, 0, sizeof(info));
 	info.keysize = KEYLEN;
 	info.entrysize = sizeof(AigStats);
@@ -100,19 +128,19 @@ aig_stats_entry(const char *route, const char *provider, const char *model)
 		snprintf(key, sizeof(key), "%u\x1f%s\x1f%s\x1f%s", MyDatabaseId, route ? route : "",
 				 provider, model) >= (int) sizeof(key))
 		return NULL;
-	LWLockAcquire(aig_shared->lock, LW_SHARED);
+	LWLockAcquire(stats_shared->lock, LW_SHARED);
 	s = hash_search(stats_hash, key, HASH_FIND, NULL);
-	LWLockRelease(aig_shared->lock);
+	LWLockRelease(stats_shared->lock);
 	if (s)
 		return s;
-	LWLockAcquire(aig_shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(stats_shared->lock, LW_EXCLUSIVE);
 	s = hash_search(stats_hash, key, HASH_ENTER_NULL, &found);
 	if (s && !found)
 	{
 		memset((char *) s + KEYLEN, 0, sizeof(AigStats) - KEYLEN);
 		SpinLockInit(&s->mutex);
 	}
-	LWLockRelease(aig_shared->lock);
+	LWLockRelease(stats_shared->lock);
 	return s;
 }
 
@@ -212,7 +240,7 @@ snapshot(Snap **out)
 	int			n = 0;
 	int			cap;
 
-	LWLockAcquire(aig_shared->lock, LW_SHARED);
+	LWLockAcquire(stats_shared->lock, LW_SHARED);
 	cap = (int) hash_get_num_entries(stats_hash);
 	*out = palloc0(sizeof(Snap) * Max(cap, 1));
 	hash_seq_init(&st, stats_hash);
@@ -242,7 +270,7 @@ snapshot(Snap **out)
 		SpinLockRelease(&s->mutex);
 		n++;
 	}
-	LWLockRelease(aig_shared->lock);
+	LWLockRelease(stats_shared->lock);
 	return n;
 }
 
@@ -306,7 +334,7 @@ aig_stats_forget_db(Oid dbid)
 
 	if (stats_hash == NULL || !OidIsValid(dbid))
 		return;
-	LWLockAcquire(aig_shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(stats_shared->lock, LW_EXCLUSIVE);
 	hash_seq_init(&st, stats_hash);
 	while ((s = hash_seq_search(&st)) != NULL)
 	{
@@ -315,7 +343,7 @@ aig_stats_forget_db(Oid dbid)
 		if ((Oid) strtoul(s->key, &end, 10) == dbid && *end == '\x1f')
 			hash_search(stats_hash, s->key, HASH_REMOVE, NULL);
 	}
-	LWLockRelease(aig_shared->lock);
+	LWLockRelease(stats_shared->lock);
 }
 
 /* ai_gateway.stats_reset(): zero this database's counters. */
@@ -327,7 +355,7 @@ aig_stats_reset(PG_FUNCTION_ARGS)
 	AigStats   *s;
 
 	aig_require_preload();
-	LWLockAcquire(aig_shared->lock, LW_SHARED);
+	LWLockAcquire(stats_shared->lock, LW_SHARED);
 	hash_seq_init(&st, stats_hash);
 	while ((s = hash_seq_search(&st)) != NULL)
 	{
@@ -338,7 +366,7 @@ aig_stats_reset(PG_FUNCTION_ARGS)
 			   sizeof(AigStats) - offsetof(AigStats, requests));
 		SpinLockRelease(&s->mutex);
 	}
-	LWLockRelease(aig_shared->lock);
+	LWLockRelease(stats_shared->lock);
 	PG_RETURN_VOID();
 }
 

@@ -17,8 +17,10 @@ extern bool aig_log_requests;
 /* Define ai_gateway.max_stats and log_requests (called from _PG_init). */
 extern void aig_stats_define_gucs(void);
 
+/* Shared memory: size, tranche request, creation (init/shmem.c calls them). */
 extern Size aig_stats_shmem_size(void);
-extern void aig_stats_shmem_init(void);
+extern void aig_stats_shmem_request(void);
+extern void aig_stats_shmem_startup(void);
 
 /* The entry of route (NULL = direct call) / provider / model; NULL if full. */
 extern AigStats *aig_stats_entry(const char *route, const char *provider, const char *model);

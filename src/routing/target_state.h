@@ -80,8 +80,10 @@ extern AigBreakerConf aig_breaker_defaults;
 /* Define ai_gateway.max_targets and breaker_* (called from _PG_init). */
 extern void aig_target_state_define_gucs(void);
 
+/* Shared memory: size, tranche request, creation (init/shmem.c calls them). */
 extern Size aig_target_state_shmem_size(void);
-extern void aig_target_state_shmem_init(void);
+extern void aig_target_state_shmem_request(void);
+extern void aig_target_state_shmem_startup(void);
 
 /* The shared entry of provider/model (created on first use); NULL if full. */
 extern AigTargetState *aig_target_state(const char *provider, const char *model);
