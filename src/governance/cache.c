@@ -104,16 +104,6 @@ aig_cache_shmem_startup(void)
 		pg_atomic_init_u64(&cache_shared->generation, 1);
 }
 
-int
-aig_cache_scope_from_name(const char *name)
-{
-	if (strcmp(name, "role") == 0)
-		return AIG_CACHE_SCOPE_ROLE;
-	if (strcmp(name, "global") == 0)
-		return AIG_CACHE_SCOPE_GLOBAL;
-	return -1;
-}
-
 /* ---- key ---------------------------------------------------------------- */
 
 /* Length-prefixed fields, so that no two different inputs share bytes. */

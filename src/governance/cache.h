@@ -12,8 +12,7 @@
 #include "providers/provider.h"
 #include "routing/router.h"
 
-#define AIG_CACHE_SCOPE_ROLE 0
-#define AIG_CACHE_SCOPE_GLOBAL 1
+/* AIG_CACHE_SCOPE_*, AIG_CACHE_MAX_TTL_S, aig_cache_scope_from_name(): core/catalog.h */
 
 /* A call's place in the cache, decided before it runs. */
 typedef struct AigCacheKey
@@ -30,9 +29,6 @@ extern bool aig_cache_hits_count_quota;
 
 /* Define the cache GUCs (cache_gucs.c; called from _PG_init). */
 extern void aig_cache_define_gucs(void);
-
-/* "role" / "global" -> AIG_CACHE_SCOPE_*, -1 when neither. */
-extern int	aig_cache_scope_from_name(const char *name);
 
 /*
  * Is this call cached (options.cache, the route's cache_ttl_s, the GUC)?

@@ -10,33 +10,7 @@
 
 #include "core/catalog.h"
 
-typedef enum AigPeriod
-{
-	AIG_PERIOD_MINUTE = 0,
-	AIG_PERIOD_HOUR,
-	AIG_PERIOD_DAY,
-	AIG_PERIOD_MONTH,
-} AigPeriod;
-
-/* One row of ai_gateway.quotas, as cached by catalog.c. */
-typedef struct AigQuota
-{
-	char	   *role;
-	Oid			role_oid;		/* InvalidOid when the role does not exist */
-	AigPeriod	period;
-	int64		max_requests;	/* -1: no limit */
-	int64		max_tokens;
-	double		max_cost_usd;	/* < 0: no limit */
-} AigQuota;
-
-/* One row of ai_gateway.rate_limits. */
-typedef struct AigRateLimit
-{
-	char	   *role;
-	Oid			role_oid;
-	int			requests_per_minute;	/* -1: none */
-	int			tokens_per_minute;
-} AigRateLimit;
+/* AigQuota, AigRateLimit and AigPeriod (the configuration) are in core/catalog.h. */
 
 #define AIG_MAX_TICKET 16
 

@@ -15,6 +15,8 @@
 #include "utils/guc.h"
 
 #include "base/compat.h"
+#include "core/catalog.h"
+#include "core/catalog_options.h"
 #include "core/preload.h"
 #include "core/secrets.h"
 #include "transport/http.h"
@@ -24,6 +26,7 @@
 #include "routing/target_state.h"
 #include "governance/audit.h"
 #include "governance/cache.h"
+#include "governance/policy.h"
 #include "governance/quota.h"
 #include "governance/stats.h"
 #include "background/alerts.h"
@@ -39,6 +42,13 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	/* the catalog calls up into these layers through its hooks */
+	aig_catalog_hooks.target_state = aig_target_state;
+	aig_catalog_hooks.route_state = aig_route_state;
+	aig_catalog_hooks.stats_entry = aig_stats_entry;
+	aig_catalog_hooks.check_patterns = aig_policy_check_patterns;
+
+	aig_catalog_define_gucs();
 	aig_target_state_define_gucs();
 	aig_audit_define_gucs();
 	aig_stats_define_gucs();

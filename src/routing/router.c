@@ -45,6 +45,7 @@
 #include "routing/router.h"
 #include "routing/router_internal.h"
 #include "routing/strategy.h"
+#include "routing/target_state.h"
 #include "governance/audit.h"
 #include "governance/quota.h"
 #include "governance/shadow.h"

@@ -24,7 +24,6 @@ extern void aig_router_define_gucs(void);
 
 /* options.cache: true (the route's or the GUC's TTL, else an hour) */
 #define AIG_CACHE_TTL_DEFAULT (-2)
-#define AIG_CACHE_MAX_TTL_S (366 * 86400)
 
 /* Per-call options (options jsonb of the SQL functions), validated. */
 typedef struct AigCallOptions

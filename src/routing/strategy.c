@@ -32,6 +32,7 @@
 
 #include "base/compat.h"
 #include "routing/strategy.h"
+#include "routing/target_state.h"
 
 double		aig_fastest_explore_ratio = 0.05;
 

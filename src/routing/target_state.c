@@ -39,17 +39,10 @@
 #include "utils/memutils.h"
 #include "utils/guc.h"
 
+#include "core/catalog.h"
 #include "routing/target_state.h"
 
 int			aig_max_targets = 1000;
-
-AigBreakerConf aig_breaker_defaults = {
-	.failures = 5,
-	.error_rate = 0.5,
-	.min_requests = 20,
-	.window_ms = 60000,
-	.cooldown_ms = 30000,
-};
 
 #define TARGET_STATE_TRANCHE "ai_gateway target state"
 
@@ -455,7 +448,7 @@ aig_target_state_forget_db(Oid dbid)
 	LWLockRelease(ts_shared->lock);
 }
 
-/* Define ai_gateway.max_targets and the breaker defaults (called from _PG_init). */
+/* Define ai_gateway.max_targets (called from _PG_init). */
 void
 aig_target_state_define_gucs(void)
 {
@@ -470,48 +463,4 @@ aig_target_state_define_gucs(void)
 								0,
 								NULL, NULL, NULL);
 
-	DefineCustomIntVariable("ai_gateway.breaker_failures",
-							"Consecutive failures of a target that open its circuit breaker.",
-							NULL,
-							&aig_breaker_defaults.failures,
-							5, 1, 1000,
-							PGC_SUSET,
-							0,
-							NULL, NULL, NULL);
-
-	DefineCustomRealVariable("ai_gateway.breaker_error_rate",
-							 "Error share over the breaker window that opens a target's breaker.",
-							 NULL,
-							 &aig_breaker_defaults.error_rate,
-							 0.5, 0.01, 1.0,
-							 PGC_SUSET,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomIntVariable("ai_gateway.breaker_min_requests",
-							"Requests in the breaker window before its error rate counts.",
-							NULL,
-							&aig_breaker_defaults.min_requests,
-							20, 1, 1000000,
-							PGC_SUSET,
-							0,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("ai_gateway.breaker_window_ms",
-							"Length of the sliding window of a target's error rate.",
-							NULL,
-							&aig_breaker_defaults.window_ms,
-							60000, 1000, 3600 * 1000,
-							PGC_SUSET,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("ai_gateway.breaker_cooldown_ms",
-							"How long an open circuit breaker stays open before a probe.",
-							NULL,
-							&aig_breaker_defaults.cooldown_ms,
-							30000, 10, 3600 * 1000,
-							PGC_SUSET,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
 }
