@@ -1,5 +1,7 @@
 /*
- * http.h — libcurl transport: one request, or later many at once.
+ * http.h — libcurl transport: one request, or many at once; the request,
+ * limits and response types (the dialects in providers/ fill requests and
+ * read responses; transport knows nothing of providers).
  *
  * A backend keeps one curl multi handle and its easy handles for its whole
  * life, so connections (keep-alive, TLS sessions) are reused across calls.
@@ -11,7 +13,17 @@
 
 #include "postgres.h"
 
-#include "providers/provider.h"
+#define AIG_MAX_HEADERS 16
+
+/* What http.c sends (a dialect fills it: providers/provider.h). */
+typedef struct AigHttpRequest
+{
+	char	   *url;
+	char	   *body;
+	size_t		body_len;
+	int			nheaders;
+	const char *headers[AIG_MAX_HEADERS];	/* "Name: value" */
+} AigHttpRequest;
 
 typedef struct AigHttpLimits
 {
