@@ -27,6 +27,9 @@
  * and counted (ai_gateway.audit_stats()), never silently.  Error paths
  * (PG_CATCH) do not wait.  Records of databases other than
  * ai_gateway.database, where the worker runs, are counted, not queued.
+ *
+ * This file is the writer side (queue, worker's batch writer, counters);
+ * the SQL functions audit_stats() and audit_flush() are in api/audit_api.c.
  */
 #include "postgres.h"
 
@@ -51,8 +54,6 @@
 #include "core/preload.h"
 #include "governance/audit.h"
 #include "base/compat.h"
-#include "funcapi.h"
-#include "governance/shadow.h"
 
 int			aig_audit_queue_kb = 8192;
 int			aig_audit_wait_ms = 1000;
@@ -572,69 +573,35 @@ aig_audit_counters(AigAuditCounters *out)
 	LWLockRelease(queue->lock);
 }
 
-/* ai_gateway.audit_stats() */
-PG_FUNCTION_INFO_V1(aig_audit_stats);
-Datum
-aig_audit_stats(PG_FUNCTION_ARGS)
+/* The queue position after the last record queued so far. */
+uint64
+aig_audit_queue_head(void)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	AigAuditCounters c;
-	AigShadowCounters sc;
-	Datum		values[10];
-	bool		nulls[10] = {0};
+	uint64		head;
 
-	InitMaterializedSRF(fcinfo, 0);
-	aig_require_preload();
-	aig_audit_counters(&c);
-	values[0] = Int64GetDatum((int64) c.enqueued);
-	values[1] = Int64GetDatum((int64) c.written);
-	values[2] = Int64GetDatum((int64) c.dropped_full);
-	values[3] = Int64GetDatum((int64) c.dropped_other_db);
-	values[4] = Int64GetDatum((int64) c.waits);
-	values[5] = Int64GetDatum((int64) c.queued_bytes);
-	values[6] = Int64GetDatum((int64) c.queue_bytes);
-	aig_shadow_counters(&sc);
-	values[7] = Int64GetDatum((int64) sc.queued);
-	values[8] = Int64GetDatum((int64) sc.sent);
-	values[9] = Int64GetDatum((int64) sc.dropped);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	return (Datum) 0;
+	LWLockAcquire(queue->lock, LW_SHARED);
+	head = queue->head;
+	LWLockRelease(queue->lock);
+	return head;
 }
 
-/* ai_gateway.audit_flush(timeout_ms): wait for what is queued now to be written. */
-PG_FUNCTION_INFO_V1(aig_audit_flush);
-Datum
-aig_audit_flush(PG_FUNCTION_ARGS)
+/*
+ * Has the worker written (and committed) every record queued before pos?
+ * If not, wake it so it does not wait for its next flush interval.
+ */
+bool
+aig_audit_written_through(uint64 pos)
 {
-	int			timeout = PG_ARGISNULL(0) ? 10000 : PG_GETARG_INT32(0);
-	uint64		target;
-	int			waited = 0;
+	Latch	   *wake;
+	bool		done;
 
-	aig_require_preload();
 	LWLockAcquire(queue->lock, LW_SHARED);
-	target = queue->head;
+	done = queue->tail >= pos;
+	wake = queue->worker_latch;
 	LWLockRelease(queue->lock);
-	for (;;)
-	{
-		Latch	   *wake;
-		bool		done;
-
-		LWLockAcquire(queue->lock, LW_SHARED);
-		done = queue->tail >= target;
-		wake = queue->worker_latch;
-		LWLockRelease(queue->lock);
-		if (done)
-			PG_RETURN_BOOL(true);
-		if (waited >= timeout)
-			PG_RETURN_BOOL(false);
-		if (wake)
-			SetLatch(wake);
-		CHECK_FOR_INTERRUPTS();
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		waited += 10;
-	}
+	if (!done && wake)
+		SetLatch(wake);
+	return done;
 }
 
 /* Define the audit trail's ai_gateway.* GUCs (called from _PG_init). */

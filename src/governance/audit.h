@@ -86,4 +86,10 @@ typedef struct AigAuditCounters
 
 extern void aig_audit_counters(AigAuditCounters *out);
 
+/* For ai_gateway.audit_flush() (api/audit_api.c): the position after the
+ * last queued record, and whether the worker has written up to a position
+ * (waking it when not). */
+extern uint64 aig_audit_queue_head(void);
+extern bool aig_audit_written_through(uint64 pos);
+
 #endif							/* AIG_AUDIT_H */

@@ -25,6 +25,9 @@
  * most ai_gateway.rate_limit_wait_ms, else fails with 53400 and the wait
  * it would need.
  *
+ * The usage view's function, ai_gateway.usage(), is in api/quota_api.c; it
+ * reads a quota's counters through aig_quota_usage().
+ *
  * Shared memory: a struct with the two locks and the usage-loaded flag, the
  * usage hash and the bucket hash; sized by aig_quota_shmem_size(), created
  * by aig_quota_shmem_startup() (init/shmem.c calls both).
@@ -60,10 +63,8 @@
 #include "utils/timestamp.h"
 #include "utils/guc.h"
 
-#include "core/preload.h"
 #include "governance/audit.h"
 #include "base/compat.h"
-#include "funcapi.h"
 #include "governance/quota.h"
 #include "core/search_path.h"
 
@@ -245,8 +246,8 @@ unix_to_text(int64 t)
  * team's pool (and refusing them when any pool is spent), so membership is
  * taken without that superuser shortcut.
  */
-static bool
-applies_to_user(Oid role_oid)
+bool
+aig_quota_applies_to_user(Oid role_oid)
 {
 	Oid			me = GetUserId();
 
@@ -277,7 +278,7 @@ aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 
 	t->n = 0;
 	for (int i = 0; i < nq && nmine < AIG_MAX_TICKET; i++)
-		if (applies_to_user(quotas[i].role_oid))
+		if (aig_quota_applies_to_user(quotas[i].role_oid))
 			mine[nmine++] = &quotas[i];
 
 	/* after a start or a crash, the saved usage counts before any call */
@@ -480,7 +481,7 @@ role_rate_limits(int64 est_tokens)
 		const AigRateLimit *l = &limits[i];
 		long		need = 0;
 
-		if (!applies_to_user(l->role_oid))
+		if (!aig_quota_applies_to_user(l->role_oid))
 			continue;
 		if (!rate_take('r', l->role, l->requests_per_minute, l->tokens_per_minute,
 					   est_tokens, &need))
@@ -677,67 +678,32 @@ load_as_owner(void)
 	PG_END_TRY();
 }
 
-/*
- * ai_gateway.usage(): current usage of every quota of this database that
- * the caller may see (its own roles'; all for administrators).
- */
-PG_FUNCTION_INFO_V1(aig_usage);
-Datum
-aig_usage(PG_FUNCTION_ARGS)
+/* What quota q has used in its current period in this database (the usage view). */
+void
+aig_quota_usage(const AigQuota *q, AigQuotaUsage *out)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int			nq;
-	const AigQuota *quotas;
-	int64		now = unix_now();
-	bool		admin;
+	UsageKey	key;
+	UsageEntry *e;
 
-	InitMaterializedSRF(fcinfo, 0);
-	aig_require_preload();
-	aig_catalog_ensure();
-	admin = aig_is_admin();
-	quotas = aig_catalog_quotas(&nq);
-	for (int i = 0; i < nq; i++)
+	memset(out, 0, sizeof(*out));
+	period_window(q->period, unix_now(), &out->window_start, &out->window_end);
+	if (!OidIsValid(q->role_oid))
+		return;
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.roleid = q->role_oid;
+	key.period = q->period;
+	LWLockAcquire(qs->usage_lock, LW_SHARED);
+	e = hash_search(usage_hash, &key, HASH_FIND, NULL);
+	if (e && e->window == out->window_start)
 	{
-		const AigQuota *q = &quotas[i];
-		UsageKey	key;
-		UsageEntry *e;
-		UsageEntry	snap;
-		int64		start,
-					next;
-		Datum		values[11];
-		bool		nulls[11] = {0};
-
-		if (!admin && !applies_to_user(q->role_oid))
-			continue;
-		period_window(q->period, now, &start, &next);
-		memset(&snap, 0, sizeof(snap));
-		memset(&key, 0, sizeof(key));
-		key.dbid = MyDatabaseId;
-		key.roleid = q->role_oid;
-		key.period = q->period;
-		LWLockAcquire(qs->usage_lock, LW_SHARED);
-		e = OidIsValid(q->role_oid) ? hash_search(usage_hash, &key, HASH_FIND, NULL) : NULL;
-		if (e && e->window == start)
-			snap = *e;
-		LWLockRelease(qs->usage_lock);
-
-		values[0] = CStringGetTextDatum(q->role);
-		values[1] = CStringGetTextDatum(aig_period_name(q->period));
-		values[2] = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) start));
-		values[3] = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) next));
-		values[4] = Int64GetDatum(snap.requests);
-		values[5] = Int64GetDatum(q->max_requests);
-		nulls[5] = q->max_requests < 0;
-		values[6] = Int64GetDatum(snap.tokens + snap.tokens_reserved);
-		values[7] = Int64GetDatum(q->max_tokens);
-		nulls[7] = q->max_tokens < 0;
-		values[8] = DirectFunctionCall1(float8_numeric, Float8GetDatum(snap.cost + snap.cost_reserved));
-		values[9] = DirectFunctionCall1(float8_numeric, Float8GetDatum(q->max_cost_usd));
-		nulls[9] = q->max_cost_usd < 0;
-		values[10] = Int64GetDatum(snap.tokens_reserved);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		out->requests = e->requests;
+		out->tokens = e->tokens;
+		out->tokens_reserved = e->tokens_reserved;
+		out->cost = e->cost;
+		out->cost_reserved = e->cost_reserved;
 	}
-	return (Datum) 0;
+	LWLockRelease(qs->usage_lock);
 }
 
 /* Define the quota and rate-limit ai_gateway.* GUCs (called from _PG_init). */

@@ -66,6 +66,23 @@ extern void aig_quota_load(void);
 
 extern const char *aig_period_name(AigPeriod p);
 
+/* Is the current user held to a quota or rate limit on role_oid (its own role, its groups)? */
+extern bool aig_quota_applies_to_user(Oid role_oid);
+
+/* What a quota has used in its current period (for ai_gateway.usage()). */
+typedef struct AigQuotaUsage
+{
+	int64		window_start;	/* the period, Unix seconds */
+	int64		window_end;
+	int64		requests;
+	int64		tokens;			/* used */
+	int64		tokens_reserved;	/* reserved by calls in flight */
+	double		cost;
+	double		cost_reserved;
+} AigQuotaUsage;
+
+extern void aig_quota_usage(const AigQuota *q, AigQuotaUsage *out);
+
 /* Free the usage and rate-bucket entries of a dropped database. */
 extern void aig_quota_forget_db(Oid dbid);
 
