@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test/run_all.sh — the whole test suite (the README's test command).
 #
-# Builds with warnings as errors, installs into the PostgreSQL that
+# Checks that every include points down the source tree's layers
+# (test/check_layers.sh; a failure fails the suite, the rest still runs),
+# builds with warnings as errors, installs into the PostgreSQL that
 # pg_config names, starts the mock provider and a throwaway cluster
 # (127.0.0.1, a free port, ai_gateway preloaded), runs the pg_regress suite
 # (sql/*.sql against expected/*.out, order in test/schedule) and the
@@ -20,6 +22,13 @@ only_regress=0
 only=""
 [ "${1:-}" = "--regress" ] && only_regress=1
 [ "${1:-}" = "--only" ] && only=",${2:?--only needs test names},"
+
+status=0
+echo "== include layers"
+if ! bash "$AIG_ROOT/test/check_layers.sh"; then
+	echo "FAILED: check_layers.sh (an include points up the layers)"
+	status=1
+fi
 
 echo "== build"
 make -s -j2 PG_CONFIG="$PG_CONFIG"
@@ -49,7 +58,6 @@ aig_start_cluster "$work/cluster" "$PGPORT" "ai_gateway.database = 'aig_regressi
 export AIG_SERVER_LOG="$work/cluster/server.log"
 echo "== mock provider on 127.0.0.1:$MOCK_PORT, cluster on 127.0.0.1:$PGPORT"
 
-status=0
 echo "== pg_regress"
 PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
 mkdir -p "$work/regress"
