@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test/run_all.sh — the whole test suite (the README's test command).
 #
-# Builds with warnings as errors, installs into the PostgreSQL that
+# Checks that every include points down the source tree's layers
+# (test/check_layers.sh; a failure fails the suite, the rest still runs),
+# builds with warnings as errors, installs into the PostgreSQL that
 # pg_config names, starts the mock provider, runs the pg_regress suite with
 # `make installcheck` (test/sql/*.sql against test/expected/*.out, order in
 # test/schedule, on a temporary instance that pg_regress starts and stops:
@@ -23,6 +25,13 @@ only_regress=0
 only=""
 [ "${1:-}" = "--regress" ] && only_regress=1
 [ "${1:-}" = "--only" ] && only=",${2:?--only needs test names},"
+
+status=0
+echo "== include layers"
+if ! bash "$AIG_ROOT/test/check_layers.sh"; then
+	echo "FAILED: check_layers.sh (an include points up the layers)"
+	status=1
+fi
 
 echo "== build"
 make -s -j2 PG_CONFIG="$PG_CONFIG"
@@ -47,7 +56,6 @@ export MOCK_PORT
 # pg_regress starts and stops, test/regress.conf's settings, this mock.
 # initdb refuses root: as root, run it as postgres (the tree stays read-only
 # to it; results/, regression.diffs, log/ and the instance go to the work dir)
-status=0
 echo "== pg_regress (make installcheck; mock provider on 127.0.0.1:$MOCK_PORT)"
 mkdir -p "$work/regress"
 as_pg=()

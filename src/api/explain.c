@@ -15,7 +15,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
-#include "init/ai_gateway.h"
+#include "core/preload.h"
 #include "core/catalog.h"
 #include "base/compat.h"
 #include "core/jsonb_util.h"

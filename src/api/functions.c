@@ -19,7 +19,8 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "init/ai_gateway.h"
+#include "core/preload.h"
+#include "routing/attempt.h"
 #include "core/catalog.h"
 #include "core/catalog_options.h"
 #include "base/compat.h"

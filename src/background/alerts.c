@@ -21,6 +21,7 @@
 #include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
+#include "utils/guc.h"
 
 #include "background/alerts.h"
 #include "routing/target_state.h"
@@ -164,4 +165,27 @@ aig_alerts_scan(void)
 		pfree(snaps);
 	baseline_taken = true;
 	return sent;
+}
+
+/* Define the alerts' ai_gateway.* GUCs (called from _PG_init). */
+void
+aig_alerts_define_gucs(void)
+{
+	DefineCustomRealVariable("ai_gateway.alert_error_rate",
+							 "Error share of a provider/model over its window that sends an error_rate alert; 0 turns these alerts off.",
+							 "Alerts are NOTIFY messages on channel ai_gateway_alerts in ai_gateway.database.",
+							 &aig_alert_error_rate,
+							 0.5, 0, 1,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.alert_min_requests",
+							"Requests a target needs in its window before its error rate can raise an alert.",
+							NULL,
+							&aig_alert_min_requests,
+							20, 1, 1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
 }

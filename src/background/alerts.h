@@ -14,6 +14,9 @@
 extern double aig_alert_error_rate;
 extern int	aig_alert_min_requests;
 
+/* Define ai_gateway.alert_error_rate and alert_min_requests (called from _PG_init). */
+extern void aig_alerts_define_gucs(void);
+
 /*
  * Worker: compare every target of this database with what the last scan
  * saw and NOTIFY the changes (inside the caller's transaction).  The first

@@ -59,7 +59,8 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "init/ai_gateway.h"
+#include "core/preload.h"
+#include "routing/attempt.h"
 #include "governance/audit.h"
 #include "core/catalog.h"
 #include "background/jobs.h"
@@ -89,7 +90,7 @@ aig_jobs_shmem_size(void)
 }
 
 void
-aig_jobs_shmem_init(void)
+aig_jobs_shmem_startup(void)
 {
 	bool		found;
 

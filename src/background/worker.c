@@ -45,7 +45,8 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "init/ai_gateway.h"
+#include "core/preload.h"
+#include "background/worker.h"
 #include "governance/audit.h"
 #include "governance/quota.h"
 #include "core/search_path.h"
@@ -55,8 +56,6 @@
 #include "governance/cache.h"
 #include "governance/stats.h"
 #include "routing/target_state.h"
-
-int			aig_quota_persist_ms = 5000;
 
 PGDLLEXPORT void aig_worker_main(Datum arg);
 

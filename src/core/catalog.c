@@ -36,18 +36,18 @@
 #include "utils/syscache.h"
 
 #include "core/catalog_internal.h"
-#include "governance/quota.h"
-#include "governance/stats.h"
 
 #define AIG_SCHEMA "ai_gateway"
 
 typedef struct StateEntry
 {
 	char		key[AIG_PRICE_KEYLEN];
-	AigTargetState *state;
-	AigStats   *stats;
+	struct AigTargetState *state;
+	struct AigStats *stats;
 	bool		stats_known;
 } StateEntry;
+
+AigCatalogHooks aig_catalog_hooks;
 
 /* the cache (catalog_internal.h); rebuilt by each load */
 MemoryContext aig_catalog_cxt = NULL;
@@ -340,7 +340,7 @@ aig_catalog_price(const char *provider, const char *model)
  * The shared state of a provider/model called directly, found once per
  * catalog load: later calls pay a local hash lookup, not the shared lock.
  */
-AigTargetState *
+struct AigTargetState *
 aig_catalog_target_state(const char *provider, const char *model)
 {
 	char		key[AIG_PRICE_KEYLEN];
@@ -349,11 +349,11 @@ aig_catalog_target_state(const char *provider, const char *model)
 
 	if (direct_state_hash == NULL ||
 		snprintf(key, sizeof(key), "%s\x1f%s", provider, model) >= (int) sizeof(key))
-		return aig_target_state(provider, model);
+		return aig_catalog_hook_target_state(provider, model);
 	e = hash_search(direct_state_hash, key, HASH_ENTER, &found);
 	if (!found)
 	{
-		e->state = aig_target_state(provider, model);
+		e->state = aig_catalog_hook_target_state(provider, model);
 		e->stats_known = false;
 	}
 	return e->state;
@@ -389,7 +389,7 @@ aig_catalog_memory(void)
 	return aig_catalog_cxt;
 }
 
-AigStats *
+struct AigStats *
 aig_catalog_direct_stats(const char *provider, const char *model)
 {
 	char		key[AIG_PRICE_KEYLEN];
@@ -398,13 +398,13 @@ aig_catalog_direct_stats(const char *provider, const char *model)
 
 	if (direct_state_hash == NULL ||
 		snprintf(key, sizeof(key), "%s\x1f%s", provider, model) >= (int) sizeof(key))
-		return aig_stats_entry(NULL, provider, model);
+		return aig_catalog_hook_stats(NULL, provider, model);
 	e = hash_search(direct_state_hash, key, HASH_ENTER, &found);
 	if (!found)
-		e->state = aig_target_state(provider, model);
+		e->state = aig_catalog_hook_target_state(provider, model);
 	if (!e->stats_known)
 	{
-		e->stats = aig_stats_entry(NULL, provider, model);
+		e->stats = aig_catalog_hook_stats(NULL, provider, model);
 		e->stats_known = true;
 	}
 	return e->stats;

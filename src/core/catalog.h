@@ -1,6 +1,15 @@
 /*
  * catalog.h — the gateway configuration (providers, routes, targets, model
- * prices) as a per-backend cache of the ai_gateway.* tables.
+ * prices, quotas, rate limits) as a per-backend cache of the ai_gateway.*
+ * tables, and the configuration types the layers above read from it:
+ * breaker settings, quota and rate-limit rows, cache and redaction modes.
+ *
+ * The catalog holds the shared state of targets and routes and their
+ * statistics entries only as opaque pointers (struct AigTargetState,
+ * struct AigStats: routing/target_state.h, governance/stats.h); it gets
+ * them, and validates deny patterns, through aig_catalog_hooks, which
+ * the module entry fills at load.  Nothing here includes a header of a
+ * higher layer.
  */
 #ifndef AIG_CATALOG_H
 #define AIG_CATALOG_H
@@ -8,7 +17,63 @@
 #include "postgres.h"
 
 #include "providers/provider.h"
-#include "routing/target_state.h"
+
+struct AigTargetState;			/* routing/target_state.h */
+struct AigStats;				/* governance/stats.h */
+
+/* Circuit breaker thresholds: GUCs (ai_gateway.breaker_*), overridden by route options. */
+typedef struct AigBreakerConf
+{
+	int			failures;		/* consecutive failures that open it */
+	double		error_rate;		/* error share over the window that opens it */
+	int			min_requests;	/* requests in the window before the rate counts */
+	int			window_ms;
+	int			cooldown_ms;
+} AigBreakerConf;
+
+/* The GUC defaults (catalog_options.c); a route's options override them. */
+extern AigBreakerConf aig_breaker_defaults;
+
+typedef enum AigPeriod
+{
+	AIG_PERIOD_MINUTE = 0,
+	AIG_PERIOD_HOUR,
+	AIG_PERIOD_DAY,
+	AIG_PERIOD_MONTH,
+} AigPeriod;
+
+/* One row of ai_gateway.quotas (enforced by governance/quota.c). */
+typedef struct AigQuota
+{
+	char	   *role;
+	Oid			role_oid;		/* InvalidOid when the role does not exist */
+	AigPeriod	period;
+	int64		max_requests;	/* -1: no limit */
+	int64		max_tokens;
+	double		max_cost_usd;	/* < 0: no limit */
+} AigQuota;
+
+/* One row of ai_gateway.rate_limits. */
+typedef struct AigRateLimit
+{
+	char	   *role;
+	Oid			role_oid;
+	int			requests_per_minute;	/* -1: none */
+	int			tokens_per_minute;
+} AigRateLimit;
+
+/* Cache modes: who may share a cached answer (route option, GUC). */
+#define AIG_CACHE_SCOPE_ROLE 0
+#define AIG_CACHE_SCOPE_GLOBAL 1
+#define AIG_CACHE_MAX_TTL_S (366 * 86400)
+
+/* "role" / "global" -> AIG_CACHE_SCOPE_*, -1 when neither. */
+extern int	aig_cache_scope_from_name(const char *name);
+
+/* Redaction modes (route option redact_pii; governance/policy.c applies them). */
+#define AIG_REDACT_OFF 0
+#define AIG_REDACT_ON 1
+#define AIG_REDACT_REVERSIBLE 2
 
 typedef struct AigModelPrice
 {
@@ -28,7 +93,7 @@ typedef struct AigTarget
 	bool		shadow;
 	char	   *role;			/* only members of this role, or NULL */
 	Oid			role_oid;		/* InvalidOid when role is NULL or missing */
-	AigTargetState *state;		/* shared health, NULL when untracked */
+	struct AigTargetState *state;	/* shared health, NULL when untracked */
 	const AigModelPrice *price; /* NULL when unknown */
 	struct AigStats *stats;		/* shared statistics of route + target */
 } AigTarget;
@@ -62,7 +127,7 @@ typedef struct AigRoute
 	int			redact_pii;		/* AIG_REDACT_OFF / ON / REVERSIBLE */
 	int			ndeny;
 	char	  **deny_patterns;	/* options.deny_patterns (regexes) */
-	AigTargetState *state;		/* shared route counters, or NULL */
+	struct AigTargetState *state;	/* shared route counters, or NULL */
 	int			cache_ttl_s;	/* options.cache_ttl_s, -1 = GUC */
 	int			cache_scope;	/* options.cache_scope: AIG_CACHE_SCOPE_*, -1 = GUC */
 	bool		cache_fp_set;	/* cache_fp computed (cache.c) */
@@ -75,8 +140,23 @@ typedef struct AigRoute
 	AigTarget  *targets;		/* sorted by priority, then provider, model */
 } AigRoute;
 
-struct AigQuota;
-struct AigRateLimit;
+/*
+ * What the catalog needs from the layers above it, filled once by _PG_init
+ * (init/ai_gateway.c): the shared entries a load attaches to targets and
+ * routes (routing/target_state.c, governance/stats.c), and the validation
+ * of deny patterns (governance/policy.c).  A NULL hook leaves the pointer
+ * NULL (untracked) or skips the check.
+ */
+typedef struct AigCatalogHooks
+{
+	struct AigTargetState *(*target_state) (const char *provider, const char *model);
+	struct AigTargetState *(*route_state) (const char *route);
+	struct AigStats *(*stats_entry) (const char *route, const char *provider,
+									 const char *model);
+	void		(*check_patterns) (const char *route, int n, char **patterns);
+} AigCatalogHooks;
+
+extern AigCatalogHooks aig_catalog_hooks;
 
 /* Make sure the cache reflects committed configuration; call once per call. */
 extern void aig_catalog_ensure(void);
@@ -85,8 +165,8 @@ extern AigRoute *aig_catalog_route(const char *name);
 extern AigProvider *aig_catalog_provider(const char *name);
 extern const AigModelPrice *aig_catalog_price(const char *provider, const char *model);
 /* ai_gateway.quotas and ai_gateway.rate_limits rows. */
-extern const struct AigQuota *aig_catalog_quotas(int *n);
-extern const struct AigRateLimit *aig_catalog_rate_limits(int *n);
+extern const AigQuota *aig_catalog_quotas(int *n);
+extern const AigRateLimit *aig_catalog_rate_limits(int *n);
 
 /* May the current user call route / provider? (grants; admins always) */
 extern bool aig_catalog_route_allowed(const AigRoute *route);
@@ -110,6 +190,6 @@ extern MemoryContext aig_catalog_memory(void);
 extern struct AigStats *aig_catalog_direct_stats(const char *provider, const char *model);
 
 /* Shared state of provider/model, looked up once per catalog load. */
-extern AigTargetState *aig_catalog_target_state(const char *provider, const char *model);
+extern struct AigTargetState *aig_catalog_target_state(const char *provider, const char *model);
 
 #endif							/* AIG_CATALOG_H */

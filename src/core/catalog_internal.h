@@ -11,7 +11,6 @@
 #include "utils/hsearch.h"
 
 #include "core/catalog.h"
-#include "governance/quota.h"
 
 #define AIG_NAME_KEYLEN 256
 #define AIG_PRICE_KEYLEN 512	/* "provider\x1fmodel" */
@@ -45,6 +44,27 @@ extern int	aig_nquotas;
 extern AigRateLimit *aig_rate_limits;
 extern int	aig_nrate_limits;
 extern Oid	aig_admin_role;		/* ai_gateway_admin, or InvalidOid */
+
+/* The hooks of the layers above (aig_catalog_hooks), NULL when unset. */
+static inline struct AigTargetState *
+aig_catalog_hook_target_state(const char *provider, const char *model)
+{
+	return aig_catalog_hooks.target_state ?
+		aig_catalog_hooks.target_state(provider, model) : NULL;
+}
+
+static inline struct AigTargetState *
+aig_catalog_hook_route_state(const char *route)
+{
+	return aig_catalog_hooks.route_state ? aig_catalog_hooks.route_state(route) : NULL;
+}
+
+static inline struct AigStats *
+aig_catalog_hook_stats(const char *route, const char *provider, const char *model)
+{
+	return aig_catalog_hooks.stats_entry ?
+		aig_catalog_hooks.stats_entry(route, provider, model) : NULL;
+}
 
 /* catalog_load.c; both run inside SPI_connect, as the tables' owner */
 

@@ -22,10 +22,8 @@
 #include "core/catalog_internal.h"
 #include "core/catalog_options.h"
 #include "core/jsonb_util.h"
-#include "governance/quota.h"
 #include "core/search_path.h"
 #include "core/secrets.h"
-#include "governance/stats.h"
 
 /*
  * SPI_execute_with_args of one of the loader's fixed queries under a pinned
@@ -237,13 +235,13 @@ finish_route(AigRoute *r)
 	{
 		AigTarget  *t = &r->targets[i];
 
-		t->state = aig_target_state(t->provider->name, t->model);
-		t->stats = aig_stats_entry(r->name, t->provider->name, t->model);
+		t->state = aig_catalog_hook_target_state(t->provider->name, t->model);
+		t->stats = aig_catalog_hook_stats(r->name, t->provider->name, t->model);
 		r->has_shadows |= t->shadow;
 		t->price = aig_catalog_price(t->provider->name, t->model);
 	}
 	if (r->name)
-		r->state = aig_route_state(r->name);
+		r->state = aig_catalog_hook_route_state(r->name);
 }
 
 static void

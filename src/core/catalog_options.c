@@ -24,12 +24,30 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/rel.h"
+#include "utils/guc.h"
 
-#include "governance/cache.h"
 #include "core/catalog_options.h"
 #include "base/compat.h"
 #include "core/jsonb_util.h"
-#include "governance/policy.h"
+
+AigBreakerConf aig_breaker_defaults = {
+	.failures = 5,
+	.error_rate = 0.5,
+	.min_requests = 20,
+	.window_ms = 60000,
+	.cooldown_ms = 30000,
+};
+
+/* "role" / "global" -> AIG_CACHE_SCOPE_*, -1 when neither. */
+int
+aig_cache_scope_from_name(const char *name)
+{
+	if (strcmp(name, "role") == 0)
+		return AIG_CACHE_SCOPE_ROLE;
+	if (strcmp(name, "global") == 0)
+		return AIG_CACHE_SCOPE_GLOBAL;
+	return -1;
+}
 
 static const char *const provider_keys[] = {
 	"timeout_ms", "connect_timeout_ms", "api_version", "anthropic_version",
@@ -279,8 +297,8 @@ apply_policy_options(AigRoute *r, Jsonb *opts, bool strict)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("route option \"deny_patterns\" must be an array of regular expressions")));
-	if (strict)
-		aig_policy_check_patterns(r->name, r->ndeny, r->deny_patterns);
+	if (strict && aig_catalog_hooks.check_patterns != NULL)
+		aig_catalog_hooks.check_patterns(r->name, r->ndeny, r->deny_patterns);
 }
 
 void
@@ -441,4 +459,54 @@ aig_validate_route(PG_FUNCTION_ARGS)
 		tup = heap_modify_tuple_by_cols(tup, desc, 1, &col, values, nulls);
 	}
 	return PointerGetDatum(tup);
+}
+
+/* Define the breaker defaults that route options override (called from _PG_init). */
+void
+aig_catalog_define_gucs(void)
+{
+	DefineCustomIntVariable("ai_gateway.breaker_failures",
+							"Consecutive failures of a target that open its circuit breaker.",
+							NULL,
+							&aig_breaker_defaults.failures,
+							5, 1, 1000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomRealVariable("ai_gateway.breaker_error_rate",
+							 "Error share over the breaker window that opens a target's breaker.",
+							 NULL,
+							 &aig_breaker_defaults.error_rate,
+							 0.5, 0.01, 1.0,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.breaker_min_requests",
+							"Requests in the breaker window before its error rate counts.",
+							NULL,
+							&aig_breaker_defaults.min_requests,
+							20, 1, 1000000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.breaker_window_ms",
+							"Length of the sliding window of a target's error rate.",
+							NULL,
+							&aig_breaker_defaults.window_ms,
+							60000, 1000, 3600 * 1000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.breaker_cooldown_ms",
+							"How long an open circuit breaker stays open before a probe.",
+							NULL,
+							&aig_breaker_defaults.cooldown_ms,
+							30000, 10, 3600 * 1000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 }

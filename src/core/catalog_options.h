@@ -19,6 +19,9 @@ extern void aig_provider_apply_options(AigProvider *p, Jsonb *opts);
  */
 extern void aig_route_apply_options(AigRoute *r, Jsonb *opts, bool strict);
 
+/* Define ai_gateway.breaker_* (the defaults of aig_breaker_defaults; from _PG_init). */
+extern void aig_catalog_define_gucs(void);
+
 /* The route's request (or response) hook, looked up again if it was dropped. */
 extern Oid	aig_route_hook_refresh(AigRoute *r, bool request);
 

@@ -31,9 +31,11 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
+#include "utils/guc.h"
 
-#include "init/ai_gateway.h"
 #include "core/secrets.h"
+
+char	   *aig_master_key_file = NULL;
 
 #define AIG_KEY_LEN 32
 #define AIG_NONCE_LEN 12
@@ -379,4 +381,18 @@ aig_providers_protect_key(PG_FUNCTION_ARGS)
 	explicit_bzero(plain, strlen(plain));
 	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, 2,
 													 cols, vals, nulls));
+}
+
+/* Define ai_gateway.master_key_file (called from _PG_init). */
+void
+aig_secrets_define_gucs(void)
+{
+	DefineCustomStringVariable("ai_gateway.master_key_file",
+							   "File holding the 32-byte key that encrypts provider API keys.",
+							   "Empty means ai_gateway.key in the data directory, created on first use.",
+							   &aig_master_key_file,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
 }

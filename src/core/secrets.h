@@ -9,6 +9,12 @@
 #define AIG_SECRET_PREFIX "aigk1:"
 #define AIG_MASK_PREFIX "****"
 
+/* GUC ai_gateway.master_key_file */
+extern char *aig_master_key_file;
+
+/* Define ai_gateway.master_key_file (called from _PG_init). */
+extern void aig_secrets_define_gucs(void);
+
 extern char *aig_secret_encrypt(const char *plain);
 /* NULL (and *why set) when the ciphertext cannot be opened with our key */
 extern char *aig_secret_decrypt(const char *sealed, const char **why);

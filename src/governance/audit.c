@@ -7,8 +7,12 @@
  * caller's transaction — a ROLLBACK cannot erase it — and the caller pays a
  * memcpy under a lock, not a table write.
  *
- * Locking: aig_shared->audit_lock guards head (next write position) and
- * tail (next read position), both byte counts that only grow; the buffer
+ * Shared memory: the queue (header + ring), sized by aig_audit_shmem_size()
+ * and created by aig_audit_shmem_startup() (init/shmem.c calls both).
+ *
+ * Locking: queue->lock, the "ai_gateway audit" tranche's only lock, guards
+ * head (next write position), tail (next read position) and the worker's
+ * latch; head and tail are byte counts that only grow; the buffer
  * offset is position % size.  Producers copy a record in and advance head
  * under the lock in exclusive mode.  The worker reads head under the lock,
  * copies records out and writes them without holding it, and advances tail
@@ -23,6 +27,9 @@
  * and counted (ai_gateway.audit_stats()), never silently.  Error paths
  * (PG_CATCH) do not wait.  Records of databases other than
  * ai_gateway.database, where the worker runs, are counted, not queued.
+ *
+ * This file is the writer side (queue, worker's batch writer, counters);
+ * the SQL functions audit_stats() and audit_flush() are in api/audit_api.c.
  */
 #include "postgres.h"
 
@@ -42,18 +49,17 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/guc.h"
 
-#include "init/ai_gateway.h"
+#include "core/preload.h"
 #include "governance/audit.h"
 #include "base/compat.h"
-#include "funcapi.h"
-#include "init/shmem.h"
-#include "governance/shadow.h"
 
 int			aig_audit_queue_kb = 8192;
 int			aig_audit_wait_ms = 1000;
 int			aig_audit_flush_ms = 100;
 char	   *aig_audit_retention = NULL;
+bool		aig_log_prompts = false;
 
 #define NSTRINGS 8
 #define CAP_NAME 256
@@ -84,10 +90,11 @@ typedef struct RecordHead
 
 typedef struct AuditQueue
 {
-	uint64		head;			/* under audit_lock */
-	uint64		tail;			/* under audit_lock */
+	LWLock	   *lock;			/* the "ai_gateway audit" tranche's lock */
+	uint64		head;			/* under lock */
+	uint64		tail;			/* under lock */
 	uint64		size;
-	Latch	   *worker_latch;	/* under audit_lock; NULL when none */
+	Latch	   *worker_latch;	/* under lock; NULL when none */
 	Oid			worker_dbid;
 	int			worker_pid;
 	pg_atomic_uint64 enqueued;
@@ -101,20 +108,32 @@ typedef struct AuditQueue
 static AuditQueue *queue = NULL;
 static char *record_buf = NULL;	/* malloc'd once: no palloc in error paths */
 
+#define AUDIT_TRANCHE "ai_gateway audit"
+
+/* Shared memory needed: the queue header and audit_queue_kb of records. */
 Size
 aig_audit_shmem_size(void)
 {
 	return add_size(offsetof(AuditQueue, data), (Size) aig_audit_queue_kb * 1024);
 }
 
+/* Ask for the queue's lock (from the shmem request hook). */
 void
-aig_audit_shmem_init(void)
+aig_audit_shmem_request(void)
+{
+	RequestNamedLWLockTranche(AUDIT_TRANCHE, 1);
+}
+
+/* Create or attach the queue; caller holds AddinShmemInitLock. */
+void
+aig_audit_shmem_startup(void)
 {
 	bool		found;
 
 	queue = ShmemInitStruct("ai_gateway audit queue", aig_audit_shmem_size(), &found);
 	if (!found)
 	{
+		queue->lock = &(GetNamedLWLockTranche(AUDIT_TRANCHE))->lock;
 		queue->head = queue->tail = 0;
 		queue->size = (uint64) aig_audit_queue_kb * 1024;
 		queue->worker_latch = NULL;
@@ -265,7 +284,7 @@ aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
 	{
 		bool		done = false;
 
-		LWLockAcquire(aig_shared->audit_lock, LW_EXCLUSIVE);
+		LWLockAcquire(queue->lock, LW_EXCLUSIVE);
 		if (queue->size - (queue->head - queue->tail) >= len)
 		{
 			ring_copy(queue->head, record_buf, len, true);
@@ -275,7 +294,7 @@ aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
 		/* wake the worker when a quarter of the queue waits for it */
 		if (queue->head - queue->tail > queue->size / 4 || !done)
 			wake = queue->worker_latch;
-		LWLockRelease(aig_shared->audit_lock);
+		LWLockRelease(queue->lock);
 		if (wake)
 			SetLatch(wake);
 		if (done)
@@ -305,11 +324,11 @@ aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
 void
 aig_audit_set_worker(Latch *latch, Oid dbid)
 {
-	LWLockAcquire(aig_shared->audit_lock, LW_EXCLUSIVE);
+	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
 	queue->worker_latch = latch;
 	queue->worker_dbid = dbid;
 	queue->worker_pid = latch ? MyProcPid : 0;
-	LWLockRelease(aig_shared->audit_lock);
+	LWLockRelease(queue->lock);
 }
 
 int
@@ -319,9 +338,9 @@ aig_audit_worker_pid(void)
 
 	if (queue == NULL)
 		return 0;
-	LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
+	LWLockAcquire(queue->lock, LW_SHARED);
 	pid = queue->worker_pid;
-	LWLockRelease(aig_shared->audit_lock);
+	LWLockRelease(queue->lock);
 	return pid;
 }
 
@@ -479,10 +498,10 @@ aig_audit_drain(void)
 
 	batch->nrows = 0;
 	batch->bytes = 0;
-	LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
+	LWLockAcquire(queue->lock, LW_SHARED);
 	head = queue->head;
 	pos = queue->tail;
-	LWLockRelease(aig_shared->audit_lock);
+	LWLockRelease(queue->lock);
 
 	/* at most ~4 MB per transaction */
 	while (pos < head && n < 20000)
@@ -522,10 +541,10 @@ aig_audit_drain(void)
 void
 aig_audit_commit(int written)
 {
-	LWLockAcquire(aig_shared->audit_lock, LW_EXCLUSIVE);
+	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
 	if (pending_tail > queue->tail && pending_tail <= queue->head)
 		queue->tail = pending_tail;
-	LWLockRelease(aig_shared->audit_lock);
+	LWLockRelease(queue->lock);
 	pg_atomic_fetch_add_u64(&queue->written, written);
 }
 
@@ -534,9 +553,9 @@ aig_audit_pending(void)
 {
 	bool		pending;
 
-	LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
+	LWLockAcquire(queue->lock, LW_SHARED);
 	pending = queue->head != queue->tail;
-	LWLockRelease(aig_shared->audit_lock);
+	LWLockRelease(queue->lock);
 	return pending;
 }
 
@@ -548,73 +567,91 @@ aig_audit_counters(AigAuditCounters *out)
 	out->dropped_full = pg_atomic_read_u64(&queue->dropped_full);
 	out->dropped_other_db = pg_atomic_read_u64(&queue->dropped_other_db);
 	out->waits = pg_atomic_read_u64(&queue->waits);
-	LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
+	LWLockAcquire(queue->lock, LW_SHARED);
 	out->queued_bytes = queue->head - queue->tail;
 	out->queue_bytes = queue->size;
-	LWLockRelease(aig_shared->audit_lock);
+	LWLockRelease(queue->lock);
 }
 
-/* ai_gateway.audit_stats() */
-PG_FUNCTION_INFO_V1(aig_audit_stats);
-Datum
-aig_audit_stats(PG_FUNCTION_ARGS)
+/* The queue position after the last record queued so far. */
+uint64
+aig_audit_queue_head(void)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	AigAuditCounters c;
-	AigShadowCounters sc;
-	Datum		values[10];
-	bool		nulls[10] = {0};
+	uint64		head;
 
-	InitMaterializedSRF(fcinfo, 0);
-	aig_require_preload();
-	aig_audit_counters(&c);
-	values[0] = Int64GetDatum((int64) c.enqueued);
-	values[1] = Int64GetDatum((int64) c.written);
-	values[2] = Int64GetDatum((int64) c.dropped_full);
-	values[3] = Int64GetDatum((int64) c.dropped_other_db);
-	values[4] = Int64GetDatum((int64) c.waits);
-	values[5] = Int64GetDatum((int64) c.queued_bytes);
-	values[6] = Int64GetDatum((int64) c.queue_bytes);
-	aig_shadow_counters(&sc);
-	values[7] = Int64GetDatum((int64) sc.queued);
-	values[8] = Int64GetDatum((int64) sc.sent);
-	values[9] = Int64GetDatum((int64) sc.dropped);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	return (Datum) 0;
+	LWLockAcquire(queue->lock, LW_SHARED);
+	head = queue->head;
+	LWLockRelease(queue->lock);
+	return head;
 }
 
-/* ai_gateway.audit_flush(timeout_ms): wait for what is queued now to be written. */
-PG_FUNCTION_INFO_V1(aig_audit_flush);
-Datum
-aig_audit_flush(PG_FUNCTION_ARGS)
+/*
+ * Has the worker written (and committed) every record queued before pos?
+ * If not, wake it so it does not wait for its next flush interval.
+ */
+bool
+aig_audit_written_through(uint64 pos)
 {
-	int			timeout = PG_ARGISNULL(0) ? 10000 : PG_GETARG_INT32(0);
-	uint64		target;
-	int			waited = 0;
+	Latch	   *wake;
+	bool		done;
 
-	aig_require_preload();
-	LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
-	target = queue->head;
-	LWLockRelease(aig_shared->audit_lock);
-	for (;;)
-	{
-		Latch	   *wake;
-		bool		done;
+	LWLockAcquire(queue->lock, LW_SHARED);
+	done = queue->tail >= pos;
+	wake = queue->worker_latch;
+	LWLockRelease(queue->lock);
+	if (!done && wake)
+		SetLatch(wake);
+	return done;
+}
 
-		LWLockAcquire(aig_shared->audit_lock, LW_SHARED);
-		done = queue->tail >= target;
-		wake = queue->worker_latch;
-		LWLockRelease(aig_shared->audit_lock);
-		if (done)
-			PG_RETURN_BOOL(true);
-		if (waited >= timeout)
-			PG_RETURN_BOOL(false);
-		if (wake)
-			SetLatch(wake);
-		CHECK_FOR_INTERRUPTS();
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		waited += 10;
-	}
+/* Define the audit trail's ai_gateway.* GUCs (called from _PG_init). */
+void
+aig_audit_define_gucs(void)
+{
+	/* PGC_POSTMASTER: defined only while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("ai_gateway.audit_queue_kb",
+								"Size of the shared-memory audit queue.",
+								NULL,
+								&aig_audit_queue_kb,
+								8192, 1024, 1024 * 1024,
+								PGC_POSTMASTER,
+								GUC_UNIT_KB,
+								NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ai_gateway.log_prompts",
+							 "Keep prompts and outputs in the audit log and request logs.",
+							 NULL,
+							 &aig_log_prompts,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.audit_wait_ms",
+							"How long a call waits for room in a full audit queue before the record is dropped (and counted).",
+							NULL,
+							&aig_audit_wait_ms,
+							1000, 0, 60000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.audit_flush_ms",
+							"How often the worker writes queued audit records.",
+							"Also bounds what a crash can lose.",
+							&aig_audit_flush_ms,
+							100, 10, 60000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ai_gateway.audit_retention",
+							   "Audit rows older than this interval are deleted by the worker; empty keeps them.",
+							   NULL,
+							   &aig_audit_retention,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
 }

@@ -37,9 +37,15 @@ extern int	aig_audit_queue_kb;
 extern int	aig_audit_wait_ms;
 extern int	aig_audit_flush_ms;
 extern char *aig_audit_retention;
+extern bool aig_log_prompts;
 
+/* Define the audit GUCs and ai_gateway.log_prompts (called from _PG_init). */
+extern void aig_audit_define_gucs(void);
+
+/* Shared memory: size, tranche request, creation (init/shmem.c calls them). */
 extern Size aig_audit_shmem_size(void);
-extern void aig_audit_shmem_init(void);
+extern void aig_audit_shmem_request(void);
+extern void aig_audit_shmem_startup(void);
 
 /*
  * Queue one record.  Never raises: when the queue stays full for
@@ -79,5 +85,11 @@ typedef struct AigAuditCounters
 } AigAuditCounters;
 
 extern void aig_audit_counters(AigAuditCounters *out);
+
+/* For ai_gateway.audit_flush() (api/audit_api.c): the position after the
+ * last queued record, and whether the worker has written up to a position
+ * (waking it when not). */
+extern uint64 aig_audit_queue_head(void);
+extern bool aig_audit_written_through(uint64 pos);
 
 #endif							/* AIG_AUDIT_H */

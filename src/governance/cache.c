@@ -44,7 +44,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "init/ai_gateway.h"
+#include "core/preload.h"
 #include "governance/cache.h"
 #include "core/search_path.h"
 
@@ -95,23 +95,13 @@ aig_cache_shmem_size(void)
 }
 
 void
-aig_cache_shmem_init(void)
+aig_cache_shmem_startup(void)
 {
 	bool		found;
 
 	cache_shared = ShmemInitStruct("ai_gateway cache", sizeof(CacheShared), &found);
 	if (!found)
 		pg_atomic_init_u64(&cache_shared->generation, 1);
-}
-
-int
-aig_cache_scope_from_name(const char *name)
-{
-	if (strcmp(name, "role") == 0)
-		return AIG_CACHE_SCOPE_ROLE;
-	if (strcmp(name, "global") == 0)
-		return AIG_CACHE_SCOPE_GLOBAL;
-	return -1;
 }
 
 /* ---- key ---------------------------------------------------------------- */

@@ -12,8 +12,7 @@
 #include "providers/provider.h"
 #include "routing/router.h"
 
-#define AIG_CACHE_SCOPE_ROLE 0
-#define AIG_CACHE_SCOPE_GLOBAL 1
+/* AIG_CACHE_SCOPE_*, AIG_CACHE_MAX_TTL_S, aig_cache_scope_from_name(): core/catalog.h */
 
 /* A call's place in the cache, decided before it runs. */
 typedef struct AigCacheKey
@@ -28,8 +27,8 @@ extern int	aig_cache_scope;
 extern int	aig_cache_local_kb;
 extern bool aig_cache_hits_count_quota;
 
-/* "role" / "global" -> AIG_CACHE_SCOPE_*, -1 when neither. */
-extern int	aig_cache_scope_from_name(const char *name);
+/* Define the cache GUCs (cache_gucs.c; called from _PG_init). */
+extern void aig_cache_define_gucs(void);
 
 /*
  * Is this call cached (options.cache, the route's cache_ttl_s, the GUC)?
@@ -52,7 +51,7 @@ extern void aig_cache_put(AigRoute *route, const AigCacheKey *key,
 						  const AigChatResult *result, const AigTarget *target);
 
 extern Size aig_cache_shmem_size(void);
-extern void aig_cache_shmem_init(void);
+extern void aig_cache_shmem_startup(void);
 
 /* Worker: delete expired rows (in its transaction, SPI connected). */
 extern uint64 aig_cache_expire(void);

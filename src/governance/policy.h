@@ -10,9 +10,7 @@
 #include "core/catalog.h"
 #include "governance/redact.h"
 
-#define AIG_REDACT_OFF 0
-#define AIG_REDACT_ON 1
-#define AIG_REDACT_REVERSIBLE 2
+/* The modes (AIG_REDACT_OFF / ON / REVERSIBLE) are in core/catalog.h. */
 
 /*
  * Refuse the request if a message matches one of the route's deny patterns

@@ -25,9 +25,20 @@
  * most ai_gateway.rate_limit_wait_ms, else fails with 53400 and the wait
  * it would need.
  *
- * Locking: aig_shared->quota_lock, exclusive, around each reservation,
- * settlement or bucket take (a few hash lookups and additions); never held
- * across I/O or an ereport.  Entries are never removed.
+ * The usage view's function, ai_gateway.usage(), is in api/quota_api.c; it
+ * reads a quota's counters through aig_quota_usage().
+ *
+ * Shared memory: a struct with the two locks and the usage-loaded flag, the
+ * usage hash and the bucket hash; sized by aig_quota_shmem_size(), created
+ * by aig_quota_shmem_startup() (init/shmem.c calls both).
+ *
+ * Locking: two LWLocks of the "ai_gateway quota" tranche.  usage_lock
+ * guards the usage hash and usage_loaded: exclusive around each
+ * reservation, settlement and load, shared to read (persist, usage view).
+ * bucket_lock guards the rate-bucket hash: exclusive around each take.  A
+ * backend never holds both at once (forget_db takes them one after the
+ * other); neither is held across I/O or an ereport.  Entries are removed
+ * only for a dropped database.
  */
 #include "postgres.h"
 
@@ -50,17 +61,16 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/guc.h"
 
-#include "init/ai_gateway.h"
 #include "governance/audit.h"
 #include "base/compat.h"
-#include "funcapi.h"
 #include "governance/quota.h"
 #include "core/search_path.h"
-#include "init/shmem.h"
 
 int			aig_max_quota_entries = 2000;
 int			aig_rate_limit_wait_ms = 2000;
+int			aig_quota_persist_ms = 5000;
 
 typedef struct UsageKey
 {
@@ -95,26 +105,51 @@ typedef struct BucketEntry
 	TimestampTz refilled;
 } BucketEntry;
 
+#define QUOTA_TRANCHE "ai_gateway quota"
+
+typedef struct QuotaShared
+{
+	LWLock	   *usage_lock;		/* usage_hash and usage_loaded */
+	LWLock	   *bucket_lock;	/* bucket_hash */
+	bool		usage_loaded;	/* saved usage added to this shared memory? */
+} QuotaShared;
+
+static QuotaShared *qs = NULL;
 static HTAB *usage_hash = NULL;
 static HTAB *bucket_hash = NULL;
 
-/* Has the saved usage been loaded into this shared memory?  Under quota_lock. */
-static bool *usage_loaded = NULL;
-
+/* Shared memory needed: the struct, the usage hash and the bucket hash. */
 Size
 aig_quota_shmem_size(void)
 {
 	return add_size(add_size(hash_estimate_size(aig_max_quota_entries, sizeof(UsageEntry)),
 							 hash_estimate_size(aig_max_quota_entries, sizeof(BucketEntry))),
-					CACHELINEALIGN(sizeof(bool)));
+					MAXALIGN(sizeof(QuotaShared)));
 }
 
+/* Ask for the two locks (from the shmem request hook). */
 void
-aig_quota_shmem_init(void)
+aig_quota_shmem_request(void)
+{
+	RequestNamedLWLockTranche(QUOTA_TRANCHE, 2);
+}
+
+/* Create or attach the struct and both hashes; caller holds AddinShmemInitLock. */
+void
+aig_quota_shmem_startup(void)
 {
 	HASHCTL		info;
 	bool		found;
 
+	qs = ShmemInitStruct("ai_gateway quota locks", sizeof(QuotaShared), &found);
+	if (!found)
+	{
+		LWLockPadded *locks = GetNamedLWLockTranche(QUOTA_TRANCHE);
+
+		qs->usage_lock = &locks[0].lock;
+		qs->bucket_lock = &locks[1].lock;
+		qs->usage_loaded = false;
+	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(UsageKey);
 	info.entrysize = sizeof(UsageEntry);
@@ -125,9 +160,6 @@ aig_quota_shmem_init(void)
 	info.entrysize = sizeof(BucketEntry);
 	bucket_hash = ShmemInitHash("ai_gateway rate buckets", aig_max_quota_entries,
 								aig_max_quota_entries, &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
-	usage_loaded = ShmemInitStruct("ai_gateway quota usage loaded", sizeof(bool), &found);
-	if (!found)
-		*usage_loaded = false;
 }
 
 void
@@ -139,16 +171,18 @@ aig_quota_forget_db(Oid dbid)
 
 	if (usage_hash == NULL || bucket_hash == NULL || !OidIsValid(dbid))
 		return;
-	LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
+	LWLockAcquire(qs->usage_lock, LW_EXCLUSIVE);
 	hash_seq_init(&st, usage_hash);
 	while ((u = hash_seq_search(&st)) != NULL)
 		if (u->key.dbid == dbid)
 			hash_search(usage_hash, &u->key, HASH_REMOVE, NULL);
+	LWLockRelease(qs->usage_lock);
+	LWLockAcquire(qs->bucket_lock, LW_EXCLUSIVE);
 	hash_seq_init(&st, bucket_hash);
 	while ((b = hash_seq_search(&st)) != NULL)
 		if (b->key.dbid == dbid)
 			hash_search(bucket_hash, &b->key, HASH_REMOVE, NULL);
-	LWLockRelease(aig_shared->quota_lock);
+	LWLockRelease(qs->bucket_lock);
 }
 
 const char *
@@ -212,8 +246,8 @@ unix_to_text(int64 t)
  * team's pool (and refusing them when any pool is spent), so membership is
  * taken without that superuser shortcut.
  */
-static bool
-applies_to_user(Oid role_oid)
+bool
+aig_quota_applies_to_user(Oid role_oid)
 {
 	Oid			me = GetUserId();
 
@@ -244,18 +278,18 @@ aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 
 	t->n = 0;
 	for (int i = 0; i < nq && nmine < AIG_MAX_TICKET; i++)
-		if (applies_to_user(quotas[i].role_oid))
+		if (aig_quota_applies_to_user(quotas[i].role_oid))
 			mine[nmine++] = &quotas[i];
 
 	/* after a start or a crash, the saved usage counts before any call */
-	if (nmine > 0 && !*usage_loaded && aig_audit_db_served())
+	if (nmine > 0 && !qs->usage_loaded && aig_audit_db_served())
 		load_as_owner();
 	if (nmine > 0)
 	{
 		UsageEntry *entries[AIG_MAX_TICKET];
 		int64		windows[AIG_MAX_TICKET];
 
-		LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
+		LWLockAcquire(qs->usage_lock, LW_EXCLUSIVE);
 		for (int i = 0; i < nmine && !refusal.q && !full; i++)
 		{
 			const AigQuota *q = mine[i];
@@ -309,7 +343,7 @@ aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 				t->n++;
 			}
 		}
-		LWLockRelease(aig_shared->quota_lock);
+		LWLockRelease(qs->usage_lock);
 	}
 
 	if (full)
@@ -332,7 +366,7 @@ aig_quota_settle(AigQuotaTicket *t, int64 tokens, double cost)
 {
 	if (t->n == 0)
 		return;
-	LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
+	LWLockAcquire(qs->usage_lock, LW_EXCLUSIVE);
 	for (int i = 0; i < t->n; i++)
 	{
 		UsageEntry *e = (UsageEntry *) t->items[i].entry;
@@ -344,14 +378,14 @@ aig_quota_settle(AigQuotaTicket *t, int64 tokens, double cost)
 		e->tokens += tokens;
 		e->cost += cost;
 	}
-	LWLockRelease(aig_shared->quota_lock);
+	LWLockRelease(qs->usage_lock);
 	t->n = 0;
 }
 
 /*
  * Take one request and est_tokens from a bucket refilling `rpm` requests
  * and `tpm` tokens a minute; on a shortfall, *wait_ms is how long until it
- * would succeed.  Quota lock held by the caller.
+ * would succeed.  bucket_lock held by the caller.
  */
 static bool
 bucket_take(BucketEntry *b, bool found, int rpm, int tpm, int64 est_tokens,
@@ -410,10 +444,10 @@ rate_take(char kind, const char *name, int rpm, int tpm, int64 est_tokens, long 
 		bool		ok;
 		long		wait = 0;
 
-		LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
+		LWLockAcquire(qs->bucket_lock, LW_EXCLUSIVE);
 		b = hash_search(bucket_hash, &key, HASH_ENTER_NULL, &found);
 		ok = b == NULL || bucket_take(b, found, rpm, tpm, est_tokens, GetCurrentTimestamp(), &wait);
-		LWLockRelease(aig_shared->quota_lock);
+		LWLockRelease(qs->bucket_lock);
 		if (ok)
 			return true;
 		if (waited + wait > aig_rate_limit_wait_ms)
@@ -447,7 +481,7 @@ role_rate_limits(int64 est_tokens)
 		const AigRateLimit *l = &limits[i];
 		long		need = 0;
 
-		if (!applies_to_user(l->role_oid))
+		if (!aig_quota_applies_to_user(l->role_oid))
 			continue;
 		if (!rate_take('r', l->role, l->requests_per_minute, l->tokens_per_minute,
 					   est_tokens, &need))
@@ -500,12 +534,12 @@ aig_quota_persist(void)
 	Oid			types[6] = {OIDOID, TEXTOID, INT8OID, INT8OID, INT8OID, FLOAT8OID};
 	SPIPlanPtr	plan;
 
-	LWLockAcquire(aig_shared->quota_lock, LW_SHARED);
+	LWLockAcquire(qs->usage_lock, LW_SHARED);
 	hash_seq_init(&st, usage_hash);
 	while ((e = hash_seq_search(&st)) != NULL)
 		if (e->key.dbid == MyDatabaseId && n < cap)
 			copy[n++] = *e;
-	LWLockRelease(aig_shared->quota_lock);
+	LWLockRelease(qs->usage_lock);
 	if (n == 0)
 		return;
 	plan = SPI_prepare("INSERT INTO ai_gateway.quota_usage AS u "
@@ -555,16 +589,16 @@ aig_quota_load(void)
 {
 	int64		now = unix_now();
 
-	if (*usage_loaded)
+	if (qs->usage_loaded)
 		return;
 	if (SPI_execute("SELECT role_oid, period, extract(epoch FROM window_start)::int8, "
 					"requests, tokens, cost_usd::float8 FROM ai_gateway.quota_usage",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.quota_usage");
-	LWLockAcquire(aig_shared->quota_lock, LW_EXCLUSIVE);
-	if (*usage_loaded)
+	LWLockAcquire(qs->usage_lock, LW_EXCLUSIVE);
+	if (qs->usage_loaded)
 	{
-		LWLockRelease(aig_shared->quota_lock);
+		LWLockRelease(qs->usage_lock);
 		return;
 	}
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -607,8 +641,8 @@ aig_quota_load(void)
 		e->tokens += DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
 		e->cost += DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
 	}
-	*usage_loaded = true;
-	LWLockRelease(aig_shared->quota_lock);
+	qs->usage_loaded = true;
+	LWLockRelease(qs->usage_lock);
 }
 
 /* A call came before the worker loaded the saved usage: load it now, as the table's owner. */
@@ -644,65 +678,64 @@ load_as_owner(void)
 	PG_END_TRY();
 }
 
-/*
- * ai_gateway.usage(): current usage of every quota of this database that
- * the caller may see (its own roles'; all for administrators).
- */
-PG_FUNCTION_INFO_V1(aig_usage);
-Datum
-aig_usage(PG_FUNCTION_ARGS)
+/* What quota q has used in its current period in this database (the usage view). */
+void
+aig_quota_usage(const AigQuota *q, AigQuotaUsage *out)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int			nq;
-	const AigQuota *quotas;
-	int64		now = unix_now();
-	bool		admin;
+	UsageKey	key;
+	UsageEntry *e;
 
-	InitMaterializedSRF(fcinfo, 0);
-	aig_require_preload();
-	aig_catalog_ensure();
-	admin = aig_is_admin();
-	quotas = aig_catalog_quotas(&nq);
-	for (int i = 0; i < nq; i++)
+	memset(out, 0, sizeof(*out));
+	period_window(q->period, unix_now(), &out->window_start, &out->window_end);
+	if (!OidIsValid(q->role_oid))
+		return;
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.roleid = q->role_oid;
+	key.period = q->period;
+	LWLockAcquire(qs->usage_lock, LW_SHARED);
+	e = hash_search(usage_hash, &key, HASH_FIND, NULL);
+	if (e && e->window == out->window_start)
 	{
-		const AigQuota *q = &quotas[i];
-		UsageKey	key;
-		UsageEntry *e;
-		UsageEntry	snap;
-		int64		start,
-					next;
-		Datum		values[11];
-		bool		nulls[11] = {0};
-
-		if (!admin && !applies_to_user(q->role_oid))
-			continue;
-		period_window(q->period, now, &start, &next);
-		memset(&snap, 0, sizeof(snap));
-		memset(&key, 0, sizeof(key));
-		key.dbid = MyDatabaseId;
-		key.roleid = q->role_oid;
-		key.period = q->period;
-		LWLockAcquire(aig_shared->quota_lock, LW_SHARED);
-		e = OidIsValid(q->role_oid) ? hash_search(usage_hash, &key, HASH_FIND, NULL) : NULL;
-		if (e && e->window == start)
-			snap = *e;
-		LWLockRelease(aig_shared->quota_lock);
-
-		values[0] = CStringGetTextDatum(q->role);
-		values[1] = CStringGetTextDatum(aig_period_name(q->period));
-		values[2] = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) start));
-		values[3] = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) next));
-		values[4] = Int64GetDatum(snap.requests);
-		values[5] = Int64GetDatum(q->max_requests);
-		nulls[5] = q->max_requests < 0;
-		values[6] = Int64GetDatum(snap.tokens + snap.tokens_reserved);
-		values[7] = Int64GetDatum(q->max_tokens);
-		nulls[7] = q->max_tokens < 0;
-		values[8] = DirectFunctionCall1(float8_numeric, Float8GetDatum(snap.cost + snap.cost_reserved));
-		values[9] = DirectFunctionCall1(float8_numeric, Float8GetDatum(q->max_cost_usd));
-		nulls[9] = q->max_cost_usd < 0;
-		values[10] = Int64GetDatum(snap.tokens_reserved);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		out->requests = e->requests;
+		out->tokens = e->tokens;
+		out->tokens_reserved = e->tokens_reserved;
+		out->cost = e->cost;
+		out->cost_reserved = e->cost_reserved;
 	}
-	return (Datum) 0;
+	LWLockRelease(qs->usage_lock);
+}
+
+/* Define the quota and rate-limit ai_gateway.* GUCs (called from _PG_init). */
+void
+aig_quota_define_gucs(void)
+{
+	/* PGC_POSTMASTER: defined only while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("ai_gateway.max_quota_entries",
+								"Role/period quota counters and rate buckets kept in shared memory.",
+								NULL,
+								&aig_max_quota_entries,
+								2000, 16, 1000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.quota_persist_ms",
+							"How often the worker saves quota usage.",
+							NULL,
+							&aig_quota_persist_ms,
+							5000, 100, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.rate_limit_wait_ms",
+							"Longest wait for a rate limit's bucket to refill before the call fails.",
+							NULL,
+							&aig_rate_limit_wait_ms,
+							2000, 0, 600000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 }

@@ -10,33 +10,7 @@
 
 #include "core/catalog.h"
 
-typedef enum AigPeriod
-{
-	AIG_PERIOD_MINUTE = 0,
-	AIG_PERIOD_HOUR,
-	AIG_PERIOD_DAY,
-	AIG_PERIOD_MONTH,
-} AigPeriod;
-
-/* One row of ai_gateway.quotas, as cached by catalog.c. */
-typedef struct AigQuota
-{
-	char	   *role;
-	Oid			role_oid;		/* InvalidOid when the role does not exist */
-	AigPeriod	period;
-	int64		max_requests;	/* -1: no limit */
-	int64		max_tokens;
-	double		max_cost_usd;	/* < 0: no limit */
-} AigQuota;
-
-/* One row of ai_gateway.rate_limits. */
-typedef struct AigRateLimit
-{
-	char	   *role;
-	Oid			role_oid;
-	int			requests_per_minute;	/* -1: none */
-	int			tokens_per_minute;
-} AigRateLimit;
+/* AigQuota, AigRateLimit and AigPeriod (the configuration) are in core/catalog.h. */
 
 #define AIG_MAX_TICKET 16
 
@@ -55,9 +29,15 @@ typedef struct AigQuotaTicket
 
 extern int	aig_max_quota_entries;
 extern int	aig_rate_limit_wait_ms;
+extern int	aig_quota_persist_ms;
 
+/* Define the quota and rate-limit GUCs (called from _PG_init). */
+extern void aig_quota_define_gucs(void);
+
+/* Shared memory: size, tranche request, creation (init/shmem.c calls them). */
 extern Size aig_quota_shmem_size(void);
-extern void aig_quota_shmem_init(void);
+extern void aig_quota_shmem_request(void);
+extern void aig_quota_shmem_startup(void);
 
 /*
  * Reserve one request plus the estimated tokens and cost against every
@@ -85,6 +65,23 @@ extern void aig_quota_persist(void);
 extern void aig_quota_load(void);
 
 extern const char *aig_period_name(AigPeriod p);
+
+/* Is the current user held to a quota or rate limit on role_oid (its own role, its groups)? */
+extern bool aig_quota_applies_to_user(Oid role_oid);
+
+/* What a quota has used in its current period (for ai_gateway.usage()). */
+typedef struct AigQuotaUsage
+{
+	int64		window_start;	/* the period, Unix seconds */
+	int64		window_end;
+	int64		requests;
+	int64		tokens;			/* used */
+	int64		tokens_reserved;	/* reserved by calls in flight */
+	double		cost;
+	double		cost_reserved;
+} AigQuotaUsage;
+
+extern void aig_quota_usage(const AigQuota *q, AigQuotaUsage *out);
 
 /* Free the usage and rate-bucket entries of a dropped database. */
 extern void aig_quota_forget_db(Oid dbid);

@@ -40,7 +40,6 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
-#include "init/ai_gateway.h"
 #include "routing/attempt.h"
 #include "governance/audit.h"
 #include "core/jsonb_util.h"
@@ -78,7 +77,7 @@ aig_shadow_shmem_size(void)
 }
 
 void
-aig_shadow_shmem_init(void)
+aig_shadow_shmem_startup(void)
 {
 	bool		found;
 

@@ -13,7 +13,7 @@
 #include "routing/router.h"
 
 extern Size aig_shadow_shmem_size(void);
-extern void aig_shadow_shmem_init(void);
+extern void aig_shadow_shmem_startup(void);
 
 /* Queue a copy of a successful call for each shadow target of route. */
 extern void aig_shadow_enqueue(const AigRoute *route, const char *messages_json,

@@ -1,18 +1,24 @@
 /*
- * shmem.c — requests and initialises ai_gateway's shared memory (see
- * shmem.h for what lives there and its locking rules).
+ * shmem.c — requests and initialises ai_gateway's shared memory.
  *
- * PG15+ requests space from shmem_request_hook; PG14 from _PG_init.  The
- * startup hook creates the struct under AddinShmemInitLock only when it was
- * not found, as pg_stat_statements does.
+ * Each subsystem owns its part: <x>_shmem_size() says how much it needs,
+ * <x>_shmem_request() (where it has locks) asks for its own named LWLock
+ * tranche, and <x>_shmem_startup() creates or attaches its struct under
+ * AddinShmemInitLock, initialising it only when it was not found, as
+ * pg_stat_statements does.  This file only adds up the sizes, forwards the
+ * requests and calls the startups; the subsystems share no lock.
+ *
+ * PG15+ requests space from shmem_request_hook; PG14 from _PG_init.
  */
 #include "postgres.h"
 
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/lwlock.h"
 #include "storage/shmem.h"
 
 #include "base/compat.h"
+#include "core/preload.h"
 #include "init/shmem.h"
 #include "routing/target_state.h"
 #include "governance/audit.h"
@@ -22,19 +28,16 @@
 #include "governance/stats.h"
 #include "governance/cache.h"
 
-#define AIG_TRANCHE_NAME "ai_gateway"
-
-AigSharedState *aig_shared = NULL;
-
 #ifdef AIG_HAVE_SHMEM_REQUEST_HOOK
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 #endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
+/* The sum of every subsystem's shared memory. */
 static Size
 aig_shmem_size(void)
 {
-	Size		size = MAXALIGN(sizeof(AigSharedState));
+	Size		size = 0;
 
 	size = add_size(size, aig_target_state_shmem_size());
 	size = add_size(size, aig_audit_shmem_size());
@@ -46,6 +49,7 @@ aig_shmem_size(void)
 	return size;
 }
 
+/* Ask for the space and for each subsystem's lock tranche. */
 static void
 aig_shmem_request(void)
 {
@@ -54,37 +58,32 @@ aig_shmem_request(void)
 		prev_shmem_request_hook();
 #endif
 	RequestAddinShmemSpace(aig_shmem_size());
-	RequestNamedLWLockTranche(AIG_TRANCHE_NAME, 3);
+	aig_target_state_shmem_request();
+	aig_audit_shmem_request();
+	aig_quota_shmem_request();
+	aig_stats_shmem_request();
 }
 
+/* Create or attach every subsystem's shared state. */
 static void
 aig_shmem_startup(void)
 {
-	bool		found;
-
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	aig_shared = ShmemInitStruct("ai_gateway", sizeof(AigSharedState), &found);
-	if (!found)
-	{
-		LWLockPadded *locks = GetNamedLWLockTranche(AIG_TRANCHE_NAME);
-
-		aig_shared->lock = &locks[0].lock;
-		aig_shared->audit_lock = &locks[1].lock;
-		aig_shared->quota_lock = &locks[2].lock;
-	}
-	aig_target_state_shmem_init();
-	aig_audit_shmem_init();
-	aig_quota_shmem_init();
-	aig_shadow_shmem_init();
-	aig_jobs_shmem_init();
-	aig_stats_shmem_init();
-	aig_cache_shmem_init();
+	aig_target_state_shmem_startup();
+	aig_audit_shmem_startup();
+	aig_quota_shmem_startup();
+	aig_shadow_shmem_startup();
+	aig_jobs_shmem_startup();
+	aig_stats_shmem_startup();
+	aig_cache_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
+	aig_shmem_ready = true;
 }
 
+/* Install the hooks; on PG14 request the space right away. */
 void
 aig_shmem_init_hooks(void)
 {

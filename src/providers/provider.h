@@ -18,7 +18,7 @@
 
 #include "postgres.h"
 
-#define AIG_MAX_HEADERS 16
+#include "transport/http.h"
 
 /* One provider row of ai_gateway.providers, resolved for use. */
 typedef struct AigProvider
@@ -91,16 +91,6 @@ typedef struct AigEmbedRequest
 								 * NULL for the dialect's default */
 } AigEmbedRequest;
 
-/* What http.c sends. */
-typedef struct AigHttpRequest
-{
-	char	   *url;
-	char	   *body;
-	size_t		body_len;
-	int			nheaders;
-	const char *headers[AIG_MAX_HEADERS];	/* "Name: value" */
-} AigHttpRequest;
-
 /* Normalized chat result. */
 typedef struct AigChatResult
 {
@@ -159,7 +149,7 @@ extern const AigDialect aig_dialect_ollama;
 extern const AigDialect aig_dialect_gemini;
 extern const AigDialect aig_dialect_azure_openai;
 
-/* provider.c: lookup and helpers shared by the dialects */
+/* provider.c: lookup and helpers shared by the dialects (AigHttpRequest: transport/http.h) */
 extern const AigDialect *aig_dialect_for_kind(const char *kind);
 extern void aig_http_request_init(AigHttpRequest *req);
 extern void aig_http_add_header_line(AigHttpRequest *req, const char *line);

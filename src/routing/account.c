@@ -11,7 +11,6 @@
 #include "portability/instr_time.h"
 #include "utils/jsonb.h"
 
-#include "init/ai_gateway.h"
 #include "governance/audit.h"
 #include "governance/cache.h"
 #include "core/catalog.h"

@@ -13,10 +13,12 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/errcodes.h"
+#include "utils/guc.h"
 
-#include "init/ai_gateway.h"
 #include "routing/attempt.h"
 #include "core/secrets.h"
+
+int			aig_batch_concurrency = 16;
 
 static bool
 fail(AigAttemptError *err, int code, long http_status, const AigProvider *p,
@@ -286,4 +288,18 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 	}
 	PG_END_TRY();
 	return ok;
+}
+
+/* Define ai_gateway.batch_concurrency (called from _PG_init). */
+void
+aig_attempt_define_gucs(void)
+{
+	DefineCustomIntVariable("ai_gateway.batch_concurrency",
+							"Requests in flight at once for set-based calls.",
+							NULL,
+							&aig_batch_concurrency,
+							16, 1, 1024,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
 }

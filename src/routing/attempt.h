@@ -21,6 +21,12 @@ typedef struct AigAttemptError
 	int			retry_after_ms; /* the provider's Retry-After, -1 */
 } AigAttemptError;
 
+/* GUC ai_gateway.batch_concurrency: requests in flight for set-based calls */
+extern int	aig_batch_concurrency;
+
+/* Define ai_gateway.batch_concurrency (called from _PG_init). */
+extern void aig_attempt_define_gucs(void);
+
 /* What an attempt needs besides its target. */
 typedef struct AigChatAttempt
 {

@@ -22,7 +22,7 @@
 #include "storage/latch.h"
 #include "utils/memutils.h"
 
-#include "init/ai_gateway.h"
+#include "governance/audit.h"
 #include "routing/attempt.h"
 #include "routing/router_internal.h"
 #include "governance/shadow.h"

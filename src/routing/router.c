@@ -37,7 +37,6 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "init/ai_gateway.h"
 #include "routing/attempt.h"
 #include "core/catalog.h"
 #include "base/compat.h"
@@ -45,8 +44,8 @@
 #include "core/jsonb_util.h"
 #include "routing/router.h"
 #include "routing/router_internal.h"
-#include "init/shmem.h"
 #include "routing/strategy.h"
+#include "routing/target_state.h"
 #include "governance/audit.h"
 #include "governance/quota.h"
 #include "governance/shadow.h"

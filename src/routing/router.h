@@ -11,9 +11,19 @@
 #include "core/catalog.h"
 #include "providers/provider.h"
 
+/* GUCs (router_gucs.c): ai_gateway.default_route, timeout_ms, max_retries,
+ * retry_base_ms, retry_max_ms */
+extern char *aig_default_route;
+extern int	aig_timeout_ms;
+extern int	aig_max_retries;
+extern int	aig_retry_base_ms;
+extern int	aig_retry_max_ms;
+
+/* Define the router's GUCs (called from _PG_init). */
+extern void aig_router_define_gucs(void);
+
 /* options.cache: true (the route's or the GUC's TTL, else an hour) */
 #define AIG_CACHE_TTL_DEFAULT (-2)
-#define AIG_CACHE_MAX_TTL_S (366 * 86400)
 
 /* Per-call options (options jsonb of the SQL functions), validated. */
 typedef struct AigCallOptions

@@ -28,10 +28,13 @@
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/guc.h"
 
-#include "init/ai_gateway.h"
 #include "base/compat.h"
 #include "routing/strategy.h"
+#include "routing/target_state.h"
+
+double		aig_fastest_explore_ratio = 0.05;
 
 /*
  * Reasons are text for explain_route and error details only: on the hot
@@ -307,4 +310,18 @@ aig_order_targets(AigRoute *route, const AigOrderContext *ctx, AigCandidate *out
 			break;
 	}
 	return n;
+}
+
+/* Define ai_gateway.fastest_explore_ratio (called from _PG_init). */
+void
+aig_strategy_define_gucs(void)
+{
+	DefineCustomRealVariable("ai_gateway.fastest_explore_ratio",
+							 "Share of calls that the fastest strategy sends to another target to keep its latency fresh.",
+							 NULL,
+							 &aig_fastest_explore_ratio,
+							 0.05, 0.0, 0.5,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 }

@@ -24,6 +24,12 @@ typedef struct AigCandidate
 	double		est_cost_usd;	/* -1 when no price is known */
 } AigCandidate;
 
+/* GUC ai_gateway.fastest_explore_ratio */
+extern double aig_fastest_explore_ratio;
+
+/* Define ai_gateway.fastest_explore_ratio (called from _PG_init). */
+extern void aig_strategy_define_gucs(void);
+
 /*
  * Fill out[route->ntargets]: the eligible targets first, in the order to
  * try them, then the ineligible ones (shadow, role, context window,

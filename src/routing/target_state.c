@@ -8,8 +8,13 @@
  * entry up once per catalog load and keeps the pointer (AigTarget.state):
  * the hot path takes no LWLock at all.
  *
- * Locking: aig_shared->lock (the "ai_gateway" tranche) guards the hash
- * itself — shared to look up, exclusive to insert.  Each entry's fields are
+ * Shared memory: a small struct holding the lock, and the hash; sized by
+ * aig_target_state_shmem_size(), created by aig_target_state_shmem_startup()
+ * (init/shmem.c calls both).
+ *
+ * Locking: one LWLock, the "ai_gateway target state" tranche's only lock,
+ * guards the hash itself — shared to look up, exclusive to insert or remove
+ * entries (aig_target_state_forget_db); it guards nothing else.  Each entry's fields are
  * guarded by its own spinlock, held only for a few instructions (never over
  * I/O or an ereport); the round-robin counter is an atomic.
  *
@@ -32,33 +37,49 @@
 #include "storage/spin.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/guc.h"
 
-#include "init/shmem.h"
+#include "core/catalog.h"
 #include "routing/target_state.h"
 
 int			aig_max_targets = 1000;
 
-AigBreakerConf aig_breaker_defaults = {
-	.failures = 5,
-	.error_rate = 0.5,
-	.min_requests = 20,
-	.window_ms = 60000,
-	.cooldown_ms = 30000,
-};
+#define TARGET_STATE_TRANCHE "ai_gateway target state"
 
+/* The shared part besides the hash: the lock that guards the hash. */
+typedef struct TargetStateShared
+{
+	LWLock	   *lock;
+} TargetStateShared;
+
+static TargetStateShared *ts_shared = NULL;
 static HTAB *aig_target_hash = NULL;
 
+/* Shared memory needed: the lock struct and the hash of max_targets entries. */
 Size
 aig_target_state_shmem_size(void)
 {
-	return hash_estimate_size(aig_max_targets, sizeof(AigTargetState));
+	return add_size(MAXALIGN(sizeof(TargetStateShared)),
+					hash_estimate_size(aig_max_targets, sizeof(AigTargetState)));
 }
 
+/* Ask for the tranche's lock (from the shmem request hook). */
 void
-aig_target_state_shmem_init(void)
+aig_target_state_shmem_request(void)
+{
+	RequestNamedLWLockTranche(TARGET_STATE_TRANCHE, 1);
+}
+
+/* Create or attach the struct and the hash; caller holds AddinShmemInitLock. */
+void
+aig_target_state_shmem_startup(void)
 {
 	HASHCTL		info;
+	bool		found;
 
+	ts_shared = ShmemInitStruct("ai_gateway target state lock", sizeof(TargetStateShared), &found);
+	if (!found)
+		ts_shared->lock = &(GetNamedLWLockTranche(TARGET_STATE_TRANCHE))->lock;
 	memset(&info, 0, sizeof(info));
 	info.keysize = AIG_STATE_KEYLEN;
 	info.entrysize = sizeof(AigTargetState);
@@ -76,13 +97,13 @@ state_for_key(const char *key)
 
 	if (aig_target_hash == NULL || strlen(key) >= AIG_STATE_KEYLEN)
 		return NULL;
-	LWLockAcquire(aig_shared->lock, LW_SHARED);
+	LWLockAcquire(ts_shared->lock, LW_SHARED);
 	s = hash_search(aig_target_hash, key, HASH_FIND, NULL);
-	LWLockRelease(aig_shared->lock);
+	LWLockRelease(ts_shared->lock);
 	if (s)
 		return s;
 
-	LWLockAcquire(aig_shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(ts_shared->lock, LW_EXCLUSIVE);
 	s = hash_search(aig_target_hash, key, HASH_ENTER_NULL, &found);
 	if (s && !found)
 	{
@@ -93,7 +114,7 @@ state_for_key(const char *key)
 		s->latency_ms = -1;
 		pg_atomic_init_u64(&s->counter, 0);
 	}
-	LWLockRelease(aig_shared->lock);
+	LWLockRelease(ts_shared->lock);
 	if (s == NULL && !warned)
 	{
 		warned = true;
@@ -379,7 +400,7 @@ aig_target_snapshot_all(AigTargetSnapshot **out)
 	*out = NULL;
 	if (aig_target_hash == NULL)
 		return 0;
-	LWLockAcquire(aig_shared->lock, LW_SHARED);
+	LWLockAcquire(ts_shared->lock, LW_SHARED);
 	cap = (int) hash_get_num_entries(aig_target_hash);
 	*out = palloc0(sizeof(AigTargetSnapshot) * Max(cap, 1));
 	hash_seq_init(&st, aig_target_hash);
@@ -396,7 +417,7 @@ aig_target_snapshot_all(AigTargetSnapshot **out)
 			continue;
 		aig_target_snapshot(s, now, &(*out)[n++]);
 	}
-	LWLockRelease(aig_shared->lock);
+	LWLockRelease(ts_shared->lock);
 	return n;
 }
 
@@ -414,7 +435,7 @@ aig_target_state_forget_db(Oid dbid)
 
 	if (aig_target_hash == NULL || !OidIsValid(dbid))
 		return;
-	LWLockAcquire(aig_shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(ts_shared->lock, LW_EXCLUSIVE);
 	hash_seq_init(&st, aig_target_hash);
 	while ((s = hash_seq_search(&st)) != NULL)
 	{
@@ -424,5 +445,22 @@ aig_target_state_forget_db(Oid dbid)
 		if ((Oid) strtoul(s->key, &end, 10) == dbid && (*end == '\x1f' || *end == '\x1e'))
 			hash_search(aig_target_hash, s->key, HASH_REMOVE, NULL);
 	}
-	LWLockRelease(aig_shared->lock);
+	LWLockRelease(ts_shared->lock);
+}
+
+/* Define ai_gateway.max_targets (called from _PG_init). */
+void
+aig_target_state_define_gucs(void)
+{
+	/* PGC_POSTMASTER: defined only while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("ai_gateway.max_targets",
+								"Provider/model targets and routes whose health is kept in shared memory.",
+								NULL,
+								&aig_max_targets,
+								1000, 16, 100000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+
 }

@@ -22,15 +22,7 @@ typedef enum AigBreakerState
 	AIG_BREAKER_HALF_OPEN,
 } AigBreakerState;
 
-/* Thresholds: GUCs, overridden by route options. */
-typedef struct AigBreakerConf
-{
-	int			failures;		/* consecutive failures that open it */
-	double		error_rate;		/* error share over the window that opens it */
-	int			min_requests;	/* requests in the window before the rate counts */
-	int			window_ms;
-	int			cooldown_ms;
-} AigBreakerConf;
+struct AigBreakerConf;			/* core/catalog.h */
 
 typedef struct AigTargetState
 {
@@ -75,10 +67,14 @@ typedef struct AigTargetSnapshot
 } AigTargetSnapshot;
 
 extern int	aig_max_targets;
-extern AigBreakerConf aig_breaker_defaults;
 
+/* Define ai_gateway.max_targets (called from _PG_init). */
+extern void aig_target_state_define_gucs(void);
+
+/* Shared memory: size, tranche request, creation (init/shmem.c calls them). */
 extern Size aig_target_state_shmem_size(void);
-extern void aig_target_state_shmem_init(void);
+extern void aig_target_state_shmem_request(void);
+extern void aig_target_state_shmem_startup(void);
 
 /* The shared entry of provider/model (created on first use); NULL if full. */
 extern AigTargetState *aig_target_state(const char *provider, const char *model);
@@ -92,7 +88,7 @@ extern AigTargetState *aig_route_state(const char *route);
 extern bool aig_breaker_allow(AigTargetState *s, TimestampTz now, bool *is_probe);
 
 /* Result of one attempt.  health_failure: counts against the breaker. */
-extern void aig_breaker_record(AigTargetState *s, const AigBreakerConf *conf,
+extern void aig_breaker_record(AigTargetState *s, const struct AigBreakerConf *conf,
 							   TimestampTz now, bool success, bool health_failure,
 							   double latency_ms, int retry_after_ms,
 							   const char *error);

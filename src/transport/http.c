@@ -27,7 +27,6 @@
 #include "storage/ipc.h"
 #include "utils/errcodes.h"
 
-#include "init/ai_gateway.h"
 #include "base/compat.h"
 #include "transport/http.h"
 

@@ -1,5 +1,7 @@
 /*
- * http.h — libcurl transport: one request, or later many at once.
+ * http.h — libcurl transport: one request, or many at once; the request,
+ * limits and response types (the dialects in providers/ fill requests and
+ * read responses; transport knows nothing of providers).
  *
  * A backend keeps one curl multi handle and its easy handles for its whole
  * life, so connections (keep-alive, TLS sessions) are reused across calls.
@@ -11,7 +13,17 @@
 
 #include "postgres.h"
 
-#include "providers/provider.h"
+#define AIG_MAX_HEADERS 16
+
+/* What http.c sends (a dialect fills it: providers/provider.h). */
+typedef struct AigHttpRequest
+{
+	char	   *url;
+	char	   *body;
+	size_t		body_len;
+	int			nheaders;
+	const char *headers[AIG_MAX_HEADERS];	/* "Name: value" */
+} AigHttpRequest;
 
 typedef struct AigHttpLimits
 {
@@ -35,6 +47,14 @@ typedef struct AigHttpResponse
 	char	   *error;			/* palloc'd, names no secret */
 	bool		retryable;
 } AigHttpResponse;
+
+/* GUCs: ai_gateway.connect_timeout_ms, max_response_bytes, ca_bundle */
+extern int	aig_connect_timeout_ms;
+extern int	aig_max_response_bytes;
+extern char *aig_ca_bundle;
+
+/* Define the transport's GUCs (called from _PG_init). */
+extern void aig_http_define_gucs(void);
 
 extern void aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 							 AigHttpResponse *resp);
