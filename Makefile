@@ -10,7 +10,7 @@ SRCS         = $(wildcard src/*/*.c)
 OBJS         = $(SRCS:.c=.o)
 PG_CPPFLAGS  = -I$(srcdir)/src -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wno-missing-field-initializers -Wno-sign-compare
-SHLIB_LINK   = -lcurl -lcrypto
+SHLIB_LINK   = -lcurl -lcrypto -ljson-c
 # Calls between ai_gateway's own functions bind inside the library, and
 # calls out (libcurl, OpenSSL, the server) go through the GOT without PLT
 # stubs: a call touches fewer cache lines (test/bench/bench_overhead.sh).

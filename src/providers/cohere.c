@@ -33,13 +33,14 @@ cohere_build_chat(const AigProvider *p, const AigChatRequest *req,
 	AigGenKeys	keys = {"temperature", "p", "max_tokens", "stop_sequences", "seed"};
 	const AigJson *schema;
 	AigRespFormatKind rfkind;
+	AigJsonDoc *rfdoc;
 	AigJsonWriter w;
 
 	aig_http_request_init(out);
 	out->url = aig_url(p, "/v2/chat");
 	cohere_headers(p, out);
 
-	(void) aig_response_format_parse(req->opts.response_format, &rfkind,
+	rfdoc = aig_response_format_parse(req->opts.response_format, &rfkind,
 									 &schema);
 	aig_jw_init(&w);
 	aig_jw_object_begin(&w);
@@ -60,6 +61,7 @@ cohere_build_chat(const AigProvider *p, const AigChatRequest *req,
 	}
 	aig_jw_object_end(&w);
 	aig_jw_body(&w, out);
+	aig_json_free(rfdoc);
 }
 
 static bool

@@ -111,10 +111,11 @@ aig_add_gen_options(AigJsonWriter *w, const AigGenOptions *o,
 		aig_jw_kint(w, keys->seed, o->seed);
 }
 
-const AigJson *
+AigJsonDoc *
 aig_response_format_parse(const char *text, AigRespFormatKind *kind,
 						  const AigJson **schema)
 {
+	AigJsonDoc *doc;
 	const AigJson *rf;
 	const AigJson *type;
 	const AigJson *s;
@@ -125,9 +126,15 @@ aig_response_format_parse(const char *text, AigRespFormatKind *kind,
 		*schema = NULL;
 	if (text == NULL || *text == '\0')
 		return NULL;
-	rf = aig_json_parse(text, strlen(text), &err);
-	if (!aig_jis(rf, AIG_JSON_OBJECT))
+	doc = aig_json_parse(text, strlen(text), &err);
+	if (doc == NULL)
 		return NULL;
+	rf = doc->root;
+	if (!aig_jis(rf, AIG_JSON_OBJECT))
+	{
+		aig_json_free(doc);
+		return NULL;
+	}
 	type = aig_jget(rf, "type");
 	if (!aig_jis(type, AIG_JSON_STRING))
 		*kind = AIG_RF_OTHER;
@@ -142,7 +149,7 @@ aig_response_format_parse(const char *text, AigRespFormatKind *kind,
 	s = aig_jpath(rf, "json_schema", "schema", (char *) NULL);
 	if (schema && aig_jis(s, AIG_JSON_OBJECT))
 		*schema = s;
-	return rf;
+	return doc;
 }
 
 void
@@ -252,19 +259,19 @@ bool
 aig_parse_body(const char *body, size_t len, AigJsonReader fn,
 			   const char *label, void *out, char **errmsg)
 {
-	const AigJson *root;
+	AigJsonDoc *doc;
 	bool		ok;
 
 	*errmsg = NULL;
-	root = aig_json_parse(body, len, errmsg);
-	if (root == NULL)
+	doc = aig_json_parse(body, len, errmsg);
+	if (doc == NULL)
 	{
 		if (label != NULL && *errmsg != NULL)
 			*errmsg = psprintf("%s response: %s", label, *errmsg);
 		return false;
 	}
-	ok = fn(root, label, out, errmsg);
-	pfree((void *) root);
+	ok = fn(doc->root, label, out, errmsg);
+	aig_json_free(doc);
 	if (!ok && *errmsg == NULL)
 		*errmsg = psprintf("%s response could not be read",
 						   label ? label : "provider");
@@ -275,7 +282,6 @@ int
 aig_join_text_parts(const AigJson *parts, bool type_text, bool skip_thought,
 					StringInfo buf, const char *label, char **errmsg)
 {
-	const AigJson *part;
 	int			found = 0;
 
 	if (!aig_jis(parts, AIG_JSON_ARRAY))
@@ -283,9 +289,9 @@ aig_join_text_parts(const AigJson *parts, bool type_text, bool skip_thought,
 		*errmsg = psprintf("%s is not an array", label);
 		return -1;
 	}
-	part = aig_jfirst(parts);
-	for (int i = 0; i < parts->count; i++, part = aig_jnext(part))
+	for (int i = 0; i < aig_jlength(parts); i++)
 	{
+		const AigJson *part = aig_jelem(parts, i);
 		const AigJson *text;
 
 		if (!aig_jis(part, AIG_JSON_OBJECT))
@@ -314,7 +320,6 @@ bool
 aig_read_vector(const AigJson *arr, float4 **vec, int *ndims,
 				const char *label, int index, char **errmsg)
 {
-	const AigJson *e;
 	int			n;
 	float4	   *v;
 
@@ -323,7 +328,7 @@ aig_read_vector(const AigJson *arr, float4 **vec, int *ndims,
 		*errmsg = psprintf("%s: embedding %d is not an array", label, index);
 		return false;
 	}
-	n = arr->count;
+	n = aig_jlength(arr);
 	if (n == 0)
 	{
 		*errmsg = psprintf("%s: embedding %d is empty", label, index);
@@ -335,12 +340,12 @@ aig_read_vector(const AigJson *arr, float4 **vec, int *ndims,
 		return false;
 	}
 	v = palloc(n * sizeof(float4));
-	e = aig_jfirst(arr);
-	for (int i = 0; i < n; i++, e = aig_jnext(e))
+	for (int i = 0; i < n; i++)
 	{
+		const AigJson *e = aig_jelem(arr, i);
 		double		d;
 
-		if (e->type != AIG_JSON_NUMBER)
+		if (!aig_jis(e, AIG_JSON_NUMBER))
 		{
 			*errmsg = psprintf("%s: embedding %d holds a non-number at position %d",
 							   label, index, i);
@@ -375,23 +380,22 @@ bool
 aig_read_vector_list(const AigJson *arr, AigEmbedResult *out,
 					 const char *label, char **errmsg)
 {
-	const AigJson *e;
+	int			n = aig_jlength(arr);
 
 	if (!aig_jis(arr, AIG_JSON_ARRAY))
 	{
 		*errmsg = psprintf("%s: embeddings is not an array", label);
 		return false;
 	}
-	if ((size_t) arr->count > INT_MAX / sizeof(float4 *))
+	if ((size_t) n > INT_MAX / sizeof(float4 *))
 	{
 		*errmsg = psprintf("%s: too many embeddings", label);
 		return false;
 	}
-	aig_embed_result_init(out, arr->count);
-	e = aig_jfirst(arr);
-	for (int i = 0; i < arr->count; i++, e = aig_jnext(e))
-		if (!aig_read_vector(e, &out->vectors[i], &out->ndims[i],
-							 label, i, errmsg))
+	aig_embed_result_init(out, n);
+	for (int i = 0; i < n; i++)
+		if (!aig_read_vector(aig_jelem(arr, i), &out->vectors[i],
+							 &out->ndims[i], label, i, errmsg))
 			return false;
 	return true;
 }
@@ -507,8 +511,8 @@ extract_error_fields(const AigJson *root, AigUpstreamError *out)
 	char	   *type = NULL;
 
 	/* some APIs (older gemini) wrap the envelope in a one-element array */
-	if (aig_jis(o, AIG_JSON_ARRAY) && o->count > 0)
-		o = aig_jfirst(o);
+	if (aig_jis(o, AIG_JSON_ARRAY) && aig_jlength(o) > 0)
+		o = aig_jelem(o, 0);
 	if (!aig_jis(o, AIG_JSON_OBJECT))
 		return;
 
@@ -531,7 +535,7 @@ extract_error_fields(const AigJson *root, AigUpstreamError *out)
 	{
 		d = aig_jget(o, "detail");
 		if (aig_jis(d, AIG_JSON_ARRAY))
-			msg = nonempty(aig_jget(aig_jfirst(d), "msg"));
+			msg = nonempty(aig_jget(aig_jelem(d, 0), "msg"));
 		else
 			msg = nonempty(d);
 	}

@@ -2,7 +2,7 @@
  * dialect_util.h — code shared by the dialects in src/providers/:
  *
  *	- finish-reason normalization tables (one per wire format);
- *	- the request-body helpers over json_write.h (messages, generation
+ *	- the request-body helpers over json_body.h (messages, generation
  *	  options, response_format);
  *	- the generation-options writer (AigGenOptions -> provider keys) and the
  *	  response_format reader;
@@ -10,8 +10,10 @@
  *	- the generic error-body reader every parse_error builds on;
  *	- the OpenAI wire format (defined in openai.c), shared with azure.c.
  *
- * Bodies are read with json_read.h and written with json_write.h: both
- * work in palloc'd memory, so nothing needs freeing on an error path.
+ * Bodies are read with json.h (json-c) and written with json_body.h.
+ * What a reader keeps is copied into palloc'd memory; json-c trees are
+ * freed by their owner (aig_parse_body, the body builders), and by their
+ * memory context's reset should an ERROR unwind first.
  */
 #ifndef AIG_DIALECT_UTIL_H
 #define AIG_DIALECT_UTIL_H
@@ -20,8 +22,8 @@
 
 #include "lib/stringinfo.h"
 
-#include "transport/json_read.h"
-#include "transport/json_write.h"
+#include "transport/json.h"
+#include "transport/json_body.h"
 #include "providers/provider.h"
 
 /* ---- finish reasons ---- */
@@ -70,13 +72,14 @@ typedef enum AigRespFormatKind
 } AigRespFormatKind;
 
 /*
- * Parse options.response_format: the parsed object (palloc'd, over text),
- * or NULL with *kind = AIG_RF_NONE.  *schema (may be NULL):
- * response_format.json_schema.schema when it is an object, else NULL.
+ * Parse options.response_format: the parsed doc (the caller frees it with
+ * aig_json_free once the body is written), or NULL with *kind =
+ * AIG_RF_NONE.  *schema (may be NULL): response_format.json_schema.schema
+ * when it is an object, else NULL.
  */
-extern const AigJson *aig_response_format_parse(const char *text,
-												AigRespFormatKind *kind,
-												const AigJson **schema);
+extern AigJsonDoc *aig_response_format_parse(const char *text,
+											 AigRespFormatKind *kind,
+											 const AigJson **schema);
 
 /* key: [{"role","content"}, ...] (system messages skipped if asked) */
 extern void aig_jw_messages(AigJsonWriter *w, const char *key,

@@ -62,6 +62,7 @@ gemini_build_chat(const AigProvider *p, const AigChatRequest *req,
 	char	   *system = aig_join_system(req);
 	const AigJson *schema;
 	AigRespFormatKind rfkind;
+	AigJsonDoc *rfdoc;
 	AigJsonWriter w;
 	int			mark;
 
@@ -70,7 +71,7 @@ gemini_build_chat(const AigProvider *p, const AigChatRequest *req,
 								   gemini_model_path(req->model)));
 	gemini_headers(p, out);
 
-	(void) aig_response_format_parse(req->opts.response_format, &rfkind,
+	rfdoc = aig_response_format_parse(req->opts.response_format, &rfkind,
 									 &schema);
 	aig_jw_init(&w);
 	aig_jw_object_begin(&w);
@@ -114,6 +115,7 @@ gemini_build_chat(const AigProvider *p, const AigChatRequest *req,
 	aig_jw_object_end_or_drop(&w, mark);
 	aig_jw_object_end(&w);
 	aig_jw_body(&w, out);
+	aig_json_free(rfdoc);
 }
 
 static bool
@@ -148,7 +150,7 @@ gemini_read_chat(const AigJson *root, const char *label, void *arg,
 	}
 	candidates = aig_jget(root, "candidates");
 	if (candidates == NULL || aig_jis(candidates, AIG_JSON_NULL) ||
-		(aig_jis(candidates, AIG_JSON_ARRAY) && candidates->count == 0))
+		(aig_jis(candidates, AIG_JSON_ARRAY) && aig_jlength(candidates) == 0))
 	{
 		char	   *block = aig_jstr(aig_jget(root, "promptFeedback"),
 									 "blockReason");
@@ -165,7 +167,7 @@ gemini_read_chat(const AigJson *root, const char *label, void *arg,
 		*errmsg = pstrdup("gemini response: candidates is not an array");
 		return false;
 	}
-	cand = aig_jfirst(candidates);
+	cand = aig_jelem(candidates, 0);
 	if (!aig_jis(cand, AIG_JSON_OBJECT))
 	{
 		*errmsg = pstrdup("gemini response: candidates[0] is not an object");
@@ -267,7 +269,6 @@ gemini_read_embed(const AigJson *root, const char *label, void *arg,
 {
 	AigEmbedResult *out = (AigEmbedResult *) arg;
 	const AigJson *list;
-	const AigJson *item;
 	int			n;
 
 	if (!aig_jis(root, AIG_JSON_OBJECT))
@@ -286,16 +287,17 @@ gemini_read_embed(const AigJson *root, const char *label, void *arg,
 		*errmsg = pstrdup("gemini response: embeddings is not an array");
 		return false;
 	}
-	n = list->count;
+	n = aig_jlength(list);
 	if ((size_t) n > INT_MAX / sizeof(float4 *))
 	{
 		*errmsg = pstrdup("gemini response: too many embeddings");
 		return false;
 	}
 	aig_embed_result_init(out, n);
-	item = aig_jfirst(list);
-	for (int i = 0; i < n; i++, item = aig_jnext(item))
+	for (int i = 0; i < n; i++)
 	{
+		const AigJson *item = aig_jelem(list, i);
+
 		if (!aig_jis(item, AIG_JSON_OBJECT))
 		{
 			*errmsg = psprintf("gemini response: embeddings[%d] is not an object",
@@ -354,10 +356,9 @@ gemini_refine_error(const AigJson *root, long http_status,
 {
 	const AigJson *e;
 	const AigJson *details;
-	const AigJson *d;
 
-	if (aig_jis(root, AIG_JSON_ARRAY) && root->count > 0)
-		root = aig_jfirst(root);
+	if (aig_jis(root, AIG_JSON_ARRAY) && aig_jlength(root) > 0)
+		root = aig_jelem(root, 0);
 	e = aig_jget(root, "error");
 	if (aig_jstring_eq(aig_jget(e, "status"), "RESOURCE_EXHAUSTED"))
 	{
@@ -368,9 +369,9 @@ gemini_refine_error(const AigJson *root, long http_status,
 	details = aig_jget(e, "details");
 	if (!aig_jis(details, AIG_JSON_ARRAY))
 		return;
-	d = aig_jfirst(details);
-	for (int i = 0; i < details->count; i++, d = aig_jnext(d))
+	for (int i = 0; i < aig_jlength(details); i++)
 	{
+		const AigJson *d = aig_jelem(details, i);
 		char	   *type = aig_jstr(d, "@type");
 
 		if (type == NULL)

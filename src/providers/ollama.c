@@ -30,6 +30,7 @@ ollama_build_chat(const AigProvider *p, const AigChatRequest *req,
 	AigGenKeys	keys = {"temperature", "top_p", "num_predict", "stop", "seed"};
 	const AigJson *schema;
 	AigRespFormatKind rfkind;
+	AigJsonDoc *rfdoc;
 	AigJsonWriter w;
 	int			mark;
 
@@ -37,7 +38,7 @@ ollama_build_chat(const AigProvider *p, const AigChatRequest *req,
 	out->url = aig_url(p, "/api/chat");
 	ollama_headers(p, out);
 
-	(void) aig_response_format_parse(req->opts.response_format, &rfkind,
+	rfdoc = aig_response_format_parse(req->opts.response_format, &rfkind,
 									 &schema);
 	aig_jw_init(&w);
 	aig_jw_object_begin(&w);
@@ -58,6 +59,7 @@ ollama_build_chat(const AigProvider *p, const AigChatRequest *req,
 		aig_jw_kstring(&w, "format", "json");
 	aig_jw_object_end(&w);
 	aig_jw_body(&w, out);
+	aig_json_free(rfdoc);
 }
 
 /* {"error": "..."} inside a 200 body */

@@ -37,8 +37,8 @@ aig_openai_chat_body(const AigChatRequest *req, bool with_model,
 {
 	AigGenKeys	keys = {"temperature", "top_p", max_tokens_key, "stop", "seed"};
 	AigRespFormatKind rfkind;
-	const AigJson *rf = aig_response_format_parse(req->opts.response_format,
-												  &rfkind, NULL);
+	AigJsonDoc *rf = aig_response_format_parse(req->opts.response_format,
+											   &rfkind, NULL);
 	AigJsonWriter w;
 
 	aig_jw_init(&w);
@@ -50,10 +50,11 @@ aig_openai_chat_body(const AigChatRequest *req, bool with_model,
 	if (rf != NULL)
 	{
 		aig_jw_key(&w, "response_format");
-		aig_jw_copy(&w, rf);
+		aig_jw_copy(&w, rf->root);
 	}
 	aig_jw_object_end(&w);
 	aig_jw_body(&w, out);
+	aig_json_free(rf);
 }
 
 void
@@ -109,12 +110,12 @@ openai_read_chat(const AigJson *root, const char *label, void *arg,
 		*errmsg = psprintf("%s response: choices is not an array", label);
 		return false;
 	}
-	if (choices->count == 0)
+	if (aig_jlength(choices) == 0)
 	{
 		*errmsg = psprintf("%s response: choices is empty", label);
 		return false;
 	}
-	choice = aig_jfirst(choices);
+	choice = aig_jelem(choices, 0);
 	if (!aig_jis(choice, AIG_JSON_OBJECT))
 	{
 		*errmsg = psprintf("%s response: choices[0] is not an object", label);
@@ -192,7 +193,7 @@ openai_read_b64_vector(const AigJson *s, float4 **vec, int *ndims,
 	char	   *raw;
 	float4	   *v;
 
-	if ((size_t) s->len > MaxAllocSize / 2)
+	if (aig_jstring_len(s) > MaxAllocSize / 2)
 	{
 		*errmsg = psprintf("%s: embedding %d is too large", label, index);
 		return false;
@@ -242,7 +243,6 @@ openai_read_embed(const AigJson *root, const char *label, void *arg,
 {
 	AigEmbedResult *out = (AigEmbedResult *) arg;
 	const AigJson *data;
-	const AigJson *item;
 	int			n;
 	char	   *where = psprintf("%s response", label);
 
@@ -262,7 +262,7 @@ openai_read_embed(const AigJson *root, const char *label, void *arg,
 		*errmsg = psprintf("%s response: data is not an array", label);
 		return false;
 	}
-	n = data->count;
+	n = aig_jlength(data);
 	if ((size_t) n > INT_MAX / sizeof(float4 *))
 	{
 		*errmsg = psprintf("%s response: too many embeddings", label);
@@ -270,9 +270,9 @@ openai_read_embed(const AigJson *root, const char *label, void *arg,
 	}
 	aig_embed_result_init(out, n);
 
-	item = aig_jfirst(data);
-	for (int i = 0; i < n; i++, item = aig_jnext(item))
+	for (int i = 0; i < n; i++)
 	{
+		const AigJson *item = aig_jelem(data, i);
 		const AigJson *jidx;
 		const AigJson *emb;
 		int64		idx;

@@ -7,9 +7,10 @@
  * to turn an error body into a SQLSTATE and a message.  Dialects do no I/O and
  * keep no state; router.c drives them and http.c moves the bytes.
  *
- * Memory: everything a dialect allocates is palloc'd in CurrentMemoryContext
- * (bodies are read with json_read.h and written with json_write.h), so an
- * ereport(ERROR) leaves nothing behind.  Parsers never ereport
+ * Memory: everything a dialect returns is palloc'd in CurrentMemoryContext
+ * (bodies are read with json-c through transport/json.h, whose trees are
+ * freed before returning or by that context's reset, and written with
+ * transport/json_body.h), so an ereport(ERROR) leaves nothing behind.  Parsers never ereport
  * for a bad body: they return false and a palloc'd message, so the caller
  * can fail over to another target and the fuzzers can drive them.
  */

@@ -16,7 +16,9 @@
 # once with the canned OpenAI body of test/samples/openai_chat_completion.json
 # (test/bench/nginx.conf.in), so upstream latency is near zero and identical
 # for both sides; the ratio ai_complete / raw is the extension's overhead
-# factor.  Target: ratio <= 1.15.
+# factor.  Target: ratio <= 1.15.  Both sides read the response with
+# json-c (the extension through src/transport/json.c), so the JSON library
+# is the same on both sides and the ratio is the rest of the extension.
 # A third side, "transport only" (raw_curl with RAW_CURL_TRANSPORT_ONLY=1:
 # a constant body, the response not parsed), is the libcurl exchange alone:
 # the least any client can spend.  ai_complete against it is printed for

@@ -14,8 +14,9 @@
  * no ereport (fuzz_support.c aborts on one); false comes with a message;
  * true comes with a complete result; token counts are -1 or a count in
  * [0, INT32_MAX]; vectors are non-empty and finite; error messages and
- * types are valid UTF-8 without control characters; and nothing is
- * malloc'd and left behind (LeakSanitizer).
+ * types are valid UTF-8 without control characters; every json-c tree is
+ * freed by the parser itself (no doc left for the context reset); and
+ * nothing is malloc'd and left behind (LeakSanitizer).
  */
 #include "postgres.h"
 
@@ -26,6 +27,7 @@
 #include <string.h>
 
 #include "providers/provider.h"
+#include "transport/json.h"
 #include "fuzz_support.h"
 
 #ifndef FUZZ_DIALECT
@@ -162,6 +164,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 	}
 	free(body);
+	FUZZ_CHECK(aig_json_live_docs() == 0, "json-c tree", "not freed by the parser");
 	fuzz_arena_reset();
 	return 0;
 }

@@ -1,27 +1,26 @@
 /*
- * fuzz_json.c — libFuzzer target for the JSON reader and writer
- * (src/transport/json_read.c, src/transport/json_write.c), checked against json-c.
+ * fuzz_json.c — libFuzzer target for the JSON helpers over json-c
+ * (src/transport/json.c) and the request-body writer
+ * (src/transport/json_body.c).
  *
  * The input is a body, passed in a buffer of exactly its length.  For each
- * one it checks:
+ * one it checks the contract of json.h:
  *
- *	- differential: aig_json_parse() accepts exactly what json-c accepts in
- *	  strict mode (JSON_TOKENER_STRICT, only white space after the value),
- *	  with the differences json_read.h documents: raw control characters
- *	  in strings (kept; json-c strict refuses them) and nesting deeper than
- *	  AIG_JSON_MAX_DEPTH (refused), and json-c's own leniencies (numbers
- *	  with a leading zero or ending in a point, single-quoted keys: refused,
- *	  as RFC 8259 says);
- *	- when both accept, the two trees are the same: types, number values
- *	  (integers saturated), strings byte for byte after unescaping (but
- *	  where the reader documents U+FFFD: \u0000 and unpaired surrogates),
- *	  members (a repeated key: the last one) and elements;
- *	- a document cut short is reported as truncated ("truncated JSON"),
- *	  never as malformed;
- *	- round trip: the tree written back with the writer (strings unescaped
- *	  and escaped again) parses to the same tree;
- *	- the node invariants (sizes, counts, spans inside the body) and no
- *	  read outside the body, leak (json-c objects) or undefined behaviour.
+ *	- aig_json_parse() either returns a doc with a root, or NULL with one
+ *	  of the documented messages ("empty response body", "truncated JSON
+ *	  in response body", "malformed JSON in response body: <why>" with why
+ *	  one of json.h's list), and never ereports (fuzz_support.c aborts);
+ *	- an accepted body whose value is a container, cut in the middle of
+ *	  its value, is refused as truncated (never as malformed);
+ *	- every accessor on every value of the tree: strings are NUL-free and
+ *	  as long as they say, lengths match the elements reachable, token
+ *	  counts are -1 or in [0, INT32_MAX];
+ *	- round trip: the tree written back with aig_jw_copy (strings through
+ *	  escape_json, numbers as json-c read them) parses to the same tree;
+ *	- lifetime: a doc freed with aig_json_free, or left to the context
+ *	  reset (every other input, as when an ERROR unwinds), leaves no doc
+ *	  live and nothing malloc'd behind (LeakSanitizer sees json-c's
+ *	  objects).
  */
 #include "postgres.h"
 
@@ -29,373 +28,154 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
-#include "transport/json_read.h"
-#include "transport/json_write.h"
+#include "transport/json.h"
+#include "transport/json_body.h"
 #include "fuzz_support.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* does the raw text of string node v hold an escape the reader turns into
- * U+FFFD (\u0000, a surrogate without its pair)?  Then only its length
- * bounds are compared. */
-static bool
-has_replaced_escape(const AigJson *v)
-{
-	const char *p = v->p;
-	const char *end = v->p + v->len;
-
-	if (!(v->flags & AIG_JSON_ESCAPED))
-		return false;
-	while (p < end)
-	{
-		if (*p == '\\' && p + 1 < end)
-		{
-			if (p[1] == 'u')	/* the parser checked the 4 hex digits */
-			{
-				char		hex[5] = {p[2], p[3], p[4], p[5], '\0'};
-				unsigned	cp = (unsigned) strtoul(hex, NULL, 16);
-
-				if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
-					return true;
-				p += 6;
-			}
-			else
-				p += 2;
-		}
-		else
-			p++;
-	}
-	return false;
-}
-
-static void check_same(const AigJson *v, json_object *o);
+static const char *const reasons[] = {
+	"unexpected character", "invalid escape", "nesting too deep",
+	"NUL character", "trailing data", "body too long"
+};
 
 static void
-check_string(const AigJson *v, const char *s, size_t slen, const char *what)
+check_refusal(const char *msg)
 {
-	size_t		len;
-	char	   *mine = aig_jstring(v, &len);
+	static const char prefix[] = "malformed JSON in response body: ";
 
-	FUZZ_CHECK(mine != NULL, what, "aig_jstring gave NULL for a string");
-	FUZZ_CHECK(mine[len] == '\0', what, "not NUL-terminated");
-	if (has_replaced_escape(v))
+	FUZZ_CHECK(msg != NULL, "refusal", "no message");
+	if (strcmp(msg, "empty response body") == 0 ||
+		strcmp(msg, "truncated JSON in response body") == 0)
 		return;
-	FUZZ_CHECK(len == slen && memcmp(mine, s, len) == 0, what,
-			   "unescaped string differs from json-c's");
-	FUZZ_CHECK(aig_jstring_eq(v, mine) == (strlen(mine) == len), what,
-			   "aig_jstring_eq disagrees with aig_jstring");
+	FUZZ_CHECK(strncmp(msg, prefix, sizeof(prefix) - 1) == 0, "refusal", msg);
+	for (int i = 0; i < lengthof(reasons); i++)
+		if (strcmp(msg + sizeof(prefix) - 1, reasons[i]) == 0)
+			return;
+	fuzz_fail("refusal: unknown reason", msg);
 }
 
+/* every accessor on v and below */
 static void
-check_same(const AigJson *v, json_object *o)
+walk(const AigJson *v, int depth)
 {
-	switch (json_object_get_type(o))
+	AigJsonType t = aig_jtype(v);
+	int64		n;
+
+	FUZZ_CHECK(depth <= AIG_JSON_MAX_DEPTH + 1, "walk", "deeper than the limit");
+	FUZZ_CHECK(t >= AIG_JSON_NULL && t <= AIG_JSON_OBJECT, "walk", "bad type");
+	if (t == AIG_JSON_STRING)
 	{
-		case json_type_null:
-			FUZZ_CHECK(v->type == AIG_JSON_NULL, "type", "json-c null");
-			break;
-		case json_type_boolean:
-			FUZZ_CHECK(v->type == (json_object_get_boolean(o) ? AIG_JSON_TRUE : AIG_JSON_FALSE),
-					   "type", "json-c boolean");
-			break;
-		case json_type_double:
-			{
-				double		d = json_object_get_double(o);
-				double		mine = aig_jnumber(v);
+		size_t		len;
+		char	   *s = aig_jstring(v, &len);
 
-				FUZZ_CHECK(v->type == AIG_JSON_NUMBER, "type", "json-c double");
-				FUZZ_CHECK(!(v->flags & AIG_JSON_INTEGER), "number",
-						   "integer flag on a json-c double");
-				FUZZ_CHECK(mine == d || (isnan(mine) && isnan(d)), "number",
-						   "double value differs");
-				break;
-			}
-		case json_type_int:
-			{
-				int64		mine;
-
-				FUZZ_CHECK(v->type == AIG_JSON_NUMBER, "type", "json-c int");
-				FUZZ_CHECK(aig_jint64(v, &mine), "number",
-						   "json-c int is not an integer here");
-				if (json_object_get_int64(o) == INT64_MAX)
-					FUZZ_CHECK(mine == INT64_MAX, "number", "saturation differs");
-				else
-					FUZZ_CHECK(mine == json_object_get_int64(o), "number",
-							   "int value differs");
-				break;
-			}
-		case json_type_string:
-			FUZZ_CHECK(v->type == AIG_JSON_STRING, "type", "json-c string");
-			check_string(v, json_object_get_string(o),
-						 (size_t) json_object_get_string_len(o), "string");
-			break;
-		case json_type_array:
-			{
-				const AigJson *e = aig_jfirst(v);
-				size_t		n = json_object_array_length(o);
-
-				FUZZ_CHECK(v->type == AIG_JSON_ARRAY, "type", "json-c array");
-				FUZZ_CHECK((size_t) v->count == n, "array", "length differs");
-				for (size_t i = 0; i < n; i++, e = aig_jnext(e))
-				{
-					FUZZ_CHECK(aig_jelem(v, (int) i) == e, "array",
-							   "aig_jelem disagrees with aig_jnext");
-					check_same(e, json_object_array_get_idx(o, i));
-				}
-				break;
-			}
-		case json_type_object:
-			{
-				const AigJson *k = v + 1;
-				int			distinct = 0;
-				bool		all_keys = true;
-
-				FUZZ_CHECK(v->type == AIG_JSON_OBJECT, "type", "json-c object");
-				/* json-c cuts a key at a \u0000 (it may then collide with
-				 * another) and keeps unpaired surrogates its own way: the
-				 * members of such an object are not compared */
-				for (int i = 0; i < v->count; i++)
-				{
-					if (has_replaced_escape(k))
-						all_keys = false;
-					k = k + 1 + (k + 1)->size;
-				}
-				k = v + 1;
-				for (int i = 0; i < v->count; i++)
-				{
-					const AigJson *val = k + 1;
-					char	   *key = aig_jstring(k, NULL);
-					json_object *ov = NULL;
-
-					FUZZ_CHECK(k->type == AIG_JSON_STRING, "object", "key not a string");
-					if (all_keys)
-					{
-						FUZZ_CHECK(json_object_object_get_ex(o, key, &ov), "object",
-								   "key missing in json-c's object");
-						/* the last of a repeated key: what aig_jget finds */
-						if (aig_jget(v, key) == val)
-						{
-							distinct++;
-							check_same(val, ov);
-						}
-					}
-					k = val + val->size;
-				}
-				if (all_keys)
-					FUZZ_CHECK(distinct == json_object_object_length(o), "object",
-							   "number of distinct keys differs");
-				break;
-			}
-	}
-}
-
-/* the node invariants of json_read.h */
-static void
-check_nodes(const AigJson *v, const char *body, size_t len)
-{
-	FUZZ_CHECK(v->size >= 1, "node", "size < 1");
-	FUZZ_CHECK(v->p >= body && v->p + v->len <= body + len, "node",
-			   "span outside the body");
-	if (v->type == AIG_JSON_ARRAY || v->type == AIG_JSON_OBJECT)
-	{
-		const AigJson *c = v + 1;
-		int			n = v->type == AIG_JSON_OBJECT ? 2 * v->count : v->count;
-		int			total = 1;
-
-		for (int i = 0; i < n; i++)
-		{
-			check_nodes(c, body, len);
-			total += c->size;
-			c += c->size;
-		}
-		FUZZ_CHECK(total == v->size, "node", "size is not the subtree's");
+		FUZZ_CHECK(s != NULL && strlen(s) == len, "string", "holds a NUL");
+		FUZZ_CHECK(len >= aig_jstring_len(v), "string", "shorter than its bytes");
+		FUZZ_CHECK(aig_jstring_eq(v, s), "string", "not equal to its copy");
 	}
 	else
-		FUZZ_CHECK(v->size == 1, "node", "scalar with size != 1");
+		FUZZ_CHECK(aig_jstring(v, NULL) == NULL, "non-string", "reads as a string");
+	if (t == AIG_JSON_NUMBER)
+		(void) aig_jnumber(v);
+	FUZZ_CHECK(!aig_jint64(v, &n) || t == AIG_JSON_NUMBER, "int64", "non-number");
+	if (t == AIG_JSON_ARRAY)
+	{
+		for (int i = 0; i < aig_jlength(v); i++)
+		{
+			const AigJson *e = aig_jelem(v, i);
+
+			FUZZ_CHECK(e != NULL, "array", "element missing");
+			walk(e, depth + 1);
+		}
+		FUZZ_CHECK(aig_jelem(v, aig_jlength(v)) == NULL, "array", "past the end");
+	}
+	else if (t == AIG_JSON_OBJECT)
+	{
+		n = aig_jtokens(v, "a");
+		FUZZ_CHECK(n == -1 || (n >= 0 && n <= INT32_MAX), "tokens", "out of range");
+		(void) aig_jpath(v, "a", "b", (char *) NULL);
+	}
+	else
+		FUZZ_CHECK(aig_jlength(v) == 0, "scalar", "has a length");
 }
 
-/* write v back with the writer */
-static void
-write_value(AigJsonWriter *w, const AigJson *v)
+/* a and b are the same tree (strings compared as read) */
+static bool
+same(const AigJson *a, const AigJson *b)
 {
-	switch (v->type)
+	AigJsonType t = aig_jtype(a);
+
+	if (t != aig_jtype(b))
 	{
+		fprintf(stderr, "types differ: %d %d\n", (int) t, (int) aig_jtype(b));
+		return false;
+	}
+	switch (t)
+	{
+		case AIG_JSON_NUMBER:
+			{
+				double		x = aig_jnumber(a);
+				double		y = aig_jnumber(b);
+
+				if ((isnan(x) && isnan(y)) || x == y)
+					return true;
+				fprintf(stderr, "numbers differ: %.17g %.17g\n", x, y);
+				return false;
+			}
 		case AIG_JSON_STRING:
 			{
-				char	   *s = aig_jstring(v, NULL);
+				size_t		la;
+				size_t		lb;
+				char	   *sa = aig_jstring(a, &la);
+				char	   *sb = aig_jstring(b, &lb);
 
-				aig_jw_string(w, s);
-				break;
+				if (la == lb && memcmp(sa, sb, la) == 0)
+					return true;
+				fprintf(stderr, "strings differ: %zu [%s] %zu [%s]\n", la, sa, lb, sb);
+				return false;
 			}
 		case AIG_JSON_ARRAY:
-			{
-				const AigJson *e = aig_jfirst(v);
-
-				aig_jw_array_begin(w);
-				for (int i = 0; i < v->count; i++, e = aig_jnext(e))
-					write_value(w, e);
-				aig_jw_array_end(w);
-				break;
-			}
+			if (aig_jlength(a) != aig_jlength(b))
+				return false;
+			for (int i = 0; i < aig_jlength(a); i++)
+				if (!same(aig_jelem(a, i), aig_jelem(b, i)))
+					return false;
+			return true;
 		case AIG_JSON_OBJECT:
 			{
-				const AigJson *k = v + 1;
+				/* same keys (json-c's order), same values */
+				struct json_object *oa = (struct json_object *) unconstify(AigJson *, a);
+				struct json_object_iterator it = json_object_iter_begin(oa);
+				struct json_object_iterator end = json_object_iter_end(oa);
 
-				aig_jw_object_begin(w);
-				for (int i = 0; i < v->count; i++)
+				if (aig_jlength(a) != aig_jlength(b))
+					return false;
+				for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
 				{
-					aig_jw_key(w, aig_jstring(k, NULL));
-					write_value(w, k + 1);
-					k = k + 1 + (k + 1)->size;
+					const char *key = json_object_iter_peek_name(&it);
+
+					if (!same(aig_jget(a, key), aig_jget(b, key)))
+						return false;
 				}
-				aig_jw_object_end(w);
-				break;
+				return true;
 			}
 		default:
-			aig_jw_copy(w, v);
-			break;
-	}
-}
-
-/* same tree, comparing strings as strlen-cut C strings (the writer takes
- * C strings: an unescaped NUL cannot survive, and the reader maps \u0000
- * to U+FFFD anyway) */
-static void
-check_round_trip(const AigJson *a, const AigJson *b)
-{
-	FUZZ_CHECK(a->type == b->type, "round trip", "type differs");
-	FUZZ_CHECK(a->count == b->count, "round trip", "count differs");
-	if (a->type == AIG_JSON_STRING)
-	{
-		char	   *sa = aig_jstring(a, NULL);
-		char	   *sb = aig_jstring(b, NULL);
-
-		FUZZ_CHECK(strcmp(sa, sb) == 0, "round trip", "string differs");
-	}
-	else if (a->type == AIG_JSON_NUMBER)
-		FUZZ_CHECK(a->len == b->len && memcmp(a->p, b->p, a->len) == 0,
-				   "round trip", "number differs");
-	else if (a->type == AIG_JSON_ARRAY || a->type == AIG_JSON_OBJECT)
-	{
-		const AigJson *ca = a + 1;
-		const AigJson *cb = b + 1;
-		int			n = a->type == AIG_JSON_OBJECT ? 2 * a->count : a->count;
-
-		for (int i = 0; i < n; i++)
-		{
-			check_round_trip(ca, cb);
-			ca += ca->size;
-			cb += cb->size;
-		}
-	}
-}
-
-/* any raw control character (not NUL) inside a string? json-c strict
- * refuses those, the reader keeps them */
-static bool
-raw_control_in_string(const char *s, size_t len)
-{
-	bool		in = false;
-
-	for (size_t i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) s[i];
-
-		if (in && c == '\\')
-			i++;
-		else if (c == '"')
-			in = !in;
-		else if (in && c > 0 && c < 0x20)
 			return true;
 	}
-	return false;
-}
-
-/* json-c strict: one value followed by white space only?  (*obj: the
- * value; a JSON null is json-c's NULL) */
-static bool
-jsonc_parse(const char *body, size_t size, json_object **obj,
-			enum json_tokener_error *jerr)
-{
-	json_tokener *tok = json_tokener_new_ex(4 * AIG_JSON_MAX_DEPTH);
-	bool		ok;
-
-	if (tok == NULL)
-		abort();
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	*obj = size > 0 ? json_tokener_parse_ex(tok, body, (int) size) : NULL;
-	*jerr = size > 0 ? json_tokener_get_error(tok) : json_tokener_continue;
-	ok = (*jerr == json_tokener_success);
-	for (size_t i = ok ? json_tokener_get_parse_end(tok) : size; i < size; i++)
-		if (body[i] != ' ' && body[i] != '\t' && body[i] != '\n' &&
-			body[i] != '\r')
-		{
-			ok = false;
-			break;
-		}
-	if (!ok && *obj != NULL)
-	{
-		json_object_put(*obj);
-		*obj = NULL;
-	}
-	json_tokener_free(tok);
-	return ok;
-}
-
-/*
- * What json-c takes even in strict mode and RFC 8259 does not, outside
- * strings: a number with a leading zero ("01", "-01.5": json-c checks
- * non-negative integers only) or without digits on both sides of its point ("1.", "-.5"),
- * and a single-quoted object key.
- */
-static bool
-jsonc_lenient(const char *s, size_t len)
-{
-	bool		in = false;
-
-	for (size_t i = 0; i < len; i++)
-	{
-		char		p;
-
-		if (in && s[i] == '\\')
-			i++;
-		else if (s[i] == '"')
-			in = !in;
-		else if (!in && s[i] == '\'')
-			return true;
-		else if (!in && s[i] == '.' &&
-				 (i + 1 >= len || s[i + 1] < '0' || s[i + 1] > '9' ||
-				  i == 0 || s[i - 1] < '0' || s[i - 1] > '9'))
-			return true;		/* "1.", "-.5" */
-		else if (!in && s[i] == '0' && i + 1 < len && s[i + 1] >= '0' &&
-				 s[i + 1] <= '9')
-		{
-			p = i > 0 ? s[i - 1] : ' ';
-			if (p == '-')		/* the number's sign, or an exponent's */
-				p = i > 1 ? s[i - 2] : ' ';
-			else if (p == '+')	/* an exponent's */
-				continue;
-			if (!((p >= '0' && p <= '9') || p == '.' || p == 'e' || p == 'E'))
-				return true;
-		}
-	}
-	return false;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static unsigned long runs = 0;
 	char	   *body;
-	char	   *errmsg = NULL;
-	const AigJson *root;
-	json_object *obj;
-	enum json_tokener_error jerr;
-	bool		jc_ok;
-
+	char	   *msg = NULL;
+	AigJsonDoc *doc;
 
 	/* exactly size bytes (malloc(0) may give NULL: keep one byte) */
 	body = malloc(size > 0 ? size : 1);
@@ -403,77 +183,62 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(body, data, size);
 
-	root = aig_json_parse(body, size, &errmsg);
-	FUZZ_CHECK((root == NULL) == (errmsg != NULL), "parse",
-			   "a result and a message, or neither");
-	if (root != NULL)
-		check_nodes(root, body, size);
+	doc = aig_json_parse(body, size, &msg);
+	if (doc == NULL)
+		check_refusal(msg);
 	else
-		FUZZ_CHECK(fuzz_clean_message(errmsg), "parse", "message not clean");
-
-	/* json-c, strict, deep enough never to be the one that refuses */
-	jc_ok = jsonc_parse(body, size, &obj, &jerr);
-	if (!jc_ok && jerr == json_tokener_continue)
 	{
-		/* a number at the very end: json-c waits for what ends it */
-		char	   *spaced = malloc(size + 1);
-		enum json_tokener_error jerr2;
+		const AigJson *root = doc->root;
+		size_t		start = 0;
 
-		if (spaced == NULL)
-			abort();
-		memcpy(spaced, body, size);
-		spaced[size] = ' ';
-		jc_ok = jsonc_parse(spaced, size + 1, &obj, &jerr2);
-		free(spaced);
-	}
+		FUZZ_CHECK(root != NULL && msg == NULL, "accepted", "no root or a message");
+		walk(root, 0);
 
-	if (root != NULL && jc_ok)
-		check_same(root, obj);
-	else if (root != NULL)
-		FUZZ_CHECK(raw_control_in_string(body, size), "differential",
-				   "the reader accepts what json-c refuses");
-	else if (jc_ok)
-		FUZZ_CHECK(strstr(errmsg, "nesting too deep") != NULL ||
-				   jsonc_lenient(body, size),
-				   "differential: the reader refuses what json-c accepts", errmsg);
-
-	/* a cut-off document is "truncated" (or, cut after a complete value,
-	 * fine), never "malformed": try the cut at a few places */
-	if (root != NULL && size > 1)
-	{
-		size_t		cuts[3] = {size - 1, size / 2, (size * 7919u + data[0]) % size};
-
-		for (int c = 0; c < 3; c++)
+		/* a container cut in the middle: truncated */
+		while (start < size && strchr(" \t\r\n", body[start]) != NULL)
+			start++;
+		if (aig_jis(root, AIG_JSON_ARRAY) || aig_jis(root, AIG_JSON_OBJECT))
 		{
-			char	   *e2 = NULL;
-			char	   *part = malloc(cuts[c] > 0 ? cuts[c] : 1);
+			size_t		end = size;
+			size_t		cut;
+			AigJsonDoc *part;
 
-			if (part == NULL)
-				abort();
-			memcpy(part, body, cuts[c]);
-			if (aig_json_parse(part, cuts[c], &e2) == NULL && cuts[c] > 0)
-				FUZZ_CHECK(strcmp(e2, "truncated JSON in response body") == 0,
-						   "truncation: a prefix of a document is reported as", e2);
-			free(part);
+			while (end > start && strchr(" \t\r\n", body[end - 1]) != NULL)
+				end--;
+			cut = start + (end - start) / 2;
+			if (cut > start)
+			{
+				part = aig_json_parse(body, cut, &msg);
+				FUZZ_CHECK(part == NULL && msg != NULL &&
+						   strcmp(msg, "truncated JSON in response body") == 0,
+						   "cut container", msg ? msg : "accepted");
+			}
+		}
+
+		/* round trip through the writer (after the cut's failed parse: the
+		 * tokener must not carry anything over) */
+		{
+			AigJsonWriter w;
+			char	   *err = NULL;
+			AigJsonDoc *again;
+
+			aig_jw_init(&w);
+			aig_jw_copy(&w, root);
+			again = aig_json_parse(w.buf.data, w.buf.len, &err);
+			FUZZ_CHECK(again != NULL, "round trip: refused", err);
+			FUZZ_CHECK(same(root, again->root), "round trip", w.buf.data);
+			aig_json_free(again);
+		}
+
+		/* every other accepted body is left to the reset callback */
+		if (runs++ % 2 == 0)
+		{
+			aig_json_free(doc);
+			FUZZ_CHECK(aig_json_live_docs() == 0, "free", "a doc is still live");
 		}
 	}
-
-	if (root != NULL)
-	{
-		AigJsonWriter w;
-		const AigJson *again;
-		char	   *err2 = NULL;
-
-		aig_jw_init(&w);
-		write_value(&w, root);
-		again = aig_json_parse(w.buf.data, w.buf.len, &err2);
-		FUZZ_CHECK(again != NULL, "round trip", err2 ? err2 : "?");
-		check_round_trip(root, again);
-	}
-
-	if (obj != NULL)
-		json_object_put(obj);
 	free(body);
 	fuzz_arena_reset();
+	FUZZ_CHECK(aig_json_live_docs() == 0, "reset", "a doc is still live");
 	return 0;
 }

@@ -9,6 +9,13 @@
  *	  leak that libFuzzer's
  *	  LeakSanitizer reports.  Requests over MaxAllocSize abort, as the
  *	  backend would raise an ERROR there.
+ *	- MemoryContextRegisterResetCallback: the callbacks run at
+ *	  fuzz_arena_reset(), before the chunks are freed (as a context reset
+ *	  runs them); transport/json.c ties its json-c trees to them.
+ *	- escape_json, a stand-in for the backend's (utils/adt/json.c) with the
+ *	  same output: '"', '\\', \b \f \n \r \t by letter, other bytes below
+ *	  0x20 as \u00XX, everything else as it is.  In the server the real
+ *	  one runs (the dialects regression test checks the bodies).
  *	- CurrentMemoryContext, PG_exception_stack, error_context_stack.
  *	- errstart/errfinish and the errmsg family: an ereport at ERROR or
  *	  above prints its message and location and aborts (a finding: the
@@ -25,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/stringinfo.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 
 #include "fuzz_support.h"
@@ -167,9 +176,27 @@ pnstrdup(const char *in, Size len)
 	return out;
 }
 
+static MemoryContextCallback *callbacks = NULL;
+
+void
+MemoryContextRegisterResetCallback(MemoryContext context,
+								   MemoryContextCallback *cb)
+{
+	cb->next = callbacks;
+	callbacks = cb;
+}
+
 void
 fuzz_arena_reset(void)
 {
+	/* callbacks first: they live in chunks and may pfree */
+	while (callbacks != NULL)
+	{
+		MemoryContextCallback *cb = callbacks;
+
+		callbacks = cb->next;
+		cb->func(cb->arg);
+	}
 	while (chunks != NULL)
 	{
 		FuzzChunk  *next = chunks->h.next;
@@ -184,6 +211,48 @@ long
 fuzz_arena_live(void)
 {
 	return nchunks;
+}
+
+/* ------------------------------------------------------------ escape_json */
+
+void
+escape_json(StringInfo buf, const char *str)
+{
+	appendStringInfoCharMacro(buf, '"');
+	for (const char *p = str; *p; p++)
+	{
+		switch (*p)
+		{
+			case '\b':
+				appendStringInfoString(buf, "\\b");
+				break;
+			case '\f':
+				appendStringInfoString(buf, "\\f");
+				break;
+			case '\n':
+				appendStringInfoString(buf, "\\n");
+				break;
+			case '\r':
+				appendStringInfoString(buf, "\\r");
+				break;
+			case '\t':
+				appendStringInfoString(buf, "\\t");
+				break;
+			case '"':
+				appendStringInfoString(buf, "\\\"");
+				break;
+			case '\\':
+				appendStringInfoString(buf, "\\\\");
+				break;
+			default:
+				if ((unsigned char) *p < ' ')
+					appendStringInfo(buf, "\\u%04x", (int) *p);
+				else
+					appendStringInfoCharMacro(buf, *p);
+				break;
+		}
+	}
+	appendStringInfoCharMacro(buf, '"');
 }
 
 /* ------------------------------------------------------------ ereport */

@@ -4,10 +4,12 @@
 #
 # Targets: one per dialect (fuzz_dialect.c built with -DFUZZ_DIALECT=
 # aig_dialect_<name>: parse_chat, parse_embed and parse_error of
-# src/providers/<kind>.c), one for the JSON reader/writer (fuzz_json.c) and
+# src/providers/<kind>.c), one for the JSON helpers over json-c and the
+# body writer (fuzz_json.c: src/transport/json.c, json_body.c) and
 # one for the PII redactor (fuzz_redact.c, src/governance/redact.c, src/governance/redact_scan.c).  Built with clang and -fsanitize=fuzzer,address,undefined
 # (-fno-sanitize-recover: undefined behaviour aborts), linked with
-# fuzz_support.c and PostgreSQL's frontend libpgcommon.a / libpgport.a.
+# fuzz_support.c, json-c and PostgreSQL's frontend libpgcommon.a /
+# libpgport.a.
 #
 # For each target, in order:
 #   1. replay test/fuzz/regressions/<target>/* (earlier findings, kept
@@ -62,8 +64,8 @@ cflags=(-std=gnu99 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,addr
 	-I src -I test/fuzz -I "$("$PG_CONFIG" --includedir-server)")
 
 echo "== fuzz: build ($cc)"
-json_srcs=(src/transport/json_read.c src/transport/json_write.c)
-dialect_srcs=(src/providers/provider.c "${json_srcs[@]}" src/providers/*.c)
+json_srcs=(src/transport/json.c src/transport/json_body.c)
+dialect_srcs=("${json_srcs[@]}" src/providers/*.c)
 for f in "${dialect_srcs[@]}" src/governance/redact.c src/governance/redact_scan.c test/fuzz/fuzz_support.c; do
 	"$cc" -c "${cflags[@]}" "$f" -o "$work/obj/$(basename "$f" .c).o"
 done
@@ -73,7 +75,7 @@ for t in $targets; do
 	case "$t" in
 	json)
 		"$cc" -c "${cflags[@]}" test/fuzz/fuzz_json.c -o "$work/obj/fuzz_json.o"
-		"$cc" "${san[@]}" "$work/obj/fuzz_json.o" "$work/obj/json_read.o" "$work/obj/json_write.o" \
+		"$cc" "${san[@]}" "$work/obj/fuzz_json.o" "$work/obj/json.o" "$work/obj/json_body.o" \
 			"$work/obj/fuzz_support.o" "${AIG_PGLIBS[@]}" -ljson-c -o "$work/bin/fuzz_json"
 		;;
 	redact)
@@ -85,7 +87,7 @@ for t in $targets; do
 		"$cc" -c "${cflags[@]}" -DFUZZ_DIALECT="aig_dialect_$t" test/fuzz/fuzz_dialect.c \
 			-o "$work/obj/fuzz_$t.o"
 		"$cc" "${san[@]}" "$work/obj/fuzz_$t.o" "${dialect_objs[@]}" \
-			"$work/obj/fuzz_support.o" "${AIG_PGLIBS[@]}" -o "$work/bin/fuzz_$t"
+			"$work/obj/fuzz_support.o" "${AIG_PGLIBS[@]}" -ljson-c -o "$work/bin/fuzz_$t"
 		;;
 	*)
 		echo "fuzz: unknown target $t (targets: $all_targets)" >&2

@@ -1,24 +1,19 @@
 /*
- * json_write.c — the JSON writer of request bodies (see json_write.h).
+ * json_body.c — the JSON writer of request bodies (see json_body.h):
+ * separators, escape_json for strings, shortest round-trip doubles, and
+ * copies of values parsed with json-c.
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include <json-c/json.h>
+
+#include "common/shortest_dec.h"
 #include "utils/errcodes.h"
+#include "utils/json.h"
 
-#include "transport/json_write.h"
-
-/* bytes that need an escape in a JSON string: 1 = \uXXXX, else the letter */
-static const char escape_of[256] = {
-	1, 1, 1, 1, 1, 1, 1, 1, 'b', 't', 'n', 1, 'f', 'r', 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	0, 0, '"', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '\\', 0, 0, 0,
-	/* the rest: 0 */
-};
+#include "transport/json_body.h"
 
 void
 aig_jw_init(AigJsonWriter *w)
@@ -65,49 +60,11 @@ aig_jw_array_end(AigJsonWriter *w)
 	appendStringInfoCharMacro(&w->buf, ']');
 }
 
-static void
-put_string(StringInfo buf, const char *s)
-{
-	const unsigned char *p = (const unsigned char *) s;
-	const unsigned char *run = p;
-
-	appendStringInfoCharMacro(buf, '"');
-	for (;; p++)
-	{
-		char		e;
-
-		if (*p == '\0')
-			break;
-		e = escape_of[*p];
-		if (e == 0)
-			continue;
-		if (p > run)
-			appendBinaryStringInfo(buf, (const char *) run, p - run);
-		if (e == 1)
-		{
-			static const char hex[] = "0123456789abcdef";
-			char		u[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
-
-			appendBinaryStringInfo(buf, u, sizeof(u));
-		}
-		else
-		{
-			char		esc[2] = {'\\', e};
-
-			appendBinaryStringInfo(buf, esc, 2);
-		}
-		run = p + 1;
-	}
-	if (p > run)
-		appendBinaryStringInfo(buf, (const char *) run, p - run);
-	appendStringInfoCharMacro(buf, '"');
-}
-
 void
 aig_jw_key(AigJsonWriter *w, const char *key)
 {
 	separate(w);
-	put_string(&w->buf, key);
+	escape_json(&w->buf, key);
 	appendStringInfoCharMacro(&w->buf, ':');
 }
 
@@ -115,7 +72,7 @@ void
 aig_jw_string(AigJsonWriter *w, const char *s)
 {
 	separate(w);
-	put_string(&w->buf, s ? s : "");
+	escape_json(&w->buf, s ? s : "");
 }
 
 void
@@ -140,18 +97,17 @@ aig_jw_int(AigJsonWriter *w, int64 v)
 void
 aig_jw_double(AigJsonWriter *w, double v, const char *what)
 {
-	char		buf[64];
+	char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+	int			len;
 
 	if (isnan(v) || isinf(v))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must be a finite number", what)));
-	/* the shortest of these that reads back as v: 0.7, not 0.69999... */
-	snprintf(buf, sizeof(buf), "%.15g", v);
-	if (strtod(buf, NULL) != v)
-		snprintf(buf, sizeof(buf), "%.17g", v);
+	/* as float8out: 0.7, 0.1, 1e-07, 1e+21 (all valid JSON numbers) */
+	len = double_to_shortest_decimal_buf(v, buf);
 	separate(w);
-	appendStringInfoString(&w->buf, buf);
+	appendBinaryStringInfo(&w->buf, buf, len);
 }
 
 void
@@ -161,16 +117,78 @@ aig_jw_bool(AigJsonWriter *w, bool v)
 	appendStringInfoString(&w->buf, v ? "true" : "false");
 }
 
+/* v in jsonb's output layout (see json_body.h); depth is bounded by the
+ * parser's AIG_JSON_MAX_DEPTH */
+static void
+copy_value(StringInfo buf, const AigJson *v)
+{
+	struct json_object *o = (struct json_object *) unconstify(AigJson *, v);
+
+	switch (aig_jtype(v))
+	{
+		case AIG_JSON_TRUE:
+			appendStringInfoString(buf, "true");
+			break;
+		case AIG_JSON_FALSE:
+			appendStringInfoString(buf, "false");
+			break;
+		case AIG_JSON_NUMBER:
+			/* json-c writes a fraction as it was read, an integer in full */
+			appendStringInfoString(buf,
+								   json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+			break;
+		case AIG_JSON_STRING:
+			{
+				char	   *s = aig_jstring(v, NULL);
+
+				escape_json(buf, s);
+				pfree(s);
+			}
+			break;
+		case AIG_JSON_ARRAY:
+			appendStringInfoCharMacro(buf, '[');
+			for (int i = 0; i < aig_jlength(v); i++)
+			{
+				if (i > 0)
+					appendStringInfoString(buf, ", ");
+				copy_value(buf, aig_jelem(v, i));
+			}
+			appendStringInfoCharMacro(buf, ']');
+			break;
+		case AIG_JSON_OBJECT:
+			{
+				struct json_object_iterator it = json_object_iter_begin(o);
+				struct json_object_iterator end = json_object_iter_end(o);
+				bool		first = true;
+
+				appendStringInfoCharMacro(buf, '{');
+				while (!json_object_iter_equal(&it, &end))
+				{
+					const char *key = json_object_iter_peek_name(&it);
+					const AigJson *val = json_object_iter_peek_value(&it);
+
+					if (!first)
+						appendStringInfoString(buf, ", ");
+					first = false;
+					escape_json(buf, key);
+					appendStringInfoString(buf, ": ");
+					copy_value(buf, val);
+					json_object_iter_next(&it);
+				}
+				appendStringInfoCharMacro(buf, '}');
+			}
+			break;
+		default:				/* absent or null */
+			appendStringInfoString(buf, "null");
+			break;
+	}
+}
+
 void
 aig_jw_copy(AigJsonWriter *w, const AigJson *v)
 {
 	separate(w);
-	if (v == NULL)
-		appendStringInfoString(&w->buf, "null");
-	else if (v->type == AIG_JSON_STRING)
-		appendBinaryStringInfo(&w->buf, v->p - 1, v->len + 2);	/* quotes */
-	else
-		appendBinaryStringInfo(&w->buf, v->p, v->len);
+	copy_value(&w->buf, v);
 }
 
 void

@@ -1,5 +1,5 @@
 /*
- * json_write.h — the JSON writer the dialects build request bodies with.
+ * json_body.h — the JSON writer the dialects build request bodies with.
  *
  * Appends straight to a palloc'd StringInfo in document order: no tree,
  * no malloc, nothing to free on an error path.  The writer puts the commas
@@ -14,18 +14,20 @@
  *		aig_jw_array_end(&w);
  *		aig_jw_object_end(&w);
  *
- * Strings are escaped for JSON ('"', '\\' and control characters; '/' and
- * non-ASCII bytes as they are: the text is UTF-8 already).  Doubles are
- * written with the fewest digits that read back as the same value.
+ * Strings are escaped by the server's escape_json ('"', '\\' and control
+ * characters; '/' and non-ASCII bytes as they are: the text is UTF-8
+ * already).  Doubles are written as float8out writes them with
+ * extra_float_digits > 0: the shortest text that reads back as the same
+ * value (common/shortest_dec.h).
  */
-#ifndef AIG_JSON_WRITE_H
-#define AIG_JSON_WRITE_H
+#ifndef AIG_JSON_BODY_H
+#define AIG_JSON_BODY_H
 
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
 
-#include "transport/json_read.h"
+#include "transport/json.h"
 
 typedef struct AigJsonWriter
 {
@@ -48,7 +50,13 @@ extern void aig_jw_int(AigJsonWriter *w, int64 v);
 /* ereports (22023, naming `what`) for NaN and infinities */
 extern void aig_jw_double(AigJsonWriter *w, double v, const char *what);
 extern void aig_jw_bool(AigJsonWriter *w, bool v);
-/* a value parsed by json_read.c, as it was written */
+/*
+ * a value parsed by aig_json_parse, written back in the layout of
+ * PostgreSQL's jsonb output ("k": v, ", " between items), the layout
+ * options such as response_format arrive in; numbers as they were
+ * written (json-c keeps a fraction's text; integers beyond the int64
+ * range saturate)
+ */
 extern void aig_jw_copy(AigJsonWriter *w, const AigJson *v);
 
 /* key and value in one call */
@@ -70,4 +78,4 @@ aig_jw_mark(AigJsonWriter *w)
 }
 extern void aig_jw_object_end_or_drop(AigJsonWriter *w, int mark);
 
-#endif							/* AIG_JSON_WRITE_H */
+#endif							/* AIG_JSON_BODY_H */
