@@ -1,5 +1,5 @@
 /*
- * jobs.h — async jobs: ai_complete_async / ai_result and the job worker.
+ * jobs.h — the async job worker (the SQL side is api/jobs_api.c).
  */
 #ifndef AIG_JOBS_H
 #define AIG_JOBS_H
@@ -8,12 +8,11 @@
 
 #include <signal.h>
 
+#include "core/job_signal.h"
+
 extern int	aig_job_max_attempts;
 extern char *aig_job_retention;
 
-extern Size aig_jobs_shmem_size(void);
-extern void aig_jobs_shmem_init(void);
 extern void aig_jobs_worker_loop(volatile sig_atomic_t *stop);
-extern int	aig_jobs_worker_pid(void);
 
 #endif							/* AIG_JOBS_H */

@@ -214,29 +214,29 @@ route_fingerprint(AigRoute *route)
 }
 
 static int
-effective_ttl(const AigRoute *route, const AigCallOptions *co)
+effective_ttl(const AigRoute *route, int opt_ttl_s)
 {
 	int			route_ttl = route->cache_ttl_s;
 
-	if (co->cache_ttl_s == 0)
+	if (opt_ttl_s == 0)
 		return 0;
-	if (co->cache_ttl_s > 0)
-		return co->cache_ttl_s;
-	if (co->cache_ttl_s == AIG_CACHE_TTL_DEFAULT)
+	if (opt_ttl_s > 0)
+		return opt_ttl_s;
+	if (opt_ttl_s == AIG_CACHE_TTL_DEFAULT)
 		return route_ttl > 0 ? route_ttl : aig_cache_ttl_s > 0 ? aig_cache_ttl_s : DEFAULT_TTL_S;
 	/* not asked: the route decides (0 turns the GUC off for it), else the GUC */
 	return route_ttl >= 0 ? route_ttl : aig_cache_ttl_s;
 }
 
 bool
-aig_cache_prepare(AigRoute *route, const AigChatRequest *req, const AigCallOptions *co,
+aig_cache_prepare(AigRoute *route, const AigChatRequest *req, int opt_ttl_s,
 				  AigCacheKey *key)
 {
 	StringInfoData b;
 	const AigGenOptions *g = &req->opts;
 	int			scope;
 
-	key->ttl_s = effective_ttl(route, co);
+	key->ttl_s = effective_ttl(route, opt_ttl_s);
 	if (key->ttl_s <= 0)
 		return false;
 	scope = route->cache_scope >= 0 ? route->cache_scope : aig_cache_scope;
