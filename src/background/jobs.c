@@ -469,6 +469,7 @@ jobs_round(void)
 	}
 	PG_CATCH();
 	{
+		/* the worker's round: logged, its transaction aborted */
 		MemoryContextSwitchTo(cxt);
 		EmitErrorReport();
 		FlushErrorState();

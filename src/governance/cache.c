@@ -45,6 +45,7 @@
 #include "utils/timestamp.h"
 
 #include "init/ai_gateway.h"
+#include "core/isolate.h"
 #include "governance/cache.h"
 #include "core/search_path.h"
 
@@ -600,55 +601,58 @@ aig_cache_get(AigRoute *route, const AigCacheKey *key, AigChatResult *result,
 	return true;
 }
 
+/* What a cache write needs inside its subtransaction. */
+typedef struct CacheWrite
+{
+	const AigRoute *route;
+	const AigCacheKey *key;
+	const AigChatResult *result;
+	const AigTarget *target;
+	TimestampTz now;
+	TimestampTz expires_at;
+} CacheWrite;
+
+/* The write itself, as the extension's owner (isolated: its abort restores the user). */
+static void
+write_isolated(void *arg)
+{
+	CacheWrite *w = (CacheWrite *) arg;
+	AigAsOwner	owner_scope;
+
+	aig_as_owner_begin(aig_catalog_owner(), &owner_scope);
+	table_write(w->route, w->key, w->result, w->target, w->now, w->expires_at);
+	aig_as_owner_end(&owner_scope);
+}
+
 void
 aig_cache_put(AigRoute *route, const AigCacheKey *key, const AigChatResult *result,
 			  const AigTarget *target)
 {
-	TimestampTz now = GetCurrentTimestamp();
-	TimestampTz expires_at = TimestampTzPlusMilliseconds(now, (int64) key->ttl_s * 1000);
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	CacheWrite	w;
+	ErrorData  *edata;
 
 	if (result->content == NULL)
 		return;
-	front_put(key->digest, pg_atomic_read_u64(&cache_shared->generation), expires_at,
+	w.route = route;
+	w.key = key;
+	w.result = result;
+	w.target = target;
+	w.now = GetCurrentTimestamp();
+	w.expires_at = TimestampTzPlusMilliseconds(w.now, (int64) key->ttl_s * 1000);
+	front_put(key->digest, pg_atomic_read_u64(&cache_shared->generation), w.expires_at,
 			  target->provider->name, target->model, result->content,
 			  result->finish_reason, result->model);
 	if (XactReadOnly || RecoveryInProgress() || !IsTransactionState() || !table_exists())
 		return;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	/* a failed write warns; it never fails the call whose answer it keeps */
+	if (!aig_isolate(write_isolated, &w, &edata))
 	{
-		/* the subtransaction's abort restores the user and search_path on an error */
-		AigAsOwner	owner_scope;
-
-		aig_as_owner_begin(aig_catalog_owner(), &owner_scope);
-		table_write(route, key, result, target, now, expires_at);
-		aig_as_owner_end(&owner_scope);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
 				 errmsg("could not keep the answer in the response cache: %s", edata->message)));
 		FreeErrorData(edata);
 	}
-	PG_END_TRY();
 }
 
 /* ---- clearing and expiry --------------------------------------------------- */

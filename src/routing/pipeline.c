@@ -464,6 +464,7 @@ aig_pipeline_chat(AigChatCall *c)
 	}
 	PG_CATCH();
 	{
+		/* settled and audited, then re-thrown */
 		ErrorData  *ed;
 
 		inflight_acc = NULL;
@@ -563,7 +564,7 @@ aig_pipeline_chat_many(AigRoute *route, AigChatCall *calls, int n, int concurren
 	}
 	PG_CATCH();
 	{
-		/* a cancel: every charged call still gets its settle and audit record */
+		/* a cancel: every charged call is settled and audited, then re-thrown */
 		for (int i = 0; i < npending; i++)
 			account_failure(pending[i], "batch canceled", true);
 		PG_RE_THROW();
@@ -632,6 +633,7 @@ aig_pipeline_embed(AigRoute *route, AigEmbedRequest *req, const AigCallOptions *
 	}
 	PG_CATCH();
 	{
+		/* settled and audited, then re-thrown */
 		ErrorData  *ed;
 
 		inflight_acc = NULL;
