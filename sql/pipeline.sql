@@ -139,6 +139,8 @@ SELECT r->'cached' AS cached, pl_seen(r->>'content') AS seen
 FROM ai_chat(:'msgs', 'p_pin@1', '{"cache": true}') r;
 SELECT r->'cached' AS cached, pl_seen(r->>'content') AS seen
 FROM ai_chat(:'msgs', 'p_pin@1', '{"cache": true}') r;
+-- explain_route shows the pinned version as a call sees it
+SELECT rank, provider, model, reason FROM ai_gateway.explain_route('p_pin@1') ORDER BY rank NULLS LAST, provider;
 SET ROLE pl_vip_user;
 SELECT pl_seen(ai_complete('Mail jane@example.com now', 'p_pin@1')) AS pinned_vip;
 RESET ROLE;

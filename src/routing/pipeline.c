@@ -149,8 +149,8 @@ is_cancel(int sqlerrcode)
  * of the current route, and a target limited to a role in the current
  * route stays limited when reached through the old version.
  */
-static void
-pinned_policy(AigRoute *route)
+void
+aig_pipeline_pinned_policy(AigRoute *route)
 {
 	AigRoute   *cur;
 
@@ -191,7 +191,7 @@ aig_pipeline_resolve(const char *model)
 {
 	AigRoute   *route = aig_resolve_model(model);
 
-	pinned_policy(route);
+	aig_pipeline_pinned_policy(route);
 	return route;
 }
 

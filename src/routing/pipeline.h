@@ -72,6 +72,9 @@ typedef struct AigChatCall
 /* Stage 1, resolve route: model string -> route (pinned versions keep today's policy). */
 extern AigRoute *aig_pipeline_resolve(const char *model);
 
+/* A pinned version ("route@N") takes the current route's policy; others are left alone. */
+extern void aig_pipeline_pinned_policy(AigRoute *route);
+
 /* Resolve + grant only: what ai_complete_async checks when queueing. */
 extern AigRoute *aig_pipeline_precheck(const char *model);
 
