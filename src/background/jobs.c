@@ -86,6 +86,7 @@ typedef struct Job
 	bool		failed_before_call;
 } Job;
 
+/* Run a statement (SPI connected) or raise. */
 static void
 exec_sql(const char *sql)
 {
@@ -165,6 +166,7 @@ prepare_job(Job *j)
 	return false;
 }
 
+/* Same model string (NULL = the default route)? */
 static bool
 same_model(const char *a, const char *b)
 {
@@ -278,6 +280,7 @@ store_results(Job *jobs, int n)
 	SPI_freeplan(plan);
 }
 
+/* Is ai_gateway.jobs there (the extension may be dropped meanwhile)? */
 static bool
 jobs_table_present(void)
 {
@@ -489,6 +492,7 @@ jobs_round(void)
 	return n;
 }
 
+/* The job worker's main loop: rounds of due jobs, retention cleanup, reloads. */
 void
 aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 {

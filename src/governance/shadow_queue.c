@@ -57,12 +57,14 @@ typedef struct ShadowQueue
 
 static ShadowQueue *sq = NULL;
 
+/* Shared memory the queue needs. */
 Size
 aig_shadow_shmem_size(void)
 {
 	return sizeof(ShadowQueue);
 }
 
+/* Create or attach the queue (postmaster, at shared-memory startup). */
 void
 aig_shadow_shmem_init(void)
 {
@@ -80,6 +82,7 @@ aig_shadow_shmem_init(void)
 	}
 }
 
+/* Queued, sent and dropped copies since the server started. */
 void
 aig_shadow_counters(AigShadowCounters *out)
 {
@@ -88,6 +91,7 @@ aig_shadow_counters(AigShadowCounters *out)
 	out->dropped = sq ? pg_atomic_read_u64(&sq->dropped) : 0;
 }
 
+/* Copy a job into a free slot and wake the worker; dropped (and counted) when none. */
 static void
 push(const char *job, size_t len)
 {
@@ -193,6 +197,7 @@ aig_shadow_count(bool sent)
 	pg_atomic_fetch_add_u64(sent ? &sq->sent : &sq->dropped, 1);
 }
 
+/* The shadow worker's pid, 0 when it does not run. */
 int
 aig_shadow_worker_pid(void)
 {

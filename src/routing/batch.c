@@ -56,6 +56,7 @@ typedef struct ProviderLoad
 	int			inflight;
 } ProviderLoad;
 
+/* The in-flight count of provider p (added on first use). */
 static ProviderLoad *
 load_of(ProviderLoad *loads, int *nloads, const AigProvider *p)
 {
@@ -84,6 +85,7 @@ finish(Work *w, bool ok, const char *error)
 	}
 }
 
+/* After a failed attempt: the target is done, or due again after its backoff. */
 static void
 fail_attempt(Work *w, TargetRun *r)
 {
@@ -187,6 +189,7 @@ start_attempt(AigRoute *route, Work *w, AigHttpBatch *batch, int tag,
 	}
 }
 
+/* A transfer ended: parse or classify it, feed the breaker, finish or retry the call. */
 static void
 complete_attempt(AigRoute *route, Work *w, AigHttpResponse *resp,
 				 ProviderLoad *loads, int *nloads)

@@ -136,6 +136,7 @@ account_failure(AigChatCall *c, const char *error, bool canceled)
 	}
 }
 
+/* A cancel, a statement timeout or a shutdown: audited as "canceled". */
 static bool
 is_cancel(int sqlerrcode)
 {
@@ -197,6 +198,7 @@ aig_pipeline_resolve(const char *model)
 
 /* ---- 2. grant check -------------------------------------------------------- */
 
+/* Stage 2: 42501 unless the caller holds a grant on the route (or provider). */
 static void
 stage_grant(AigChatCall *c)
 {
@@ -215,6 +217,7 @@ aig_pipeline_precheck(const char *model)
 
 /* ---- 3. request hook ------------------------------------------------------- */
 
+/* Stage 3: the route's request hook may rewrite messages and options. */
 static void
 stage_request_hook(AigChatCall *c)
 {
@@ -243,6 +246,7 @@ stage_request_hook(AigChatCall *c)
 
 /* ---- 4. deny/redact policy ------------------------------------------------- */
 
+/* Stage 4: 23514 on a deny pattern; PII redacted in place (the map kept when reversible). */
 static void
 stage_policy(AigChatCall *c)
 {
@@ -264,6 +268,7 @@ begin_account(AigChatCall *c)
 					   aig_log_prompts ? aig_messages_json(c->req) : NULL);
 }
 
+/* Stage 5: reserve one request and the estimate; charged from here on. */
 static void
 stage_quota(AigChatCall *c)
 {
@@ -317,6 +322,7 @@ quota_and_cache(AigChatCall *c)
 
 /* ---- 7. target order ------------------------------------------------------- */
 
+/* Stage 7: the call's candidates, in the order to try them. */
 static void
 stage_target_order(AigChatCall *c, bool raise_when_none)
 {
@@ -325,6 +331,7 @@ stage_target_order(AigChatCall *c, bool raise_when_none)
 
 /* ---- 9. settle ------------------------------------------------------------- */
 
+/* Stage 9: the reservation replaced by what the call used. */
 static void
 stage_settle(AigChatCall *c)
 {
@@ -337,6 +344,7 @@ stage_settle(AigChatCall *c)
 
 /* ---- 10. unredact ---------------------------------------------------------- */
 
+/* Stage 10: the answer for the caller, placeholders mapped back when reversible. */
 static void
 stage_unredact(AigChatCall *c)
 {
@@ -345,6 +353,10 @@ stage_unredact(AigChatCall *c)
 
 /* ---- 11. response hook ----------------------------------------------------- */
 
+/*
+ * Stage 11: the result object (when a hook or the entry wants it), through
+ * the route's response hook; for text callers its content is the answer.
+ */
 static void
 stage_response_hook(AigChatCall *c)
 {
@@ -378,6 +390,7 @@ stage_response_hook(AigChatCall *c)
 
 /* ---- 12. cache put --------------------------------------------------------- */
 
+/* Stage 12: keep the provider's answer (never the unredacted one) for the key. */
 static void
 stage_cache_put(AigChatCall *c)
 {
@@ -387,6 +400,7 @@ stage_cache_put(AigChatCall *c)
 
 /* ---- 13. audit ------------------------------------------------------------- */
 
+/* Stage 13: the call's audit record, statistics and log line. */
 static void
 stage_audit(AigChatCall *c)
 {
@@ -399,6 +413,7 @@ stage_audit(AigChatCall *c)
 
 /* ---- 14. shadow ------------------------------------------------------------ */
 
+/* Stage 14: a copy per shadow target of the request as sent (not for hits). */
 static void
 stage_shadow(AigChatCall *c)
 {
@@ -410,6 +425,7 @@ stage_shadow(AigChatCall *c)
 
 /* ---- one chat call --------------------------------------------------------- */
 
+/* A zeroed call of route with its request and options (see pipeline.h). */
 void
 aig_chat_call_init(AigChatCall *c, AigRoute *route, AigChatRequest *req,
 				   AigCallOptions *co, Jsonb *opts)
@@ -442,6 +458,7 @@ finish_answered(AigChatCall *c)
 	stage_cache_put(c);
 }
 
+/* Every stage of one chat call; a failure is accounted, then re-thrown. */
 void
 aig_pipeline_chat(AigChatCall *c)
 {
@@ -531,6 +548,7 @@ fail_one(AigChatCall *c, ErrorData *ed)
 	account_failure(c, ed->message, false);
 }
 
+/* Every stage of many chat calls on one route; per-call failures become their errors. */
 void
 aig_pipeline_chat_many(AigRoute *route, AigChatCall *calls, int n, int concurrency,
 					   bool grant_per_call)
@@ -600,6 +618,7 @@ aig_pipeline_chat_many(AigRoute *route, AigChatCall *calls, int n, int concurren
 
 /* ---- embeddings ------------------------------------------------------------ */
 
+/* Resolve (done), grant, policy, quota, order, attempts, settle, audit of an embeddings call. */
 void
 aig_pipeline_embed(AigRoute *route, AigEmbedRequest *req, const AigCallOptions *co,
 				   AigEmbedResult *result, AigCallInfo *info)
@@ -654,6 +673,7 @@ aig_pipeline_embed(AigRoute *route, AigEmbedRequest *req, const AigCallOptions *
 
 /* ---- shadow copies --------------------------------------------------------- */
 
+/* One attempt of a shadow copy to its target, audited with shadow = true. */
 bool
 aig_pipeline_shadow(const char *route_name, AigTarget *target, AigChatRequest *req,
 					const AigCallOptions *co, Oid roleid)
