@@ -146,6 +146,42 @@ SELECT pl_seen(ai_complete('Mail jane@example.com now', 'p_pin@1')) AS pinned_vi
 RESET ROLE;
 
 ------------------------------------------------------------------------------
+-- a refused call stops where it is refused: no grant, no hook at all; over a
+-- quota, no hook either; blocked by policy, no response hook
+------------------------------------------------------------------------------
+CREATE ROLE pl_quota;
+GRANT USAGE ON SCHEMA public TO pl_quota;
+CREATE SEQUENCE pl_req_calls;
+CREATE SEQUENCE pl_resp_calls;
+GRANT USAGE, SELECT ON SEQUENCE pl_req_calls, pl_resp_calls TO pl_user, pl_quota;
+CREATE FUNCTION pl_count_req(req jsonb) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT req || jsonb_build_object('n', nextval('pl_req_calls'))
+$$;
+CREATE FUNCTION pl_count_resp(res jsonb) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT res || jsonb_build_object('n', nextval('pl_resp_calls'))
+$$;
+CREATE FUNCTION pl_hooks_run() RETURNS text LANGUAGE sql AS $$
+    SELECT 'request hook ' || (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM pl_req_calls)
+        || ', response hook ' || (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM pl_resp_calls)
+$$;
+INSERT INTO ai_gateway.routes (name, options) VALUES
+    ('p_cnt', '{"deny_patterns": ["forbidden"], "request_hook": "pl_count_req", "response_hook": "pl_count_resp"}');
+INSERT INTO ai_gateway.route_targets (route, provider, model) VALUES ('p_cnt', 'openai', 'm');
+SELECT ai_gateway.grant_route('p_cnt', 'pl_quota');
+INSERT INTO ai_gateway.quotas (role, period, max_requests) VALUES ('pl_quota', 'day', 1);
+SET ROLE pl_user;
+SELECT try1($$SELECT ai_complete('hello', 'p_cnt')$$) AS no_grant, pl_hooks_run();
+SET ROLE pl_quota;
+SELECT try1($$SELECT ai_complete('a forbidden prompt', 'p_cnt')$$) AS denied, pl_hooks_run();
+SELECT ai_complete('hello', 'p_cnt') AS answered, pl_hooks_run();
+SELECT try1($$SELECT ai_complete('hello again', 'p_cnt')$$) AS over_quota, pl_hooks_run();
+SELECT ordinality, completion, error, pl_hooks_run()
+FROM ai_complete_batch(array['in a batch'], 'p_cnt');
+RESET ROLE;
+DELETE FROM ai_gateway.quotas WHERE role = 'pl_quota';
+SELECT ai_gateway.revoke_route('p_cnt', 'pl_quota');
+
+------------------------------------------------------------------------------
 -- reversible redaction: the caller gets the values back on every path (the
 -- provider's view is the echo above; here the "m" model repeats the prompt)
 ------------------------------------------------------------------------------
@@ -162,9 +198,11 @@ RESET ROLE;
 -- clean up
 SELECT ai_gateway.cache_clear() >= 0 AS cleared;
 SELECT ai_gateway.revoke_route(r, 'public') FROM unnest(array['p_pol', 'p_only', 'p_pin', 'p_rev']) r;
-DELETE FROM ai_gateway.route_targets WHERE route IN ('p_pol', 'p_only', 'p_pin', 'p_rev');
-DELETE FROM ai_gateway.routes WHERE name IN ('p_pol', 'p_only', 'p_pin', 'p_rev');
+DELETE FROM ai_gateway.route_targets WHERE route IN ('p_pol', 'p_only', 'p_pin', 'p_rev', 'p_cnt');
+DELETE FROM ai_gateway.routes WHERE name IN ('p_pol', 'p_only', 'p_pin', 'p_rev', 'p_cnt');
 DELETE FROM ai_gateway.jobs WHERE role IN ('pl_user', 'pl_vip_user');
-REVOKE USAGE ON SCHEMA public FROM pl_vip_user, pl_user;
-DROP FUNCTION pl_mark(jsonb), pl_wrap(jsonb), pl_seen(text);
-DROP ROLE pl_vip_user, pl_user, pl_vip;
+REVOKE USAGE, SELECT ON SEQUENCE pl_req_calls, pl_resp_calls FROM pl_user, pl_quota;
+REVOKE USAGE ON SCHEMA public FROM pl_vip_user, pl_user, pl_quota;
+DROP FUNCTION pl_mark(jsonb), pl_wrap(jsonb), pl_seen(text), pl_count_req(jsonb), pl_count_resp(jsonb), pl_hooks_run();
+DROP SEQUENCE pl_req_calls, pl_resp_calls;
+DROP ROLE pl_vip_user, pl_user, pl_vip, pl_quota;

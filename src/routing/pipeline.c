@@ -15,7 +15,10 @@
  *   3. request hook        may rewrite messages and options.
  *   4. deny/redact policy  23514 on a deny pattern; PII -> placeholders.
  *   5. quota and rate      one request + the estimated tokens and cost
- *                          reserved (53400 / 54000 when over).
+ *                          reserved (53400 / 54000 when over).  A caller
+ *                          already at a quota (no call could pass) is told
+ *                          so right after the grant check, before any hook
+ *                          runs: a look that takes nothing.
  *   6. cache lookup        a live answer of the response cache: no attempts.
  *   7. target order        the call's candidates (strategy.c).
  *   8. attempts            router.c (one call) or batch.c (many at once).
@@ -28,7 +31,8 @@
  *  14. shadow              copies queued for the route's shadow targets.
  *
  * A refused call stops where it is refused: a grant refusal runs no hook,
- * a policy or quota refusal never runs the response hook.  Every call that
+ * a caller already over a quota runs none either, a policy or quota
+ * refusal never runs the response hook.  Every call that
  * was charged gets exactly one settle and one audit record, on every path:
  * success, upstream failure, hook error, cancel (the error is re-thrown
  * after), and backend exit (a before_shmem_exit callback, single calls).
@@ -203,6 +207,18 @@ static void
 stage_grant(AigChatCall *c)
 {
 	aig_r_check_access(c->route);
+}
+
+/*
+ * Stage 5's early look, right after the grant: 53400 when the caller is
+ * already at a quota, before any hook runs.  Skipped when cache hits are
+ * free of quotas (a hit could still answer).
+ */
+static void
+stage_quota_precheck(AigChatCall *c)
+{
+	if (aig_cache_hits_count_quota)
+		aig_quota_precheck();
 }
 
 /* Resolve and grant: a queued job is refused now for what the caller can fix. */
@@ -466,6 +482,7 @@ aig_pipeline_chat(AigChatCall *c)
 
 	start_info(c);
 	stage_grant(c);
+	stage_quota_precheck(c);
 	stage_request_hook(c);
 	stage_policy(c);
 	PG_TRY();
@@ -515,6 +532,7 @@ prepare_one(void *arg)
 
 	if (p->grant)
 		stage_grant(c);
+	stage_quota_precheck(c);
 	stage_request_hook(c);
 	stage_policy(c);
 	if (quota_and_cache(c))
