@@ -23,7 +23,6 @@
 #include "storage/latch.h"
 #include "utils/memutils.h"
 
-#include "init/ai_gateway.h"
 #include "routing/attempt.h"
 #include "routing/router_internal.h"
 #include "routing/target_state.h"

@@ -45,7 +45,6 @@
 #include "core/jsonb_util.h"
 #include "routing/router.h"
 #include "routing/router_internal.h"
-#include "init/shmem.h"
 #include "routing/strategy.h"
 #include "governance/audit.h"
 #include "governance/quota.h"
