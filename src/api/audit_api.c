@@ -16,7 +16,7 @@
 #include "base/compat.h"
 #include "core/preload.h"
 #include "governance/audit.h"
-#include "governance/shadow.h"
+#include "governance/shadow_queue.h"
 
 /* ai_gateway.audit_stats() */
 PG_FUNCTION_INFO_V1(aig_audit_stats);

@@ -19,6 +19,7 @@
 #include "core/catalog.h"
 #include "base/compat.h"
 #include "core/jsonb_util.h"
+#include "routing/pipeline.h"
 #include "routing/router.h"
 #include "routing/router_internal.h"
 #include "routing/strategy.h"
@@ -54,6 +55,8 @@ aig_explain_route(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	opts = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 	route = aig_catalog_route(name);
+	if (route != NULL)
+		aig_pipeline_pinned_policy(route);	/* as a call would see it */
 	if (route == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -248,7 +251,7 @@ aig_route_decision_ns(const char *model, int iterations)
 	INSTR_TIME_SET_CURRENT(start);
 	for (int i = 0; i < iterations; i++)
 	{
-		AigRoute   *route = aig_resolve_model(model);
+		AigRoute   *route = aig_pipeline_resolve(model);
 		AigOrderContext ctx;
 		AigCandidate *cands = palloc(sizeof(AigCandidate) * Max(route->ntargets, 1));
 		int			n;
@@ -278,7 +281,7 @@ aig_route_decision_ns(const char *model, int iterations)
 double
 aig_governance_ns(const char *model, int iterations)
 {
-	AigRoute   *route = aig_resolve_model(model);
+	AigRoute   *route = aig_pipeline_resolve(model);
 	AigCallOptions co;
 	AigOrderContext ctx;
 	AigCallInfo info;

@@ -1,19 +1,21 @@
 /*
- * jobs.c — async jobs.
+ * jobs.c — the async job worker (ai_complete_async / ai_result are
+ * api/jobs_api.c).
  *
  * ai_complete_async() inserts a row into ai_gateway.jobs (status queued)
- * in the caller's transaction and returns its id: nothing is sent unless
- * and until that transaction commits (a ROLLBACK takes the job with it),
- * and a commit callback wakes the job worker at once.  The "ai_gateway job
- * worker" (connected to ai_gateway.database) claims due jobs with FOR
- * UPDATE SKIP LOCKED, marks them running, and runs them through the batch
- * scheduler (batch.c): concurrently, each as the role that queued it (its
- * grants, quotas and audit rows), with the route's own retries inside.  A
- * job whose call failed with a retryable error is queued again with
- * next_attempt_at after an exponential backoff (or the provider's
- * Retry-After, when longer), up to
- * ai_gateway.job_max_attempts; then it is failed with its error.  Every
- * finished job is announced with NOTIFY ai_gateway_jobs, payload its id.
+ * in the caller's transaction; a commit callback wakes this worker at once.
+ * The "ai_gateway job worker" (connected to ai_gateway.database) claims due
+ * jobs with FOR UPDATE SKIP LOCKED, marks them running, and runs them
+ * through the call pipeline (routing/pipeline.c), many at once: each as
+ * the role that queued it, so its grants, request hook, deny patterns and
+ * redaction, quotas, response hook and audit rows are exactly those of a
+ * synchronous call — nothing unredacted reaches the provider.  A job
+ * refused by a grant, a hook or the policy fails at once with the error
+ * text (not retried).  A job whose call failed with a retryable error is
+ * queued again with next_attempt_at after an exponential backoff (or the
+ * provider's Retry-After, when longer), up to ai_gateway.job_max_attempts;
+ * then it is failed with its error.  Every finished job is announced with
+ * NOTIFY ai_gateway_jobs, payload its id.
  *
  * Crash safety: a job is marked running (and its attempt counted) in a
  * transaction of its own before anything is sent; at start the worker puts
@@ -21,13 +23,10 @@
  * immediate shutdown runs again — at-least-once delivery to the provider —
  * and its result is stored by an UPDATE ... WHERE status = 'running', so a
  * job has exactly one stored result.  A round that fails with an error (a
- * cancel, say) puts its claimed jobs back at once.  An interrupted job that
- * had used its last attempt fails ("interrupted") instead: no job is sent
- * more than ai_gateway.job_max_attempts times, crashes included.
- *
- * ai_result(id, wait_ms) returns {"status", "result", "error", "attempts"},
- * waiting up to wait_ms for the job to finish.  A role reads only its own
- * jobs (42501 otherwise; administrators read all).
+ * cancel, say) aborts its transaction and puts its claimed jobs back at
+ * once.  An interrupted job that had used its last attempt fails
+ * ("interrupted") instead: no job is sent more than
+ * ai_gateway.job_max_attempts times, crashes included.
  */
 #include "postgres.h"
 
@@ -65,260 +64,13 @@
 #include "core/catalog.h"
 #include "background/jobs.h"
 #include "core/jsonb_util.h"
-#include "routing/router.h"
-#include "routing/router_internal.h"
+#include "core/isolate.h"
+#include "routing/messages.h"
+#include "routing/pipeline.h"
 #include "core/search_path.h"
 
 int			aig_job_max_attempts = 3;
 char	   *aig_job_retention = NULL;
-
-typedef struct JobsShared
-{
-	slock_t		mutex;
-	Latch	   *latch;
-	int			pid;
-} JobsShared;
-
-static JobsShared *js = NULL;
-static bool wake_at_commit = false;
-static bool callback_registered = false;
-
-Size
-aig_jobs_shmem_size(void)
-{
-	return sizeof(JobsShared);
-}
-
-void
-aig_jobs_shmem_startup(void)
-{
-	bool		found;
-
-	js = ShmemInitStruct("ai_gateway jobs", sizeof(JobsShared), &found);
-	if (!found)
-	{
-		SpinLockInit(&js->mutex);
-		js->latch = NULL;
-		js->pid = 0;
-	}
-}
-
-int
-aig_jobs_worker_pid(void)
-{
-	int			pid;
-
-	if (js == NULL)
-		return 0;
-	SpinLockAcquire(&js->mutex);
-	pid = js->pid;
-	SpinLockRelease(&js->mutex);
-	return pid;
-}
-
-static void
-jobs_xact_callback(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_COMMIT && wake_at_commit)
-	{
-		Latch	   *l;
-
-		SpinLockAcquire(&js->mutex);
-		l = js->latch;
-		SpinLockRelease(&js->mutex);
-		if (l)
-			SetLatch(l);
-	}
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
-		wake_at_commit = false;
-}
-
-/* Run one SPI statement as the owner of the jobs table. */
-static Oid
-jobs_owner(void)
-{
-	Oid			nsp = get_namespace_oid("ai_gateway", false);
-	Oid			rel = get_relname_relid("jobs", nsp);
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "ai_gateway.jobs is missing");
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
-/*
- * ai_complete_async(prompt text, model text, system_prompt text, options jsonb)
- * RETURNS bigint
- */
-PG_FUNCTION_INFO_V1(aig_complete_async);
-Datum
-aig_complete_async(PG_FUNCTION_ARGS)
-{
-	AigCallOptions co;
-	AigRoute   *route;
-	StringInfoData req;
-	AigAsOwner owner_scope;
-	Datum		args[2];
-	Oid			types[2] = {NAMEOID, JSONBOID};
-	volatile int64 id = 0;
-	Jsonb	   *opts = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("prompt must not be NULL")));
-	aig_require_preload();
-	aig_catalog_ensure();
-	aig_audit_prepare();
-	if (!aig_audit_db_served())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("async jobs run only in database \"%s\"", aig_database ? aig_database : ""),
-				 errhint("Set ai_gateway.database to this database, or call ai_complete() for a synchronous answer.")));
-	/* fail now, not later, on what the caller can fix */
-	route = aig_resolve_model(PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	aig_r_check_access(route);
-	aig_parse_call_options(opts, &co);
-
-	initStringInfo(&req);
-	appendStringInfoString(&req, "{\"prompt\":");
-	escape_json(&req, text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	appendStringInfoString(&req, ",\"model\":");
-	if (PG_ARGISNULL(1))
-		appendStringInfoString(&req, "null");
-	else
-		escape_json(&req, text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	appendStringInfoString(&req, ",\"system_prompt\":");
-	if (PG_ARGISNULL(2))
-		appendStringInfoString(&req, "null");
-	else
-		escape_json(&req, text_to_cstring(PG_GETARG_TEXT_PP(2)));
-	appendStringInfo(&req, ",\"options\":%s}",
-					 opts ? JsonbToCString(NULL, &opts->root, VARSIZE(opts)) : "{}");
-
-	args[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
-	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(req.data));
-	/* as the owner: nothing may resolve through the caller's search_path */
-	aig_as_owner_begin(jobs_owner(), &owner_scope);
-	PG_TRY();
-	{
-		bool		isnull;
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute_with_args("INSERT INTO ai_gateway.jobs (role, request) VALUES ($1, $2) RETURNING id",
-								  2, types, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
-			elog(ERROR, "could not queue the job");
-		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		aig_as_owner_end(&owner_scope);
-	}
-	PG_END_TRY();
-
-	if (!callback_registered)
-	{
-		RegisterXactCallback(jobs_xact_callback, NULL);
-		callback_registered = true;
-	}
-	wake_at_commit = true;
-	PG_RETURN_INT64(id);
-}
-
-/* One look at a job, as the table's owner: false when it does not exist. */
-static bool
-read_job(int64 id, char **role, char **status, char **doc)
-{
-	AigAsOwner owner_scope;
-	Datum		args[1];
-	Oid			types[1] = {INT8OID};
-	volatile bool found = false;
-
-	args[0] = Int64GetDatum(id);
-	/* as the owner: nothing may resolve through the caller's search_path */
-	aig_as_owner_begin(jobs_owner(), &owner_scope);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute_with_args("SELECT role::text, status, jsonb_build_object('status', status, "
-								  "'result', result, 'error', error, 'attempts', attempts)::text "
-								  "FROM ai_gateway.jobs WHERE id = $1",
-								  1, types, args, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not read ai_gateway.jobs");
-		if (SPI_processed == 1)
-		{
-			MemoryContext old = MemoryContextSwitchTo(CurTransactionContext);
-
-			*role = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-			*status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-			*doc = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-			MemoryContextSwitchTo(old);
-			found = true;
-		}
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		aig_as_owner_end(&owner_scope);
-	}
-	PG_END_TRY();
-	return found;
-}
-
-/* ai_result(job_id bigint, wait_ms int) RETURNS jsonb */
-PG_FUNCTION_INFO_V1(aig_result);
-Datum
-aig_result(PG_FUNCTION_ARGS)
-{
-	int64		id = PG_GETARG_INT64(0);
-	int			wait = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1);
-	int			waited = 0;
-	Oid			me = GetUserId();
-	bool		admin;
-
-	aig_require_preload();
-	aig_catalog_ensure();
-	admin = aig_is_admin();
-	if (wait < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("wait_ms must not be negative")));
-	for (;;)
-	{
-		char	   *doc = NULL;
-		char	   *role = NULL;
-		char	   *status = NULL;
-
-		if (!read_job(id, &role, &status, &doc))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("job " INT64_FORMAT " does not exist", id),
-					 errhint("Finished jobs are removed after ai_gateway.job_retention.")));
-		if (!admin)
-		{
-			Oid			owner = get_role_oid(role, true);
-
-			if (owner != me && !(OidIsValid(owner) && has_privs_of_role(me, owner)))
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("permission denied for job " INT64_FORMAT, id),
-						 errdetail("The job belongs to another role.")));
-		}
-		if (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 || waited >= wait)
-			PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(doc)));
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(50, wait - waited), PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-		waited += 50;
-	}
-}
 
 /* ---------------------------------------------------------------------- */
 /* the worker */
@@ -329,12 +81,13 @@ typedef struct Job
 	char	   *role;
 	int			attempts;
 	Jsonb	   *request;
-	AigBatchItem item;
+	AigChatCall item;
 	AigRoute   *route;
 	char	   *model;
 	bool		failed_before_call;
 } Job;
 
+/* Run a statement (SPI connected) or raise. */
 static void
 exec_sql(const char *sql)
 {
@@ -373,55 +126,48 @@ claim(int limit, int *n)
 	return jobs;
 }
 
+/* Argument handling of a job: its stored request as a normalized call. */
+static void
+build_job(void *arg)
+{
+	Job		   *j = (Job *) arg;
+	char	   *prompt = aig_jsonb_get_string(j->request, "prompt", "job");
+	char	   *system = aig_jsonb_get_string(j->request, "system_prompt", "job");
+	JsonbValue *o = aig_jsonb_get(j->request, "options");
+	Jsonb	   *opts = o && o->type == jbvBinary ? JsonbValueToJsonb(o) : NULL;
+	AigChatRequest *req = palloc0(sizeof(AigChatRequest));
+	AigCallOptions *co = palloc(sizeof(AigCallOptions));
+	int			cap = 0;
+
+	j->route = aig_pipeline_resolve(j->model);
+	aig_parse_call_options(opts, co);
+	req->opts = co->gen;
+	if (system == NULL)
+		system = j->route->system_prompt;
+	else
+		system = pg_server_to_any(system, strlen(system), PG_UTF8);
+	if (system)
+		aig_add_message(req, &cap, "system", system);
+	aig_add_message(req, &cap, "user", pg_server_to_any(prompt, strlen(prompt), PG_UTF8));
+	aig_chat_call_init(&j->item, j->route, req, co, opts);
+	j->item.want_object = true;
+}
+
 /* Build a job's call; false (and item.error) when it cannot be made. */
 static bool
 prepare_job(Job *j)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool ok = true;
+	ErrorData  *ed;
 
-	PG_TRY();
-	{
-		char	   *prompt = aig_jsonb_get_string(j->request, "prompt", "job");
-		char	   *system = aig_jsonb_get_string(j->request, "system_prompt", "job");
-		JsonbValue *o = aig_jsonb_get(j->request, "options");
-		AigChatRequest *req = palloc0(sizeof(AigChatRequest));
-		int			cap = 4;
-
-		j->route = aig_resolve_model(j->model);
-		j->item.co = palloc(sizeof(AigCallOptions));
-		aig_parse_call_options(o && o->type == jbvBinary ? JsonbValueToJsonb(o) : NULL, j->item.co);
-		req->opts = j->item.co->gen;
-		req->messages = palloc(sizeof(AigChatMessage) * cap);
-		if (system == NULL)
-			system = j->route->system_prompt;
-		if (system)
-		{
-			req->messages[req->nmessages].role = "system";
-			req->messages[req->nmessages++].content = pg_server_to_any(system, strlen(system), PG_UTF8);
-		}
-		req->messages[req->nmessages].role = "user";
-		req->messages[req->nmessages++].content = pg_server_to_any(prompt, strlen(prompt), PG_UTF8);
-		j->item.req = req;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-
-		MemoryContextSwitchTo(cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		if (ed->sqlerrcode == ERRCODE_QUERY_CANCELED || ed->elevel > ERROR)
-			ReThrowError(ed);
-		j->item.error = ed->message;
-		j->item.req = NULL;
-		j->failed_before_call = true;
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
+	if (aig_isolate(build_job, j, &ed))
+		return true;
+	j->item.error = ed->message;
+	j->item.req = NULL;
+	j->failed_before_call = true;
+	return false;
 }
 
+/* Same model string (NULL = the default route)? */
 static bool
 same_model(const char *a, const char *b)
 {
@@ -451,7 +197,7 @@ run_role_jobs(Job *jobs, int n, const char *role)
 	PG_TRY();
 	{
 		bool	   *done = palloc0(sizeof(bool) * n);
-		AigBatchItem *items = palloc0(sizeof(AigBatchItem) * n);
+		AigChatCall *items = palloc0(sizeof(AigChatCall) * n);
 		int		   *which = palloc(sizeof(int) * n);
 
 		for (int i = 0; i < n; i++)
@@ -475,7 +221,8 @@ run_role_jobs(Job *jobs, int n, const char *role)
 			}
 			if (k == 0)
 				continue;
-			aig_route_chat_batch(route, items, k, aig_batch_concurrency);
+			/* the role's grants, hooks, policy and quotas, per job */
+			aig_pipeline_chat_many(route, items, k, aig_batch_concurrency, true);
 			for (int x = 0; x < k; x++)
 				jobs[which[x]].item = items[x];
 		}
@@ -504,7 +251,7 @@ store_results(Job *jobs, int n)
 		elog(ERROR, "could not prepare the job update");
 	for (int i = 0; i < n; i++)
 	{
-		AigBatchItem *it = &jobs[i].item;
+		AigChatCall *it = &jobs[i].item;
 		Datum		v[5];
 		char		nulls[5] = {' ', ' ', 'n', 'n', ' '};
 		const char *status;
@@ -512,7 +259,7 @@ store_results(Job *jobs, int n)
 		if (it->ok)
 		{
 			status = "succeeded";
-			v[2] = JsonbPGetDatum(aig_chat_result_jsonb(&it->result, &it->info));
+			v[2] = JsonbPGetDatum(it->response);
 			nulls[2] = ' ';
 		}
 		else
@@ -534,6 +281,7 @@ store_results(Job *jobs, int n)
 	SPI_freeplan(plan);
 }
 
+/* Is ai_gateway.jobs there (the extension may be dropped meanwhile)? */
 static bool
 jobs_table_present(void)
 {
@@ -666,7 +414,7 @@ jobs_round(void)
 				copy[i].attempts = jobs[i].attempts;
 				copy[i].request = (Jsonb *) MemoryContextAlloc(cxt, VARSIZE(jobs[i].request));
 				memcpy(copy[i].request, jobs[i].request, VARSIZE(jobs[i].request));
-				memset(&copy[i].item, 0, sizeof(AigBatchItem));
+				memset(&copy[i].item, 0, sizeof(AigChatCall));
 				copy[i].route = NULL;
 				copy[i].model = aig_jsonb_get_string(copy[i].request, "model", "job");
 				if (copy[i].model)
@@ -725,6 +473,7 @@ jobs_round(void)
 	}
 	PG_CATCH();
 	{
+		/* the worker's round: logged, its transaction aborted */
 		MemoryContextSwitchTo(cxt);
 		EmitErrorReport();
 		FlushErrorState();
@@ -744,15 +493,7 @@ jobs_round(void)
 	return n;
 }
 
-static void
-jobs_detach(int code, Datum arg)
-{
-	SpinLockAcquire(&js->mutex);
-	js->latch = NULL;
-	js->pid = 0;
-	SpinLockRelease(&js->mutex);
-}
-
+/* The job worker's main loop: rounds of due jobs, retention cleanup, reloads. */
 void
 aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 {
@@ -760,11 +501,7 @@ aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 											  ALLOCSET_DEFAULT_SIZES);
 	TimestampTz last_cleanup = 0;
 
-	SpinLockAcquire(&js->mutex);
-	js->latch = MyLatch;
-	js->pid = MyProcPid;
-	SpinLockRelease(&js->mutex);
-	before_shmem_exit(jobs_detach, 0);
+	aig_jobs_worker_attach();
 	MemoryContextSwitchTo(cxt);
 	/* jobs in flight at a crash run again; should this fail, try at the next start */
 	if (!requeue_running(NULL, 0))

@@ -1,5 +1,5 @@
 /*
- * jobs.h — async jobs: ai_complete_async / ai_result and the job worker.
+ * jobs.h — the async job worker (the SQL side is api/jobs_api.c).
  */
 #ifndef AIG_JOBS_H
 #define AIG_JOBS_H
@@ -8,15 +8,14 @@
 
 #include <signal.h>
 
+#include "core/job_signal.h"
+
 extern int	aig_job_max_attempts;
 extern char *aig_job_retention;
 
 /* Define the job GUCs (jobs_gucs.c; called from _PG_init). */
 extern void aig_jobs_define_gucs(void);
 
-extern Size aig_jobs_shmem_size(void);
-extern void aig_jobs_shmem_startup(void);
 extern void aig_jobs_worker_loop(volatile sig_atomic_t *stop);
-extern int	aig_jobs_worker_pid(void);
 
 #endif							/* AIG_JOBS_H */

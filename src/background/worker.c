@@ -2,7 +2,7 @@
  * worker.c — the ai_gateway background worker.
  *
  * Two workers, registered at preload.  The "ai_gateway shadow worker" sends
- * shadow copies of calls (shadow.c).  The "ai_gateway worker",  connected to ai_gateway.database.
+ * shadow copies of calls (shadow_worker.c).  The "ai_gateway worker",  connected to ai_gateway.database.
  * Every ai_gateway.audit_flush_ms (or sooner, when callers wake it) it
  * writes the queued audit records to ai_gateway.audit_log in one
  * transaction; every ai_gateway.quota_persist_ms it saves quota usage;
@@ -50,7 +50,8 @@
 #include "governance/audit.h"
 #include "governance/quota.h"
 #include "core/search_path.h"
-#include "governance/shadow.h"
+#include "background/shadow_worker.h"
+#include "governance/shadow_queue.h"
 #include "background/jobs.h"
 #include "background/alerts.h"
 #include "governance/cache.h"

@@ -45,6 +45,7 @@
 #include "utils/timestamp.h"
 
 #include "core/preload.h"
+#include "core/isolate.h"
 #include "governance/cache.h"
 #include "core/search_path.h"
 
@@ -204,29 +205,29 @@ route_fingerprint(AigRoute *route)
 }
 
 static int
-effective_ttl(const AigRoute *route, const AigCallOptions *co)
+effective_ttl(const AigRoute *route, int opt_ttl_s)
 {
 	int			route_ttl = route->cache_ttl_s;
 
-	if (co->cache_ttl_s == 0)
+	if (opt_ttl_s == 0)
 		return 0;
-	if (co->cache_ttl_s > 0)
-		return co->cache_ttl_s;
-	if (co->cache_ttl_s == AIG_CACHE_TTL_DEFAULT)
+	if (opt_ttl_s > 0)
+		return opt_ttl_s;
+	if (opt_ttl_s == AIG_CACHE_TTL_DEFAULT)
 		return route_ttl > 0 ? route_ttl : aig_cache_ttl_s > 0 ? aig_cache_ttl_s : DEFAULT_TTL_S;
 	/* not asked: the route decides (0 turns the GUC off for it), else the GUC */
 	return route_ttl >= 0 ? route_ttl : aig_cache_ttl_s;
 }
 
 bool
-aig_cache_prepare(AigRoute *route, const AigChatRequest *req, const AigCallOptions *co,
+aig_cache_prepare(AigRoute *route, const AigChatRequest *req, int opt_ttl_s,
 				  AigCacheKey *key)
 {
 	StringInfoData b;
 	const AigGenOptions *g = &req->opts;
 	int			scope;
 
-	key->ttl_s = effective_ttl(route, co);
+	key->ttl_s = effective_ttl(route, opt_ttl_s);
 	if (key->ttl_s <= 0)
 		return false;
 	scope = route->cache_scope >= 0 ? route->cache_scope : aig_cache_scope;
@@ -590,55 +591,58 @@ aig_cache_get(AigRoute *route, const AigCacheKey *key, AigChatResult *result,
 	return true;
 }
 
+/* What a cache write needs inside its subtransaction. */
+typedef struct CacheWrite
+{
+	const AigRoute *route;
+	const AigCacheKey *key;
+	const AigChatResult *result;
+	const AigTarget *target;
+	TimestampTz now;
+	TimestampTz expires_at;
+} CacheWrite;
+
+/* The write itself, as the extension's owner (isolated: its abort restores the user). */
+static void
+write_isolated(void *arg)
+{
+	CacheWrite *w = (CacheWrite *) arg;
+	AigAsOwner	owner_scope;
+
+	aig_as_owner_begin(aig_catalog_owner(), &owner_scope);
+	table_write(w->route, w->key, w->result, w->target, w->now, w->expires_at);
+	aig_as_owner_end(&owner_scope);
+}
+
 void
 aig_cache_put(AigRoute *route, const AigCacheKey *key, const AigChatResult *result,
 			  const AigTarget *target)
 {
-	TimestampTz now = GetCurrentTimestamp();
-	TimestampTz expires_at = TimestampTzPlusMilliseconds(now, (int64) key->ttl_s * 1000);
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	CacheWrite	w;
+	ErrorData  *edata;
 
 	if (result->content == NULL)
 		return;
-	front_put(key->digest, pg_atomic_read_u64(&cache_shared->generation), expires_at,
+	w.route = route;
+	w.key = key;
+	w.result = result;
+	w.target = target;
+	w.now = GetCurrentTimestamp();
+	w.expires_at = TimestampTzPlusMilliseconds(w.now, (int64) key->ttl_s * 1000);
+	front_put(key->digest, pg_atomic_read_u64(&cache_shared->generation), w.expires_at,
 			  target->provider->name, target->model, result->content,
 			  result->finish_reason, result->model);
 	if (XactReadOnly || RecoveryInProgress() || !IsTransactionState() || !table_exists())
 		return;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	/* a failed write warns; it never fails the call whose answer it keeps */
+	if (!aig_isolate(write_isolated, &w, &edata))
 	{
-		/* the subtransaction's abort restores the user and search_path on an error */
-		AigAsOwner	owner_scope;
-
-		aig_as_owner_begin(aig_catalog_owner(), &owner_scope);
-		table_write(route, key, result, target, now, expires_at);
-		aig_as_owner_end(&owner_scope);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
 				 errmsg("could not keep the answer in the response cache: %s", edata->message)));
 		FreeErrorData(edata);
 	}
-	PG_END_TRY();
 }
 
 /* ---- clearing and expiry --------------------------------------------------- */

@@ -10,7 +10,10 @@
 
 #include "core/catalog.h"
 #include "providers/provider.h"
-#include "routing/router.h"
+
+/* options.cache: true (the route's or the GUC's TTL, else an hour) */
+#define AIG_CACHE_TTL_DEFAULT (-2)
+#define AIG_CACHE_MAX_TTL_S (366 * 86400)
 
 /* AIG_CACHE_SCOPE_*, AIG_CACHE_MAX_TTL_S, aig_cache_scope_from_name(): core/catalog.h */
 
@@ -31,12 +34,14 @@ extern bool aig_cache_hits_count_quota;
 extern void aig_cache_define_gucs(void);
 
 /*
- * Is this call cached (options.cache, the route's cache_ttl_s, the GUC)?
+ * Is this call cached (opt_ttl_s: the call's options.cache — -1 unset, 0
+ * off, > 0 a TTL, AIG_CACHE_TTL_DEFAULT for true —, the route's
+ * cache_ttl_s, the GUC)?
  * When it is, fill key (the digest covers the route's configuration, the
  * scope, the messages and every option that changes the answer).
  */
 extern bool aig_cache_prepare(AigRoute *route, const AigChatRequest *req,
-							  const AigCallOptions *co, AigCacheKey *key);
+							  int opt_ttl_s, AigCacheKey *key);
 
 /*
  * A live entry for key: fills result (content, finish reason, reported

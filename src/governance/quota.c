@@ -511,6 +511,67 @@ aig_provider_rate_take(const AigProvider *p, int64 est_tokens, char **why)
 	return false;
 }
 
+/*
+ * Is the current user already at one of its quotas — every request of the
+ * period used, or its tokens or cost spent past the limit — so that any
+ * call would be refused?  Then raise the reservation's 53400 now; nothing
+ * is taken either way (aig_quota_reserve decides).  Without a quota for the
+ * user: no lock, a loop over the catalog's quotas.
+ */
+void
+aig_quota_precheck(void)
+{
+	int			nq;
+	const AigQuota *quotas = aig_catalog_quotas(&nq);
+	Refusal		refusal = {0};
+	int64		now;
+	bool		any = false;
+
+	for (int i = 0; i < nq && !any; i++)
+		any = aig_quota_applies_to_user(quotas[i].role_oid);
+	/* before the saved usage is loaded, only the reservation can tell */
+	if (!any || !qs->usage_loaded)
+		return;
+	now = unix_now();
+	LWLockAcquire(qs->usage_lock, LW_SHARED);
+	for (int i = 0, n = 0; i < nq && n < AIG_MAX_TICKET && !refusal.q; i++)
+	{
+		const AigQuota *q = &quotas[i];
+		UsageKey	key;
+		UsageEntry *e;
+		int64		window;
+		int64		next;
+
+		if (!aig_quota_applies_to_user(q->role_oid))
+			continue;
+		n++;
+		memset(&key, 0, sizeof(key));
+		key.dbid = MyDatabaseId;
+		key.roleid = q->role_oid;
+		key.period = q->period;
+		e = hash_search(usage_hash, &key, HASH_FIND, NULL);
+		period_window(q->period, now, &window, &next);
+		if (e == NULL || e->window != window)
+			continue;			/* nothing used in this period yet */
+		if (q->max_requests >= 0 && e->requests + 1 > q->max_requests)
+			refusal = (Refusal) {q, "requests", (double) e->requests, (double) q->max_requests, next};
+		else if (q->max_tokens >= 0 && e->tokens + e->tokens_reserved >= q->max_tokens)
+			refusal = (Refusal) {q, "tokens", (double) (e->tokens + e->tokens_reserved),
+			(double) q->max_tokens, next};
+		else if (q->max_cost_usd >= 0 && e->cost + e->cost_reserved > q->max_cost_usd)
+			refusal = (Refusal) {q, "cost_usd", e->cost + e->cost_reserved, q->max_cost_usd, next};
+	}
+	LWLockRelease(qs->usage_lock);
+	if (refusal.q)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("quota exceeded for role \"%s\": %s per %s", refusal.q->role,
+						refusal.what, aig_period_name(refusal.q->period)),
+				 errdetail("Used %g of %g %s this %s; the call needs more.", refusal.used,
+						   refusal.limit, refusal.what, aig_period_name(refusal.q->period)),
+				 errhint("The quota resets at %s.", unix_to_text(refusal.resets))));
+}
+
 /* Reserve quotas, then the role's rate limits. */
 void
 aig_quota_check(AigQuotaTicket *t, int64 est_tokens, double est_cost)

@@ -47,6 +47,12 @@ extern void aig_quota_shmem_startup(void);
  */
 extern void aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost);
 
+/*
+ * 53400 when the current user is already at a quota (no call could pass);
+ * takes nothing.  Lets a call be refused before its hooks run.
+ */
+extern void aig_quota_precheck(void);
+
 /* The role's rate limits, then aig_quota_reserve(): what a call does first. */
 extern void aig_quota_check(AigQuotaTicket *t, int64 est_tokens, double est_cost);
 

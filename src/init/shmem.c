@@ -23,8 +23,8 @@
 #include "routing/target_state.h"
 #include "governance/audit.h"
 #include "governance/quota.h"
-#include "governance/shadow.h"
-#include "background/jobs.h"
+#include "governance/shadow_queue.h"
+#include "core/job_signal.h"
 #include "governance/stats.h"
 #include "governance/cache.h"
 

@@ -2,8 +2,8 @@
  * account.c — what every call owes before and after it runs: the route or
  * provider grant check, the quota and rate-limit charge (reserved before,
  * settled after), the audit record, the statistics and the per-call log
- * line; and the answer of a response-cache hit, accounted the same way.
- * Shared by router.c (single calls) and batch.c (set-based calls).
+ * line.  The pipeline's grant, quota, settle and audit stages (pipeline.c)
+ * are made of these pieces.
  */
 #include "postgres.h"
 
@@ -12,7 +12,6 @@
 #include "utils/jsonb.h"
 
 #include "governance/audit.h"
-#include "governance/cache.h"
 #include "core/catalog.h"
 #include "governance/quota.h"
 #include "routing/router_internal.h"
@@ -58,8 +57,8 @@ estimate_cost(const AigRoute *route, int64 in_tok, int64 out_tok)
 
 
 /* What every accounted call starts with (no access or quota check). */
-static void
-account_init(CallAccount *acc, const AigRoute *route, const AigCallOptions *co,
+void
+aig_r_account_init(CallAccount *acc, const AigRoute *route, const AigCallOptions *co,
 			 char *prompt_json)
 {
 	aig_audit_prepare();
@@ -77,48 +76,34 @@ aig_r_account_begin(CallAccount *acc, const AigRoute *route, const AigCallOption
 			  const AigOrderContext *ctx, int64 out_est, char *prompt_json)
 {
 	aig_r_check_access(route);
-	account_init(acc, route, co, prompt_json);
+	aig_r_account_init(acc, route, co, prompt_json);
+	aig_r_account_reserve(acc, route, ctx, out_est);
+}
+
+/* Reserve the estimate against the caller's rate limits and quotas (53400 / 54000 when over). */
+void
+aig_r_account_reserve(CallAccount *acc, const AigRoute *route, const AigOrderContext *ctx,
+					  int64 out_est)
+{
 	acc->est_tokens = ctx->est_input_tokens + out_est;
 	aig_quota_check(&acc->ticket, acc->est_tokens,
 					estimate_cost(route, ctx->est_input_tokens, out_est));
 }
 
-/*
- * Answer from the response cache when it holds the call's answer: access
- * is checked first; the hit is audited (cache_hit), counted in the
- * statistics, costs nothing, and counts as one request against quotas and
- * rate limits unless ai_gateway.cache_hits_count_quota is off.
- */
-bool
-aig_r_serve_cached(AigRoute *route, const AigCacheKey *key, const AigCallOptions *co,
-				   const AigChatRequest *req, AigChatResult *result, AigCallInfo *info)
-{
-	CallAccount acc;
-	AigTarget  *t;
-
-	aig_r_check_access(route);
-	if (!aig_cache_get(route, key, result, &t))
-		return false;
-	account_init(&acc, route, co, aig_log_prompts ? aig_r_messages_json(req) : NULL);
-	if (aig_cache_hits_count_quota)
-		aig_quota_check(&acc.ticket, 0, 0);
-	memset(info, 0, sizeof(*info));
-	aig_r_finish_info(info, route, t, 0, acc.start, 0, 0);
-	info->input_tokens = info->output_tokens = 0;
-	info->has_cost = true;
-	info->cost_usd = 0;
-	info->cache_hit = true;
-	aig_r_account_end(&acc, info, true, NULL, false, result->content);
-	return true;
-}
-
 /* Settle quotas and queue the audit record.  Safe in PG_CATCH (never raises). */
 void
 aig_r_account_end(CallAccount *acc, const AigCallInfo *info, bool ok, const char *error,
-			bool canceled, const char *output)
+				  bool canceled, const char *output)
 {
-	AigAuditRecord rec;
-	instr_time	d;
+	aig_r_account_settle(acc, info, ok);
+	aig_r_account_audit(acc, info, ok, ok ? "ok" : canceled ? "canceled" : "error", error,
+						output);
+}
+
+/* Replace the reservation by what the call used.  Never raises. */
+void
+aig_r_account_settle(CallAccount *acc, const AigCallInfo *info, bool ok)
+{
 	int64		tokens = 0;
 
 	if (ok)
@@ -127,33 +112,44 @@ aig_r_account_end(CallAccount *acc, const AigCallInfo *info, bool ok, const char
 			Max(info->output_tokens, 0);
 	}
 	aig_quota_settle(&acc->ticket, tokens, ok && info->has_cost ? info->cost_usd : 0);
+}
+
+/* The audit record, the statistics and the log line of a call.  Never raises. */
+void
+aig_r_account_audit(CallAccount *acc, const AigCallInfo *info, bool target_ok,
+					const char *status, const char *error, const char *output)
+{
+	AigAuditRecord rec;
+	instr_time	d;
 
 	INSTR_TIME_SET_CURRENT(d);
 	INSTR_TIME_SUBTRACT(d, acc->start);
 	memset(&rec, 0, sizeof(rec));
+	rec.roleid = acc->roleid;
+	rec.shadow = acc->shadow;
 	rec.route = acc->route_label;
 	rec.provider = info->target ? info->target->provider->name : NULL;
 	rec.model = info->target ? info->target->model : NULL;
-	rec.status = ok ? "ok" : canceled ? "canceled" : "error";
+	rec.status = status;
 	rec.http_status = (int) info->http_status;
 	rec.attempts = info->attempts;
 	rec.latency_ms = INSTR_TIME_GET_MILLISEC(d);
-	rec.input_tokens = ok ? info->input_tokens : -1;
-	rec.output_tokens = ok ? info->output_tokens : -1;
-	rec.has_cost = ok && info->has_cost;
+	rec.input_tokens = target_ok ? info->input_tokens : -1;
+	rec.output_tokens = target_ok ? info->output_tokens : -1;
+	rec.has_cost = target_ok && info->has_cost;
 	rec.cost_usd = info->cost_usd;
 	rec.cache_hit = info->cache_hit;
 	rec.error = error;
 	rec.metadata = acc->metadata;
 	rec.prompt = acc->prompt;
 	rec.output = aig_log_prompts ? output : NULL;
-	aig_audit_enqueue(&rec, ok);
+	aig_audit_enqueue(&rec, strcmp(status, "ok") == 0);
 
-	if (info->target)
-		aig_stats_record(info->target->stats, ok, ok ? 0 : info->sqlerrcode, rec.latency_ms,
-						 rec.input_tokens, rec.output_tokens, rec.has_cost, rec.cost_usd,
-						 info->cache_hit);
-	if (aig_log_requests)
+	if (info->target && !acc->shadow)
+		aig_stats_record(info->target->stats, target_ok, target_ok ? 0 : info->sqlerrcode,
+						 rec.latency_ms, rec.input_tokens, rec.output_tokens, rec.has_cost,
+						 rec.cost_usd, info->cache_hit);
+	if (aig_log_requests && !acc->shadow)
 		ereport(LOG,
 				(errmsg("ai_gateway call route=%s provider=%s model=%s status=%s http_status=%d attempts=%d latency_ms=%.1f input_tokens=" INT64_FORMAT " output_tokens=" INT64_FORMAT " cost_usd=%s cache_hit=%s",
 						rec.route ? rec.route : "-", rec.provider ? rec.provider : "-",

@@ -1,19 +1,20 @@
 /*
- * batch.c — set-based calls: ai_complete_batch.
+ * batch.c — the attempts stage of many calls at once (ai_complete_batch,
+ * a round of async jobs); pipeline.c runs every other stage around it.
  *
- * Each item is a call of its own — its own target order (strategy.c),
- * quota reservation, retries with backoff, breaker checks, audit record and
- * shadow copy — but all items share one event loop on the backend's curl
- * multi handle, so up to `concurrency` requests are in flight at once
- * (call option concurrency, else ai_gateway.batch_concurrency; a provider's
- * options.max_concurrency caps its own share).  As soon as a transfer ends
- * its slot goes to the next attempt: a retry whose backoff has passed
- * first, else the next new item, so a slow item never holds up the rest.
+ * Each call has its own target order (made by the pipeline), retries with
+ * backoff and breaker checks, but all share one event loop on the
+ * backend's curl multi handle, so up to `concurrency` requests are in
+ * flight at once (call option concurrency, else ai_gateway.batch_concurrency;
+ * a provider's options.max_concurrency caps its own share).  As soon as a
+ * transfer ends its slot goes to the next attempt: a retry whose backoff
+ * has passed first, else the next new call, so a slow call never holds up
+ * the rest.
  *
- * An item's failure (quota, upstream, policy) fills its error and the
- * others go on.  A cancel stops the whole batch at once: in-flight
- * transfers are dropped, and every item that was charged gets its audit
- * record ("canceled").
+ * A call whose attempts all fail gets its error (and whether a later retry
+ * may succeed) and the others go on.  A cancel stops the whole batch at
+ * once: in-flight transfers are dropped and the error is re-thrown; the
+ * pipeline accounts every charged call ("canceled").
  */
 #include "postgres.h"
 
@@ -25,7 +26,6 @@
 #include "governance/audit.h"
 #include "routing/attempt.h"
 #include "routing/router_internal.h"
-#include "governance/shadow.h"
 #include "routing/target_state.h"
 
 typedef enum ItemState
@@ -37,24 +37,16 @@ typedef enum ItemState
 
 typedef struct Work
 {
-	AigBatchItem *item;
+	AigChatCall *item;
 	ItemState	state;
-	bool		charged;		/* quota reserved: must be accounted */
-	AigOrderContext ctx;
-	AigCandidate *cands;
 	TargetRun  *run;
-	int			ncand;
 	int			attempts;
 	int			budget;
 	int			cur;			/* candidate in flight */
 	TimestampTz deadline;		/* set at the first attempt */
 	AigAttemptError err;
-	CallAccount acc;
 	AigHttpRequest hreq;
-	instr_time	start;
 	instr_time	attempt_start;
-	bool		cached;			/* the answer goes into the response cache */
-	AigCacheKey key;
 } Work;
 
 /* Provider in-flight counts, for options.max_concurrency. */
@@ -64,6 +56,7 @@ typedef struct ProviderLoad
 	int			inflight;
 } ProviderLoad;
 
+/* The in-flight count of provider p (added on first use). */
 static ProviderLoad *
 load_of(ProviderLoad *loads, int *nloads, const AigProvider *p)
 {
@@ -75,13 +68,14 @@ load_of(ProviderLoad *loads, int *nloads, const AigProvider *p)
 	return &loads[(*nloads)++];
 }
 
+/* The call's attempts are over: answered, or failed with its last error. */
 static void
 finish(Work *w, bool ok, const char *error)
 {
-	AigBatchItem *it = w->item;
+	AigChatCall *it = w->item;
 
 	w->state = ITEM_DONE;
-	it->ok = ok;
+	it->answered = ok;
 	if (!ok)
 	{
 		it->error = pstrdup(error ? error : "failed");
@@ -89,14 +83,9 @@ finish(Work *w, bool ok, const char *error)
 		it->info.sqlerrcode = w->err.sqlerrcode;
 		it->retry_after_ms = w->err.retry_after_ms;
 	}
-	if (w->charged)
-	{
-		aig_r_account_end(&w->acc, &it->info, ok, ok ? NULL : it->error, false,
-						  ok ? it->result.content : NULL);
-		w->charged = false;
-	}
 }
 
+/* After a failed attempt: the target is done, or due again after its backoff. */
 static void
 fail_attempt(Work *w, TargetRun *r)
 {
@@ -107,98 +96,22 @@ fail_attempt(Work *w, TargetRun *r)
 												  aig_r_backoff_ms(r->tries, w->err.retry_after_ms));
 }
 
-/* Answer an item from the response cache; true when it is done (a hit, or its quota refused it). */
-static bool
-serve_from_cache(AigRoute *route, Work *w)
-{
-	AigBatchItem *it = w->item;
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool done = false;
-
-	w->cached = aig_cache_prepare(route, it->req, it->co, &w->key);
-	if (!w->cached)
-		return false;
-	PG_TRY();
-	{
-		if (aig_r_serve_cached(route, &w->key, it->co, it->req, &it->result, &it->info))
-		{
-			w->state = ITEM_DONE;
-			it->ok = true;
-			done = true;
-		}
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-
-		MemoryContextSwitchTo(cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		if (ed->sqlerrcode == ERRCODE_QUERY_CANCELED || ed->elevel > ERROR)
-			ReThrowError(ed);
-		finish(w, false, ed->message);
-		done = true;
-	}
-	PG_END_TRY();
-	return done;
-}
-
-/* Prepare an item: its order of targets and its quota charge. */
+/* Prepare a call's attempts over the candidates the pipeline ordered. */
 static void
 prepare(AigRoute *route, Work *w)
 {
-	AigBatchItem *it = w->item;
-	int64		bytes = 0;
+	AigChatCall *it = w->item;
 	int			route_retries = 0;
-	MemoryContext cxt = CurrentMemoryContext;
 
-	if (serve_from_cache(route, w))
-		return;
-	INSTR_TIME_SET_CURRENT(w->start);
-	memset(&it->info, 0, sizeof(it->info));
-	it->info.route = route;
-	it->info.input_tokens = it->info.output_tokens = -1;
-	for (int i = 0; i < it->req->nmessages; i++)
-		bytes += strlen(it->req->messages[i].content);
-	aig_r_order_context(route, it->co, bytes, &w->ctx);
-	w->cands = palloc(sizeof(AigCandidate) * Max(route->ntargets, 1));
-	w->ncand = aig_order_targets(route, &w->ctx, w->cands);
-	if (w->ncand == 0)
+	w->run = palloc0(sizeof(TargetRun) * Max(it->ncand, 1));
+	for (int i = 0; i < it->ncand; i++)
 	{
-		finish(w, false, "no target of the route can take this call");
-		return;
-	}
-	w->run = palloc0(sizeof(TargetRun) * w->ncand);
-	for (int i = 0; i < w->ncand; i++)
-	{
-		w->run[i].cand = &w->cands[i];
-		w->run[i].max_retries = aig_r_effective_max_retries(route, w->cands[i].target->provider,
+		w->run[i].cand = &it->cands[i];
+		w->run[i].max_retries = aig_r_effective_max_retries(route, it->cands[i].target->provider,
 															it->co);
 		route_retries = Max(route_retries, w->run[i].max_retries);
 	}
-	w->budget = route_retries + w->ncand;
-
-	/* the quota check raises when over: that is this item's error */
-	PG_TRY();
-	{
-		aig_r_account_begin(&w->acc, route, it->co, &w->ctx,
-							it->co->gen.max_tokens > 0 ? it->co->gen.max_tokens : AIG_EST_OUTPUT_TOKENS,
-							aig_log_prompts ? aig_r_messages_json(it->req) : NULL);
-		w->charged = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-
-		MemoryContextSwitchTo(cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		/* cancels and worse are not an item's business */
-		if (ed->sqlerrcode == ERRCODE_QUERY_CANCELED || ed->elevel > ERROR)
-			ReThrowError(ed);
-		finish(w, false, ed->message);
-	}
-	PG_END_TRY();
+	w->budget = route_retries + it->ncand;
 }
 
 /*
@@ -221,7 +134,7 @@ start_attempt(AigRoute *route, Work *w, AigHttpBatch *batch, int tag,
 		ProviderLoad *pl;
 		char	   *why = NULL;
 
-		if (w->attempts >= w->budget || (i = aig_r_next_target(w->run, w->ncand)) < 0)
+		if (w->attempts >= w->budget || (i = aig_r_next_target(w->run, w->item->ncand)) < 0)
 		{
 			finish(w, false, w->err.message ? w->err.message : "no target left to try");
 			return false;
@@ -249,7 +162,7 @@ start_attempt(AigRoute *route, Work *w, AigHttpBatch *batch, int tag,
 									  t->provider->name, t->model);
 			continue;
 		}
-		if (!aig_provider_rate_take(t->provider, w->ctx.est_input_tokens, &why))
+		if (!aig_provider_rate_take(t->provider, w->item->ctx.est_input_tokens, &why))
 		{
 			r->done = true;
 			w->err.message = why;
@@ -276,13 +189,14 @@ start_attempt(AigRoute *route, Work *w, AigHttpBatch *batch, int tag,
 	}
 }
 
+/* A transfer ended: parse or classify it, feed the breaker, finish or retry the call. */
 static void
 complete_attempt(AigRoute *route, Work *w, AigHttpResponse *resp,
 				 ProviderLoad *loads, int *nloads)
 {
 	TargetRun  *r = &w->run[w->cur];
 	AigTarget  *t = r->cand->target;
-	AigBatchItem *it = w->item;
+	AigChatCall *it = w->item;
 	instr_time	d;
 	bool		ok;
 
@@ -297,15 +211,11 @@ complete_attempt(AigRoute *route, Work *w, AigHttpResponse *resp,
 					   ok ? -1 : w->err.retry_after_ms, ok ? NULL : w->err.message);
 	if (ok)
 	{
-		aig_r_finish_info(&it->info, route, t, w->attempts, w->start,
+		aig_r_finish_info(&it->info, route, t, w->attempts, it->start,
 						  it->result.input_tokens, it->result.output_tokens);
 		it->info.input_tokens = it->result.input_tokens;
 		it->info.output_tokens = it->result.output_tokens;
 		finish(w, true, NULL);
-		if (w->cached)
-			aig_cache_put(route, &w->key, &it->result, t);
-		if (route->has_shadows)
-			aig_shadow_enqueue(route, aig_r_messages_json(it->req), it->co);
 		return;
 	}
 	w->err.message = psprintf("provider \"%s\", model \"%s\": %s", t->provider->name,
@@ -313,8 +223,9 @@ complete_attempt(AigRoute *route, Work *w, AigHttpResponse *resp,
 	fail_attempt(w, r);
 }
 
+/* Run the attempts of calls[0..n), up to `concurrency` requests in flight. */
 void
-aig_route_chat_batch(AigRoute *route, AigBatchItem *items, int n, int concurrency)
+aig_route_attempts_many(AigRoute *route, AigChatCall **calls, int n, int concurrency)
 {
 	Work	   *work = palloc0(sizeof(Work) * Max(n, 1));
 	ProviderLoad *loads = palloc0(sizeof(ProviderLoad) * Max(route->ntargets, 1));
@@ -322,11 +233,10 @@ aig_route_chat_batch(AigRoute *route, AigBatchItem *items, int n, int concurrenc
 	AigHttpBatch *volatile batch = NULL;
 	int			next_new = 0;
 
-	aig_r_check_access(route);
 	for (int i = 0; i < n; i++)
 	{
-		work[i].item = &items[i];
-		work[i].state = items[i].req ? ITEM_IDLE : ITEM_DONE;
+		work[i].item = calls[i];
+		work[i].state = ITEM_IDLE;
 	}
 
 	PG_TRY();
@@ -351,14 +261,13 @@ aig_route_chat_batch(AigRoute *route, AigBatchItem *items, int n, int concurrenc
 				if (w->state == ITEM_DONE)
 					continue;
 				prepare(route, w);
-				if (w->state != ITEM_DONE)
-					start_attempt(route, w, batch, (int) (w - work), loads, &nloads, now);
+				start_attempt(route, w, batch, (int) (w - work), loads, &nloads, now);
 			}
 			for (int i = 0; i < next_new; i++)
 				if (work[i].state == ITEM_IDLE)
 				{
 					waiting = true;
-					for (int j = 0; j < work[i].ncand; j++)
+					for (int j = 0; j < work[i].item->ncand; j++)
 						if (!work[i].run[j].done &&
 							(next_due == 0 || work[i].run[j].ready_at < next_due))
 							next_due = work[i].run[j].ready_at;
@@ -387,12 +296,8 @@ aig_route_chat_batch(AigRoute *route, AigBatchItem *items, int n, int concurrenc
 	}
 	PG_CATCH();
 	{
+		/* a cancel: transfers dropped; the pipeline accounts the calls */
 		aig_http_batch_end(batch);
-		/* a cancel: every charged item still gets its audit record */
-		for (int i = 0; i < n; i++)
-			if (work[i].charged)
-				aig_r_account_end(&work[i].acc, &items[i].info, false,
-								  "batch canceled", true, NULL);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

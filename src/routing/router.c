@@ -48,7 +48,7 @@
 #include "routing/target_state.h"
 #include "governance/audit.h"
 #include "governance/quota.h"
-#include "governance/shadow.h"
+#include "governance/shadow_queue.h"
 #include "governance/stats.h"
 #include "mb/pg_wchar.h"
 #include "utils/json.h"
@@ -355,15 +355,13 @@ aig_r_next_target(TargetRun *run, int n)
 }
 
 /*
- * Run attempts over the route's targets until one succeeds; raise the last
- * failure otherwise.  Returns the target that answered.
+ * Run attempts over the call's ordered candidates until one succeeds; raise
+ * the last failure otherwise.  Returns the target that answered.
  */
 static AigTarget *
-run_route(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
-		  AigAttemptFn fn, void *arg, AigCallInfo *info)
+run_route(AigRoute *route, AigCandidate *cands, int n, const AigOrderContext *ctx,
+		  const AigCallOptions *co, AigAttemptFn fn, void *arg, AigCallInfo *info)
 {
-	AigCandidate *cands = palloc(sizeof(AigCandidate) * Max(route->ntargets, 1));
-	int			n = aig_order_targets(route, ctx, cands);
 	TargetRun  *run;
 	AigAttemptError err = {0};
 	AigTarget  *last = NULL;
@@ -545,157 +543,53 @@ aig_r_order_context(const AigRoute *route, const AigCallOptions *co, int64 input
 	}
 }
 
-/*
- * A call in flight when the backend exits (pg_terminate_backend, a FATAL
- * error: no PG_CATCH runs then) is accounted by a before_shmem_exit
- * callback, while shared memory is still attached.
- */
-static CallAccount *inflight_acc = NULL;
-static AigCallInfo *inflight_info = NULL;
-
-static void
-account_at_exit(int code, Datum arg)
+/* Target order stage: the call's candidates; none eligible raises when asked. */
+int
+aig_route_order(AigRoute *route, const AigOrderContext *ctx, AigCandidate **cands,
+				bool raise_when_none)
 {
-	if (inflight_acc)
-	{
-		CallAccount *acc = inflight_acc;
+	int			n;
 
-		inflight_acc = NULL;
-		aig_r_account_end(acc, inflight_info, false, "backend terminated during the call",
-					true, NULL);
-	}
+	*cands = palloc(sizeof(AigCandidate) * Max(route->ntargets, 1));
+	n = aig_order_targets(route, ctx, *cands);
+	if (n == 0 && raise_when_none)
+		raise_no_target(route, *cands);
+	return n;
 }
 
-/*
- * Run the route with accounting around it: on any error — upstream,
- * cancel, anything — the quota is settled and the audit record queued
- * before the error goes on.
- */
-static AigTarget *
-run_accounted(AigRoute *route, const AigOrderContext *ctx, const AigCallOptions *co,
-			  AigAttemptFn fn, void *arg, AigCallInfo *info, CallAccount *acc)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	AigTarget  *volatile t = NULL;
-
-	static bool exit_hook = false;
-
-	memset(info, 0, sizeof(*info));
-	info->route = route;
-	info->input_tokens = info->output_tokens = -1;
-	if (!exit_hook)
-	{
-		before_shmem_exit(account_at_exit, (Datum) 0);
-		exit_hook = true;
-	}
-	inflight_acc = acc;
-	inflight_info = info;
-	PG_TRY();
-	{
-		t = run_route(route, ctx, co, fn, arg, info);
-		inflight_acc = NULL;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		inflight_acc = NULL;
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		info->sqlerrcode = edata->sqlerrcode;
-		aig_r_account_end(acc, info, false, edata->message,
-					edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-					edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN, NULL);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	return t;
-}
-
-char *
-aig_r_messages_json(const AigChatRequest *req)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '[');
-	for (int i = 0; i < req->nmessages; i++)
-	{
-		const char *c = req->messages[i].content;
-
-		appendStringInfoString(&buf, i ? ",{\"role\":" : "{\"role\":");
-		escape_json(&buf, req->messages[i].role);
-		appendStringInfoString(&buf, ",\"content\":");
-		escape_json(&buf, pg_any_to_server(c, strlen(c), PG_UTF8));
-		appendStringInfoChar(&buf, '}');
-	}
-	appendStringInfoChar(&buf, ']');
-	return buf.data;
-}
-
+/* Attempts stage of one chat call: fills result and info, raises the last failure. */
 void
-aig_route_chat(AigRoute *route, AigChatRequest *req, const AigCallOptions *co,
-			   AigChatResult *result, AigCallInfo *info)
+aig_route_attempts_chat(AigChatCall *c)
 {
-	AigOrderContext ctx;
 	AigChatAttempt a;
 	AigTarget  *t;
-	CallAccount acc;
-	int64		bytes = 0;
-	instr_time	start;
-	int			attempts;
-	AigCacheKey key;
-	bool		cached;
 
-	INSTR_TIME_SET_CURRENT(start);
-	cached = aig_cache_prepare(route, req, co, &key);
-	if (cached && aig_r_serve_cached(route, &key, co, req, result, info))
-		return;
-	for (int i = 0; i < req->nmessages; i++)
-		bytes += strlen(req->messages[i].content);
-	aig_r_order_context(route, co, bytes, &ctx);
-	aig_r_account_begin(&acc, route, co, &ctx,
-				  co->gen.max_tokens > 0 ? co->gen.max_tokens : AIG_EST_OUTPUT_TOKENS,
-				  aig_log_prompts ? aig_r_messages_json(req) : NULL);
-	a.req = req;
-	a.result = result;
-	t = run_accounted(route, &ctx, co, aig_attempt_chat, &a, info, &acc);
-	attempts = info->attempts;
-	aig_r_finish_info(info, route, t, attempts, start, result->input_tokens, result->output_tokens);
-	info->input_tokens = result->input_tokens;
-	info->output_tokens = result->output_tokens;
-	aig_r_account_end(&acc, info, true, NULL, false, result->content);
-	if (cached)
-		aig_cache_put(route, &key, result, t);
-	if (route->has_shadows)
-		aig_shadow_enqueue(route, aig_r_messages_json(req), co);
+	a.req = c->req;
+	a.result = &c->result;
+	t = run_route(c->route, c->cands, c->ncand, &c->ctx, c->co, aig_attempt_chat, &a,
+				  &c->info);
+	aig_r_finish_info(&c->info, c->route, t, c->info.attempts, c->start,
+					  c->result.input_tokens, c->result.output_tokens);
+	c->info.input_tokens = c->result.input_tokens;
+	c->info.output_tokens = c->result.output_tokens;
 }
 
+/* Attempts stage of an embeddings call. */
 void
-aig_route_embed(AigRoute *route, AigEmbedRequest *req, const AigCallOptions *co,
-				AigEmbedResult *result, AigCallInfo *info)
+aig_route_attempts_embed(AigRoute *route, AigCandidate *cands, int ncand,
+						 const AigOrderContext *ctx, AigEmbedRequest *req,
+						 const AigCallOptions *co, AigEmbedResult *result, AigCallInfo *info)
 {
-	AigOrderContext ctx;
 	AigEmbedAttempt a;
 	AigTarget  *t;
-	CallAccount acc;
-	int64		bytes = 0;
 	instr_time	start;
-	int			attempts;
 
 	INSTR_TIME_SET_CURRENT(start);
-	for (int i = 0; i < req->ninputs; i++)
-		bytes += strlen(req->inputs[i]);
-	aig_r_order_context(route, co, bytes, &ctx);
-	ctx.max_tokens = -1;
-	aig_r_account_begin(&acc, route, co, &ctx, 0, NULL);
 	a.req = req;
 	a.result = result;
 	a.requests = 0;
-	t = run_accounted(route, &ctx, co, aig_attempt_embed, &a, info, &acc);
-	attempts = info->attempts;
-	aig_r_finish_info(info, route, t, attempts, start, result->input_tokens, 0);
+	t = run_route(route, cands, ncand, ctx, co, aig_attempt_embed, &a, info);
+	aig_r_finish_info(info, route, t, info->attempts, start, result->input_tokens, 0);
 	info->input_tokens = result->input_tokens;
 	info->output_tokens = 0;
-	aig_r_account_end(&acc, info, true, NULL, false, NULL);
 }

@@ -10,6 +10,8 @@
 
 #include "core/catalog.h"
 #include "providers/provider.h"
+#include "routing/call_options.h"
+#include "routing/strategy.h"
 
 /* GUCs (router_gucs.c): ai_gateway.default_route, timeout_ms, max_retries,
  * retry_base_ms, retry_max_ms */
@@ -21,26 +23,6 @@ extern int	aig_retry_max_ms;
 
 /* Define the router's GUCs (called from _PG_init). */
 extern void aig_router_define_gucs(void);
-
-/* options.cache: true (the route's or the GUC's TTL, else an hour) */
-#define AIG_CACHE_TTL_DEFAULT (-2)
-
-/* Per-call options (options jsonb of the SQL functions), validated. */
-typedef struct AigCallOptions
-{
-	AigGenOptions gen;
-	int			timeout_ms;		/* -1 = route/GUC (whole call, retries included) */
-	int			max_retries;	/* -1 = route/provider/GUC */
-	int			concurrency;	/* batches: -1 = ai_gateway.batch_concurrency */
-	int			connect_timeout_ms;
-	int			dimensions;		/* embeddings, -1 */
-	int			cache_ttl_s;	/* options.cache: -1 unset, 0 off, > 0 a TTL,
-								 * AIG_CACHE_TTL_DEFAULT for true */
-	char	   *input_type;		/* embeddings, or NULL */
-	char	   *user;			/* sticky key (routing issue), or NULL */
-	Jsonb	   *metadata;		/* copied to the audit row, or NULL */
-	Jsonb	   *raw;			/* the options as given (shadow copies) */
-} AigCallOptions;
 
 /* Who answered and what it cost. */
 typedef struct AigCallInfo
@@ -65,35 +47,35 @@ typedef struct AigCallInfo
 extern AigRoute *aig_resolve_model(const char *model);
 extern AigRoute *aig_direct_route(AigProvider *p, const char *model);
 
-extern void aig_route_chat(AigRoute *route, AigChatRequest *req,
-						   const AigCallOptions *co, AigChatResult *result,
-						   AigCallInfo *info);
-/* One item of a batch: its request in, its answer or error out. */
-typedef struct AigBatchItem
-{
-	AigChatRequest *req;		/* NULL: nothing to send (row stays NULL) */
-	AigCallOptions *co;
-	AigChatResult result;
-	AigCallInfo info;
-	bool		ok;
-	char	   *error;			/* when !ok and req != NULL */
-	bool		retryable;		/* a later retry may succeed (async jobs) */
-	int			retry_after_ms; /* the provider's Retry-After, -1 */
-} AigBatchItem;
+struct AigChatCall;
 
-/* Run every item through the route, up to `concurrency` requests in flight. */
-extern void aig_route_chat_batch(AigRoute *route, AigBatchItem *items, int n,
-								 int concurrency);
+/*
+ * The attempts stage (pipeline.c runs the stages around it): run the call
+ * over its ordered candidates — retries, backoff, failover, breakers —
+ * until one target answers; raise the last failure otherwise.  The target
+ * that answered is in info->target.
+ */
+extern void aig_route_attempts_chat(struct AigChatCall *call);
+extern void aig_route_attempts_embed(AigRoute *route, AigCandidate *cands, int ncand,
+									 const AigOrderContext *ctx, AigEmbedRequest *req,
+									 const AigCallOptions *co, AigEmbedResult *result,
+									 AigCallInfo *info);
 
-extern void aig_route_embed(AigRoute *route, AigEmbedRequest *req,
-							const AigCallOptions *co, AigEmbedResult *result,
-							AigCallInfo *info);
+/*
+ * Many calls' attempts stage at once (batch.c): every call with a request
+ * and ok == false runs concurrently, up to `concurrency` in flight; each
+ * ends with ok, or with error/retryable/retry_after_ms.  A cancel drops
+ * every transfer and is re-thrown.
+ */
+extern void aig_route_attempts_many(AigRoute *route, struct AigChatCall **calls, int n,
+									int concurrency);
 
-/* functions.c: option and message parsing, shared with the shadow worker */
-extern void aig_parse_call_options(Jsonb *opts, AigCallOptions *co);
-extern void aig_parse_messages(Jsonb *messages, AigChatRequest *req, int *cap);
-/* The normalized ai_chat object of a call. */
-extern Jsonb *aig_chat_result_jsonb(const AigChatResult *res, const AigCallInfo *info);
+/*
+ * Target order stage: candidates of route for this call (strategy.c);
+ * raises (with every target's reason) when none is eligible.
+ */
+extern int	aig_route_order(AigRoute *route, const AigOrderContext *ctx,
+							AigCandidate **cands, bool raise_when_none);
 
 /* ns per routing decision (no HTTP), for ai_gateway.bench_routing(). */
 extern double aig_route_decision_ns(const char *model, int iterations);

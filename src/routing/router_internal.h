@@ -1,6 +1,6 @@
 /*
- * router_internal.h — pieces of router.c shared with batch.c (the set-based
- * scheduler), which runs the same per-call logic for many calls at once.
+ * router_internal.h — pieces of router.c and account.c shared with batch.c
+ * (the set-based scheduler) and pipeline.c (the stages around attempts).
  */
 #ifndef AIG_ROUTER_INTERNAL_H
 #define AIG_ROUTER_INTERNAL_H
@@ -13,6 +13,7 @@
 #include "governance/cache.h"
 #include "transport/http.h"
 #include "governance/quota.h"
+#include "routing/pipeline.h"
 #include "routing/router.h"
 #include "routing/strategy.h"
 
@@ -26,17 +27,6 @@ typedef struct TargetRun
 	TimestampTz ready_at;		/* earliest retry */
 } TargetRun;
 
-/* Everything about a call that accounting needs, fixed before it runs. */
-typedef struct CallAccount
-{
-	AigQuotaTicket ticket;
-	int64		est_tokens;
-	char	   *metadata;		/* JSON text */
-	char	   *prompt;			/* JSON text, only with log_prompts */
-	char	   *route_label;
-	instr_time	start;
-} CallAccount;
-
 extern void aig_r_order_context(const AigRoute *route, const AigCallOptions *co,
 								int64 input_bytes, AigOrderContext *ctx);
 extern int	aig_r_effective_max_retries(const AigRoute *route, const AigProvider *p,
@@ -46,17 +36,29 @@ extern AigHttpLimits aig_r_attempt_limits(const AigProvider *p, const AigCallOpt
 										  long remaining_ms);
 extern long aig_r_backoff_ms(int retry, int retry_after_ms);
 extern void aig_r_check_access(const AigRoute *route);
+/* Grant check + init + reserve, and settle + audit: one accounted call (benchmarks). */
 extern void aig_r_account_begin(CallAccount *acc, const AigRoute *route,
 								const AigCallOptions *co, const AigOrderContext *ctx,
 								int64 out_est, char *prompt_json);
 extern void aig_r_account_end(CallAccount *acc, const AigCallInfo *info, bool ok,
 							  const char *error, bool canceled, const char *output);
+
+/* The pieces, as the pipeline's stages use them. */
+extern void aig_r_account_init(CallAccount *acc, const AigRoute *route,
+							   const AigCallOptions *co, char *prompt_json);
+extern void aig_r_account_reserve(CallAccount *acc, const AigRoute *route,
+								  const AigOrderContext *ctx, int64 out_est);
+/* Settle the reservation with what was used (nothing unless ok).  Never raises. */
+extern void aig_r_account_settle(CallAccount *acc, const AigCallInfo *info, bool ok);
+/*
+ * Queue the audit record, count the statistics (of the target's outcome,
+ * target_ok) and log the call line.  status: "ok", "error" or "canceled".
+ * Never raises.
+ */
+extern void aig_r_account_audit(CallAccount *acc, const AigCallInfo *info, bool target_ok,
+								const char *status, const char *error, const char *output);
 extern void aig_r_finish_info(AigCallInfo *info, AigRoute *route, AigTarget *t, int attempts,
 							  instr_time start, int64 in_tok, int64 out_tok);
-extern char *aig_r_messages_json(const AigChatRequest *req);
-extern bool aig_r_serve_cached(AigRoute *route, const AigCacheKey *key, const AigCallOptions *co,
-							   const AigChatRequest *req, AigChatResult *result,
-							   AigCallInfo *info);
 /* The next target to attempt: an untried one, else the one ready soonest; -1 when none. */
 extern int	aig_r_next_target(TargetRun *run, int n);
 

@@ -1,0 +1,240 @@
+/*
+ * jobs_api.c — the SQL side of async jobs: ai_complete_async and ai_result.
+ *
+ * ai_complete_async() checks what the caller can fix now (the route, its
+ * grant, the options), inserts a row into ai_gateway.jobs (status queued)
+ * in the caller's transaction and returns its id: nothing is sent unless
+ * and until that transaction commits (a ROLLBACK takes the job with it),
+ * and a commit callback wakes the job worker (background/jobs.c) at once.
+ * The worker runs the job through the call pipeline as the role that
+ * queued it: hooks, deny patterns and redaction apply as for ai_complete.
+ *
+ * ai_result(id, wait_ms) returns {"status", "result", "error", "attempts"},
+ * waiting up to wait_ms for the job to finish.  A role reads only its own
+ * jobs (42501 otherwise; administrators read all).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "core/catalog.h"
+#include "core/job_signal.h"
+#include "core/preload.h"
+#include "core/search_path.h"
+#include "governance/audit.h"
+#include "routing/call_options.h"
+#include "routing/pipeline.h"
+
+static bool wake_at_commit = false;
+static bool callback_registered = false;
+
+/* At commit of a transaction that queued a job: wake the worker. */
+static void
+jobs_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && wake_at_commit)
+		aig_jobs_wake();
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+		wake_at_commit = false;
+}
+
+/* The owner of the jobs table: queueing and reading run as it. */
+static Oid
+jobs_owner(void)
+{
+	Oid			nsp = get_namespace_oid("ai_gateway", false);
+	Oid			rel = get_relname_relid("jobs", nsp);
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "ai_gateway.jobs is missing");
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * ai_complete_async(prompt text, model text, system_prompt text, options jsonb)
+ * RETURNS bigint
+ */
+PG_FUNCTION_INFO_V1(aig_complete_async);
+Datum
+aig_complete_async(PG_FUNCTION_ARGS)
+{
+	AigCallOptions co;
+	StringInfoData req;
+	AigAsOwner owner_scope;
+	Datum		args[2];
+	Oid			types[2] = {NAMEOID, JSONBOID};
+	volatile int64 id = 0;
+	Jsonb	   *opts = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("prompt must not be NULL")));
+	aig_require_preload();
+	aig_catalog_ensure();
+	aig_audit_prepare();
+	if (!aig_audit_db_served())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("async jobs run only in database \"%s\"", aig_database ? aig_database : ""),
+				 errhint("Set ai_gateway.database to this database, or call ai_complete() for a synchronous answer.")));
+	/* fail now, not later, on what the caller can fix: the route, its grant, the options */
+	(void) aig_pipeline_precheck(PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	aig_parse_call_options(opts, &co);
+
+	initStringInfo(&req);
+	appendStringInfoString(&req, "{\"prompt\":");
+	escape_json(&req, text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	appendStringInfoString(&req, ",\"model\":");
+	if (PG_ARGISNULL(1))
+		appendStringInfoString(&req, "null");
+	else
+		escape_json(&req, text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	appendStringInfoString(&req, ",\"system_prompt\":");
+	if (PG_ARGISNULL(2))
+		appendStringInfoString(&req, "null");
+	else
+		escape_json(&req, text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	appendStringInfo(&req, ",\"options\":%s}",
+					 opts ? JsonbToCString(NULL, &opts->root, VARSIZE(opts)) : "{}");
+
+	args[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(req.data));
+	/* as the owner: nothing may resolve through the caller's search_path */
+	aig_as_owner_begin(jobs_owner(), &owner_scope);
+	PG_TRY();
+	{
+		bool		isnull;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute_with_args("INSERT INTO ai_gateway.jobs (role, request) VALUES ($1, $2) RETURNING id",
+								  2, types, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "could not queue the job");
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		aig_as_owner_end(&owner_scope);
+	}
+	PG_END_TRY();
+
+	if (!callback_registered)
+	{
+		RegisterXactCallback(jobs_xact_callback, NULL);
+		callback_registered = true;
+	}
+	wake_at_commit = true;
+	PG_RETURN_INT64(id);
+}
+
+/* One look at a job, as the table's owner: false when it does not exist. */
+static bool
+read_job(int64 id, char **role, char **status, char **doc)
+{
+	AigAsOwner owner_scope;
+	Datum		args[1];
+	Oid			types[1] = {INT8OID};
+	volatile bool found = false;
+
+	args[0] = Int64GetDatum(id);
+	/* as the owner: nothing may resolve through the caller's search_path */
+	aig_as_owner_begin(jobs_owner(), &owner_scope);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute_with_args("SELECT role::text, status, jsonb_build_object('status', status, "
+								  "'result', result, 'error', error, 'attempts', attempts)::text "
+								  "FROM ai_gateway.jobs WHERE id = $1",
+								  1, types, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read ai_gateway.jobs");
+		if (SPI_processed == 1)
+		{
+			MemoryContext old = MemoryContextSwitchTo(CurTransactionContext);
+
+			*role = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+			*status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+			*doc = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+			MemoryContextSwitchTo(old);
+			found = true;
+		}
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		aig_as_owner_end(&owner_scope);
+	}
+	PG_END_TRY();
+	return found;
+}
+
+/* ai_result(job_id bigint, wait_ms int) RETURNS jsonb */
+PG_FUNCTION_INFO_V1(aig_result);
+Datum
+aig_result(PG_FUNCTION_ARGS)
+{
+	int64		id = PG_GETARG_INT64(0);
+	int			wait = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1);
+	int			waited = 0;
+	Oid			me = GetUserId();
+	bool		admin;
+
+	aig_require_preload();
+	aig_catalog_ensure();
+	admin = aig_is_admin();
+	if (wait < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wait_ms must not be negative")));
+	for (;;)
+	{
+		char	   *doc = NULL;
+		char	   *role = NULL;
+		char	   *status = NULL;
+
+		if (!read_job(id, &role, &status, &doc))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("job " INT64_FORMAT " does not exist", id),
+					 errhint("Finished jobs are removed after ai_gateway.job_retention.")));
+		if (!admin)
+		{
+			Oid			owner = get_role_oid(role, true);
+
+			if (owner != me && !(OidIsValid(owner) && has_privs_of_role(me, owner)))
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("permission denied for job " INT64_FORMAT, id),
+						 errdetail("The job belongs to another role.")));
+		}
+		if (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 || waited >= wait)
+			PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(doc)));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(50, wait - waited), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		waited += 50;
+	}
+}

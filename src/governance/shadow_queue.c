@@ -1,0 +1,212 @@
+/*
+ * shadow_queue.c — the queue of shadow copies (route_targets.shadow = true).
+ *
+ * When a call on a route with shadow targets succeeds, the pipeline's last
+ * stage queues one copy per shadow target in shared memory — the request
+ * as sent (hooked and redacted) as JSON, a memcpy — and the caller returns;
+ * it never waits for the shadow nor sees its answer.  The shadow worker
+ * (background/shadow_worker.c) takes the copies one at a time and hands
+ * each to the pipeline's shadow mode.  Shadow calls are not charged to
+ * the caller's quotas.
+ *
+ * The queue has AIG_SHADOW_SLOTS slots of AIG_SHADOW_SLOT_BYTES; a copy
+ * that does not fit, or arrives while all slots are taken, is dropped and
+ * counted (ai_gateway.audit_stats().shadow_dropped): shadow traffic is a
+ * best-effort sample, the caller's call is never slowed down for it.  Only
+ * calls made in ai_gateway.database are shadowed.
+ *
+ * Locking: a spinlock (sq->mutex) guards the ring positions (head, tail)
+ * and the worker's latch and pid; a pusher copies into its slot under it,
+ * and the worker copies a job out before releasing its slot.  The counters
+ * are atomics, read without the lock.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/json.h"
+
+#include "governance/audit.h"
+#include "governance/shadow_queue.h"
+
+#define AIG_SHADOW_SLOTS 32
+
+typedef struct ShadowSlot
+{
+	uint32		len;
+	Oid			roleid;
+	char		data[AIG_SHADOW_SLOT_BYTES];
+} ShadowSlot;
+
+typedef struct ShadowQueue
+{
+	slock_t		mutex;
+	uint64		head;
+	uint64		tail;
+	Latch	   *worker_latch;
+	int			worker_pid;
+	pg_atomic_uint64 queued;
+	pg_atomic_uint64 sent;
+	pg_atomic_uint64 dropped;
+	ShadowSlot	slots[AIG_SHADOW_SLOTS];
+} ShadowQueue;
+
+static ShadowQueue *sq = NULL;
+
+/* Shared memory the queue needs. */
+Size
+aig_shadow_shmem_size(void)
+{
+	return sizeof(ShadowQueue);
+}
+
+/* Create or attach the queue (postmaster, at shared-memory startup). */
+void
+aig_shadow_shmem_startup(void)
+{
+	bool		found;
+
+	sq = ShmemInitStruct("ai_gateway shadow queue", sizeof(ShadowQueue), &found);
+	if (!found)
+	{
+		SpinLockInit(&sq->mutex);
+		sq->head = sq->tail = 0;
+		sq->worker_latch = NULL;
+		pg_atomic_init_u64(&sq->queued, 0);
+		pg_atomic_init_u64(&sq->sent, 0);
+		pg_atomic_init_u64(&sq->dropped, 0);
+	}
+}
+
+/* Queued, sent and dropped copies since the server started. */
+void
+aig_shadow_counters(AigShadowCounters *out)
+{
+	out->queued = sq ? pg_atomic_read_u64(&sq->queued) : 0;
+	out->sent = sq ? pg_atomic_read_u64(&sq->sent) : 0;
+	out->dropped = sq ? pg_atomic_read_u64(&sq->dropped) : 0;
+}
+
+/* Copy a job into a free slot and wake the worker; dropped (and counted) when none. */
+static void
+push(const char *job, size_t len)
+{
+	bool		ok = false;
+	Latch	   *wake;
+
+	if (len <= AIG_SHADOW_SLOT_BYTES)
+	{
+		SpinLockAcquire(&sq->mutex);
+		if (sq->head - sq->tail < AIG_SHADOW_SLOTS)
+		{
+			ShadowSlot *slot = &sq->slots[sq->head % AIG_SHADOW_SLOTS];
+
+			/* the slot is ours until head moves past it: copy, then publish */
+			slot->len = (uint32) len;
+			slot->roleid = GetUserId();
+			memcpy(slot->data, job, len);
+			sq->head++;
+			ok = true;
+		}
+		wake = sq->worker_latch;
+		SpinLockRelease(&sq->mutex);
+		if (ok && wake)
+			SetLatch(wake);
+	}
+	pg_atomic_fetch_add_u64(ok ? &sq->queued : &sq->dropped, 1);
+}
+
+/* Queue one copy per shadow target of route (options_json: the call's options). */
+void
+aig_shadow_enqueue(const AigRoute *route, const char *messages_json,
+				   const char *options_json)
+{
+	const char *options = options_json;
+
+	if (sq == NULL || !aig_audit_db_served())
+		return;
+	for (int i = 0; i < route->ntargets; i++)
+	{
+		const AigTarget *t = &route->targets[i];
+		StringInfoData job;
+
+		if (!t->shadow)
+			continue;
+		initStringInfo(&job);
+		appendStringInfoString(&job, "{\"route\":");
+		escape_json(&job, route->name);
+		appendStringInfoString(&job, ",\"provider\":");
+		escape_json(&job, t->provider->name);
+		appendStringInfoString(&job, ",\"model\":");
+		escape_json(&job, t->model);
+		appendStringInfo(&job, ",\"messages\":%s,\"options\":%s}", messages_json, options);
+		push(job.data, job.len);
+	}
+}
+
+/* The worker is gone: pushes stop waking it. */
+static void
+shadow_detach(int code, Datum arg)
+{
+	SpinLockAcquire(&sq->mutex);
+	sq->worker_latch = NULL;
+	sq->worker_pid = 0;
+	SpinLockRelease(&sq->mutex);
+}
+
+/* The worker takes the queue: its latch is woken by every push. */
+void
+aig_shadow_worker_attach(void)
+{
+	SpinLockAcquire(&sq->mutex);
+	sq->worker_latch = MyLatch;
+	sq->worker_pid = MyProcPid;
+	SpinLockRelease(&sq->mutex);
+	before_shmem_exit(shadow_detach, 0);
+}
+
+/* Copy the oldest job out (NUL-terminated, buf of AIG_SHADOW_SLOT_BYTES + 1); false when none. */
+bool
+aig_shadow_pop(char *buf, Oid *roleid)
+{
+	bool		have = false;
+
+	SpinLockAcquire(&sq->mutex);
+	if (sq->tail < sq->head)
+	{
+		ShadowSlot *slot = &sq->slots[sq->tail % AIG_SHADOW_SLOTS];
+
+		memcpy(buf, slot->data, slot->len);
+		buf[slot->len] = '\0';
+		*roleid = slot->roleid;
+		sq->tail++;
+		have = true;
+	}
+	SpinLockRelease(&sq->mutex);
+	return have;
+}
+
+/* Count a job as sent, or as dropped (it failed before its audit record). */
+void
+aig_shadow_count(bool sent)
+{
+	pg_atomic_fetch_add_u64(sent ? &sq->sent : &sq->dropped, 1);
+}
+
+/* The shadow worker's pid, 0 when it does not run. */
+int
+aig_shadow_worker_pid(void)
+{
+	int			pid;
+
+	if (sq == NULL)
+		return 0;
+	SpinLockAcquire(&sq->mutex);
+	pid = sq->worker_pid;
+	SpinLockRelease(&sq->mutex);
+	return pid;
+}
