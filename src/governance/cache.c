@@ -28,6 +28,7 @@
 #include <openssl/evp.h>
 
 #include "access/xact.h"
+#include "common/shortest_dec.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -138,8 +139,11 @@ put_int(StringInfo b, int64 v)
 static void
 put_double(StringInfo b, double v)
 {
-	/* as text: the same value always gives the same bytes */
-	put_str(b, psprintf("%.17g", v));
+	/* as the server's shortest round-trip text: one value, one text */
+	char		text[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	double_to_shortest_decimal_buf(v, text);
+	put_str(b, text);
 }
 
 static void
