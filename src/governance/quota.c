@@ -25,8 +25,9 @@
  * most ai_gateway.rate_limit_wait_ms, else fails with 53400 and the wait
  * it would need.
  *
- * The usage view's function, ai_gateway.usage(), is in api/quota_api.c; it
- * reads a quota's counters through aig_quota_usage().
+ * Saving and restoring usage is quota_persist.c (quota_internal.h is what
+ * the two share).  The usage view's function, ai_gateway.usage(), is in
+ * api/quota_api.c; it reads a quota's counters through aig_quota_usage().
  *
  * Shared memory: a struct with the two locks and the usage-loaded flag, the
  * usage hash and the bucket hash; sized by aig_quota_shmem_size(), created
@@ -66,29 +67,12 @@
 #include "governance/audit.h"
 #include "base/compat.h"
 #include "governance/quota.h"
+#include "governance/quota_internal.h"
 #include "core/search_path.h"
 
 int			aig_max_quota_entries = 2000;
 int			aig_rate_limit_wait_ms = 2000;
 int			aig_quota_persist_ms = 5000;
-
-typedef struct UsageKey
-{
-	Oid			dbid;
-	Oid			roleid;
-	int32		period;
-} UsageKey;
-
-typedef struct UsageEntry
-{
-	UsageKey	key;
-	int64		window;			/* start of the period, Unix seconds */
-	int64		requests;
-	int64		tokens;			/* used */
-	int64		tokens_reserved;
-	double		cost;
-	double		cost_reserved;
-} UsageEntry;
 
 typedef struct BucketKey
 {
@@ -107,15 +91,8 @@ typedef struct BucketEntry
 
 #define QUOTA_TRANCHE "ai_gateway quota"
 
-typedef struct QuotaShared
-{
-	LWLock	   *usage_lock;		/* usage_hash and usage_loaded */
-	LWLock	   *bucket_lock;	/* bucket_hash */
-	bool		usage_loaded;	/* saved usage added to this shared memory? */
-} QuotaShared;
-
-static QuotaShared *qs = NULL;
-static HTAB *usage_hash = NULL;
+QuotaShared *aig_quota_shared = NULL;
+HTAB	   *aig_quota_usage_hash = NULL;
 static HTAB *bucket_hash = NULL;
 
 /* Shared memory needed: the struct, the usage hash and the bucket hash. */
@@ -141,19 +118,19 @@ aig_quota_shmem_startup(void)
 	HASHCTL		info;
 	bool		found;
 
-	qs = ShmemInitStruct("ai_gateway quota locks", sizeof(QuotaShared), &found);
+	aig_quota_shared = ShmemInitStruct("ai_gateway quota locks", sizeof(QuotaShared), &found);
 	if (!found)
 	{
 		LWLockPadded *locks = GetNamedLWLockTranche(QUOTA_TRANCHE);
 
-		qs->usage_lock = &locks[0].lock;
-		qs->bucket_lock = &locks[1].lock;
-		qs->usage_loaded = false;
+		aig_quota_shared->usage_lock = &locks[0].lock;
+		aig_quota_shared->bucket_lock = &locks[1].lock;
+		aig_quota_shared->usage_loaded = false;
 	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(UsageKey);
 	info.entrysize = sizeof(UsageEntry);
-	usage_hash = ShmemInitHash("ai_gateway quota usage", aig_max_quota_entries,
+	aig_quota_usage_hash = ShmemInitHash("ai_gateway quota usage", aig_max_quota_entries,
 							   aig_max_quota_entries, &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(BucketKey);
@@ -169,20 +146,20 @@ aig_quota_forget_db(Oid dbid)
 	UsageEntry *u;
 	BucketEntry *b;
 
-	if (usage_hash == NULL || bucket_hash == NULL || !OidIsValid(dbid))
+	if (aig_quota_usage_hash == NULL || bucket_hash == NULL || !OidIsValid(dbid))
 		return;
-	LWLockAcquire(qs->usage_lock, LW_EXCLUSIVE);
-	hash_seq_init(&st, usage_hash);
+	LWLockAcquire(aig_quota_shared->usage_lock, LW_EXCLUSIVE);
+	hash_seq_init(&st, aig_quota_usage_hash);
 	while ((u = hash_seq_search(&st)) != NULL)
 		if (u->key.dbid == dbid)
-			hash_search(usage_hash, &u->key, HASH_REMOVE, NULL);
-	LWLockRelease(qs->usage_lock);
-	LWLockAcquire(qs->bucket_lock, LW_EXCLUSIVE);
+			hash_search(aig_quota_usage_hash, &u->key, HASH_REMOVE, NULL);
+	LWLockRelease(aig_quota_shared->usage_lock);
+	LWLockAcquire(aig_quota_shared->bucket_lock, LW_EXCLUSIVE);
 	hash_seq_init(&st, bucket_hash);
 	while ((b = hash_seq_search(&st)) != NULL)
 		if (b->key.dbid == dbid)
 			hash_search(bucket_hash, &b->key, HASH_REMOVE, NULL);
-	LWLockRelease(qs->bucket_lock);
+	LWLockRelease(aig_quota_shared->bucket_lock);
 }
 
 const char *
@@ -194,8 +171,8 @@ aig_period_name(AigPeriod p)
 }
 
 /* Start of the period containing now, and of the next one (UTC). */
-static void
-period_window(AigPeriod p, int64 now, int64 *start, int64 *next)
+void
+aig_quota_period_window(AigPeriod p, int64 now, int64 *start, int64 *next)
 {
 	struct tm	tm;
 	time_t		t = (time_t) now;
@@ -225,8 +202,8 @@ period_window(AigPeriod p, int64 now, int64 *start, int64 *next)
 	}
 }
 
-static int64
-unix_now(void)
+int64
+aig_quota_unix_now(void)
 {
 	return (int64) time(NULL);
 }
@@ -254,7 +231,6 @@ aig_quota_applies_to_user(Oid role_oid)
 	return OidIsValid(role_oid) && (role_oid == me || is_member_of_role_nosuper(me, role_oid));
 }
 
-static void load_as_owner(void);
 
 typedef struct Refusal
 {
@@ -265,6 +241,39 @@ typedef struct Refusal
 	int64		resets;
 } Refusal;
 
+/*
+ * Would a call needing est_tokens and est_cost pass quota q, used as e says?
+ * Fills *r with what it would exceed (and when the period resets) when not.
+ */
+static bool
+quota_refuses(const AigQuota *q, const UsageEntry *e, int64 est_tokens, double est_cost,
+			  int64 resets, Refusal *r)
+{
+	if (q->max_requests >= 0 && e->requests + 1 > q->max_requests)
+		*r = (Refusal) {q, "requests", (double) e->requests, (double) q->max_requests, resets};
+	else if (q->max_tokens >= 0 && e->tokens + e->tokens_reserved + est_tokens > q->max_tokens)
+		*r = (Refusal) {q, "tokens", (double) (e->tokens + e->tokens_reserved),
+		(double) q->max_tokens, resets};
+	else if (q->max_cost_usd >= 0 && e->cost + e->cost_reserved + est_cost > q->max_cost_usd)
+		*r = (Refusal) {q, "cost_usd", e->cost + e->cost_reserved, q->max_cost_usd, resets};
+	else
+		return false;
+	return true;
+}
+
+/* Raise the 53400 of a refusal. */
+static void
+raise_refusal(const Refusal *r)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("quota exceeded for role \"%s\": %s per %s", r->q->role,
+					r->what, aig_period_name(r->q->period)),
+			 errdetail("Used %g of %g %s this %s; the call needs more.", r->used,
+					   r->limit, r->what, aig_period_name(r->q->period)),
+			 errhint("The quota resets at %s.", unix_to_text(r->resets))));
+}
+
 void
 aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 {
@@ -272,7 +281,7 @@ aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 	const AigQuota *quotas = aig_catalog_quotas(&nq);
 	const AigQuota *mine[AIG_MAX_TICKET];
 	int			nmine = 0;
-	int64		now = unix_now();
+	int64		now = aig_quota_unix_now();
 	Refusal		refusal = {0};
 	bool		full = false;
 
@@ -282,14 +291,14 @@ aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 			mine[nmine++] = &quotas[i];
 
 	/* after a start or a crash, the saved usage counts before any call */
-	if (nmine > 0 && !qs->usage_loaded && aig_audit_db_served())
-		load_as_owner();
+	if (nmine > 0 && !aig_quota_shared->usage_loaded && aig_audit_db_served())
+		aig_quota_load_as_owner();
 	if (nmine > 0)
 	{
 		UsageEntry *entries[AIG_MAX_TICKET];
 		int64		windows[AIG_MAX_TICKET];
 
-		LWLockAcquire(qs->usage_lock, LW_EXCLUSIVE);
+		LWLockAcquire(aig_quota_shared->usage_lock, LW_EXCLUSIVE);
 		for (int i = 0; i < nmine && !refusal.q && !full; i++)
 		{
 			const AigQuota *q = mine[i];
@@ -302,13 +311,13 @@ aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 			key.dbid = MyDatabaseId;
 			key.roleid = q->role_oid;
 			key.period = q->period;
-			e = hash_search(usage_hash, &key, HASH_ENTER_NULL, &found);
+			e = hash_search(aig_quota_usage_hash, &key, HASH_ENTER_NULL, &found);
 			if (e == NULL)
 			{
 				full = true;
 				break;
 			}
-			period_window(q->period, now, &windows[i], &next);
+			aig_quota_period_window(q->period, now, &windows[i], &next);
 			if (!found || e->window != windows[i])
 			{
 				if (!found || e->window < windows[i])
@@ -319,15 +328,7 @@ aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 				}
 			}
 			entries[i] = e;
-			if (q->max_requests >= 0 && e->requests + 1 > q->max_requests)
-				refusal = (Refusal) {q, "requests", (double) e->requests, (double) q->max_requests, next};
-			else if (q->max_tokens >= 0 &&
-					 e->tokens + e->tokens_reserved + est_tokens > q->max_tokens)
-				refusal = (Refusal) {q, "tokens", (double) (e->tokens + e->tokens_reserved),
-				(double) q->max_tokens, next};
-			else if (q->max_cost_usd >= 0 &&
-					 e->cost + e->cost_reserved + est_cost > q->max_cost_usd)
-				refusal = (Refusal) {q, "cost_usd", e->cost + e->cost_reserved, q->max_cost_usd, next};
+			(void) quota_refuses(q, e, est_tokens, est_cost, next, &refusal);
 		}
 		if (!refusal.q && !full)
 		{
@@ -343,7 +344,7 @@ aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 				t->n++;
 			}
 		}
-		LWLockRelease(qs->usage_lock);
+		LWLockRelease(aig_quota_shared->usage_lock);
 	}
 
 	if (full)
@@ -352,13 +353,7 @@ aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 				 errmsg("ai_gateway quota usage table is full"),
 				 errhint("Raise ai_gateway.max_quota_entries (requires a restart).")));
 	if (refusal.q)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("quota exceeded for role \"%s\": %s per %s", refusal.q->role,
-						refusal.what, aig_period_name(refusal.q->period)),
-				 errdetail("Used %g of %g %s this %s; the call needs more.", refusal.used,
-						   refusal.limit, refusal.what, aig_period_name(refusal.q->period)),
-				 errhint("The quota resets at %s.", unix_to_text(refusal.resets))));
+		raise_refusal(&refusal);
 }
 
 void
@@ -366,7 +361,7 @@ aig_quota_settle(AigQuotaTicket *t, int64 tokens, double cost)
 {
 	if (t->n == 0)
 		return;
-	LWLockAcquire(qs->usage_lock, LW_EXCLUSIVE);
+	LWLockAcquire(aig_quota_shared->usage_lock, LW_EXCLUSIVE);
 	for (int i = 0; i < t->n; i++)
 	{
 		UsageEntry *e = (UsageEntry *) t->items[i].entry;
@@ -378,7 +373,7 @@ aig_quota_settle(AigQuotaTicket *t, int64 tokens, double cost)
 		e->tokens += tokens;
 		e->cost += cost;
 	}
-	LWLockRelease(qs->usage_lock);
+	LWLockRelease(aig_quota_shared->usage_lock);
 	t->n = 0;
 }
 
@@ -444,10 +439,10 @@ rate_take(char kind, const char *name, int rpm, int tpm, int64 est_tokens, long 
 		bool		ok;
 		long		wait = 0;
 
-		LWLockAcquire(qs->bucket_lock, LW_EXCLUSIVE);
+		LWLockAcquire(aig_quota_shared->bucket_lock, LW_EXCLUSIVE);
 		b = hash_search(bucket_hash, &key, HASH_ENTER_NULL, &found);
 		ok = b == NULL || bucket_take(b, found, rpm, tpm, est_tokens, GetCurrentTimestamp(), &wait);
-		LWLockRelease(qs->bucket_lock);
+		LWLockRelease(aig_quota_shared->bucket_lock);
 		if (ok)
 			return true;
 		if (waited + wait > aig_rate_limit_wait_ms)
@@ -530,10 +525,10 @@ aig_quota_precheck(void)
 	for (int i = 0; i < nq && !any; i++)
 		any = aig_quota_applies_to_user(quotas[i].role_oid);
 	/* before the saved usage is loaded, only the reservation can tell */
-	if (!any || !qs->usage_loaded)
+	if (!any || !aig_quota_shared->usage_loaded)
 		return;
-	now = unix_now();
-	LWLockAcquire(qs->usage_lock, LW_SHARED);
+	now = aig_quota_unix_now();
+	LWLockAcquire(aig_quota_shared->usage_lock, LW_SHARED);
 	for (int i = 0, n = 0; i < nq && n < AIG_MAX_TICKET && !refusal.q; i++)
 	{
 		const AigQuota *q = &quotas[i];
@@ -549,27 +544,16 @@ aig_quota_precheck(void)
 		key.dbid = MyDatabaseId;
 		key.roleid = q->role_oid;
 		key.period = q->period;
-		e = hash_search(usage_hash, &key, HASH_FIND, NULL);
-		period_window(q->period, now, &window, &next);
+		e = hash_search(aig_quota_usage_hash, &key, HASH_FIND, NULL);
+		aig_quota_period_window(q->period, now, &window, &next);
 		if (e == NULL || e->window != window)
 			continue;			/* nothing used in this period yet */
-		if (q->max_requests >= 0 && e->requests + 1 > q->max_requests)
-			refusal = (Refusal) {q, "requests", (double) e->requests, (double) q->max_requests, next};
-		else if (q->max_tokens >= 0 && e->tokens + e->tokens_reserved >= q->max_tokens)
-			refusal = (Refusal) {q, "tokens", (double) (e->tokens + e->tokens_reserved),
-			(double) q->max_tokens, next};
-		else if (q->max_cost_usd >= 0 && e->cost + e->cost_reserved > q->max_cost_usd)
-			refusal = (Refusal) {q, "cost_usd", e->cost + e->cost_reserved, q->max_cost_usd, next};
+		/* any call takes a request and at least one token */
+		(void) quota_refuses(q, e, 1, 0.0, next, &refusal);
 	}
-	LWLockRelease(qs->usage_lock);
+	LWLockRelease(aig_quota_shared->usage_lock);
 	if (refusal.q)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("quota exceeded for role \"%s\": %s per %s", refusal.q->role,
-						refusal.what, aig_period_name(refusal.q->period)),
-				 errdetail("Used %g of %g %s this %s; the call needs more.", refusal.used,
-						   refusal.limit, refusal.what, aig_period_name(refusal.q->period)),
-				 errhint("The quota resets at %s.", unix_to_text(refusal.resets))));
+		raise_refusal(&refusal);
 }
 
 /* Reserve quotas, then the role's rate limits. */
@@ -580,165 +564,6 @@ aig_quota_check(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 	aig_quota_reserve(t, est_tokens, est_cost);
 }
 
-/*
- * Worker: save this database's current usage.  Upserts one row per role and
- * period of the current window; runs in the worker's transaction.
- */
-void
-aig_quota_persist(void)
-{
-	HASH_SEQ_STATUS st;
-	UsageEntry *e;
-	int			cap = aig_max_quota_entries;
-	UsageEntry *copy = palloc(sizeof(UsageEntry) * cap);
-	int			n = 0;
-	Oid			types[6] = {OIDOID, TEXTOID, INT8OID, INT8OID, INT8OID, FLOAT8OID};
-	SPIPlanPtr	plan;
-
-	LWLockAcquire(qs->usage_lock, LW_SHARED);
-	hash_seq_init(&st, usage_hash);
-	while ((e = hash_seq_search(&st)) != NULL)
-		if (e->key.dbid == MyDatabaseId && n < cap)
-			copy[n++] = *e;
-	LWLockRelease(qs->usage_lock);
-	if (n == 0)
-		return;
-	plan = SPI_prepare("INSERT INTO ai_gateway.quota_usage AS u "
-					   "(role_oid, period, window_start, requests, tokens, cost_usd) "
-					   "VALUES ($1, $2, to_timestamp($3), $4, $5, $6) "
-					   "ON CONFLICT (role_oid, period) DO UPDATE SET "
-					   "window_start = excluded.window_start, requests = excluded.requests, "
-					   "tokens = excluded.tokens, cost_usd = excluded.cost_usd, saved_at = now() "
-					   "WHERE u.window_start <> excluded.window_start OR u.requests <> excluded.requests "
-					   "OR u.tokens <> excluded.tokens OR u.cost_usd <> excluded.cost_usd",
-					   6, types);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the quota usage upsert");
-	for (int i = 0; i < n; i++)
-	{
-		Datum		v[6];
-
-		v[0] = ObjectIdGetDatum(copy[i].key.roleid);
-		v[1] = CStringGetTextDatum(aig_period_name(copy[i].key.period));
-		v[2] = Int64GetDatum(copy[i].window);
-		v[3] = Int64GetDatum(copy[i].requests);
-		v[4] = Int64GetDatum(copy[i].tokens);
-		v[5] = Float8GetDatum(copy[i].cost);
-		if (SPI_execute_plan(plan, v, NULL, false, 0) < 0)
-			elog(ERROR, "could not save quota usage");
-	}
-	SPI_freeplan(plan);
-}
-
-static int
-period_from_name(const char *s)
-{
-	for (int p = AIG_PERIOD_MINUTE; p <= AIG_PERIOD_MONTH; p++)
-		if (strcmp(aig_period_name(p), s) == 0)
-			return p;
-	return -1;
-}
-
-/*
- * Bring back the usage saved before a restart or crash (same windows only),
- * adding it to what shared memory counted since: once per life of the
- * shared memory, by whoever comes first (the worker at its start, or a
- * call's load_as_owner()).  In a transaction, SPI connected.
- */
-void
-aig_quota_load(void)
-{
-	int64		now = unix_now();
-
-	if (qs->usage_loaded)
-		return;
-	if (SPI_execute("SELECT role_oid, period, extract(epoch FROM window_start)::int8, "
-					"requests, tokens, cost_usd::float8 FROM ai_gateway.quota_usage",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read ai_gateway.quota_usage");
-	LWLockAcquire(qs->usage_lock, LW_EXCLUSIVE);
-	if (qs->usage_loaded)
-	{
-		LWLockRelease(qs->usage_lock);
-		return;
-	}
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		UsageKey	key;
-		UsageEntry *e;
-		bool		found;
-		int			period;
-		int64		window,
-					start,
-					next;
-		char	   *pname;
-
-		pname = SPI_getvalue(tup, desc, 2);
-		period = pname ? period_from_name(pname) : -1;
-		if (period < 0)
-			continue;
-		window = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-		period_window(period, now, &start, &next);
-		if (window != start)
-			continue;			/* an old period: nothing to restore */
-		memset(&key, 0, sizeof(key));
-		key.dbid = MyDatabaseId;
-		key.roleid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
-		key.period = period;
-		e = hash_search(usage_hash, &key, HASH_ENTER_NULL, &found);
-		if (e == NULL)
-			break;
-		if (!found || e->window != window)
-		{
-			e->window = window;
-			e->requests = e->tokens = e->tokens_reserved = 0;
-			e->cost = e->cost_reserved = 0;
-		}
-		/* shared memory holds only what was used since it was created */
-		e->requests += DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-		e->tokens += DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
-		e->cost += DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
-	}
-	qs->usage_loaded = true;
-	LWLockRelease(qs->usage_lock);
-}
-
-/* A call came before the worker loaded the saved usage: load it now, as the table's owner. */
-static void
-load_as_owner(void)
-{
-	Oid			nsp = get_namespace_oid("ai_gateway", false);
-	Oid			rel = get_relname_relid("quota_usage", nsp);
-	HeapTuple	tup;
-	Oid			owner;
-	AigAsOwner owner_scope;
-
-	if (!OidIsValid(rel))
-		return;
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
-	if (!HeapTupleIsValid(tup))
-		return;
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	/* as the owner: nothing may resolve through the caller's search_path */
-	aig_as_owner_begin(owner, &owner_scope);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		aig_quota_load();
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		aig_as_owner_end(&owner_scope);
-	}
-	PG_END_TRY();
-}
-
 /* What quota q has used in its current period in this database (the usage view). */
 void
 aig_quota_usage(const AigQuota *q, AigQuotaUsage *out)
@@ -747,15 +572,15 @@ aig_quota_usage(const AigQuota *q, AigQuotaUsage *out)
 	UsageEntry *e;
 
 	memset(out, 0, sizeof(*out));
-	period_window(q->period, unix_now(), &out->window_start, &out->window_end);
+	aig_quota_period_window(q->period, aig_quota_unix_now(), &out->window_start, &out->window_end);
 	if (!OidIsValid(q->role_oid))
 		return;
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
 	key.roleid = q->role_oid;
 	key.period = q->period;
-	LWLockAcquire(qs->usage_lock, LW_SHARED);
-	e = hash_search(usage_hash, &key, HASH_FIND, NULL);
+	LWLockAcquire(aig_quota_shared->usage_lock, LW_SHARED);
+	e = hash_search(aig_quota_usage_hash, &key, HASH_FIND, NULL);
 	if (e && e->window == out->window_start)
 	{
 		out->requests = e->requests;
@@ -764,7 +589,7 @@ aig_quota_usage(const AigQuota *q, AigQuotaUsage *out)
 		out->cost = e->cost;
 		out->cost_reserved = e->cost_reserved;
 	}
-	LWLockRelease(qs->usage_lock);
+	LWLockRelease(aig_quota_shared->usage_lock);
 }
 
 /* Define the quota and rate-limit ai_gateway.* GUCs (called from _PG_init). */
