@@ -30,7 +30,8 @@ Model names (for Azure and Gemini the percent-decoded path segment):
                              retry_after_ms=MS fail_first=N seq=NAME reset reset_mid hang
                              trickle=MS malformed truncated empty html wrong_ctype
                              invalid_utf8 wrong_shape null_content oversized=BYTES
-                             echo_key (an error message that repeats the key received)
+                             echo_key (an error message that repeats the key received;
+                             pad=N puts N "x" before it, so the key sits at a cut)
                              redirect (302 to the same path under /redirected on this server)
                              chunk=BYTES html200 wrong_type intl_error (see "Fault details")
 Control: GET /_mock/stats, POST /_mock/reset, GET /_mock/last.
@@ -567,7 +568,8 @@ FLAG_DIRECTIVES = frozenset(("reset", "reset_mid", "hang", "malformed", "truncat
                              "intl_error"))
 VALUE_DIRECTIVES = {"latency": float, "status": int, "retry_after": float,
                     "retry_after_date": float, "retry_after_ms": float, "fail_first": int,
-                    "seq": str, "trickle": float, "oversized": int, "chunk": int}
+                    "seq": str, "trickle": float, "oversized": int, "chunk": int,
+                    "pad": int}
 
 
 class Directives:
@@ -895,7 +897,8 @@ class Handler(BaseHTTPRequestHandler):
             message = f"mock error {fail}"
             if "echo_key" in d.flags:
                 # as some providers do: the error text repeats the key it got
-                message = f"Incorrect API key provided: {key}. Check your key."
+                message = ("x" * int(d.values.get("pad", 0)) +
+                           f"Incorrect API key provided: {key}. Check your key.")
             if "intl_error" in d.flags:
                 message = INTL_ERROR
             if "invalid_utf8" in d.flags:

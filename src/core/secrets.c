@@ -294,6 +294,33 @@ aig_secret_is_mask(const char *value)
 	return strncmp(value, AIG_MASK_PREFIX, strlen(AIG_MASK_PREFIX)) == 0;
 }
 
+/*
+ * len bytes of s with every occurrence of secret replaced by the mask
+ * prefix (a palloc'd, NUL-terminated copy; *outlen its length).  Secrets
+ * shorter than 4 bytes are left alone (they would mask ordinary text).
+ */
+char *
+aig_secret_scrub_bytes(const char *s, size_t len, const char *secret, size_t *outlen)
+{
+	StringInfoData buf;
+	size_t		slen = secret ? strlen(secret) : 0;
+	const char *p = s;
+	const char *end = s + len;
+	const char *hit;
+
+	initStringInfo(&buf);
+	if (slen >= 4)
+		while ((hit = memmem(p, end - p, secret, slen)) != NULL)
+		{
+			appendBinaryStringInfo(&buf, p, hit - p);
+			appendStringInfoString(&buf, AIG_MASK_PREFIX);
+			p = hit + slen;
+		}
+	appendBinaryStringInfo(&buf, p, end - p);
+	*outlen = buf.len;
+	return buf.data;
+}
+
 char *
 aig_secret_scrub(const char *msg, const char *secret)
 {

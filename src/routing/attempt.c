@@ -20,13 +20,48 @@
 
 int			aig_batch_concurrency = 16;
 
+/*
+ * len bytes of provider text with every secret of provider p masked: its
+ * key and the values of its options.headers.  Text from a provider is
+ * scrubbed whole, before anything cuts an excerpt of it: a key echoed at
+ * the edge of a cut would otherwise leave a prefix that no longer matches.
+ */
+static char *
+scrub_secrets(const AigProvider *p, const char *s, size_t len, size_t *outlen)
+{
+	char	   *out = aig_secret_scrub_bytes(s, len, p->api_key, outlen);
+
+	for (int i = 0; i < p->nextra_headers; i++)
+	{
+		const char *v = strchr(p->extra_headers[i], ':');
+
+		if (v == NULL)
+			continue;
+		for (v++; *v == ' '; v++)
+			;
+		/* a header value long enough to be a credential */
+		if (strlen(v) >= 8)
+			out = aig_secret_scrub_bytes(out, *outlen, v, outlen);
+	}
+	return out;
+}
+
+/* A NUL-terminated message scrubbed of provider p's secrets. */
+static char *
+scrub_message(const AigProvider *p, const char *msg)
+{
+	size_t		len;
+
+	return msg ? scrub_secrets(p, msg, strlen(msg), &len) : NULL;
+}
+
 static bool
 fail(AigAttemptError *err, int code, long http_status, const AigProvider *p,
 	 char *msg, bool retryable, bool health)
 {
 	err->sqlerrcode = code;
 	err->http_status = http_status;
-	err->message = aig_secret_scrub(msg, p->api_key);
+	err->message = scrub_message(p, msg);
 	err->retryable = retryable;
 	err->health_failure = health;
 	err->retry_after_ms = -1;
@@ -62,8 +97,11 @@ exchange_ok(const AigProvider *p, AigHttpResponse *resp, AigAttemptError *err)
 	if (resp->status < 200 || resp->status > 299)
 	{
 		AigUpstreamError ue;
+		size_t		len;
+		char	   *body = scrub_secrets(p, resp->body ? resp->body : "", resp->body_len, &len);
 
-		p->dialect->parse_error(resp->status, resp->body, resp->body_len, &ue);
+		/* scrubbed before the dialect cuts its excerpt */
+		p->dialect->parse_error(resp->status, body, len, &ue);
 		fail(err, ue.sqlerrcode, resp->status, p,
 			 psprintf("HTTP %ld: %s", resp->status,
 					  ue.message ? ue.message : "no error message"),
@@ -82,6 +120,32 @@ invalid_response(const AigProvider *p, long status, const char *why, AigAttemptE
 	return fail(err, ERRCODE_PROTOCOL_VIOLATION, status, p,
 				psprintf("invalid response: %s", why ? why : "unreadable body"),
 				true, true);
+}
+
+/*
+ * The reason a body could not be read, from the body scrubbed of secrets:
+ * the dialect's reason may quote a cut excerpt of it.  Error path only.
+ */
+static char *
+clean_why(const AigProvider *p, const AigHttpResponse *resp, char *why, bool embed)
+{
+	AigChatResult chat;
+	AigEmbedResult vectors;
+	size_t		len;
+	char	   *body;
+	char	   *why2 = NULL;
+	bool		ok;
+
+	if (why == NULL || resp->body == NULL)
+		return why;
+	body = scrub_secrets(p, resp->body, resp->body_len, &len);
+	memset(&chat, 0, sizeof(chat));
+	memset(&vectors, 0, sizeof(vectors));
+	ok = embed ? p->dialect->parse_embed(body, len, &vectors, &why2) :
+		p->dialect->parse_chat(body, len, &chat, &why2);
+	if (!ok && why2 != NULL)
+		return why2;
+	return pstrdup("unreadable body");
 }
 
 /* Provider text is UTF-8; make it valid text of the server encoding. */
@@ -123,7 +187,7 @@ aig_chat_finish(AigTarget *t, AigHttpResponse *resp, AigChatResult *res, AigAtte
 		return false;
 	memset(res, 0, sizeof(*res));
 	if (!p->dialect->parse_chat(resp->body, resp->body_len, res, &why))
-		return invalid_response(p, resp->status, why, err);
+		return invalid_response(p, resp->status, clean_why(p, resp, why, false), err);
 	res->content = provider_text(res->content, p, err);
 	if (res->content == NULL)
 		return false;
@@ -261,7 +325,7 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 			memset(&pres, 0, sizeof(pres));
 			if (!p->dialect->parse_embed(resp.body, resp.body_len, &pres, &why))
 			{
-				ok = invalid_response(p, resp.status, why, err);
+				ok = invalid_response(p, resp.status, clean_why(p, &resp, why, true), err);
 				break;
 			}
 			if (pres.count != expected)

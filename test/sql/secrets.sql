@@ -48,6 +48,12 @@ SELECT ai_complete('x', 'envkey/m') AS with_env_key;
 
 -- keys never appear in error messages, even when the provider echoes them
 SELECT try($$SELECT ai_complete('x', 'openai/m+status=401+echo_key')$$) AS error;
+-- ... nor a piece of them: the provider's text is scrubbed before it is cut
+-- (the message is cut at 2000 characters; the key is echoed across the cut)
+SELECT strpos(e, 'sk-test') AS key_piece_at, strpos(e, '****') > 0 AS masked, length(e) < 2200 AS cut
+FROM try($$SELECT ai_complete('x', 'openai/m+status=401+echo_key+pad=1962')$$) e;
+SELECT strpos(e, 'sk-ant-test') AS key_piece_at
+FROM try($$SELECT ai_complete('x', 'anthropic/m+status=401+echo_key+pad=1962')$$) e;
 
 -- ordinary roles: may call, may read names, never key material, no writes
 CREATE ROLE aig_app LOGIN;
