@@ -195,11 +195,33 @@ SELECT ai_complete_async('Mail jane@example.com', 'p_rev') AS job_rev \gset
 SELECT r->'result'->>'content' AS job_values_back FROM ai_result(:job_rev, 15000) r;
 RESET ROLE;
 
+------------------------------------------------------------------------------
+-- one job's refusal ends that job only: a grant revoked while two roles'
+-- jobs wait; the other role's job runs once and succeeds
+------------------------------------------------------------------------------
+INSERT INTO ai_gateway.routes (name) VALUES ('p_jobs');
+INSERT INTO ai_gateway.route_targets (route, provider, model) VALUES ('p_jobs', 'openai', 'm');
+SELECT ai_gateway.grant_route('p_jobs', 'pl_user'), ai_gateway.grant_route('p_jobs', 'pl_vip_user');
+BEGIN;
+SET LOCAL ROLE pl_user;
+SELECT ai_complete_async('from a revoked role', 'p_jobs') AS job_revoked \gset
+RESET ROLE;
+SET LOCAL ROLE pl_vip_user;
+SELECT ai_complete_async('from a granted role', 'p_jobs') AS job_kept \gset
+RESET ROLE;
+SELECT ai_gateway.revoke_route('p_jobs', 'pl_user');
+COMMIT;
+SELECT r->>'status' AS status, r->'attempts' AS attempts, r->>'error' AS error
+FROM ai_result(:job_revoked, 15000) r;
+SELECT r->>'status' AS status, r->'attempts' AS attempts, r->'result'->>'content' AS content
+FROM ai_result(:job_kept, 15000) r;
+SELECT ai_gateway.revoke_route('p_jobs', 'pl_vip_user');
+
 -- clean up
 SELECT ai_gateway.cache_clear() >= 0 AS cleared;
 SELECT ai_gateway.revoke_route(r, 'public') FROM unnest(array['p_pol', 'p_only', 'p_pin', 'p_rev']) r;
-DELETE FROM ai_gateway.route_targets WHERE route IN ('p_pol', 'p_only', 'p_pin', 'p_rev', 'p_cnt');
-DELETE FROM ai_gateway.routes WHERE name IN ('p_pol', 'p_only', 'p_pin', 'p_rev', 'p_cnt');
+DELETE FROM ai_gateway.route_targets WHERE route IN ('p_pol', 'p_only', 'p_pin', 'p_rev', 'p_cnt', 'p_jobs');
+DELETE FROM ai_gateway.routes WHERE name IN ('p_pol', 'p_only', 'p_pin', 'p_rev', 'p_cnt', 'p_jobs');
 DELETE FROM ai_gateway.jobs WHERE role IN ('pl_user', 'pl_vip_user');
 REVOKE USAGE, SELECT ON SEQUENCE pl_req_calls, pl_resp_calls FROM pl_user, pl_quota;
 REVOKE USAGE ON SCHEMA public FROM pl_vip_user, pl_user, pl_quota;
