@@ -40,6 +40,7 @@
 #include "governance/audit.h"
 #include "routing/call_options.h"
 #include "routing/pipeline.h"
+#include "routing/router.h"
 
 static bool wake_at_commit = false;
 static bool callback_registered = false;
@@ -85,6 +86,7 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	Oid			types[2] = {NAMEOID, JSONBOID};
 	volatile int64 id = 0;
 	Jsonb	   *opts = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	char	   *model = NULL;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -98,18 +100,23 @@ aig_complete_async(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("async jobs run only in database \"%s\"", aig_database ? aig_database : ""),
 				 errhint("Set ai_gateway.database to this database, or call ai_complete() for a synchronous answer.")));
+	/*
+	 * The model is resolved now, in the caller's session: without one, the
+	 * caller's ai_gateway.default_route, not the worker's, is what runs.
+	 */
+	if (!PG_ARGISNULL(1))
+		model = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	else if (aig_default_route != NULL && aig_default_route[0] != '\0')
+		model = pstrdup(aig_default_route);
 	/* fail now, not later, on what the caller can fix: the route, its grant, the options */
-	(void) aig_pipeline_precheck(PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	(void) aig_pipeline_precheck(model);
 	aig_parse_call_options(opts, &co);
 
 	initStringInfo(&req);
 	appendStringInfoString(&req, "{\"prompt\":");
 	escape_json(&req, text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	appendStringInfoString(&req, ",\"model\":");
-	if (PG_ARGISNULL(1))
-		appendStringInfoString(&req, "null");
-	else
-		escape_json(&req, text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	escape_json(&req, model);
 	appendStringInfoString(&req, ",\"system_prompt\":");
 	if (PG_ARGISNULL(2))
 		appendStringInfoString(&req, "null");

@@ -215,6 +215,15 @@ SELECT r->>'status' AS status, r->'attempts' AS attempts, r->>'error' AS error
 FROM ai_result(:job_revoked, 15000) r;
 SELECT r->>'status' AS status, r->'attempts' AS attempts, r->'result'->>'content' AS content
 FROM ai_result(:job_kept, 15000) r;
+-- a job queued without a model runs the caller's default route, resolved at
+-- enqueue (the job worker has none)
+SET ai_gateway.default_route = 'p_jobs';
+SET ROLE pl_vip_user;
+SELECT ai_complete_async('with the session''s default route') AS job_default \gset
+RESET ROLE;
+RESET ai_gateway.default_route;
+SELECT r->>'status' AS status, r->'result'->>'route' AS route, r->'result'->>'content' AS content
+FROM ai_result(:job_default, 15000) r;
 SELECT ai_gateway.revoke_route('p_jobs', 'pl_vip_user');
 
 -- clean up
