@@ -30,12 +30,20 @@ aig_r_check_access(const AigRoute *route)
 					 errhint("An administrator can run SELECT ai_gateway.grant_route('%s', '<role>').",
 							 route->name)));
 	}
-	else if (!aig_catalog_provider_allowed(route->targets[0].provider))
+	else
+		aig_r_check_provider_access(route->targets[0].provider);
+}
+
+/* 42501 unless the caller may call provider p directly ("provider/model"). */
+void
+aig_r_check_provider_access(const AigProvider *p)
+{
+	if (!aig_catalog_provider_allowed(p))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for provider \"%s\"", route->targets[0].provider->name),
+				 errmsg("permission denied for provider \"%s\"", p->name),
 				 errhint("Call a route granted to you, or ask an administrator for SELECT ai_gateway.grant_provider('%s', '<role>').",
-						 route->targets[0].provider->name)));
+						 p->name)));
 }
 
 /* The costliest estimate among the route's priced targets (for quotas). */

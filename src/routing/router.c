@@ -117,6 +117,13 @@ aig_resolve_model(const char *model)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("provider \"%s\" does not exist", pname),
 					 errhint("Model strings are a route name or \"provider/model\" with a provider from ai_gateway.providers.")));
+		/*
+		 * A caller who may not call the provider is refused before the
+		 * route is built: building it takes shared state (a breaker, a
+		 * statistics entry) for the model string, which a refused call
+		 * must never take.
+		 */
+		aig_r_check_provider_access(p);
 		/* built once per catalog load, then found by the model string */
 		route = aig_catalog_direct_route(model);
 		if (route == NULL)

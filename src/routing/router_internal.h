@@ -36,6 +36,7 @@ extern AigHttpLimits aig_r_attempt_limits(const AigProvider *p, const AigCallOpt
 										  long remaining_ms);
 extern long aig_r_backoff_ms(int retry, int retry_after_ms);
 extern void aig_r_check_access(const AigRoute *route);
+extern void aig_r_check_provider_access(const AigProvider *p);
 /* Grant check + init + reserve, and settle + audit: one accounted call (benchmarks). */
 extern void aig_r_account_begin(CallAccount *acc, const AigRoute *route,
 								const AigCallOptions *co, const AigOrderContext *ctx,

@@ -226,6 +226,18 @@ SELECT r->>'status' AS status, r->'result'->>'route' AS route, r->'result'->>'co
 FROM ai_result(:job_default, 15000) r;
 SELECT ai_gateway.revoke_route('p_jobs', 'pl_vip_user');
 
+------------------------------------------------------------------------------
+-- a refused call takes no shared state: 20 direct calls without a provider
+-- grant leave no breaker or statistics entry for their models
+------------------------------------------------------------------------------
+SET ROLE pl_user;
+SELECT count(*) FILTER (WHERE try1(format($f$SELECT ai_complete('x', 'openai/pl_junk_%s')$f$, g))
+                        LIKE '%permission denied for provider "openai"%') AS refused
+FROM generate_series(1, 20) g;
+RESET ROLE;
+SELECT count(*) AS junk_targets FROM ai_gateway.health() WHERE model LIKE 'pl_junk%';
+SELECT count(*) AS junk_stats FROM ai_gateway.stats WHERE model LIKE 'pl_junk%';
+
 -- clean up
 SELECT ai_gateway.cache_clear() >= 0 AS cleared;
 SELECT ai_gateway.revoke_route(r, 'public') FROM unnest(array['p_pol', 'p_only', 'p_pin', 'p_rev']) r;
