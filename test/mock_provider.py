@@ -32,6 +32,7 @@ Model names (for Azure and Gemini the percent-decoded path segment):
                              invalid_utf8 wrong_shape null_content oversized=BYTES
                              echo_key (an error message that repeats the key received;
                              pad=N puts N "x" before it, so the key sits at a cut)
+                             echo_prompt (a failure's message quotes the last user message)
                              redirect (302 to the same path under /redirected on this server)
                              chunk=BYTES html200 wrong_type intl_error (see "Fault details")
 Control: GET /_mock/stats, POST /_mock/reset, GET /_mock/last.
@@ -564,7 +565,7 @@ def route(path):
 
 FLAG_DIRECTIVES = frozenset(("reset", "reset_mid", "hang", "malformed", "truncated", "empty",
                              "html", "wrong_ctype", "invalid_utf8", "wrong_shape",
-                             "null_content", "echo_key", "redirect", "html200", "wrong_type",
+                             "null_content", "echo_key", "echo_prompt", "redirect", "html200", "wrong_type",
                              "intl_error"))
 VALUE_DIRECTIVES = {"latency": float, "status": int, "retry_after": float,
                     "retry_after_date": float, "retry_after_ms": float, "fail_first": int,
@@ -899,6 +900,9 @@ class Handler(BaseHTTPRequestHandler):
                 # as some providers do: the error text repeats the key it got
                 message = ("x" * int(d.values.get("pad", 0)) +
                            f"Incorrect API key provided: {key}. Check your key.")
+            if "echo_prompt" in d.flags and kind == "chat" and req.body_ok:
+                # as some providers do: the error text quotes the request
+                message = f"mock error {fail}: cannot answer {dialect.chat_texts(req.body)[1]!r}"
             if "intl_error" in d.flags:
                 message = INTL_ERROR
             if "invalid_utf8" in d.flags:

@@ -130,9 +130,11 @@ aig_health(PG_FUNCTION_ARGS)
 	int			n;
 	AigProvider **providers;
 	int			nprov;
+	bool		admin;
 
 	InitMaterializedSRF(fcinfo, 0);
 	aig_require_preload();
+	admin = aig_is_admin();
 	n = aig_target_snapshot_all(&snaps);
 	for (int i = 0; i < n; i++)
 	{
@@ -155,7 +157,9 @@ aig_health(PG_FUNCTION_ARGS)
 		values[10] = Int64GetDatum(s->times_opened);
 		values[11] = TimestampTzGetDatum(s->open_until);
 		nulls[11] = s->state == AIG_BREAKER_CLOSED;
-		values[12] = CStringGetTextDatum(s->last_error);
+		/* another role's prompt may be echoed in a provider's error text */
+		values[12] = CStringGetTextDatum(admin ? s->last_error :
+										 aig_target_error_summary(s->last_error));
 		nulls[12] = s->last_error[0] == '\0';
 		values[13] = TimestampTzGetDatum(s->last_error_at);
 		nulls[13] = s->last_error_at == 0;

@@ -58,8 +58,9 @@ notify(const char *event, const AigTargetSnapshot *s, double rate)
 	appendStringInfo(&b, ",\"window_requests\":" INT64_FORMAT ",\"window_errors\":" INT64_FORMAT
 					 ",\"error_rate\":%.4f,\"times_opened\":" INT64_FORMAT ",\"last_error\":",
 					 s->window_requests, s->window_errors, rate, s->times_opened);
+	/* any role may LISTEN: no provider text, which may echo a caller's prompt */
 	if (s->last_error[0])
-		escape_json(&b, s->last_error);
+		escape_json(&b, aig_target_error_summary(s->last_error));
 	else
 		appendStringInfoString(&b, "null");
 	appendStringInfoChar(&b, '}');

@@ -464,3 +464,16 @@ aig_target_state_define_gucs(void)
 								NULL, NULL, NULL);
 
 }
+
+/*
+ * Our error texts put what the provider wrote after the first ": " ("HTTP
+ * 401: <provider's message>", "invalid response: <why, with an excerpt>");
+ * the summary is what comes before it.
+ */
+char *
+aig_target_error_summary(const char *last_error)
+{
+	const char *colon = strstr(last_error, ": ");
+
+	return colon ? pnstrdup(last_error, colon - last_error) : pstrdup(last_error);
+}

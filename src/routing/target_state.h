@@ -105,4 +105,12 @@ extern int	aig_target_snapshot_all(AigTargetSnapshot **out);
 /* Free the entries of a dropped database (no backend is connected to it). */
 extern void aig_target_state_forget_db(Oid dbid);
 
+/*
+ * A target's last error without any text the provider wrote — what a
+ * caller's prompt may be echoed in: "HTTP 429", "invalid response",
+ * "circuit breaker open" (palloc'd).  For readers who may not see other
+ * roles' content (health() for non-administrators, the alerts channel).
+ */
+extern char *aig_target_error_summary(const char *last_error);
+
 #endif							/* AIG_TARGET_STATE_H */

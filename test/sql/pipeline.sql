@@ -238,11 +238,26 @@ RESET ROLE;
 SELECT count(*) AS junk_targets FROM ai_gateway.health() WHERE model LIKE 'pl_junk%';
 SELECT count(*) AS junk_stats FROM ai_gateway.stats WHERE model LIKE 'pl_junk%';
 
+------------------------------------------------------------------------------
+-- a prompt echoed in a provider's error stays out of health() for other
+-- non-administrators (administrators see the whole text)
+------------------------------------------------------------------------------
+INSERT INTO ai_gateway.routes (name) VALUES ('p_err');
+INSERT INTO ai_gateway.route_targets (route, provider, model) VALUES ('p_err', 'openai', 'pl_err+status=500+echo_prompt');
+SELECT ai_gateway.grant_route('p_err', 'pl_user');
+SET ROLE pl_user;
+SELECT try1($$SELECT ai_complete('my secret plan', 'p_err')$$) AS own_error;
+SET ROLE pl_vip_user;
+SELECT last_error FROM ai_gateway.health() WHERE model LIKE 'pl_err%';
+RESET ROLE;
+SELECT last_error LIKE '%my secret plan%' AS admin_sees_it FROM ai_gateway.health() WHERE model LIKE 'pl_err%';
+SELECT ai_gateway.revoke_route('p_err', 'pl_user');
+
 -- clean up
 SELECT ai_gateway.cache_clear() >= 0 AS cleared;
 SELECT ai_gateway.revoke_route(r, 'public') FROM unnest(array['p_pol', 'p_only', 'p_pin', 'p_rev']) r;
-DELETE FROM ai_gateway.route_targets WHERE route IN ('p_pol', 'p_only', 'p_pin', 'p_rev', 'p_cnt', 'p_jobs');
-DELETE FROM ai_gateway.routes WHERE name IN ('p_pol', 'p_only', 'p_pin', 'p_rev', 'p_cnt', 'p_jobs');
+DELETE FROM ai_gateway.route_targets WHERE route IN ('p_pol', 'p_only', 'p_pin', 'p_rev', 'p_cnt', 'p_jobs', 'p_err');
+DELETE FROM ai_gateway.routes WHERE name IN ('p_pol', 'p_only', 'p_pin', 'p_rev', 'p_cnt', 'p_jobs', 'p_err');
 DELETE FROM ai_gateway.jobs WHERE role IN ('pl_user', 'pl_vip_user');
 REVOKE USAGE, SELECT ON SEQUENCE pl_req_calls, pl_resp_calls FROM pl_user, pl_quota;
 REVOKE USAGE ON SCHEMA public FROM pl_vip_user, pl_user, pl_quota;
