@@ -52,6 +52,7 @@
 #include "core/search_path.h"
 #include "background/shadow_worker.h"
 #include "governance/shadow_queue.h"
+#include "base/compat.h"
 #include "background/jobs.h"
 #include "background/alerts.h"
 #include "governance/cache.h"
@@ -96,10 +97,22 @@ stop_one(int (*pid_of) (void))
 	}
 }
 
+/*
+ * Before DROP DATABASE or ALTER DATABASE ... RENAME of the workers'
+ * database: stop the workers, so the statement does not wait on their
+ * connections.  Only for a caller the server's own check will let through
+ * (the database's owner, or a superuser): anyone else's statement fails
+ * with "must be owner" and must not take the workers down on its way.
+ */
 static void
 stop_worker_for(const char *dbname)
 {
+	Oid			db;
+
 	if (dbname == NULL || aig_database == NULL || strcmp(dbname, aig_database) != 0)
+		return;
+	db = get_database_oid(dbname, true);
+	if (!OidIsValid(db) || !aig_database_ownercheck(db, GetUserId()))
 		return;
 	stop_one(aig_shadow_worker_pid);
 	stop_one(aig_jobs_worker_pid);

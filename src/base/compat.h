@@ -49,6 +49,14 @@
 #define aig_proc_aclcheck(fn, role, mode) pg_proc_aclcheck((fn), (role), (mode))
 #endif
 
+/* PG16 renamed pg_database_ownercheck to object_ownercheck. */
+#if PG_VERSION_NUM >= 160000
+#include "catalog/pg_database.h"
+#define aig_database_ownercheck(db, role) object_ownercheck(DatabaseRelationId, (db), (role))
+#else
+#define aig_database_ownercheck(db, role) pg_database_ownercheck((db), (role))
+#endif
+
 /* PG15 added pg_prng; before it, random() is what the backend has. */
 #if PG_VERSION_NUM >= 150000
 #include "common/pg_prng.h"
