@@ -14,6 +14,15 @@
  * A reload that races with an invalidation (one arriving while SPI reads the
  * tables) is detected with a counter and repeated, so a stale snapshot is
  * never marked valid.  Decrypted API keys live only in this context.
+ *
+ * A call holds pointers into the cache (its route, targets, providers) for
+ * its whole duration, and a hook or a row-security policy it runs may call
+ * back into the extension after a configuration change and reload the
+ * cache.  So a call pins the cache (aig_catalog_pin, from the pipeline's
+ * resolve stage, to aig_catalog_unpin at its end): a reload while the cache
+ * is pinned builds a new context and retires the old one, which is freed
+ * when the last pin goes or, at the latest, at the end of the transaction
+ * (a call that fails never unpins; the transaction's end does it).
  */
 #include "postgres.h"
 
@@ -22,6 +31,7 @@
 #include <limits.h>
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "utils/acl.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -66,6 +76,51 @@ static bool catalog_valid = false;
 static bool callback_registered = false;
 static uint64 inval_count = 0;
 static Oid	marker_relid = InvalidOid;
+static int	catalog_pins = 0;	/* calls in flight holding pointers into the cache */
+static List *retired_cxts = NIL;	/* older caches still pinned, in TopMemoryContext */
+static bool xact_callback_registered = false;
+
+/* Free the caches no call holds any more. */
+static void
+free_retired(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, retired_cxts)
+		MemoryContextDelete((MemoryContext) lfirst(lc));
+	list_free(retired_cxts);
+	retired_cxts = NIL;
+}
+
+/* At a transaction's end no call of it is in flight: every pin is gone. */
+static void
+catalog_xact_cb(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+	{
+		catalog_pins = 0;
+		free_retired();
+	}
+}
+
+/* A call begins to hold pointers into the cache. */
+void
+aig_catalog_pin(void)
+{
+	catalog_pins++;
+}
+
+/* A call lets go of the cache; the last one frees the caches it kept alive. */
+void
+aig_catalog_unpin(void)
+{
+	if (catalog_pins > 0)
+		catalog_pins--;
+	if (catalog_pins == 0 && retired_cxts != NIL)
+		free_retired();
+}
 
 static void
 catalog_inval_cb(Datum arg, Oid relid)
@@ -201,6 +256,15 @@ catalog_load(void)
 	Oid			save_userid;
 	int			save_sec;
 
+	if (aig_catalog_cxt != NULL && catalog_pins > 0)
+	{
+		/* a call in flight still reads the old cache: keep it until it ends */
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		retired_cxts = lappend(retired_cxts, aig_catalog_cxt);
+		MemoryContextSwitchTo(old);
+		aig_catalog_cxt = NULL;
+	}
 	if (aig_catalog_cxt == NULL)
 		aig_catalog_cxt = AllocSetContextCreate(CacheMemoryContext,
 												"ai_gateway catalog",
@@ -237,6 +301,11 @@ aig_catalog_ensure(void)
 	{
 		CacheRegisterRelcacheCallback(catalog_inval_cb, (Datum) 0);
 		callback_registered = true;
+	}
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(catalog_xact_cb, NULL);
+		xact_callback_registered = true;
 	}
 	/* pick up invalidations sent by other backends' commits */
 	AcceptInvalidationMessages();

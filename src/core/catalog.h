@@ -160,6 +160,11 @@ extern AigCatalogHooks aig_catalog_hooks;
 
 /* Make sure the cache reflects committed configuration; call once per call. */
 extern void aig_catalog_ensure(void);
+/* A call holds pointers into the cache from its resolve stage to its end:
+ * a reload meanwhile keeps the old cache alive (freed at the last unpin,
+ * or at the end of the transaction). */
+extern void aig_catalog_pin(void);
+extern void aig_catalog_unpin(void);
 
 extern AigRoute *aig_catalog_route(const char *name);
 extern AigProvider *aig_catalog_provider(const char *name);

@@ -194,8 +194,11 @@ aig_pipeline_pinned_policy(AigRoute *route)
 AigRoute *
 aig_pipeline_resolve(const char *model)
 {
-	AigRoute   *route = aig_resolve_model(model);
+	AigRoute   *route;
 
+	/* the call holds what it resolves until its end (core/catalog.c) */
+	aig_catalog_pin();
+	route = aig_resolve_model(model);
 	aig_pipeline_pinned_policy(route);
 	return route;
 }
@@ -513,6 +516,7 @@ aig_pipeline_chat(AigChatCall *c)
 	stage_audit(c);
 	stage_shadow(c);
 	c->ok = true;
+	aig_catalog_unpin();
 }
 
 /* ---- many chat calls ------------------------------------------------------- */
@@ -632,6 +636,7 @@ aig_pipeline_chat_many(AigRoute *route, AigChatCall *calls, int n, int concurren
 		stage_shadow(c);
 		c->ok = true;
 	}
+	aig_catalog_unpin();
 }
 
 /* ---- embeddings ------------------------------------------------------------ */
@@ -687,6 +692,7 @@ aig_pipeline_embed(AigRoute *route, AigEmbedRequest *req, const AigCallOptions *
 	/* 9. settle, 13. audit */
 	aig_r_account_settle(&acc, info, true);
 	aig_r_account_audit(&acc, info, true, "ok", NULL, NULL);
+	aig_catalog_unpin();
 }
 
 /* ---- shadow copies --------------------------------------------------------- */

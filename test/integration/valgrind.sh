@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # valgrind.sh — a single-user backend under valgrind memcheck makes ~1,000
 # provider calls (chat, embeddings, and error paths: 500, malformed,
-# truncated, null content, connection reset, oversized body).  Fails on any
+# truncated, null content, connection reset, oversized body), and calls on a
+# route whose request hook changes the configuration and calls back into the
+# extension (the outer call must not read the cache the nested call
+# reloaded: it is pinned, core/catalog.c).  Fails on any
 # leak ("definitely"/"possibly lost") or memory error whose stack passes
 # through ai_gateway, libcurl or OpenSSL.  PostgreSQL's own reports
 # (WAL pwrite padding, ps display) are outside our code and are ignored.
@@ -34,6 +37,16 @@ DO \$\$ DECLARE i int; BEGIN FOR i IN 1..240 LOOP PERFORM ai_complete('hi', 'ope
 SELECT count(*) FROM ai_complete_batch(array(SELECT 'b' || g FROM generate_series(1, 60) g), 'openai/m', NULL, '{"concurrency": 8}');
 
 SELECT count(*) FROM ai_complete_batch(array(SELECT 'b' || g FROM generate_series(1, 20) g), 'openai/m+status=500', NULL, '{"concurrency": 4}');
+
+CREATE FUNCTION vg_nested(req jsonb) RETURNS jsonb LANGUAGE plpgsql AS \$\$ BEGIN INSERT INTO ai_gateway.routes (name, options) SELECT 'vg_pad_' || g || '_' || (random() * 1e9)::int, jsonb_build_object('system_prompt', repeat('z', 300)) FROM generate_series(1, 20) g; PERFORM ai_complete('nested', 'openai/m'); RETURN req; END \$\$;
+
+INSERT INTO ai_gateway.routes (name, options) VALUES ('vg_nest', '{"request_hook": "vg_nested", "system_prompt": "be brief"}');
+
+INSERT INTO ai_gateway.route_targets (route, provider, model) VALUES ('vg_nest', 'openai', 'm');
+
+SELECT count(ai_complete('outer ' || g, 'vg_nest')) FROM generate_series(1, 5) g;
+
+SELECT count(*) FROM ai_complete_batch(array['outer batch 1', 'outer batch 2'], 'vg_nest');
 
 SQL
 chmod 644 "$dir/in.sql"
