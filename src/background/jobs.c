@@ -63,6 +63,7 @@
 #include "governance/audit.h"
 #include "core/catalog.h"
 #include "background/jobs.h"
+#include "background/worker.h"
 #include "core/jsonb_util.h"
 #include "core/isolate.h"
 #include "routing/messages.h"
@@ -359,10 +360,7 @@ requeue_running(const int64 *ids, int n)
 	}
 	PG_CATCH();
 	{
-		MemoryContextSwitchTo(cxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
+		aig_worker_round_failed(cxt);
 		ok = false;
 	}
 	PG_END_TRY();
@@ -474,10 +472,7 @@ jobs_round(void)
 	PG_CATCH();
 	{
 		/* the worker's round: logged, its transaction aborted */
-		MemoryContextSwitchTo(cxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
+		aig_worker_round_failed(cxt);
 		MemoryContextSwitchTo(cxt);
 		/*
 		 * The claimed jobs must not stay running: queue them again now, or
@@ -539,9 +534,7 @@ aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 			}
 			PG_CATCH();
 			{
-				EmitErrorReport();
-				FlushErrorState();
-				AbortCurrentTransaction();
+				aig_worker_round_failed(NULL);
 			}
 			PG_END_TRY();
 			MemoryContextSwitchTo(cxt);

@@ -27,6 +27,7 @@
 #include "utils/snapmgr.h"
 
 #include "background/shadow_worker.h"
+#include "background/worker.h"
 #include "core/catalog.h"
 #include "core/jsonb_util.h"
 #include "governance/audit.h"
@@ -111,10 +112,7 @@ aig_shadow_worker_loop(volatile sig_atomic_t *stop)
 		PG_CATCH();
 		{
 			/* the worker's loop: the error is logged and its transaction aborted */
-			MemoryContextSwitchTo(cxt);
-			EmitErrorReport();
-			FlushErrorState();
-			AbortCurrentTransaction();
+			aig_worker_round_failed(cxt);
 			aig_shadow_count(false);
 		}
 		PG_END_TRY();

@@ -260,10 +260,7 @@ run_job(Job job, MemoryContext cxt)
 	}
 	PG_CATCH();
 	{
-		MemoryContextSwitchTo(cxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
+		aig_worker_round_failed(cxt);
 		ok = false;
 	}
 	PG_END_TRY();
@@ -360,4 +357,14 @@ aig_worker_main(Datum arg)
 		run_job(JOB_PERSIST, cxt);
 	/* exit code 1: the postmaster starts us again (0 would unregister us) */
 	proc_exit(1);
+}
+
+void
+aig_worker_round_failed(MemoryContext cxt)
+{
+	if (cxt)
+		MemoryContextSwitchTo(cxt);
+	EmitErrorReport();
+	FlushErrorState();
+	AbortCurrentTransaction();
 }

@@ -321,30 +321,6 @@ aig_secret_scrub_bytes(const char *s, size_t len, const char *secret, size_t *ou
 	return buf.data;
 }
 
-char *
-aig_secret_scrub(const char *msg, const char *secret)
-{
-	StringInfoData buf;
-	size_t		slen;
-	const char *p;
-	const char *hit;
-
-	if (msg == NULL)
-		return NULL;
-	if (secret == NULL || (slen = strlen(secret)) < 4)
-		return pstrdup(msg);
-	initStringInfo(&buf);
-	p = msg;
-	while ((hit = strstr(p, secret)) != NULL)
-	{
-		appendBinaryStringInfo(&buf, p, hit - p);
-		appendStringInfoString(&buf, AIG_MASK_PREFIX);
-		p = hit + slen;
-	}
-	appendStringInfoString(&buf, p);
-	return buf.data;
-}
-
 /*
  * BEFORE INSERT OR UPDATE trigger on ai_gateway.providers: a plain key in
  * api_key is sealed into api_key_encrypted and replaced by its mask.  A value

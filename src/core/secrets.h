@@ -21,7 +21,6 @@ extern char *aig_secret_decrypt(const char *sealed, const char **why);
 extern char *aig_secret_mask(const char *plain);
 extern bool aig_secret_is_mask(const char *value);
 /* replace every occurrence of secret in msg by its mask (palloc'd copy) */
-extern char *aig_secret_scrub(const char *msg, const char *secret);
 extern char *aig_secret_scrub_bytes(const char *s, size_t len, const char *secret,
 									size_t *outlen);
 
