@@ -35,8 +35,9 @@ REGRESS          = $(shell sed -n 's/^test:[[:space:]]*//p' $(srcdir)/test/sched
 REGRESS_OUT     ?= .
 REGRESS_INSTANCE ?= --temp-instance=$(REGRESS_OUT)/tmp_check \
                     --temp-config=$(srcdir)/test/regress.conf
+# the tests send non-ASCII text: UTF8 whatever the caller's locale
 REGRESS_OPTS     = --inputdir=$(srcdir)/test --outputdir=$(REGRESS_OUT) \
-                   $(REGRESS_INSTANCE)
+                   --encoding=UTF8 $(REGRESS_INSTANCE)
 # installcheck is defined below (the mock provider around pg_regress)
 NO_INSTALLCHECK  = 1
 

@@ -3,8 +3,8 @@
  * accepted and the error messages).
  *
  * One json_tokener per backend, made on first use and reset before every
- * parse: strict mode (RFC 8259 but for the leniencies json.h lists) with
- * trailing characters allowed, so that "trailing data" is told apart from
+ * parse: strict mode (RFC 8259 but for the leniencies json.h lists; see
+ * choose_flags for json-c 0.18) with trailing characters allowed, so that "trailing data" is told apart from
  * other errors here.  json-c reads a body of known length; a top-level
  * number or literal is only complete once json-c sees what follows it, so
  * when the body ends with json-c still waiting for more, one NUL byte is
@@ -41,7 +41,36 @@ static const char null_marker;
 #define JC(v) ((struct json_object *) unconstify(AigJson *, (v)))
 
 static struct json_tokener *tokener = NULL;
+static int	tokener_flags = -1;		/* chosen on first use */
 static int	live_docs = 0;
+
+/*
+ * The tokener's flags: strict mode, unless this json-c's strict mode refuses
+ * UTF-8 text.  json-c 0.18 (Debian 13's) compares string bytes with a signed
+ * char in strict mode and refuses every byte above 0x7F (json-c issues 875
+ * and 892), which would make every non-ASCII answer "malformed"; there the
+ * tokener runs in its default mode, which adds json-c's older leniencies
+ * (json.h).  One probe per backend decides.
+ */
+static int
+choose_flags(void)
+{
+	struct json_tokener *probe = json_tokener_new();
+	struct json_object *value;
+	int			flags = JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS;
+
+	if (probe == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	json_tokener_set_flags(probe, JSON_TOKENER_STRICT);
+	value = json_tokener_parse_ex(probe, "\"\xc3\xa9\"", 4);
+	if (value == NULL)
+		flags = JSON_TOKENER_ALLOW_TRAILING_CHARS;
+	json_object_put(value);
+	json_tokener_free(probe);
+	return flags;
+}
 
 /* The backend's tokener, made on first use (ereports when out of memory). */
 static struct json_tokener *
@@ -54,8 +83,9 @@ get_tokener(void)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("out of memory")));
-		json_tokener_set_flags(tokener, JSON_TOKENER_STRICT |
-							   JSON_TOKENER_ALLOW_TRAILING_CHARS);
+		if (tokener_flags < 0)
+			tokener_flags = choose_flags();
+		json_tokener_set_flags(tokener, tokener_flags);
 	}
 	json_tokener_reset(tokener);
 	return tokener;

@@ -18,7 +18,10 @@
  * unpaired surrogate reads as U+FFFD.  A repeated key: the last one wins.
  * json-c's own leniencies in strict mode are kept too: single-quoted
  * strings and a number ending in a point ("1.").  Only white space may
- * follow the value.
+ * follow the value.  With json-c 0.18, whose strict mode refuses all
+ * non-ASCII text, the default mode is used: it also takes comments, a
+ * trailing comma, unquoted names and leading zeros or signs in numbers,
+ * and control characters in strings (json.c, choose_flags).
  *
  * Errors: "empty response body", "truncated JSON in response body" (the
  * body ends inside the value) or "malformed JSON in response body: <why>",

@@ -67,7 +67,8 @@ SELECT try($$SELECT options FROM ai_gateway.providers$$);
 SELECT try($$UPDATE ai_gateway.providers SET base_url = 'http://evil.example' WHERE name = 'openai'$$);
 SELECT try($$INSERT INTO ai_gateway.routes (name) VALUES ('mine')$$);
 SELECT try($$SELECT * FROM ai_gateway.config_history$$);
-SELECT try($$SHOW ai_gateway.master_key_file$$);
+-- refused (42501); the message's wording changed in PostgreSQL 16
+SELECT split_part(try($$SHOW ai_gateway.master_key_file$$), ':', 1) AS show_master_key_file;
 RESET ROLE;
 SELECT ai_gateway.revoke_provider('openai', 'aig_app');
 DROP ROLE aig_app;

@@ -47,6 +47,8 @@ SELECT sec_config() AS config_before \gset
 -- 1. injection: model strings and route names
 ------------------------------------------------------------------------------
 SET ROLE sec_mallory;
+-- unaligned: psql 16+ pads strings holding a right-to-left mark differently
+\pset format unaligned
 SELECT left(m, 40) AS model, length(m) AS len,
        left(try1(format('SELECT ai_complete(%L, %L)', 'x', m)), 90) AS result
 FROM unnest(array[
@@ -82,6 +84,7 @@ FROM unnest(array[
     $m$ollama/a"b\c$m$,
     E'ollama/\u00e9\u202e\U0001F600',
     'ollama/provider/../../x']) m;
+\pset format aligned
 -- pinned versions and the admin helpers take names as data too
 SELECT try1($$SELECT ai_gateway.explain_route('x''; DROP TABLE sec_canary; --')$$) AS explain;
 SELECT try1($$SELECT ai_gateway.rollback_route('x''; DROP TABLE sec_canary; --', 1)$$) AS rollback;
