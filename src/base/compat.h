@@ -1,7 +1,7 @@
 /*
  * compat.h — every version shim of ai_gateway lives here.
  *
- * PostgreSQL 14–17 and libcurl 7.74+ differ in a few APIs we use; code
+ * PostgreSQL 14–18 and libcurl 7.74+ differ in a few APIs we use; code
  * elsewhere calls the names below and never tests PG_VERSION_NUM or
  * LIBCURL_VERSION_NUM itself.
  */
@@ -55,6 +55,20 @@
 #define aig_database_ownercheck(db, role) object_ownercheck(DatabaseRelationId, (db), (role))
 #else
 #define aig_database_ownercheck(db, role) pg_database_ownercheck((db), (role))
+#endif
+
+/* PG18 made the binary side of pg_b64_encode/pg_b64_decode uint8 *. */
+#include "common/base64.h"
+#if PG_VERSION_NUM >= 180000
+#define aig_b64_encode(src, len, dst, dstlen) \
+	pg_b64_encode((const uint8 *) (src), (len), (dst), (dstlen))
+#define aig_b64_decode(src, len, dst, dstlen) \
+	pg_b64_decode((src), (len), (uint8 *) (dst), (dstlen))
+#else
+#define aig_b64_encode(src, len, dst, dstlen) \
+	pg_b64_encode((const char *) (src), (len), (dst), (dstlen))
+#define aig_b64_decode(src, len, dst, dstlen) \
+	pg_b64_decode((src), (len), (char *) (dst), (dstlen))
 #endif
 
 /* PG15 added pg_prng; before it, random() is what the backend has. */

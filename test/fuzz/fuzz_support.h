@@ -18,7 +18,12 @@ extern void fuzz_arena_reset(void);
 extern long fuzz_arena_live(void);
 
 /* Print "fuzz check failed: <what>" (and the optional detail) and abort. */
+/* PostgreSQL 18 replaced pg_attribute_noreturn() with a pg_noreturn prefix */
+#ifdef pg_attribute_noreturn
 extern void fuzz_fail(const char *what, const char *detail) pg_attribute_noreturn();
+#else
+extern pg_noreturn void fuzz_fail(const char *what, const char *detail);
+#endif
 
 #define FUZZ_CHECK(cond, what, detail) \
 	do { if (!(cond)) fuzz_fail((what), (detail)); } while (0)

@@ -180,7 +180,7 @@ kill -9 "$pid"
 wait "$victim_shell" || true
 wait_log "$from" "reinitializing" || fail "the postmaster did not reinitialise"
 wait_up || fail "server did not come back after a backend was killed"
-log_in_order "$from" "server process \\(PID $pid\\) was terminated by signal 9" \
+log_in_order "$from" "(server process|client backend) \\(PID $pid\\) was terminated by signal 9" \
 	"all server processes terminated; reinitializing" \
 	"database system was interrupted|automatic recovery in progress" \
 	"database system is ready to accept connections" ||

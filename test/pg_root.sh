@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# .ci/pg_root.sh MAJOR — prints the path of a Debian root that has
+# test/pg_root.sh MAJOR — prints the path of a Debian root that has
 # PostgreSQL MAJOR (17: Debian 13 "trixie"; 18: Debian testing "forky") with
 # its server headers and this extension's build and test dependencies.
 # The root is made once with debootstrap under /var/cache/ai_gateway/roots
