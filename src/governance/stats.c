@@ -34,6 +34,7 @@
 #include "utils/guc.h"
 
 #include "governance/stats.h"
+#include "providers/provider.h"
 
 #define KEYLEN AIG_STATS_NAMELEN
 
@@ -155,6 +156,8 @@ error_class(int sqlerrcode)
 			return EC_CANCELED;
 		case ERRCODE_INVALID_PARAMETER_VALUE:
 		case ERRCODE_UNDEFINED_OBJECT:
+		case AIG_ERRCODE_MODEL_REFUSED: /* the request was refused */
+		case AIG_ERRCODE_MODEL_NO_TEXT:
 			return EC_BAD_REQUEST;
 		default:
 			if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION)
