@@ -28,6 +28,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "pgstat.h"
@@ -347,6 +349,8 @@ aig_r_finish_info(AigCallInfo *info, AigRoute *route, AigTarget *t, int attempts
 		info->has_cost = true;
 		info->cost_usd = in_tok * price->input_usd_per_mtok / 1e6 +
 			(out_tok > 0 ? out_tok * price->output_usd_per_mtok / 1e6 : 0);
+		/* never a NaN or infinite cost into quotas, JSON or the audit log */
+		info->has_cost = isfinite(info->cost_usd);
 	}
 }
 

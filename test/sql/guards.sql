@@ -85,3 +85,64 @@ FROM ai_gateway.usage u, ai_gateway.audit_log a
 WHERE u.role = 'g_user' AND a.model = 'g-q+refuse=refusal';
 SELECT ai_gateway.revoke_provider('openai', 'g_user');
 DELETE FROM ai_gateway.quotas WHERE role = 'g_user';
+
+------------------------------------------------------------------------------
+-- 2. a NULL role is not PUBLIC
+------------------------------------------------------------------------------
+INSERT INTO ai_gateway.routes (name) VALUES ('g_grants');
+INSERT INTO ai_gateway.route_targets (route, provider, model) VALUES ('g_grants', 'openai', 'g-grant');
+SELECT try($$SELECT ai_gateway.grant_route('g_grants', NULL)$$) AS grant_route_null;
+SELECT try($$SELECT ai_gateway.grant_route('g_grants', (SELECT rolname FROM pg_roles WHERE rolname = 'no_such_role'))$$) AS lookup_found_nothing;
+SELECT try($$SELECT ai_gateway.grant_route('g_grants', NULL::regrole)$$) AS grant_route_null_regrole;
+SELECT try($$SELECT ai_gateway.grant_provider('openai', NULL)$$) AS grant_provider_null;
+SELECT try($$SELECT ai_gateway.revoke_route('g_grants', NULL)$$) AS revoke_route_null;
+SELECT try($$SELECT ai_gateway.revoke_provider('openai', NULL)$$) AS revoke_provider_null;
+SELECT try($$SELECT ai_gateway.grant_route(NULL, 'public')$$) AS grant_null_route;
+SELECT try($$SELECT ai_gateway.grant_provider(NULL, 'public')$$) AS grant_null_provider;
+SELECT try($$SELECT ai_gateway.grant_route('g_grants', 'no_such_role')$$) AS unknown_role;
+-- nothing was granted: g_user may not call the route
+SELECT count(*) AS grants FROM ai_gateway.route_grants WHERE route = 'g_grants';
+SELECT count(*) AS grants FROM ai_gateway.provider_grants WHERE grantee IS NULL AND provider = 'openai';
+SET ROLE g_user;
+SELECT try1($$SELECT ai_complete('x', 'g_grants')$$) AS not_granted;
+RESET ROLE;
+-- PUBLIC, said explicitly (any case), works both ways
+SELECT ai_gateway.grant_route('g_grants', 'PUBLIC');
+SELECT route, grantee FROM ai_gateway.route_grants WHERE route = 'g_grants';
+SELECT ai_gateway.revoke_route('g_grants', 'Public');
+SELECT count(*) AS grants FROM ai_gateway.route_grants WHERE route = 'g_grants';
+SELECT ai_gateway.grant_route('g_grants', 'g_user');
+SELECT ai_gateway.revoke_route('g_grants', 'g_user'::regrole);
+SELECT count(*) AS grants FROM ai_gateway.route_grants WHERE route = 'g_grants';
+
+------------------------------------------------------------------------------
+-- 3. finite prices, limits and options
+------------------------------------------------------------------------------
+SELECT try1($$INSERT INTO ai_gateway.models (provider, model, input_usd_per_mtok) VALUES ('openai', 'g-nan', 'NaN')$$) AS nan_price;
+SELECT try1($$INSERT INTO ai_gateway.models (provider, model, output_usd_per_mtok) VALUES ('openai', 'g-inf', 'Infinity')$$) AS inf_price;
+SELECT try1($$INSERT INTO ai_gateway.models (provider, model, input_usd_per_mtok) VALUES ('openai', 'g-neg', -1)$$) AS negative_price;
+SELECT try1($$INSERT INTO ai_gateway.models (provider, model, input_usd_per_mtok) VALUES ('openai', 'g-huge', 1e30)$$) AS huge_price;
+SELECT try1($$UPDATE ai_gateway.models SET output_usd_per_mtok = 'NaN' WHERE model = 'g-q+refuse=refusal'$$) AS nan_update;
+SELECT try1($$INSERT INTO ai_gateway.quotas (role, period, max_cost_usd) VALUES ('g_user', 'day', 'NaN')$$) AS nan_quota;
+SELECT try1($$INSERT INTO ai_gateway.quotas (role, period, max_cost_usd) VALUES ('g_user', 'day', 'Infinity')$$) AS inf_quota;
+SELECT try1($$INSERT INTO ai_gateway.quotas (role, period, max_requests) VALUES ('g_user', 'day', -1)$$) AS negative_quota;
+SELECT try1($$INSERT INTO ai_gateway.rate_limits (role, requests_per_minute) VALUES ('g_user', 0)$$) AS zero_rate;
+SELECT try1($$INSERT INTO ai_gateway.route_targets (route, provider, model, weight) VALUES ('g_grants', 'openai', 'g-w', -1)$$) AS negative_weight;
+SELECT try1($$INSERT INTO ai_gateway.models (provider, model, context_window) VALUES ('openai', 'g-cw', 0)$$) AS zero_context;
+-- numbers in options: JSON has no NaN; huge and negative numbers are out of range
+SELECT try1($$UPDATE ai_gateway.routes SET options = '{"breaker_error_rate": 1e400}' WHERE name = 'g_grants'$$) AS huge_route_option;
+SELECT try1($$UPDATE ai_gateway.routes SET options = '{"explore_ratio": -0.1}' WHERE name = 'g_grants'$$) AS negative_ratio;
+SELECT try1($$UPDATE ai_gateway.routes SET options = '{"timeout_ms": -5}' WHERE name = 'g_grants'$$) AS negative_timeout;
+SELECT try1($$UPDATE ai_gateway.routes SET options = jsonb_build_object('breaker_error_rate', 'NaN'::numeric) WHERE name = 'g_grants'$$) AS nan_route_option;
+SELECT try1($$UPDATE ai_gateway.providers SET options = '{"timeout_ms": 1e400}' WHERE name = 'openai'$$) AS huge_provider_option;
+SELECT try1($$UPDATE ai_gateway.providers SET options = '{"requests_per_minute": -1}' WHERE name = 'openai'$$) AS negative_provider_option;
+SELECT try1($$SELECT ai_complete('x', 'openai/g-opt', NULL, '{"temperature": 1e400}')$$) AS huge_temperature;
+SELECT try1($$SELECT ai_complete('x', 'openai/g-opt', NULL, '{"max_tokens": -1}')$$) AS negative_max_tokens;
+SELECT try1($$SELECT ai_complete('x', 'openai/g-opt', NULL, '{"timeout_ms": 1e30}')$$) AS huge_timeout;
+SELECT try1($$SELECT ai_complete('x', 'openai/g-opt', NULL, jsonb_build_object('top_p', 'NaN'::numeric))$$) AS nan_top_p;
+-- a priced call's cost is a finite JSON number
+UPDATE ai_gateway.models SET input_usd_per_mtok = 1000000000, output_usd_per_mtok = 1000000000
+WHERE model = 'g-q+refuse=refusal';
+INSERT INTO ai_gateway.models (provider, model, input_usd_per_mtok, output_usd_per_mtok)
+VALUES ('openai', 'g-priced', 1000000000, 1000000000);
+SELECT (ai_chat('[{"role":"user","content":"hi"}]', 'openai/g-priced')->'cost_usd') IS NOT NULL AS cost_is_json;
