@@ -386,6 +386,12 @@ aig_catalog_provider(const char *name)
 	return e ? e->provider : NULL;
 }
 
+bool
+aig_catalog_providers_loaded(void)
+{
+	return aig_provider_hash != NULL;
+}
+
 /* The price of provider/model, else the provider-wide default (model '*'). */
 const AigModelPrice *
 aig_catalog_price(const char *provider, const char *model)
