@@ -65,6 +65,8 @@ Refusals (refuse=KIND, chat routes; 200 with the dialect's usage, no text):
     prompt          gemini: no candidates, promptFeedback.blockReason SAFETY
     RECITATION, BLOCKLIST, PROHIBITED_CONTENT, SPII   gemini: that finishReason, no content
     partial         anthropic: some text, then stop_reason "refusal"
+    prompt_filter   openai/azure: HTTP 400, error.code content_filter,
+                    innererror.code ResponsibleAIPolicyViolation (Azure's prompt filter)
 
 Counting: "requests", "by_path", "by_model" count provider requests (not /_mock/*).
 "connections" counts the TCP connections that carried at least one provider request since
@@ -312,6 +314,15 @@ class OpenAI(Dialect):
             "service_tier": "default",
             "system_fingerprint": "fp_mock",
         }
+
+    def prompt_filter(self):
+        """Azure's documented prompt filter: HTTP 400, code content_filter."""
+        return {"error": {"message": "The response was filtered due to the prompt triggering "
+                                     "Azure OpenAI's content management policy.",
+                          "type": None, "param": "prompt", "code": "content_filter", "status": 400,
+                          "innererror": {"code": "ResponsibleAIPolicyViolation",
+                                         "content_filter_result": {
+                                             "violence": {"filtered": True, "severity": "high"}}}}}
 
     def refuse(self, obj, kind):
         choice = obj["choices"][0]
@@ -981,6 +992,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._recorded(dialect, sample, 200)
 
         null_content = "null_content" in d.flags
+        if kind == "chat" and d.values.get("refuse") == "prompt_filter":
+            if not hasattr(dialect, "prompt_filter"):
+                raise ClientError(400, f"mock: {dialect.name} has no refusal 'prompt_filter'")
+            return Response(400, dialect.prompt_filter())
         if kind == "chat":
             texts, last_user = dialect.chat_texts(req.body)
             if d.base == "echo":

@@ -366,6 +366,17 @@ openai_refine_error(const AigJson *root, long http_status,
 		out->sqlerrcode = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
 		out->retryable = false;
 	}
+	else if (http_status == 400 &&
+			 (openai_error_is(root, "content_filter") ||
+			  aig_jstring_eq(aig_jget(aig_jget(aig_jget(root, "error"), "inner_error"), "code"),
+							 "ResponsibleAIPolicyViolation") ||
+			  aig_jstring_eq(aig_jget(aig_jget(aig_jget(root, "error"), "innererror"), "code"),
+							 "ResponsibleAIPolicyViolation")))
+	{
+		/* Azure's content filter refused the prompt: an answer about the request */
+		out->sqlerrcode = AIG_ERRCODE_MODEL_REFUSED;
+		out->retryable = false;
+	}
 }
 
 void

@@ -109,6 +109,8 @@ exchange_ok(const AigProvider *p, AigHttpResponse *resp, AigAttemptError *err)
 			 ue.retryable, ue.retryable);
 		err->retry_after_ms = resp->retry_after_ms >= 0 ? resp->retry_after_ms :
 			ue.retry_after_ms;
+		/* a documented refusal in an error body (Azure's prompt filter) ends the call */
+		err->final = ue.sqlerrcode == AIG_ERRCODE_MODEL_REFUSED;
 		return false;
 	}
 	return true;

@@ -48,7 +48,7 @@ CREATE FUNCTION g_refusal(target text) RETURNS text LANGUAGE sql AS $$
 $$;
 SELECT m AS target, g_refusal(m) AS error FROM unnest(array[
     'openai/g-o1+refuse=refusal', 'openai/g-o2+refuse=filter', 'openai/g-o3+refuse=length',
-    'azure/g-az1+refuse=refusal', 'azure/g-az2+refuse=filter',
+    'azure/g-az1+refuse=refusal', 'azure/g-az2+refuse=filter', 'azure/g-az3+refuse=prompt_filter',
     'compat/g-c1+refuse=refusal',
     'anthropic/g-a1+refuse=refusal', 'anthropic/g-a2+refuse=partial', 'anthropic/g-a3+refuse=length',
     'gemini/g-g1+refuse=prompt', 'gemini/g-g2+refuse=refusal', 'gemini/g-g3+refuse=RECITATION',
@@ -146,3 +146,10 @@ WHERE model = 'g-q+refuse=refusal';
 INSERT INTO ai_gateway.models (provider, model, input_usd_per_mtok, output_usd_per_mtok)
 VALUES ('openai', 'g-priced', 1000000000, 1000000000);
 SELECT (ai_chat('[{"role":"user","content":"hi"}]', 'openai/g-priced')->'cost_usd') IS NOT NULL AS cost_is_json;
+-- numeric arguments of the functions
+SELECT try1($$SELECT ai_result(1, -5)$$) AS negative_wait;
+SELECT try1($$SELECT ai_gateway.audit_flush(-1)$$) AS negative_flush;
+SELECT try1($$SELECT ai_gateway.rollback_route('g_grants', -1)$$) AS negative_version;
+SELECT try1($$SELECT ai_gateway.bench_routing('g_grants', -1)$$) AS negative_iterations;
+SELECT try1($$SELECT * FROM ai_complete_batch(array['x'], 'openai/g-opt', NULL, '{"concurrency": 0}')$$) AS zero_concurrency;
+SELECT try1($$SELECT ai_embed('x', 'openai/g-emb', '{"dimensions": -3}')$$) AS negative_dimensions;
