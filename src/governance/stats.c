@@ -293,6 +293,7 @@ aig_stats_record(AigStats *s, bool ok, int sqlerrcode, double latency_ms, int64 
 	{
 		/* reclaimed for another combination since this backend looked it up */
 		SpinLockRelease(&s->mutex);
+		aig_catalog_mark_stale();	/* the next call looks it up again */
 		return;
 	}
 	s->last_used = now;

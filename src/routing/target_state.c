@@ -14,8 +14,8 @@
  * window; a healthy one (closed, no failure in its window), least recently
  * used.  An open or failing breaker is never reclaimed (that would let a
  * failing target through).  A reclaimed entry's generation changes, and a
- * backend still holding its address (an older catalog) sees that and
- * leaves it alone (core/handles.h).  When nothing can be reclaimed the new
+ * backend still holding its address (an older catalog) sees that, leaves
+ * it alone and reloads its catalog at its next call (core/handles.h).  When nothing can be reclaimed the new
  * target runs without a breaker: a WARNING (once per backend) and the
  * `untracked` counter (metrics()) say so.
  *
@@ -326,7 +326,8 @@ aig_breaker_allow(AigTargetState *s, TimestampTz now, bool *is_probe)
 	if (!still_mine(s))
 	{
 		SpinLockRelease(&s->mutex);
-		return true;			/* untracked until the next catalog load */
+		aig_catalog_mark_stale();	/* the next call looks it up again */
+		return true;
 	}
 	s->last_used = now;
 	switch (s->state)
@@ -407,6 +408,7 @@ aig_breaker_record(AigTargetState *s, const AigBreakerConf *conf, TimestampTz no
 	if (!still_mine(s))
 	{
 		SpinLockRelease(&s->mutex);
+		aig_catalog_mark_stale();
 		return;
 	}
 	s->last_used = now;

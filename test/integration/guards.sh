@@ -104,6 +104,32 @@ case "$codes" in *58000,58000,58000,58000,58000,08000,08000,08000*) ;;
 [ "$(breaker_of 'fresh+status=503')" = open ] || fail "an open breaker was reclaimed"
 pass "healthy entries are reclaimed least recently used first; open breakers are kept"
 
+# --- 1d. a backend that holds a reclaimed entry looks it up again: its
+# target's failures still open the breaker (here the held target succeeds,
+# its entry is reclaimed by 20 other targets called from another session,
+# then it times out in the first session)
+codes=$("$PG_BINDIR/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres 2>&1 <<SQL | tr '\n' ' '
+SELECT ai_complete('x', 'ollama/held+latency=300', NULL, '{"timeout_ms": 5000}') IS NOT NULL;
+\\! "$PG_BINDIR/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "SELECT count(ai_complete('x', 'ollama/filler' || g)) FROM generate_series(1, 20) g" >/dev/null
+CREATE TEMP TABLE codes (i int, code text);
+DO \$\$
+BEGIN
+    FOR i IN 1..9 LOOP
+        BEGIN
+            PERFORM ai_complete('x', 'ollama/held+latency=300', NULL, '{"timeout_ms": 100, "max_retries": 0}');
+            INSERT INTO codes VALUES (i, 'ok');
+        EXCEPTION WHEN OTHERS THEN
+            INSERT INTO codes VALUES (i, SQLSTATE);
+        END;
+    END LOOP;
+END \$\$;
+SELECT string_agg(code, ',' ORDER BY i) FROM codes;
+SQL
+)
+case "$codes" in *08000*) ;;
+*) fail "a backend holding a reclaimed entry never opened its target's breaker: $codes" ;; esac
+pass "a backend holding a reclaimed entry looks it up again: its target's breaker opens"
+
 # --- 2. refusals: one request each at the provider, never the other target
 aig_mock_reset "$MOCK"
 q >/dev/null <<'SQL'
