@@ -141,6 +141,9 @@ reclaim_class(AigTargetState *s, TimestampTz now, bool catalog_loaded)
 		if (aig_catalog_provider(name) == NULL)
 			return CLASS_VANISHED;
 	}
+	if (!split_target_key(s->key, &db, &provider, &plen, &model))
+		return CLASS_HEALTHY;	/* a route's counter: a last resort (it has no
+								 * activity time of its own) */
 	SpinLockAcquire(&s->mutex);
 	window_totals(s, (now / 1000) / Max(s->bucket_ms, 1), &wreq, &werr);
 	if (s->state == AIG_BREAKER_HALF_OPEN ||
