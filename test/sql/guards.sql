@@ -67,7 +67,8 @@ INSERT INTO ai_gateway.route_targets (route, provider, model, priority) VALUES
     ('g_refuse_b', 'openai', 'g-fallback-b', 2);
 SELECT ai_gateway.grant_route('g_refuse_b', 'public');
 SELECT ordinality, completion, error FROM ai_complete_batch(array['a', 'b'], 'g_refuse_b');
-SELECT model, requests, breaker FROM ai_gateway.health() WHERE model IN ('g-ab+refuse=refusal', 'g-fallback-b');
+SELECT model, requests, breaker FROM ai_gateway.health() WHERE model IN ('g-ab+refuse=refusal', 'g-fallback-b')
+ORDER BY model;
 
 -- audited as "refused" with the tokens the provider billed, charged to the quota
 INSERT INTO ai_gateway.models (provider, model, input_usd_per_mtok, output_usd_per_mtok)
