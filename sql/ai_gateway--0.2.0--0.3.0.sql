@@ -38,6 +38,110 @@
 
 -- (section: validation)
 
+-- Prices and cost limits are finite and in range (NaN compared greater than
+-- every number and passed ">= 0").  Rows that break the new checks stop the
+-- update with the list of them: only an administrator knows what they meant.
+DO $$
+DECLARE
+    bad text;
+BEGIN
+    SELECT string_agg(format('models %s/%s', provider, model), ', ') INTO bad
+      FROM ai_gateway.models
+     WHERE NOT (input_usd_per_mtok >= 0 AND input_usd_per_mtok <= 1000000000)
+        OR NOT (output_usd_per_mtok >= 0 AND output_usd_per_mtok <= 1000000000);
+    SELECT concat_ws(', ', bad, string_agg(format('quotas %s/%s', role, period), ', ')) INTO bad
+      FROM ai_gateway.quotas
+     WHERE NOT (max_cost_usd >= 0 AND max_cost_usd <= 1000000000000);
+    IF bad <> '' THEN
+        RAISE EXCEPTION 'ai_gateway 0.3.0 requires finite prices and cost limits; these rows have NaN, infinite or out-of-range values: %', bad
+            USING ERRCODE = 'check_violation',
+                  HINT = 'Prices must be between 0 and 1000000000 USD per million tokens (NULL: unknown), max_cost_usd between 0 and 1000000000000 (NULL: no limit). Fix these rows, then run ALTER EXTENSION ai_gateway UPDATE again.';
+    END IF;
+END $$;
+ALTER TABLE ai_gateway.models
+    DROP CONSTRAINT models_input_usd_per_mtok_check,
+    ADD CONSTRAINT models_input_usd_per_mtok_check
+        CHECK (input_usd_per_mtok >= 0 AND input_usd_per_mtok <= 1000000000),
+    DROP CONSTRAINT models_output_usd_per_mtok_check,
+    ADD CONSTRAINT models_output_usd_per_mtok_check
+        CHECK (output_usd_per_mtok >= 0 AND output_usd_per_mtok <= 1000000000);
+ALTER TABLE ai_gateway.quotas
+    DROP CONSTRAINT quotas_max_cost_usd_check,
+    ADD CONSTRAINT quotas_max_cost_usd_check
+        CHECK (max_cost_usd >= 0 AND max_cost_usd <= 1000000000000);
+
+-- grant_*/revoke_*: a NULL role is an error (22004), never PUBLIC
+-- The role a grant names: a role name or regrole text, 'public' for every
+-- role.  NULL is an error (22004), never PUBLIC: a role lookup that found
+-- nothing must not open a route or provider to everyone.
+CREATE FUNCTION ai_gateway.grantee_of(role text, what text) RETURNS regrole
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION '%: the role is NULL', what
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'To grant to every role, pass ''PUBLIC''; a role lookup that found nothing gives NULL.';
+    END IF;
+    IF lower(role) = 'public' THEN
+        RETURN NULL;
+    END IF;
+    RETURN role::regrole;
+END $$;
+CREATE OR REPLACE FUNCTION ai_gateway.grant_route(route text, role text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    g regrole;
+BEGIN
+    PERFORM ai_gateway.require_admin();
+    IF grant_route.route IS NULL THEN
+        RAISE EXCEPTION 'grant_route: the route is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    g := ai_gateway.grantee_of(grant_route.role, 'grant_route');
+    INSERT INTO ai_gateway.route_grants (route, grantee, granted_by)
+    VALUES (grant_route.route, g, session_user)
+    ON CONFLICT DO NOTHING;
+END $$;
+CREATE OR REPLACE FUNCTION ai_gateway.revoke_route(route text, role text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    g regrole;
+BEGIN
+    PERFORM ai_gateway.require_admin();
+    IF revoke_route.route IS NULL THEN
+        RAISE EXCEPTION 'revoke_route: the route is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    g := ai_gateway.grantee_of(revoke_route.role, 'revoke_route');
+    DELETE FROM ai_gateway.route_grants r
+     WHERE r.route = revoke_route.route AND r.grantee IS NOT DISTINCT FROM g;
+END $$;
+CREATE OR REPLACE FUNCTION ai_gateway.grant_provider(provider text, role text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    g regrole;
+BEGIN
+    PERFORM ai_gateway.require_admin();
+    IF grant_provider.provider IS NULL THEN
+        RAISE EXCEPTION 'grant_provider: the provider is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    g := ai_gateway.grantee_of(grant_provider.role, 'grant_provider');
+    INSERT INTO ai_gateway.provider_grants (provider, grantee, granted_by)
+    VALUES (grant_provider.provider, g, session_user)
+    ON CONFLICT DO NOTHING;
+END $$;
+CREATE OR REPLACE FUNCTION ai_gateway.revoke_provider(provider text, role text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    g regrole;
+BEGIN
+    PERFORM ai_gateway.require_admin();
+    IF revoke_provider.provider IS NULL THEN
+        RAISE EXCEPTION 'revoke_provider: the provider is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    g := ai_gateway.grantee_of(revoke_provider.role, 'revoke_provider');
+    DELETE FROM ai_gateway.provider_grants p
+     WHERE p.provider = revoke_provider.provider AND p.grantee IS NOT DISTINCT FROM g;
+END $$;
+
 
 ------------------------------------------------------------------------------
 -- Scheduling: fair job queue, per-role queue depth

@@ -76,8 +76,10 @@ CREATE TABLE ai_gateway.models (
     provider            text NOT NULL REFERENCES ai_gateway.providers (name)
                         ON UPDATE CASCADE ON DELETE CASCADE,
     model               text NOT NULL CHECK (model <> '' AND length(model) <= 200),
-    input_usd_per_mtok  numeric CHECK (input_usd_per_mtok >= 0),
-    output_usd_per_mtok numeric CHECK (output_usd_per_mtok >= 0),
+    -- finite and in range: NaN compares greater than every number, so a NaN
+    -- price passed ">= 0" and made every cost check pass
+    input_usd_per_mtok  numeric CHECK (input_usd_per_mtok >= 0 AND input_usd_per_mtok <= 1000000000),
+    output_usd_per_mtok numeric CHECK (output_usd_per_mtok >= 0 AND output_usd_per_mtok <= 1000000000),
     context_window      int CHECK (context_window > 0),
     PRIMARY KEY (provider, model)
 );
@@ -117,7 +119,7 @@ CREATE TABLE ai_gateway.quotas (
     period       text NOT NULL CHECK (period IN ('minute', 'hour', 'day', 'month')),
     max_requests bigint CHECK (max_requests >= 0),
     max_tokens   bigint CHECK (max_tokens >= 0),
-    max_cost_usd numeric CHECK (max_cost_usd >= 0),
+    max_cost_usd numeric CHECK (max_cost_usd >= 0 AND max_cost_usd <= 1000000000000),
     PRIMARY KEY (role, period)
 );
 COMMENT ON TABLE ai_gateway.quotas IS 'Per-role budgets per calendar period (UTC); a group role''s quota is one pool';
@@ -529,24 +531,48 @@ BEGIN
     END IF;
 END $$;
 
+-- The role a grant names: a role name or regrole text, 'public' for every
+-- role.  NULL is an error (22004), never PUBLIC: a role lookup that found
+-- nothing must not open a route or provider to everyone.
+CREATE FUNCTION ai_gateway.grantee_of(role text, what text) RETURNS regrole
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION '%: the role is NULL', what
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'To grant to every role, pass ''PUBLIC''; a role lookup that found nothing gives NULL.';
+    END IF;
+    IF lower(role) = 'public' THEN
+        RETURN NULL;
+    END IF;
+    RETURN role::regrole;
+END $$;
 CREATE FUNCTION ai_gateway.grant_route(route text, role text) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    g regrole;
 BEGIN
     PERFORM ai_gateway.require_admin();
+    IF grant_route.route IS NULL THEN
+        RAISE EXCEPTION 'grant_route: the route is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    g := ai_gateway.grantee_of(grant_route.role, 'grant_route');
     INSERT INTO ai_gateway.route_grants (route, grantee, granted_by)
-    VALUES (grant_route.route,
-            CASE WHEN lower(grant_route.role) = 'public' THEN NULL ELSE grant_route.role::regrole END,
-            session_user)
+    VALUES (grant_route.route, g, session_user)
     ON CONFLICT DO NOTHING;
 END $$;
 CREATE FUNCTION ai_gateway.revoke_route(route text, role text) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    g regrole;
 BEGIN
     PERFORM ai_gateway.require_admin();
-    DELETE FROM ai_gateway.route_grants g
-     WHERE g.route = revoke_route.route
-       AND g.grantee IS NOT DISTINCT FROM
-           (CASE WHEN lower(revoke_route.role) = 'public' THEN NULL ELSE revoke_route.role::regrole END);
+    IF revoke_route.route IS NULL THEN
+        RAISE EXCEPTION 'revoke_route: the route is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    g := ai_gateway.grantee_of(revoke_route.role, 'revoke_route');
+    DELETE FROM ai_gateway.route_grants r
+     WHERE r.route = revoke_route.route AND r.grantee IS NOT DISTINCT FROM g;
 END $$;
 -- the signatures of DESIGN.md: a regrole, delegated to the text forms above
 CREATE FUNCTION ai_gateway.grant_route(route text, role regrole) RETURNS void
@@ -557,22 +583,30 @@ CREATE FUNCTION ai_gateway.revoke_route(route text, role regrole) RETURNS void
     AS $$ SELECT ai_gateway.revoke_route(route, role::text) $$;
 CREATE FUNCTION ai_gateway.grant_provider(provider text, role text) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    g regrole;
 BEGIN
     PERFORM ai_gateway.require_admin();
+    IF grant_provider.provider IS NULL THEN
+        RAISE EXCEPTION 'grant_provider: the provider is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    g := ai_gateway.grantee_of(grant_provider.role, 'grant_provider');
     INSERT INTO ai_gateway.provider_grants (provider, grantee, granted_by)
-    VALUES (grant_provider.provider,
-            CASE WHEN lower(grant_provider.role) = 'public' THEN NULL ELSE grant_provider.role::regrole END,
-            session_user)
+    VALUES (grant_provider.provider, g, session_user)
     ON CONFLICT DO NOTHING;
 END $$;
 CREATE FUNCTION ai_gateway.revoke_provider(provider text, role text) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    g regrole;
 BEGIN
     PERFORM ai_gateway.require_admin();
-    DELETE FROM ai_gateway.provider_grants g
-     WHERE g.provider = revoke_provider.provider
-       AND g.grantee IS NOT DISTINCT FROM
-           (CASE WHEN lower(revoke_provider.role) = 'public' THEN NULL ELSE revoke_provider.role::regrole END);
+    IF revoke_provider.provider IS NULL THEN
+        RAISE EXCEPTION 'revoke_provider: the provider is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    g := ai_gateway.grantee_of(revoke_provider.role, 'revoke_provider');
+    DELETE FROM ai_gateway.provider_grants p
+     WHERE p.provider = revoke_provider.provider AND p.grantee IS NOT DISTINCT FROM g;
 END $$;
 
 CREATE FUNCTION ai_gateway.usage_now()

@@ -35,6 +35,7 @@ Model names (for Azure and Gemini the percent-decoded path segment):
                              echo_prompt (a failure's message quotes the last user message)
                              redirect (302 to the same path under /redirected on this server)
                              chunk=BYTES html200 wrong_type intl_error (see "Fault details")
+                             refuse=KIND (a documented refusal: see "Refusals")
 Control: GET /_mock/stats, POST /_mock/reset, GET /_mock/last.
 
 Fault details:
@@ -53,6 +54,19 @@ Fault details:
                     on embedding routes every vector's numbers as strings
     intl_error      with a failure status: a long non-ASCII error message (as providers
                     with localized messages send), 3-byte UTF-8 characters
+
+Refusals (refuse=KIND, chat routes; 200 with the dialect's usage, no text):
+    refusal         openai/azure: message.content null + message.refusal text;
+                    anthropic: content [] + stop_reason "refusal"; gemini: a candidate
+                    without content, finishReason SAFETY; cohere: finish_reason ERROR_TOXIC
+    filter          openai/azure: content null, finish_reason "content_filter"
+    length          the output limit before any text: finish_reason "length" (openai),
+                    stop_reason "max_tokens" (anthropic), MAX_TOKENS (gemini, cohere)
+    prompt          gemini: no candidates, promptFeedback.blockReason SAFETY
+    RECITATION, BLOCKLIST, PROHIBITED_CONTENT, SPII   gemini: that finishReason, no content
+    partial         anthropic: some text, then stop_reason "refusal"
+    prompt_filter   openai/azure: HTTP 400, error.code content_filter,
+                    innererror.code ResponsibleAIPolicyViolation (Azure's prompt filter)
 
 Counting: "requests", "by_path", "by_model" count provider requests (not /_mock/*).
 "connections" counts the TCP connections that carried at least one provider request since
@@ -235,6 +249,10 @@ class Dialect:
     def chat_body(self, model, reply, tin, tout, null_content):
         raise NotImplementedError
 
+    def refuse(self, obj, kind):
+        """The chat body obj turned into the documented refusal `kind` (see Refusals)."""
+        raise ClientError(400, f"mock: {self.name} has no refusal {kind!r}")
+
     def embed_texts(self, body, kind):
         """-> list of (text, dimension), one per input, in order"""
         raise ClientError(404, "mock: this provider has no embeddings route")
@@ -296,6 +314,26 @@ class OpenAI(Dialect):
             "service_tier": "default",
             "system_fingerprint": "fp_mock",
         }
+
+    def prompt_filter(self):
+        """Azure's documented prompt filter: HTTP 400, code content_filter."""
+        return {"error": {"message": "The response was filtered due to the prompt triggering "
+                                     "Azure OpenAI's content management policy.",
+                          "type": None, "param": "prompt", "code": "content_filter", "status": 400,
+                          "innererror": {"code": "ResponsibleAIPolicyViolation",
+                                         "content_filter_result": {
+                                             "violence": {"filtered": True, "severity": "high"}}}}}
+
+    def refuse(self, obj, kind):
+        choice = obj["choices"][0]
+        choice["message"]["content"] = None
+        if kind == "refusal":
+            choice["message"]["refusal"] = "I'm sorry, but I can't help with that request."
+        elif kind in ("filter", "length"):
+            choice["finish_reason"] = "content_filter" if kind == "filter" else "length"
+        else:
+            return super().refuse(obj, kind)
+        return obj
 
     def embed_texts(self, body, kind):
         if "input" not in body:
@@ -371,6 +409,14 @@ class Anthropic(Dialect):
             },
         }
 
+    def refuse(self, obj, kind):
+        if kind not in ("refusal", "length", "partial"):
+            return super().refuse(obj, kind)
+        if kind != "partial":
+            obj["content"] = []
+        obj["stop_reason"] = "max_tokens" if kind == "length" else "refusal"
+        return obj
+
 
 class Cohere(Dialect):
     name = "cohere"
@@ -401,6 +447,13 @@ class Cohere(Dialect):
             "usage": {"billed_units": {"input_tokens": tin, "output_tokens": tout},
                       "tokens": {"input_tokens": tin, "output_tokens": tout}},
         }
+
+    def refuse(self, obj, kind):
+        if kind not in ("refusal", "length"):
+            return super().refuse(obj, kind)
+        obj["message"]["content"] = []
+        obj["finish_reason"] = "MAX_TOKENS" if kind == "length" else "ERROR_TOXIC"
+        return obj
 
     def embed_texts(self, body, kind):
         if "texts" not in body:
@@ -513,6 +566,27 @@ class Gemini(Dialect):
             },
         }
 
+    FINISH = {"refusal": "SAFETY", "length": "MAX_TOKENS", "RECITATION": "RECITATION",
+              "BLOCKLIST": "BLOCKLIST", "PROHIBITED_CONTENT": "PROHIBITED_CONTENT",
+              "SPII": "SPII", "SAFETY": "SAFETY"}
+
+    def refuse(self, obj, kind):
+        if kind == "prompt":
+            del obj["candidates"]
+            obj["promptFeedback"] = {"blockReason": "SAFETY", "safetyRatings": [
+                {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH"}]}
+            obj["usageMetadata"]["candidatesTokenCount"] = 0
+            return obj
+        if kind not in self.FINISH:
+            return super().refuse(obj, kind)
+        cand = obj["candidates"][0]
+        cand.pop("content", None)
+        cand["finishReason"] = self.FINISH[kind]
+        if kind != "length":
+            cand["safetyRatings"] = [{"category": "HARM_CATEGORY_DANGEROUS_CONTENT",
+                                      "probability": "HIGH", "blocked": True}]
+        return obj
+
     def embed_texts(self, body, kind):
         if kind == "embed_one":
             return [(self.content_text(body.get("content")),
@@ -570,7 +644,7 @@ FLAG_DIRECTIVES = frozenset(("reset", "reset_mid", "hang", "malformed", "truncat
 VALUE_DIRECTIVES = {"latency": float, "status": int, "retry_after": float,
                     "retry_after_date": float, "retry_after_ms": float, "fail_first": int,
                     "seq": str, "trickle": float, "oversized": int, "chunk": int,
-                    "pad": int}
+                    "pad": int, "refuse": str}
 
 
 class Directives:
@@ -918,6 +992,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._recorded(dialect, sample, 200)
 
         null_content = "null_content" in d.flags
+        if kind == "chat" and d.values.get("refuse") == "prompt_filter":
+            if not hasattr(dialect, "prompt_filter"):
+                raise ClientError(400, f"mock: {dialect.name} has no refusal 'prompt_filter'")
+            return Response(400, dialect.prompt_filter())
         if kind == "chat":
             texts, last_user = dialect.chat_texts(req.body)
             if d.base == "echo":
@@ -934,6 +1012,8 @@ class Handler(BaseHTTPRequestHandler):
                                     dialect.finish_value + INVALID_UTF8_MARK)
             if "wrong_type" in d.flags:
                 obj = replace_value(obj, reply, 42)
+            if "refuse" in d.values:
+                obj = dialect.refuse(obj, d.values["refuse"])
             return Response(200, obj)
 
         items = dialect.embed_texts(req.body, kind)

@@ -19,6 +19,7 @@
 #include "base/compat.h"
 #include "core/preload.h"
 #include "governance/stats.h"
+#include "routing/target_state.h"
 
 /* Percentile from the histogram, interpolated inside its bucket. */
 static double
@@ -138,6 +139,38 @@ label(StringInfo buf, const AigStatsSnapshot *sn, const char *extra)
 }
 
 /* ai_gateway.metrics(): Prometheus text exposition of the same counters. */
+/*
+ * The shared tables of target state and statistics (all databases): entries
+ * in use, entries reclaimed to make room, and new targets or combinations
+ * that found no room (ran without a breaker, or were not counted).
+ */
+static void
+shared_table_metrics(StringInfo buf)
+{
+	int64		used[2],
+				reclaimed[2],
+				untracked[2];
+	static const char *const names[2] = {"targets", "stats"};
+
+	aig_target_state_counts(&used[0], &reclaimed[0], &untracked[0]);
+	aig_stats_counts(&used[1], &reclaimed[1], &untracked[1]);
+	appendStringInfoString(buf, "# HELP ai_gateway_shared_entries Entries in use in the shared target-state and statistics tables.\n"
+						   "# TYPE ai_gateway_shared_entries gauge\n");
+	for (int i = 0; i < 2; i++)
+		appendStringInfo(buf, "ai_gateway_shared_entries{table=\"%s\"} " INT64_FORMAT "\n",
+						 names[i], used[i]);
+	appendStringInfoString(buf, "# HELP ai_gateway_shared_reclaimed_total Entries reclaimed to make room (vanished, idle or least recently used).\n"
+						   "# TYPE ai_gateway_shared_reclaimed_total counter\n");
+	for (int i = 0; i < 2; i++)
+		appendStringInfo(buf, "ai_gateway_shared_reclaimed_total{table=\"%s\"} " INT64_FORMAT "\n",
+						 names[i], reclaimed[i]);
+	appendStringInfoString(buf, "# HELP ai_gateway_shared_untracked_total New targets left without a breaker, or combinations left uncounted, for want of room.\n"
+						   "# TYPE ai_gateway_shared_untracked_total counter\n");
+	for (int i = 0; i < 2; i++)
+		appendStringInfo(buf, "ai_gateway_shared_untracked_total{table=\"%s\"} " INT64_FORMAT "\n",
+						 names[i], untracked[i]);
+}
+
 PG_FUNCTION_INFO_V1(aig_metrics);
 Datum
 aig_metrics(PG_FUNCTION_ARGS)
@@ -222,5 +255,6 @@ aig_metrics(PG_FUNCTION_ARGS)
 		label(&buf, &snaps[i], NULL);
 		appendStringInfo(&buf, " " INT64_FORMAT "\n", snaps[i].c.requests);
 	}
+	shared_table_metrics(&buf);
 	PG_RETURN_TEXT_P(cstring_to_text(buf.data));
 }

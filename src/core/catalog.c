@@ -386,6 +386,20 @@ aig_catalog_provider(const char *name)
 	return e ? e->provider : NULL;
 }
 
+bool
+aig_catalog_providers_loaded(void)
+{
+	return aig_provider_hash != NULL;
+}
+
+void
+aig_catalog_mark_stale(void)
+{
+	/* as an invalidation would: a pinned cache is retired, not freed */
+	catalog_valid = false;
+	inval_count++;
+}
+
 /* The price of provider/model, else the provider-wide default (model '*'). */
 const AigModelPrice *
 aig_catalog_price(const char *provider, const char *model)

@@ -168,6 +168,11 @@ extern void aig_catalog_unpin(void);
 
 extern AigRoute *aig_catalog_route(const char *name);
 extern AigProvider *aig_catalog_provider(const char *name);
+/* Are this database's providers loaded (aig_catalog_provider meaningful)? */
+extern bool aig_catalog_providers_loaded(void);
+/* Reload this backend's cache at its next call (a shared entry it holds was
+ * reclaimed: look the entries up again). */
+extern void aig_catalog_mark_stale(void);
 extern const AigModelPrice *aig_catalog_price(const char *provider, const char *model);
 /* ai_gateway.quotas and ai_gateway.rate_limits rows. */
 extern const AigQuota *aig_catalog_quotas(int *n);

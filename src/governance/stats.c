@@ -13,6 +13,12 @@
  * aig_stats_shmem_size(), created by aig_stats_shmem_startup() (init/shmem.c
  * calls both).
  *
+ * Reclaiming: when the table is full a new combination takes the place of
+ * an entry of this database whose provider is gone from the catalog, else
+ * of the least recently counted entry (its counters are dropped; counted
+ * in metrics()).  A reclaimed entry's generation changes, so a backend
+ * still holding its address leaves it alone (core/handles.h).
+ *
  * Locking: one LWLock of its own (the "ai_gateway stats" tranche) guards
  * the hash — shared to find an entry or scan, exclusive to add or remove
  * one; it guards nothing else.  The counters of an entry are under the
@@ -32,8 +38,12 @@
 #include "storage/spin.h"
 #include "utils/hsearch.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 
+#include "core/catalog.h"
+#include "core/handles.h"
 #include "governance/stats.h"
+#include "providers/provider.h"
 
 #define KEYLEN AIG_STATS_NAMELEN
 
@@ -60,7 +70,9 @@ StaticAssertDecl(EC_COUNT == AIG_STATS_NCLASSES, "error classes of stats.h");
 struct AigStats
 {
 	char		key[KEYLEN];	/* "dbid\x1froute\x1fprovider\x1fmodel" */
-	slock_t		mutex;			/* protects c */
+	slock_t		mutex;			/* protects c, generation, last_used */
+	uint64		generation;		/* new at every (re)use, 0 once reclaimed */
+	TimestampTz last_used;
 	AigStatsCounters c;
 };
 
@@ -70,6 +82,9 @@ struct AigStats
 typedef struct StatsShared
 {
 	LWLock	   *lock;
+	pg_atomic_uint64 next_generation;
+	pg_atomic_uint64 reclaimed;	/* entries reclaimed to make room */
+	pg_atomic_uint64 untracked;	/* combinations that found no room */
 } StatsShared;
 
 static StatsShared *stats_shared = NULL;
@@ -99,12 +114,80 @@ aig_stats_shmem_startup(void)
 
 	stats_shared = ShmemInitStruct("ai_gateway stats lock", sizeof(StatsShared), &found);
 	if (!found)
+	{
 		stats_shared->lock = &(GetNamedLWLockTranche(STATS_TRANCHE))->lock;
+		pg_atomic_init_u64(&stats_shared->next_generation, 1);
+		pg_atomic_init_u64(&stats_shared->reclaimed, 0);
+		pg_atomic_init_u64(&stats_shared->untracked, 0);
+	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = KEYLEN;
 	info.entrysize = sizeof(AigStats);
 	stats_hash = ShmemInitHash("ai_gateway stats", aig_max_stats, aig_max_stats,
 							   &info, HASH_ELEM | HASH_STRINGS | HASH_FIXED_SIZE);
+}
+
+/* Is provider (the third field of key "db\x1froute\x1fprovider\x1fmodel") of this database gone? */
+static bool
+vanished(const char *key, bool catalog_loaded)
+{
+	char	   *end;
+	const char *p;
+	const char *q;
+	char		name[KEYLEN];
+
+	if (!catalog_loaded || (Oid) strtoul(key, &end, 10) != MyDatabaseId || *end != '\x1f')
+		return false;
+	p = strchr(end + 1, '\x1f');
+	q = p ? strchr(p + 1, '\x1f') : NULL;
+	if (q == NULL)
+		return false;
+	memcpy(name, p + 1, q - (p + 1));
+	name[q - (p + 1)] = '\0';
+	return aig_catalog_provider(name) == NULL;
+}
+
+/*
+ * Make room for one entry: an entry of a vanished provider, else the least
+ * recently counted one.  The hash lock is held exclusively.
+ */
+static bool
+reclaim_one(void)
+{
+	HASH_SEQ_STATUS st;
+	AigStats   *s;
+	AigStats   *best = NULL;
+	TimestampTz best_used = 0;
+	bool		loaded = aig_catalog_providers_loaded();
+
+	hash_seq_init(&st, stats_hash);
+	while ((s = hash_seq_search(&st)) != NULL)
+	{
+		TimestampTz used;
+
+		if (vanished(s->key, loaded))
+		{
+			best = s;
+			hash_seq_term(&st);
+			break;
+		}
+		SpinLockAcquire(&s->mutex);
+		used = s->last_used;
+		SpinLockRelease(&s->mutex);
+		if (best == NULL || used < best_used)
+		{
+			best = s;
+			best_used = used;
+		}
+	}
+	if (best == NULL)
+		return false;
+	SpinLockAcquire(&best->mutex);
+	best->generation = 0;
+	SpinLockRelease(&best->mutex);
+	hash_search(stats_hash, best->key, HASH_REMOVE, NULL);
+	pg_atomic_fetch_add_u64(&stats_shared->reclaimed, 1);
+	return true;
 }
 
 AigStats *
@@ -120,18 +203,44 @@ aig_stats_entry(const char *route, const char *provider, const char *model)
 		return NULL;
 	LWLockAcquire(stats_shared->lock, LW_SHARED);
 	s = hash_search(stats_hash, key, HASH_FIND, NULL);
-	LWLockRelease(stats_shared->lock);
 	if (s)
+	{
+		/* stable: a generation changes only under the exclusive lock */
+		aig_handle_remember(s, s->generation);
+		LWLockRelease(stats_shared->lock);
 		return s;
+	}
+	LWLockRelease(stats_shared->lock);
 	LWLockAcquire(stats_shared->lock, LW_EXCLUSIVE);
 	s = hash_search(stats_hash, key, HASH_ENTER_NULL, &found);
+	if (s == NULL && reclaim_one())
+		s = hash_search(stats_hash, key, HASH_ENTER_NULL, &found);
 	if (s && !found)
 	{
 		memset((char *) s + KEYLEN, 0, sizeof(AigStats) - KEYLEN);
 		SpinLockInit(&s->mutex);
+		s->generation = pg_atomic_fetch_add_u64(&stats_shared->next_generation, 1);
+		s->last_used = GetCurrentTimestamp();
 	}
+	if (s)
+		aig_handle_remember(s, s->generation);
+	else
+		pg_atomic_fetch_add_u64(&stats_shared->untracked, 1);
 	LWLockRelease(stats_shared->lock);
 	return s;
+}
+
+void
+aig_stats_counts(int64 *used, int64 *reclaimed, int64 *untracked)
+{
+	*used = *reclaimed = *untracked = 0;
+	if (stats_hash == NULL)
+		return;
+	LWLockAcquire(stats_shared->lock, LW_SHARED);
+	*used = (int64) hash_get_num_entries(stats_hash);
+	LWLockRelease(stats_shared->lock);
+	*reclaimed = (int64) pg_atomic_read_u64(&stats_shared->reclaimed);
+	*untracked = (int64) pg_atomic_read_u64(&stats_shared->untracked);
 }
 
 static int
@@ -155,6 +264,8 @@ error_class(int sqlerrcode)
 			return EC_CANCELED;
 		case ERRCODE_INVALID_PARAMETER_VALUE:
 		case ERRCODE_UNDEFINED_OBJECT:
+		case AIG_ERRCODE_MODEL_REFUSED: /* the request was refused */
+		case AIG_ERRCODE_MODEL_NO_TEXT:
 			return EC_BAD_REQUEST;
 		default:
 			if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION)
@@ -168,12 +279,24 @@ aig_stats_record(AigStats *s, bool ok, int sqlerrcode, double latency_ms, int64 
 				 int64 out_tok, bool has_cost, double cost, bool cache_hit)
 {
 	int			b = 0;
+	TimestampTz now;
+	uint64		gen;
 
 	if (s == NULL)
 		return;
 	while (b < AIG_STATS_BUCKETS - 1 && latency_ms > aig_stats_bounds[b])
 		b++;
+	now = GetCurrentTimestamp();
+	gen = aig_handle_generation(s);
 	SpinLockAcquire(&s->mutex);
+	if (s->generation == 0 || s->generation != gen)
+	{
+		/* reclaimed for another combination since this backend looked it up */
+		SpinLockRelease(&s->mutex);
+		aig_catalog_mark_stale();	/* the next call looks it up again */
+		return;
+	}
+	s->last_used = now;
 	s->c.requests++;
 	if (!ok)
 		s->c.errors[error_class(sqlerrcode)]++;
@@ -248,7 +371,12 @@ aig_stats_forget_db(Oid dbid)
 		char	   *end;
 
 		if ((Oid) strtoul(s->key, &end, 10) == dbid && *end == '\x1f')
+		{
+			SpinLockAcquire(&s->mutex);
+			s->generation = 0;
+			SpinLockRelease(&s->mutex);
 			hash_search(stats_hash, s->key, HASH_REMOVE, NULL);
+		}
 	}
 	LWLockRelease(stats_shared->lock);
 }

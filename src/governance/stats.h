@@ -61,6 +61,9 @@ extern void aig_stats_reset_db(void);
 /* Free the entries of a dropped database (no backend is connected to it). */
 extern void aig_stats_forget_db(Oid dbid);
 
+/* Entries in use, reclaimed to make room, and combinations left uncounted (all databases). */
+extern void aig_stats_counts(int64 *used, int64 *reclaimed, int64 *untracked);
+
 /* Count one finished call.  Never raises (safe in PG_CATCH). */
 extern void aig_stats_record(AigStats *s, bool ok, int sqlerrcode, double latency_ms,
 							 int64 in_tok, int64 out_tok, bool has_cost, double cost,

@@ -90,16 +90,24 @@ anthropic_read_chat(const AigJson *root, const char *label, void *arg,
 	if (nparts < 0)
 		return false;
 	stop_reason = aig_jstr(root, "stop_reason");
-	if (nparts == 0)
+	if (stop_reason != NULL && strcmp(stop_reason, "refusal") == 0)
 	{
-		if (stop_reason != NULL && strcmp(stop_reason, "refusal") == 0)
-			*errmsg = pstrdup("anthropic refused the request (stop_reason refusal)");
-		else
-			*errmsg = pstrdup("anthropic response has no text content");
+		/* documented: a refusal, whatever (partial) text came before it */
+		aig_chat_no_answer(out, AIG_ANSWER_REFUSED, aig_finish_anthropic, stop_reason, NULL);
+	}
+	else if (nparts == 0 && stop_reason != NULL && strcmp(stop_reason, "max_tokens") == 0)
+		aig_chat_no_answer(out, AIG_ANSWER_NO_TEXT_LIMIT, aig_finish_anthropic,
+						   stop_reason, NULL);
+	else if (nparts == 0)
+	{
+		*errmsg = pstrdup("anthropic response has no text content");
 		return false;
 	}
-	out->content = buf.data;
-	out->finish_reason = aig_finish_reason(aig_finish_anthropic, stop_reason);
+	else
+	{
+		out->content = buf.data;
+		out->finish_reason = aig_finish_reason(aig_finish_anthropic, stop_reason);
+	}
 	out->model = aig_jstr(root, "model");
 	usage = aig_jget(root, "usage");
 	out->input_tokens = aig_jtokens(usage, "input_tokens");

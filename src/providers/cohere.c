@@ -74,6 +74,7 @@ cohere_read_chat(const AigJson *root, const char *label, void *arg,
 	const AigJson *usage;
 	StringInfoData buf;
 	int			nparts;
+	char	   *finish;
 
 	if (!aig_jis(root, AIG_JSON_OBJECT))
 	{
@@ -87,24 +88,28 @@ cohere_read_chat(const AigJson *root, const char *label, void *arg,
 		return false;
 	}
 	content = aig_jget(message, "content");
-	if (content == NULL || aig_jis(content, AIG_JSON_NULL))
-	{
-		*errmsg = pstrdup("cohere response has no text content");
-		return false;
-	}
 	initStringInfo(&buf);
-	nparts = aig_join_text_parts(content, true, false, &buf,
-								 "cohere response: message.content", errmsg);
+	nparts = 0;
+	if (content != NULL && !aig_jis(content, AIG_JSON_NULL))
+		nparts = aig_join_text_parts(content, true, false, &buf,
+									 "cohere response: message.content", errmsg);
 	if (nparts < 0)
 		return false;
-	if (nparts == 0)
+	finish = aig_jstr(root, "finish_reason");
+	if (nparts == 0 && finish != NULL && strcmp(finish, "MAX_TOKENS") == 0)
+		aig_chat_no_answer(out, AIG_ANSWER_NO_TEXT_LIMIT, aig_finish_cohere, finish, NULL);
+	else if (nparts == 0 && finish != NULL && strcmp(finish, "ERROR_TOXIC") == 0)
+		aig_chat_no_answer(out, AIG_ANSWER_REFUSED, aig_finish_cohere, finish, NULL);
+	else if (nparts == 0)
 	{
 		*errmsg = pstrdup("cohere response has no text content");
 		return false;
 	}
-	out->content = buf.data;
-	out->finish_reason = aig_finish_reason(aig_finish_cohere,
-										   aig_jstr(root, "finish_reason"));
+	else
+	{
+		out->content = buf.data;
+		out->finish_reason = aig_finish_reason(aig_finish_cohere, finish);
+	}
 	out->model = aig_jstr(root, "model");
 
 	usage = aig_jget(root, "usage");

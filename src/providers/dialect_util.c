@@ -46,6 +46,7 @@ const AigFinishMap aig_finish_cohere[] = {
 	{"STOP_SEQUENCE", "stop"},
 	{"MAX_TOKENS", "length"},
 	{"TOOL_CALL", "tool_calls"},
+	{"ERROR_TOXIC", "content_filter"},
 	{NULL, NULL}
 };
 
@@ -406,6 +407,19 @@ aig_chat_result_init(AigChatResult *out)
 	memset(out, 0, sizeof(*out));
 	out->input_tokens = -1;
 	out->output_tokens = -1;
+}
+
+bool
+aig_chat_no_answer(AigChatResult *out, AigAnswerKind kind, const AigFinishMap *map,
+				   const char *raw_finish, const char *text)
+{
+	out->kind = kind;
+	out->content = pstrdup("");
+	out->finish_reason = raw_finish ? aig_finish_reason(map, raw_finish) :
+		pstrdup(kind == AIG_ANSWER_REFUSED ? "content_filter" : "length");
+	/* the provider's text: valid UTF-8, bounded (it goes into messages) */
+	out->refusal = text ? aig_body_excerpt(text, strlen(text), 300) : NULL;
+	return true;
 }
 
 /* ---------------------------------------------------------------------

@@ -138,6 +138,16 @@ extern bool aig_read_vector_list(const AigJson *arr, AigEmbedResult *out,
 
 extern void aig_chat_result_init(AigChatResult *out);
 
+/*
+ * The body is a documented refusal, safety block or an output limit hit
+ * before any text: out->kind, out->refusal (an excerpt of text, may be NULL),
+ * out->finish_reason (normalized, from raw_finish), content "".  The caller
+ * still reads the usage (what the provider billed).  Returns true.
+ */
+extern bool aig_chat_no_answer(AigChatResult *out, AigAnswerKind kind,
+							   const AigFinishMap *map, const char *raw_finish,
+							   const char *text);
+
 /* ---- errors ---- */
 
 /* Dialect refinement, called with the parsed body (any JSON type). */

@@ -129,6 +129,16 @@ gemini_is_filter_reason(const char *reason)
 	return strcmp(norm, "content_filter") == 0;
 }
 
+/* usageMetadata: what the provider billed */
+static void
+gemini_usage(const AigJson *root, AigChatResult *out)
+{
+	const AigJson *usage = aig_jget(root, "usageMetadata");
+
+	out->input_tokens = aig_jtokens(usage, "promptTokenCount");
+	out->output_tokens = aig_jtokens(usage, "candidatesTokenCount");
+}
+
 static bool
 gemini_read_chat(const AigJson *root, const char *label, void *arg,
 				 char **errmsg)
@@ -138,7 +148,6 @@ gemini_read_chat(const AigJson *root, const char *label, void *arg,
 	const AigJson *cand;
 	const AigJson *content;
 	const AigJson *parts;
-	const AigJson *usage;
 	char	   *reason;
 	StringInfoData buf;
 	int			nparts = 0;
@@ -155,12 +164,17 @@ gemini_read_chat(const AigJson *root, const char *label, void *arg,
 		char	   *block = aig_jstr(aig_jget(root, "promptFeedback"),
 									 "blockReason");
 
-		if (block != NULL)
-			*errmsg = psprintf("gemini blocked the prompt (%s)",
-							   aig_body_excerpt(block, strlen(block), 100));
-		else
+		if (block == NULL)
+		{
 			*errmsg = pstrdup("gemini response has no candidates");
-		return false;
+			return false;
+		}
+		/* documented: the prompt was blocked, no candidates are returned */
+		aig_chat_no_answer(out, AIG_ANSWER_REFUSED, aig_finish_gemini, NULL,
+						   psprintf("prompt blocked: %s",
+									aig_body_excerpt(block, strlen(block), 100)));
+		gemini_usage(root, out);
+		return true;
 	}
 	if (!aig_jis(candidates, AIG_JSON_ARRAY))
 	{
@@ -196,21 +210,29 @@ gemini_read_chat(const AigJson *root, const char *label, void *arg,
 	{
 		/* the reason is the provider's text: valid UTF-8, bounded, in messages */
 		if (gemini_is_filter_reason(reason))
-			*errmsg = psprintf("gemini blocked the response (%s)",
-							   aig_body_excerpt(reason, strlen(reason), 100));
-		else if (reason != NULL)
-			*errmsg = psprintf("gemini response has no text content (finish reason %s)",
-							   aig_body_excerpt(reason, strlen(reason), 100));
+			aig_chat_no_answer(out, AIG_ANSWER_REFUSED, aig_finish_gemini, reason,
+							   psprintf("response blocked: %s",
+										aig_body_excerpt(reason, strlen(reason), 100)));
+		else if (reason != NULL && strcmp(reason, "MAX_TOKENS") == 0)
+			aig_chat_no_answer(out, AIG_ANSWER_NO_TEXT_LIMIT, aig_finish_gemini, reason,
+							   NULL);
 		else
-			*errmsg = pstrdup("gemini response has no text content");
-		return false;
+		{
+			if (reason != NULL)
+				*errmsg = psprintf("gemini response has no text content (finish reason %s)",
+								   aig_body_excerpt(reason, strlen(reason), 100));
+			else
+				*errmsg = pstrdup("gemini response has no text content");
+			return false;
+		}
 	}
-	out->content = buf.data;
-	out->finish_reason = aig_finish_reason(aig_finish_gemini, reason);
+	else
+	{
+		out->content = buf.data;
+		out->finish_reason = aig_finish_reason(aig_finish_gemini, reason);
+	}
 	out->model = aig_jstr(root, "modelVersion");
-	usage = aig_jget(root, "usageMetadata");
-	out->input_tokens = aig_jtokens(usage, "promptTokenCount");
-	out->output_tokens = aig_jtokens(usage, "candidatesTokenCount");
+	gemini_usage(root, out);
 	return true;
 }
 

@@ -147,15 +147,27 @@ openai_read_chat(const AigJson *root, const char *label, void *arg,
 	}
 	else if (content == NULL || aig_jis(content, AIG_JSON_NULL))
 	{
+		/*
+		 * No content: the documented refusal (message.refusal), a content
+		 * filter (finish_reason content_filter, Azure) or the token limit
+		 * reached before any text (finish_reason length) is an answer about
+		 * the request; anything else is not the documented format.
+		 */
 		char	   *refusal = aig_jstr(message, "refusal");
+		char	   *finish = aig_jstr(choice, "finish_reason");
 
-		if (refusal != NULL)
-			*errmsg = psprintf("%s refused the request: %s", label,
-							   aig_body_excerpt(refusal, strlen(refusal), 500));
+		if (refusal != NULL || (finish && strcmp(finish, "content_filter") == 0))
+			aig_chat_no_answer(out, AIG_ANSWER_REFUSED, aig_finish_openai,
+							   refusal && !finish ? "content_filter" : finish, refusal);
+		else if (finish && strcmp(finish, "length") == 0)
+			aig_chat_no_answer(out, AIG_ANSWER_NO_TEXT_LIMIT, aig_finish_openai,
+							   finish, NULL);
 		else
+		{
 			*errmsg = psprintf("%s response: choices[0].message.content is null",
 							   label);
-		return false;
+			return false;
+		}
 	}
 	else
 	{
@@ -164,8 +176,9 @@ openai_read_chat(const AigJson *root, const char *label, void *arg,
 		return false;
 	}
 
-	out->finish_reason = aig_finish_reason(aig_finish_openai,
-										   aig_jstr(choice, "finish_reason"));
+	if (out->kind == AIG_ANSWER_TEXT)
+		out->finish_reason = aig_finish_reason(aig_finish_openai,
+											   aig_jstr(choice, "finish_reason"));
 	out->model = aig_jstr(root, "model");
 	usage = aig_jget(root, "usage");
 	out->input_tokens = aig_jtokens(usage, "prompt_tokens");
@@ -351,6 +364,17 @@ openai_refine_error(const AigJson *root, long http_status,
 	else if (openai_error_is(root, "context_length_exceeded"))
 	{
 		out->sqlerrcode = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		out->retryable = false;
+	}
+	else if (http_status == 400 &&
+			 (openai_error_is(root, "content_filter") ||
+			  aig_jstring_eq(aig_jget(aig_jget(aig_jget(root, "error"), "inner_error"), "code"),
+							 "ResponsibleAIPolicyViolation") ||
+			  aig_jstring_eq(aig_jget(aig_jget(aig_jget(root, "error"), "innererror"), "code"),
+							 "ResponsibleAIPolicyViolation")))
+	{
+		/* Azure's content filter refused the prompt: an answer about the request */
+		out->sqlerrcode = AIG_ERRCODE_MODEL_REFUSED;
 		out->retryable = false;
 	}
 }

@@ -92,9 +92,33 @@ typedef struct AigEmbedRequest
 								 * NULL for the dialect's default */
 } AigEmbedRequest;
 
+/*
+ * A chat answer that carries no answer: the provider refused the request or
+ * its safety system blocked it (an answer about the request, not a sign of
+ * the target's ill health), or the output limit was reached before any
+ * text.  Read from the fields each API documents for it.
+ */
+typedef enum AigAnswerKind
+{
+	AIG_ANSWER_TEXT = 0,		/* content holds the answer */
+	AIG_ANSWER_REFUSED,			/* refusal or safety block */
+	AIG_ANSWER_NO_TEXT_LIMIT	/* max_tokens reached before any text */
+} AigAnswerKind;
+
+/*
+ * SQLSTATEs of such answers (class MR, "model refused"; an implementation-
+ * defined class, no standard code fits): the call ends with them, without a
+ * retry, another target or a breaker charge.
+ */
+#define AIG_ERRCODE_MODEL_REFUSED	MAKE_SQLSTATE('M','R','0','0','1')
+#define AIG_ERRCODE_MODEL_NO_TEXT	MAKE_SQLSTATE('M','R','0','0','2')
+
 /* Normalized chat result. */
 typedef struct AigChatResult
 {
+	AigAnswerKind kind;			/* not TEXT: content is "" and refusal says why */
+	char	   *refusal;		/* the provider's refusal text or block
+								 * reason (bounded excerpt), or NULL */
 	char	   *content;
 	char	   *finish_reason;	/* stop | length | content_filter |
 								 * tool_calls | <provider's own, lower case> */

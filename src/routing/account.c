@@ -114,12 +114,13 @@ aig_r_account_settle(CallAccount *acc, const AigCallInfo *info, bool ok)
 {
 	int64		tokens = 0;
 
-	if (ok)
+	if (ok || info->billed)
 	{
 		tokens = (info->input_tokens >= 0 ? info->input_tokens : acc->est_tokens) +
 			Max(info->output_tokens, 0);
 	}
-	aig_quota_settle(&acc->ticket, tokens, ok && info->has_cost ? info->cost_usd : 0);
+	aig_quota_settle(&acc->ticket, tokens,
+					 (ok || info->billed) && info->has_cost ? info->cost_usd : 0);
 }
 
 /* The audit record, the statistics and the log line of a call.  Never raises. */
@@ -142,9 +143,9 @@ aig_r_account_audit(CallAccount *acc, const AigCallInfo *info, bool target_ok,
 	rec.http_status = (int) info->http_status;
 	rec.attempts = info->attempts;
 	rec.latency_ms = INSTR_TIME_GET_MILLISEC(d);
-	rec.input_tokens = target_ok ? info->input_tokens : -1;
-	rec.output_tokens = target_ok ? info->output_tokens : -1;
-	rec.has_cost = target_ok && info->has_cost;
+	rec.input_tokens = target_ok || info->billed ? info->input_tokens : -1;
+	rec.output_tokens = target_ok || info->billed ? info->output_tokens : -1;
+	rec.has_cost = (target_ok || info->billed) && info->has_cost;
 	rec.cost_usd = info->cost_usd;
 	rec.cache_hit = info->cache_hit;
 	rec.error = error;

@@ -64,6 +64,7 @@ fail(AigAttemptError *err, int code, long http_status, const AigProvider *p,
 	err->message = scrub_message(p, msg);
 	err->retryable = retryable;
 	err->health_failure = health;
+	err->final = false;
 	err->retry_after_ms = -1;
 	return false;
 }
@@ -108,6 +109,8 @@ exchange_ok(const AigProvider *p, AigHttpResponse *resp, AigAttemptError *err)
 			 ue.retryable, ue.retryable);
 		err->retry_after_ms = resp->retry_after_ms >= 0 ? resp->retry_after_ms :
 			ue.retry_after_ms;
+		/* a documented refusal in an error body (Azure's prompt filter) ends the call */
+		err->final = ue.sqlerrcode == AIG_ERRCODE_MODEL_REFUSED;
 		return false;
 	}
 	return true;
@@ -164,6 +167,40 @@ provider_text(const char *s, const AigProvider *p, AigAttemptError *err)
 	return pg_any_to_server(s, len, PG_UTF8);
 }
 
+/*
+ * The provider answered with a refusal, a safety block or no text before
+ * its output limit: an answer about the request, not about the target.  The
+ * call ends here: no retry (it would be refused again, and each try is
+ * paid), no other target (a refused prompt is not shopped around until some
+ * model complies), no breaker charge (one caller's prompts must not shut
+ * the target off for everyone).  res keeps the usage the provider billed.
+ */
+static bool
+no_answer(const AigProvider *p, long status, AigChatResult *res, AigAttemptError *err)
+{
+	char	   *finish = res->finish_reason ? res->finish_reason : "none";
+	char	   *text = res->refusal;
+
+	/* both are the provider's text: checked like any content */
+	if (!pg_verify_mbstr(PG_UTF8, finish, strlen(finish), true))
+		finish = "?";
+	if (text && !pg_verify_mbstr(PG_UTF8, text, strlen(text), true))
+		text = NULL;
+	if (text && GetDatabaseEncoding() != PG_UTF8)
+		text = pg_any_to_server(text, strlen(text), PG_UTF8);
+	if (res->kind == AIG_ANSWER_REFUSED)
+		fail(err, AIG_ERRCODE_MODEL_REFUSED, status, p,
+			 text ? psprintf("the model refused the request (finish reason %s): %s", finish, text) :
+			 psprintf("the model refused the request (finish reason %s)", finish),
+			 false, false);
+	else
+		fail(err, AIG_ERRCODE_MODEL_NO_TEXT, status, p,
+			 psprintf("the output limit was reached before any text (finish reason %s)", finish),
+			 false, false);
+	err->final = true;
+	return false;
+}
+
 /* Build the request of a chat attempt (false + err when the target is unusable). */
 bool
 aig_chat_build(AigTarget *t, AigChatRequest *req, AigHttpRequest *hreq, AigAttemptError *err)
@@ -188,6 +225,8 @@ aig_chat_finish(AigTarget *t, AigHttpResponse *resp, AigChatResult *res, AigAtte
 	memset(res, 0, sizeof(*res));
 	if (!p->dialect->parse_chat(resp->body, resp->body_len, res, &why))
 		return invalid_response(p, resp->status, clean_why(p, resp, why, false), err);
+	if (res->kind != AIG_ANSWER_TEXT)
+		return no_answer(p, resp->status, res, err);
 	res->content = provider_text(res->content, p, err);
 	if (res->content == NULL)
 		return false;

@@ -18,6 +18,8 @@ typedef struct AigAttemptError
 	long		http_status;	/* 0 when none */
 	bool		retryable;		/* the same target may succeed if retried */
 	bool		health_failure; /* counts against the target's breaker */
+	bool		final;			/* ends the call: no retry, no other target
+								 * (a refusal: an answer about the request) */
 	int			retry_after_ms; /* the provider's Retry-After, -1 */
 } AigAttemptError;
 

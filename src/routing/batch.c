@@ -89,7 +89,13 @@ finish(Work *w, bool ok, const char *error)
 static void
 fail_attempt(Work *w, TargetRun *r)
 {
-	if (!w->err.retryable || r->tries > r->max_retries)
+	if (w->err.final)
+	{
+		/* a refusal ends the call: no retry, no other target */
+		for (int i = 0; i < w->item->ncand; i++)
+			w->run[i].done = true;
+	}
+	else if (!w->err.retryable || r->tries > r->max_retries)
 		r->done = true;
 	else
 		r->ready_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),

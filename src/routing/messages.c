@@ -6,6 +6,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -225,7 +227,7 @@ aig_chat_result_jsonb(const AigChatResult *res, const AigCallInfo *info)
 	json_int_or_null(&buf, res->output_tokens);
 	appendStringInfoChar(&buf, '}');
 	json_key(&buf, "cost_usd", false);
-	if (info->has_cost)
+	if (info->has_cost && isfinite(info->cost_usd))	/* JSON has no NaN */
 		appendStringInfo(&buf, "%.12g", info->cost_usd);
 	else
 		appendStringInfoString(&buf, "null");

@@ -123,10 +123,32 @@ watch_inflight(CallAccount *acc, AigCallInfo *info, bool charged)
 	inflight_charged = charged;
 }
 
+/*
+ * A call that failed with a provider's refusal (attempt.c: no_answer) was
+ * answered all the same: the tokens the provider billed are charged and
+ * audited, with status "refused".
+ */
+static bool
+refusal_billed(AigChatCall *c)
+{
+	if ((c->info.sqlerrcode != AIG_ERRCODE_MODEL_REFUSED &&
+		 c->info.sqlerrcode != AIG_ERRCODE_MODEL_NO_TEXT) ||
+		c->info.target == NULL || c->answered)
+		return false;
+	aig_r_finish_info(&c->info, c->route, c->info.target, c->info.attempts, c->start,
+					  c->result.input_tokens, c->result.output_tokens);
+	c->info.input_tokens = c->result.input_tokens;
+	c->info.output_tokens = c->result.output_tokens;
+	c->info.billed = true;
+	return true;
+}
+
 /* A failed call: settle what it reserved, audit it (once each).  Never raises. */
 static void
 account_failure(AigChatCall *c, const char *error, bool canceled)
 {
+	bool		refused = !canceled && refusal_billed(c);
+
 	if (c->charged)
 	{
 		aig_r_account_settle(&c->acc, &c->info, false);
@@ -134,7 +156,8 @@ account_failure(AigChatCall *c, const char *error, bool canceled)
 	}
 	if (c->accounted)
 	{
-		aig_r_account_audit(&c->acc, &c->info, c->answered, canceled ? "canceled" : "error",
+		aig_r_account_audit(&c->acc, &c->info, c->answered,
+							canceled ? "canceled" : refused ? "refused" : "error",
 							error, NULL);
 		c->accounted = false;
 	}

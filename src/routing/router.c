@@ -28,6 +28,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "pgstat.h"
@@ -236,6 +238,10 @@ hint_for(int sqlerrcode)
 			return "The provider's answer was not in the format its API documents.";
 		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
 			return "Enable the provider (ai_gateway.providers.enabled) or route to another one.";
+		case AIG_ERRCODE_MODEL_REFUSED:
+			return "The provider refused this request or its safety system blocked it; rephrase the request. It was not retried nor sent to another target, and does not count against the target's health.";
+		case AIG_ERRCODE_MODEL_NO_TEXT:
+			return "Raise max_tokens (the model may spend its budget on reasoning before any text). The call was not retried.";
 		case ERRCODE_CONNECTION_EXCEPTION:
 			return "The target failed repeatedly; it is tried again after ai_gateway.breaker_cooldown_ms. See ai_gateway.health().";
 		default:
@@ -343,6 +349,8 @@ aig_r_finish_info(AigCallInfo *info, AigRoute *route, AigTarget *t, int attempts
 		info->has_cost = true;
 		info->cost_usd = in_tok * price->input_usd_per_mtok / 1e6 +
 			(out_tok > 0 ? out_tok * price->output_usd_per_mtok / 1e6 : 0);
+		/* never a NaN or infinite cost into quotas, JSON or the audit log */
+		info->has_cost = isfinite(info->cost_usd);
 	}
 }
 
@@ -495,6 +503,8 @@ run_route(AigRoute *route, AigCandidate *cands, int n, const AigOrderContext *ct
 			return t;
 		last = t;
 		note(&detail, &noted, t, err.message);
+		if (err.final)
+			break;				/* a refusal: the call ends with it */
 		if (!err.retryable || r->tries > r->max_retries)
 			r->done = true;
 		else

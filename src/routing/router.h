@@ -38,6 +38,8 @@ typedef struct AigCallInfo
 	bool		has_cost;
 	double		cost_usd;
 	bool		cache_hit;		/* answered from the response cache */
+	bool		billed;			/* failed, but the provider answered (a
+								 * refusal) and billed input/output_tokens */
 } AigCallInfo;
 
 /*

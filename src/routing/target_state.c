@@ -4,9 +4,20 @@
  * (round-robin position).
  *
  * Storage: a shared hash (ai_gateway.max_targets entries) created by the
- * shmem startup hook.  Entries are never removed, so a backend looks an
- * entry up once per catalog load and keeps the pointer (AigTarget.state):
- * the hot path takes no LWLock at all.
+ * shmem startup hook.  A backend looks an entry up once per catalog load
+ * and keeps the pointer (AigTarget.state): the hot path takes no LWLock at
+ * all.
+ *
+ * Reclaiming: when the table is full, a new entry takes the place of one
+ * that no longer matters, best first: a target of this database whose
+ * provider is gone from the catalog; an entry idle for a whole error
+ * window; a healthy one (closed, no failure in its window), least recently
+ * used.  An open or failing breaker is never reclaimed (that would let a
+ * failing target through).  A reclaimed entry's generation changes, and a
+ * backend still holding its address (an older catalog) sees that, leaves
+ * it alone and reloads its catalog at its next call (core/handles.h).  When nothing can be reclaimed the new
+ * target runs without a breaker: a WARNING (once per backend) and the
+ * `untracked` counter (metrics()) say so.
  *
  * Shared memory: a small struct holding the lock, and the hash; sized by
  * aig_target_state_shmem_size(), created by aig_target_state_shmem_startup()
@@ -40,16 +51,20 @@
 #include "utils/guc.h"
 
 #include "core/catalog.h"
+#include "core/handles.h"
 #include "routing/target_state.h"
 
 int			aig_max_targets = 1000;
 
 #define TARGET_STATE_TRANCHE "ai_gateway target state"
 
-/* The shared part besides the hash: the lock that guards the hash. */
+/* The shared part besides the hash: the lock that guards the hash, counters. */
 typedef struct TargetStateShared
 {
 	LWLock	   *lock;
+	pg_atomic_uint64 next_generation;
+	pg_atomic_uint64 reclaimed;	/* entries reclaimed to make room */
+	pg_atomic_uint64 untracked;	/* new entries that found no room */
 } TargetStateShared;
 
 static TargetStateShared *ts_shared = NULL;
@@ -79,13 +94,108 @@ aig_target_state_shmem_startup(void)
 
 	ts_shared = ShmemInitStruct("ai_gateway target state lock", sizeof(TargetStateShared), &found);
 	if (!found)
+	{
 		ts_shared->lock = &(GetNamedLWLockTranche(TARGET_STATE_TRANCHE))->lock;
+		pg_atomic_init_u64(&ts_shared->next_generation, 1);
+		pg_atomic_init_u64(&ts_shared->reclaimed, 0);
+		pg_atomic_init_u64(&ts_shared->untracked, 0);
+	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = AIG_STATE_KEYLEN;
 	info.entrysize = sizeof(AigTargetState);
 	aig_target_hash = ShmemInitHash("ai_gateway target state",
 									aig_max_targets, aig_max_targets,
 									&info, HASH_ELEM | HASH_STRINGS | HASH_FIXED_SIZE);
+}
+
+/* Splits "db\x1fprovider\x1fmodel"; false for route entries. */
+static bool split_target_key(const char *key, Oid *db, const char **provider, size_t *plen,
+							 const char **model);
+static void window_totals(AigTargetState *s, int64 epoch, int64 *req, int64 *err);
+
+/* Reclaim classes, best first; CLASS_KEEP is never reclaimed. */
+#define CLASS_VANISHED	0		/* this database's provider is gone */
+#define CLASS_IDLE		1		/* no request for a whole window */
+#define CLASS_HEALTHY	2		/* closed, no failure in its window */
+#define CLASS_KEEP		3		/* open, probing or failing */
+
+/* How reclaimable entry s is.  The hash lock is held exclusively. */
+static int
+reclaim_class(AigTargetState *s, TimestampTz now, bool catalog_loaded)
+{
+	Oid			db;
+	const char *provider;
+	const char *model;
+	size_t		plen;
+	int			cls;
+	int64		wreq,
+				werr;
+
+	if (catalog_loaded && split_target_key(s->key, &db, &provider, &plen, &model) &&
+		db == MyDatabaseId && plen < NAMEDATALEN * 4)
+	{
+		char		name[NAMEDATALEN * 4];
+
+		memcpy(name, provider, plen);
+		name[plen] = '\0';
+		if (aig_catalog_provider(name) == NULL)
+			return CLASS_VANISHED;
+	}
+	if (!split_target_key(s->key, &db, &provider, &plen, &model))
+		return CLASS_HEALTHY;	/* a route's counter: a last resort (it has no
+								 * activity time of its own) */
+	SpinLockAcquire(&s->mutex);
+	window_totals(s, (now / 1000) / Max(s->bucket_ms, 1), &wreq, &werr);
+	if (s->state == AIG_BREAKER_HALF_OPEN ||
+		(s->state == AIG_BREAKER_OPEN && now < s->open_until))
+		cls = CLASS_KEEP;
+	else if (wreq == 0 &&
+			 now - s->last_used > (TimestampTz) Max(s->bucket_ms, 1) * AIG_WINDOW_BUCKETS * 1000)
+		cls = CLASS_IDLE;
+	else if (s->consecutive_failures == 0 && werr == 0)
+		cls = CLASS_HEALTHY;
+	else
+		cls = CLASS_KEEP;
+	SpinLockRelease(&s->mutex);
+	return cls;
+}
+
+/*
+ * Make room for one entry: reclaim the best candidate (lowest class, then
+ * least recently used).  The hash lock is held exclusively.  False when
+ * every entry must be kept.
+ */
+static bool
+reclaim_one(TimestampTz now)
+{
+	HASH_SEQ_STATUS st;
+	AigTargetState *s;
+	AigTargetState *best = NULL;
+	int			best_class = CLASS_KEEP;
+	TimestampTz best_used = 0;
+	bool		loaded = aig_catalog_providers_loaded();
+
+	hash_seq_init(&st, aig_target_hash);
+	while ((s = hash_seq_search(&st)) != NULL)
+	{
+		int			cls = reclaim_class(s, now, loaded);
+
+		if (cls < best_class || (cls == best_class && cls != CLASS_KEEP &&
+								 s->last_used < best_used))
+		{
+			best = s;
+			best_class = cls;
+			best_used = s->last_used;
+		}
+	}
+	if (best == NULL)
+		return false;
+	SpinLockAcquire(&best->mutex);
+	best->generation = 0;		/* holders of its address now leave it alone */
+	SpinLockRelease(&best->mutex);
+	hash_search(aig_target_hash, best->key, HASH_REMOVE, NULL);
+	pg_atomic_fetch_add_u64(&ts_shared->reclaimed, 1);
+	return true;
 }
 
 static AigTargetState *
@@ -99,12 +209,19 @@ state_for_key(const char *key)
 		return NULL;
 	LWLockAcquire(ts_shared->lock, LW_SHARED);
 	s = hash_search(aig_target_hash, key, HASH_FIND, NULL);
-	LWLockRelease(ts_shared->lock);
 	if (s)
+	{
+		/* stable: a generation changes only under the exclusive lock */
+		aig_handle_remember(s, s->generation);
+		LWLockRelease(ts_shared->lock);
 		return s;
+	}
+	LWLockRelease(ts_shared->lock);
 
 	LWLockAcquire(ts_shared->lock, LW_EXCLUSIVE);
 	s = hash_search(aig_target_hash, key, HASH_ENTER_NULL, &found);
+	if (s == NULL && reclaim_one(GetCurrentTimestamp()))
+		s = hash_search(aig_target_hash, key, HASH_ENTER_NULL, &found);
 	if (s && !found)
 	{
 		/* the key is already copied in; zero the rest */
@@ -112,18 +229,35 @@ state_for_key(const char *key)
 		SpinLockInit(&s->mutex);
 		s->state = AIG_BREAKER_CLOSED;
 		s->latency_ms = -1;
+		s->last_used = GetCurrentTimestamp();
+		s->generation = pg_atomic_fetch_add_u64(&ts_shared->next_generation, 1);
 		pg_atomic_init_u64(&s->counter, 0);
 	}
+	if (s)
+		aig_handle_remember(s, s->generation);
+	else
+		pg_atomic_fetch_add_u64(&ts_shared->untracked, 1);
 	LWLockRelease(ts_shared->lock);
 	if (s == NULL && !warned)
 	{
 		warned = true;
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("ai_gateway target state is full; new targets run without a circuit breaker"),
-				 errhint("Raise ai_gateway.max_targets (requires a restart).")));
+				 errmsg("ai_gateway target state is full of open or failing breakers; new targets run without a circuit breaker"),
+				 errdetail("Entries of vanished, idle or healthy targets are reclaimed; none was left."),
+				 errhint("Raise ai_gateway.max_targets (requires a restart). metrics() counts the targets left untracked.")));
 	}
 	return s;
+}
+
+/*
+ * Is s still the entry this backend was handed?  Its spinlock is held.  A
+ * reclaimed address may stand for another target now: leave it alone.
+ */
+static inline bool
+still_mine(AigTargetState *s)
+{
+	return s->generation != 0 && s->generation == aig_handle_generation(s);
 }
 
 /*
@@ -192,6 +326,13 @@ aig_breaker_allow(AigTargetState *s, TimestampTz now, bool *is_probe)
 	if (s == NULL)
 		return true;
 	SpinLockAcquire(&s->mutex);
+	if (!still_mine(s))
+	{
+		SpinLockRelease(&s->mutex);
+		aig_catalog_mark_stale();	/* the next call looks it up again */
+		return true;
+	}
+	s->last_used = now;
 	switch (s->state)
 	{
 		case AIG_BREAKER_CLOSED:
@@ -267,6 +408,13 @@ aig_breaker_record(AigTargetState *s, const AigBreakerConf *conf, TimestampTz no
 				elen--;
 	}
 	SpinLockAcquire(&s->mutex);
+	if (!still_mine(s))
+	{
+		SpinLockRelease(&s->mutex);
+		aig_catalog_mark_stale();
+		return;
+	}
+	s->last_used = now;
 	if (s->bucket_ms != bucket_ms)
 	{
 		/* the window's width changed: start it over */
@@ -342,13 +490,14 @@ aig_target_latency(AigTargetState *s)
 	double		v;
 
 	SpinLockAcquire(&s->mutex);
-	v = s->latency_samples > 0 ? s->latency_ms : -1;
+	v = s->latency_samples > 0 && still_mine(s) ? s->latency_ms : -1;
 	SpinLockRelease(&s->mutex);
 	return v;
 }
 
-void
-aig_target_snapshot(AigTargetState *s, TimestampTz now, AigTargetSnapshot *out)
+/* A copy of entry s; held: s is an address this backend holds (not a scan). */
+static void
+snapshot(AigTargetState *s, TimestampTz now, AigTargetSnapshot *out, bool held)
 {
 	int64		epoch;
 	int			bucket_ms;
@@ -370,6 +519,14 @@ aig_target_snapshot(AigTargetState *s, TimestampTz now, AigTargetSnapshot *out)
 		strlcpy(out->model, model, sizeof(out->model));
 	}
 	SpinLockAcquire(&s->mutex);
+	if (held && !still_mine(s))
+	{
+		/* reclaimed since: nothing known about this target */
+		SpinLockRelease(&s->mutex);
+		out->state = AIG_BREAKER_CLOSED;
+		out->latency_ms = -1;
+		return;
+	}
 	bucket_ms = Max(s->bucket_ms, 1);
 	epoch = (now / 1000) / bucket_ms;
 	out->state = s->state;
@@ -386,6 +543,12 @@ aig_target_snapshot(AigTargetState *s, TimestampTz now, AigTargetSnapshot *out)
 	out->last_error_at = s->last_error_at;
 	memcpy(out->last_error, s->last_error, sizeof(out->last_error));
 	SpinLockRelease(&s->mutex);
+}
+
+void
+aig_target_snapshot(AigTargetState *s, TimestampTz now, AigTargetSnapshot *out)
+{
+	snapshot(s, now, out, true);
 }
 
 int
@@ -415,7 +578,7 @@ aig_target_snapshot_all(AigTargetSnapshot **out)
 		if (n >= cap || !split_target_key(s->key, &db, &provider, &plen, &model) ||
 			db != MyDatabaseId)
 			continue;
-		aig_target_snapshot(s, now, &(*out)[n++]);
+		snapshot(s, now, &(*out)[n++], false);
 	}
 	LWLockRelease(ts_shared->lock);
 	return n;
@@ -443,9 +606,27 @@ aig_target_state_forget_db(Oid dbid)
 
 		/* keys: "db\x1fprovider\x1fmodel" (targets), "db\x1eroute" (routes) */
 		if ((Oid) strtoul(s->key, &end, 10) == dbid && (*end == '\x1f' || *end == '\x1e'))
+		{
+			SpinLockAcquire(&s->mutex);
+			s->generation = 0;
+			SpinLockRelease(&s->mutex);
 			hash_search(aig_target_hash, s->key, HASH_REMOVE, NULL);
+		}
 	}
 	LWLockRelease(ts_shared->lock);
+}
+
+void
+aig_target_state_counts(int64 *used, int64 *reclaimed, int64 *untracked)
+{
+	*used = *reclaimed = *untracked = 0;
+	if (aig_target_hash == NULL)
+		return;
+	LWLockAcquire(ts_shared->lock, LW_SHARED);
+	*used = (int64) hash_get_num_entries(aig_target_hash);
+	LWLockRelease(ts_shared->lock);
+	*reclaimed = (int64) pg_atomic_read_u64(&ts_shared->reclaimed);
+	*untracked = (int64) pg_atomic_read_u64(&ts_shared->untracked);
 }
 
 /* Define ai_gateway.max_targets (called from _PG_init). */

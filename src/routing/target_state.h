@@ -28,6 +28,9 @@ typedef struct AigTargetState
 {
 	char		key[AIG_STATE_KEYLEN];	/* hash key: must be first */
 	slock_t		mutex;			/* protects everything below */
+	uint64		generation;		/* new at every (re)use; 0 once reclaimed
+								 * (core/handles.h) */
+	TimestampTz last_used;		/* last breaker check or outcome */
 	AigBreakerState state;
 	int			consecutive_failures;
 	TimestampTz open_until;
@@ -101,6 +104,12 @@ extern const char *aig_breaker_state_name(AigBreakerState st);
 
 /* This database's target entries (not routes), for health(). */
 extern int	aig_target_snapshot_all(AigTargetSnapshot **out);
+
+/*
+ * Counters of the table (all databases): entries reclaimed to make room,
+ * and new entries that found no room (their target ran untracked).
+ */
+extern void aig_target_state_counts(int64 *used, int64 *reclaimed, int64 *untracked);
 
 /* Free the entries of a dropped database (no backend is connected to it). */
 extern void aig_target_state_forget_db(Oid dbid);
