@@ -19,6 +19,7 @@
 #include "utils/errcodes.h"
 #include "utils/memutils.h"
 
+#include "base/compat.h"
 #include "providers/provider.h"
 #include "providers/dialect_util.h"
 
@@ -214,7 +215,7 @@ openai_read_b64_vector(const AigJson *s, float4 **vec, int *ndims,
 	src = aig_jstring(s, &srclen);
 	maxlen = pg_b64_dec_len((int) srclen);
 	raw = palloc(maxlen + 1);
-	n = pg_b64_decode(src, (int) srclen, raw, maxlen);
+	n = aig_b64_decode(src, (int) srclen, raw, maxlen);
 	pfree(src);
 	if (n < 0)
 	{
