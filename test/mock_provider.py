@@ -182,6 +182,23 @@ def string_list(value, field):
     raise ClientError(400, f"mock: '{field}' must be a string or a non-empty list")
 
 
+def documented_limits(body, what):
+    """400 like the real API for a value its published document refuses.
+    what: {field: ("max_items", n) | ("range", lo, hi) | ("enum", values)}"""
+    for field, rule in what.items():
+        value = body
+        for part in field.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is None:
+            continue
+        if rule[0] == "max_items" and isinstance(value, list) and len(value) > rule[1]:
+            raise ClientError(400, f"mock: '{field}' has {len(value)} items; at most {rule[1]} are allowed")
+        if rule[0] == "range" and isinstance(value, (int, float)) and not rule[1] <= value <= rule[2]:
+            raise ClientError(400, f"mock: '{field}' must be between {rule[1]} and {rule[2]}")
+        if rule[0] == "enum" and value not in rule[1]:
+            raise ClientError(400, f"mock: '{field}' must be one of {sorted(rule[1])}")
+
+
 def messages_of(body, field="messages"):
     msgs = body.get(field) or []
     if not isinstance(msgs, list):
@@ -287,6 +304,8 @@ class OpenAI(Dialect):
                           "code": self.error_code(status)}}
 
     def chat_texts(self, body):
+        documented_limits(body, {"stop": ("max_items", 4), "temperature": ("range", 0, 2),
+                                 "top_p": ("range", 0, 1)})
         msgs = messages_of(body)
         get = lambda m: text_of(m.get("content"))
         return [get(m) for m in msgs], last_with_role(msgs, ("user",), get)
@@ -339,7 +358,10 @@ class OpenAI(Dialect):
         if "input" not in body:
             raise ClientError(400, "mock: 'input' is required")
         dim = dimension(body.get("dimensions"))
-        return [(t, dim) for t in string_list(body["input"], "input")]
+        texts = string_list(body["input"], "input")
+        if any(t == "" for t in texts):
+            raise ClientError(400, "mock: '$.input' is invalid: an input is empty")
+        return [(t, dim) for t in texts]
 
     def embed_body(self, model, body, kind, vectors, tin):
         as_b64 = body.get("encoding_format") == "base64"
@@ -387,6 +409,7 @@ class Anthropic(Dialect):
                 "request_id": "req_mock"}
 
     def chat_texts(self, body):
+        documented_limits(body, {"temperature": ("range", 0, 1), "top_p": ("range", 0, 1)})
         msgs = messages_of(body)
         get = lambda m: text_of(m.get("content"))
         texts = [text_of(body.get("system"))] + [get(m) for m in msgs]
@@ -434,6 +457,8 @@ class Cohere(Dialect):
         return {"id": str(uuid.uuid4()), "message": message}
 
     def chat_texts(self, body):
+        documented_limits(body, {"stop_sequences": ("max_items", 5), "temperature": ("range", 0, 1),
+                                 "p": ("range", 0.01, 0.99), "seed": ("range", 0, 2**64 - 1)})
         msgs = messages_of(body)
         get = lambda m: text_of(m.get("content"))
         return [get(m) for m in msgs], last_with_role(msgs, ("user",), get)
@@ -458,6 +483,8 @@ class Cohere(Dialect):
     def embed_texts(self, body, kind):
         if "texts" not in body:
             raise ClientError(400, "mock: 'texts' is required")
+        documented_limits(body, {"input_type": ("enum", {"search_document", "search_query",
+                                                         "classification", "clustering", "image"})})
         dim = dimension(body.get("output_dimension"))
         return [(t, dim) for t in string_list(body["texts"], "texts")]
 
@@ -545,6 +572,9 @@ class Gemini(Dialect):
         return text_of(content.get("parts")) if isinstance(content, dict) else ""
 
     def chat_texts(self, body):
+        documented_limits(body, {"generationConfig.stopSequences": ("max_items", 5),
+                                 "generationConfig.temperature": ("range", 0, 2),
+                                 "generationConfig.topP": ("range", 0, 1)})
         contents = messages_of(body, "contents")
         texts = [self.content_text(body.get("systemInstruction"))]
         texts += [self.content_text(c) for c in contents]
@@ -587,7 +617,14 @@ class Gemini(Dialect):
                                       "probability": "HIGH", "blocked": True}]
         return obj
 
+    TASK_TYPES = {"TASK_TYPE_UNSPECIFIED", "RETRIEVAL_QUERY", "RETRIEVAL_DOCUMENT",
+                  "SEMANTIC_SIMILARITY", "CLASSIFICATION", "CLUSTERING", "QUESTION_ANSWERING",
+                  "FACT_VERIFICATION", "CODE_RETRIEVAL_QUERY"}
+
     def embed_texts(self, body, kind):
+        for r in [body] + (body.get("requests") if isinstance(body.get("requests"), list) else []):
+            if isinstance(r, dict):
+                documented_limits(r, {"taskType": ("enum", self.TASK_TYPES)})
         if kind == "embed_one":
             return [(self.content_text(body.get("content")),
                      dimension(body.get("outputDimensionality")))]

@@ -156,10 +156,18 @@ anthropic_parse_error(long http_status, const char *body, size_t len,
 							anthropic_refine_error);
 }
 
+/* Anthropic's document: temperature and top_p from 0 to 1 */
+static const AigOptionLimits anthropic_limits = {
+	.temperature_max = 1,
+	.top_p_min = 0,
+	.top_p_max = 1,
+};
+
 const AigDialect aig_dialect_anthropic = {
 	.kind = "anthropic",
 	.default_base_url = "https://api.anthropic.com",
 	.max_embed_batch = 0,
+	.limits = &anthropic_limits,
 	.build_chat = anthropic_build_chat,
 	.parse_chat = anthropic_parse_chat,
 	.build_embed = NULL,

@@ -78,10 +78,17 @@ azure_parse_embed(const char *body, size_t len, AigEmbedResult *out,
 	return aig_openai_parse_embed_as("azure openai", body, len, out, errmsg);
 }
 
+/* Azure OpenAI's document (2024-10-21): as OpenAI's */
+static const AigOptionLimits azure_limits = {
+	.max_stop = 4,
+	.embed_no_empty = true,
+};
+
 const AigDialect aig_dialect_azure_openai = {
 	.kind = "azure_openai",
 	.default_base_url = "",		/* none: each resource has its own */
 	.max_embed_batch = 2048,
+	.limits = &azure_limits,
 	.build_chat = azure_build_chat,
 	.parse_chat = azure_parse_chat,
 	.build_embed = azure_build_embed,

@@ -211,10 +211,32 @@ cohere_parse_error(long http_status, const char *body, size_t len,
 	aig_parse_error_generic(http_status, body, len, out, NULL);
 }
 
+/* Cohere's v2 document: temperature 0-1, p 0.01-0.99, seed >= 0, up to 5 stop sequences */
+static const AigInputType cohere_input_types[] = {
+	{"query", "search_query"},
+	{"document", "search_document"},
+	{"classification", "classification"},
+	{"clustering", "clustering"},
+	{"search_query", "search_query"},
+	{"search_document", "search_document"},
+	{"image", "image"},
+	{NULL, NULL},
+};
+
+static const AigOptionLimits cohere_limits = {
+	.max_stop = 5,
+	.temperature_max = 1,
+	.top_p_min = 0.01,
+	.top_p_max = 0.99,
+	.seed_unsigned = true,
+	.input_types = cohere_input_types,
+};
+
 const AigDialect aig_dialect_cohere = {
 	.kind = "cohere",
 	.default_base_url = "https://api.cohere.com",
 	.max_embed_batch = 96,
+	.limits = &cohere_limits,
 	.build_chat = cohere_build_chat,
 	.parse_chat = cohere_parse_chat,
 	.build_embed = cohere_build_embed,

@@ -424,10 +424,34 @@ gemini_parse_error(long http_status, const char *body, size_t len,
 	aig_parse_error_generic(http_status, body, len, out, gemini_refine_error);
 }
 
+/* Gemini's document: up to 5 stop sequences; embedding task types */
+static const AigInputType gemini_input_types[] = {
+	{"query", "RETRIEVAL_QUERY"},
+	{"document", "RETRIEVAL_DOCUMENT"},
+	{"classification", "CLASSIFICATION"},
+	{"clustering", "CLUSTERING"},
+	{"similarity", "SEMANTIC_SIMILARITY"},
+	{"RETRIEVAL_QUERY", "RETRIEVAL_QUERY"},
+	{"RETRIEVAL_DOCUMENT", "RETRIEVAL_DOCUMENT"},
+	{"SEMANTIC_SIMILARITY", "SEMANTIC_SIMILARITY"},
+	{"CLASSIFICATION", "CLASSIFICATION"},
+	{"CLUSTERING", "CLUSTERING"},
+	{"QUESTION_ANSWERING", "QUESTION_ANSWERING"},
+	{"FACT_VERIFICATION", "FACT_VERIFICATION"},
+	{"CODE_RETRIEVAL_QUERY", "CODE_RETRIEVAL_QUERY"},
+	{NULL, NULL},
+};
+
+static const AigOptionLimits gemini_limits = {
+	.max_stop = 5,
+	.input_types = gemini_input_types,
+};
+
 const AigDialect aig_dialect_gemini = {
 	.kind = "gemini",
 	.default_base_url = "https://generativelanguage.googleapis.com",
 	.max_embed_batch = 100,
+	.limits = &gemini_limits,
 	.build_chat = gemini_build_chat,
 	.parse_chat = gemini_parse_chat,
 	.build_embed = gemini_build_embed,

@@ -460,10 +460,17 @@ openai_compatible_parse_embed(const char *body, size_t len,
 									 errmsg);
 }
 
+/* OpenAI's document: at most 4 stop sequences; an empty embedding input fails the request */
+static const AigOptionLimits openai_limits = {
+	.max_stop = 4,
+	.embed_no_empty = true,
+};
+
 const AigDialect aig_dialect_openai = {
 	.kind = "openai",
 	.default_base_url = "https://api.openai.com/v1",
 	.max_embed_batch = 2048,
+	.limits = &openai_limits,
 	.build_chat = openai_build_chat,
 	.parse_chat = openai_parse_chat,
 	.build_embed = openai_build_embed,

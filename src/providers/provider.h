@@ -145,11 +145,37 @@ typedef struct AigUpstreamError
 	int			retry_after_ms; /* from the body (gemini RetryInfo), -1 */
 } AigUpstreamError;
 
+/* One embedding input type: the gateway's neutral name and the API's own. */
+typedef struct AigInputType
+{
+	const char *neutral;		/* query | document | classification | ... */
+	const char *native;
+} AigInputType;
+
+/*
+ * What a provider's API accepts of the generation and embedding options, as
+ * its published OpenAPI document says; checked before a request is built, so
+ * that a call outside it fails with 22023 naming the provider's limit instead
+ * of a paid round trip and an HTTP 400.
+ */
+typedef struct AigOptionLimits
+{
+	int			max_stop;		/* stop sequences; 0 = the gateway's 16 */
+	double		temperature_max;	/* <= 0: the gateway's 0-2 */
+	double		top_p_min;		/* top_p range; top_p_max <= 0: 0-1 */
+	double		top_p_max;
+	bool		seed_unsigned;	/* seed must not be negative */
+	bool		embed_no_empty; /* an empty input fails the whole request */
+	const AigInputType *input_types;	/* {NULL, NULL}-terminated; NULL:
+										 * the API has no input type */
+} AigOptionLimits;
+
 typedef struct AigDialect
 {
 	const char *kind;
 	const char *default_base_url;
 	int			max_embed_batch;	/* inputs per request; 0 = no embeddings */
+	const AigOptionLimits *limits;	/* NULL: nothing beyond the gateway's */
 
 	void		(*build_chat) (const AigProvider *p, const AigChatRequest *req,
 							   AigHttpRequest *out);
@@ -181,5 +207,11 @@ extern void aig_http_add_header_line(AigHttpRequest *req, const char *line);
 extern void aig_http_add_common_headers(const AigProvider *p, AigHttpRequest *req);
 extern void aig_upstream_error_from_status(long http_status, AigUpstreamError *out);
 extern char *aig_url_escape(const char *s);
+
+/* option_limits.c: NULL when the options fit what p's API accepts, else why not */
+extern char *aig_check_chat_options(const AigProvider *p, const AigGenOptions *o);
+/* ... and for an embedding request; *native is the input type to send (NULL: none) */
+extern char *aig_check_embed_request(const AigProvider *p, const AigEmbedRequest *req,
+									 const char **native);
 
 #endif							/* AIG_PROVIDER_H */

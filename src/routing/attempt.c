@@ -205,8 +205,13 @@ no_answer(const AigProvider *p, long status, AigChatResult *res, AigAttemptError
 bool
 aig_chat_build(AigTarget *t, AigChatRequest *req, AigHttpRequest *hreq, AigAttemptError *err)
 {
+	char	   *misfit;
+
 	if (!aig_target_usable(t, false, err))
 		return false;
+	misfit = aig_check_chat_options(t->provider, &req->opts);
+	if (misfit != NULL)
+		return fail(err, ERRCODE_INVALID_PARAMETER_VALUE, 0, t->provider, misfit, false, false);
 	req->model = t->model;
 	aig_http_request_init(hreq);
 	t->provider->dialect->build_chat(t->provider, req, hreq);
@@ -289,6 +294,8 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 	volatile bool ok = true;
 	volatile int next = 0;
 	volatile int done = 0;
+	char	   *misfit;
+	const char *native_type;
 
 	/* chunk boundaries: by count and by estimated tokens */
 	for (int i = 0; i < req->ninputs;)
@@ -314,6 +321,9 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 
 	if (!aig_target_usable(t, true, err))
 		return false;
+	misfit = aig_check_embed_request(p, req, &native_type);
+	if (misfit != NULL)
+		return fail(err, ERRCODE_INVALID_PARAMETER_VALUE, 0, p, misfit, false, false);
 	memset(res, 0, sizeof(*res));
 	res->count = req->ninputs;
 	res->vectors = palloc0(sizeof(float4 *) * Max(req->ninputs, 1));
@@ -328,6 +338,7 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 		AigEmbedRequest part = *req;
 
 		part.model = t->model;
+		part.input_type = unconstify(char *, native_type);
 		part.inputs = req->inputs + starts[c];
 		part.ninputs = starts[c + 1] - starts[c];
 		aig_http_request_init(&hreqs[c]);

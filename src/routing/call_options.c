@@ -88,6 +88,59 @@ parse_stop(JsonbValue *v, AigGenOptions *g)
 			 errmsg("option \"stop\" must be a string or an array of strings")));
 }
 
+/* The member name of a jsonb object container, or NULL. */
+static JsonbValue *
+object_member(JsonbContainer *c, const char *name)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = unconstify(char *, name);
+	k.val.string.len = strlen(name);
+	return findJsonbValueFromContainer(c, JB_FOBJECT, &k);
+}
+
+/*
+ * response_format json_schema: {"json_schema": {"name": ..., "schema": {...}}}
+ * as OpenAI and Azure document it (name required: 1-64 of [A-Za-z0-9_-];
+ * schema, when given, an object).
+ */
+static void
+check_json_schema(JsonbValue *rf)
+{
+	JsonbValue *js = object_member(rf->val.binary.data, "json_schema");
+	JsonbValue *name = NULL;
+	JsonbValue *schema = NULL;
+	bool		name_ok = false;
+
+	if (js != NULL && js->type == jbvBinary && JsonContainerIsObject(js->val.binary.data))
+	{
+		name = object_member(js->val.binary.data, "name");
+		schema = object_member(js->val.binary.data, "schema");
+	}
+	if (name != NULL && name->type == jbvString &&
+		name->val.string.len >= 1 && name->val.string.len <= 64)
+	{
+		name_ok = true;
+		for (int i = 0; i < name->val.string.len; i++)
+		{
+			char		c = name->val.string.val[i];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				  (c >= '0' && c <= '9') || c == '_' || c == '-'))
+				name_ok = false;
+		}
+	}
+	if (!name_ok ||
+		(schema != NULL && !(schema->type == jbvBinary &&
+							 JsonContainerIsObject(schema->val.binary.data))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"response_format\" of type json_schema needs \"json_schema\": {\"name\": ..., \"schema\": {...}}"),
+				 errdetail("The name is 1 to 64 letters, digits, underscores or hyphens; the schema, when given, a JSON object."),
+				 errhint("For example {\"type\": \"json_schema\", \"json_schema\": {\"name\": \"answer\", \"schema\": {\"type\": \"object\"}}}.")));
+}
+
 /* options.response_format: {"type": text | json_object | json_schema, ...}. */
 static void
 parse_response_format(JsonbValue *v, AigGenOptions *g)
@@ -113,6 +166,8 @@ parse_response_format(JsonbValue *v, AigGenOptions *g)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"response_format\" must be an object with \"type\" text, json_object or json_schema"),
 				 errhint("For example {\"type\": \"json_object\"}.")));
+	if (strcmp(type, "json_schema") == 0)
+		check_json_schema(v);
 	if (strcmp(type, "text") != 0)
 	{
 		char	   *s = aig_jsonb_value_to_text(v);

@@ -6,6 +6,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include <math.h>
 
 #include "mb/pg_wchar.h"
@@ -40,7 +42,8 @@ aig_add_message(AigChatRequest *req, int *cap, const char *role, char *content)
 	req->nmessages++;
 }
 
-/* "content": a string, or an array of {"type":"text","text":...} parts */
+/* "content": a string, or an array of {"type":"text","text":...} parts (a newline between two
+ * parts unless white space already separates them) */
 static char *
 message_content(JsonbValue *cv, int idx)
 {
@@ -61,6 +64,7 @@ message_content(JsonbValue *cv, int idx)
 	{
 		JsonbValue	k;
 		JsonbValue *tv;
+		char	   *part;
 
 		if (tok != WJB_ELEM)
 			continue;
@@ -77,7 +81,13 @@ message_content(JsonbValue *cv, int idx)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("messages[%d].content parts must be {\"type\": \"text\", \"text\": ...}", idx),
 					 errhint("Only text content is supported.")));
-		appendStringInfoString(&buf, jsonb_string_utf8(tv));
+		/* parts are separate pieces of text: never run them together */
+		part = jsonb_string_utf8(tv);
+		if (buf.len > 0 && part[0] != '\0' &&
+			!isspace((unsigned char) buf.data[buf.len - 1]) &&
+			!isspace((unsigned char) part[0]))
+			appendStringInfoChar(&buf, '\n');
+		appendStringInfoString(&buf, part);
 	}
 	return buf.data;
 }
