@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "miscadmin.h"
 
 #include "governance/identity.h"
@@ -22,9 +23,25 @@ aig_session_role(void)
 	return GetSessionUserId();
 }
 
-/* Run what follows on behalf of session role r (InvalidOid: reset). */
+/* A transaction's end (an error included) ends any override. */
+static void
+reset_at_end(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+		session_override = InvalidOid;
+}
+
+/* Run what follows on behalf of session role r (InvalidOid: reset), until the transaction ends. */
 void
 aig_session_role_set(Oid r)
 {
+	static bool registered = false;
+
+	if (!registered)
+	{
+		RegisterXactCallback(reset_at_end, NULL);
+		registered = true;
+	}
 	session_override = r;
 }

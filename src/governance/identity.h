@@ -15,7 +15,10 @@
  */
 extern Oid	aig_session_role(void);
 
-/* Workers: what follows runs on behalf of session role r (InvalidOid: their own). */
+/*
+ * Workers: what follows runs on behalf of session role r (InvalidOid:
+ * their own), until reset or the end of the transaction.
+ */
 extern void aig_session_role_set(Oid r);
 
 #endif							/* AIG_IDENTITY_H */

@@ -12,6 +12,7 @@
 #include "utils/jsonb.h"
 
 #include "governance/audit.h"
+#include "governance/identity.h"
 #include "core/catalog.h"
 #include "governance/quota.h"
 #include "routing/router_internal.h"
@@ -74,6 +75,7 @@ aig_r_account_init(CallAccount *acc, const AigRoute *route, const AigCallOptions
 	INSTR_TIME_SET_CURRENT(acc->start);
 	/* the caller now: a hook's error may unwind to us under another user id */
 	acc->roleid = GetUserId();
+	acc->session_roleid = aig_session_role();
 	acc->metadata = co->metadata ?
 		JsonbToCString(NULL, &co->metadata->root, VARSIZE(co->metadata)) : NULL;
 	acc->prompt = aig_log_prompts ? prompt_json : NULL;
@@ -136,6 +138,7 @@ aig_r_account_audit(CallAccount *acc, const AigCallInfo *info, bool target_ok,
 	INSTR_TIME_SUBTRACT(d, acc->start);
 	memset(&rec, 0, sizeof(rec));
 	rec.roleid = acc->roleid;
+	rec.session_roleid = acc->session_roleid;
 	rec.shadow = acc->shadow;
 	rec.route = acc->route_label;
 	rec.provider = info->target ? info->target->provider->name : NULL;

@@ -78,6 +78,7 @@
 #include "governance/audit.h"
 #include "governance/cache.h"
 #include "governance/hooks.h"
+#include "governance/identity.h"
 #include "governance/policy.h"
 #include "governance/shadow_queue.h"
 #include "routing/attempt.h"
@@ -659,10 +660,13 @@ aig_pipeline_chat_many(AigRoute *route, AigChatCall *calls, int n, int concurren
 		start_info(c);
 		p.call = c;
 		p.grant = grant_per_call;
+		/* an async job is held to the quotas of the session that queued it */
+		aig_session_role_set(c->session_role);
 		if (!aig_isolate(prepare_one, &p, &ed))
 			fail_one(c, ed);
 		else if (!c->done)
 			pending[npending++] = c;
+		aig_session_role_set(InvalidOid);
 	}
 
 	PG_TRY();

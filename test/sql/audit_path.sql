@@ -145,6 +145,17 @@ DELETE FROM ai_gateway.quotas WHERE role = 'ap_login';
 SET SESSION AUTHORIZATION ap_login;
 SELECT public.ap_definer('five') IS NOT NULL AS definer_call_without_quota;
 RESET SESSION AUTHORIZATION;
+-- an async job queued after SET ROLE is held to the login role's quota too
+INSERT INTO ai_gateway.quotas (role, period, max_requests) VALUES ('ap_login', 'month', 3);
+SET SESSION AUTHORIZATION ap_login;
+SET ROLE ap_group;
+SELECT ai_complete_async('six', 'ap_id') AS job6 \gset
+SELECT ai_complete_async('seven', 'ap_id') AS job7 \gset
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
+SELECT r->>'status' AS job6 FROM ai_result(:job6, 10000) r;
+SELECT r->>'status' AS job7, left(r->>'error', 61) AS error FROM ai_result(:job7, 10000) r;
+SELECT role, requests, max_requests FROM ai_gateway.usage WHERE role = 'ap_login';
 SELECT ai_gateway.audit_flush() AS flushed;
 SELECT role, session_role, status, sqlstate FROM ai_gateway.audit_log WHERE route = 'ap_id' ORDER BY id;
 
