@@ -14,12 +14,14 @@
  *     writer goes on with everyone else's records.  When even
  *     audit_rejects refuses it, it is counted as lost (set_aside_lost).
  *   - a transient failure (the table locked past the writer's lock_timeout
- *     of 1 s, its 10 s statement timeout, a full disk, a serialization
- *     failure, a read-only server) stops the round: what was written is
- *     committed and the rest retried with a backoff (100 ms doubling, at
- *     most 5 s).  After 5 such rounds on the same record, the next round
- *     sets aside what still fails, and after two transient failures in a
- *     row the rest of the batch at once.
+ *     of 1 s, a full disk, a serialization failure, a read-only server)
+ *     stops the round: what was written is committed and the rest retried
+ *     with a backoff (100 ms doubling, at most 5 s).  After 5 such rounds
+ *     on the same record, the next round sets aside what still fails.
+ *   - an INSERT over the writer's 10 s statement timeout (a trigger that
+ *     sleeps) is that record's failure: set aside, not retried.  Two slow
+ *     failures (timeouts, or transient ones in that last round) in a row
+ *     set the rest of the batch aside at once.
  *   - a round that fails outside those subtransactions (its commit, say)
  *     is retried, with the same backoff; after 10 in a row at the same
  *     place, the record at the head of the queue is dropped and counted
@@ -415,17 +417,28 @@ try_insert(InsertArgs *a, ErrorData **error)
 	return ok;
 }
 
-/* Would the same INSERT likely pass a little later (locks, timeouts, resources)? */
+/*
+ * Would the same INSERT likely pass a little later (locks, resources)?  A
+ * statement timeout is not: a trigger that sleeps on one record would
+ * hold everyone's for as many rounds; it is that record's failure.
+ */
 static bool
 is_transient(const ErrorData *ed)
 {
 	int			code = ed->sqlerrcode;
 
-	return code == ERRCODE_LOCK_NOT_AVAILABLE || code == ERRCODE_QUERY_CANCELED ||
+	return code == ERRCODE_LOCK_NOT_AVAILABLE ||
 		code == ERRCODE_T_R_SERIALIZATION_FAILURE || code == ERRCODE_T_R_DEADLOCK_DETECTED ||
 		code == ERRCODE_READ_ONLY_SQL_TRANSACTION || code == ERRCODE_ADMIN_SHUTDOWN ||
 		ERRCODE_TO_CATEGORY(code) == ERRCODE_INSUFFICIENT_RESOURCES ||
 		ERRCODE_TO_CATEGORY(code) == ERRCODE_SYSTEM_ERROR;
+}
+
+/* A failure that took its time: a transient one or a statement timeout. */
+static bool
+is_slow(const ErrorData *ed)
+{
+	return is_transient(ed) || ed->sqlerrcode == ERRCODE_QUERY_CANCELED;
 }
 
 /* A row the database refused: into audit_rejects, counted either way. */
@@ -460,7 +473,7 @@ write_rows(AuditRow *rows, int n, bool escalate, int *written, bool *transient)
 {
 	InsertArgs	a = {rows, 0, n, false, NULL};
 	ErrorData  *ed;
-	int			transient_in_row = 0;
+	int			slow_in_row = 0;
 
 	if (n == 0)
 		return 0;
@@ -481,23 +494,20 @@ write_rows(AuditRow *rows, int n, bool escalate, int *written, bool *transient)
 		if (try_insert(&one, &ed))
 		{
 			(*written)++;
-			transient_in_row = 0;
+			slow_in_row = 0;
 			continue;
 		}
-		if (is_transient(ed))
+		if (is_transient(ed) && !escalate)
 		{
-			if (!escalate)
-			{
-				*transient = true;
-				return i;
-			}
-			/* still failing after the retries: the rest goes aside at once */
-			if (++transient_in_row >= 2)
-			{
-				for (; i < n; i++)
-					set_aside(rows, i, ed);
-				return n;
-			}
+			*transient = true;
+			return i;
+		}
+		/* two slow failures in a row: the rest goes aside at once */
+		if (is_slow(ed) && ++slow_in_row >= 2)
+		{
+			for (; i < n; i++)
+				set_aside(rows, i, ed);
+			return n;
 		}
 		set_aside(rows, i, ed);
 	}

@@ -6,7 +6,10 @@
 #     backoff and writes every row once the lock is gone, none set aside;
 #  2. held 16 s: after 5 failed rounds the writer sets the records aside
 #     (ai_gateway.audit_rejects, 55P03, audit_stats().set_aside) instead
-#     of retrying forever, and writes what comes after the lock normally.
+#     of retrying forever, and writes what comes after the lock normally;
+#  3. an administrator's trigger that sleeps on one record: the writer's
+#     statement timeout (10 s) sets that record aside (57014), the others
+#     of its batch are written.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 DB=aig_regression
@@ -63,3 +66,28 @@ after=$(q "SELECT count(*) FROM ai_gateway.audit_log WHERE model = 'al-after'")
 [ "$flushed" = t ] && [ "$after" = 1 ] || fail "the call after the lock was not written ($flushed, $after)"
 q "DELETE FROM ai_gateway.audit_rejects" >/dev/null
 pass "audit_log locked 16 s: 5 records set aside (55P03) in audit_rejects, the next call written"
+
+# 3. a trigger that sleeps on one record
+q "CREATE FUNCTION public.al_sleepy() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+    IF NEW.model = 'al-sleepy' THEN PERFORM pg_sleep(60); END IF;
+    RETURN NEW;
+END \$\$" >/dev/null
+q "CREATE TRIGGER al_sleepy BEFORE INSERT ON ai_gateway.audit_log FOR EACH ROW EXECUTE FUNCTION public.al_sleepy()" >/dev/null
+trap 'q "DROP TRIGGER IF EXISTS al_sleepy ON ai_gateway.audit_log" >/dev/null 2>&1 || true; aig_cleanup' EXIT
+q "SELECT ai_gateway.audit_flush(10000)" >/dev/null
+set_aside0=$(q "SELECT set_aside FROM ai_gateway.audit_stats()")
+t0=$(aig_now_ms)
+q "SELECT ai_complete('x', 'ollama/al-before'), ai_complete('x', 'ollama/al-sleepy'), ai_complete('x', 'ollama/al-behind')" >/dev/null
+flushed=$(q "SELECT ai_gateway.audit_flush(40000)")
+took=$(($(aig_now_ms) - t0))
+q "DROP TRIGGER al_sleepy ON ai_gateway.audit_log" >/dev/null
+q "DROP FUNCTION public.al_sleepy()" >/dev/null
+trap aig_cleanup EXIT
+written=$(q "SELECT string_agg(model, ',' ORDER BY id) FROM ai_gateway.audit_log WHERE model IN ('al-before', 'al-sleepy', 'al-behind')")
+kept=$(q "SELECT string_agg(sqlstate || ' ' || (record::jsonb->>'model'), ',') FROM ai_gateway.audit_rejects")
+set_aside=$(q "SELECT set_aside - $set_aside0 FROM ai_gateway.audit_stats()")
+[ "$flushed" = t ] && [ "$written" = "al-before,al-behind" ] && [ "$kept" = "57014 al-sleepy" ] && [ "$set_aside" = 1 ] ||
+	fail "sleeping trigger: flushed=$flushed written=$written kept=$kept set_aside=$set_aside"
+q "DELETE FROM ai_gateway.audit_rejects" >/dev/null
+pass "a trigger sleeping on one record: it is set aside (57014) after the statement timeout, the others written (${took} ms)"
