@@ -387,9 +387,13 @@ aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
 		}
 		if (refusals_held > 0)
 		{
+			const char *err = rec->error ? rec->error : "denied";
+
 			copy = *rec;
-			snprintf(note, sizeof(note), "%s (and " UINT64_FORMAT " earlier refusals of this session not recorded)",
-					 rec->error ? rec->error : "refused", refusals_held);
+			/* the message cut on a character boundary, then the count */
+			snprintf(note, sizeof(note), "%.*s (and " UINT64_FORMAT " earlier denied calls of this session not recorded)",
+					 aig_audit_clip(err, (int) strnlen(err, sizeof(note)), (int) sizeof(note) - 100),
+					 err, refusals_held);
 			copy.error = note;
 			rec = &copy;
 			refusals_held = 0;

@@ -447,12 +447,13 @@ set_aside(AuditRow *rows, int i, ErrorData *why)
 {
 	InsertArgs	a = {rows, i, 1, true, why};
 	ErrorData  *ed;
+	char	   *last = psprintf("%s: %s", unpack_sql_state(why->sqlerrcode),
+								why->message ? why->message : "");
+	int			len = aig_audit_clip(last, (int) strlen(last), sizeof(pending_last) - 1);
 
 	pending_set_aside++;
-	snprintf(pending_last, sizeof(pending_last), "%s: %s", unpack_sql_state(why->sqlerrcode),
-			 why->message ? why->message : "");
-	pending_last[aig_audit_clip(pending_last, (int) strlen(pending_last),
-								sizeof(pending_last) - 1)] = '\0';
+	memcpy(pending_last, last, len);
+	pending_last[len] = '\0';
 	if (!try_insert(&a, &ed))
 	{
 		pending_lost++;

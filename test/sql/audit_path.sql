@@ -185,6 +185,14 @@ SELECT count(*) BETWEEN 3 AND 6 AS few_recorded FROM ai_gateway.audit_log
 WHERE id > (SELECT id FROM before_flood) AND role = 'ap_user' AND status = 'denied';
 SELECT refusals_suppressed - (SELECT refusals_suppressed FROM stats1) >= 44 AS suppressed_counted
 FROM ai_gateway.audit_stats();
+-- the session's next recorded denial says how many were not
+SELECT pg_sleep(1.1);
+SET ROLE ap_user;
+SELECT try1($$SELECT ai_complete('hi', 'ap_route')$$) AS after_flood;
+RESET ROLE;
+SELECT ai_gateway.audit_flush() AS flushed;
+SELECT regexp_replace(error, '\d+', 'N') AS error FROM ai_gateway.audit_log
+WHERE role = 'ap_user' ORDER BY id DESC LIMIT 1;
 RESET ai_gateway.audit_refusals_per_second;
 
 ------------------------------------------------------------------------------
