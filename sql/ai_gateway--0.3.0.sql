@@ -168,10 +168,27 @@ CREATE TABLE ai_gateway.audit_log (
     error         text,
     metadata      jsonb,
     prompt        jsonb,
-    output        text
+    output        text,
+    session_role  name DEFAULT session_user,
+    sqlstate      text
 );
 CREATE INDEX ON ai_gateway.audit_log (ts);
 COMMENT ON TABLE ai_gateway.audit_log IS 'One row per call, written by the background worker (survives ROLLBACK)';
+COMMENT ON COLUMN ai_gateway.audit_log.role IS 'The current role of the call (after SET ROLE, the definer inside SECURITY DEFINER)';
+COMMENT ON COLUMN ai_gateway.audit_log.session_role IS 'The session''s login role (session_user) of the call';
+COMMENT ON COLUMN ai_gateway.audit_log.sqlstate IS 'SQLSTATE of a failed or refused call';
+
+CREATE TABLE ai_gateway.audit_rejects (
+    id            bigserial PRIMARY KEY,
+    ts            timestamptz NOT NULL,
+    set_aside_at  timestamptz NOT NULL DEFAULT now(),
+    role          name,
+    session_role  name,
+    sqlstate      text NOT NULL,
+    error         text NOT NULL,
+    record        text NOT NULL
+);
+COMMENT ON TABLE ai_gateway.audit_rejects IS 'Audit records the database refused to insert into audit_log (the record as JSON text, the SQLSTATE and error); administrators only';
 
 CREATE TABLE ai_gateway.jobs (
     id              bigserial PRIMARY KEY,
@@ -200,6 +217,8 @@ SELECT pg_catalog.pg_extension_config_dump('ai_gateway.provider_grants', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.rate_limits', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.audit_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.audit_rejects', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.audit_rejects_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.jobs_id_seq', '');
 
@@ -388,6 +407,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ai_gateway.providers, ai_gateway.routes,
     ai_gateway.route_grants, ai_gateway.provider_grants TO ai_gateway_admin;
 GRANT SELECT ON ai_gateway.route_versions, ai_gateway.config_history, ai_gateway.quota_usage,
     ai_gateway.audit_log, ai_gateway.jobs TO ai_gateway_admin;
+GRANT SELECT, DELETE ON ai_gateway.audit_rejects TO ai_gateway_admin;
 GRANT INSERT, UPDATE ON ai_gateway.route_versions TO ai_gateway_admin;
 GRANT INSERT ON ai_gateway.config_history TO ai_gateway_admin;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA ai_gateway TO ai_gateway_admin;
@@ -622,10 +642,12 @@ GRANT SELECT ON ai_gateway.usage TO PUBLIC;
 CREATE FUNCTION ai_gateway.audit_stats()
     RETURNS TABLE (enqueued bigint, written bigint, dropped_full bigint, dropped_other_db bigint,
                    waits bigint, queued_bytes bigint, queue_bytes bigint,
-                   shadow_queued bigint, shadow_sent bigint, shadow_dropped bigint)
+                   shadow_queued bigint, shadow_sent bigint, shadow_dropped bigint,
+                   set_aside bigint, set_aside_lost bigint, last_set_aside text,
+                   refusals_suppressed bigint)
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_audit_stats';
 COMMENT ON FUNCTION ai_gateway.audit_stats() IS
-    'Audit queue counters (records queued, written, dropped: queue full / other database, waits) and shadow jobs';
+    'Audit queue counters (records queued, written, dropped: queue full / other database, waits; set aside: refused by the database, lost; refusals suppressed) and shadow jobs';
 
 -- Wait until the audit records queued so far are in ai_gateway.audit_log
 -- (tests and scripts; returns false on timeout).

@@ -1,7 +1,7 @@
 /*
  * audit_api.c — the SQL functions over the audit trail that
- * governance/audit.c keeps: ai_gateway.audit_stats() (the queue's counters
- * and the shadow queue's) and ai_gateway.audit_flush() (wait until what is
+ * governance/audit.c keeps: ai_gateway.audit_stats() (the queue's counters,
+ * the records set aside, the refusals suppressed, and the shadow queue's) and ai_gateway.audit_flush() (wait until what is
  * queued now has been written by the worker).
  */
 #include "postgres.h"
@@ -10,10 +10,12 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "utils/builtins.h"
 #include "storage/latch.h"
 #include "utils/tuplestore.h"
 
 #include "base/compat.h"
+#include "core/catalog.h"
 #include "core/preload.h"
 #include "governance/audit.h"
 #include "governance/shadow_queue.h"
@@ -26,8 +28,8 @@ aig_audit_stats(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	AigAuditCounters c;
 	AigShadowCounters sc;
-	Datum		values[10];
-	bool		nulls[10] = {0};
+	Datum		values[14];
+	bool		nulls[14] = {0};
 
 	InitMaterializedSRF(fcinfo, 0);
 	aig_require_preload();
@@ -43,6 +45,13 @@ aig_audit_stats(PG_FUNCTION_ARGS)
 	values[7] = Int64GetDatum((int64) sc.queued);
 	values[8] = Int64GetDatum((int64) sc.sent);
 	values[9] = Int64GetDatum((int64) sc.dropped);
+	values[10] = Int64GetDatum((int64) c.set_aside);
+	values[11] = Int64GetDatum((int64) c.set_aside_lost);
+	/* the refusal's message may quote a record: administrators only */
+	aig_catalog_ensure();
+	nulls[12] = c.last_set_aside[0] == '\0' || !aig_is_admin();
+	values[12] = nulls[12] ? (Datum) 0 : CStringGetTextDatum(c.last_set_aside);
+	values[13] = Int64GetDatum((int64) c.refusals_suppressed);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

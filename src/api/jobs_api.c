@@ -36,6 +36,7 @@
 #include "core/catalog.h"
 #include "core/job_signal.h"
 #include "core/preload.h"
+#include "governance/identity.h"
 #include "core/search_path.h"
 #include "governance/audit.h"
 #include "routing/call_options.h"
@@ -122,8 +123,12 @@ aig_complete_async(PG_FUNCTION_ARGS)
 		appendStringInfoString(&req, "null");
 	else
 		escape_json(&req, text_to_cstring(PG_GETARG_TEXT_PP(2)));
-	appendStringInfo(&req, ",\"options\":%s}",
+	appendStringInfo(&req, ",\"options\":%s",
 					 opts ? JsonbToCString(NULL, &opts->root, VARSIZE(opts)) : "{}");
+	/* the login role too: the job is held to its quotas when it runs */
+	appendStringInfoString(&req, ",\"session_role\":");
+	escape_json(&req, GetUserNameFromId(aig_session_role(), false));
+	appendStringInfoChar(&req, '}');
 
 	args[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
 	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(req.data));

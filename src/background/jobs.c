@@ -134,6 +134,7 @@ build_job(void *arg)
 	Job		   *j = (Job *) arg;
 	char	   *prompt = aig_jsonb_get_string(j->request, "prompt", "job");
 	char	   *system = aig_jsonb_get_string(j->request, "system_prompt", "job");
+	char	   *session = aig_jsonb_get_string(j->request, "session_role", "job");
 	JsonbValue *o = aig_jsonb_get(j->request, "options");
 	Jsonb	   *opts = o && o->type == jbvBinary ? JsonbValueToJsonb(o) : NULL;
 	AigChatRequest *req = palloc0(sizeof(AigChatRequest));
@@ -152,6 +153,8 @@ build_job(void *arg)
 	aig_add_message(req, &cap, "user", pg_server_to_any(prompt, strlen(prompt), PG_UTF8));
 	aig_chat_call_init(&j->item, j->route, req, co, opts);
 	j->item.want_object = true;
+	/* held to the quotas of the session that queued it too (identity.h) */
+	j->item.session_role = session ? get_role_oid(session, true) : InvalidOid;
 }
 
 /* Build a job's call; false (and item.error) when it cannot be made. */

@@ -31,6 +31,7 @@
 #include "core/catalog.h"
 #include "core/jsonb_util.h"
 #include "governance/audit.h"
+#include "governance/identity.h"
 #include "governance/shadow_queue.h"
 #include "routing/messages.h"
 #include "routing/pipeline.h"
@@ -82,8 +83,9 @@ aig_shadow_worker_loop(volatile sig_atomic_t *stop)
 	while (!*stop)
 	{
 		Oid			roleid = InvalidOid;
+		Oid			session_roleid = InvalidOid;
 
-		if (!aig_shadow_pop(job, &roleid))
+		if (!aig_shadow_pop(job, &roleid, &session_roleid))
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 1000, PG_WAIT_EXTENSION);
@@ -104,14 +106,18 @@ aig_shadow_worker_loop(volatile sig_atomic_t *stop)
 			PushActiveSnapshot(GetTransactionSnapshot());
 			MemoryContextSwitchTo(cxt);
 			pgstat_report_activity(STATE_RUNNING, "sending a shadow request");
+			/* audited with the primary call's login role too */
+			aig_session_role_set(session_roleid);
 			if (run_copy(job, roleid))
 				aig_shadow_count(true);
+			aig_session_role_set(InvalidOid);
 			PopActiveSnapshot();
 			CommitTransactionCommand();
 		}
 		PG_CATCH();
 		{
 			/* the worker's loop: the error is logged and its transaction aborted */
+			aig_session_role_set(InvalidOid);
 			aig_worker_round_failed(cxt);
 			aig_shadow_count(false);
 		}

@@ -21,7 +21,9 @@
  * Lifecycle: SIGHUP reloads the configuration; SIGTERM (fast shutdown)
  * makes it write what is queued and exit; postmaster death ends it; a
  * crash restarts it after 5 s.  Errors are logged as they happen and the
- * loop goes on: the batch that failed stays queued and is written next time.
+ * loop goes on; the audit writer (governance/audit_writer.c) sets aside a
+ * record the database refuses and backs off on transient failures, so no
+ * record holds the queue.
  * Until the extension exists in its database it only waits.
  */
 #include "postgres.h"
@@ -261,6 +263,8 @@ run_job(Job job, MemoryContext cxt)
 	PG_CATCH();
 	{
 		aig_worker_round_failed(cxt);
+		if (job == JOB_DRAIN)
+			aig_audit_drain_failed();
 		ok = false;
 	}
 	PG_END_TRY();
@@ -325,10 +329,11 @@ aig_worker_main(Datum arg)
 		}
 		if (!loaded)
 			loaded = run_job(JOB_LOAD, cxt);
-		if (aig_audit_pending())
+		if (aig_audit_pending() && aig_audit_backoff_ms() <= 0)
 		{
-			/* drain until empty, then sleep again */
-			while (aig_audit_pending() && !got_sigterm && run_job(JOB_DRAIN, cxt))
+			/* drain until empty (or backing off), then sleep again */
+			while (aig_audit_pending() && !got_sigterm && run_job(JOB_DRAIN, cxt) &&
+				   aig_audit_backoff_ms() <= 0)
 				CHECK_FOR_INTERRUPTS();
 		}
 		now = GetCurrentTimestamp();
@@ -350,8 +355,8 @@ aig_worker_main(Datum arg)
 		MemoryContextReset(cxt);
 	}
 
-	/* fast shutdown: write what is queued, save usage, go */
-	while (aig_audit_pending() && run_job(JOB_DRAIN, cxt))
+	/* fast shutdown: write what is queued (no waiting on failures), save usage, go */
+	while (aig_audit_pending() && run_job(JOB_DRAIN, cxt) && aig_audit_backoff_ms() <= 0)
 		;
 	if (loaded)
 		run_job(JOB_PERSIST, cxt);

@@ -3,21 +3,29 @@
  *
  * A call ends by serializing one record into a ring buffer in shared memory
  * (ai_gateway.audit_queue_kb); the background worker (worker.c) drains it in
- * batches into ai_gateway.audit_log.  So the row does not depend on the
- * caller's transaction — a ROLLBACK cannot erase it — and the caller pays a
- * memcpy under a lock, not a table write.
+ * batches into ai_gateway.audit_log (audit_writer.c).  So the row does not
+ * depend on the caller's transaction — a ROLLBACK cannot erase it — and the
+ * caller pays a memcpy under a lock, not a table write.
+ *
+ * Records are valid by construction: every string is cut on a character
+ * boundary of the database encoding, and a JSON value over its cap
+ * (metadata 8 kB, a logged prompt 64 kB) becomes a valid JSON object that
+ * says so: {"truncated": true, "bytes": N, "head": "<its start, escaped>"}.
+ * What the database still refuses, the writer sets aside (audit_writer.c).
  *
  * Shared memory: the queue (header + ring), sized by aig_audit_shmem_size()
- * and created by aig_audit_shmem_startup() (init/shmem.c calls both).
+ * and created by aig_audit_shmem_startup() (init/shmem.c calls both);
+ * audit_internal.h is its layout, shared with the writer.
  *
  * Locking: queue->lock, the "ai_gateway audit" tranche's only lock, guards
- * head (next write position), tail (next read position) and the worker's
- * latch; head and tail are byte counts that only grow; the buffer
- * offset is position % size.  Producers copy a record in and advance head
- * under the lock in exclusive mode.  The worker reads head under the lock,
- * copies records out and writes them without holding it, and advances tail
- * under the lock only after its transaction committed — a crash of the
- * worker mid-batch loses nothing, the batch is written again.
+ * head (next write position), tail (next read position), the worker's
+ * latch and the last set-aside error; head and tail are byte counts that
+ * only grow; the buffer offset is position % size.  Producers copy a record
+ * in and advance head under the lock in exclusive mode.  The worker reads
+ * head under the lock, copies records out and writes them without holding
+ * it, and advances tail under the lock only after its transaction
+ * committed — a crash of the worker mid-batch loses nothing, the batch is
+ * written again.
  *
  * Loss: the queue lives in shared memory, so a server crash (or an
  * immediate shutdown) loses the records not yet written: at most what
@@ -27,9 +35,12 @@
  * and counted (ai_gateway.audit_stats()), never silently.  Error paths
  * (PG_CATCH) do not wait.  Records of databases other than
  * ai_gateway.database, where the worker runs, are counted, not queued.
+ * Records of denied calls (grant, quota, rate limit, policy) never wait
+ * and are bounded per session and to half the queue (refusal_admitted()).
  *
- * This file is the writer side (queue, worker's batch writer, counters);
- * the SQL functions audit_stats() and audit_flush() are in api/audit_api.c.
+ * This file is the producer side (queue, records, counters, GUCs); the
+ * worker's writer is audit_writer.c; the SQL functions audit_stats() and
+ * audit_flush() are in api/audit_api.c.
  */
 #include "postgres.h"
 
@@ -53,59 +64,20 @@
 
 #include "core/preload.h"
 #include "governance/audit.h"
+#include "governance/audit_internal.h"
+#include "governance/identity.h"
 #include "base/compat.h"
+#include "mb/pg_wchar.h"
 
 int			aig_audit_queue_kb = 8192;
 int			aig_audit_wait_ms = 1000;
 int			aig_audit_flush_ms = 100;
 char	   *aig_audit_retention = NULL;
 bool		aig_log_prompts = false;
+int			aig_audit_refusals_per_second = 10;
 
-#define NSTRINGS 8
-#define CAP_NAME 256
-#define CAP_ERROR 2048
-#define CAP_METADATA 8192
-#define CAP_TEXT 65536
-#define RECORD_MAX (sizeof(RecordHead) + NSTRINGS * sizeof(uint32) + \
-					3 * CAP_NAME + 16 + CAP_ERROR + CAP_METADATA + 2 * CAP_TEXT)
-
-typedef struct RecordHead
-{
-	uint32		len;			/* whole record, this header included */
-	Oid			dbid;
-	Oid			roleid;
-	int32		http_status;
-	TimestampTz ts;
-	int32		attempts;
-	uint32		flags;
-	double		latency_ms;
-	int64		input_tokens;
-	int64		output_tokens;
-	double		cost_usd;
-} RecordHead;
-
-#define F_HAS_COST 1
-#define F_CACHE_HIT 2
-#define F_SHADOW 4
-
-typedef struct AuditQueue
-{
-	LWLock	   *lock;			/* the "ai_gateway audit" tranche's lock */
-	uint64		head;			/* under lock */
-	uint64		tail;			/* under lock */
-	uint64		size;
-	Latch	   *worker_latch;	/* under lock; NULL when none */
-	Oid			worker_dbid;
-	int			worker_pid;
-	pg_atomic_uint64 enqueued;
-	pg_atomic_uint64 written;
-	pg_atomic_uint64 dropped_full;
-	pg_atomic_uint64 dropped_other_db;
-	pg_atomic_uint64 waits;
-	char		data[FLEXIBLE_ARRAY_MEMBER];
-} AuditQueue;
-
-static AuditQueue *queue = NULL;
+AigAuditQueue *aig_audit_queue = NULL;
+#define queue aig_audit_queue
 static char *record_buf = NULL;	/* malloc'd once: no palloc in error paths */
 
 #define AUDIT_TRANCHE "ai_gateway audit"
@@ -114,7 +86,7 @@ static char *record_buf = NULL;	/* malloc'd once: no palloc in error paths */
 Size
 aig_audit_shmem_size(void)
 {
-	return add_size(offsetof(AuditQueue, data), (Size) aig_audit_queue_kb * 1024);
+	return add_size(offsetof(AigAuditQueue, data), (Size) aig_audit_queue_kb * 1024);
 }
 
 /* Ask for the queue's lock (from the shmem request hook). */
@@ -138,25 +110,38 @@ aig_audit_shmem_startup(void)
 		queue->size = (uint64) aig_audit_queue_kb * 1024;
 		queue->worker_latch = NULL;
 		queue->worker_dbid = InvalidOid;
+		queue->last_set_aside[0] = '\0';
 		pg_atomic_init_u64(&queue->enqueued, 0);
 		pg_atomic_init_u64(&queue->written, 0);
 		pg_atomic_init_u64(&queue->dropped_full, 0);
 		pg_atomic_init_u64(&queue->dropped_other_db, 0);
 		pg_atomic_init_u64(&queue->waits, 0);
+		pg_atomic_init_u64(&queue->set_aside, 0);
+		pg_atomic_init_u64(&queue->set_aside_lost, 0);
+		pg_atomic_init_u64(&queue->refusals_suppressed, 0);
 	}
 }
 
+/*
+ * The longest prefix of s (len bytes) of at most limit bytes that ends on a
+ * character boundary of the database encoding.  Never raises, no palloc.
+ */
+int
+aig_audit_clip(const char *s, int len, int limit)
+{
+	if (len <= limit)
+		return len;
+	return pg_encoding_mbcliplen(GetDatabaseEncoding(), s, len, limit);
+}
+
+/* A string as its length and bytes, cut at a character boundary within cap. */
 static void
 put_string(char **p, const char *s, size_t cap)
 {
-	uint32		len = s ? (uint32) strnlen(s, cap) : PG_UINT32_MAX;
+	uint32		len = PG_UINT32_MAX;
 
-	if (s && len == cap)
-	{
-		/* cut on a UTF-8 character boundary */
-		while (len > 0 && (((unsigned char) s[len]) & 0xC0) == 0x80)
-			len--;
-	}
+	if (s)
+		len = (uint32) aig_audit_clip(s, (int) strnlen(s, cap + 1), (int) cap);
 	memcpy(*p, &len, sizeof(len));
 	*p += sizeof(len);
 	if (s)
@@ -166,41 +151,115 @@ put_string(char **p, const char *s, size_t cap)
 	}
 }
 
+/*
+ * A JSON document (text) within cap bytes, valid JSON whatever its size:
+ * as it is when it fits, else an object that says it was cut, its size and
+ * the start of its text as a JSON string:
+ *   {"truncated": true, "bytes": N, "head": "..."}
+ * The head is cut on a character boundary and escaped (quotes, backslashes,
+ * control characters), so the record stays valid JSON and valid text.
+ */
+static void
+put_json(char **p, const char *s, size_t cap)
+{
+	size_t		full;
+	char	   *start;
+	char	   *out;
+	char	   *limit;
+	uint32		len;
+	int			n;
+	const char *in;
+	const char *in_end;
+
+	if (s == NULL || (full = strlen(s)) <= cap)
+	{
+		put_string(p, s, cap);
+		return;
+	}
+	start = *p + sizeof(uint32);
+	n = snprintf(start, cap, "{\"truncated\": true, \"bytes\": %zu, \"head\": \"", full);
+	out = start + n;
+	limit = start + cap - 2;	/* room for the closing quote and brace */
+	in = s;
+	/* characters whole: a multibyte one is copied only if all of it fits */
+	in_end = s + aig_audit_clip(s, (int) Min(full, (size_t) PG_INT32_MAX), (int) cap);
+	while (in < in_end)
+	{
+		unsigned char c = (unsigned char) *in;
+		char		esc[8];
+		int			elen;
+		int			clen = 1;
+
+		if (c == '"' || c == '\\')
+		{
+			esc[0] = '\\';
+			esc[1] = (char) c;
+			elen = 2;
+		}
+		else if (c < 0x20)
+			elen = snprintf(esc, sizeof(esc), "\\u%04x", c);
+		else
+		{
+			clen = pg_encoding_mblen(GetDatabaseEncoding(), in);
+			if (clen < 1 || in + clen > in_end)
+				break;
+			elen = 0;
+		}
+		if (out + (elen ? elen : clen) > limit)
+			break;
+		if (elen)
+			memcpy(out, esc, elen);
+		else
+			memcpy(out, in, clen);
+		out += elen ? elen : clen;
+		in += clen;
+	}
+	*out++ = '"';
+	*out++ = '}';
+	len = (uint32) (out - start);
+	memcpy(*p, &len, sizeof(len));
+	*p += sizeof(len) + len;
+}
+
 /* Serialize into record_buf; returns the length.  No palloc, no ereport. */
 static uint32
 serialize(const AigAuditRecord *rec)
 {
-	RecordHead	h;
-	char	   *p = record_buf + sizeof(RecordHead);
+	AigAuditHead h;
+	char	   *p = record_buf + sizeof(AigAuditHead);
 
 	memset(&h, 0, sizeof(h));
 	h.dbid = MyDatabaseId;
 	h.roleid = OidIsValid(rec->roleid) ? rec->roleid : GetUserId();
+	h.session_roleid = OidIsValid(rec->session_roleid) ? rec->session_roleid :
+		aig_session_role();
 	h.ts = GetCurrentTimestamp();
 	h.http_status = rec->http_status;
+	h.sqlerrcode = rec->sqlerrcode;
 	h.attempts = rec->attempts;
 	h.latency_ms = rec->latency_ms;
 	h.input_tokens = rec->input_tokens;
 	h.output_tokens = rec->output_tokens;
 	h.cost_usd = rec->cost_usd;
-	h.flags = (rec->has_cost ? F_HAS_COST : 0) | (rec->cache_hit ? F_CACHE_HIT : 0) |
-		(rec->shadow ? F_SHADOW : 0);
-	put_string(&p, rec->route, CAP_NAME);
-	put_string(&p, rec->provider, CAP_NAME);
-	put_string(&p, rec->model, CAP_NAME);
-	put_string(&p, rec->status, 16);
-	put_string(&p, rec->error, CAP_ERROR);
-	put_string(&p, rec->metadata, CAP_METADATA);
-	put_string(&p, rec->prompt, CAP_TEXT);
-	put_string(&p, rec->output, CAP_TEXT);
+	h.flags = (rec->has_cost ? AIG_AUDIT_F_HAS_COST : 0) |
+		(rec->cache_hit ? AIG_AUDIT_F_CACHE_HIT : 0) |
+		(rec->shadow ? AIG_AUDIT_F_SHADOW : 0);
+	put_string(&p, rec->route, AIG_AUDIT_CAP_NAME);
+	put_string(&p, rec->provider, AIG_AUDIT_CAP_NAME);
+	put_string(&p, rec->model, AIG_AUDIT_CAP_NAME);
+	put_string(&p, rec->status, AIG_AUDIT_CAP_STATUS);
+	put_string(&p, rec->error, AIG_AUDIT_CAP_ERROR);
+	put_json(&p, rec->metadata, AIG_AUDIT_CAP_METADATA);
+	put_json(&p, rec->prompt, AIG_AUDIT_CAP_TEXT);
+	put_string(&p, rec->output, AIG_AUDIT_CAP_TEXT);
 	h.len = (uint32) (p - record_buf);
 	memcpy(record_buf, &h, sizeof(h));
 	return h.len;
 }
 
 /* Copy len bytes in or out of the ring at position pos. */
-static void
-ring_copy(uint64 pos, char *local, uint32 len, bool in)
+void
+aig_audit_ring_copy(uint64 pos, char *local, uint32 len, bool in)
 {
 	uint64		off = pos % queue->size;
 	uint64		first = Min((uint64) len, queue->size - off);
@@ -215,6 +274,39 @@ ring_copy(uint64 pos, char *local, uint32 len, bool in)
 		memcpy(local, queue->data + off, first);
 		memcpy(local + first, queue->data, len - first);
 	}
+}
+
+/*
+ * Refusal records (calls refused for a grant, quota, rate limit or policy)
+ * cost the refused caller nothing, so a hostile one could flood the queue
+ * with them.  Two bounds: each backend queues at most
+ * ai_gateway.audit_refusals_per_second of them (a token bucket, burst of
+ * one second's worth), and none is queued while the queue is more than half
+ * full, so the other half stays for everyone's calls.  What is held back is
+ * counted (audit_stats().refusals_suppressed) and the backend's next
+ * refusal record says how many of its own were not recorded.
+ */
+static double refusal_tokens = -1;
+static TimestampTz refusal_refilled = 0;
+static uint64 refusals_held = 0;
+
+static bool
+refusal_admitted(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	double		rate = aig_audit_refusals_per_second;
+
+	if (rate <= 0)
+		return false;
+	if (refusal_tokens < 0)
+		refusal_tokens = rate;
+	else
+		refusal_tokens = Min(rate, refusal_tokens + (double) (now - refusal_refilled) / 1e6 * rate);
+	refusal_refilled = now;
+	if (refusal_tokens < 1)
+		return false;
+	refusal_tokens -= 1;
+	return true;
 }
 
 /* Is this backend's database the worker's?  -1 until aig_audit_prepare(). */
@@ -261,6 +353,8 @@ aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
 	uint32		len;
 	int			waited = 0;
 	Latch	   *wake = NULL;
+	AigAuditRecord copy;
+	char		note[AIG_AUDIT_CAP_ERROR];
 
 	if (queue == NULL)
 		return;
@@ -271,12 +365,40 @@ aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
 	}
 	if (record_buf == NULL)
 	{
-		record_buf = malloc(RECORD_MAX);
+		record_buf = malloc(AIG_AUDIT_RECORD_MAX);
 		if (record_buf == NULL)
 		{
 			pg_atomic_fetch_add_u64(&queue->dropped_full, 1);
 			return;
 		}
+	}
+	if (rec->refusal)
+	{
+		bool		crowded;
+
+		LWLockAcquire(queue->lock, LW_SHARED);
+		crowded = queue->head - queue->tail > queue->size / 2;
+		LWLockRelease(queue->lock);
+		if (crowded || !refusal_admitted())
+		{
+			refusals_held++;
+			pg_atomic_fetch_add_u64(&queue->refusals_suppressed, 1);
+			return;
+		}
+		if (refusals_held > 0)
+		{
+			const char *err = rec->error ? rec->error : "denied";
+
+			copy = *rec;
+			/* the message cut on a character boundary, then the count */
+			snprintf(note, sizeof(note), "%.*s (and " UINT64_FORMAT " earlier denied calls of this session not recorded)",
+					 aig_audit_clip(err, (int) strnlen(err, sizeof(note)), (int) sizeof(note) - 100),
+					 err, refusals_held);
+			copy.error = note;
+			rec = &copy;
+			refusals_held = 0;
+		}
+		may_wait = false;
 	}
 	len = serialize(rec);
 
@@ -287,7 +409,7 @@ aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
 		LWLockAcquire(queue->lock, LW_EXCLUSIVE);
 		if (queue->size - (queue->head - queue->tail) >= len)
 		{
-			ring_copy(queue->head, record_buf, len, true);
+			aig_audit_ring_copy(queue->head, record_buf, len, true);
 			queue->head += len;
 			done = true;
 		}
@@ -344,210 +466,6 @@ aig_audit_worker_pid(void)
 	return pid;
 }
 
-static char *
-get_string(const char **p)
-{
-	uint32		len;
-	char	   *s;
-
-	memcpy(&len, *p, sizeof(len));
-	*p += sizeof(len);
-	if (len == PG_UINT32_MAX)
-		return NULL;
-	s = pnstrdup(*p, len);
-	*p += len;
-	return s;
-}
-
-#define NCOLS 18
-#define BATCH_ROWS 1000			/* rows per INSERT, at most */
-#define BATCH_BYTES (4 * 1024 * 1024)	/* and record bytes (prompts can be big) */
-
-/* The columns written, in order, with the type of each array of values. */
-static const Oid col_types[NCOLS] = {
-	TIMESTAMPTZOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
-	FLOAT8OID, INT8OID, INT8OID, FLOAT8OID, BOOLOID, BOOLOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID
-};
-
-/*
- * Rows go in by batches, one INSERT over arrays of column values each:
- * executor start-up is paid per batch instead of per row.  The arrays are
- * unnested in the target list, in lockstep (no tuplestore per column), and
- * the plan is prepared once per worker.
- */
-#define BATCH_INSERT \
-	"INSERT INTO ai_gateway.audit_log (ts, role, route, provider, model, status, " \
-	"http_status, attempts, latency_ms, input_tokens, output_tokens, cost_usd, " \
-	"cache_hit, shadow, error, metadata, prompt, output) " \
-	"SELECT pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), " \
-	"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), " \
-	"pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), " \
-	"pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12)::numeric, " \
-	"pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15), " \
-	"pg_catalog.unnest($16)::jsonb, pg_catalog.unnest($17)::jsonb, pg_catalog.unnest($18)"
-
-static SPIPlanPtr batch_plan = NULL;
-
-typedef struct AuditBatch
-{
-	int			nrows;
-	Size		bytes;			/* of the records in it */
-	Datum		values[NCOLS][BATCH_ROWS];
-	bool		nulls[NCOLS][BATCH_ROWS];
-} AuditBatch;
-
-/* Decode one record into the next row of the batch. */
-static void
-batch_add(AuditBatch *b, const RecordHead *h, const char *p)
-{
-	int			r = b->nrows++;
-	char	   *s[NSTRINGS];
-	char	   *rolename;
-
-	b->bytes += h->len;
-	for (int i = 0; i < NSTRINGS; i++)
-		s[i] = get_string(&p);
-	for (int c = 0; c < NCOLS; c++)
-		b->nulls[c][r] = false;
-	rolename = GetUserNameFromId(h->roleid, true);
-	b->values[0][r] = TimestampTzGetDatum(h->ts);
-	b->values[1][r] = DirectFunctionCall1(namein, CStringGetDatum(rolename ? rolename :
-																   psprintf("%u", h->roleid)));
-	for (int i = 0; i < 4; i++)
-	{
-		b->values[2 + i][r] = s[i] ? CStringGetTextDatum(s[i]) : (Datum) 0;
-		b->nulls[2 + i][r] = s[i] == NULL;
-	}
-	b->values[6][r] = Int32GetDatum(h->http_status);
-	b->nulls[6][r] = h->http_status <= 0;
-	b->values[7][r] = Int32GetDatum(h->attempts);
-	b->values[8][r] = Float8GetDatum(h->latency_ms);
-	b->values[9][r] = Int64GetDatum(h->input_tokens);
-	b->nulls[9][r] = h->input_tokens < 0;
-	b->values[10][r] = Int64GetDatum(h->output_tokens);
-	b->nulls[10][r] = h->output_tokens < 0;
-	b->values[11][r] = Float8GetDatum(h->cost_usd);
-	b->nulls[11][r] = (h->flags & F_HAS_COST) == 0;
-	b->values[12][r] = BoolGetDatum((h->flags & F_CACHE_HIT) != 0);
-	b->values[13][r] = BoolGetDatum((h->flags & F_SHADOW) != 0);
-	for (int i = 4; i < NSTRINGS; i++)
-	{
-		b->values[10 + i][r] = s[i] ? CStringGetTextDatum(s[i]) : (Datum) 0;
-		b->nulls[10 + i][r] = s[i] == NULL;
-	}
-}
-
-/* Insert the batch's rows with one statement; empties the batch. */
-static void
-batch_write(AuditBatch *b)
-{
-	Datum		arrays[NCOLS];
-	int			lb = 1;
-
-	if (b->nrows == 0)
-		return;
-	if (batch_plan == NULL)
-	{
-		Oid			types[NCOLS];
-		SPIPlanPtr	plan;
-
-		for (int c = 0; c < NCOLS; c++)
-			types[c] = get_array_type(col_types[c]);
-		plan = SPI_prepare(BATCH_INSERT, NCOLS, types);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the audit insert: %s",
-				 SPI_result_code_string(SPI_result));
-		batch_plan = plan;
-	}
-	for (int c = 0; c < NCOLS; c++)
-	{
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
-
-		get_typlenbyvalalign(col_types[c], &typlen, &typbyval, &typalign);
-		arrays[c] = PointerGetDatum(construct_md_array(b->values[c], b->nulls[c], 1,
-														&b->nrows, &lb, col_types[c],
-														typlen, typbyval, typalign));
-	}
-	if (SPI_execute_plan(batch_plan, arrays, NULL, false, 0) != SPI_OK_INSERT ||
-		SPI_processed != (uint64) b->nrows)
-		elog(ERROR, "could not insert into ai_gateway.audit_log");
-	b->nrows = 0;
-	b->bytes = 0;
-}
-
-/*
- * Write the queued records to ai_gateway.audit_log.  Called by the worker
- * inside a transaction with SPI connected; returns the number written.  The
- * tail is advanced by the caller's commit through aig_audit_commit().
- */
-static uint64 pending_tail = 0;
-
-int
-aig_audit_drain(void)
-{
-	uint64		head;
-	uint64		pos;
-	int			n = 0;
-	char	   *local = palloc(RECORD_MAX);
-	AuditBatch *batch = palloc(sizeof(AuditBatch));
-	MemoryContext batchcxt = AllocSetContextCreate(CurrentMemoryContext, "ai_gateway audit batch",
-												   ALLOCSET_DEFAULT_SIZES);
-
-	batch->nrows = 0;
-	batch->bytes = 0;
-	LWLockAcquire(queue->lock, LW_SHARED);
-	head = queue->head;
-	pos = queue->tail;
-	LWLockRelease(queue->lock);
-
-	/* at most ~4 MB per transaction */
-	while (pos < head && n < 20000)
-	{
-		RecordHead	h;
-		MemoryContext old;
-
-		ring_copy(pos, (char *) &h, sizeof(h), false);
-		if (h.len < sizeof(h) || h.len > RECORD_MAX)
-			elog(ERROR, "corrupt ai_gateway audit queue record of %u bytes", h.len);
-		ring_copy(pos, local, h.len, false);
-		pos += h.len;
-		if (h.dbid != MyDatabaseId)
-		{
-			pg_atomic_fetch_add_u64(&queue->dropped_other_db, 1);
-			continue;
-		}
-		old = MemoryContextSwitchTo(batchcxt);
-		batch_add(batch, &h, local + sizeof(RecordHead));
-		if (batch->nrows == BATCH_ROWS || batch->bytes >= BATCH_BYTES)
-		{
-			batch_write(batch);
-			MemoryContextReset(batchcxt);
-		}
-		MemoryContextSwitchTo(old);
-		n++;
-	}
-	batch_write(batch);
-	MemoryContextDelete(batchcxt);
-	pfree(batch);
-	pfree(local);
-	pending_tail = pos;
-	return n;
-}
-
-/* After the drain's transaction committed: free the space it wrote. */
-void
-aig_audit_commit(int written)
-{
-	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
-	if (pending_tail > queue->tail && pending_tail <= queue->head)
-		queue->tail = pending_tail;
-	LWLockRelease(queue->lock);
-	pg_atomic_fetch_add_u64(&queue->written, written);
-}
-
 bool
 aig_audit_pending(void)
 {
@@ -567,7 +485,11 @@ aig_audit_counters(AigAuditCounters *out)
 	out->dropped_full = pg_atomic_read_u64(&queue->dropped_full);
 	out->dropped_other_db = pg_atomic_read_u64(&queue->dropped_other_db);
 	out->waits = pg_atomic_read_u64(&queue->waits);
+	out->set_aside = pg_atomic_read_u64(&queue->set_aside);
+	out->set_aside_lost = pg_atomic_read_u64(&queue->set_aside_lost);
+	out->refusals_suppressed = pg_atomic_read_u64(&queue->refusals_suppressed);
 	LWLockAcquire(queue->lock, LW_SHARED);
+	strlcpy(out->last_set_aside, queue->last_set_aside, sizeof(out->last_set_aside));
 	out->queued_bytes = queue->head - queue->tail;
 	out->queue_bytes = queue->size;
 	LWLockRelease(queue->lock);
@@ -635,6 +557,15 @@ aig_audit_define_gucs(void)
 							1000, 0, 60000,
 							PGC_SUSET,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.audit_refusals_per_second",
+							"Refusal records (grant, quota, rate limit, policy) a session may queue per second; beyond, they are counted, not queued.",
+							"0 records no refusal; they are counted in audit_stats().refusals_suppressed.",
+							&aig_audit_refusals_per_second,
+							10, 0, 100000,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("ai_gateway.audit_flush_ms",

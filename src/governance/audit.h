@@ -14,11 +14,14 @@
 typedef struct AigAuditRecord
 {
 	Oid			roleid;			/* InvalidOid: the current user */
+	Oid			session_roleid; /* InvalidOid: aig_session_role() */
 	const char *route;
 	const char *provider;
 	const char *model;
-	const char *status;			/* ok | error | canceled */
+	const char *status;			/* ok | error | canceled | denied */
+	bool		refusal;		/* refused before any attempt: rate-limited (audit.c) */
 	int			http_status;	/* 0 when none */
+	int			sqlerrcode;		/* of a failure; 0 when none */
 	int			attempts;
 	double		latency_ms;
 	int64		input_tokens;	/* -1 unknown */
@@ -38,6 +41,7 @@ extern int	aig_audit_wait_ms;
 extern int	aig_audit_flush_ms;
 extern char *aig_audit_retention;
 extern bool aig_log_prompts;
+extern int	aig_audit_refusals_per_second;
 
 /* Define the audit GUCs and ai_gateway.log_prompts (called from _PG_init). */
 extern void aig_audit_define_gucs(void);
@@ -62,12 +66,19 @@ extern void aig_audit_prepare_worker(void);
 extern bool aig_audit_db_served(void);
 
 /*
- * Worker side: aig_audit_drain() inserts queued records into
- * ai_gateway.audit_log (inside the worker's transaction, SPI connected);
- * after the commit aig_audit_commit() frees their queue space.
+ * Worker side (audit_writer.c): aig_audit_drain() inserts queued records
+ * into ai_gateway.audit_log (inside the worker's transaction, SPI
+ * connected), each batch in a subtransaction; a record the database
+ * refuses is set aside (ai_gateway.audit_rejects, counted), never retried.
+ * After the commit aig_audit_commit() frees their queue space; after a
+ * failed round aig_audit_drain_failed() counts it.  aig_audit_backoff_ms():
+ * how long the worker waits before its next drain (after a transient
+ * failure: a locked table, a timeout, a full disk), 0 normally.
  */
 extern int	aig_audit_drain(void);
 extern void aig_audit_commit(int written);
+extern void aig_audit_drain_failed(void);
+extern long aig_audit_backoff_ms(void);
 extern bool aig_audit_pending(void);
 extern void aig_audit_set_worker(Latch *latch, Oid dbid);
 extern int	aig_audit_worker_pid(void);
@@ -80,6 +91,10 @@ typedef struct AigAuditCounters
 	uint64		dropped_full;
 	uint64		dropped_other_db;
 	uint64		waits;
+	uint64		set_aside;		/* refused by the database, not in audit_log */
+	uint64		set_aside_lost; /* of those, not kept in audit_rejects either */
+	uint64		refusals_suppressed;
+	char		last_set_aside[256];	/* "SQLSTATE: message" of the last one */
 	uint64		queued_bytes;
 	uint64		queue_bytes;
 } AigAuditCounters;

@@ -4,7 +4,10 @@
  * Budgets (ai_gateway.quotas): per role and period (minute, hour, day,
  * month — calendar periods in UTC), limits on requests, tokens and cost.  A
  * quota on a group role is one pool for all its members; a caller is held
- * to every quota of its own role and of the roles it is a member of.  A call
+ * to every quota of its own role and of the roles it is a member of — both
+ * as its current role and as its session's login role (identity.h): a SET
+ * ROLE or a SECURITY DEFINER function adds the current role's limits to
+ * the login role's, never replaces them.  A call
  * reserves before it is sent — one request, its estimated tokens and cost —
  * and settles after with what it actually used, so max_requests is never
  * exceeded whatever the concurrency, and token/cost limits overshoot by at
@@ -65,6 +68,7 @@
 #include "utils/guc.h"
 
 #include "governance/audit.h"
+#include "governance/identity.h"
 #include "base/compat.h"
 #include "governance/quota.h"
 #include "governance/quota_internal.h"
@@ -216,9 +220,19 @@ unix_to_text(int64 t)
 	return pstrdup(timestamptz_to_str(ts));
 }
 
+/* Is role me held by a quota on role_oid: its own, or one of its groups'? */
+static bool
+role_held(Oid me, Oid role_oid)
+{
+	return role_oid == me || is_member_of_role_nosuper(me, role_oid);
+}
+
 /*
- * Does a quota or rate limit on role_oid hold the current user?  Its own
- * role's and its groups' do; is_member_of_role() would also say yes for a
+ * Does a quota or rate limit on role_oid hold the current call?  It holds
+ * the current user (its own role's and its groups') and the session's
+ * login role (identity.h) — so SET ROLE to a group without a quota, or a
+ * SECURITY DEFINER function, escapes no limit of the login role: both are
+ * checked and charged.  is_member_of_role() would also say yes for a
  * superuser and every role, charging an administrator's calls to every
  * team's pool (and refusing them when any pool is spent), so membership is
  * taken without that superuser shortcut.
@@ -227,8 +241,12 @@ bool
 aig_quota_applies_to_user(Oid role_oid)
 {
 	Oid			me = GetUserId();
+	Oid			session = aig_session_role();
 
-	return OidIsValid(role_oid) && (role_oid == me || is_member_of_role_nosuper(me, role_oid));
+	if (!OidIsValid(role_oid))
+		return false;
+	return role_held(me, role_oid) ||
+		(OidIsValid(session) && session != me && role_held(session, role_oid));
 }
 
 

@@ -72,7 +72,10 @@ extern void aig_quota_load(void);
 
 extern const char *aig_period_name(AigPeriod p);
 
-/* Is the current user held to a quota or rate limit on role_oid (its own role, its groups)? */
+/*
+ * Is the current call held to a quota or rate limit on role_oid: one of the
+ * current user's (its own role, its groups) or of the session's login role?
+ */
 extern bool aig_quota_applies_to_user(Oid role_oid);
 
 /* What a quota has used in its current period (for ai_gateway.usage()). */

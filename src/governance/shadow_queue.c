@@ -31,6 +31,7 @@
 #include "utils/json.h"
 
 #include "governance/audit.h"
+#include "governance/identity.h"
 #include "governance/shadow_queue.h"
 
 #define AIG_SHADOW_SLOTS 32
@@ -39,6 +40,7 @@ typedef struct ShadowSlot
 {
 	uint32		len;
 	Oid			roleid;
+	Oid			session_roleid; /* the caller's login role (identity.h) */
 	char		data[AIG_SHADOW_SLOT_BYTES];
 } ShadowSlot;
 
@@ -108,6 +110,7 @@ push(const char *job, size_t len)
 			/* the slot is ours until head moves past it: copy, then publish */
 			slot->len = (uint32) len;
 			slot->roleid = GetUserId();
+			slot->session_roleid = aig_session_role();
 			memcpy(slot->data, job, len);
 			sq->head++;
 			ok = true;
@@ -171,7 +174,7 @@ aig_shadow_worker_attach(void)
 
 /* Copy the oldest job out (NUL-terminated, buf of AIG_SHADOW_SLOT_BYTES + 1); false when none. */
 bool
-aig_shadow_pop(char *buf, Oid *roleid)
+aig_shadow_pop(char *buf, Oid *roleid, Oid *session_roleid)
 {
 	bool		have = false;
 
@@ -183,6 +186,7 @@ aig_shadow_pop(char *buf, Oid *roleid)
 		memcpy(buf, slot->data, slot->len);
 		buf[slot->len] = '\0';
 		*roleid = slot->roleid;
+		*session_roleid = slot->session_roleid;
 		sq->tail++;
 		have = true;
 	}

@@ -12,6 +12,7 @@
 #include "utils/jsonb.h"
 
 #include "governance/audit.h"
+#include "governance/identity.h"
 #include "core/catalog.h"
 #include "governance/quota.h"
 #include "routing/router_internal.h"
@@ -72,6 +73,9 @@ aig_r_account_init(CallAccount *acc, const AigRoute *route, const AigCallOptions
 	aig_audit_prepare();
 	memset(acc, 0, sizeof(*acc));
 	INSTR_TIME_SET_CURRENT(acc->start);
+	/* the caller now: a hook's error may unwind to us under another user id */
+	acc->roleid = GetUserId();
+	acc->session_roleid = aig_session_role();
 	acc->metadata = co->metadata ?
 		JsonbToCString(NULL, &co->metadata->root, VARSIZE(co->metadata)) : NULL;
 	acc->prompt = aig_log_prompts ? prompt_json : NULL;
@@ -135,11 +139,13 @@ aig_r_account_audit(CallAccount *acc, const AigCallInfo *info, bool target_ok,
 	INSTR_TIME_SUBTRACT(d, acc->start);
 	memset(&rec, 0, sizeof(rec));
 	rec.roleid = acc->roleid;
+	rec.session_roleid = acc->session_roleid;
 	rec.shadow = acc->shadow;
 	rec.route = acc->route_label;
 	rec.provider = info->target ? info->target->provider->name : NULL;
 	rec.model = info->target ? info->target->model : NULL;
 	rec.status = status;
+	rec.sqlerrcode = strcmp(status, "ok") == 0 ? 0 : info->sqlerrcode;
 	rec.http_status = (int) info->http_status;
 	rec.attempts = info->attempts;
 	rec.latency_ms = INSTR_TIME_GET_MILLISEC(d);
@@ -167,4 +173,44 @@ aig_r_account_audit(CallAccount *acc, const AigCallInfo *info, bool target_ok,
 						rec.has_cost ? psprintf("%.10g", rec.cost_usd) : "-",
 						rec.cache_hit ? "true" : "false"),
 				 errhidestmt(true)));
+}
+
+/*
+ * A call refused before it was charged or sent (grant, quota, rate limit,
+ * deny pattern, request hook): its audit record, status "denied", with the
+ * route (or, refused before its route was built, the "provider/model"
+ * string as given),
+ * SQLSTATE and message, no tokens, no cost, no statistics (a refusal
+ * allocates no shared state).  caller: the current user when the call
+ * began.  The record is one of the rate-limited kind (audit.c).  Never
+ * raises.
+ */
+void
+aig_r_account_refusal(const AigRoute *route, const char *model_string, Jsonb *metadata,
+					  Oid caller, int sqlerrcode, const char *error)
+{
+	AigAuditRecord rec;
+	const AigTarget *direct = route && route->name == NULL && route->ntargets > 0 ?
+		&route->targets[0] : NULL;
+	const char *slash = model_string ? strchr(model_string, '/') : NULL;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.roleid = caller;
+	rec.route = route == NULL || route->name == NULL ? NULL :
+		route->version > 0 ? psprintf("%s@%d", route->name, route->version) : route->name;
+	rec.provider = direct ? direct->provider->name : NULL;
+	rec.model = direct ? direct->model : NULL;
+	if (route == NULL && slash != NULL)
+	{
+		/* refused before its route was built: "provider/model" as given */
+		rec.provider = pnstrdup(model_string, slash - model_string);
+		rec.model = slash + 1;
+	}
+	rec.status = "denied";
+	rec.refusal = true;
+	rec.sqlerrcode = sqlerrcode;
+	rec.input_tokens = rec.output_tokens = -1;
+	rec.error = error;
+	rec.metadata = metadata ? JsonbToCString(NULL, &metadata->root, VARSIZE(metadata)) : NULL;
+	aig_audit_enqueue(&rec, false);
 }

@@ -32,7 +32,11 @@
  *
  * A refused call stops where it is refused: a grant refusal runs no hook,
  * a caller already over a quota runs none either, a policy or quota
- * refusal never runs the response hook.  Every call that
+ * refusal never runs the response hook.  A call refused before it was
+ * charged (stages 2–5: grant, quota, rate limit, deny pattern, request
+ * hook) gets one audit record with status "denied" and its SQLSTATE, no
+ * cost, here and nowhere else (account_refusal); audit.c bounds how many
+ * such records a session can queue, so refusals cannot crowd the queue.  Every call that
  * was charged gets exactly one settle and one audit record, on every path:
  * success, upstream failure, hook error, cancel (the error is re-thrown
  * after), and backend exit (a before_shmem_exit callback, single calls).
@@ -74,6 +78,7 @@
 #include "governance/audit.h"
 #include "governance/cache.h"
 #include "governance/hooks.h"
+#include "governance/identity.h"
 #include "governance/policy.h"
 #include "governance/shadow_queue.h"
 #include "routing/attempt.h"
@@ -170,6 +175,46 @@ is_cancel(int sqlerrcode)
 	return sqlerrcode == ERRCODE_QUERY_CANCELED || sqlerrcode == ERRCODE_ADMIN_SHUTDOWN;
 }
 
+/*
+ * A call refused before it was charged — grant, quota, rate limit, deny
+ * pattern, request hook: the one place such refusals are audited (status
+ * "denied", no cost).  A cancel is not a refusal.  Never raises.
+ */
+static void
+account_refusal(const AigRoute *route, const AigCallOptions *co, Oid caller,
+				const ErrorData *ed)
+{
+	if (!is_cancel(ed->sqlerrcode))
+		aig_r_account_refusal(route, NULL, co ? co->metadata : NULL, caller, ed->sqlerrcode,
+							  ed->message);
+}
+
+/* fn(arg), a stage before the charge; its error is audited as a refusal, then re-thrown. */
+static void
+refusable(const AigRoute *route, const AigCallOptions *co, void (*fn) (void *), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			caller = GetUserId();
+
+	PG_TRY();
+	{
+		fn(arg);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		account_refusal(route, co, caller, CopyErrorData());
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+static void
+check_access_fn(void *route)
+{
+	aig_r_check_access((AigRoute *) route);
+}
+
 /* ---- 1. resolve route ------------------------------------------------------ */
 
 /*
@@ -218,10 +263,28 @@ AigRoute *
 aig_pipeline_resolve(const char *model)
 {
 	AigRoute   *route;
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			caller = GetUserId();
 
 	/* the call holds what it resolves until its end (core/catalog.c) */
 	aig_catalog_pin();
-	route = aig_resolve_model(model);
+	aig_audit_prepare();
+	PG_TRY();
+	{
+		route = aig_resolve_model(model);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		/* a provider the caller may not call directly: refused, audited */
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		if (ed->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
+			aig_r_account_refusal(NULL, model, NULL, caller, ed->sqlerrcode, ed->message);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	aig_pipeline_pinned_policy(route);
 	return route;
 }
@@ -253,7 +316,7 @@ aig_pipeline_precheck(const char *model)
 {
 	AigRoute   *route = aig_pipeline_resolve(model);
 
-	aig_r_check_access(route);
+	refusable(route, NULL, check_access_fn, route);
 	return route;
 }
 
@@ -505,14 +568,15 @@ void
 aig_pipeline_chat(AigChatCall *c)
 {
 	MemoryContext cxt = CurrentMemoryContext;
+	Oid			caller = GetUserId();
 
 	start_info(c);
-	stage_grant(c);
-	stage_quota_precheck(c);
-	stage_request_hook(c);
-	stage_policy(c);
 	PG_TRY();
 	{
+		stage_grant(c);
+		stage_quota_precheck(c);
+		stage_request_hook(c);
+		stage_policy(c);
 		if (!quota_and_cache(c))
 		{
 			watch_inflight(&c->acc, &c->info, true);
@@ -531,6 +595,8 @@ aig_pipeline_chat(AigChatCall *c)
 		MemoryContextSwitchTo(cxt);
 		ed = CopyErrorData();
 		c->info.sqlerrcode = ed->sqlerrcode;
+		if (!c->accounted && !c->charged)
+			account_refusal(c->route, c->co, caller, ed);
 		account_failure(c, ed->message, is_cancel(ed->sqlerrcode));
 		PG_RE_THROW();
 	}
@@ -581,10 +647,12 @@ finish_one(void *arg)
 	stage_cache_put(c);
 }
 
-/* A call of many failed: its error, its settle and audit. */
+/* A call of many failed: its error, its settle and audit (a refusal's, before the charge). */
 static void
 fail_one(AigChatCall *c, ErrorData *ed)
 {
+	if (!c->accounted && !c->charged)
+		account_refusal(c->route, c->co, GetUserId(), ed);
 	c->ok = false;
 	c->done = true;
 	c->error = ed->message;
@@ -603,7 +671,7 @@ aig_pipeline_chat_many(AigRoute *route, AigChatCall *calls, int n, int concurren
 
 	/* one route, one caller: a refused grant refuses the statement */
 	if (!grant_per_call)
-		aig_r_check_access(route);
+		refusable(route, n > 0 ? calls[0].co : NULL, check_access_fn, route);
 	for (int i = 0; i < n; i++)
 	{
 		AigChatCall *c = &calls[i];
@@ -615,10 +683,13 @@ aig_pipeline_chat_many(AigRoute *route, AigChatCall *calls, int n, int concurren
 		start_info(c);
 		p.call = c;
 		p.grant = grant_per_call;
+		/* an async job is held to the quotas of the session that queued it */
+		aig_session_role_set(c->session_role);
 		if (!aig_isolate(prepare_one, &p, &ed))
 			fail_one(c, ed);
 		else if (!c->done)
 			pending[npending++] = c;
+		aig_session_role_set(InvalidOid);
 	}
 
 	PG_TRY();
@@ -670,6 +741,7 @@ aig_pipeline_embed(AigRoute *route, AigEmbedRequest *req, const AigCallOptions *
 				   AigEmbedResult *result, AigCallInfo *info)
 {
 	MemoryContext cxt = CurrentMemoryContext;
+	Oid			caller = GetUserId();
 	AigOrderContext ctx;
 	AigCandidate *cands;
 	int			ncand;
@@ -679,16 +751,25 @@ aig_pipeline_embed(AigRoute *route, AigEmbedRequest *req, const AigCallOptions *
 	memset(info, 0, sizeof(*info));
 	info->route = route;
 	info->input_tokens = info->output_tokens = -1;
-	/* 2. grant, 4. policy (no hooks: they are chat-shaped) */
-	aig_r_check_access(route);
-	aig_policy_apply_embed(route, req);
-	/* 5. quota */
-	for (int i = 0; i < req->ninputs; i++)
-		bytes += strlen(req->inputs[i]);
-	aig_r_order_context(route, co, bytes, &ctx);
-	ctx.max_tokens = -1;
-	aig_r_account_init(&acc, route, co, NULL);
-	aig_r_account_reserve(&acc, route, &ctx, 0);
+	/* 2. grant, 4. policy (no hooks: they are chat-shaped), 5. quota */
+	PG_TRY();
+	{
+		aig_r_check_access(route);
+		aig_policy_apply_embed(route, req);
+		for (int i = 0; i < req->ninputs; i++)
+			bytes += strlen(req->inputs[i]);
+		aig_r_order_context(route, co, bytes, &ctx);
+		ctx.max_tokens = -1;
+		aig_r_account_init(&acc, route, co, NULL);
+		aig_r_account_reserve(&acc, route, &ctx, 0);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		account_refusal(route, co, caller, CopyErrorData());
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	watch_inflight(&acc, info, true);
 	PG_TRY();
 	{

@@ -28,6 +28,7 @@ typedef struct CallAccount
 	char	   *prompt;			/* JSON text, only with log_prompts */
 	char	   *route_label;
 	Oid			roleid;			/* audit row's role: InvalidOid = current user */
+	Oid			session_roleid; /* audit row's login role (identity.h) */
 	bool		shadow;			/* audit row of a shadow copy */
 	instr_time	start;
 } CallAccount;
@@ -42,6 +43,8 @@ typedef struct AigChatCall
 	Jsonb	   *opts;			/* options as given: the request hook's view */
 	bool		want_text;		/* answer: the content (after the response hook) */
 	bool		want_object;	/* response: the normalized result object */
+	Oid			session_role;	/* on behalf of this login role (an async job's
+								 * session); InvalidOid: this session's */
 
 	/* out */
 	bool		ok;

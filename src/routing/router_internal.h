@@ -58,6 +58,10 @@ extern void aig_r_account_settle(CallAccount *acc, const AigCallInfo *info, bool
  */
 extern void aig_r_account_audit(CallAccount *acc, const AigCallInfo *info, bool target_ok,
 								const char *status, const char *error, const char *output);
+/* The audit record of a call refused before it was charged ("refused").  Never raises. */
+extern void aig_r_account_refusal(const AigRoute *route, const char *model_string,
+								  Jsonb *metadata, Oid caller, int sqlerrcode,
+								  const char *error);
 extern void aig_r_finish_info(AigCallInfo *info, AigRoute *route, AigTarget *t, int attempts,
 							  instr_time start, int64 in_tok, int64 out_tok);
 /* The next target to attempt: an untried one, else the one ready soonest; -1 when none. */
