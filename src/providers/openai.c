@@ -29,8 +29,37 @@
  */
 
 /*
+ * response_format json_schema as Azure's 2024-10-21 document has it: its
+ * json_schema object requires a "type" member too (OpenAI's does not).
+ */
+static void
+azure_json_schema(AigJsonWriter *w, const AigJson *rf)
+{
+	const AigJson *js = aig_jget(rf, "json_schema");
+	static const char *const members[] = {"name", "description", "schema", "strict"};
+
+	aig_jw_object_begin(w);
+	aig_jw_kstring(w, "type", "json_schema");
+	aig_jw_key(w, "json_schema");
+	aig_jw_object_begin(w);
+	aig_jw_kstring(w, "type", "json_schema");
+	for (int i = 0; i < lengthof(members); i++)
+	{
+		const AigJson *m = aig_jget(js, members[i]);
+
+		if (m != NULL)
+		{
+			aig_jw_key(w, members[i]);
+			aig_jw_copy(w, m);
+		}
+	}
+	aig_jw_object_end(w);
+	aig_jw_object_end(w);
+}
+
+/*
  * Body of a chat completion.  with_model = false for azure (the deployment
- * in the URL names the model).
+ * in the URL names the model; its json_schema format takes a "type" too).
  */
 void
 aig_openai_chat_body(const AigChatRequest *req, bool with_model,
@@ -51,7 +80,10 @@ aig_openai_chat_body(const AigChatRequest *req, bool with_model,
 	if (rf != NULL)
 	{
 		aig_jw_key(&w, "response_format");
-		aig_jw_copy(&w, rf->root);
+		if (!with_model && rfkind == AIG_RF_JSON_SCHEMA)
+			azure_json_schema(&w, rf->root);
+		else
+			aig_jw_copy(&w, rf->root);
 	}
 	aig_jw_object_end(&w);
 	aig_jw_body(&w, out);
