@@ -188,3 +188,40 @@ END $$;
 ------------------------------------------------------------------------------
 
 -- (section: cache)
+
+
+------------------------------------------------------------------------------
+-- Usability: no rollback to a version that cannot serve
+------------------------------------------------------------------------------
+
+-- (section: usability)
+CREATE OR REPLACE FUNCTION ai_gateway.rollback_route(route text, version int) RETURNS int
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v ai_gateway.route_versions%ROWTYPE;
+    n int;
+BEGIN
+    SELECT * INTO v FROM ai_gateway.route_versions rv
+     WHERE rv.route = rollback_route.route AND rv.version = rollback_route.version;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'route "%" has no version %', route, version
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'SELECT version, created_at FROM ai_gateway.route_versions WHERE route = ... lists them.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM jsonb_array_elements(v.targets) e
+                    WHERE NOT coalesce((e->>'shadow')::boolean, false)) THEN
+        RAISE EXCEPTION 'version % of route "%" has no target to answer calls', version, route
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A rollback to it would leave the route unable to serve any call.',
+                  HINT = 'SELECT version, jsonb_array_length(targets) FROM ai_gateway.route_versions WHERE route = ... shows the versions with targets.';
+    END IF;
+    INSERT INTO ai_gateway.routes AS r (name, strategy, options) VALUES (v.route, v.strategy, v.options)
+        ON CONFLICT (name) DO UPDATE SET strategy = excluded.strategy, options = excluded.options;
+    DELETE FROM ai_gateway.route_targets t WHERE t.route = v.route;
+    INSERT INTO ai_gateway.route_targets (route, provider, model, priority, weight, shadow, role)
+    SELECT v.route, e->>'provider', e->>'model', (e->>'priority')::int, (e->>'weight')::int,
+           (e->>'shadow')::boolean, (e->>'role')::name
+      FROM jsonb_array_elements(v.targets) e;
+    SELECT max(rv.version) INTO n FROM ai_gateway.route_versions rv WHERE rv.route = v.route;
+    RETURN n;
+END $$;

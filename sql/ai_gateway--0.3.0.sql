@@ -372,6 +372,13 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'SELECT version, created_at FROM ai_gateway.route_versions WHERE route = ... lists them.';
     END IF;
+    IF NOT EXISTS (SELECT FROM jsonb_array_elements(v.targets) e
+                    WHERE NOT coalesce((e->>'shadow')::boolean, false)) THEN
+        RAISE EXCEPTION 'version % of route "%" has no target to answer calls', version, route
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A rollback to it would leave the route unable to serve any call.',
+                  HINT = 'SELECT version, jsonb_array_length(targets) FROM ai_gateway.route_versions WHERE route = ... shows the versions with targets.';
+    END IF;
     INSERT INTO ai_gateway.routes AS r (name, strategy, options) VALUES (v.route, v.strategy, v.options)
         ON CONFLICT (name) DO UPDATE SET strategy = excluded.strategy, options = excluded.options;
     DELETE FROM ai_gateway.route_targets t WHERE t.route = v.route;
