@@ -139,6 +139,13 @@ aig_resolve_model(const char *model)
 		return route;
 	}
 
+	/* "openai/" or "/gpt-4o": a provider/model string with a part missing */
+	if (slash != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" has no %s", model,
+						slash == model ? "provider before the \"/\"" : "model after the \"/\""),
+				 errhint("Address a provider directly as \"provider/model\", e.g. \"openai/gpt-4o-mini\", or pass a route name.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("route \"%s\" does not exist", model),

@@ -17,3 +17,6 @@ SELECT version, targets FROM ai_gateway.route_versions WHERE route = 'u_shadow_o
 SELECT try($$SELECT ai_gateway.rollback_route('u_shadow_only', 2)$$) AS rollback_to_shadow_only;
 SELECT ai_gateway.rollback_route('u_shadow_only', 3) AS rollback_to_serving;
 DELETE FROM ai_gateway.routes WHERE name IN ('u_route', 'u_shadow_only');
+
+-- a provider/model string with a part missing says so (not "route does not exist")
+SELECT m, try(format('SELECT ai_complete(%L, %L)', 'x', m)) FROM unnest(array['openai/', '/gpt-4o', '/']) m;
