@@ -17,6 +17,15 @@
  * sends the same headers) and freed at exit; however a call ends (success,
  * error, cancel), the easy handle is left without pointers into its memory
  * before an interrupt is serviced.
+ *
+ * File descriptors: every socket libcurl opens goes through
+ * aig_open_socket / aig_close_socket, which count it against PostgreSQL's
+ * budget of external descriptors (AcquireExternalFD / ReleaseExternalFD,
+ * as libpq connections of postgres_fdw are): a socket beyond the budget is
+ * refused ("could not connect", retryable) instead of leaving the server
+ * "out of file descriptors".  A batch's concurrency is cut to what the
+ * budget has room for, and when a batch leaves more idle connections open
+ * than AIG_KEEP_SOCKETS the connection cache is closed at its end.
  */
 #include "postgres.h"
 
@@ -24,6 +33,7 @@
 
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "utils/errcodes.h"
 
@@ -49,6 +59,15 @@ static CURLM *aig_multi = NULL;
 static CURL *aig_easy = NULL;
 
 /*
+ * Sockets libcurl holds open now (in flight or idle in the connection
+ * cache), each counted against PostgreSQL's external descriptor budget.
+ */
+static int	open_sockets = 0;
+
+/* Idle connections kept after a batch: beyond it the cache is closed. */
+#define AIG_KEEP_SOCKETS 32
+
+/*
  * The receive buffer outlives calls (malloc'd, grown on demand) so a call
  * does not pay a malloc/free of it; after an unusually large response it is
  * given back rather than kept.
@@ -71,6 +90,36 @@ static long last_connect_timeout_ms = -1;
 static curl_off_t last_max_bytes = -1;
 
 static void aig_http_pool_cleanup(void);
+
+/* libcurl opens a socket: only within PostgreSQL's external descriptor budget. */
+static curl_socket_t
+aig_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	curl_socket_t s;
+
+	if (!AcquireExternalFD())
+	{
+		errno = EMFILE;
+		return CURL_SOCKET_BAD;
+	}
+	s = socket(addr->family, addr->socktype, addr->protocol);
+	if (s == CURL_SOCKET_BAD)
+		ReleaseExternalFD();
+	else
+		open_sockets++;
+	return s;
+}
+
+/* libcurl closes a socket it opened through aig_open_socket: its budget comes back. */
+static int
+aig_close_socket(void *clientp, curl_socket_t item)
+{
+	int			rc = close(item);
+
+	ReleaseExternalFD();
+	open_sockets--;
+	return rc;
+}
 
 static void
 aig_http_cleanup(int code, Datum arg)
@@ -256,6 +305,8 @@ configure_handle(CURL *h)
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, aig_write_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, aig_header_cb);
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, aig_open_socket);
+	curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, aig_close_socket);
 
 	/*
 	 * Without proxy variables in the server's environment, tell libcurl so
@@ -618,6 +669,37 @@ struct AigHttpBatch
 
 static CURL *pool[AIG_BATCH_MAX];
 static int	npool = 0;
+static int	active_batches = 0;	/* begun and not yet ended */
+
+/*
+ * How many more descriptors the external budget has room for, up to
+ * `want` (taken and given straight back: this backend is single-threaded,
+ * nothing takes them in between).
+ */
+static int
+fd_room(int want)
+{
+	int			n = 0;
+
+	while (n < want && AcquireExternalFD())
+		n++;
+	for (int i = 0; i < n; i++)
+		ReleaseExternalFD();
+	return n;
+}
+
+/*
+ * Transfers a batch may run at once: the concurrency asked for, cut to
+ * half the room left in the external descriptor budget (a transfer's
+ * socket, and room for a resolver's or a second address family's
+ * transient one), at least one.
+ */
+static int
+batch_slots(int concurrency)
+{
+	concurrency = Max(1, Min(concurrency, AIG_BATCH_MAX));
+	return Max(1, Min(concurrency, fd_room(2 * concurrency) / 2));
+}
 
 AigHttpBatch *
 aig_http_batch_begin(int concurrency)
@@ -625,7 +707,7 @@ aig_http_batch_begin(int concurrency)
 	AigHttpBatch *b;
 
 	aig_http_init();
-	concurrency = Max(1, Min(concurrency, AIG_BATCH_MAX));
+	concurrency = batch_slots(concurrency);
 	while (npool < concurrency)
 	{
 		CURL	   *h = curl_easy_init();
@@ -644,6 +726,7 @@ aig_http_batch_begin(int concurrency)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	for (int i = 0; i < concurrency; i++)
 		b->slots[i].h = pool[i];
+	active_batches++;
 	return b;
 }
 
@@ -798,6 +881,27 @@ aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp)
 	}
 }
 
+/*
+ * Close every idle connection when more than AIG_KEEP_SOCKETS are open and
+ * no transfer runs: a big batch does not keep its sockets for the life of
+ * the backend.  The multi handle is made anew (its cleanup closes them
+ * through aig_close_socket).
+ */
+static void
+trim_connection_cache(void)
+{
+	CURLM	   *m;
+
+	if (open_sockets <= AIG_KEEP_SOCKETS || aig_multi == NULL || active_batches > 0)
+		return;
+	m = curl_multi_init();
+	if (m == NULL)
+		return;					/* keep the old one: nothing is lost */
+	curl_multi_cleanup(aig_multi);
+	aig_multi = m;
+}
+
+/* End a batch: drop its transfers still in flight, free its slots (every path). */
 void
 aig_http_batch_end(AigHttpBatch *b)
 {
@@ -809,6 +913,8 @@ aig_http_batch_end(AigHttpBatch *b)
 	free(b->slots);
 	b->slots = NULL;
 	b->inflight = 0;
+	active_batches--;
+	trim_connection_cache();
 }
 
 static void
