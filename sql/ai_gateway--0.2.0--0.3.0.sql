@@ -51,3 +51,5 @@
 ------------------------------------------------------------------------------
 
 -- (section: cache)
+ALTER TABLE ai_gateway.cache ADD COLUMN stored_by oid;  -- role whose call stored it
+CREATE INDEX cache_stored_by ON ai_gateway.cache (stored_by, created_at);
