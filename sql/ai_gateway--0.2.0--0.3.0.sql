@@ -44,6 +44,8 @@
 ------------------------------------------------------------------------------
 
 -- (section: scheduling)
+-- fair claims (each role's oldest jobs) and the per-role queue depth
+CREATE INDEX ON ai_gateway.jobs (role, id) WHERE status IN ('queued', 'running');
 
 
 ------------------------------------------------------------------------------

@@ -185,6 +185,7 @@ CREATE TABLE ai_gateway.jobs (
     finished_at     timestamptz
 );
 CREATE INDEX ON ai_gateway.jobs (next_attempt_at) WHERE status = 'queued';
+CREATE INDEX ON ai_gateway.jobs (role, id) WHERE status IN ('queued', 'running');
 COMMENT ON TABLE ai_gateway.jobs IS 'Async jobs: queued by ai_complete_async, run by the job worker';
 
 -- pg_dump carries configuration and history

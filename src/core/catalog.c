@@ -23,6 +23,10 @@
  * is pinned builds a new context and retires the old one, which is freed
  * when the last pin goes or, at the latest, at the end of the transaction
  * (a call that fails never unpins; the transaction's end does it).
+ * The job worker's calls outlive transactions (each job's result is stored
+ * as it comes while others are still in flight): each holds the cache
+ * (aig_catalog_hold / aig_catalog_release), and a held cache is freed only
+ * when the last hold and pin are gone.
  */
 #include "postgres.h"
 
@@ -78,6 +82,7 @@ static uint64 inval_count = 0;
 static Oid	marker_relid = InvalidOid;
 static int	catalog_pins = 0;	/* calls in flight holding pointers into the cache */
 static List *retired_cxts = NIL;	/* older caches still pinned, in TopMemoryContext */
+static int	catalog_holds = 0;	/* calls in flight across transactions (job worker) */
 static bool xact_callback_registered = false;
 
 /* Free the caches no call holds any more. */
@@ -101,7 +106,8 @@ catalog_xact_cb(XactEvent event, void *arg)
 		event == XACT_EVENT_PREPARE)
 	{
 		catalog_pins = 0;
-		free_retired();
+		if (catalog_holds == 0)
+			free_retired();
 	}
 }
 
@@ -118,7 +124,24 @@ aig_catalog_unpin(void)
 {
 	if (catalog_pins > 0)
 		catalog_pins--;
-	if (catalog_pins == 0 && retired_cxts != NIL)
+	if (catalog_pins == 0 && catalog_holds == 0 && retired_cxts != NIL)
+		free_retired();
+}
+
+/* A call that outlives its transaction begins to hold the cache it resolved from. */
+void
+aig_catalog_hold(void)
+{
+	catalog_holds++;
+}
+
+/* Such a call ends; the last one out frees the caches it kept alive. */
+void
+aig_catalog_release(void)
+{
+	if (catalog_holds > 0)
+		catalog_holds--;
+	if (catalog_pins == 0 && catalog_holds == 0 && retired_cxts != NIL)
 		free_retired();
 }
 
@@ -256,7 +279,7 @@ catalog_load(void)
 	Oid			save_userid;
 	int			save_sec;
 
-	if (aig_catalog_cxt != NULL && catalog_pins > 0)
+	if (aig_catalog_cxt != NULL && (catalog_pins > 0 || catalog_holds > 0))
 	{
 		/* a call in flight still reads the old cache: keep it until it ends */
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);

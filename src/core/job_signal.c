@@ -15,6 +15,9 @@
 
 #include "core/job_signal.h"
 
+/* GUC ai_gateway.max_queued_jobs_per_role (defined in background/jobs_gucs.c) */
+int			aig_max_queued_jobs_per_role = 10000;
+
 typedef struct JobsShared
 {
 	slock_t		mutex;

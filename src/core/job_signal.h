@@ -8,6 +8,9 @@
 
 #include "postgres.h"
 
+/* GUC ai_gateway.max_queued_jobs_per_role: checked when queueing (api/jobs_api.c) */
+extern int	aig_max_queued_jobs_per_role;
+
 extern Size aig_jobs_shmem_size(void);
 extern void aig_jobs_shmem_startup(void);
 

@@ -570,6 +570,60 @@ fail_one(AigChatCall *c, ErrorData *ed)
 	account_failure(c, ed->message, false);
 }
 
+/* Stages 2–7 of one call of many, isolated; true when it needs attempts. */
+bool
+aig_pipeline_many_prepare(AigChatCall *c, bool grant_per_call)
+{
+	ManyPrep	p;
+	ErrorData  *ed;
+
+	if (c->req == NULL)
+		return false;
+	start_info(c);
+	p.call = c;
+	p.grant = grant_per_call;
+	if (!aig_isolate(prepare_one, &p, &ed))
+	{
+		fail_one(c, ed);
+		return false;
+	}
+	return !c->done;
+}
+
+/* Stages 9–14 of one call of many after its attempts (or its cache hit). */
+void
+aig_pipeline_many_finish(AigChatCall *c)
+{
+	ErrorData  *ed;
+
+	if (c->req == NULL || (c->done && !c->cache_hit))
+		return;					/* nothing sent, or failed before attempts */
+	if (!c->answered)
+	{
+		/* the attempts failed: batch.c filled error and retryable */
+		account_failure(c, c->error, false);
+		return;
+	}
+	stage_settle(c);
+	if (c->route->response_hook_name == NULL)
+		finish_one(c);
+	else if (!aig_isolate(finish_one, c, &ed))
+	{
+		fail_one(c, ed);
+		return;
+	}
+	stage_audit(c);
+	stage_shadow(c);
+	c->ok = true;
+}
+
+/* A call of many dropped during its attempts (a cancel): settled and audited "canceled". */
+void
+aig_pipeline_many_cancel(AigChatCall *c, const char *why)
+{
+	account_failure(c, why, true);
+}
+
 /* Every stage of many chat calls on one route; per-call failures become their errors. */
 void
 aig_pipeline_chat_many(AigRoute *route, AigChatCall *calls, int n, int concurrency,
@@ -582,21 +636,8 @@ aig_pipeline_chat_many(AigRoute *route, AigChatCall *calls, int n, int concurren
 	if (!grant_per_call)
 		aig_r_check_access(route);
 	for (int i = 0; i < n; i++)
-	{
-		AigChatCall *c = &calls[i];
-		ManyPrep	p;
-		ErrorData  *ed;
-
-		if (c->req == NULL)
-			continue;
-		start_info(c);
-		p.call = c;
-		p.grant = grant_per_call;
-		if (!aig_isolate(prepare_one, &p, &ed))
-			fail_one(c, ed);
-		else if (!c->done)
-			pending[npending++] = c;
-	}
+		if (aig_pipeline_many_prepare(&calls[i], grant_per_call))
+			pending[npending++] = &calls[i];
 
 	PG_TRY();
 	{
@@ -612,30 +653,7 @@ aig_pipeline_chat_many(AigRoute *route, AigChatCall *calls, int n, int concurren
 	PG_END_TRY();
 
 	for (int i = 0; i < n; i++)
-	{
-		AigChatCall *c = &calls[i];
-		ErrorData  *ed;
-
-		if (c->req == NULL || (c->done && !c->cache_hit))
-			continue;			/* nothing sent, or failed before attempts */
-		if (!c->answered)
-		{
-			/* the attempts failed: batch.c filled error and retryable */
-			account_failure(c, c->error, false);
-			continue;
-		}
-		stage_settle(c);
-		if (route->response_hook_name == NULL)
-			finish_one(c);
-		else if (!aig_isolate(finish_one, c, &ed))
-		{
-			fail_one(c, ed);
-			continue;
-		}
-		stage_audit(c);
-		stage_shadow(c);
-		c->ok = true;
-	}
+		aig_pipeline_many_finish(&calls[i]);
 	aig_catalog_unpin();
 }
 
