@@ -500,7 +500,9 @@ text_or_null(const char *s, bool *isnull)
 
 /*
  * Keep the role's newest ai_gateway.cache_max_entries_per_role rows: its
- * older ones go (SPI connected, as the owner).
+ * older ones go (SPI connected, as the owner).  A backward scan of the
+ * (stored_by, created_at) index: it reads at most the cap's entries and
+ * sorts nothing.
  */
 static void
 evict_oldest(Oid stored_by)
@@ -513,7 +515,7 @@ evict_oldest(Oid stored_by)
 
 		evict_plan = keep_plan("DELETE FROM ai_gateway.cache WHERE key IN (SELECT key FROM "
 							   "ai_gateway.cache WHERE stored_by = $1 "
-							   "ORDER BY created_at DESC, key OFFSET $2)", 2, types);
+							   "ORDER BY created_at DESC OFFSET $2)", 2, types);
 	}
 	args[0] = ObjectIdGetDatum(stored_by);
 	args[1] = Int64GetDatum((int64) aig_cache_max_entries_per_role);
