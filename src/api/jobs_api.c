@@ -14,9 +14,11 @@
  * ai_gateway.max_queued_jobs_per_role (SUSET: a caller cannot raise its
  * own); one more is refused with 53400.  Queueing takes a transaction-level
  * advisory lock per role, so concurrent sessions of one role cannot both
- * pass the count.  A caller already at a quota is refused at once (53400),
- * as ai_complete would be, rather than filling the queue with jobs that
- * can only fail.
+ * pass the count.  A request larger than ai_gateway.job_max_request_kb is
+ * refused (54000): the worker prepares jobs one after another, so one huge
+ * request would hold every role's jobs.  A caller already at a quota is
+ * refused at once (53400), as ai_complete would be, rather than filling the
+ * queue with jobs that can only fail.
  *
  * ai_result(id, wait_ms) returns {"status", "result", "error", "attempts"},
  * waiting up to wait_ms for the job to finish.  A role reads only its own
@@ -174,6 +176,12 @@ aig_complete_async(PG_FUNCTION_ARGS)
 		escape_json(&req, text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	appendStringInfo(&req, ",\"options\":%s}",
 					 opts ? JsonbToCString(NULL, &opts->root, VARSIZE(opts)) : "{}");
+	if ((int64) req.len > (int64) aig_job_max_request_kb * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("async job request of %d bytes is larger than ai_gateway.job_max_request_kb (%d kB)",
+						req.len, aig_job_max_request_kb),
+				 errhint("Send a shorter prompt, call ai_complete() for a synchronous answer, or ask a superuser to raise ai_gateway.job_max_request_kb.")));
 
 	args[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(caller, false)));
 	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(req.data));

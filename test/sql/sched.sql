@@ -8,12 +8,14 @@ GRANT USAGE ON SCHEMA public TO aig_s1, aig_s2;
 SELECT ai_gateway.grant_provider('ollama', 'aig_s1'), ai_gateway.grant_provider('ollama', 'aig_s2');
 SELECT name, setting, context FROM pg_settings
 WHERE name IN ('ai_gateway.max_queued_jobs_per_role', 'ai_gateway.job_max_running_per_role',
+               'ai_gateway.job_max_request_kb',
                'ai_gateway.cache_max_ttl_s', 'ai_gateway.cache_max_entries_per_role')
 ORDER BY name;
 
 -- a caller cannot raise its own limits
 SET ROLE aig_s1;
 SELECT try($$SET ai_gateway.max_queued_jobs_per_role = 1000000$$);
+SELECT try($$SET ai_gateway.job_max_request_kb = 1048576$$);
 SELECT try($$SET ai_gateway.cache_max_ttl_s = 31536000$$);
 SELECT try($$SET ai_gateway.cache_max_entries_per_role = 1000000$$);
 RESET ROLE;
@@ -34,6 +36,12 @@ SET ROLE aig_s1;
 SELECT try1($$SELECT ai_complete_async('none allowed', 'ollama/s-queue')$$);
 RESET ROLE;
 RESET ai_gateway.max_queued_jobs_per_role;
+-- a request larger than ai_gateway.job_max_request_kb is refused (54000)
+SET ai_gateway.job_max_request_kb = 1;
+SET ROLE aig_s1;
+SELECT try($$SELECT ai_complete_async(repeat('x', 2000), 'ollama/s-queue')$$);
+RESET ROLE;
+RESET ai_gateway.job_max_request_kb;
 SELECT count(*) AS queued FROM ai_gateway.jobs WHERE request->>'model' = 'ollama/s-queue';
 
 -- maximum TTL: a call's, a route's and the GUC's TTL are cut to it
