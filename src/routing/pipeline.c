@@ -54,6 +54,9 @@
  * hook error, blocked prompt, quota, a cache table it cannot read — is
  * that call's error; stage 8 runs all remaining calls concurrently
  * (batch.c); stages 9–14 run per call, the response hook isolated too.
+ * The job worker takes the same per-call pieces one call at a time
+ * (aig_pipeline_many_prepare / _finish / _cancel), so that each job ends
+ * on its own while the others are still in flight.
  *
  * A shadow copy (aig_pipeline_shadow) was hooked and redacted by its
  * primary call: it takes target order (its shadow target), one attempt and

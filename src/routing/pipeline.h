@@ -82,7 +82,7 @@ extern AigRoute *aig_pipeline_precheck(const char *model);
 extern void aig_pipeline_chat(AigChatCall *call);
 
 /*
- * Many chat calls on one route (ai_complete_batch, a round of async jobs):
+ * Many chat calls on one route (ai_complete_batch):
  * the per-call stages run per call, each isolated (core/isolate.c) so a
  * call's failure is its error; the attempts of all run concurrently.  With
  * grant_per_call false a refused grant fails the whole statement, as for a
