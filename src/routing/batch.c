@@ -97,15 +97,29 @@ finish(Work *w, bool ok, const char *error)
 	}
 }
 
-/* After a failed attempt: the target is done, or due again after its backoff. */
+/*
+ * After a failed attempt: the target is done, or due again after its
+ * backoff — unless that is past the call's deadline (a provider's long
+ * Retry-After, say): then it is done now, and the call ends with its
+ * error instead of holding its place (an async job is queued again with
+ * that Retry-After).
+ */
 static void
 fail_attempt(Work *w, TargetRun *r)
 {
+	TimestampTz due;
+
 	if (!w->err.retryable || r->tries > r->max_retries)
+	{
+		r->done = true;
+		return;
+	}
+	due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+									  aig_r_backoff_ms(r->tries, w->err.retry_after_ms));
+	if (w->deadline != 0 && due >= w->deadline)
 		r->done = true;
 	else
-		r->ready_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-												  aig_r_backoff_ms(r->tries, w->err.retry_after_ms));
+		r->ready_at = due;
 }
 
 /* Prepare a call's attempts over the candidates the pipeline ordered. */

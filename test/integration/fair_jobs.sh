@@ -15,7 +15,8 @@ cleanup_roles() {
 ALTER SYSTEM RESET ai_gateway.job_max_running_per_role;
 SELECT pg_reload_conf();
 DELETE FROM ai_gateway.quotas WHERE role = 'aig_fair_c';
-DELETE FROM ai_gateway.jobs WHERE role IN ('aig_fair_a', 'aig_fair_b', 'aig_fair_c');
+DELETE FROM ai_gateway.jobs WHERE role IN ('aig_fair_a', 'aig_fair_b', 'aig_fair_c')
+    OR request->>'model' LIKE 'ollama/fair-later%';
 DELETE FROM ai_gateway.provider_grants WHERE role IN ('aig_fair_a', 'aig_fair_b', 'aig_fair_c');
 DROP ROLE IF EXISTS aig_fair_a;
 DROP ROLE IF EXISTS aig_fair_b;
@@ -103,3 +104,13 @@ echo "$err" | grep -q "53400" || { echo "$err"; fail "a role over its quota coul
 [ "$(q -c "SELECT count(*) FROM ai_gateway.jobs WHERE role = 'aig_fair_c' AND status = 'queued'")" = 0 ] ||
 	fail "a job of a role over its quota was queued"
 pass "a role known to be over its quota is refused when queueing (53400)"
+
+# 4. a job the provider tells to come back in an hour gives its place back
+# at once (queued again with that Retry-After) instead of holding it until
+# its call's timeout
+id=$(q -c "SELECT ai_complete_async('later', 'ollama/fair-later+status=429+retry_after=3600', NULL,
+                                     '{\"timeout_ms\": 60000, \"max_retries\": 2}')")
+wait_for "SELECT status = 'queued' AND attempts = 1 AND next_attempt_at > now() + interval '50 minutes'
+          FROM ai_gateway.jobs WHERE id = $id" ||
+	fail "a job told to retry in an hour kept its place: $(q -c "SELECT status, attempts, next_attempt_at FROM ai_gateway.jobs WHERE id = $id")"
+pass "a job whose provider says Retry-After: 3600 is queued again at once for then"
