@@ -181,6 +181,8 @@ END $$;
 ------------------------------------------------------------------------------
 
 -- (section: scheduling)
+-- fair claims (each role's oldest jobs) and the per-role queue depth
+CREATE INDEX ON ai_gateway.jobs (role, id) WHERE status IN ('queued', 'running');
 
 
 ------------------------------------------------------------------------------
@@ -188,6 +190,8 @@ END $$;
 ------------------------------------------------------------------------------
 
 -- (section: cache)
+ALTER TABLE ai_gateway.cache ADD COLUMN stored_by oid;  -- role whose call stored it
+CREATE INDEX cache_stored_by ON ai_gateway.cache (stored_by, created_at);
 
 
 ------------------------------------------------------------------------------

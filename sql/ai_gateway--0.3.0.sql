@@ -204,6 +204,7 @@ CREATE TABLE ai_gateway.jobs (
     finished_at     timestamptz
 );
 CREATE INDEX ON ai_gateway.jobs (next_attempt_at) WHERE status = 'queued';
+CREATE INDEX ON ai_gateway.jobs (role, id) WHERE status IN ('queued', 'running');
 COMMENT ON TABLE ai_gateway.jobs IS 'Async jobs: queued by ai_complete_async, run by the job worker';
 
 -- pg_dump carries configuration and history
@@ -715,9 +716,11 @@ CREATE UNLOGGED TABLE ai_gateway.cache (
     input_tokens   bigint,             -- what the original call used
     output_tokens  bigint,
     created_at     timestamptz NOT NULL,
-    expires_at     timestamptz NOT NULL
+    expires_at     timestamptz NOT NULL,
+    stored_by      oid                 -- role whose call stored it (ai_gateway.cache_max_entries_per_role)
 );
 CREATE INDEX cache_expires_at ON ai_gateway.cache (expires_at);
+CREATE INDEX cache_stored_by ON ai_gateway.cache (stored_by, created_at);
 COMMENT ON TABLE ai_gateway.cache IS
     'Response cache of ai_complete/ai_chat (options.cache, routes.options.cache_ttl_s, ai_gateway.cache_ttl_s); cleared by ai_gateway.cache_clear()';
 REVOKE ALL ON ai_gateway.cache FROM PUBLIC;

@@ -9,6 +9,17 @@
  * The worker runs the job through the call pipeline as the role that
  * queued it: hooks, deny patterns and redaction apply as for ai_complete.
  *
+ * A role's queue is bounded: its jobs queued or running (its own
+ * uncommitted ones included) may not exceed
+ * ai_gateway.max_queued_jobs_per_role (SUSET: a caller cannot raise its
+ * own); one more is refused with 53400.  Queueing takes a transaction-level
+ * advisory lock per role, so concurrent sessions of one role cannot both
+ * pass the count.  A request larger than ai_gateway.job_max_request_kb is
+ * refused (54000): the worker prepares jobs one after another, so one huge
+ * request would hold every role's jobs.  A caller already at a quota is
+ * refused at once (53400), as ai_complete would be, rather than filling the
+ * queue with jobs that can only fail.
+ *
  * ai_result(id, wait_ms) returns {"status", "result", "error", "attempts"},
  * waiting up to wait_ms for the job to finish.  A role reads only its own
  * jobs (42501 otherwise; administrators read all).
@@ -39,9 +50,14 @@
 #include "governance/identity.h"
 #include "core/search_path.h"
 #include "governance/audit.h"
+#include "governance/cache.h"
+#include "governance/quota.h"
 #include "routing/call_options.h"
 #include "routing/pipeline.h"
 #include "routing/router.h"
+
+/* first key of the advisory lock that serializes one role's queueing ('AIJQ') */
+#define AIG_JOB_QUEUE_LOCK 0x41494a51
 
 static bool wake_at_commit = false;
 static bool callback_registered = false;
@@ -73,6 +89,38 @@ jobs_owner(void)
 }
 
 /*
+ * 53400 when role `role` (its name as a Datum) already has
+ * ai_gateway.max_queued_jobs_per_role jobs queued or running.  SPI
+ * connected, as the table's owner; the role's advisory lock is held to the
+ * end of the transaction.
+ */
+static void
+check_queue_depth(Oid roleid, Datum role)
+{
+	Oid			types[1] = {NAMEOID};
+	Datum		args[1];
+	bool		isnull;
+	int64		depth;
+
+	DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(AIG_JOB_QUEUE_LOCK),
+						Int32GetDatum((int32) roleid));
+	args[0] = role;
+	if (SPI_execute_with_args("SELECT count(*) FROM ai_gateway.jobs "
+							  "WHERE role = $1 AND status IN ('queued', 'running')",
+							  1, types, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not count the queued jobs");
+	depth = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (depth >= aig_max_queued_jobs_per_role)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("role \"%s\" already has " INT64_FORMAT " async jobs queued or running",
+						NameStr(*DatumGetName(role)), depth),
+				 errdetail("ai_gateway.max_queued_jobs_per_role is %d.", aig_max_queued_jobs_per_role),
+				 errhint("Wait for queued jobs to finish (ai_result), or ask a superuser to raise "
+						 "ai_gateway.max_queued_jobs_per_role.")));
+}
+
+/*
  * ai_complete_async(prompt text, model text, system_prompt text, options jsonb)
  * RETURNS bigint
  */
@@ -88,6 +136,7 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	volatile int64 id = 0;
 	Jsonb	   *opts = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 	char	   *model = NULL;
+	Oid			caller = GetUserId();
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -111,6 +160,9 @@ aig_complete_async(PG_FUNCTION_ARGS)
 		model = pstrdup(aig_default_route);
 	/* fail now, not later, on what the caller can fix: the route, its grant, the options */
 	(void) aig_pipeline_precheck(model);
+	/* a caller already at a quota: refused now, as ai_complete would be */
+	if (aig_cache_hits_count_quota)
+		aig_quota_precheck();
 	aig_parse_call_options(opts, &co);
 
 	initStringInfo(&req);
@@ -129,8 +181,14 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	appendStringInfoString(&req, ",\"session_role\":");
 	escape_json(&req, GetUserNameFromId(aig_session_role(), false));
 	appendStringInfoChar(&req, '}');
+	if ((int64) req.len > (int64) aig_job_max_request_kb * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("async job request of %d bytes is larger than ai_gateway.job_max_request_kb (%d kB)",
+						req.len, aig_job_max_request_kb),
+				 errhint("Send a shorter prompt, call ai_complete() for a synchronous answer, or ask a superuser to raise ai_gateway.job_max_request_kb.")));
 
-	args[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	args[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(caller, false)));
 	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(req.data));
 	/* as the owner: nothing may resolve through the caller's search_path */
 	aig_as_owner_begin(jobs_owner(), &owner_scope);
@@ -140,6 +198,7 @@ aig_complete_async(PG_FUNCTION_ARGS)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
+		check_queue_depth(caller, args[0]);
 		if (SPI_execute_with_args("INSERT INTO ai_gateway.jobs (role, request) VALUES ($1, $2) RETURNING id",
 								  2, types, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "could not queue the job");

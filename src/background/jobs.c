@@ -5,11 +5,24 @@
  * ai_complete_async() inserts a row into ai_gateway.jobs (status queued)
  * in the caller's transaction; a commit callback wakes this worker at once.
  * The "ai_gateway job worker" (connected to ai_gateway.database) claims due
- * jobs with FOR UPDATE SKIP LOCKED, marks them running, and runs them
- * through the call pipeline (routing/pipeline.c), many at once: each as
- * the role that queued it, so its grants, request hook, deny patterns and
- * redaction, quotas, response hook and audit rows are exactly those of a
- * synchronous call — nothing unredacted reaches the provider.  A job
+ * jobs, marks them running, and runs them through the call pipeline
+ * (routing/pipeline.c), many at once, each as the role that queued it.
+ *
+ * Scheduling is fair and has no barrier: up to ai_gateway.batch_concurrency
+ * jobs are in flight, their attempts on one scheduler (routing/batch.c's
+ * AigAttempts, the backend's curl multi handle).  Each job's outcome is
+ * stored (and announced) in a short transaction as soon as its attempts
+ * end, and its place goes to the next claim while slow jobs still run.  A
+ * claim lets the roles with due jobs take turns, oldest job first within a
+ * role, and gives a role no more than ai_gateway.job_max_running_per_role
+ * jobs in flight, so a role's long queue (or slow jobs) never holds another
+ * role's.  A job refused by its role's grant, quota or policy fails at
+ * once, costing the others nothing.  Because a job outlives transactions,
+ * it holds the catalog cache it was resolved from (aig_catalog_hold).
+ *
+ * Each job runs as the role that queued it, so its grants, request hook,
+ * deny patterns and redaction, quotas, response hook and audit rows are
+ * exactly those of a synchronous call — nothing unredacted reaches the provider.  A job
  * refused by a grant, a hook or the policy fails at once with the error
  * text (not retried).  A job whose call failed with a retryable error is
  * queued again with next_attempt_at after an exponential backoff (or the
@@ -22,9 +35,9 @@
  * running jobs back in the queue, so a job in flight during a crash or an
  * immediate shutdown runs again — at-least-once delivery to the provider —
  * and its result is stored by an UPDATE ... WHERE status = 'running', so a
- * job has exactly one stored result.  A round that fails with an error (a
- * cancel, say) aborts its transaction and puts its claimed jobs back at
- * once.  An interrupted job that had used its last attempt fails
+ * job has exactly one stored result.  A step that fails with an error (a
+ * cancel, say) aborts its transaction, stops the jobs in flight and puts
+ * them back in the queue at once.  An interrupted job that had used its last attempt fails
  * ("interrupted") instead: no job is sent more than
  * ai_gateway.job_max_attempts times, crashes included.
  */
@@ -69,6 +82,7 @@
 #include "routing/messages.h"
 #include "routing/pipeline.h"
 #include "core/search_path.h"
+#include "routing/router.h"
 
 int			aig_job_max_attempts = 3;
 char	   *aig_job_retention = NULL;
@@ -76,55 +90,172 @@ char	   *aig_job_retention = NULL;
 /* ---------------------------------------------------------------------- */
 /* the worker */
 
+int			aig_job_max_running_per_role = 0;
+
+/* A claimed job, in flight until its outcome is stored (its own memory context). */
 typedef struct Job
 {
 	int64		id;
 	char	   *role;
+	Oid			roleid;
 	int			attempts;
 	Jsonb	   *request;
+	char	   *model;
 	AigChatCall item;
 	AigRoute   *route;
-	char	   *model;
 	bool		failed_before_call;
+	void	   *held;			/* the catalog cache it holds (aig_catalog_hold), or NULL */
+	bool		in_attempts;	/* handed to the attempts scheduler */
+	bool		finished;		/* outcome known: to finish and store */
+	MemoryContext cxt;
 } Job;
 
-/* Run a statement (SPI connected) or raise. */
-static void
-exec_sql(const char *sql)
+/* The worker's jobs in flight and the scheduler that runs their attempts. */
+typedef struct JobSet
 {
-	if (SPI_execute(sql, false, 0) < 0)
-		elog(ERROR, "could not run: %s", sql);
+	MemoryContext cxt;			/* long-lived: the set, the scheduler */
+	AigAttempts *attempts;		/* NULL until jobs come */
+	int			slots;			/* jobs in flight at most */
+	Job		  **jobs;
+	int			njobs;
+	bool		claim_wanted;	/* a wake, a finished job, or time */
+	TimestampTz last_claim;
+} JobSet;
+
+/* Jobs of one role the worker runs at once. */
+static int
+role_cap(const JobSet *set)
+{
+	if (aig_job_max_running_per_role > 0)
+		return Min(aig_job_max_running_per_role, set->slots);
+	/* a quarter of the places stays free for other roles */
+	return Max(1, set->slots * 3 / 4);
 }
 
-/* Claim up to `limit` due jobs: they are running once this commits. */
-static Job *
-claim(int limit, int *n)
+/* Jobs of `role` in flight now. */
+static int
+running_of(const JobSet *set, const char *role)
 {
-	Job		   *jobs;
-	char	   *sql = psprintf("UPDATE ai_gateway.jobs SET status = 'running', attempts = attempts + 1 "
-							   "WHERE id IN (SELECT id FROM ai_gateway.jobs WHERE status = 'queued' "
-							   "AND next_attempt_at <= now() ORDER BY id LIMIT %d FOR UPDATE SKIP LOCKED) "
-							   "RETURNING id, role::text, attempts, request::text", limit);
+	int			n = 0;
 
-	if (SPI_execute(sql, false, 0) != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "could not claim jobs");
-	*n = (int) SPI_processed;
-	jobs = MemoryContextAllocZero(TopTransactionContext, sizeof(Job) * Max(*n, 1));
-	for (int i = 0; i < *n; i++)
+	for (int i = 0; i < set->njobs; i++)
+		n += strcmp(set->jobs[i]->role, role) == 0;
+	return n;
+}
+
+/* A claimed row as a job in flight, in a memory context of its own. */
+static void
+add_job(JobSet *set, HeapTuple tup, TupleDesc desc)
+{
+	MemoryContext jcxt = AllocSetContextCreate(set->cxt, "ai_gateway job", ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(jcxt);
+	Job		   *j = palloc0(sizeof(Job));
+	bool		isnull;
+
+	j->cxt = jcxt;
+	j->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	j->role = SPI_getvalue(tup, desc, 2);
+	j->attempts = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+	j->request = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													CStringGetDatum(SPI_getvalue(tup, desc, 4))));
+	j->model = aig_jsonb_get_string(j->request, "model", "job");
+	aig_chat_call_init(&j->item, NULL, NULL, NULL, NULL);
+	MemoryContextSwitchTo(old);
+	set->jobs[set->njobs++] = j;
+}
+
+/*
+ * Claim up to `room` due jobs, fairly (SPI connected): the roles with due
+ * jobs take turns, one job each per turn, oldest first within a role, and
+ * a role already running role_cap() jobs gets none.  The claimed jobs are
+ * running once this transaction commits.
+ */
+static void
+claim(JobSet *set, int room)
+{
+	int			cap = role_cap(set);
+	Oid			types[1] = {INT4OID};
+	Datum		args[1];
+	int			ncand;
+	char	  **cand_role;
+	int64	   *cand_id;
+	bool	   *taken;
+	int64	   *ids;
+	int			nids = 0;
+	Datum	   *d;
+	Oid			atypes[1] = {INT8ARRAYOID};
+
+	/* each role's oldest due jobs, up to what it could take (an index scan per role) */
+	args[0] = Int32GetDatum(Min(cap, room));
+	if (SPI_execute_with_args("WITH RECURSIVE r(role) AS ("
+							  " (SELECT role FROM ai_gateway.jobs WHERE status = 'queued' ORDER BY role LIMIT 1)"
+							  " UNION ALL SELECT (SELECT j.role FROM ai_gateway.jobs j WHERE j.status = 'queued'"
+							  "  AND j.role > r.role ORDER BY j.role LIMIT 1) FROM r WHERE r.role IS NOT NULL) "
+							  "SELECT c.role::text, c.id FROM r CROSS JOIN LATERAL (SELECT j.role, j.id "
+							  " FROM ai_gateway.jobs j WHERE j.role = r.role AND j.status = 'queued'"
+							  " AND j.next_attempt_at <= now() ORDER BY j.id LIMIT $1) c ORDER BY c.id",
+							  1, types, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the due jobs");
+	ncand = (int) SPI_processed;
+	if (ncand == 0)
+		return;
+	cand_role = palloc(sizeof(char *) * ncand);
+	cand_id = palloc(sizeof(int64) * ncand);
+	taken = palloc0(sizeof(bool) * ncand);
+	ids = palloc(sizeof(int64) * ncand);
+	for (int i = 0; i < ncand; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 		bool		isnull;
 
-		jobs[i].id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		jobs[i].role = SPI_getvalue(tup, desc, 2);
-		jobs[i].attempts = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
-		jobs[i].request = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-															 CStringGetDatum(SPI_getvalue(tup, desc, 4))));
-		MemoryContextSwitchTo(old);
+		cand_role[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		cand_id[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+												 2, &isnull));
 	}
-	return jobs;
+
+	/*
+	 * Turns: each pass gives every role (the one with the oldest job first)
+	 * its next job, while it is under its cap and there is room.
+	 */
+	for (bool progress = true; progress && nids < room;)
+	{
+		progress = false;
+		for (int i = 0; i < ncand && nids < room; i++)
+		{
+			bool		first_of_role = true;
+			int			mine = 0;
+
+			if (taken[i])
+				continue;
+			/* only the oldest untaken job of each role takes a turn this pass */
+			for (int k = 0; k < i && first_of_role; k++)
+				if (!taken[k] && strcmp(cand_role[k], cand_role[i]) == 0)
+					first_of_role = false;
+			if (!first_of_role)
+				continue;
+			for (int k = 0; k < ncand; k++)
+				mine += taken[k] && strcmp(cand_role[k], cand_role[i]) == 0;
+			if (running_of(set, cand_role[i]) + mine >= cap)
+				continue;
+			taken[i] = true;
+			ids[nids++] = cand_id[i];
+			progress = true;
+		}
+	}
+	if (nids == 0)
+		return;
+
+	d = palloc(sizeof(Datum) * nids);
+	for (int i = 0; i < nids; i++)
+		d[i] = Int64GetDatum(ids[i]);
+	args[0] = PointerGetDatum(construct_array(d, nids, INT8OID, sizeof(int64),
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (SPI_execute_with_args("UPDATE ai_gateway.jobs SET status = 'running', attempts = attempts + 1 "
+							  "WHERE id = ANY ($1) AND status = 'queued' "
+							  "RETURNING id, role::text, attempts, request::text",
+							  1, atypes, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not claim jobs");
+	for (uint64 i = 0; i < SPI_processed; i++)
+		add_job(set, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
 }
 
 /* Argument handling of a job: its stored request as a normalized call. */
@@ -157,78 +288,54 @@ build_job(void *arg)
 	j->item.session_role = session ? get_role_oid(session, true) : InvalidOid;
 }
 
-/* Build a job's call; false (and item.error) when it cannot be made. */
-static bool
-prepare_job(Job *j)
+/* A job that ends before any attempt, with this error. */
+static void
+fail_before_call(Job *j, const char *error)
 {
-	ErrorData  *ed;
-
-	if (aig_isolate(build_job, j, &ed))
-		return true;
-	j->item.error = ed->message;
+	j->item.error = pstrdup(error);
 	j->item.req = NULL;
 	j->failed_before_call = true;
-	return false;
+	j->finished = true;
 }
 
-/* Same model string (NULL = the default route)? */
-static bool
-same_model(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-}
-
-/* Run the claimed jobs of one role: one batch per model string. */
+/*
+ * Stages 1–7 of a new job, as the role that queued it, in the job's
+ * memory: it joins the scheduler, or is finished already (refused,
+ * failed, or a cache hit).
+ */
 static void
-run_role_jobs(Job *jobs, int n, const char *role)
+start_job(JobSet *set, Job *j)
 {
-	Oid			roleid = get_role_oid(role, true);
+	MemoryContext old = MemoryContextSwitchTo(j->cxt);
 	Oid			save_user;
 	int			save_sec;
+	ErrorData  *ed;
 
-	if (!OidIsValid(roleid))
+	j->roleid = get_role_oid(j->role, true);
+	if (!OidIsValid(j->roleid))
 	{
-		for (int i = 0; i < n; i++)
-			if (strcmp(jobs[i].role, role) == 0)
-			{
-				jobs[i].item.error = psprintf("role \"%s\" no longer exists", role);
-				jobs[i].failed_before_call = true;
-			}
+		fail_before_call(j, psprintf("role \"%s\" no longer exists", j->role));
+		MemoryContextSwitchTo(old);
 		return;
 	}
 	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(roleid, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(j->roleid, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	PG_TRY();
 	{
-		bool	   *done = palloc0(sizeof(bool) * n);
-		AigChatCall *items = palloc0(sizeof(AigChatCall) * n);
-		int		   *which = palloc(sizeof(int) * n);
-
-		for (int i = 0; i < n; i++)
+		if (!aig_isolate(build_job, j, &ed))
+			fail_before_call(j, ed->message);
+		else
 		{
-			AigRoute   *route = NULL;
-			int			k = 0;
-
-			if (done[i] || strcmp(jobs[i].role, role) != 0)
-				continue;
-			for (int m = i; m < n; m++)
+			/* its route outlives this transaction: keep the cache it came from */
+			j->held = aig_catalog_hold();
+			/* the role's grants, hooks, policy and quotas */
+			if (aig_pipeline_many_prepare(&j->item, true))
 			{
-				if (done[m] || strcmp(jobs[m].role, role) != 0 ||
-					!same_model(jobs[m].model, jobs[i].model))
-					continue;
-				done[m] = true;
-				if (!prepare_job(&jobs[m]))
-					continue;
-				route = jobs[m].route;
-				items[k] = jobs[m].item;
-				which[k++] = m;
+				aig_attempts_add(set->attempts, j->route, &j->item, j->cxt);
+				j->in_attempts = true;
 			}
-			if (k == 0)
-				continue;
-			/* the role's grants, hooks, policy and quotas, per job */
-			aig_pipeline_chat_many(route, items, k, aig_batch_concurrency, true);
-			for (int x = 0; x < k; x++)
-				jobs[which[x]].item = items[x];
+			else
+				j->finished = true;
 		}
 	}
 	PG_FINALLY();
@@ -236,15 +343,56 @@ run_role_jobs(Job *jobs, int n, const char *role)
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	PG_END_TRY();
+	MemoryContextSwitchTo(old);
 }
 
-/* Store each job's outcome (once: only a running job is updated) and announce it. */
+/* Stages 9–14 of a finished job, as its role (nothing for one that failed before its call). */
 static void
-store_results(Job *jobs, int n)
+finish_job(Job *j)
+{
+	MemoryContext old;
+	Oid			save_user;
+	int			save_sec;
+
+	if (j->failed_before_call)
+		return;
+	old = MemoryContextSwitchTo(j->cxt);
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(j->roleid, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		aig_pipeline_many_finish(&j->item);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+}
+
+/* A job in attempts is dropped (the worker's error): settled and audited as its role.  Never raises. */
+static void
+cancel_job(Job *j)
+{
+	Oid			save_user;
+	int			save_sec;
+
+	if (!j->in_attempts || j->finished)
+		return;
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(j->roleid, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	aig_pipeline_many_cancel(&j->item, "job worker interrupted; the job is queued again");
+	SetUserIdAndSecContext(save_user, save_sec);
+}
+
+/* Store each finished job's outcome (once: only a running job is updated) and announce it. */
+static void
+store_results(JobSet *set)
 {
 	Oid			types[5] = {INT8OID, TEXTOID, JSONBOID, TEXTOID, INT4OID};
 	SPIPlanPtr	plan = SPI_prepare("UPDATE ai_gateway.jobs SET status = $2, result = $3, error = $4, "
-								   "finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE now() END, "
+								   "finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE clock_timestamp() END, "
 								   "next_attempt_at = CASE WHEN $2 = 'queued' "
 								   "  THEN clock_timestamp() + make_interval(secs => greatest("
 								   "       power(2, attempts) * 0.5, $5 / 1000.0)) "
@@ -253,13 +401,16 @@ store_results(Job *jobs, int n)
 
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the job update");
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < set->njobs; i++)
 	{
-		AigChatCall *it = &jobs[i].item;
+		Job		   *j = set->jobs[i];
+		AigChatCall *it = &j->item;
 		Datum		v[5];
 		char		nulls[5] = {' ', ' ', 'n', 'n', ' '};
 		const char *status;
 
+		if (!j->finished)
+			continue;
 		if (it->ok)
 		{
 			status = "succeeded";
@@ -268,21 +419,33 @@ store_results(Job *jobs, int n)
 		}
 		else
 		{
-			status = (!jobs[i].failed_before_call && it->retryable &&
-					  jobs[i].attempts < aig_job_max_attempts) ? "queued" : "failed";
+			status = (!j->failed_before_call && it->retryable &&
+					  j->attempts < aig_job_max_attempts) ? "queued" : "failed";
 			v[3] = CStringGetTextDatum(it->error ? it->error : "failed");
 			nulls[3] = ' ';
 		}
-		v[0] = Int64GetDatum(jobs[i].id);
+		v[0] = Int64GetDatum(j->id);
 		v[1] = CStringGetTextDatum(status);
 		/* a provider's Retry-After is honoured when longer than the backoff */
 		v[4] = Int32GetDatum(Max(it->retry_after_ms, 0));
 		if (SPI_execute_plan(plan, v, nulls, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not store the result of job " INT64_FORMAT, jobs[i].id);
+			elog(ERROR, "could not store the result of job " INT64_FORMAT, j->id);
 		if (strcmp(status, "queued") != 0 && SPI_processed == 1)
-			Async_Notify("ai_gateway_jobs", psprintf(INT64_FORMAT, jobs[i].id));
+			Async_Notify("ai_gateway_jobs", psprintf(INT64_FORMAT, j->id));
 	}
 	SPI_freeplan(plan);
+}
+
+/* Let go of job i of the set: its catalog hold and its memory. */
+static void
+drop_job(JobSet *set, int i)
+{
+	Job		   *j = set->jobs[i];
+
+	if (j->held)
+		aig_catalog_release(j->held);
+	MemoryContextDelete(j->cxt);
+	set->jobs[i] = set->jobs[--set->njobs];
 }
 
 /* Is ai_gateway.jobs there (the extension may be dropped meanwhile)? */
@@ -371,136 +534,206 @@ requeue_running(const int64 *ids, int n)
 	return ok;
 }
 
-/* One round of work: claim due jobs, run them, store the outcomes; returns how many it claimed. */
+/* Begin a transaction of the worker's, with the search path pinned and SPI connected. */
 static int
-jobs_round(void)
+begin_xact(void)
 {
-	volatile int n = 0;
-	int64	   *volatile claimed = NULL;
-	MemoryContext cxt = CurrentMemoryContext;
+	int			level;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	level = aig_pin_search_path();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	return level;
+}
+
+/* Commit a transaction begun by begin_xact. */
+static void
+commit_xact(int level, MemoryContext cxt)
+{
+	SPI_finish();
+	aig_restore_search_path(level);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+}
+
+/*
+ * The worker's error: every job in flight is dropped (its transfers
+ * stopped, its charge settled and audited) and queued again at once — or,
+ * when even that fails, at the worker's next start.
+ */
+static void
+drop_all(JobSet *set, MemoryContext cxt)
+{
+	int64	   *ids = MemoryContextAlloc(cxt, sizeof(int64) * Max(set->njobs, 1));
+	int			n = set->njobs;
+
+	for (int i = 0; i < set->njobs; i++)
+	{
+		ids[i] = set->jobs[i]->id;
+		cancel_job(set->jobs[i]);
+	}
+	aig_worker_round_failed(cxt);
+	aig_attempts_end(set->attempts);
+	set->attempts = NULL;
+	while (set->njobs > 0)
+		drop_job(set, set->njobs - 1);
+	if (n > 0 && !requeue_running(ids, n))
+		proc_exit(1);
+}
+
+/*
+ * One step of the worker (every ~100 ms while jobs are in flight): claim
+ * due jobs when there is room (in a transaction of its own: running is
+ * durable before any send), start them, take every job whose attempts
+ * ended, finish it and store its outcome — while the others stay in
+ * flight.  Returns whether it claimed or finished any job.
+ */
+static bool
+jobs_step(JobSet *set, MemoryContext cxt)
+{
+	volatile bool worked = false;
 
 	PG_TRY();
 	{
-		Job		   *jobs = NULL;
+		int			first_new = set->njobs;
+		int			room = set->slots - set->njobs;
+		int			level;
+		bool		stored = false;
 
-		/* claim in a transaction of its own: running is durable before any send */
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		if (jobs_table_present())
+		/* a job queued meanwhile (its commit set the latch): look now */
+		if (set->njobs > 0 &&
+			(WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 0,
+					   PG_WAIT_EXTENSION) & WL_LATCH_SET))
 		{
-			int			got;
-			int			level = aig_pin_search_path();
-
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			jobs = claim(aig_batch_concurrency * 4, &got);
-			n = got;
-			SPI_finish();
-			aig_restore_search_path(level);
+			ResetLatch(MyLatch);
+			set->claim_wanted = true;
 		}
-		PopActiveSnapshot();
-		if (n > 0)
+		if (room > 0 && (set->claim_wanted ||
+						 TimestampDifferenceExceeds(set->last_claim, GetCurrentTimestamp(), 1000)))
 		{
-			/* keep the claimed rows beyond this transaction */
-			Job		   *copy = MemoryContextAlloc(cxt, sizeof(Job) * n);
-			int64	   *ids = MemoryContextAlloc(cxt, sizeof(int64) * n);
-
-			for (int i = 0; i < n; i++)
-				ids[i] = jobs[i].id;
-			for (int i = 0; i < n; i++)
-			{
-				copy[i].id = jobs[i].id;
-				copy[i].role = MemoryContextStrdup(cxt, jobs[i].role);
-				copy[i].attempts = jobs[i].attempts;
-				copy[i].request = (Jsonb *) MemoryContextAlloc(cxt, VARSIZE(jobs[i].request));
-				memcpy(copy[i].request, jobs[i].request, VARSIZE(jobs[i].request));
-				memset(&copy[i].item, 0, sizeof(AigChatCall));
-				copy[i].route = NULL;
-				copy[i].model = aig_jsonb_get_string(copy[i].request, "model", "job");
-				if (copy[i].model)
-					copy[i].model = MemoryContextStrdup(cxt, copy[i].model);
-				copy[i].failed_before_call = false;
-			}
-			jobs = copy;
-			claimed = ids;
+			set->claim_wanted = false;
+			set->last_claim = GetCurrentTimestamp();
+			level = begin_xact();
+			if (jobs_table_present())
+				claim(set, room);
+			commit_xact(level, cxt);
 		}
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(cxt);
-
-		if (n > 0)
+		if (set->njobs == 0)
 		{
-			int			level;
-
-			/*
-			 * Load the configuration in a short transaction of its own, so
-			 * the long one that waits for the providers holds no lock on the
-			 * ai_gateway tables (DROP EXTENSION need not wait for it); the
-			 * cache stays valid until the next round calls
-			 * aig_catalog_ensure() again.
-			 */
-			SetCurrentStatementStartTimestamp();
-			StartTransactionCommand();
-			PushActiveSnapshot(GetTransactionSnapshot());
-			aig_catalog_ensure();
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-			MemoryContextSwitchTo(cxt);
-
-			SetCurrentStatementStartTimestamp();
-			StartTransactionCommand();
-			PushActiveSnapshot(GetTransactionSnapshot());
+			/* nothing in flight: a scheduler of the current concurrency next time */
+			aig_attempts_end(set->attempts);
+			set->attempts = NULL;
+		}
+		else
+		{
+			level = begin_xact();
 			pgstat_report_activity(STATE_RUNNING, "running async jobs");
 			aig_audit_prepare_worker();
-			for (int i = 0; i < n; i++)
+			if (set->njobs > first_new)
 			{
-				bool		seen = false;
+				worked = true;
+				aig_catalog_ensure();
+				if (set->attempts == NULL)
+				{
+					MemoryContext old = MemoryContextSwitchTo(set->cxt);
 
-				for (int k = 0; k < i; k++)
-					seen |= strcmp(jobs[k].role, jobs[i].role) == 0;
-				if (!seen)
-					run_role_jobs(jobs, n, jobs[i].role);
+					set->attempts = aig_attempts_begin(set->slots);
+					MemoryContextSwitchTo(old);
+				}
+				for (int i = first_new; i < set->njobs; i++)
+					start_job(set, set->jobs[i]);
 			}
-			level = aig_pin_search_path();
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			store_results(jobs, n);
-			SPI_finish();
-			aig_restore_search_path(level);
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-			MemoryContextSwitchTo(cxt);
+			if (set->attempts && aig_attempts_active(set->attempts) > 0)
+			{
+				long		wait = worked ? 0 : 100;
+				AigChatCall *done;
+
+				while ((done = aig_attempts_next_done(set->attempts, wait)) != NULL)
+				{
+					for (int i = 0; i < set->njobs; i++)
+						if (&set->jobs[i]->item == done)
+							set->jobs[i]->finished = true;
+					wait = 0;
+				}
+				if (aig_attempts_woken(set->attempts))
+					set->claim_wanted = true;
+			}
+			for (int i = 0; i < set->njobs; i++)
+				if (set->jobs[i]->finished)
+				{
+					finish_job(set->jobs[i]);
+					stored = true;
+				}
+			/* (the extension may have been dropped meanwhile: nothing to store into) */
+			if (stored && jobs_table_present())
+				store_results(set);
+			commit_xact(level, cxt);
+			if (stored)
+			{
+				/* stored: these jobs are done, their places free for others */
+				for (int i = set->njobs - 1; i >= 0; i--)
+					if (set->jobs[i]->finished)
+						drop_job(set, i);
+				set->claim_wanted = worked = true;
+			}
 		}
 	}
 	PG_CATCH();
 	{
-		/* the worker's round: logged, its transaction aborted */
-		aig_worker_round_failed(cxt);
-		MemoryContextSwitchTo(cxt);
-		/*
-		 * The claimed jobs must not stay running: queue them again now, or
-		 * (when even that fails) exit, and the next start of the worker
-		 * requeues them.
-		 */
-		if (claimed && !requeue_running(claimed, n))
-			proc_exit(1);
-		n = 0;
+		/* logged, the transaction aborted, the jobs in flight queued again */
+		drop_all(set, cxt);
+		worked = false;
 	}
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
-	return n;
+	return worked;
 }
 
-/* The job worker's main loop: rounds of due jobs, retention cleanup, reloads. */
+/* Retention: finished jobs older than ai_gateway.job_retention go. */
+static void
+cleanup_finished(void)
+{
+	PG_TRY();
+	{
+		int			level = begin_xact();
+
+		if (jobs_table_present() &&
+			SPI_execute(psprintf("DELETE FROM ai_gateway.jobs WHERE status IN ('succeeded', 'failed') "
+								 "AND finished_at < now() - %s::interval",
+								 quote_literal_cstr(aig_job_retention)), false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not delete finished jobs");
+		commit_xact(level, CurrentMemoryContext);
+	}
+	PG_CATCH();
+	{
+		aig_worker_round_failed(NULL);
+	}
+	PG_END_TRY();
+}
+
+/* The job worker's main loop: jobs in flight, claims, retention cleanup, reloads. */
 void
 aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 {
 	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "ai_gateway jobs",
 											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext step_cxt = AllocSetContextCreate(cxt, "ai_gateway jobs step",
+												   ALLOCSET_DEFAULT_SIZES);
 	TimestampTz last_cleanup = 0;
+	JobSet		set;
+
+	memset(&set, 0, sizeof(set));
+	set.cxt = cxt;
+	set.slots = Max(1, Min(aig_batch_concurrency, 1024));
+	set.jobs = MemoryContextAllocZero(cxt, sizeof(Job *) * 1024);
+	set.claim_wanted = true;
 
 	aig_jobs_worker_attach();
-	MemoryContextSwitchTo(cxt);
+	MemoryContextSwitchTo(step_cxt);
 	/* jobs in flight at a crash run again; should this fail, try at the next start */
 	if (!requeue_running(NULL, 0))
 		proc_exit(1);
@@ -509,47 +742,31 @@ aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 	{
 		TimestampTz now;
 
-		MemoryContextReset(cxt);
-		if (jobs_round() > 0)
-			continue;			/* more may be due */
-		now = GetCurrentTimestamp();
-		if (aig_job_retention && aig_job_retention[0] &&
-			TimestampDifferenceExceeds(last_cleanup, now, 60 * 1000))
-		{
-			last_cleanup = now;
-			PG_TRY();
-			{
-				SetCurrentStatementStartTimestamp();
-				StartTransactionCommand();
-				PushActiveSnapshot(GetTransactionSnapshot());
-				if (jobs_table_present() && SPI_connect() == SPI_OK_CONNECT)
-				{
-					int			level = aig_pin_search_path();
-
-					exec_sql(psprintf("DELETE FROM ai_gateway.jobs WHERE status IN ('succeeded', 'failed') "
-									  "AND finished_at < now() - %s::interval",
-									  quote_literal_cstr(aig_job_retention)));
-					aig_restore_search_path(level);
-					SPI_finish();
-				}
-				PopActiveSnapshot();
-				CommitTransactionCommand();
-			}
-			PG_CATCH();
-			{
-				aig_worker_round_failed(NULL);
-			}
-			PG_END_TRY();
-			MemoryContextSwitchTo(cxt);
-		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 500, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(step_cxt);
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
+		if (set.njobs == 0)
+			set.slots = Max(1, Min(aig_batch_concurrency, 1024));
+		if (jobs_step(&set, step_cxt) || set.njobs > 0)
+		{
+			CHECK_FOR_INTERRUPTS();
+			continue;			/* jobs in flight, or more may be due */
+		}
+		now = GetCurrentTimestamp();
+		if (aig_job_retention && aig_job_retention[0] &&
+			TimestampDifferenceExceeds(last_cleanup, now, 60 * 1000))
+		{
+			last_cleanup = now;
+			cleanup_finished();
+			MemoryContextSwitchTo(step_cxt);
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 500, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		set.claim_wanted = true;
+		CHECK_FOR_INTERRUPTS();
 	}
 }

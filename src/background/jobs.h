@@ -12,6 +12,7 @@
 
 extern int	aig_job_max_attempts;
 extern char *aig_job_retention;
+extern int	aig_job_max_running_per_role;
 
 /* Define the job GUCs (jobs_gucs.c; called from _PG_init). */
 extern void aig_jobs_define_gucs(void);

@@ -4,6 +4,8 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "utils/guc.h"
 
 #include "background/jobs.h"
@@ -29,4 +31,31 @@ aig_jobs_define_gucs(void)
 							   PGC_SIGHUP,
 							   0,
 							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.max_queued_jobs_per_role",
+							"Async jobs one role may have queued or running; ai_complete_async beyond it fails with 53400.",
+							"Superusers may set it per role (ALTER ROLE ... SET); a caller cannot raise its own.",
+							&aig_max_queued_jobs_per_role,
+							10000, 0, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.job_max_request_kb",
+							"Largest request (prompt, system prompt and options) an async job may store; ai_complete_async beyond it fails with 54000.",
+							"The job worker prepares jobs one after another: a huge request would hold every role's jobs while it is redacted and hooked.",
+							&aig_job_max_request_kb,
+							4096, 1, 1024 * 1024,
+							PGC_SUSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.job_max_running_per_role",
+							"Async jobs of one role the job worker runs at once; 0: three quarters of ai_gateway.batch_concurrency.",
+							"Other roles' jobs take the remaining slots, so one role's long queue never holds theirs.",
+							&aig_job_max_running_per_role,
+							0, 0, 1024,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
 }

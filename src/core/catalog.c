@@ -23,6 +23,11 @@
  * is pinned builds a new context and retires the old one, which is freed
  * when the last pin goes or, at the latest, at the end of the transaction
  * (a call that fails never unpins; the transaction's end does it).
+ * The job worker's calls outlive transactions (each job's result is stored
+ * as it comes while others are still in flight): each holds the cache it
+ * resolved from (aig_catalog_hold / aig_catalog_release, counted per
+ * cache), and a retired cache is freed once no call pins or holds it —
+ * older caches go even while newer ones are held.
  */
 #include "postgres.h"
 
@@ -80,16 +85,47 @@ static int	catalog_pins = 0;	/* calls in flight holding pointers into the cache 
 static List *retired_cxts = NIL;	/* older caches still pinned, in TopMemoryContext */
 static bool xact_callback_registered = false;
 
-/* Free the caches no call holds any more. */
-static void
-free_retired(void)
+/* A cache held by calls that outlive transactions (the job worker's), and by how many. */
+typedef struct HeldCache
+{
+	MemoryContext cxt;
+	int			holds;
+} HeldCache;
+
+static List *held_caches = NIL; /* of HeldCache *, in TopMemoryContext */
+
+/* The hold count of cache cxt, or NULL when no call holds it. */
+static HeldCache *
+held_of(MemoryContext cxt)
 {
 	ListCell   *lc;
 
+	foreach(lc, held_caches)
+		if (((HeldCache *) lfirst(lc))->cxt == cxt)
+			return (HeldCache *) lfirst(lc);
+	return NULL;
+}
+
+/* Free the retired caches no call pins or holds any more. */
+static void
+free_retired(void)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	List	   *kept = NIL;
+	ListCell   *lc;
+
 	foreach(lc, retired_cxts)
-		MemoryContextDelete((MemoryContext) lfirst(lc));
+	{
+		MemoryContext c = (MemoryContext) lfirst(lc);
+
+		if (held_of(c) != NULL)
+			kept = lappend(kept, c);
+		else
+			MemoryContextDelete(c);
+	}
 	list_free(retired_cxts);
-	retired_cxts = NIL;
+	retired_cxts = kept;
+	MemoryContextSwitchTo(old);
 }
 
 /* At a transaction's end no call of it is in flight: every pin is gone. */
@@ -101,7 +137,8 @@ catalog_xact_cb(XactEvent event, void *arg)
 		event == XACT_EVENT_PREPARE)
 	{
 		catalog_pins = 0;
-		free_retired();
+		if (retired_cxts != NIL)
+			free_retired();
 	}
 }
 
@@ -118,6 +155,43 @@ aig_catalog_unpin(void)
 {
 	if (catalog_pins > 0)
 		catalog_pins--;
+	if (catalog_pins == 0 && retired_cxts != NIL)
+		free_retired();
+}
+
+/*
+ * A call that outlives its transaction begins to hold the current cache
+ * (the one it resolved from); the token names it for aig_catalog_release.
+ */
+void *
+aig_catalog_hold(void)
+{
+	HeldCache  *h = held_of(aig_catalog_cxt);
+
+	if (h == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		h = palloc0(sizeof(HeldCache));
+		h->cxt = aig_catalog_cxt;
+		held_caches = lappend(held_caches, h);
+		MemoryContextSwitchTo(old);
+	}
+	h->holds++;
+	return h->cxt;
+}
+
+/* Such a call ends; a retired cache nothing pins or holds any more is freed. */
+void
+aig_catalog_release(void *token)
+{
+	HeldCache  *h = held_of((MemoryContext) token);
+
+	if (h != NULL && --h->holds <= 0)
+	{
+		held_caches = list_delete_ptr(held_caches, h);
+		pfree(h);
+	}
 	if (catalog_pins == 0 && retired_cxts != NIL)
 		free_retired();
 }
@@ -256,7 +330,7 @@ catalog_load(void)
 	Oid			save_userid;
 	int			save_sec;
 
-	if (aig_catalog_cxt != NULL && catalog_pins > 0)
+	if (aig_catalog_cxt != NULL && (catalog_pins > 0 || held_of(aig_catalog_cxt) != NULL))
 	{
 		/* a call in flight still reads the old cache: keep it until it ends */
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);

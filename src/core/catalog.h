@@ -165,6 +165,10 @@ extern void aig_catalog_ensure(void);
  * or at the end of the transaction). */
 extern void aig_catalog_pin(void);
 extern void aig_catalog_unpin(void);
+/* The same for a call that outlives its transaction (the job worker's):
+ * hold the current cache, release it with the token hold returned. */
+extern void *aig_catalog_hold(void);
+extern void aig_catalog_release(void *token);
 
 extern AigRoute *aig_catalog_route(const char *name);
 extern AigProvider *aig_catalog_provider(const char *name);

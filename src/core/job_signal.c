@@ -15,6 +15,12 @@
 
 #include "core/job_signal.h"
 
+/* GUC ai_gateway.max_queued_jobs_per_role (defined in background/jobs_gucs.c) */
+int			aig_max_queued_jobs_per_role = 10000;
+
+/* GUC ai_gateway.job_max_request_kb (defined in background/jobs_gucs.c) */
+int			aig_job_max_request_kb = 4096;
+
 typedef struct JobsShared
 {
 	slock_t		mutex;

@@ -8,6 +8,11 @@
 
 #include "postgres.h"
 
+/* GUC ai_gateway.max_queued_jobs_per_role: checked when queueing (api/jobs_api.c) */
+extern int	aig_max_queued_jobs_per_role;
+/* GUC ai_gateway.job_max_request_kb: the largest request a job may store */
+extern int	aig_job_max_request_kb;
+
 extern Size aig_jobs_shmem_size(void);
 extern void aig_jobs_shmem_startup(void);
 

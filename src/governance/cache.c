@@ -22,6 +22,13 @@
  * Writes run in a subtransaction as the extension's owner: a failed write
  * (a read-only transaction, a full disk) warns and never fails the call
  * whose answer it was keeping.
+ *
+ * Bounds no caller can lift: a call's TTL (its options.cache, the route's
+ * cache_ttl_s or the GUC) is cut to ai_gateway.cache_max_ttl_s, and each
+ * row records the role whose call stored it (stored_by): once a role has
+ * ai_gateway.cache_max_entries_per_role rows, storing another evicts that
+ * role's oldest ones (0 stores none).  Neither is ever an error for the
+ * call.
  */
 #include "postgres.h"
 
@@ -54,6 +61,8 @@ int			aig_cache_ttl_s = 0;
 int			aig_cache_scope = AIG_CACHE_SCOPE_ROLE;
 int			aig_cache_local_kb = 4096;
 bool		aig_cache_hits_count_quota = true;
+int			aig_cache_max_ttl_s = 86400;
+int			aig_cache_max_entries_per_role = 10000;
 
 #define DEFAULT_TTL_S 3600
 #define EXPIRE_BATCH 10000
@@ -87,6 +96,7 @@ static Size front_bytes = 0;
 
 static SPIPlanPtr read_plan = NULL;
 static SPIPlanPtr write_plan = NULL;
+static SPIPlanPtr evict_plan = NULL;
 static bool bump_at_commit = false;
 static bool xact_callback_registered = false;
 
@@ -208,8 +218,9 @@ route_fingerprint(AigRoute *route)
 	return route->cache_fp;
 }
 
+/* The TTL the call asked for (its option, the route's, the GUC's), before the cap. */
 static int
-effective_ttl(const AigRoute *route, int opt_ttl_s)
+requested_ttl(const AigRoute *route, int opt_ttl_s)
 {
 	int			route_ttl = route->cache_ttl_s;
 
@@ -221,6 +232,13 @@ effective_ttl(const AigRoute *route, int opt_ttl_s)
 		return route_ttl > 0 ? route_ttl : aig_cache_ttl_s > 0 ? aig_cache_ttl_s : DEFAULT_TTL_S;
 	/* not asked: the route decides (0 turns the GUC off for it), else the GUC */
 	return route_ttl >= 0 ? route_ttl : aig_cache_ttl_s;
+}
+
+/* The call's TTL, cut to the administrator's ai_gateway.cache_max_ttl_s. */
+static int
+effective_ttl(const AigRoute *route, int opt_ttl_s)
+{
+	return Min(requested_ttl(route, opt_ttl_s), aig_cache_max_ttl_s);
 }
 
 bool
@@ -480,12 +498,38 @@ text_or_null(const char *s, bool *isnull)
 	return s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
+/*
+ * Keep the role's newest ai_gateway.cache_max_entries_per_role rows: its
+ * older ones go (SPI connected, as the owner).  A backward scan of the
+ * (stored_by, created_at) index: it reads at most the cap's entries and
+ * sorts nothing.
+ */
+static void
+evict_oldest(Oid stored_by)
+{
+	Datum		args[2];
+
+	if (evict_plan == NULL)
+	{
+		Oid			types[2] = {OIDOID, INT8OID};
+
+		evict_plan = keep_plan("DELETE FROM ai_gateway.cache WHERE key IN (SELECT key FROM "
+							   "ai_gateway.cache WHERE stored_by = $1 "
+							   "ORDER BY created_at DESC OFFSET $2)", 2, types);
+	}
+	args[0] = ObjectIdGetDatum(stored_by);
+	args[1] = Int64GetDatum((int64) aig_cache_max_entries_per_role);
+	if (SPI_execute_plan(evict_plan, args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not evict ai_gateway.cache rows");
+}
+
+/* Store the answer for key as role stored_by, then trim that role's rows to its cap. */
 static void
 table_write(const AigRoute *route, const AigCacheKey *key, const AigChatResult *res,
-			const AigTarget *t, TimestampTz now, TimestampTz expires_at)
+			const AigTarget *t, Oid stored_by, TimestampTz now, TimestampTz expires_at)
 {
-	Datum		args[12];
-	char		nulls[12];
+	Datum		args[13];
+	char		nulls[13];
 	bool		isnull;
 	const char *label;
 
@@ -493,13 +537,13 @@ table_write(const AigRoute *route, const AigCacheKey *key, const AigChatResult *
 		elog(ERROR, "SPI_connect failed");
 	if (write_plan == NULL)
 	{
-		Oid			types[12] = {BYTEAOID, TEXTOID, TEXTOID, TEXTOID, OIDOID, TEXTOID,
-		TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		Oid			types[13] = {BYTEAOID, TEXTOID, TEXTOID, TEXTOID, OIDOID, TEXTOID,
+		TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, OIDOID};
 
 		write_plan = keep_plan("INSERT INTO ai_gateway.cache AS c (key, route, provider, model, "
 							   "scope_role, content, finish_reason, reported_model, input_tokens, "
-							   "output_tokens, created_at, expires_at) "
-							   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+							   "output_tokens, created_at, expires_at, stored_by) "
+							   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
 							   "ON CONFLICT (key) DO UPDATE SET route = EXCLUDED.route, "
 							   "provider = EXCLUDED.provider, model = EXCLUDED.model, "
 							   "scope_role = EXCLUDED.scope_role, content = EXCLUDED.content, "
@@ -507,8 +551,9 @@ table_write(const AigRoute *route, const AigCacheKey *key, const AigChatResult *
 							   "reported_model = EXCLUDED.reported_model, "
 							   "input_tokens = EXCLUDED.input_tokens, "
 							   "output_tokens = EXCLUDED.output_tokens, "
-							   "created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at",
-							   12, types);
+							   "created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, "
+							   "stored_by = EXCLUDED.stored_by",
+							   13, types);
 	}
 	memset(nulls, ' ', sizeof(nulls));
 	label = route->name == NULL ? NULL :
@@ -531,8 +576,10 @@ table_write(const AigRoute *route, const AigCacheKey *key, const AigChatResult *
 	nulls[9] = res->output_tokens < 0 ? 'n' : ' ';
 	args[10] = TimestampTzGetDatum(now);
 	args[11] = TimestampTzGetDatum(expires_at);
+	args[12] = ObjectIdGetDatum(stored_by);
 	if (SPI_execute_plan(write_plan, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write ai_gateway.cache");
+	evict_oldest(stored_by);
 	SPI_finish();
 }
 
@@ -602,6 +649,7 @@ typedef struct CacheWrite
 	const AigCacheKey *key;
 	const AigChatResult *result;
 	const AigTarget *target;
+	Oid			stored_by;		/* the calling role, counted against its cap */
 	TimestampTz now;
 	TimestampTz expires_at;
 } CacheWrite;
@@ -614,7 +662,7 @@ write_isolated(void *arg)
 	AigAsOwner	owner_scope;
 
 	aig_as_owner_begin(aig_catalog_owner(), &owner_scope);
-	table_write(w->route, w->key, w->result, w->target, w->now, w->expires_at);
+	table_write(w->route, w->key, w->result, w->target, w->stored_by, w->now, w->expires_at);
 	aig_as_owner_end(&owner_scope);
 }
 
@@ -631,12 +679,16 @@ aig_cache_put(AigRoute *route, const AigCacheKey *key, const AigChatResult *resu
 	w.key = key;
 	w.result = result;
 	w.target = target;
+	w.stored_by = GetUserId();
 	w.now = GetCurrentTimestamp();
 	w.expires_at = TimestampTzPlusMilliseconds(w.now, (int64) key->ttl_s * 1000);
 	front_put(key->digest, pg_atomic_read_u64(&cache_shared->generation), w.expires_at,
 			  target->provider->name, target->model, result->content,
 			  result->finish_reason, result->model);
 	if (XactReadOnly || RecoveryInProgress() || !IsTransactionState() || !table_exists())
+		return;
+	/* a role allowed no rows stores none (its backend's own front still keeps it) */
+	if (aig_cache_max_entries_per_role <= 0)
 		return;
 
 	/* a failed write warns; it never fails the call whose answer it keeps */

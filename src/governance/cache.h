@@ -29,6 +29,8 @@ extern int	aig_cache_ttl_s;
 extern int	aig_cache_scope;
 extern int	aig_cache_local_kb;
 extern bool aig_cache_hits_count_quota;
+extern int	aig_cache_max_ttl_s;
+extern int	aig_cache_max_entries_per_role;
 
 /* Define the cache GUCs (cache_gucs.c; called from _PG_init). */
 extern void aig_cache_define_gucs(void);

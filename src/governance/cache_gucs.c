@@ -4,6 +4,8 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "utils/guc.h"
 
 #include "governance/cache.h"
@@ -54,4 +56,22 @@ aig_cache_define_gucs(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.cache_max_ttl_s",
+							"Longest time any answer stays in the response cache; longer TTLs asked for are cut to it.",
+							"Applies to options.cache, a route's cache_ttl_s and ai_gateway.cache_ttl_s alike.",
+							&aig_cache_max_ttl_s,
+							86400, 1, AIG_CACHE_MAX_TTL_S,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.cache_max_entries_per_role",
+							"Rows of ai_gateway.cache one role's calls may keep; storing beyond it evicts that role's oldest rows.",
+							"0 keeps no answers in the table (each backend's own front still does).",
+							&aig_cache_max_entries_per_role,
+							10000, 0, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
 }

@@ -12,7 +12,9 @@
  * The queue has AIG_SHADOW_SLOTS slots of AIG_SHADOW_SLOT_BYTES; a copy
  * that does not fit, or arrives while all slots are taken, is dropped and
  * counted (ai_gateway.audit_stats().shadow_dropped): shadow traffic is a
- * best-effort sample, the caller's call is never slowed down for it.  Only
+ * best-effort sample, the caller's call is never slowed down for it.  A
+ * role holds at most AIG_SHADOW_ROLE_SLOTS of the slots, so one role's
+ * burst of calls cannot crowd every other role's copies out.  Only
  * calls made in ai_gateway.database are shadowed.
  *
  * Locking: a spinlock (sq->mutex) guards the ring positions (head, tail)
@@ -35,6 +37,7 @@
 #include "governance/shadow_queue.h"
 
 #define AIG_SHADOW_SLOTS 32
+#define AIG_SHADOW_ROLE_SLOTS (AIG_SHADOW_SLOTS / 4)
 
 typedef struct ShadowSlot
 {
@@ -102,14 +105,19 @@ push(const char *job, size_t len)
 
 	if (len <= AIG_SHADOW_SLOT_BYTES)
 	{
+		Oid			me = GetUserId();
+		int			mine = 0;
+
 		SpinLockAcquire(&sq->mutex);
-		if (sq->head - sq->tail < AIG_SHADOW_SLOTS)
+		for (uint64 i = sq->tail; i < sq->head; i++)
+			mine += sq->slots[i % AIG_SHADOW_SLOTS].roleid == me;
+		if (sq->head - sq->tail < AIG_SHADOW_SLOTS && mine < AIG_SHADOW_ROLE_SLOTS)
 		{
 			ShadowSlot *slot = &sq->slots[sq->head % AIG_SHADOW_SLOTS];
 
 			/* the slot is ours until head moves past it: copy, then publish */
 			slot->len = (uint32) len;
-			slot->roleid = GetUserId();
+			slot->roleid = me;
 			slot->session_roleid = aig_session_role();
 			memcpy(slot->data, job, len);
 			sq->head++;

@@ -1,6 +1,6 @@
 /*
  * batch.c — the attempts stage of many calls at once (ai_complete_batch,
- * a round of async jobs); pipeline.c runs every other stage around it.
+ * the async jobs in flight); pipeline.c runs every other stage around it.
  *
  * Each call has its own target order (made by the pipeline), retries with
  * backoff and breaker checks, but all share one event loop on the
@@ -10,6 +10,13 @@
  * transfer ends its slot goes to the next attempt: a retry whose backoff
  * has passed first, else the next new call, so a slow call never holds up
  * the rest.
+ *
+ * The scheduler (AigAttempts) takes calls at any time and hands each back
+ * as soon as its attempts are over, while the others stay in flight: the
+ * job worker keeps it fed with newly claimed jobs and stores each result
+ * when it comes, with no barrier between them.  ai_complete_batch adds all
+ * its calls and waits for the last.  Each call's attempts use the memory
+ * context it was added with.
  *
  * A call whose attempts all fail gets its error (and whether a later retry
  * may succeed) and the others go on.  A cancel stops the whole batch at
@@ -38,6 +45,9 @@ typedef enum ItemState
 typedef struct Work
 {
 	AigChatCall *item;
+	AigRoute   *route;
+	MemoryContext cxt;			/* the call's memory */
+	bool		started;		/* prepared: its first attempt was tried */
 	ItemState	state;
 	TargetRun  *run;
 	int			attempts;
@@ -48,6 +58,8 @@ typedef struct Work
 	AigHttpRequest hreq;
 	instr_time	attempt_start;
 } Work;
+
+typedef struct AigAttempts AigAttempts;
 
 /* Provider in-flight counts, for options.max_concurrency. */
 typedef struct ProviderLoad
@@ -85,21 +97,36 @@ finish(Work *w, bool ok, const char *error)
 	}
 }
 
-/* After a failed attempt: the target is done, or due again after its backoff. */
+/*
+ * After a failed attempt: the target is done, or due again after its
+ * backoff — unless that is past the call's deadline (a provider's long
+ * Retry-After, say): then it is done now, and the call ends with its
+ * error instead of holding its place (an async job is queued again with
+ * that Retry-After).
+ */
 static void
 fail_attempt(Work *w, TargetRun *r)
 {
+	TimestampTz due;
+
 	if (w->err.final)
 	{
 		/* a refusal ends the call: no retry, no other target */
 		for (int i = 0; i < w->item->ncand; i++)
 			w->run[i].done = true;
+		return;
 	}
-	else if (!w->err.retryable || r->tries > r->max_retries)
+	if (!w->err.retryable || r->tries > r->max_retries)
+	{
+		r->done = true;
+		return;
+	}
+	due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+									  aig_r_backoff_ms(r->tries, w->err.retry_after_ms));
+	if (w->deadline != 0 && due >= w->deadline)
 		r->done = true;
 	else
-		r->ready_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-												  aig_r_backoff_ms(r->tries, w->err.retry_after_ms));
+		r->ready_at = due;
 }
 
 /* Prepare a call's attempts over the candidates the pipeline ordered. */
@@ -125,9 +152,11 @@ prepare(AigRoute *route, Work *w)
  * added; false when the item is waiting (retry not yet due, provider at its
  * cap) or finished.
  */
+static ProviderLoad *sched_load(AigAttempts *s, const AigProvider *p);
+
 static bool
 start_attempt(AigRoute *route, Work *w, AigHttpBatch *batch, int tag,
-			  ProviderLoad *loads, int *nloads, TimestampTz now)
+			  AigAttempts *s, TimestampTz now)
 {
 	for (;;)
 	{
@@ -157,7 +186,7 @@ start_attempt(AigRoute *route, Work *w, AigHttpBatch *batch, int tag,
 			finish(w, false, w->err.message ? w->err.message : "no attempt within the call's timeout");
 			return false;
 		}
-		pl = load_of(loads, nloads, t->provider);
+		pl = sched_load(s, t->provider);
 		if (t->provider->max_concurrency > 0 && pl->inflight >= t->provider->max_concurrency)
 			return false;		/* wait for a slot of this provider */
 		if (!aig_breaker_allow(t->state, now, &probe))
@@ -197,8 +226,7 @@ start_attempt(AigRoute *route, Work *w, AigHttpBatch *batch, int tag,
 
 /* A transfer ended: parse or classify it, feed the breaker, finish or retry the call. */
 static void
-complete_attempt(AigRoute *route, Work *w, AigHttpResponse *resp,
-				 ProviderLoad *loads, int *nloads)
+complete_attempt(AigRoute *route, Work *w, AigHttpResponse *resp, AigAttempts *s)
 {
 	TargetRun  *r = &w->run[w->cur];
 	AigTarget  *t = r->cand->target;
@@ -206,7 +234,7 @@ complete_attempt(AigRoute *route, Work *w, AigHttpResponse *resp,
 	instr_time	d;
 	bool		ok;
 
-	load_of(loads, nloads, t->provider)->inflight--;
+	sched_load(s, t->provider)->inflight--;
 	w->state = ITEM_IDLE;
 	ok = aig_chat_finish(t, resp, &it->result, &w->err);
 	INSTR_TIME_SET_CURRENT(d);
@@ -229,81 +257,286 @@ complete_attempt(AigRoute *route, Work *w, AigHttpResponse *resp,
 	fail_attempt(w, r);
 }
 
+/* ---- the scheduler: calls added at any time, finished ones handed back -- */
+
+struct AigAttempts
+{
+	MemoryContext cxt;			/* the scheduler's Work items */
+	AigHttpBatch *batch;
+	Work	  **items;			/* tag = index; NULL = a free place */
+	int			nitems;
+	int			capitems;
+	int			active;			/* items added and not yet handed back */
+	ProviderLoad *loads;
+	int			nloads;
+	int			caploads;
+	AigChatCall **done;			/* finished, to hand back */
+	int			ndone;
+	bool		woken;			/* the latch ended a wait */
+};
+
+/* The in-flight count of provider p (added on first use). */
+static ProviderLoad *
+sched_load(AigAttempts *s, const AigProvider *p)
+{
+	if (s->nloads == s->caploads)
+	{
+		s->caploads *= 2;
+		s->loads = repalloc(s->loads, sizeof(ProviderLoad) * s->caploads);
+	}
+	return load_of(s->loads, &s->nloads, p);
+}
+
+/* Begin a scheduler of up to `concurrency` transfers (its memory: the current context). */
+AigAttempts *
+aig_attempts_begin(int concurrency)
+{
+	AigAttempts *s = palloc0(sizeof(AigAttempts));
+
+	s->cxt = CurrentMemoryContext;
+	s->capitems = 64;
+	s->items = palloc0(sizeof(Work *) * s->capitems);
+	s->done = palloc(sizeof(AigChatCall *) * s->capitems);
+	s->caploads = 8;
+	s->loads = palloc0(sizeof(ProviderLoad) * s->caploads);
+	s->batch = aig_http_batch_begin(concurrency);
+	return s;
+}
+
+/* Did the latch end a wait since the last look?  (Cleared by looking.) */
+bool
+aig_attempts_woken(AigAttempts *s)
+{
+	bool		w = s->woken;
+
+	s->woken = false;
+	return w;
+}
+
+/* Calls added and not yet handed back by aig_attempts_next_done. */
+int
+aig_attempts_active(const AigAttempts *s)
+{
+	return s->active;
+}
+
+/*
+ * Add a call (stages 1–7 done) on route; its attempts' memory is `cxt`,
+ * which must live until the call is handed back.
+ */
+void
+aig_attempts_add(AigAttempts *s, AigRoute *route, AigChatCall *call, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(s->cxt);
+	Work	   *w = palloc0(sizeof(Work));
+	int			tag = -1;
+
+	w->item = call;
+	w->route = route;
+	w->cxt = cxt;
+	w->state = ITEM_IDLE;
+	for (int i = 0; i < s->nitems; i++)
+		if (s->items[i] == NULL)
+		{
+			tag = i;
+			break;
+		}
+	if (tag < 0)
+	{
+		if (s->nitems == s->capitems)
+		{
+			s->capitems *= 2;
+			s->items = repalloc(s->items, sizeof(Work *) * s->capitems);
+			s->done = repalloc(s->done, sizeof(AigChatCall *) * s->capitems);
+		}
+		tag = s->nitems++;
+	}
+	s->items[tag] = w;
+	s->active++;
+	MemoryContextSwitchTo(old);
+}
+
+/* Item `tag` is finished: hand its call back and free its place. */
+static void
+sched_done(AigAttempts *s, int tag)
+{
+	Work	   *w = s->items[tag];
+
+	s->done[s->ndone++] = w->item;
+	s->items[tag] = NULL;
+	pfree(w);
+}
+
+/* Start what may start: due retries and new calls, while there are transfer slots. */
+static void
+sched_start(AigAttempts *s, TimestampTz now)
+{
+	/* retries that are due first, then new items */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < s->nitems && aig_http_batch_room(s->batch); i++)
+		{
+			Work	   *w = s->items[i];
+			MemoryContext old;
+
+			if (w == NULL || w->state != ITEM_IDLE || w->started != (pass == 0))
+				continue;
+			old = MemoryContextSwitchTo(w->cxt);
+			if (!w->started)
+			{
+				prepare(w->route, w);
+				w->started = true;
+			}
+			start_attempt(w->route, w, s->batch, i, s, now);
+			MemoryContextSwitchTo(old);
+			if (w->state == ITEM_DONE)
+				sched_done(s, i);
+		}
+}
+
+/* The earliest time an idle item's retry is due (0: none waits), into *next_due. */
+static bool
+sched_waiting(AigAttempts *s, TimestampTz *next_due)
+{
+	bool		waiting = false;
+
+	*next_due = 0;
+	for (int i = 0; i < s->nitems; i++)
+	{
+		Work	   *w = s->items[i];
+
+		if (w == NULL || w->state != ITEM_IDLE)
+			continue;
+		waiting = true;
+		if (!w->started)
+			continue;
+		for (int j = 0; j < w->item->ncand; j++)
+			if (!w->run[j].done && (*next_due == 0 || w->run[j].ready_at < *next_due))
+				*next_due = w->run[j].ready_at;
+	}
+	return waiting;
+}
+
+/* A copy of resp's memory in cxt (the transfer was read in the scheduler's context). */
+static void
+move_response(AigHttpResponse *resp, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	if (resp->body)
+	{
+		char	   *b = palloc(resp->body_len + 1);
+
+		memcpy(b, resp->body, resp->body_len + 1);
+		pfree(resp->body);
+		resp->body = b;
+	}
+	if (resp->content_type)
+		resp->content_type = pstrdup(resp->content_type);
+	if (resp->error)
+		resp->error = pstrdup(resp->error);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Run the calls' attempts until one is finished or wait_ms have passed:
+ * returns a finished call (ok, or error/retryable/retry_after_ms), or NULL
+ * when none finished in time (or none is left).  Cancels are raised; the
+ * caller ends the scheduler (aig_attempts_end) and accounts its calls.
+ */
+AigChatCall *
+aig_attempts_next_done(AigAttempts *s, long wait_ms)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Max(wait_ms, 0));
+
+	for (;;)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		TimestampTz next_due;
+		AigHttpResponse resp;
+		bool		waiting;
+		long		left;
+		int			tag;
+
+		if (s->ndone == 0 && s->active > 0)
+			sched_start(s, now);
+		if (s->ndone > 0)
+		{
+			s->active--;
+			return s->done[--s->ndone];
+		}
+		if (s->active == 0)
+			return NULL;
+		left = now < until ? TimestampDifferenceMilliseconds(now, until) : 0;
+		waiting = sched_waiting(s, &next_due);
+		if (aig_http_batch_inflight(s->batch) == 0)
+		{
+			long		ms;
+
+			if (left <= 0)
+				return NULL;
+			/* only retries (or provider slots) to wait for */
+			ms = waiting && next_due > now ? TimestampDifferenceMilliseconds(now, next_due) : 1;
+			if (WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						  Max(1, Min(ms, left)), PG_WAIT_EXTENSION) & WL_LATCH_SET)
+			{
+				/* the caller's signal (a job queued, say): let it look */
+				ResetLatch(MyLatch);
+				s->woken = true;
+				CHECK_FOR_INTERRUPTS();
+				return NULL;
+			}
+			CHECK_FOR_INTERRUPTS();
+			continue;
+		}
+		tag = aig_http_batch_wait(s->batch, Min(waiting ? 20 : 1000, Max(left, 0)), &resp);
+		if (tag >= 0)
+		{
+			Work	   *w = s->items[tag];
+			MemoryContext old;
+
+			if (CurrentMemoryContext != w->cxt)
+				move_response(&resp, w->cxt);
+			old = MemoryContextSwitchTo(w->cxt);
+			complete_attempt(w->route, w, &resp, s);
+			MemoryContextSwitchTo(old);
+			if (w->state == ITEM_DONE)
+				sched_done(s, tag);
+			continue;
+		}
+		if (left <= 0)
+			return NULL;
+	}
+}
+
+/* End the scheduler: transfers in flight are dropped (every path, errors included). */
+void
+aig_attempts_end(AigAttempts *s)
+{
+	if (s == NULL)
+		return;
+	aig_http_batch_end(s->batch);
+	s->batch = NULL;
+}
+
 /* Run the attempts of calls[0..n), up to `concurrency` requests in flight. */
 void
 aig_route_attempts_many(AigRoute *route, AigChatCall **calls, int n, int concurrency)
 {
-	Work	   *work = palloc0(sizeof(Work) * Max(n, 1));
-	ProviderLoad *loads = palloc0(sizeof(ProviderLoad) * Max(route->ntargets, 1));
-	int			nloads = 0;
-	AigHttpBatch *volatile batch = NULL;
-	int			next_new = 0;
-
-	for (int i = 0; i < n; i++)
-	{
-		work[i].item = calls[i];
-		work[i].state = ITEM_IDLE;
-	}
+	AigAttempts *volatile s = NULL;
 
 	PG_TRY();
 	{
-		batch = aig_http_batch_begin(concurrency);
-		for (;;)
-		{
-			TimestampTz now = GetCurrentTimestamp();
-			TimestampTz next_due = 0;
-			AigHttpResponse resp;
-			int			tag;
-			bool		waiting = false;
-
-			/* retries that are due first, then new items */
-			for (int i = 0; i < next_new && aig_http_batch_room(batch); i++)
-				if (work[i].state == ITEM_IDLE)
-					start_attempt(route, &work[i], batch, i, loads, &nloads, now);
-			while (next_new < n && aig_http_batch_room(batch))
-			{
-				Work	   *w = &work[next_new++];
-
-				if (w->state == ITEM_DONE)
-					continue;
-				prepare(route, w);
-				start_attempt(route, w, batch, (int) (w - work), loads, &nloads, now);
-			}
-			for (int i = 0; i < next_new; i++)
-				if (work[i].state == ITEM_IDLE)
-				{
-					waiting = true;
-					for (int j = 0; j < work[i].item->ncand; j++)
-						if (!work[i].run[j].done &&
-							(next_due == 0 || work[i].run[j].ready_at < next_due))
-							next_due = work[i].run[j].ready_at;
-				}
-			if (aig_http_batch_inflight(batch) == 0)
-			{
-				if (next_new >= n && !waiting)
-					break;
-				if (waiting)
-				{
-					long		ms = next_due > now ?
-						TimestampDifferenceMilliseconds(now, next_due) : 1;
-
-					(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-									 Max(ms, 1), PG_WAIT_EXTENSION);
-					ResetLatch(MyLatch);
-					CHECK_FOR_INTERRUPTS();
-				}
-				continue;
-			}
-			tag = aig_http_batch_wait(batch, waiting ? 20 : 1000, &resp);
-			if (tag >= 0)
-				complete_attempt(route, &work[tag], &resp, loads, &nloads);
-		}
-		aig_http_batch_end(batch);
+		s = aig_attempts_begin(concurrency);
+		for (int i = 0; i < n; i++)
+			aig_attempts_add(s, route, calls[i], CurrentMemoryContext);
+		while (aig_attempts_active(s) > 0)
+			(void) aig_attempts_next_done(s, 1000);
+		aig_attempts_end(s);
 	}
 	PG_CATCH();
 	{
 		/* a cancel: transfers dropped; the pipeline accounts the calls */
-		aig_http_batch_end(batch);
+		aig_attempts_end(s);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

@@ -58,6 +58,9 @@
  * hook error, blocked prompt, quota, a cache table it cannot read — is
  * that call's error; stage 8 runs all remaining calls concurrently
  * (batch.c); stages 9–14 run per call, the response hook isolated too.
+ * The job worker takes the same per-call pieces one call at a time
+ * (aig_pipeline_many_prepare / _finish / _cancel), so that each job ends
+ * on its own while the others are still in flight.
  *
  * A shadow copy (aig_pipeline_shadow) was hooked and redacted by its
  * primary call: it takes target order (its shadow target), one attempt and
@@ -661,6 +664,64 @@ fail_one(AigChatCall *c, ErrorData *ed)
 	account_failure(c, ed->message, false);
 }
 
+/* Stages 2–7 of one call of many, isolated; true when it needs attempts. */
+bool
+aig_pipeline_many_prepare(AigChatCall *c, bool grant_per_call)
+{
+	ManyPrep	p;
+	ErrorData  *ed;
+
+	if (c->req == NULL)
+		return false;
+	start_info(c);
+	p.call = c;
+	p.grant = grant_per_call;
+	/* an async job is held to the quotas of the session that queued it */
+	aig_session_role_set(c->session_role);
+	if (!aig_isolate(prepare_one, &p, &ed))
+	{
+		fail_one(c, ed);
+		aig_session_role_set(InvalidOid);
+		return false;
+	}
+	aig_session_role_set(InvalidOid);
+	return !c->done;
+}
+
+/* Stages 9–14 of one call of many after its attempts (or its cache hit). */
+void
+aig_pipeline_many_finish(AigChatCall *c)
+{
+	ErrorData  *ed;
+
+	if (c->req == NULL || (c->done && !c->cache_hit))
+		return;					/* nothing sent, or failed before attempts */
+	if (!c->answered)
+	{
+		/* the attempts failed: batch.c filled error and retryable */
+		account_failure(c, c->error, false);
+		return;
+	}
+	stage_settle(c);
+	if (c->route->response_hook_name == NULL)
+		finish_one(c);
+	else if (!aig_isolate(finish_one, c, &ed))
+	{
+		fail_one(c, ed);
+		return;
+	}
+	stage_audit(c);
+	stage_shadow(c);
+	c->ok = true;
+}
+
+/* A call of many dropped during its attempts (a cancel): settled and audited "canceled". */
+void
+aig_pipeline_many_cancel(AigChatCall *c, const char *why)
+{
+	account_failure(c, why, true);
+}
+
 /* Every stage of many chat calls on one route; per-call failures become their errors. */
 void
 aig_pipeline_chat_many(AigRoute *route, AigChatCall *calls, int n, int concurrency,
@@ -673,24 +734,8 @@ aig_pipeline_chat_many(AigRoute *route, AigChatCall *calls, int n, int concurren
 	if (!grant_per_call)
 		refusable(route, n > 0 ? calls[0].co : NULL, check_access_fn, route);
 	for (int i = 0; i < n; i++)
-	{
-		AigChatCall *c = &calls[i];
-		ManyPrep	p;
-		ErrorData  *ed;
-
-		if (c->req == NULL)
-			continue;
-		start_info(c);
-		p.call = c;
-		p.grant = grant_per_call;
-		/* an async job is held to the quotas of the session that queued it */
-		aig_session_role_set(c->session_role);
-		if (!aig_isolate(prepare_one, &p, &ed))
-			fail_one(c, ed);
-		else if (!c->done)
-			pending[npending++] = c;
-		aig_session_role_set(InvalidOid);
-	}
+		if (aig_pipeline_many_prepare(&calls[i], grant_per_call))
+			pending[npending++] = &calls[i];
 
 	PG_TRY();
 	{
@@ -706,30 +751,7 @@ aig_pipeline_chat_many(AigRoute *route, AigChatCall *calls, int n, int concurren
 	PG_END_TRY();
 
 	for (int i = 0; i < n; i++)
-	{
-		AigChatCall *c = &calls[i];
-		ErrorData  *ed;
-
-		if (c->req == NULL || (c->done && !c->cache_hit))
-			continue;			/* nothing sent, or failed before attempts */
-		if (!c->answered)
-		{
-			/* the attempts failed: batch.c filled error and retryable */
-			account_failure(c, c->error, false);
-			continue;
-		}
-		stage_settle(c);
-		if (route->response_hook_name == NULL)
-			finish_one(c);
-		else if (!aig_isolate(finish_one, c, &ed))
-		{
-			fail_one(c, ed);
-			continue;
-		}
-		stage_audit(c);
-		stage_shadow(c);
-		c->ok = true;
-	}
+		aig_pipeline_many_finish(&calls[i]);
 	aig_catalog_unpin();
 }
 

@@ -85,7 +85,7 @@ extern AigRoute *aig_pipeline_precheck(const char *model);
 extern void aig_pipeline_chat(AigChatCall *call);
 
 /*
- * Many chat calls on one route (ai_complete_batch, a round of async jobs):
+ * Many chat calls on one route (ai_complete_batch):
  * the per-call stages run per call, each isolated (core/isolate.c) so a
  * call's failure is its error; the attempts of all run concurrently.  With
  * grant_per_call false a refused grant fails the whole statement, as for a
@@ -93,6 +93,20 @@ extern void aig_pipeline_chat(AigChatCall *call);
  */
 extern void aig_pipeline_chat_many(AigRoute *route, AigChatCall *calls, int n,
 								   int concurrency, bool grant_per_call);
+
+/*
+ * The same stages one call at a time, for calls that come and go (the job
+ * worker; routing/router.h's AigAttempts runs their attempts):
+ * aig_pipeline_many_prepare runs stages 2–7 isolated and returns true when
+ * the call needs attempts (false: refused or failed — its error is set —
+ * or answered from the cache); aig_pipeline_many_finish runs stages 9–14
+ * after the attempts or the hit (nothing for a call that failed before);
+ * aig_pipeline_many_cancel settles and audits a call dropped during its
+ * attempts.
+ */
+extern bool aig_pipeline_many_prepare(AigChatCall *c, bool grant_per_call);
+extern void aig_pipeline_many_finish(AigChatCall *c);
+extern void aig_pipeline_many_cancel(AigChatCall *c, const char *why);
 
 /* An embeddings call (one or many inputs). */
 extern void aig_pipeline_embed(AigRoute *route, AigEmbedRequest *req, const AigCallOptions *co,

@@ -73,6 +73,23 @@ extern void aig_route_attempts_many(AigRoute *route, struct AigChatCall **calls,
 									int concurrency);
 
 /*
+ * The attempts of calls that come and go (batch.c): add calls at any time
+ * (each with the memory context its attempts use), take each back as soon
+ * as its attempts are over while the others stay in flight.
+ * aig_attempts_next_done waits up to wait_ms for one (NULL: none, or the
+ * latch was set: aig_attempts_woken); a cancel is raised, and the caller
+ * then ends the scheduler (transfers dropped) and accounts its calls.
+ */
+typedef struct AigAttempts AigAttempts;
+extern AigAttempts *aig_attempts_begin(int concurrency);
+extern void aig_attempts_add(AigAttempts *s, AigRoute *route, struct AigChatCall *call,
+							 MemoryContext cxt);
+extern int	aig_attempts_active(const AigAttempts *s);
+extern struct AigChatCall *aig_attempts_next_done(AigAttempts *s, long wait_ms);
+extern bool aig_attempts_woken(AigAttempts *s);
+extern void aig_attempts_end(AigAttempts *s);
+
+/*
  * Target order stage: candidates of route for this call (strategy.c);
  * raises (with every target's reason) when none is eligible.
  */

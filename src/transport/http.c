@@ -17,6 +17,15 @@
  * sends the same headers) and freed at exit; however a call ends (success,
  * error, cancel), the easy handle is left without pointers into its memory
  * before an interrupt is serviced.
+ *
+ * File descriptors: every socket libcurl opens goes through
+ * aig_open_socket / aig_close_socket, which count it against PostgreSQL's
+ * budget of external descriptors (AcquireExternalFD / ReleaseExternalFD,
+ * as libpq connections of postgres_fdw are): a socket beyond the budget is
+ * refused ("could not connect", retryable) instead of leaving the server
+ * "out of file descriptors".  Batches (many transfers at once on the same
+ * multi handle) are http_batch.c; the pieces both use are declared in
+ * http_internal.h.
  */
 #include "postgres.h"
 
@@ -24,29 +33,22 @@
 
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "utils/errcodes.h"
 
 #include "base/compat.h"
 #include "transport/http.h"
+#include "transport/http_internal.h"
 
-#define AIG_POLL_SLICE_MS 10
-
-/* What the callbacks fill during one transfer (malloc'd buffer). */
-typedef struct AigTransfer
-{
-	char	   *buf;
-	size_t		len;
-	size_t		cap;
-	size_t		max_bytes;
-	bool		oversized;
-	bool		oom;
-	int			retry_after_ms;
-	char		content_type[128];
-} AigTransfer;
-
-static CURLM *aig_multi = NULL;
+CURLM	   *aig_multi = NULL;
 static CURL *aig_easy = NULL;
+
+/*
+ * Sockets libcurl holds open now (in flight or idle in the connection
+ * cache), each counted against PostgreSQL's external descriptor budget.
+ */
+int			aig_open_sockets = 0;
 
 /*
  * The receive buffer outlives calls (malloc'd, grown on demand) so a call
@@ -70,7 +72,35 @@ static long last_timeout_ms = -1;
 static long last_connect_timeout_ms = -1;
 static curl_off_t last_max_bytes = -1;
 
-static void aig_http_pool_cleanup(void);
+/* libcurl opens a socket: only within PostgreSQL's external descriptor budget. */
+static curl_socket_t
+aig_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	curl_socket_t s;
+
+	if (!AcquireExternalFD())
+	{
+		errno = EMFILE;
+		return CURL_SOCKET_BAD;
+	}
+	s = socket(addr->family, addr->socktype, addr->protocol);
+	if (s == CURL_SOCKET_BAD)
+		ReleaseExternalFD();
+	else
+		aig_open_sockets++;
+	return s;
+}
+
+/* libcurl closes a socket it opened through aig_open_socket: its budget comes back. */
+static int
+aig_close_socket(void *clientp, curl_socket_t item)
+{
+	int			rc = close(item);
+
+	ReleaseExternalFD();
+	aig_open_sockets--;
+	return rc;
+}
 
 static void
 aig_http_cleanup(int code, Datum arg)
@@ -97,7 +127,7 @@ aig_http_cleanup(int code, Datum arg)
 	aig_http_pool_cleanup();
 }
 
-static size_t
+size_t
 aig_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	AigTransfer *t = (AigTransfer *) userdata;
@@ -157,7 +187,7 @@ copy_value(char *buf, size_t size, const char *v, size_t vlen)
  * Called for every header line: the others are told apart by their first
  * letter, cheaply.
  */
-static size_t
+size_t
 aig_header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
 {
 	AigTransfer *t = (AigTransfer *) userdata;
@@ -239,8 +269,8 @@ aig_header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
 }
 
 /* Options every handle carries, set once when it is created. */
-static void
-configure_handle(CURL *h)
+void
+aig_http_configure_handle(CURL *h)
 {
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -256,6 +286,8 @@ configure_handle(CURL *h)
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, aig_write_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, aig_header_cb);
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, aig_open_socket);
+	curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, aig_close_socket);
 
 	/*
 	 * Without proxy variables in the server's environment, tell libcurl so
@@ -271,7 +303,8 @@ configure_handle(CURL *h)
 	}
 }
 
-static void
+/* The backend's multi handle and easy handle, created on first use. */
+void
 aig_http_init(void)
 {
 	static bool registered = false;
@@ -298,7 +331,7 @@ aig_http_init(void)
 		registered = true;
 	}
 
-	configure_handle(aig_easy);
+	aig_http_configure_handle(aig_easy);
 	free(last_url);
 	last_url = NULL;
 	last_timeout_ms = last_connect_timeout_ms = -1;
@@ -372,10 +405,9 @@ set_failure(AigHttpResponse *resp, int sqlerrcode, bool retryable, char *msg)
 }
 
 /* Turn a libcurl result code into a SQLSTATE and a message. */
-static void
-classify_transport_error(CURL *h, CURLcode rc, const AigTransfer *t, const char *errbuf,
-						 const AigHttpLimits *lim, long status,
-						 AigHttpResponse *resp)
+void
+aig_http_classify_error(CURL *h, CURLcode rc, const AigTransfer *t, const char *errbuf,
+						const AigHttpLimits *lim, long status, AigHttpResponse *resp)
 {
 	const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 
@@ -576,245 +608,11 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 			resp->body_len = t.len;
 		}
 		if (rc != CURLE_OK)
-			classify_transport_error(aig_easy, rc, &t, errbuf, lim, status, resp);
+			aig_http_classify_error(aig_easy, rc, &t, errbuf, lim, status, resp);
 	}
 	PG_FINALLY();
 	{
 		keep_buffer(&t);
 	}
 	PG_END_TRY();
-}
-
-
-/*
- * Batches: many transfers in flight at once on the backend's multi handle
- * (so they share its connection cache with single calls).  Easy handles
- * are pooled per backend and configured once.  The caller adds transfers
- * while there is room, and waits for completions one at a time; every
- * malloc'd piece (header lists, buffers) is freed when its transfer
- * completes or at aig_http_batch_end(), which callers run in PG_FINALLY so
- * a cancel or an error frees everything.
- */
-#define AIG_BATCH_MAX 1024
-
-typedef struct BatchSlot
-{
-	CURL	   *h;
-	bool		busy;
-	int			tag;
-	AigTransfer t;
-	struct curl_slist *headers;
-	char		errbuf[CURL_ERROR_SIZE];
-	AigHttpLimits lim;
-	instr_time	start;
-} BatchSlot;
-
-struct AigHttpBatch
-{
-	int			nslots;
-	int			inflight;
-	BatchSlot  *slots;			/* malloc'd */
-};
-
-static CURL *pool[AIG_BATCH_MAX];
-static int	npool = 0;
-
-AigHttpBatch *
-aig_http_batch_begin(int concurrency)
-{
-	AigHttpBatch *b;
-
-	aig_http_init();
-	concurrency = Max(1, Min(concurrency, AIG_BATCH_MAX));
-	while (npool < concurrency)
-	{
-		CURL	   *h = curl_easy_init();
-
-		if (h == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("could not create a libcurl handle")));
-		configure_handle(h);
-		pool[npool++] = h;
-	}
-	b = palloc0(sizeof(AigHttpBatch));
-	b->nslots = concurrency;
-	b->slots = calloc(concurrency, sizeof(BatchSlot));
-	if (b->slots == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	for (int i = 0; i < concurrency; i++)
-		b->slots[i].h = pool[i];
-	return b;
-}
-
-bool
-aig_http_batch_room(const AigHttpBatch *b)
-{
-	return b->inflight < b->nslots;
-}
-
-int
-aig_http_batch_inflight(const AigHttpBatch *b)
-{
-	return b->inflight;
-}
-
-static void
-release_slot(BatchSlot *s)
-{
-	curl_multi_remove_handle(aig_multi, s->h);
-	curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, NULL);
-	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, NULL);
-	curl_slist_free_all(s->headers);
-	s->headers = NULL;
-	free(s->t.buf);
-	memset(&s->t, 0, sizeof(s->t));
-	s->busy = false;
-}
-
-/*
- * Start a transfer; the request's URL and body must live until it
- * completes (the caller's memory context).
- */
-void
-aig_http_batch_add(AigHttpBatch *b, int tag, const AigHttpRequest *req,
-				   const AigHttpLimits *lim)
-{
-	BatchSlot  *s = NULL;
-
-	for (int i = 0; i < b->nslots; i++)
-		if (!b->slots[i].busy)
-		{
-			s = &b->slots[i];
-			break;
-		}
-	if (s == NULL)
-		elog(ERROR, "no free transfer slot in the batch");
-	for (int i = 0; i < req->nheaders; i++)
-	{
-		struct curl_slist *nh = curl_slist_append(s->headers, req->headers[i]);
-
-		if (nh == NULL)
-		{
-			curl_slist_free_all(s->headers);
-			s->headers = NULL;
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-		}
-		s->headers = nh;
-	}
-	memset(&s->t, 0, sizeof(s->t));
-	s->t.max_bytes = lim->max_bytes;
-	s->t.retry_after_ms = -1;
-	s->errbuf[0] = '\0';
-	s->lim = *lim;
-	s->tag = tag;
-	curl_easy_setopt(s->h, CURLOPT_URL, req->url);
-	curl_easy_setopt(s->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
-	curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, req->body);
-	curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, s->headers);
-	curl_easy_setopt(s->h, CURLOPT_TIMEOUT_MS, (long) lim->timeout_ms);
-	curl_easy_setopt(s->h, CURLOPT_CONNECTTIMEOUT_MS, (long) lim->connect_timeout_ms);
-	curl_easy_setopt(s->h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) lim->max_bytes);
-	curl_easy_setopt(s->h, CURLOPT_WRITEDATA, &s->t);
-	curl_easy_setopt(s->h, CURLOPT_HEADERDATA, &s->t);
-	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, s->errbuf);
-	curl_easy_setopt(s->h, CURLOPT_PRIVATE, (char *) s);
-	INSTR_TIME_SET_CURRENT(s->start);
-	if (curl_multi_add_handle(aig_multi, s->h) != CURLM_OK)
-	{
-		curl_slist_free_all(s->headers);
-		s->headers = NULL;
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not start a transfer")));
-	}
-	s->busy = true;
-	b->inflight++;
-}
-
-/*
- * Wait up to timeout_ms for a transfer to finish.  Returns its tag and
- * fills resp (as aig_http_perform would), or -1 when none finished in
- * time.  Cancels are raised here (aig_http_batch_end cleans up).
- */
-int
-aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp)
-{
-	instr_time	start,
-				now;
-
-	INSTR_TIME_SET_CURRENT(start);
-	for (;;)
-	{
-		int			running;
-		CURLMsg    *msg;
-		int			left;
-
-		CHECK_FOR_INTERRUPTS();
-		curl_multi_perform(aig_multi, &running);
-		while ((msg = curl_multi_info_read(aig_multi, &left)) != NULL)
-		{
-			BatchSlot  *s = NULL;
-			long		status = 0;
-			instr_time	d;
-			int			tag;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &s);
-			if (s == NULL || !s->busy)
-				continue;
-			memset(resp, 0, sizeof(*resp));
-			resp->retry_after_ms = -1;
-			curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
-			INSTR_TIME_SET_CURRENT(d);
-			INSTR_TIME_SUBTRACT(d, s->start);
-			resp->elapsed_ms = INSTR_TIME_GET_MILLISEC(d);
-			resp->status = status;
-			resp->retry_after_ms = s->t.retry_after_ms;
-			if (s->t.content_type[0])
-				resp->content_type = pstrdup(s->t.content_type);
-			if (s->t.len > 0)
-			{
-				resp->body = palloc(s->t.len + 1);
-				memcpy(resp->body, s->t.buf, s->t.len);
-				resp->body[s->t.len] = '\0';
-				resp->body_len = s->t.len;
-			}
-			if (msg->data.result != CURLE_OK)
-				classify_transport_error(s->h, msg->data.result, &s->t, s->errbuf,
-										 &s->lim, status, resp);
-			tag = s->tag;
-			release_slot(s);
-			b->inflight--;
-			return tag;
-		}
-		if (b->inflight == 0)
-			return -1;
-		INSTR_TIME_SET_CURRENT(now);
-		INSTR_TIME_SUBTRACT(now, start);
-		if (INSTR_TIME_GET_MILLISEC(now) >= timeout_ms)
-			return -1;
-		aig_curl_multi_poll(aig_multi, NULL, 0, AIG_POLL_SLICE_MS, NULL);
-	}
-}
-
-void
-aig_http_batch_end(AigHttpBatch *b)
-{
-	if (b == NULL || b->slots == NULL)
-		return;
-	for (int i = 0; i < b->nslots; i++)
-		if (b->slots[i].busy)
-			release_slot(&b->slots[i]);
-	free(b->slots);
-	b->slots = NULL;
-	b->inflight = 0;
-}
-
-static void
-aig_http_pool_cleanup(void)
-{
-	for (int i = 0; i < npool; i++)
-		curl_easy_cleanup(pool[i]);
-	npool = 0;
 }
