@@ -36,7 +36,8 @@ CREATE TABLE ai_gateway.routes (
                 CHECK (strategy IN ('fallback', 'weighted', 'cheapest', 'fastest', 'round_robin')),
     options     jsonb NOT NULL DEFAULT '{}'
                 CHECK (jsonb_typeof(options) = 'object'),
-    description text
+    description text,
+    hook_owner  regrole     -- hooks run as this role; set by ai_gateway.route_hook_owner
 );
 COMMENT ON TABLE ai_gateway.routes IS
     'Named routes that calls address; see README for strategies and options';
@@ -67,6 +68,7 @@ CREATE TABLE ai_gateway.route_versions (
     created_at timestamptz NOT NULL DEFAULT now(),
     created_by name NOT NULL DEFAULT current_user,
     xact       xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    hook_owner regrole,
     PRIMARY KEY (route, version)
 );
 COMMENT ON TABLE ai_gateway.route_versions IS
@@ -224,6 +226,34 @@ CREATE TRIGGER routes_validate
     BEFORE INSERT OR UPDATE ON ai_gateway.routes
     FOR EACH ROW EXECUTE FUNCTION ai_gateway.validate_route();
 
+-- Who configured a route's hooks: they run with that role's rights
+-- (governance/hooks.c).  Set here, from the writing role, whenever a hook
+-- is set or changed; a given hook_owner stays only when the writer may act
+-- as that role (a superuser's restore, a member's rollback), so nobody can
+-- make a hook run as a role it could not become itself.
+CREATE FUNCTION ai_gateway.route_hook_owner() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT (NEW.options ? 'request_hook' OR NEW.options ? 'response_hook') THEN
+        NEW.hook_owner := NULL;
+    ELSIF TG_OP = 'UPDATE'
+          AND NEW.options -> 'request_hook' IS NOT DISTINCT FROM OLD.options -> 'request_hook'
+          AND NEW.options -> 'response_hook' IS NOT DISTINCT FROM OLD.options -> 'response_hook'
+          AND NEW.hook_owner IS NOT DISTINCT FROM OLD.hook_owner THEN
+        NULL;       -- hooks untouched: they still run as the role that set them
+    ELSIF NEW.hook_owner IS NOT NULL
+          AND EXISTS (SELECT FROM pg_catalog.pg_roles WHERE oid = NEW.hook_owner::oid)
+          AND pg_catalog.pg_has_role(current_user, NEW.hook_owner::oid, 'MEMBER') THEN
+        NULL;       -- a role the writer may act as
+    ELSE
+        NEW.hook_owner := current_user::regrole;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER routes_hook_owner
+    BEFORE INSERT OR UPDATE ON ai_gateway.routes
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.route_hook_owner();
+
 CREATE FUNCTION ai_gateway.catalog_changed() RETURNS trigger
     LANGUAGE C AS 'MODULE_PATHNAME', 'aig_catalog_changed';
 
@@ -302,14 +332,16 @@ BEGIN
      WHERE route = p_route ORDER BY version DESC LIMIT 1;
     IF FOUND AND latest.xact = pg_current_xact_id() THEN
         UPDATE ai_gateway.route_versions
-           SET strategy = r.strategy, options = r.options, targets = tgts
+           SET strategy = r.strategy, options = r.options, targets = tgts,
+               hook_owner = r.hook_owner
          WHERE route = p_route AND version = latest.version;
     ELSIF FOUND AND latest.strategy = r.strategy AND latest.options = r.options
-          AND latest.targets = tgts THEN
+          AND latest.targets = tgts AND latest.hook_owner IS NOT DISTINCT FROM r.hook_owner THEN
         RETURN;     -- no actual change
     ELSE
-        INSERT INTO ai_gateway.route_versions (route, version, strategy, options, targets)
-        VALUES (p_route, coalesce(latest.version, 0) + 1, r.strategy, r.options, tgts);
+        INSERT INTO ai_gateway.route_versions (route, version, strategy, options, targets, hook_owner)
+        VALUES (p_route, coalesce(latest.version, 0) + 1, r.strategy, r.options, tgts,
+                r.hook_owner);
     END IF;
 END $$;
 
@@ -351,8 +383,12 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'SELECT version, created_at FROM ai_gateway.route_versions WHERE route = ... lists them.';
     END IF;
-    INSERT INTO ai_gateway.routes AS r (name, strategy, options) VALUES (v.route, v.strategy, v.options)
-        ON CONFLICT (name) DO UPDATE SET strategy = excluded.strategy, options = excluded.options;
+    -- the version's hook owner stays only if the caller may act as it
+    -- (ai_gateway.route_hook_owner); else the caller becomes the owner
+    INSERT INTO ai_gateway.routes AS r (name, strategy, options, hook_owner)
+    VALUES (v.route, v.strategy, v.options, v.hook_owner)
+        ON CONFLICT (name) DO UPDATE SET strategy = excluded.strategy, options = excluded.options,
+                                         hook_owner = excluded.hook_owner;
     DELETE FROM ai_gateway.route_targets t WHERE t.route = v.route;
     INSERT INTO ai_gateway.route_targets (route, provider, model, priority, weight, shadow, role)
     SELECT v.route, e->>'provider', e->>'model', (e->>'priority')::int, (e->>'weight')::int,
@@ -407,6 +443,7 @@ REVOKE ALL ON FUNCTION ai_gateway.providers_protect_key() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.catalog_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.validate_provider() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.validate_route() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.route_hook_owner() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.snapshot_route(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.route_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.rollback_route(text, int) FROM PUBLIC;

@@ -16,7 +16,9 @@
 #include "executor/spi.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "catalog/namespace.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "core/catalog_internal.h"
@@ -49,6 +51,19 @@ spi_read(const char *sql, int nargs, Oid *argtypes, Datum *args)
 	return ret;
 }
 
+/*
+ * Does table ai_gateway.rel have column col?  A library newer than the
+ * extension's SQL objects (before ALTER EXTENSION UPDATE) reads what exists.
+ */
+static bool
+has_column(const char *rel, const char *col)
+{
+	Oid			nsp = get_namespace_oid("ai_gateway", true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid(rel, nsp) : InvalidOid;
+
+	return OidIsValid(relid) && get_attnum(relid, col) != InvalidAttrNumber;
+}
+
 static char *
 spi_text(HeapTuple tup, TupleDesc desc, int col)
 {
@@ -74,6 +89,15 @@ spi_name(HeapTuple tup, TupleDesc desc, int col)
 	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
 
 	return isnull ? NULL : pstrdup(NameStr(*DatumGetName(d)));
+}
+
+static Oid
+spi_oid(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? InvalidOid : DatumGetObjectId(d);
 }
 
 static int
@@ -250,7 +274,10 @@ load_routes(void)
 	int			ret;
 	uint64		nroutes;
 
-	ret = spi_read("SELECT name, strategy, options FROM ai_gateway.routes", 0, NULL, NULL);
+	ret = spi_read(has_column("routes", "hook_owner") ?
+				   "SELECT name, strategy, options, hook_owner::oid FROM ai_gateway.routes" :
+				   "SELECT name, strategy, options, NULL::oid FROM ai_gateway.routes",
+				   0, NULL, NULL);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.routes: %s", SPI_result_code_string(ret));
 	nroutes = SPI_processed;
@@ -265,6 +292,7 @@ load_routes(void)
 		MemoryContextSwitchTo(old);
 		e = hash_search(aig_route_hash, name, HASH_ENTER, NULL);
 		e->route = new_route(name, spi_text(tup, desc, 2), spi_jsonb(tup, desc, 3));
+		e->route->hook_owner = spi_oid(tup, desc, 4);
 	}
 
 	ret = spi_read("SELECT route, provider, model, priority, weight, shadow, role "
@@ -312,13 +340,15 @@ aig_catalog_load_route_version(const char *key, const char *name, int version)
 	args[1] = Int32GetDatum(version);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = spi_read("SELECT strategy, options, t.provider, t.model, t.priority, "
-				   "       t.weight, t.shadow, t.role "
-				   "FROM ai_gateway.route_versions v "
-				   "LEFT JOIN LATERAL jsonb_to_recordset(v.targets) "
-				   "     AS t(provider text, model text, priority int, weight int, "
-				   "          shadow bool, role name) ON true "
-				   "WHERE v.route = $1 AND v.version = $2",
+	ret = spi_read(psprintf("SELECT strategy, options, t.provider, t.model, t.priority, "
+							"       t.weight, t.shadow, t.role, %s "
+							"FROM ai_gateway.route_versions v "
+							"LEFT JOIN LATERAL jsonb_to_recordset(v.targets) "
+							"     AS t(provider text, model text, priority int, weight int, "
+							"          shadow bool, role name) ON true "
+							"WHERE v.route = $1 AND v.version = $2",
+							has_column("route_versions", "hook_owner") ?
+							"v.hook_owner::oid" : "NULL::oid"),
 				   2, argtypes, args);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.route_versions: %s", SPI_result_code_string(ret));
@@ -337,6 +367,7 @@ aig_catalog_load_route_version(const char *key, const char *name, int version)
 			MemoryContextSwitchTo(old);
 			r = new_route(rname, spi_text(tup, desc, 1), spi_jsonb(tup, desc, 2));
 			r->version = version;
+			r->hook_owner = spi_oid(tup, desc, 9);
 		}
 		provider = spi_text(tup, desc, 3);
 		if (provider == NULL)
