@@ -24,6 +24,89 @@
 
 -- (section: secrets)
 
+ALTER TABLE ai_gateway.providers ADD COLUMN api_key_env_by regrole;
+COMMENT ON TABLE ai_gateway.providers IS
+    'AI providers: kind, base URL, encrypted API key (bound to name, kind and base URL origin), options (timeout_ms, connect_timeout_ms, api_version, headers, secret_headers, api_key_env, default_max_tokens, max_embed_batch)';
+
+-- options.api_key_env is a superuser's to set.  Kept for a provider whose
+-- last change of api_key_env or of its endpoint config_history records as
+-- a superuser's; any other stops working until a superuser sets it again.
+ALTER TABLE ai_gateway.providers DISABLE TRIGGER providers_protect_key;
+UPDATE ai_gateway.providers p
+   SET api_key_env_by = (
+       SELECT a.oid::regrole
+         FROM (SELECT h.as_role FROM ai_gateway.config_history h
+                WHERE h.table_name = 'providers' AND h.new_row ->> 'name' = p.name
+                  AND (h.operation = 'INSERT'
+                       OR h.old_row -> 'options' -> 'api_key_env' IS DISTINCT FROM h.new_row -> 'options' -> 'api_key_env'
+                       OR h.old_row -> 'options' -> 'resource' IS DISTINCT FROM h.new_row -> 'options' -> 'resource'
+                       OR h.old_row -> 'base_url' IS DISTINCT FROM h.new_row -> 'base_url'
+                       OR h.old_row -> 'kind' IS DISTINCT FROM h.new_row -> 'kind'
+                       OR h.old_row -> 'name' IS DISTINCT FROM h.new_row -> 'name')
+                ORDER BY h.id DESC LIMIT 1) last
+         JOIN pg_catalog.pg_roles a ON a.rolname = last.as_role AND a.rolsuper)
+ WHERE p.options ? 'api_key_env';
+ALTER TABLE ai_gateway.providers ENABLE TRIGGER providers_protect_key;
+
+-- Bind every 0.2.0 key to its provider's endpoint, and seal secret headers:
+-- the trigger does both when a superuser writes the row.
+UPDATE ai_gateway.providers SET api_key = api_key;
+
+-- Secret headers are never shown in the configuration history: mask those
+-- that 0.2.0 recorded in plain text.
+UPDATE ai_gateway.config_history h
+   SET old_row = CASE WHEN jsonb_typeof(h.old_row -> 'options' -> 'headers') = 'object'
+       THEN jsonb_set(h.old_row, '{options,headers}',
+            (SELECT coalesce(jsonb_object_agg(k, CASE WHEN k ~* '(auth|key|token|secret|passw|cookie|credential|signature|session)'
+                                                      THEN '"****"' ELSE v END), '{}')
+               FROM jsonb_each(h.old_row -> 'options' -> 'headers') e(k, v)))
+       ELSE h.old_row END,
+       new_row = CASE WHEN jsonb_typeof(h.new_row -> 'options' -> 'headers') = 'object'
+       THEN jsonb_set(h.new_row, '{options,headers}',
+            (SELECT coalesce(jsonb_object_agg(k, CASE WHEN k ~* '(auth|key|token|secret|passw|cookie|credential|signature|session)'
+                                                      THEN '"****"' ELSE v END), '{}')
+               FROM jsonb_each(h.new_row -> 'options' -> 'headers') e(k, v)))
+       ELSE h.new_row END
+ WHERE h.table_name = 'providers';
+
+CREATE OR REPLACE FUNCTION ai_gateway.record_change() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    o jsonb;
+    n jsonb;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN o := to_jsonb(OLD) - 'api_key' - 'api_key_encrypted'; END IF;
+    IF TG_OP <> 'DELETE' THEN n := to_jsonb(NEW) - 'api_key' - 'api_key_encrypted'; END IF;
+    IF TG_TABLE_NAME = 'providers' AND TG_OP <> 'DELETE' THEN
+        n := n || jsonb_build_object('api_key_changed',
+            TG_OP = 'INSERT' OR OLD.api_key_encrypted IS DISTINCT FROM NEW.api_key_encrypted);
+    END IF;
+    IF TG_OP = 'UPDATE' AND o = n THEN
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'providers' THEN
+        -- sealed headers (providers_protect_key) are recorded as a mask only
+        IF jsonb_typeof(o -> 'options' -> 'headers') = 'object' THEN
+            o := jsonb_set(o, '{options,headers}',
+                (SELECT coalesce(jsonb_object_agg(k, CASE WHEN v #>> '{}' LIKE 'aigk2:%' THEN '"****"' ELSE v END), '{}')
+                   FROM jsonb_each(o -> 'options' -> 'headers') e(k, v)));
+        END IF;
+        IF jsonb_typeof(n -> 'options' -> 'headers') = 'object' THEN
+            n := n || jsonb_build_object('secret_headers_changed',
+                (SELECT jsonb_object_agg(k, v) FROM jsonb_each(n -> 'options' -> 'headers') e(k, v)
+                  WHERE v #>> '{}' LIKE 'aigk2:%') IS DISTINCT FROM
+                (SELECT jsonb_object_agg(k, v) FROM jsonb_each(to_jsonb(OLD) -> 'options' -> 'headers') e(k, v)
+                  WHERE TG_OP = 'UPDATE' AND v #>> '{}' LIKE 'aigk2:%'));
+            n := jsonb_set(n, '{options,headers}',
+                (SELECT coalesce(jsonb_object_agg(k, CASE WHEN v #>> '{}' LIKE 'aigk2:%' THEN '"****"' ELSE v END), '{}')
+                   FROM jsonb_each(n -> 'options' -> 'headers') e(k, v)));
+        END IF;
+    END IF;
+    INSERT INTO ai_gateway.config_history (table_name, operation, old_row, new_row)
+    VALUES (TG_TABLE_NAME, TG_OP, o, n);
+    RETURN NULL;
+END $$;
+
 
 ------------------------------------------------------------------------------
 -- Hooks: run as the role that configured them

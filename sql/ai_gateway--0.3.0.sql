@@ -24,10 +24,11 @@ CREATE TABLE ai_gateway.providers (
     options           jsonb NOT NULL DEFAULT '{}'
                       CHECK (jsonb_typeof(options) = 'object'),
     enabled           boolean NOT NULL DEFAULT true,
-    created_at        timestamptz NOT NULL DEFAULT now()
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    api_key_env_by    regrole         -- the superuser who set options.api_key_env (set by the trigger)
 );
 COMMENT ON TABLE ai_gateway.providers IS
-    'AI providers: kind, base URL, encrypted API key, options (timeout_ms, connect_timeout_ms, api_version, headers, api_key_env, default_max_tokens, max_embed_batch)';
+    'AI providers: kind, base URL, encrypted API key (bound to name, kind and base URL origin), options (timeout_ms, connect_timeout_ms, api_version, headers, secret_headers, api_key_env, default_max_tokens, max_embed_batch)';
 
 CREATE TABLE ai_gateway.routes (
     name        text PRIMARY KEY
@@ -289,6 +290,24 @@ BEGIN
     END IF;
     IF TG_OP = 'UPDATE' AND o = n THEN
         RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'providers' THEN
+        -- sealed headers (providers_protect_key) are recorded as a mask only
+        IF jsonb_typeof(o -> 'options' -> 'headers') = 'object' THEN
+            o := jsonb_set(o, '{options,headers}',
+                (SELECT coalesce(jsonb_object_agg(k, CASE WHEN v #>> '{}' LIKE 'aigk2:%' THEN '"****"' ELSE v END), '{}')
+                   FROM jsonb_each(o -> 'options' -> 'headers') e(k, v)));
+        END IF;
+        IF jsonb_typeof(n -> 'options' -> 'headers') = 'object' THEN
+            n := n || jsonb_build_object('secret_headers_changed',
+                (SELECT jsonb_object_agg(k, v) FROM jsonb_each(n -> 'options' -> 'headers') e(k, v)
+                  WHERE v #>> '{}' LIKE 'aigk2:%') IS DISTINCT FROM
+                (SELECT jsonb_object_agg(k, v) FROM jsonb_each(to_jsonb(OLD) -> 'options' -> 'headers') e(k, v)
+                  WHERE TG_OP = 'UPDATE' AND v #>> '{}' LIKE 'aigk2:%'));
+            n := jsonb_set(n, '{options,headers}',
+                (SELECT coalesce(jsonb_object_agg(k, CASE WHEN v #>> '{}' LIKE 'aigk2:%' THEN '"****"' ELSE v END), '{}')
+                   FROM jsonb_each(n -> 'options' -> 'headers') e(k, v)));
+        END IF;
     END IF;
     INSERT INTO ai_gateway.config_history (table_name, operation, old_row, new_row)
     VALUES (TG_TABLE_NAME, TG_OP, o, n);

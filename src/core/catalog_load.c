@@ -25,7 +25,7 @@
 #include "core/catalog_options.h"
 #include "core/jsonb_util.h"
 #include "core/search_path.h"
-#include "core/secrets.h"
+#include "core/provider_secrets.h"
 
 /*
  * SPI_execute_with_args of one of the loader's fixed queries under a pinned
@@ -114,8 +114,12 @@ load_providers(void)
 {
 	int			ret;
 
-	ret = spi_read("SELECT name, kind, base_url, api_key_encrypted, options, enabled "
-				   "FROM ai_gateway.providers", 0, NULL, NULL);
+	ret = spi_read(has_column("providers", "api_key_env_by") ?
+				   "SELECT name, kind, base_url, api_key_encrypted, options, enabled, "
+				   "       api_key_env_by::oid FROM ai_gateway.providers" :
+				   "SELECT name, kind, base_url, api_key_encrypted, options, enabled, "
+				   "       NULL::oid FROM ai_gateway.providers",
+				   0, NULL, NULL);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.providers: %s", SPI_result_code_string(ret));
 
@@ -146,24 +150,7 @@ load_providers(void)
 		aig_provider_apply_options(p, opts);
 
 		env = aig_jsonb_get_string(opts, "api_key_env", "provider option");
-		if (sealed != NULL)
-		{
-			const char *why;
-
-			p->api_key = aig_secret_decrypt(sealed, &why);
-			if (p->api_key == NULL)
-				p->key_problem = psprintf("its stored api_key cannot be decrypted: %s", why);
-		}
-		else if (env != NULL)
-		{
-			const char *val = getenv(env);
-
-			if (val == NULL || val[0] == '\0')
-				p->key_problem = psprintf("environment variable %s named by options.api_key_env is not set in the server",
-										  env);
-			else
-				p->api_key = pstrdup(val);
-		}
+		aig_provider_open_secrets(p, sealed, env, spi_oid(tup, desc, 7));
 
 		e = hash_search(aig_provider_hash, p->name, HASH_ENTER, &found);
 		e->provider = p;

@@ -19,7 +19,7 @@ SQL
 
 dump=$(mktemp)
 "$PG_BINDIR/pg_dump" -h 127.0.0.1 -p "$PGPORT" -U postgres -d "$DB" >"$dump"
-grep -q "aigk1:" "$dump" || fail "dump lacks the sealed keys (config dump not registered?)"
+grep -q "aigk2:" "$dump" || fail "dump lacks the sealed keys (config dump not registered?)"
 if grep -q -- "$secret" "$dump"; then fail "plain key in pg_dump output"; fi
 pass "pg_dump carries sealed keys only"
 
