@@ -327,15 +327,13 @@ aig_catalog_load_route_version(const char *key, const char *name, int version)
 	args[1] = Int32GetDatum(version);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = spi_read(psprintf("SELECT strategy, options, t.provider, t.model, t.priority, "
-							"       t.weight, t.shadow, t.role, %s "
-							"FROM ai_gateway.route_versions v "
-							"LEFT JOIN LATERAL jsonb_to_recordset(v.targets) "
-							"     AS t(provider text, model text, priority int, weight int, "
-							"          shadow bool, role name) ON true "
-							"WHERE v.route = $1 AND v.version = $2",
-							has_column("route_versions", "hook_owner") ?
-							"v.hook_owner::oid" : "NULL::oid"),
+	ret = spi_read("SELECT strategy, options, t.provider, t.model, t.priority, "
+				   "       t.weight, t.shadow, t.role "
+				   "FROM ai_gateway.route_versions v "
+				   "LEFT JOIN LATERAL jsonb_to_recordset(v.targets) "
+				   "     AS t(provider text, model text, priority int, weight int, "
+				   "          shadow bool, role name) ON true "
+				   "WHERE v.route = $1 AND v.version = $2",
 				   2, argtypes, args);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.route_versions: %s", SPI_result_code_string(ret));
@@ -354,7 +352,15 @@ aig_catalog_load_route_version(const char *key, const char *name, int version)
 			MemoryContextSwitchTo(old);
 			r = new_route(rname, spi_text(tup, desc, 1), spi_jsonb(tup, desc, 2));
 			r->version = version;
-			r->hook_owner = spi_oid(tup, desc, 9);
+
+			/*
+			 * No hook owner: route_versions is the administrators' to
+			 * write, so its hook_owner is a record, never trusted.  A
+			 * pinned version runs the current route's hooks, as their
+			 * owner (aig_pipeline_pinned_policy); with no current route
+			 * its hooks are refused.
+			 */
+			r->hook_owner = InvalidOid;
 		}
 		provider = spi_text(tup, desc, 3);
 		if (provider == NULL)

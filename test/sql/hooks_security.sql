@@ -168,6 +168,18 @@ SELECT try($$SELECT ai_complete('hi', 'hs_r')$$) AS owner_dropped;
 UPDATE ai_gateway.routes SET hook_owner = NULL WHERE name = 'hs_r';
 SELECT hook_owner = :'su'::regrole AS superuser_owns_now, ai_complete('hi', 'hs_r') AS works_again
 FROM ai_gateway.routes WHERE name = 'hs_r';
+-- route_versions is the administrators' to write: a version's recorded
+-- hook_owner is never trusted (a pinned version runs the current route's
+-- hooks as their owner; with no current route, its hooks are refused)
+SET ROLE hs_admin;
+INSERT INTO ai_gateway.route_versions (route, version, strategy, options, targets, hook_owner)
+VALUES ('hs_deleted', 1, 'fallback', '{"request_hook": "hs.escalate"}',
+        '[{"provider": "ollama", "model": "m", "priority": 0, "weight": 1, "shadow": false, "role": null}]',
+        :'su');
+SELECT try1($$SELECT ai_complete('hi', 'hs_deleted@1')$$) AS forged_version;
+RESET ROLE;
+SELECT rolsuper AS hs_admin_is_superuser FROM pg_roles WHERE rolname = 'hs_admin';
+DELETE FROM ai_gateway.route_versions WHERE route = 'hs_deleted';
 -- no hook, no owner
 UPDATE ai_gateway.routes SET options = '{}' WHERE name = 'hs_r';
 SELECT hook_owner FROM ai_gateway.routes WHERE name = 'hs_r';
