@@ -3,8 +3,9 @@
  *
  * A route's options.request_hook and options.response_hook name functions
  * (jsonb) RETURNS jsonb, in any language the database has.  The request hook
- * gets {"route", "messages", "options"} before routing and returns the same
- * shape (messages and options may be rewritten); the response hook gets the
+ * gets {"route", "messages", "options", "role"} (role: the caller) before
+ * routing and returns the same shape (messages and options may be
+ * rewritten); the response hook gets the
  * normalized ai_chat object and returns it, possibly changed.
  *
  * A hook runs with the rights of the role that configured it

@@ -22,7 +22,7 @@ SET ROLE hs_admin;
 CREATE FUNCTION hs.escalate(req jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO hs.seen (who, sess_is_caller, what)
-    VALUES (current_user, session_user <> 'hs_admin', 'request hook');
+    VALUES (current_user, session_user <> 'hs_admin', 'request hook for ' || (req->>'role'));
     BEGIN
         EXECUTE format('ALTER ROLE %I SUPERUSER', current_user);
         INSERT INTO hs.seen (who, what) VALUES (current_user, 'ALTER ROLE SUPERUSER worked');
@@ -51,8 +51,9 @@ DELETE FROM ai_gateway.routes WHERE name = 'hs_forged';
 RESET ROLE;
 
 -- a superuser calls the route: the hooks run as hs_admin, which stays an admin
+-- (the document names the caller)
 SELECT ai_complete('hi', 'hs_r') AS superuser_call;
-SELECT who, sess_is_caller, what FROM hs.seen ORDER BY n;
+SELECT who, sess_is_caller, replace(what, :'su', '<superuser>') AS what FROM hs.seen ORDER BY n;
 SELECT rolsuper AS hs_admin_is_superuser FROM pg_roles WHERE rolname = 'hs_admin';
 -- so does an ordinary caller, which needs no EXECUTE on the hook
 REVOKE EXECUTE ON FUNCTION hs.escalate(jsonb), hs.note_response(jsonb) FROM PUBLIC;
