@@ -50,7 +50,8 @@ ALTER TABLE ai_gateway.providers ENABLE TRIGGER providers_protect_key;
 
 -- Bind every 0.2.0 key to its provider's endpoint, and seal secret headers:
 -- the trigger does both when a superuser writes the row.
-UPDATE ai_gateway.providers SET api_key = api_key;
+UPDATE ai_gateway.providers SET api_key = api_key
+ WHERE api_key_encrypted LIKE 'aigk1:%' OR options ? 'headers';
 
 -- Secret headers are never shown in the configuration history: mask those
 -- that 0.2.0 recorded in plain text.
@@ -119,8 +120,10 @@ ALTER TABLE ai_gateway.route_versions ADD COLUMN hook_owner regrole;
 
 -- Hooks configured under 0.2.0: the role that last wrote the route (as
 -- config_history recorded it), else the tables' owner.  Written before the
--- owner trigger exists, with the route history left as it is.
-ALTER TABLE ai_gateway.routes DISABLE TRIGGER routes_versioned;
+-- owner trigger exists, with the route history left as it is and without
+-- validating the options again (a hook function dropped since must not
+-- stop the update: its calls say so).
+ALTER TABLE ai_gateway.routes DISABLE TRIGGER routes_versioned, DISABLE TRIGGER routes_validate;
 UPDATE ai_gateway.routes r
    SET hook_owner = coalesce(
        (SELECT a.oid::regrole FROM ai_gateway.config_history h
@@ -130,7 +133,7 @@ UPDATE ai_gateway.routes r
        (SELECT c.relowner::regrole FROM pg_catalog.pg_class c
          WHERE c.oid = 'ai_gateway.routes'::regclass))
  WHERE r.options ? 'request_hook' OR r.options ? 'response_hook';
-ALTER TABLE ai_gateway.routes ENABLE TRIGGER routes_versioned;
+ALTER TABLE ai_gateway.routes ENABLE TRIGGER routes_versioned, ENABLE TRIGGER routes_validate;
 UPDATE ai_gateway.route_versions v SET hook_owner = r.hook_owner
   FROM ai_gateway.routes r
  WHERE r.name = v.route AND (v.options ? 'request_hook' OR v.options ? 'response_hook');

@@ -111,8 +111,9 @@ col_text(HeapTuple tup, TupleDesc desc, const char *col)
  * name, kind, origin of the effective base URL (the stored one, else the
  * Azure resource's, else the dialect's default) and options of a row;
  * false when name or kind is missing or unknown (constraints report it).
- * validate: the options are parsed as the catalog will (their errors come
- * first); else (the old row) only what makes the base URL is read.
+ * validate: the options are parsed as the catalog will (new or changed
+ * options: their errors come first); else only what makes the base URL is
+ * read (the old row; options unchanged, as validated when written).
  */
 static bool
 row_endpoint(HeapTuple tup, TupleDesc desc, bool validate, Endpoint *ep)
@@ -301,6 +302,24 @@ check_env(const Endpoint *new, const Endpoint *old, HeapTuple newtup, HeapTuple 
 	*by_null = false;
 }
 
+/* A new row, or an update that changes options? */
+static bool
+options_changed(HeapTuple tup, HeapTuple oldtup, TupleDesc desc, int att)
+{
+	bool		n1,
+				n2;
+	Datum		a,
+				b;
+
+	if (oldtup == NULL)
+		return true;
+	a = heap_getattr(tup, att, desc, &n1);
+	b = heap_getattr(oldtup, att, desc, &n2);
+	if (n1 || n2)
+		return n1 != n2;
+	return !DatumGetBool(DirectFunctionCall2(jsonb_eq, a, b));
+}
+
 /*
  * BEFORE INSERT OR UPDATE trigger on ai_gateway.providers (see the file
  * header).  A value that already is a mask (an UPDATE of other columns, or
@@ -349,7 +368,7 @@ aig_providers_protect_key(PG_FUNCTION_ARGS)
 	by_att = SPI_fnumber(tupdesc, "api_key_env_by");
 	if (key_att <= 0 || enc_att <= 0 || opt_att <= 0)
 		elog(ERROR, "ai_gateway.providers lacks the api_key columns");
-	if (!row_endpoint(tuple, tupdesc, true, &new))
+	if (!row_endpoint(tuple, tupdesc, options_changed(tuple, oldtup, tupdesc, opt_att), &new))
 		return PointerGetDatum(tuple);	/* NOT NULL / CHECK report these */
 	if (oldtup != NULL && row_endpoint(oldtup, tupdesc, false, &old))
 	{

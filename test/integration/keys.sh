@@ -89,6 +89,10 @@ SET ROLE aig_keys_admin;
 INSERT INTO ai_gateway.routes (name, options) VALUES ('up', '{"request_hook": "public.up_hook"}');
 INSERT INTO ai_gateway.route_targets (route, provider, model) VALUES ('up', 'openai', 'echo');
 RESET ROLE;
+-- a hook dropped since: the update goes through all the same
+CREATE FUNCTION public.up_gone(req jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT req $$;
+INSERT INTO ai_gateway.routes (name, options) VALUES ('up_gone', '{"request_hook": "public.up_gone"}');
+DROP FUNCTION public.up_gone(jsonb);
 SQL
 r=$(aig_psql "$PGPORT" -d "$UP" -Atc "SELECT api_key_encrypted LIKE 'aigk1:%' FROM ai_gateway.providers")
 [ "$r" = t ] || fail "the 0.2.0 state was not set up: $r"
