@@ -242,13 +242,12 @@ BEGIN
           AND NEW.options -> 'response_hook' IS NOT DISTINCT FROM OLD.options -> 'response_hook'
           AND NEW.hook_owner IS NOT DISTINCT FROM OLD.hook_owner THEN
         NULL;       -- hooks untouched: they still run as the role that set them
-    ELSIF NEW.hook_owner IS NOT NULL
-          AND EXISTS (SELECT FROM pg_catalog.pg_roles WHERE oid = NEW.hook_owner::oid)
-          AND pg_catalog.pg_has_role(current_user, NEW.hook_owner::oid, 'MEMBER') THEN
-        NULL;       -- a role the writer may act as
-    ELSE
+    ELSIF NEW.hook_owner IS NULL
+          OR NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE oid = NEW.hook_owner::oid) THEN
         NEW.hook_owner := current_user::regrole;
-    END IF;
+    ELSIF NOT pg_catalog.pg_has_role(current_user, NEW.hook_owner::oid, 'MEMBER') THEN
+        NEW.hook_owner := current_user::regrole;
+    END IF;         -- else a role the writer may act as: kept
     RETURN NEW;
 END $$;
 CREATE TRIGGER routes_hook_owner

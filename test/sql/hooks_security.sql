@@ -166,6 +166,13 @@ RESET ROLE;
 SELECT hook_owner FROM ai_gateway.routes WHERE name = 'hs_r';
 DROP ROLE hs_gone;
 SELECT try($$SELECT ai_complete('hi', 'hs_r')$$) AS owner_dropped;
+-- (changing the hooks records the writer, not the dropped role)
+BEGIN;
+SET LOCAL ROLE hs_admin;
+UPDATE ai_gateway.routes SET options = '{"request_hook": "public.hs_open", "response_hook": "public.hs_open"}'
+WHERE name = 'hs_r';
+SELECT hook_owner FROM ai_gateway.routes WHERE name = 'hs_r';
+ROLLBACK;
 UPDATE ai_gateway.routes SET hook_owner = NULL WHERE name = 'hs_r';
 SELECT hook_owner = :'su'::regrole AS superuser_owns_now, ai_complete('hi', 'hs_r') AS works_again
 FROM ai_gateway.routes WHERE name = 'hs_r';
