@@ -57,12 +57,209 @@ COMMENT ON COLUMN ai_gateway.audit_log.session_role IS 'The session''s login rol
 
 -- (section: secrets)
 
+ALTER TABLE ai_gateway.providers ADD COLUMN api_key_env_by regrole;
+COMMENT ON TABLE ai_gateway.providers IS
+    'AI providers: kind, base URL, encrypted API key (bound to name, kind and base URL origin), options (timeout_ms, connect_timeout_ms, api_version, headers, secret_headers, api_key_env, default_max_tokens, max_embed_batch)';
+
+-- options.api_key_env is a superuser's to set.  Kept for a provider whose
+-- last change of api_key_env or of its endpoint config_history records as
+-- a superuser's; any other stops working until a superuser sets it again.
+ALTER TABLE ai_gateway.providers DISABLE TRIGGER providers_protect_key;
+UPDATE ai_gateway.providers p
+   SET api_key_env_by = (
+       SELECT a.oid::regrole
+         FROM (SELECT h.as_role FROM ai_gateway.config_history h
+                WHERE h.table_name = 'providers' AND h.new_row ->> 'name' = p.name
+                  AND (h.operation = 'INSERT'
+                       OR h.old_row -> 'options' -> 'api_key_env' IS DISTINCT FROM h.new_row -> 'options' -> 'api_key_env'
+                       OR h.old_row -> 'options' -> 'resource' IS DISTINCT FROM h.new_row -> 'options' -> 'resource'
+                       OR h.old_row -> 'base_url' IS DISTINCT FROM h.new_row -> 'base_url'
+                       OR h.old_row -> 'kind' IS DISTINCT FROM h.new_row -> 'kind'
+                       OR h.old_row -> 'name' IS DISTINCT FROM h.new_row -> 'name')
+                ORDER BY h.id DESC LIMIT 1) last
+         JOIN pg_catalog.pg_roles a ON a.rolname = last.as_role AND a.rolsuper)
+ WHERE p.options ? 'api_key_env';
+ALTER TABLE ai_gateway.providers ENABLE TRIGGER providers_protect_key;
+
+-- Bind every 0.2.0 key to its provider's endpoint, and seal secret headers:
+-- the trigger does both when a superuser writes the row.
+UPDATE ai_gateway.providers SET api_key = api_key
+ WHERE api_key_encrypted LIKE 'aigk1:%' OR options ? 'headers';
+
+-- Secret headers are never shown in the configuration history: mask those
+-- that 0.2.0 recorded in plain text.
+UPDATE ai_gateway.config_history h
+   SET old_row = CASE WHEN jsonb_typeof(h.old_row -> 'options' -> 'headers') = 'object'
+       THEN jsonb_set(h.old_row, '{options,headers}',
+            (SELECT coalesce(jsonb_object_agg(k, CASE WHEN k ~* '(auth|key|token|secret|passw|cookie|credential|signature|session)'
+                                                      THEN '"****"' ELSE v END), '{}')
+               FROM jsonb_each(h.old_row -> 'options' -> 'headers') e(k, v)))
+       ELSE h.old_row END,
+       new_row = CASE WHEN jsonb_typeof(h.new_row -> 'options' -> 'headers') = 'object'
+       THEN jsonb_set(h.new_row, '{options,headers}',
+            (SELECT coalesce(jsonb_object_agg(k, CASE WHEN k ~* '(auth|key|token|secret|passw|cookie|credential|signature|session)'
+                                                      THEN '"****"' ELSE v END), '{}')
+               FROM jsonb_each(h.new_row -> 'options' -> 'headers') e(k, v)))
+       ELSE h.new_row END
+ WHERE h.table_name = 'providers';
+
+CREATE OR REPLACE FUNCTION ai_gateway.record_change() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    o jsonb;
+    n jsonb;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN o := to_jsonb(OLD) - 'api_key' - 'api_key_encrypted'; END IF;
+    IF TG_OP <> 'DELETE' THEN n := to_jsonb(NEW) - 'api_key' - 'api_key_encrypted'; END IF;
+    IF TG_TABLE_NAME = 'providers' AND TG_OP <> 'DELETE' THEN
+        n := n || jsonb_build_object('api_key_changed',
+            TG_OP = 'INSERT' OR OLD.api_key_encrypted IS DISTINCT FROM NEW.api_key_encrypted);
+    END IF;
+    IF TG_OP = 'UPDATE' AND o = n THEN
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'providers' THEN
+        -- sealed headers (providers_protect_key) are recorded as a mask only
+        IF jsonb_typeof(o -> 'options' -> 'headers') = 'object' THEN
+            o := jsonb_set(o, '{options,headers}',
+                (SELECT coalesce(jsonb_object_agg(k, CASE WHEN v #>> '{}' LIKE 'aigk2:%' THEN '"****"' ELSE v END), '{}')
+                   FROM jsonb_each(o -> 'options' -> 'headers') e(k, v)));
+        END IF;
+        IF jsonb_typeof(n -> 'options' -> 'headers') = 'object' THEN
+            n := n || jsonb_build_object('secret_headers_changed',
+                (SELECT jsonb_object_agg(k, v) FROM jsonb_each(n -> 'options' -> 'headers') e(k, v)
+                  WHERE v #>> '{}' LIKE 'aigk2:%') IS DISTINCT FROM
+                (SELECT jsonb_object_agg(k, v) FROM jsonb_each(to_jsonb(OLD) -> 'options' -> 'headers') e(k, v)
+                  WHERE TG_OP = 'UPDATE' AND v #>> '{}' LIKE 'aigk2:%'));
+            n := jsonb_set(n, '{options,headers}',
+                (SELECT coalesce(jsonb_object_agg(k, CASE WHEN v #>> '{}' LIKE 'aigk2:%' THEN '"****"' ELSE v END), '{}')
+                   FROM jsonb_each(n -> 'options' -> 'headers') e(k, v)));
+        END IF;
+    END IF;
+    INSERT INTO ai_gateway.config_history (table_name, operation, old_row, new_row)
+    VALUES (TG_TABLE_NAME, TG_OP, o, n);
+    RETURN NULL;
+END $$;
+
 
 ------------------------------------------------------------------------------
 -- Hooks: run as the role that configured them
 ------------------------------------------------------------------------------
 
 -- (section: hooks)
+
+ALTER TABLE ai_gateway.routes ADD COLUMN hook_owner regrole;
+ALTER TABLE ai_gateway.route_versions ADD COLUMN hook_owner regrole;
+
+-- Hooks configured under 0.2.0: the role that last wrote the route (as
+-- config_history recorded it), else the tables' owner.  Written before the
+-- owner trigger exists, with the route history left as it is and without
+-- validating the options again (a hook function dropped since must not
+-- stop the update: its calls say so).
+ALTER TABLE ai_gateway.routes DISABLE TRIGGER routes_versioned, DISABLE TRIGGER routes_validate;
+UPDATE ai_gateway.routes r
+   SET hook_owner = coalesce(
+       (SELECT a.oid::regrole FROM ai_gateway.config_history h
+          JOIN pg_catalog.pg_roles a ON a.rolname = h.as_role
+         WHERE h.table_name = 'routes' AND h.new_row ->> 'name' = r.name
+         ORDER BY h.id DESC LIMIT 1),
+       (SELECT c.relowner::regrole FROM pg_catalog.pg_class c
+         WHERE c.oid = 'ai_gateway.routes'::regclass))
+ WHERE r.options ? 'request_hook' OR r.options ? 'response_hook';
+ALTER TABLE ai_gateway.routes ENABLE TRIGGER routes_versioned, ENABLE TRIGGER routes_validate;
+UPDATE ai_gateway.route_versions v SET hook_owner = r.hook_owner
+  FROM ai_gateway.routes r
+ WHERE r.name = v.route AND (v.options ? 'request_hook' OR v.options ? 'response_hook');
+
+-- Who configured a route's hooks: they run with that role's rights
+-- (governance/hooks.c).  Set here, from the writing role, whenever a hook
+-- is set or changed; a given hook_owner stays only when the writer may act
+-- as that role (a superuser's restore, a member's rollback), so nobody can
+-- make a hook run as a role it could not become itself.
+CREATE FUNCTION ai_gateway.route_hook_owner() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT (NEW.options ? 'request_hook' OR NEW.options ? 'response_hook') THEN
+        NEW.hook_owner := NULL;
+    ELSIF TG_OP = 'UPDATE'
+          AND NEW.options -> 'request_hook' IS NOT DISTINCT FROM OLD.options -> 'request_hook'
+          AND NEW.options -> 'response_hook' IS NOT DISTINCT FROM OLD.options -> 'response_hook'
+          AND NEW.hook_owner IS NOT DISTINCT FROM OLD.hook_owner THEN
+        NULL;       -- hooks untouched: they still run as the role that set them
+    ELSIF NEW.hook_owner IS NULL
+          OR NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE oid = NEW.hook_owner::oid) THEN
+        NEW.hook_owner := current_user::regrole;
+    ELSIF NOT pg_catalog.pg_has_role(current_user, NEW.hook_owner::oid, 'MEMBER') THEN
+        NEW.hook_owner := current_user::regrole;
+    END IF;         -- else a role the writer may act as: kept
+    RETURN NEW;
+END $$;
+CREATE TRIGGER routes_hook_owner
+    BEFORE INSERT OR UPDATE ON ai_gateway.routes
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.route_hook_owner();
+REVOKE ALL ON FUNCTION ai_gateway.route_hook_owner() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION ai_gateway.snapshot_route(p_route text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r        ai_gateway.routes%ROWTYPE;
+    latest   ai_gateway.route_versions%ROWTYPE;
+    tgts     jsonb;
+BEGIN
+    SELECT * INTO r FROM ai_gateway.routes WHERE name = p_route;
+    IF NOT FOUND THEN
+        RETURN;     -- deleted: its history stays
+    END IF;
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'provider', t.provider, 'model', t.model, 'priority', t.priority,
+               'weight', t.weight, 'shadow', t.shadow, 'role', t.role)
+               ORDER BY t.priority, t.provider, t.model), '[]')
+      INTO tgts
+      FROM ai_gateway.route_targets t WHERE t.route = p_route;
+    SELECT * INTO latest FROM ai_gateway.route_versions
+     WHERE route = p_route ORDER BY version DESC LIMIT 1;
+    IF FOUND AND latest.xact = pg_current_xact_id() THEN
+        UPDATE ai_gateway.route_versions
+           SET strategy = r.strategy, options = r.options, targets = tgts,
+               hook_owner = r.hook_owner
+         WHERE route = p_route AND version = latest.version;
+    ELSIF FOUND AND latest.strategy = r.strategy AND latest.options = r.options
+          AND latest.targets = tgts AND latest.hook_owner IS NOT DISTINCT FROM r.hook_owner THEN
+        RETURN;     -- no actual change
+    ELSE
+        INSERT INTO ai_gateway.route_versions (route, version, strategy, options, targets, hook_owner)
+        VALUES (p_route, coalesce(latest.version, 0) + 1, r.strategy, r.options, tgts,
+                r.hook_owner);
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION ai_gateway.rollback_route(route text, version int) RETURNS int
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v ai_gateway.route_versions%ROWTYPE;
+    n int;
+BEGIN
+    SELECT * INTO v FROM ai_gateway.route_versions rv
+     WHERE rv.route = rollback_route.route AND rv.version = rollback_route.version;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'route "%" has no version %', route, version
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'SELECT version, created_at FROM ai_gateway.route_versions WHERE route = ... lists them.';
+    END IF;
+    -- the version's hook owner stays only if the caller may act as it
+    -- (ai_gateway.route_hook_owner); else the caller becomes the owner
+    INSERT INTO ai_gateway.routes AS r (name, strategy, options, hook_owner)
+    VALUES (v.route, v.strategy, v.options, v.hook_owner)
+        ON CONFLICT (name) DO UPDATE SET strategy = excluded.strategy, options = excluded.options,
+                                         hook_owner = excluded.hook_owner;
+    DELETE FROM ai_gateway.route_targets t WHERE t.route = v.route;
+    INSERT INTO ai_gateway.route_targets (route, provider, model, priority, weight, shadow, role)
+    SELECT v.route, e->>'provider', e->>'model', (e->>'priority')::int, (e->>'weight')::int,
+           (e->>'shadow')::boolean, (e->>'role')::name
+      FROM jsonb_array_elements(v.targets) e;
+    SELECT max(rv.version) INTO n FROM ai_gateway.route_versions rv WHERE rv.route = v.route;
+    RETURN n;
+END $$;
 
 
 ------------------------------------------------------------------------------
@@ -219,8 +416,12 @@ BEGIN
                   DETAIL = 'A rollback to it would leave the route unable to serve any call.',
                   HINT = 'SELECT version, jsonb_array_length(targets) FROM ai_gateway.route_versions WHERE route = ... shows the versions with targets.';
     END IF;
-    INSERT INTO ai_gateway.routes AS r (name, strategy, options) VALUES (v.route, v.strategy, v.options)
-        ON CONFLICT (name) DO UPDATE SET strategy = excluded.strategy, options = excluded.options;
+    -- the version's hook owner stays only if the caller may act as it
+    -- (ai_gateway.route_hook_owner); else the caller becomes the owner
+    INSERT INTO ai_gateway.routes AS r (name, strategy, options, hook_owner)
+    VALUES (v.route, v.strategy, v.options, v.hook_owner)
+        ON CONFLICT (name) DO UPDATE SET strategy = excluded.strategy, options = excluded.options,
+                                         hook_owner = excluded.hook_owner;
     DELETE FROM ai_gateway.route_targets t WHERE t.route = v.route;
     INSERT INTO ai_gateway.route_targets (route, provider, model, priority, weight, shadow, role)
     SELECT v.route, e->>'provider', e->>'model', (e->>'priority')::int, (e->>'weight')::int,

@@ -24,10 +24,11 @@ CREATE TABLE ai_gateway.providers (
     options           jsonb NOT NULL DEFAULT '{}'
                       CHECK (jsonb_typeof(options) = 'object'),
     enabled           boolean NOT NULL DEFAULT true,
-    created_at        timestamptz NOT NULL DEFAULT now()
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    api_key_env_by    regrole         -- the superuser who set options.api_key_env (set by the trigger)
 );
 COMMENT ON TABLE ai_gateway.providers IS
-    'AI providers: kind, base URL, encrypted API key, options (timeout_ms, connect_timeout_ms, api_version, headers, api_key_env, default_max_tokens, max_embed_batch)';
+    'AI providers: kind, base URL, encrypted API key (bound to name, kind and base URL origin), options (timeout_ms, connect_timeout_ms, api_version, headers, secret_headers, api_key_env, default_max_tokens, max_embed_batch)';
 
 CREATE TABLE ai_gateway.routes (
     name        text PRIMARY KEY
@@ -36,7 +37,8 @@ CREATE TABLE ai_gateway.routes (
                 CHECK (strategy IN ('fallback', 'weighted', 'cheapest', 'fastest', 'round_robin')),
     options     jsonb NOT NULL DEFAULT '{}'
                 CHECK (jsonb_typeof(options) = 'object'),
-    description text
+    description text,
+    hook_owner  regrole     -- hooks run as this role; set by ai_gateway.route_hook_owner
 );
 COMMENT ON TABLE ai_gateway.routes IS
     'Named routes that calls address; see README for strategies and options';
@@ -67,6 +69,7 @@ CREATE TABLE ai_gateway.route_versions (
     created_at timestamptz NOT NULL DEFAULT now(),
     created_by name NOT NULL DEFAULT current_user,
     xact       xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    hook_owner regrole,
     PRIMARY KEY (route, version)
 );
 COMMENT ON TABLE ai_gateway.route_versions IS
@@ -246,6 +249,33 @@ CREATE TRIGGER routes_validate
     BEFORE INSERT OR UPDATE ON ai_gateway.routes
     FOR EACH ROW EXECUTE FUNCTION ai_gateway.validate_route();
 
+-- Who configured a route's hooks: they run with that role's rights
+-- (governance/hooks.c).  Set here, from the writing role, whenever a hook
+-- is set or changed; a given hook_owner stays only when the writer may act
+-- as that role (a superuser's restore, a member's rollback), so nobody can
+-- make a hook run as a role it could not become itself.
+CREATE FUNCTION ai_gateway.route_hook_owner() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT (NEW.options ? 'request_hook' OR NEW.options ? 'response_hook') THEN
+        NEW.hook_owner := NULL;
+    ELSIF TG_OP = 'UPDATE'
+          AND NEW.options -> 'request_hook' IS NOT DISTINCT FROM OLD.options -> 'request_hook'
+          AND NEW.options -> 'response_hook' IS NOT DISTINCT FROM OLD.options -> 'response_hook'
+          AND NEW.hook_owner IS NOT DISTINCT FROM OLD.hook_owner THEN
+        NULL;       -- hooks untouched: they still run as the role that set them
+    ELSIF NEW.hook_owner IS NULL
+          OR NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE oid = NEW.hook_owner::oid) THEN
+        NEW.hook_owner := current_user::regrole;
+    ELSIF NOT pg_catalog.pg_has_role(current_user, NEW.hook_owner::oid, 'MEMBER') THEN
+        NEW.hook_owner := current_user::regrole;
+    END IF;         -- else a role the writer may act as: kept
+    RETURN NEW;
+END $$;
+CREATE TRIGGER routes_hook_owner
+    BEFORE INSERT OR UPDATE ON ai_gateway.routes
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.route_hook_owner();
+
 CREATE FUNCTION ai_gateway.catalog_changed() RETURNS trigger
     LANGUAGE C AS 'MODULE_PATHNAME', 'aig_catalog_changed';
 
@@ -281,6 +311,24 @@ BEGIN
     END IF;
     IF TG_OP = 'UPDATE' AND o = n THEN
         RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'providers' THEN
+        -- sealed headers (providers_protect_key) are recorded as a mask only
+        IF jsonb_typeof(o -> 'options' -> 'headers') = 'object' THEN
+            o := jsonb_set(o, '{options,headers}',
+                (SELECT coalesce(jsonb_object_agg(k, CASE WHEN v #>> '{}' LIKE 'aigk2:%' THEN '"****"' ELSE v END), '{}')
+                   FROM jsonb_each(o -> 'options' -> 'headers') e(k, v)));
+        END IF;
+        IF jsonb_typeof(n -> 'options' -> 'headers') = 'object' THEN
+            n := n || jsonb_build_object('secret_headers_changed',
+                (SELECT jsonb_object_agg(k, v) FROM jsonb_each(n -> 'options' -> 'headers') e(k, v)
+                  WHERE v #>> '{}' LIKE 'aigk2:%') IS DISTINCT FROM
+                (SELECT jsonb_object_agg(k, v) FROM jsonb_each(to_jsonb(OLD) -> 'options' -> 'headers') e(k, v)
+                  WHERE TG_OP = 'UPDATE' AND v #>> '{}' LIKE 'aigk2:%'));
+            n := jsonb_set(n, '{options,headers}',
+                (SELECT coalesce(jsonb_object_agg(k, CASE WHEN v #>> '{}' LIKE 'aigk2:%' THEN '"****"' ELSE v END), '{}')
+                   FROM jsonb_each(n -> 'options' -> 'headers') e(k, v)));
+        END IF;
     END IF;
     INSERT INTO ai_gateway.config_history (table_name, operation, old_row, new_row)
     VALUES (TG_TABLE_NAME, TG_OP, o, n);
@@ -324,14 +372,16 @@ BEGIN
      WHERE route = p_route ORDER BY version DESC LIMIT 1;
     IF FOUND AND latest.xact = pg_current_xact_id() THEN
         UPDATE ai_gateway.route_versions
-           SET strategy = r.strategy, options = r.options, targets = tgts
+           SET strategy = r.strategy, options = r.options, targets = tgts,
+               hook_owner = r.hook_owner
          WHERE route = p_route AND version = latest.version;
     ELSIF FOUND AND latest.strategy = r.strategy AND latest.options = r.options
-          AND latest.targets = tgts THEN
+          AND latest.targets = tgts AND latest.hook_owner IS NOT DISTINCT FROM r.hook_owner THEN
         RETURN;     -- no actual change
     ELSE
-        INSERT INTO ai_gateway.route_versions (route, version, strategy, options, targets)
-        VALUES (p_route, coalesce(latest.version, 0) + 1, r.strategy, r.options, tgts);
+        INSERT INTO ai_gateway.route_versions (route, version, strategy, options, targets, hook_owner)
+        VALUES (p_route, coalesce(latest.version, 0) + 1, r.strategy, r.options, tgts,
+                r.hook_owner);
     END IF;
 END $$;
 
@@ -380,8 +430,12 @@ BEGIN
                   DETAIL = 'A rollback to it would leave the route unable to serve any call.',
                   HINT = 'SELECT version, jsonb_array_length(targets) FROM ai_gateway.route_versions WHERE route = ... shows the versions with targets.';
     END IF;
-    INSERT INTO ai_gateway.routes AS r (name, strategy, options) VALUES (v.route, v.strategy, v.options)
-        ON CONFLICT (name) DO UPDATE SET strategy = excluded.strategy, options = excluded.options;
+    -- the version's hook owner stays only if the caller may act as it
+    -- (ai_gateway.route_hook_owner); else the caller becomes the owner
+    INSERT INTO ai_gateway.routes AS r (name, strategy, options, hook_owner)
+    VALUES (v.route, v.strategy, v.options, v.hook_owner)
+        ON CONFLICT (name) DO UPDATE SET strategy = excluded.strategy, options = excluded.options,
+                                         hook_owner = excluded.hook_owner;
     DELETE FROM ai_gateway.route_targets t WHERE t.route = v.route;
     INSERT INTO ai_gateway.route_targets (route, provider, model, priority, weight, shadow, role)
     SELECT v.route, e->>'provider', e->>'model', (e->>'priority')::int, (e->>'weight')::int,
@@ -437,6 +491,7 @@ REVOKE ALL ON FUNCTION ai_gateway.providers_protect_key() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.catalog_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.validate_provider() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.validate_route() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.route_hook_owner() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.snapshot_route(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.route_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ai_gateway.rollback_route(text, int) FROM PUBLIC;

@@ -122,6 +122,7 @@ typedef struct AigRoute
 	char	   *response_hook_name; /* options.response_hook, or NULL */
 	Oid			request_hook;	/* its function, InvalidOid */
 	Oid			response_hook;
+	Oid			hook_owner;		/* routes.hook_owner: hooks run as this role */
 	char	   *hook_problem;	/* a hook that no longer resolves, or NULL */
 	bool		has_shadows;	/* some target is a shadow target */
 	int			redact_pii;		/* AIG_REDACT_OFF / ON / REVERSIBLE */

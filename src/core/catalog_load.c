@@ -16,14 +16,16 @@
 #include "executor/spi.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "catalog/namespace.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "core/catalog_internal.h"
 #include "core/catalog_options.h"
 #include "core/jsonb_util.h"
 #include "core/search_path.h"
-#include "core/secrets.h"
+#include "core/provider_secrets.h"
 
 /*
  * SPI_execute_with_args of one of the loader's fixed queries under a pinned
@@ -47,6 +49,19 @@ spi_read(const char *sql, int nargs, Oid *argtypes, Datum *args)
 	}
 	PG_END_TRY();
 	return ret;
+}
+
+/*
+ * Does table ai_gateway.rel have column col?  A library newer than the
+ * extension's SQL objects (before ALTER EXTENSION UPDATE) reads what exists.
+ */
+static bool
+has_column(const char *rel, const char *col)
+{
+	Oid			nsp = get_namespace_oid("ai_gateway", true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid(rel, nsp) : InvalidOid;
+
+	return OidIsValid(relid) && get_attnum(relid, col) != InvalidAttrNumber;
 }
 
 static char *
@@ -76,6 +91,15 @@ spi_name(HeapTuple tup, TupleDesc desc, int col)
 	return isnull ? NULL : pstrdup(NameStr(*DatumGetName(d)));
 }
 
+static Oid
+spi_oid(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? InvalidOid : DatumGetObjectId(d);
+}
+
 static int
 spi_int(HeapTuple tup, TupleDesc desc, int col, int dflt)
 {
@@ -90,8 +114,12 @@ load_providers(void)
 {
 	int			ret;
 
-	ret = spi_read("SELECT name, kind, base_url, api_key_encrypted, options, enabled "
-				   "FROM ai_gateway.providers", 0, NULL, NULL);
+	ret = spi_read(has_column("providers", "api_key_env_by") ?
+				   "SELECT name, kind, base_url, api_key_encrypted, options, enabled, "
+				   "       api_key_env_by::oid FROM ai_gateway.providers" :
+				   "SELECT name, kind, base_url, api_key_encrypted, options, enabled, "
+				   "       NULL::oid FROM ai_gateway.providers",
+				   0, NULL, NULL);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.providers: %s", SPI_result_code_string(ret));
 
@@ -122,24 +150,7 @@ load_providers(void)
 		aig_provider_apply_options(p, opts);
 
 		env = aig_jsonb_get_string(opts, "api_key_env", "provider option");
-		if (sealed != NULL)
-		{
-			const char *why;
-
-			p->api_key = aig_secret_decrypt(sealed, &why);
-			if (p->api_key == NULL)
-				p->key_problem = psprintf("its stored api_key cannot be decrypted: %s", why);
-		}
-		else if (env != NULL)
-		{
-			const char *val = getenv(env);
-
-			if (val == NULL || val[0] == '\0')
-				p->key_problem = psprintf("environment variable %s named by options.api_key_env is not set in the server",
-										  env);
-			else
-				p->api_key = pstrdup(val);
-		}
+		aig_provider_open_secrets(p, sealed, env, spi_oid(tup, desc, 7));
 
 		e = hash_search(aig_provider_hash, p->name, HASH_ENTER, &found);
 		e->provider = p;
@@ -250,7 +261,10 @@ load_routes(void)
 	int			ret;
 	uint64		nroutes;
 
-	ret = spi_read("SELECT name, strategy, options FROM ai_gateway.routes", 0, NULL, NULL);
+	ret = spi_read(has_column("routes", "hook_owner") ?
+				   "SELECT name, strategy, options, hook_owner::oid FROM ai_gateway.routes" :
+				   "SELECT name, strategy, options, NULL::oid FROM ai_gateway.routes",
+				   0, NULL, NULL);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.routes: %s", SPI_result_code_string(ret));
 	nroutes = SPI_processed;
@@ -265,6 +279,7 @@ load_routes(void)
 		MemoryContextSwitchTo(old);
 		e = hash_search(aig_route_hash, name, HASH_ENTER, NULL);
 		e->route = new_route(name, spi_text(tup, desc, 2), spi_jsonb(tup, desc, 3));
+		e->route->hook_owner = spi_oid(tup, desc, 4);
 	}
 
 	ret = spi_read("SELECT route, provider, model, priority, weight, shadow, role "
@@ -337,6 +352,15 @@ aig_catalog_load_route_version(const char *key, const char *name, int version)
 			MemoryContextSwitchTo(old);
 			r = new_route(rname, spi_text(tup, desc, 1), spi_jsonb(tup, desc, 2));
 			r->version = version;
+
+			/*
+			 * No hook owner: route_versions is the administrators' to
+			 * write, so its hook_owner is a record, never trusted.  A
+			 * pinned version runs the current route's hooks, as their
+			 * owner (aig_pipeline_pinned_policy); with no current route
+			 * its hooks are refused.
+			 */
+			r->hook_owner = InvalidOid;
 		}
 		provider = spi_text(tup, desc, 3);
 		if (provider == NULL)

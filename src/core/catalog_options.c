@@ -53,6 +53,7 @@ static const char *const provider_keys[] = {
 	"timeout_ms", "connect_timeout_ms", "api_version", "anthropic_version",
 	"default_max_tokens", "max_embed_batch", "headers", "api_key_env", "resource",
 	"max_retries", "requests_per_minute", "tokens_per_minute", "max_concurrency", "max_embed_tokens",
+	"secret_headers",
 };
 
 static const char *const route_keys[] = {
@@ -207,6 +208,18 @@ aig_provider_apply_options(AigProvider *p, Jsonb *opts)
 	if (p->api_version == NULL)
 		p->api_version = aig_jsonb_get_string(opts, "anthropic_version", what);
 	apply_extra_headers(p, opts);
+	/* secret_headers: names of headers sealed like the key (provider_secrets.c) */
+	{
+		JsonbValue *sh = opts ? aig_jsonb_get(opts, "secret_headers") : NULL;
+		int			n;
+
+		if (sh != NULL && sh->type != jbvNull && aig_jsonb_string_array(sh, &n) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("options.secret_headers of provider \"%s\" must be an array of header names",
+							p->name),
+					 errhint("Headers named like credentials (Authorization, *key*, *token*, *secret*, ...) are sealed anyway.")));
+	}
 	/* api_key_env is resolved by the loader; here only its type is checked */
 	(void) aig_jsonb_get_string(opts, "api_key_env", what);
 }

@@ -1,19 +1,24 @@
 /*
- * secrets.c — provider API keys at rest: AES-256-GCM with OpenSSL libcrypto.
+ * secrets.c — provider secrets at rest: AES-256-GCM with OpenSSL libcrypto.
  *
  * The master key is 32 random bytes in a file: ai_gateway.master_key_file
  * when set (superuser-only, postgresql.conf), else ai_gateway.key in the data
  * directory, created on first use with mode 0600 (written to a temporary
  * file, then link()ed into place, so concurrent first uses agree on one key).
- * A sealed key is "aigk1:" + base64(nonce[12] | ciphertext | tag[16]); the
- * constant AAD binds it to this purpose.  The key is read once per backend.
+ * The key is read once per backend.
  *
- * Also here: the masked form shown in place of a key, and scrubbing a key
- * out of any text (a provider error may echo it back).
+ * A sealed secret is "aigk2:" + base64(nonce[12] | ciphertext | tag[16]).
+ * Its authenticated data binds it to its endpoint: what it is (the api_key,
+ * or header "name" of options.headers), the provider's name and kind, and
+ * the origin (scheme://host:port) of its base URL.  A sealed value copied to
+ * another provider, or left in place when the endpoint changes, does not
+ * open: an administrator who repoints base_url at its own server cannot make
+ * the gateway send it the key.  ai_gateway 0.2.0 sealed keys as "aigk1:"
+ * with a constant AAD; those open only for their migration
+ * (core/provider_secrets.c).
  *
- * The trigger ai_gateway.providers_protect_key() seals whatever plain key an
- * INSERT or UPDATE writes to providers.api_key into api_key_encrypted and
- * leaves only the mask in api_key.
+ * Also here: the masked form shown in place of a key, and scrubbing a
+ * provider's secrets out of any text (a provider error may echo them back).
  */
 #include "postgres.h"
 
@@ -23,24 +28,23 @@
 
 #include <openssl/evp.h>
 
-#include "access/htup_details.h"
-#include "commands/trigger.h"
-#include "executor/spi.h"
 #include "common/base64.h"
+#include "lib/stringinfo.h"
+#include "storage/fd.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/rel.h"
 #include "utils/guc.h"
 
 #include "core/secrets.h"
+#include "providers/provider.h"
 
 char	   *aig_master_key_file = NULL;
 
 #define AIG_KEY_LEN 32
 #define AIG_NONCE_LEN 12
 #define AIG_TAG_LEN 16
-#define AIG_AAD "ai_gateway.providers.api_key"
+#define AIG_LEGACY_AAD "ai_gateway.providers.api_key"
 
 static unsigned char master_key[AIG_KEY_LEN];
 static bool master_key_loaded = false;
@@ -171,9 +175,21 @@ load_master_key(void)
 	pfree(path);
 }
 
-char *
-aig_secret_encrypt(const char *plain)
+/*
+ * AAD of a secret (purpose "api_key" or "header:<lower-case name>") of
+ * provider name/kind whose base URL has origin.
+ */
+static char *
+secret_aad(const char *purpose, const char *provider, const char *kind, const char *origin)
 {
+	return psprintf("ai_gateway.providers.%s\n%s\n%s\n%s", purpose, provider, kind, origin);
+}
+
+char *
+aig_secret_encrypt(const char *plain, const char *purpose, const char *provider,
+				   const char *kind, const char *origin)
+{
+	char	   *aad = secret_aad(purpose, provider, kind, origin);
 	size_t		plen = strlen(plain);
 	size_t		rawlen = AIG_NONCE_LEN + plen + AIG_TAG_LEN;
 	unsigned char *raw = palloc(rawlen);
@@ -195,8 +211,8 @@ aig_secret_encrypt(const char *plain)
 	ok = EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
 		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, AIG_NONCE_LEN, NULL) == 1 &&
 		EVP_EncryptInit_ex(ctx, NULL, NULL, master_key, raw) == 1 &&
-		EVP_EncryptUpdate(ctx, NULL, &outl, (const unsigned char *) AIG_AAD,
-						  strlen(AIG_AAD)) == 1 &&
+		EVP_EncryptUpdate(ctx, NULL, &outl, (const unsigned char *) aad,
+						  strlen(aad)) == 1 &&
 		EVP_EncryptUpdate(ctx, raw + AIG_NONCE_LEN, &outl,
 						  (const unsigned char *) plain, (int) plen) == 1 &&
 		EVP_EncryptFinal_ex(ctx, raw + AIG_NONCE_LEN + outl, &finl) == 1 &&
@@ -207,6 +223,7 @@ aig_secret_encrypt(const char *plain)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not encrypt the API key")));
+	pfree(aad);
 
 	b64 = palloc(strlen(AIG_SECRET_PREFIX) + pg_b64_enc_len(rawlen) + 1);
 	strcpy(b64, AIG_SECRET_PREFIX);
@@ -219,8 +236,9 @@ aig_secret_encrypt(const char *plain)
 	return b64;
 }
 
-char *
-aig_secret_decrypt(const char *sealed, const char **why)
+/* Open sealed (format prefix) with aad; NULL and *why when it does not open. */
+static char *
+secret_open(const char *sealed, const char *prefix, const char *aad, const char **why)
 {
 	const char *b64;
 	int			b64len;
@@ -234,13 +252,13 @@ aig_secret_decrypt(const char *sealed, const char **why)
 	bool		ok;
 
 	*why = NULL;
-	if (strncmp(sealed, AIG_SECRET_PREFIX, strlen(AIG_SECRET_PREFIX)) != 0)
+	if (strncmp(sealed, prefix, strlen(prefix)) != 0)
 	{
 		*why = "it is not in the sealed format";
 		return NULL;
 	}
 	load_master_key();
-	b64 = sealed + strlen(AIG_SECRET_PREFIX);
+	b64 = sealed + strlen(prefix);
 	b64len = strlen(b64);
 	raw = palloc(pg_b64_dec_len(b64len) + 1);
 	rawlen = pg_b64_decode(b64, b64len, (char *) raw, pg_b64_dec_len(b64len));
@@ -257,8 +275,8 @@ aig_secret_decrypt(const char *sealed, const char **why)
 	ok = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
 		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, AIG_NONCE_LEN, NULL) == 1 &&
 		EVP_DecryptInit_ex(ctx, NULL, NULL, master_key, raw) == 1 &&
-		EVP_DecryptUpdate(ctx, NULL, &outl, (const unsigned char *) AIG_AAD,
-						  strlen(AIG_AAD)) == 1 &&
+		EVP_DecryptUpdate(ctx, NULL, &outl, (const unsigned char *) aad,
+						  strlen(aad)) == 1 &&
 		EVP_DecryptUpdate(ctx, (unsigned char *) plain, &outl,
 						  raw + AIG_NONCE_LEN, ctlen) == 1 &&
 		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, AIG_TAG_LEN,
@@ -270,11 +288,73 @@ aig_secret_decrypt(const char *sealed, const char **why)
 	{
 		explicit_bzero(plain, ctlen + 1);
 		pfree(plain);
-		*why = "the master key does not open it (was it sealed by another cluster?)";
+		*why = "it was sealed for another endpoint (provider name, kind, base URL origin) or by another cluster's master key";
 		return NULL;
 	}
 	plain[ctlen] = '\0';
 	return plain;
+}
+
+char *
+aig_secret_decrypt(const char *sealed, const char *purpose, const char *provider,
+				   const char *kind, const char *origin, const char **why)
+{
+	char	   *aad = secret_aad(purpose, provider, kind, origin);
+	char	   *plain = secret_open(sealed, AIG_SECRET_PREFIX, aad, why);
+
+	pfree(aad);
+	return plain;
+}
+
+char *
+aig_secret_decrypt_legacy(const char *sealed, const char **why)
+{
+	return secret_open(sealed, AIG_LEGACY_PREFIX, AIG_LEGACY_AAD, why);
+}
+
+bool
+aig_secret_is_sealed(const char *value)
+{
+	return strncmp(value, AIG_SECRET_PREFIX, strlen(AIG_SECRET_PREFIX)) == 0;
+}
+
+bool
+aig_secret_is_legacy(const char *value)
+{
+	return strncmp(value, AIG_LEGACY_PREFIX, strlen(AIG_LEGACY_PREFIX)) == 0;
+}
+
+/*
+ * "scheme://host:port" of url, lower-cased, the port made explicit (80 for
+ * http, 443 for https); "" when url has no scheme.
+ */
+char *
+aig_secret_origin(const char *url)
+{
+	const char *sep = url ? strstr(url, "://") : NULL;
+	const char *host;
+	const char *end;
+	const char *colon;
+	const char *bracket;
+	char	   *scheme;
+	char	   *hostport;
+
+	if (sep == NULL)
+		return pstrdup("");
+	scheme = pnstrdup(url, sep - url);
+	host = sep + 3;
+	end = host + strcspn(host, "/?#");
+	hostport = pnstrdup(host, end - host);
+	for (char *c = scheme; *c; c++)
+		*c = pg_tolower((unsigned char) *c);
+	for (char *c = hostport; *c; c++)
+		*c = pg_tolower((unsigned char) *c);
+	colon = strrchr(hostport, ':');
+	bracket = strrchr(hostport, ']');
+	if (colon == NULL || (bracket != NULL && colon < bracket))
+		return psprintf("%s://%s:%s", scheme, hostport,
+						strcmp(scheme, "https") == 0 ? "443" : "80");
+	return psprintf("%s://%s", scheme, hostport);
 }
 
 /* "****" followed by the last four characters of a long key. */
@@ -322,68 +402,36 @@ aig_secret_scrub_bytes(const char *s, size_t len, const char *secret, size_t *ou
 }
 
 /*
- * BEFORE INSERT OR UPDATE trigger on ai_gateway.providers: a plain key in
- * api_key is sealed into api_key_encrypted and replaced by its mask.  A value
- * that already is a mask (an UPDATE of other columns, or a pg_dump restore)
- * leaves api_key_encrypted as the row carries it.
+ * len bytes of provider text with every secret of provider p masked: its
+ * key, its sealed headers, and any other header value long enough to be a
+ * credential (8 bytes).  A palloc'd copy; *outlen its length.
  */
-PG_FUNCTION_INFO_V1(aig_providers_protect_key);
-Datum
-aig_providers_protect_key(PG_FUNCTION_ARGS)
+char *
+aig_secret_scrub_provider(const AigProvider *p, const char *s, size_t len, size_t *outlen)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	HeapTuple	tuple;
-	TupleDesc	tupdesc;
-	int			key_att,
-				enc_att;
-	bool		isnull;
-	Datum		d;
-	char	   *plain;
-	int			cols[2];
-	Datum		vals[2];
-	bool		nulls[2];
+	char	   *out = aig_secret_scrub_bytes(s, len, p->api_key, outlen);
 
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
-		elog(ERROR, "aig_providers_protect_key must be a BEFORE ROW trigger");
-
-	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
-		trigdata->tg_newtuple : trigdata->tg_trigtuple;
-	tupdesc = trigdata->tg_relation->rd_att;
-	key_att = SPI_fnumber(tupdesc, "api_key");
-	enc_att = SPI_fnumber(tupdesc, "api_key_encrypted");
-	if (key_att <= 0 || enc_att <= 0)
-		elog(ERROR, "ai_gateway.providers lacks the api_key columns");
-
-	d = heap_getattr(tuple, key_att, tupdesc, &isnull);
-	if (isnull)
+	for (int i = 0; i < p->nsecrets; i++)
 	{
-		/* no key: drop any sealed one too */
-		cols[0] = enc_att;
-		vals[0] = (Datum) 0;
-		nulls[0] = true;
-		return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, 1,
-														 cols, vals, nulls));
-	}
-	plain = TextDatumGetCString(d);
-	if (aig_secret_is_mask(plain))
-		return PointerGetDatum(tuple);
-	if (plain[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("api_key must not be empty"),
-				 errhint("Use NULL for a provider that needs no key.")));
+		const char *cred = strrchr(p->secrets[i], ' ');
 
-	cols[0] = key_att;
-	vals[0] = CStringGetTextDatum(aig_secret_mask(plain));
-	nulls[0] = false;
-	cols[1] = enc_att;
-	vals[1] = CStringGetTextDatum(aig_secret_encrypt(plain));
-	nulls[1] = false;
-	explicit_bzero(plain, strlen(plain));
-	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, 2,
-													 cols, vals, nulls));
+		out = aig_secret_scrub_bytes(out, *outlen, p->secrets[i], outlen);
+		/* "Bearer <token>": a provider may echo the token alone */
+		if (cred != NULL && strlen(cred + 1) >= 8)
+			out = aig_secret_scrub_bytes(out, *outlen, cred + 1, outlen);
+	}
+	for (int i = 0; i < p->nextra_headers; i++)
+	{
+		const char *v = strchr(p->extra_headers[i], ':');
+
+		if (v == NULL)
+			continue;
+		for (v++; *v == ' '; v++)
+			;
+		if (strlen(v) >= 8)
+			out = aig_secret_scrub_bytes(out, *outlen, v, outlen);
+	}
+	return out;
 }
 
 /* Define ai_gateway.master_key_file (called from _PG_init). */

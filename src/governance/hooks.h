@@ -9,8 +9,10 @@
 
 /*
  * Call hook function fn (which: "request_hook" / "response_hook") of route
- * on doc, with the caller's privileges; its errors fail the call.
+ * on doc, as role owner (the role that configured it) in a
+ * security-restricted operation; its errors fail the call.
  */
-extern Jsonb *aig_call_hook(Oid fn, const char *which, const char *route, Jsonb *doc);
+extern Jsonb *aig_call_hook(Oid fn, Oid owner, const char *which, const char *route,
+							Jsonb *doc);
 
 #endif							/* AIG_HOOKS_H */

@@ -43,6 +43,8 @@ typedef struct AigProvider
 	int			max_concurrency;	/* options.max_concurrency (batches), -1 */
 	int			nextra_headers; /* options.headers: {"Name": "value"} */
 	char	  **extra_headers;	/* "Name: value" */
+	int			nsecrets;		/* values of sealed headers, opened */
+	char	  **secrets;		/* (scrubbed from provider text, like api_key) */
 	bool		enabled;
 	char	   *key_problem;	/* why the configured key is unusable, or
 								 * NULL; never contains key material */

@@ -21,29 +21,16 @@
 int			aig_batch_concurrency = 16;
 
 /*
- * len bytes of provider text with every secret of provider p masked: its
- * key and the values of its options.headers.  Text from a provider is
- * scrubbed whole, before anything cuts an excerpt of it: a key echoed at
- * the edge of a cut would otherwise leave a prefix that no longer matches.
+ * len bytes of provider text with every secret of provider p masked (its
+ * key, sealed headers and other header values: aig_secret_scrub_provider).
+ * Text from a provider is scrubbed whole, before anything cuts an excerpt
+ * of it: a key echoed at the edge of a cut would otherwise leave a prefix
+ * that no longer matches.
  */
 static char *
 scrub_secrets(const AigProvider *p, const char *s, size_t len, size_t *outlen)
 {
-	char	   *out = aig_secret_scrub_bytes(s, len, p->api_key, outlen);
-
-	for (int i = 0; i < p->nextra_headers; i++)
-	{
-		const char *v = strchr(p->extra_headers[i], ':');
-
-		if (v == NULL)
-			continue;
-		for (v++; *v == ' '; v++)
-			;
-		/* a header value long enough to be a credential */
-		if (strlen(v) >= 8)
-			out = aig_secret_scrub_bytes(out, *outlen, v, outlen);
-	}
-	return out;
+	return aig_secret_scrub_provider(p, s, len, outlen);
 }
 
 /* A NUL-terminated message scrubbed of provider p's secrets. */

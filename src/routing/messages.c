@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -273,7 +274,10 @@ aig_messages_json(const AigChatRequest *req)
 	return buf.data;
 }
 
-/* The normalized request a request hook sees: {"route","messages","options"}. */
+/*
+ * The normalized request a request hook sees: {"route","messages","options",
+ * "role"}; role is the calling role (the hook itself runs as its owner).
+ */
 Jsonb *
 aig_chat_request_jsonb(const AigRoute *route, const AigChatRequest *req, Jsonb *opts)
 {
@@ -286,6 +290,8 @@ aig_chat_request_jsonb(const AigRoute *route, const AigChatRequest *req, Jsonb *
 	appendStringInfoString(&buf, aig_messages_json(req));
 	appendStringInfoString(&buf, ",\"options\":");
 	appendStringInfoString(&buf, opts ? JsonbToCString(NULL, &opts->root, VARSIZE(opts)) : "{}");
+	appendStringInfoString(&buf, ",\"role\":");
+	escape_json(&buf, GetUserNameFromId(GetUserId(), false));
 	appendStringInfoChar(&buf, '}');
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }

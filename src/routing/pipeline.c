@@ -242,6 +242,7 @@ aig_pipeline_pinned_policy(AigRoute *route)
 	route->request_hook = cur->request_hook;
 	route->response_hook_name = cur->response_hook_name;
 	route->response_hook = cur->response_hook;
+	route->hook_owner = cur->hook_owner;
 	route->hook_problem = cur->hook_problem;
 	for (int i = 0; i < route->ntargets; i++)
 	{
@@ -337,7 +338,8 @@ stage_request_hook(AigChatCall *c)
 
 	if (route->request_hook_name == NULL)
 		return;
-	out = aig_call_hook(aig_route_hook_refresh(route, true), "request_hook", route->name,
+	out = aig_call_hook(aig_route_hook_refresh(route, true), route->hook_owner,
+						"request_hook", route->name,
 						aig_chat_request_jsonb(route, c->req, c->opts));
 	m = aig_jsonb_get(out, "messages");
 	o = aig_jsonb_get(out, "options");
@@ -479,7 +481,8 @@ stage_response_hook(AigChatCall *c)
 	c->response = aig_chat_result_jsonb(&shown, &c->info);
 	if (route->response_hook_name == NULL)
 		return;
-	c->response = aig_call_hook(aig_route_hook_refresh(route, false), "response_hook",
+	c->response = aig_call_hook(aig_route_hook_refresh(route, false), route->hook_owner,
+								"response_hook",
 								route->name, c->response);
 	if (!c->want_text)
 		return;

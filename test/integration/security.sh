@@ -312,7 +312,7 @@ shadows=$(qr -c "SELECT count(*) FROM ai_gateway.audit_log WHERE shadow AND prov
 [ "$rows" -gt 20 ] && [ "$jobs" -gt 5 ] && [ "$shadows" -gt 0 ] ||
 	fail "expected echoed-key errors in the audit log ($rows), jobs ($jobs) and shadow rows ($shadows)"
 "$PG_BINDIR/pg_dump" -h 127.0.0.1 -p "$PGPORT" -U postgres -d "$REG" >"$tmp/dump"
-sealed=$(grep -c "aigk1:" "$tmp/dump" || true)
+sealed=$(grep -c "aigk2:" "$tmp/dump" || true)
 [ "$sealed" -ge 6 ] || fail "the dump lacks the sealed keys"
 tail -c +"$((log_from + 1))" "$AIG_SERVER_LOG" >"$tmp/log"
 [ -s "$tmp/log" ] || fail "nothing was logged"

@@ -234,7 +234,8 @@ UPDATE ai_gateway.routes SET options = '{"request_hook": "refuse"}' WHERE name =
 SELECT try($$SELECT ai_complete('hello', 'r_hooks')$$);
 SELECT try($$UPDATE ai_gateway.routes SET options = '{"request_hook": "no_such_fn"}' WHERE name = 'r_hooks'$$);
 SELECT try($$UPDATE ai_gateway.routes SET options = '{"response_hook": "upper"}' WHERE name = 'r_hooks'$$);
--- hooks run with the caller's privileges
+-- hooks run with the rights of the role that set them: a caller needs no
+-- EXECUTE on the function (test/sql/hooks_security.sql)
 UPDATE ai_gateway.routes SET options = '{"request_hook": "shout"}' WHERE name = 'r_hooks';
 REVOKE EXECUTE ON FUNCTION shout(jsonb) FROM PUBLIC;
 SET ROLE aig_basic_user;

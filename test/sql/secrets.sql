@@ -30,7 +30,7 @@ SELECT (ai_complete('x', 'openai/echo')::jsonb) #>> '{headers,authorization}' AS
 -- a sealed value from elsewhere (another cluster's key) fails clearly
 INSERT INTO ai_gateway.providers (name, kind, base_url, api_key, api_key_encrypted)
 SELECT 'tampered', kind, base_url, api_key,
-       'aigk1:' || encode(decode('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'base64'), 'base64')
+       'aigk2:' || encode(decode('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'base64'), 'base64')
 FROM ai_gateway.providers WHERE name = 'azure';
 SELECT try($$SELECT ai_complete('x', 'tampered/m')$$);
 DELETE FROM ai_gateway.providers WHERE name = 'tampered';

@@ -249,7 +249,9 @@ RESET ROLE;
 SET ROLE sec_mallory;
 SELECT try1($$UPDATE ai_gateway.providers SET base_url = 'http://127.0.0.1:1' WHERE name = 'ollama'$$) AS mallory_base_url;
 SET ROLE sec_ops;
-SELECT u AS base_url, try1(format('UPDATE ai_gateway.providers SET base_url = %L WHERE name = %L', u, 'compat')) AS result
+-- (the key written again with it: a sealed key is bound to its endpoint)
+SELECT u AS base_url, try1(format('UPDATE ai_gateway.providers SET base_url = %L, api_key = %L WHERE name = %L',
+                                  u, 'compat-test-0123456789', 'compat')) AS result
 FROM unnest(array[
     'file:///etc/passwd',
     'gopher://127.0.0.1:6379/_FLUSHALL',
@@ -274,7 +276,8 @@ FROM unnest(array[
     'HTTPS://api.example.com/v1',
     'http://[::1]:8080/v1']) u;
 RESET ROLE;
-UPDATE ai_gateway.providers SET base_url = (SELECT base_url FROM ai_gateway.providers WHERE name = 'openai')
+UPDATE ai_gateway.providers SET base_url = (SELECT base_url FROM ai_gateway.providers WHERE name = 'openai'),
+    api_key = 'compat-test-0123456789'
 WHERE name = 'compat';
 
 ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ INSERT INTO ai_gateway.providers (name, kind, base_url, api_key) VALUES
     ('compat',    'openai_compatible', :'mock' || '/v1', 'compat-test-0123456789');
 
 -- keys are sealed on write: only a mask stays in api_key
-SELECT name, kind, api_key, api_key_encrypted LIKE 'aigk1:%' AS sealed
+SELECT name, kind, api_key, api_key_encrypted LIKE 'aigk2:%' AS sealed
 FROM ai_gateway.providers ORDER BY name;
 
 CREATE FUNCTION try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
