@@ -149,8 +149,12 @@ RESET SESSION AUTHORIZATION;
 INSERT INTO ai_gateway.quotas (role, period, max_requests) VALUES ('ap_login', 'month', 3);
 SET SESSION AUTHORIZATION ap_login;
 SET ROLE ap_group;
+-- queued together (the worker sees neither before the commit), so both pass
+-- the enqueue-time quota check and the quota decides when they run
+BEGIN;
 SELECT ai_complete_async('six', 'ap_id') AS job6 \gset
 SELECT ai_complete_async('seven', 'ap_id') AS job7 \gset
+COMMIT;
 RESET ROLE;
 RESET SESSION AUTHORIZATION;
 -- the two may run in either order: one within the quota, one refused
