@@ -30,6 +30,7 @@
 #include "storage/latch.h"
 #include "utils/memutils.h"
 
+#include "base/errcodes.h"
 #include "governance/audit.h"
 #include "routing/attempt.h"
 #include "routing/router_internal.h"
@@ -192,7 +193,7 @@ start_attempt(AigRoute *route, Work *w, AigHttpBatch *batch, int tag,
 		if (!aig_breaker_allow(t->state, now, &probe))
 		{
 			r->done = true;
-			w->err.sqlerrcode = ERRCODE_CONNECTION_EXCEPTION;
+			w->err.sqlerrcode = AIG_ERRCODE_PROVIDER_UNAVAILABLE;
 			w->err.message = psprintf("provider \"%s\", model \"%s\": circuit breaker open",
 									  t->provider->name, t->model);
 			continue;
