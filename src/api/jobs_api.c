@@ -47,6 +47,7 @@
 #include "core/catalog.h"
 #include "core/job_signal.h"
 #include "core/preload.h"
+#include "governance/standby.h"
 #include "governance/identity.h"
 #include "core/search_path.h"
 #include "governance/audit.h"
@@ -143,6 +144,8 @@ aig_complete_async(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("prompt must not be NULL")));
 	aig_require_preload();
+	/* the job table cannot be written during recovery */
+	aig_standby_check_async();
 	aig_catalog_ensure();
 	aig_audit_prepare();
 	if (!aig_audit_db_served())

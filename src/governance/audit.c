@@ -37,6 +37,8 @@
  * ai_gateway.database, where the worker runs, are counted, not queued.
  * Records of denied calls (grant, quota, rate limit, policy) never wait
  * and are bounded per session and to half the queue (refusal_admitted()).
+ * On a hot standby (ai_gateway.standby_calls = 'unaudited') a record is not
+ * queued: it goes to the server log as JSON, counted (standby.c).
  *
  * This file is the producer side (queue, records, counters, GUCs); the
  * worker's writer is audit_writer.c; the SQL functions audit_stats() and
@@ -66,6 +68,7 @@
 #include "governance/audit.h"
 #include "governance/audit_internal.h"
 #include "governance/identity.h"
+#include "governance/standby.h"
 #include "base/compat.h"
 #include "mb/pg_wchar.h"
 
@@ -119,6 +122,7 @@ aig_audit_shmem_startup(void)
 		pg_atomic_init_u64(&queue->set_aside, 0);
 		pg_atomic_init_u64(&queue->set_aside_lost, 0);
 		pg_atomic_init_u64(&queue->refusals_suppressed, 0);
+		pg_atomic_init_u64(&queue->logged_on_standby, 0);
 	}
 }
 
@@ -400,6 +404,13 @@ aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
 		}
 		may_wait = false;
 	}
+	/* a standby has no worker and cannot write: the record goes to the server log */
+	if (aig_on_standby())
+	{
+		aig_standby_log_record(rec, may_wait);
+		pg_atomic_fetch_add_u64(&queue->logged_on_standby, 1);
+		return;
+	}
 	len = serialize(rec);
 
 	for (;;)
@@ -488,6 +499,7 @@ aig_audit_counters(AigAuditCounters *out)
 	out->set_aside = pg_atomic_read_u64(&queue->set_aside);
 	out->set_aside_lost = pg_atomic_read_u64(&queue->set_aside_lost);
 	out->refusals_suppressed = pg_atomic_read_u64(&queue->refusals_suppressed);
+	out->logged_on_standby = pg_atomic_read_u64(&queue->logged_on_standby);
 	LWLockAcquire(queue->lock, LW_SHARED);
 	strlcpy(out->last_set_aside, queue->last_set_aside, sizeof(out->last_set_aside));
 	out->queued_bytes = queue->head - queue->tail;

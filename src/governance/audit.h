@@ -94,6 +94,7 @@ typedef struct AigAuditCounters
 	uint64		set_aside;		/* refused by the database, not in audit_log */
 	uint64		set_aside_lost; /* of those, not kept in audit_rejects either */
 	uint64		refusals_suppressed;
+	uint64		logged_on_standby;	/* on a hot standby: in the server log, not queued */
 	char		last_set_aside[256];	/* "SQLSTATE: message" of the last one */
 	uint64		queued_bytes;
 	uint64		queue_bytes;

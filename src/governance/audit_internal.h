@@ -68,6 +68,7 @@ typedef struct AigAuditQueue
 	pg_atomic_uint64 set_aside;
 	pg_atomic_uint64 set_aside_lost;
 	pg_atomic_uint64 refusals_suppressed;
+	pg_atomic_uint64 logged_on_standby; /* written to the server log instead */
 	char		data[FLEXIBLE_ARRAY_MEMBER];
 } AigAuditQueue;
 

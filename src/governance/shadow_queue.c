@@ -34,6 +34,7 @@
 
 #include "governance/audit.h"
 #include "governance/identity.h"
+#include "governance/standby.h"
 #include "governance/shadow_queue.h"
 
 #define AIG_SHADOW_SLOTS 32
@@ -147,6 +148,12 @@ aig_shadow_enqueue(const AigRoute *route, const char *messages_json,
 
 		if (!t->shadow)
 			continue;
+		/* no shadow worker runs during recovery: dropped, counted */
+		if (aig_on_standby())
+		{
+			pg_atomic_fetch_add_u64(&sq->dropped, 1);
+			continue;
+		}
 		initStringInfo(&job);
 		appendStringInfoString(&job, "{\"route\":");
 		escape_json(&job, route->name);

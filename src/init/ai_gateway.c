@@ -27,6 +27,7 @@
 #include "governance/audit.h"
 #include "governance/cache.h"
 #include "governance/policy.h"
+#include "governance/standby.h"
 #include "governance/quota.h"
 #include "governance/stats.h"
 #include "background/alerts.h"
@@ -62,6 +63,7 @@ _PG_init(void)
 	aig_jobs_define_gucs();
 	aig_cache_define_gucs();
 	aig_alerts_define_gucs();
+	aig_standby_define_gucs();
 	AigMarkGUCPrefixReserved("ai_gateway");
 
 	if (!process_shared_preload_libraries_in_progress)
