@@ -1,30 +1,37 @@
 /*
- * worker.c — the ai_gateway background worker.
+ * worker.c — the per-database ai_gateway workers and the hooks that stop them.
  *
- * Two workers, registered at preload.  The "ai_gateway shadow worker" sends
- * shadow copies of calls (shadow_worker.c).  The "ai_gateway worker",  connected to ai_gateway.database.
- * Every ai_gateway.audit_flush_ms (or sooner, when callers wake it) it
- * writes the queued audit records to ai_gateway.audit_log in one
+ * The launcher (launcher.c) starts three workers per served database,
+ * all entering aig_worker_main with their slot (core/dbslots.h) and role:
+ * the "ai_gateway shadow worker" sends shadow copies of calls
+ * (shadow_worker.c), the "ai_gateway job worker" runs async jobs
+ * (jobs.c), and the "ai_gateway worker", the main one: every
+ * ai_gateway.audit_flush_ms (or sooner, when callers wake it) it writes
+ * its database's queued audit records to ai_gateway.audit_log in one
  * transaction; every ai_gateway.quota_persist_ms it saves quota usage;
  * every 250 ms it sends breaker and error-rate alerts (alerts.c); once a
  * minute it deletes audit rows older than ai_gateway.audit_retention and
- * expired rows of the response cache.
- * At start it loads the saved quota usage.
+ * expired rows of the response cache.  At start it loads the saved quota
+ * usage.  It also tells the launcher whether the extension is installed:
+ * at its start (the launcher starts the other two only then) and when
+ * it disappears (DROP EXTENSION), when it exits and the launcher stops
+ * the others.
  *
- * DROP DATABASE (or a rename) of the worker's database would wait for the
- * worker's connection and fail; a ProcessUtility hook stops the worker
- * first — it writes what is queued and exits — and the postmaster starts
- * it again after bgw_restart_time, connecting once the database exists.
- * After a DROP DATABASE the same hook frees the dropped database's entries
- * in the shared target state, statistics, quota usage and rate buckets.
+ * DROP DATABASE (or a rename) of a served database would wait for the
+ * workers' connections and fail; a ProcessUtility hook pauses the
+ * launcher for that database and stops its workers first — the main one
+ * writes what is queued and exits.  After a DROP DATABASE the same hook
+ * frees the dropped database's entries in the shared target state,
+ * statistics, quota usage and rate buckets.  After CREATE EXTENSION
+ * ai_gateway commits, a transaction callback registers the database so
+ * the launcher starts its workers.
  *
  * Lifecycle: SIGHUP reloads the configuration; SIGTERM (fast shutdown)
- * makes it write what is queued and exit; postmaster death ends it; a
- * crash restarts it after 5 s.  Errors are logged as they happen and the
- * loop goes on; the audit writer (governance/audit_writer.c) sets aside a
- * record the database refuses and backs off on transient failures, so no
- * record holds the queue.
- * Until the extension exists in its database it only waits.
+ * makes the main worker write what is queued and exit; postmaster death
+ * ends them; the launcher starts a worker that exited again after 5 s.
+ * Errors are logged as they happen and the loop goes on; the audit writer
+ * (governance/audit_writer.c) sets aside a record the database refuses
+ * and backs off on transient failures, so no record holds the queue.
  */
 #include "postgres.h"
 
