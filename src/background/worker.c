@@ -17,8 +17,9 @@
  * it disappears (DROP EXTENSION), when it exits and the launcher stops
  * the others.
  *
- * DROP DATABASE (or a rename) of a served database would wait for the
- * workers' connections and fail; a ProcessUtility hook pauses the
+ * DROP DATABASE (or a rename, a SET TABLESPACE, a CREATE DATABASE copying
+ * it) of a served database would wait for the workers' connections and
+ * fail; a ProcessUtility hook pauses the
  * launcher for that database and stops its workers first — the main one
  * writes what is queued and exits.  After a DROP DATABASE the same hook
  * frees the dropped database's entries in the shared target state,
@@ -38,6 +39,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -162,6 +164,24 @@ aig_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	else if (IsA(parsetree, RenameStmt) &&
 			 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
 		stop_worker_for(((RenameStmt *) parsetree)->subname);
+	else if (IsA(parsetree, AlterDatabaseStmt) || IsA(parsetree, CreatedbStmt))
+	{
+		/* SET TABLESPACE of a served database, or a copy of it, want it to themselves too */
+		List	   *options = IsA(parsetree, CreatedbStmt) ?
+			((CreatedbStmt *) parsetree)->options : ((AlterDatabaseStmt *) parsetree)->options;
+		ListCell   *lc;
+
+		foreach(lc, options)
+		{
+			DefElem    *opt = lfirst_node(DefElem, lc);
+
+			if (IsA(parsetree, AlterDatabaseStmt) && strcmp(opt->defname, "tablespace") == 0)
+				stop_worker_for(((AlterDatabaseStmt *) parsetree)->dbname);
+			else if (IsA(parsetree, CreatedbStmt) && strcmp(opt->defname, "template") == 0 &&
+					 opt->arg != NULL)
+				stop_worker_for(defGetString(opt));
+		}
+	}
 
 	if (prev_utility_hook)
 		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,

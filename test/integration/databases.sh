@@ -11,8 +11,12 @@
 #     working; CREATE EXTENSION again starts them, without a restart;
 #  4. a role that may not drop a served database fails with "must be
 #     owner" and leaves its workers alone;
-#  5. DROP DATABASE of a served database succeeds at once (the workers let
-#     go of it) and frees its slot for another database.
+#  5. CREATE DATABASE ... TEMPLATE and ALTER DATABASE ... SET TABLESPACE of
+#     a served database succeed (the workers let go of it), the copy is
+#     served from its first call;
+#  6. DROP DATABASE of a served database succeeds at once (the workers let
+#     go of it) and frees its slot for another database; with every slot
+#     taken a database's first call says so in a WARNING.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 trap aig_cleanup EXIT
@@ -117,7 +121,24 @@ sleep 1
 [ "$(workers aig_app2)" = "$before" ] || fail "an unprivileged DROP DATABASE touched the workers ($before -> $(workers aig_app2))"
 pass "an unprivileged DROP/RENAME DATABASE leaves the workers running"
 
-# 5. DROP DATABASE succeeds at once; the slot is free for a third database
+# a served database copied (CREATE DATABASE ... TEMPLATE) or moved (SET
+# TABLESPACE): its workers let go of it; the copy is served from its first call
+timeout 30 "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d postgres \
+	-c "CREATE DATABASE aig_copy TEMPLATE aig_app2" || fail "CREATE DATABASE ... TEMPLATE aig_app2 failed"
+mkdir -p "$base/ts"
+[ "$(id -u)" = 0 ] && chown postgres: "$base/ts"
+q -d postgres -c "CREATE TABLESPACE aig_ts LOCATION '$base/ts'" >/dev/null
+timeout 30 "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d postgres \
+	-c "ALTER DATABASE aig_app2 SET TABLESPACE aig_ts" || fail "ALTER DATABASE aig_app2 SET TABLESPACE failed"
+out=$(call aig_copy m-copy)
+grep -q WARNING <<<"$out" && fail "a WARNING in aig_copy: $out"
+[ "$(audited aig_copy)" = "m-app2,m-app2b,m-copy" ] || fail "aig_copy: $(audited aig_copy) $out"
+wait_workers aig_copy 3
+wait_workers aig_app2 3
+q -d postgres -c "DROP DATABASE aig_copy" >/dev/null
+pass "CREATE DATABASE ... TEMPLATE and SET TABLESPACE of a served database work; a copy is served from its first call"
+
+# 6. DROP DATABASE succeeds at once; the slot is free for a third database
 t0=$(aig_now_ms)
 timeout 30 "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d postgres \
 	-c "DROP DATABASE aig_app2" || fail "DROP DATABASE aig_app2 failed or hung"
@@ -144,3 +165,5 @@ grep -q 'serves at most 3 databases' <<<"$out" || fail "no WARNING when every sl
 grep -q 'mock reply' <<<"$out" || fail "call failed without a slot: $out"
 pass "with every slot taken: a WARNING naming ai_gateway.max_databases, calls still answered"
 q -d postgres -c "DROP ROLE aig_nobody" >/dev/null
+for db in aig_app1 aig_app3 aig_app4 aig_app5; do q -d postgres -c "DROP DATABASE $db" >/dev/null; done
+q -d postgres -c "DROP TABLESPACE aig_ts" >/dev/null
