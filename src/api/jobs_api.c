@@ -151,8 +151,8 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	if (!aig_audit_db_served())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("async jobs run only in database \"%s\"", aig_database ? aig_database : ""),
-				 errhint("Set ai_gateway.database to this database, or call ai_complete() for a synchronous answer.")));
+				 errmsg("async jobs do not run in this database: the ai_gateway workers do not serve it"),
+				 errhint("Add it to ai_gateway.databases (or raise ai_gateway.max_databases), or call ai_complete() for a synchronous answer.")));
 	/*
 	 * The model is resolved now, in the caller's session: without one, the
 	 * caller's ai_gateway.default_route, not the worker's, is what runs.

@@ -17,6 +17,7 @@
 #include "base/compat.h"
 #include "core/catalog.h"
 #include "core/catalog_options.h"
+#include "core/dbslots.h"
 #include "core/preload.h"
 #include "core/secrets.h"
 #include "transport/http.h"
@@ -55,6 +56,7 @@ _PG_init(void)
 	aig_stats_define_gucs();
 	aig_quota_define_gucs();
 	aig_preload_define_gucs();
+	aig_dbslots_define_gucs();
 	aig_router_define_gucs();
 	aig_http_define_gucs();
 	aig_attempt_define_gucs();
