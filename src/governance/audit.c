@@ -508,7 +508,8 @@ aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
 	if (aig_on_standby())
 	{
 		aig_standby_log_record(rec, may_wait);
-		pg_atomic_fetch_add_u64(&queue->logged_on_standby, 1);
+		/* one server-wide count: it outlives the slots a promotion assigns */
+		pg_atomic_fetch_add_u64(&unserved->logged_on_standby, 1);
 		return;
 	}
 	len = serialize(rec);
@@ -617,7 +618,7 @@ aig_audit_counters(AigAuditCounters *out)
 	out->set_aside = pg_atomic_read_u64(&queue->set_aside);
 	out->set_aside_lost = pg_atomic_read_u64(&queue->set_aside_lost);
 	out->refusals_suppressed = pg_atomic_read_u64(&queue->refusals_suppressed);
-	out->logged_on_standby = pg_atomic_read_u64(&queue->logged_on_standby);
+	out->logged_on_standby = pg_atomic_read_u64(&unserved->logged_on_standby);
 	LWLockAcquire(queue->lock, LW_SHARED);
 	strlcpy(out->last_set_aside, queue->last_set_aside, sizeof(out->last_set_aside));
 	out->queued_bytes = queue->head - queue->tail;
