@@ -4,7 +4,8 @@
 # N jobs (default 1000) are queued in one transaction; from its commit,
 # the time until the last one has succeeded is measured.  The upstream (the
 # bundled mock provider) answers in LATENCY ms (100), and the job worker
-# keeps CONCURRENCY (64, ai_gateway.batch_concurrency) requests in flight.
+# keeps CONCURRENCY (64, ai_gateway.batch_concurrency and, since all jobs are
+# one role's, job_max_running_per_role) requests in flight.
 # Printed: the time and its ratio to the ideal N x LATENCY / CONCURRENCY
 # (target <= 1.3), and a RESULT line.  Fails (exit 1) unless every job
 # succeeded.
@@ -22,7 +23,9 @@ bench_check_int BENCH_ASYNC_LATENCY "$LAT" 1 60000
 bench_check_int BENCH_ASYNC_CONCURRENCY "$CONC" 1 1000
 bench_require_extension
 aig_start_mock mock || bench_die "mock provider did not start"
-bench_start_cluster "ai_gateway.batch_concurrency = $CONC"
+# one role queues every job here: let it use the whole CONCURRENCY (by
+# default one role gets 3/4 of it, ai_gateway.job_max_running_per_role)
+bench_start_cluster "ai_gateway.batch_concurrency = $CONC" "ai_gateway.job_max_running_per_role = $CONC"
 port=$PG_PORT
 aig_psql "$port" -d postgres -At >/dev/null <<SQL
 CREATE EXTENSION ai_gateway;
