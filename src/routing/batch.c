@@ -30,6 +30,7 @@
 #include "storage/latch.h"
 #include "utils/memutils.h"
 
+#include "base/compat.h"
 #include "governance/audit.h"
 #include "routing/attempt.h"
 #include "routing/router_internal.h"
@@ -477,7 +478,7 @@ aig_attempts_next_done(AigAttempts *s, long wait_ms)
 			/* only retries (or provider slots) to wait for */
 			ms = waiting && next_due > now ? TimestampDifferenceMilliseconds(now, next_due) : 1;
 			if (WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						  Max(1, Min(ms, left)), PG_WAIT_EXTENSION) & WL_LATCH_SET)
+						  Max(1, Min(ms, left)), aig_provider_wait_event()) & WL_LATCH_SET)
 			{
 				/* the caller's signal (a job queued, say): let it look */
 				ResetLatch(MyLatch);

@@ -217,12 +217,11 @@ aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp)
 	INSTR_TIME_SET_CURRENT(start);
 	for (;;)
 	{
-		int			running;
 		CURLMsg    *msg;
+		double		waited;
 		int			left;
 
 		CHECK_FOR_INTERRUPTS();
-		curl_multi_perform(aig_multi, &running);
 		while ((msg = curl_multi_info_read(aig_multi, &left)) != NULL)
 		{
 			BatchSlot  *s = NULL;
@@ -264,9 +263,14 @@ aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp)
 			return -1;
 		INSTR_TIME_SET_CURRENT(now);
 		INSTR_TIME_SUBTRACT(now, start);
-		if (INSTR_TIME_GET_MILLISEC(now) >= timeout_ms)
+		waited = INSTR_TIME_GET_MILLISEC(now);
+		if (waited >= timeout_ms)
 			return -1;
-		aig_curl_multi_poll(aig_multi, NULL, 0, AIG_POLL_SLICE_MS, NULL);
+		/* asleep on the latch and the sockets (cancels wake it) */
+		if (!aig_http_wait(aig_multi, Min((long) (timeout_ms - waited) + 1, AIG_WAIT_MAX_MS)))
+			ereport(ERROR,
+					(errcode(ERRCODE_SYSTEM_ERROR),
+					 errmsg("libcurl failed while waiting for providers")));
 	}
 }
 
@@ -283,10 +287,11 @@ trim_connection_cache(void)
 
 	if (aig_open_sockets <= AIG_KEEP_SOCKETS || aig_multi == NULL || active_batches > 0)
 		return;
-	m = curl_multi_init();
+	m = aig_http_multi_create();
 	if (m == NULL)
 		return;					/* keep the old one: nothing is lost */
 	curl_multi_cleanup(aig_multi);
+	aig_http_wait_reset();
 	aig_multi = m;
 }
 
