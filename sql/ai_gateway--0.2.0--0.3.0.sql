@@ -430,3 +430,15 @@ BEGIN
     SELECT max(rv.version) INTO n FROM ai_gateway.route_versions rv WHERE rv.route = v.route;
     RETURN n;
 END $$;
+
+-- (section: waits)
+-- ai_gateway.progress: what each backend is doing with providers now (issue 14, item 5)
+CREATE FUNCTION ai_gateway.progress_now()
+    RETURNS TABLE (pid int, datid oid, kind text, started timestamptz, items_total bigint,
+                   items_done bigint, items_failed bigint, in_flight int, provider text,
+                   percent_done double precision)
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_progress_now';
+CREATE VIEW ai_gateway.progress AS SELECT * FROM ai_gateway.progress_now();
+COMMENT ON VIEW ai_gateway.progress IS
+    'Backends calling providers now: a call, a batch or chunked embeddings, with items total/done/failed, requests in flight and the provider last sent to (rows of roles the caller has the privileges of; pg_read_all_stats sees all)';
+GRANT SELECT ON ai_gateway.progress TO PUBLIC;

@@ -32,6 +32,7 @@
 
 #include "base/compat.h"
 #include "governance/audit.h"
+#include "governance/progress.h"
 #include "routing/attempt.h"
 #include "routing/router_internal.h"
 #include "routing/target_state.h"
@@ -217,6 +218,7 @@ start_attempt(AigRoute *route, Work *w, AigHttpBatch *batch, int tag,
 		}
 		lim = aig_r_attempt_limits(t->provider, w->item->co, remaining);
 		aig_http_batch_add(batch, tag, &w->hreq, &lim);
+		aig_progress_provider(t->provider->name);
 		INSTR_TIME_SET_CURRENT(w->attempt_start);
 		pl->inflight++;
 		w->cur = i;
@@ -460,10 +462,14 @@ aig_attempts_next_done(AigAttempts *s, long wait_ms)
 
 		if (s->ndone == 0 && s->active > 0)
 			sched_start(s, now);
+		aig_progress_inflight(aig_http_batch_inflight(s->batch));
 		if (s->ndone > 0)
 		{
+			AigChatCall *call = s->done[--s->ndone];
+
 			s->active--;
-			return s->done[--s->ndone];
+			aig_progress_item_done(!call->answered);
+			return call;
 		}
 		if (s->active == 0)
 			return NULL;
@@ -527,17 +533,20 @@ aig_route_attempts_many(AigRoute *route, AigChatCall **calls, int n, int concurr
 
 	PG_TRY();
 	{
+		aig_progress_begin("batch", n);
 		s = aig_attempts_begin(concurrency);
 		for (int i = 0; i < n; i++)
 			aig_attempts_add(s, route, calls[i], CurrentMemoryContext);
 		while (aig_attempts_active(s) > 0)
 			(void) aig_attempts_next_done(s, 1000);
 		aig_attempts_end(s);
+		aig_progress_end();
 	}
 	PG_CATCH();
 	{
 		/* a cancel: transfers dropped; the pipeline accounts the calls */
 		aig_attempts_end(s);
+		aig_progress_end();
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
