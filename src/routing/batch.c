@@ -457,6 +457,7 @@ aig_attempts_next_done(AigAttempts *s, long wait_ms)
 		TimestampTz next_due;
 		AigHttpResponse resp;
 		bool		waiting;
+		bool		woke;
 		long		left;
 		int			tag;
 
@@ -496,6 +497,10 @@ aig_attempts_next_done(AigAttempts *s, long wait_ms)
 			continue;
 		}
 		tag = aig_http_batch_wait(s->batch, Min(waiting ? 20 : 1000, Max(left, 0)), &resp);
+		/* the latch woke the transfers' wait: the caller's signal, let it look */
+		woke = aig_http_take_wakeup();
+		if (woke)
+			s->woken = true;
 		if (tag >= 0)
 		{
 			Work	   *w = s->items[tag];
@@ -510,7 +515,7 @@ aig_attempts_next_done(AigAttempts *s, long wait_ms)
 				sched_done(s, tag);
 			continue;
 		}
-		if (left <= 0)
+		if (left <= 0 || woke)
 			return NULL;
 	}
 }

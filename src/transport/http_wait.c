@@ -49,6 +49,9 @@ static bool timer_active = false;
 static int64 timer_due_us;
 static bool timer_fired = false;
 
+/* the latch woke a wait since the last aig_http_take_wakeup() */
+static bool woken = false;
+
 /* Monotonic time in microseconds. */
 static int64
 now_us(void)
@@ -139,6 +142,20 @@ aig_http_wait_forget(curl_socket_t s)
 			watched[i] = watched[--nwatched];
 			return;
 		}
+}
+
+/*
+ * Did the latch wake a transfer's wait since the last look?  (Cleared by
+ * looking.)  A wait resets the latch, so a signal meant for the caller (the
+ * job worker's "a job was queued") is passed on this way.
+ */
+bool
+aig_http_take_wakeup(void)
+{
+	bool		w = woken;
+
+	woken = false;
+	return w;
 }
 
 /* Free the table (at the backend's exit). */
@@ -239,6 +256,7 @@ aig_http_wait(CURLM *m, long max_ms)
 		if (events[i].events & WL_LATCH_SET)
 		{
 			ResetLatch(MyLatch);
+			woken = true;
 			continue;
 		}
 		if (events[i].events & WL_SOCKET_READABLE)
