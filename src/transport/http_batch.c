@@ -18,6 +18,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include <curl/curl.h>
 
 #include "miscadmin.h"
@@ -206,13 +208,16 @@ aig_http_batch_add(AigHttpBatch *b, int tag, const AigHttpRequest *req,
 /*
  * Wait up to timeout_ms for a transfer to finish.  Returns its tag and
  * fills resp (as aig_http_perform would), or -1 when none finished in
- * time.  Cancels are raised here (aig_http_batch_end cleans up).
+ * time.  Even with no time to wait (timeout_ms 0) libcurl gets one
+ * non-blocking turn, so transfers move on.  Cancels are raised here
+ * (aig_http_batch_end cleans up).
  */
 int
 aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp)
 {
 	instr_time	start,
 				now;
+	bool		turned = false;
 
 	INSTR_TIME_SET_CURRENT(start);
 	for (;;)
@@ -264,10 +269,12 @@ aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp)
 		INSTR_TIME_SET_CURRENT(now);
 		INSTR_TIME_SUBTRACT(now, start);
 		waited = INSTR_TIME_GET_MILLISEC(now);
-		if (waited >= timeout_ms)
+		/* even with no time to wait, libcurl gets one turn: transfers move on */
+		if (turned && waited >= timeout_ms)
 			return -1;
+		turned = true;
 		/* asleep on the latch and the sockets (cancels wake it) */
-		if (!aig_http_wait(aig_multi, Min((long) (timeout_ms - waited) + 1, AIG_WAIT_MAX_MS)))
+		if (!aig_http_wait(aig_multi, Min((long) ceil(Max(timeout_ms - waited, 0)), AIG_WAIT_MAX_MS)))
 			ereport(ERROR,
 					(errcode(ERRCODE_SYSTEM_ERROR),
 					 errmsg("libcurl failed while waiting for providers")));
