@@ -444,3 +444,15 @@ CREATE FUNCTION ai_gateway.audit_stats()
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_audit_stats';
 COMMENT ON FUNCTION ai_gateway.audit_stats() IS
     'Audit queue counters (records queued, written, dropped: queue full / other database, waits; set aside: refused by the database, lost; refusals suppressed; logged on a hot standby: in the server log, not audit_log) and shadow jobs';
+
+-- (section: waits)
+-- ai_gateway.progress: what each backend is doing with providers now (issue 14, item 5)
+CREATE FUNCTION ai_gateway.progress_now()
+    RETURNS TABLE (pid int, datid oid, kind text, started timestamptz, items_total bigint,
+                   items_done bigint, items_failed bigint, in_flight int, provider text,
+                   percent_done double precision)
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_progress_now';
+CREATE VIEW ai_gateway.progress AS SELECT * FROM ai_gateway.progress_now();
+COMMENT ON VIEW ai_gateway.progress IS
+    'Backends calling providers now: a call, a batch or chunked embeddings, with items total/done/failed, requests in flight and the provider last sent to (rows of roles the caller has the privileges of; pg_read_all_stats sees all)';
+GRANT SELECT ON ai_gateway.progress TO PUBLIC;

@@ -742,6 +742,16 @@ COMMENT ON VIEW ai_gateway.stats IS
     'Calls per route/provider/model since the last stats_reset(): errors by class, latency percentiles (from a histogram), tokens, cost';
 GRANT SELECT ON ai_gateway.stats TO PUBLIC;
 
+CREATE FUNCTION ai_gateway.progress_now()
+    RETURNS TABLE (pid int, datid oid, kind text, started timestamptz, items_total bigint,
+                   items_done bigint, items_failed bigint, in_flight int, provider text,
+                   percent_done double precision)
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_progress_now';
+CREATE VIEW ai_gateway.progress AS SELECT * FROM ai_gateway.progress_now();
+COMMENT ON VIEW ai_gateway.progress IS
+    'Backends calling providers now: a call, a batch or chunked embeddings, with items total/done/failed, requests in flight and the provider last sent to (rows of roles the caller has the privileges of; pg_read_all_stats sees all)';
+GRANT SELECT ON ai_gateway.progress TO PUBLIC;
+
 CREATE FUNCTION ai_gateway.stats_reset() RETURNS void
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_stats_reset';
 REVOKE ALL ON FUNCTION ai_gateway.stats_reset() FROM PUBLIC;

@@ -107,6 +107,48 @@ InitMaterializedSRF(FunctionCallInfo fcinfo, int flags)
 #endif
 
 /*
+ * The wait event a backend reports while waiting for a provider.  PG17
+ * added custom wait events (WaitEventExtensionNew): there it is named
+ * AiGatewayProvider; on 15 and 16 it is the generic 'Extension'.
+ */
+#include "storage/latch.h"
+#include "utils/wait_event.h"
+#if PG_VERSION_NUM >= 170000
+static inline uint32
+aig_provider_wait_event(void)
+{
+	static uint32 ev = 0;
+
+	if (ev == 0)
+		ev = WaitEventExtensionNew("AiGatewayProvider");
+	return ev;
+}
+#else
+#define aig_provider_wait_event() ((uint32) PG_WAIT_EXTENSION)
+#endif
+
+/*
+ * PG17 made CreateWaitEventSet take a resource owner instead of a memory
+ * context; callers free the set themselves on every path (PG_FINALLY).
+ */
+#if PG_VERSION_NUM >= 170000
+#define aig_create_wait_event_set(n) CreateWaitEventSet(NULL, (n))
+#else
+#define aig_create_wait_event_set(n) CreateWaitEventSet(CurrentMemoryContext, (n))
+#endif
+
+/*
+ * A backend's slot among PostgreSQL's processes (0 .. MaxBackends-1 for
+ * backends and background workers): MyProcNumber since PG17.
+ */
+#include "storage/proc.h"
+#if PG_VERSION_NUM >= 170000
+#define aig_my_proc_number() ((int) MyProcNumber)
+#else
+#define aig_my_proc_number() (MyProc ? MyProc->pgprocno : -1)
+#endif
+
+/*
  * libcurl 7.85 deprecated CURLOPT_PROTOCOLS in favour of the _STR form.
  */
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -121,13 +163,6 @@ InitMaterializedSRF(FunctionCallInfo fcinfo, int flags)
 		curl_easy_setopt((h), CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS); \
 		curl_easy_setopt((h), CURLOPT_REDIR_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS); \
 	} while (0)
-#endif
-
-/* curl_multi_poll arrived in 7.66; older versions only have curl_multi_wait. */
-#if LIBCURL_VERSION_NUM >= 0x074200
-#define aig_curl_multi_poll curl_multi_poll
-#else
-#define aig_curl_multi_poll curl_multi_wait
 #endif
 
 #endif							/* AIG_COMPAT_H */

@@ -28,6 +28,7 @@
 #include "core/dbslots.h"
 #include "governance/stats.h"
 #include "governance/cache.h"
+#include "governance/progress.h"
 
 #ifdef AIG_HAVE_SHMEM_REQUEST_HOOK
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -48,6 +49,7 @@ aig_shmem_size(void)
 	size = add_size(size, aig_jobs_shmem_size());
 	size = add_size(size, aig_stats_shmem_size());
 	size = add_size(size, aig_cache_shmem_size());
+	size = add_size(size, aig_progress_shmem_size());
 	return size;
 }
 
@@ -82,6 +84,7 @@ aig_shmem_startup(void)
 	aig_jobs_shmem_startup();
 	aig_stats_shmem_startup();
 	aig_cache_shmem_startup();
+	aig_progress_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 	aig_shmem_ready = true;
 }

@@ -18,6 +18,7 @@
 #include "base/errcodes.h"
 #include "routing/attempt.h"
 #include "core/secrets.h"
+#include "governance/progress.h"
 
 int			aig_batch_concurrency = 16;
 
@@ -239,7 +240,19 @@ aig_attempt_chat(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptEr
 
 	if (!aig_chat_build(t, a->req, &hreq, err))
 		return false;
-	aig_http_perform(&hreq, lim, &resp);
+	/* ai_gateway.progress shows the call while it waits (inside a batch: the batch) */
+	aig_progress_begin("call", 1);
+	aig_progress_provider(t->provider->name);
+	aig_progress_inflight(1);
+	PG_TRY();
+	{
+		aig_http_perform(&hreq, lim, &resp);
+	}
+	PG_FINALLY();
+	{
+		aig_progress_end();
+	}
+	PG_END_TRY();
 	return aig_chat_finish(t, &resp, a->result, err);
 }
 
@@ -335,6 +348,8 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 
 	PG_TRY();
 	{
+		aig_progress_begin("embed", nchunks);
+		aig_progress_provider(p->name);
 		batch = aig_http_batch_begin(Max(conc, 1));
 		while (ok && done < nchunks)
 		{
@@ -350,6 +365,7 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 				a->requests++;
 				next++;
 			}
+			aig_progress_inflight(aig_http_batch_inflight(batch));
 			c = aig_http_batch_wait(batch, 1000, &resp);
 			if (c < 0)
 				continue;
@@ -357,9 +373,11 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 			expected = starts[c + 1] - starts[c];
 			if (!exchange_ok(p, &resp, err))
 			{
+				aig_progress_item_done(true);
 				ok = false;
 				break;
 			}
+			aig_progress_item_done(false);
 			memset(&pres, 0, sizeof(pres));
 			if (!p->dialect->parse_embed(resp.body, resp.body_len, &pres, &why))
 			{
@@ -387,6 +405,7 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 	PG_FINALLY();
 	{
 		aig_http_batch_end(batch);
+		aig_progress_end();
 	}
 	PG_END_TRY();
 	return ok;

@@ -30,8 +30,10 @@
 #include "storage/latch.h"
 #include "utils/memutils.h"
 
+#include "base/compat.h"
 #include "base/errcodes.h"
 #include "governance/audit.h"
+#include "governance/progress.h"
 #include "routing/attempt.h"
 #include "routing/router_internal.h"
 #include "routing/target_state.h"
@@ -217,6 +219,7 @@ start_attempt(AigRoute *route, Work *w, AigHttpBatch *batch, int tag,
 		}
 		lim = aig_r_attempt_limits(t->provider, w->item->co, remaining);
 		aig_http_batch_add(batch, tag, &w->hreq, &lim);
+		aig_progress_provider(t->provider->name);
 		INSTR_TIME_SET_CURRENT(w->attempt_start);
 		pl->inflight++;
 		w->cur = i;
@@ -455,15 +458,20 @@ aig_attempts_next_done(AigAttempts *s, long wait_ms)
 		TimestampTz next_due;
 		AigHttpResponse resp;
 		bool		waiting;
+		bool		woke;
 		long		left;
 		int			tag;
 
 		if (s->ndone == 0 && s->active > 0)
 			sched_start(s, now);
+		aig_progress_inflight(aig_http_batch_inflight(s->batch));
 		if (s->ndone > 0)
 		{
+			AigChatCall *call = s->done[--s->ndone];
+
 			s->active--;
-			return s->done[--s->ndone];
+			aig_progress_item_done(!call->answered);
+			return call;
 		}
 		if (s->active == 0)
 			return NULL;
@@ -478,7 +486,7 @@ aig_attempts_next_done(AigAttempts *s, long wait_ms)
 			/* only retries (or provider slots) to wait for */
 			ms = waiting && next_due > now ? TimestampDifferenceMilliseconds(now, next_due) : 1;
 			if (WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						  Max(1, Min(ms, left)), PG_WAIT_EXTENSION) & WL_LATCH_SET)
+						  Max(1, Min(ms, left)), aig_provider_wait_event()) & WL_LATCH_SET)
 			{
 				/* the caller's signal (a job queued, say): let it look */
 				ResetLatch(MyLatch);
@@ -490,6 +498,10 @@ aig_attempts_next_done(AigAttempts *s, long wait_ms)
 			continue;
 		}
 		tag = aig_http_batch_wait(s->batch, Min(waiting ? 20 : 1000, Max(left, 0)), &resp);
+		/* the latch woke the transfers' wait: the caller's signal, let it look */
+		woke = aig_http_take_wakeup();
+		if (woke)
+			s->woken = true;
 		if (tag >= 0)
 		{
 			Work	   *w = s->items[tag];
@@ -504,7 +516,7 @@ aig_attempts_next_done(AigAttempts *s, long wait_ms)
 				sched_done(s, tag);
 			continue;
 		}
-		if (left <= 0)
+		if (left <= 0 || woke)
 			return NULL;
 	}
 }
@@ -527,17 +539,20 @@ aig_route_attempts_many(AigRoute *route, AigChatCall **calls, int n, int concurr
 
 	PG_TRY();
 	{
+		aig_progress_begin("batch", n);
 		s = aig_attempts_begin(concurrency);
 		for (int i = 0; i < n; i++)
 			aig_attempts_add(s, route, calls[i], CurrentMemoryContext);
 		while (aig_attempts_active(s) > 0)
 			(void) aig_attempts_next_done(s, 1000);
 		aig_attempts_end(s);
+		aig_progress_end();
 	}
 	PG_CATCH();
 	{
 		/* a cancel: transfers dropped; the pipeline accounts the calls */
 		aig_attempts_end(s);
+		aig_progress_end();
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

@@ -220,7 +220,7 @@ wait_ms(long ms)
 		if (left <= 0)
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 left, PG_WAIT_EXTENSION);
+						 left, aig_provider_wait_event());
 		ResetLatch(MyLatch);
 	}
 }

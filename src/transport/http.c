@@ -9,10 +9,13 @@
  * cache of the multi handle keeps one TCP/TLS connection per upstream alive
  * across calls.
  *
- * The transfer runs through the multi interface and polls in short slices,
- * checking QueryCancelPending / ProcDiePending between them, so
- * statement_timeout and pg_cancel_backend end an in-flight call within one
- * slice (AIG_POLL_SLICE_MS).  libcurl memory is malloc'd: the receive
+ * The transfer runs through the multi interface's socket API: the backend
+ * sleeps on its latch and the transfer's socket (http_wait.c), with a wait
+ * event in pg_stat_activity, and checks QueryCancelPending /
+ * ProcDiePending whenever it wakes, so statement_timeout and
+ * pg_cancel_backend (which set the latch) end an in-flight call at once
+ * and the postmaster's death ends the backend.  libcurl memory is
+ * malloc'd: the receive
  * buffer and the header list are kept for the next call (which mostly
  * sends the same headers) and freed at exit; however a call ends (success,
  * error, cancel), the easy handle is left without pointers into its memory
@@ -96,8 +99,10 @@ aig_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
 static int
 aig_close_socket(void *clientp, curl_socket_t item)
 {
-	int			rc = close(item);
+	int			rc;
 
+	aig_http_wait_forget(item);
+	rc = close(item);
 	ReleaseExternalFD();
 	aig_open_sockets--;
 	return rc;
@@ -118,6 +123,7 @@ aig_http_cleanup(int code, Datum arg)
 		curl_multi_cleanup(aig_multi);
 		aig_multi = NULL;
 	}
+	aig_http_wait_cleanup();
 	free(aig_rbuf);
 	aig_rbuf = NULL;
 	aig_rbuf_cap = 0;
@@ -317,7 +323,8 @@ aig_http_init(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("could not initialize libcurl")));
-	aig_multi = curl_multi_init();
+	aig_http_wait_reset();
+	aig_multi = aig_http_multi_create();
 	aig_easy = curl_easy_init();
 	if (aig_multi == NULL || aig_easy == NULL)
 	{
@@ -496,7 +503,6 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 	char		errbuf[CURL_ERROR_SIZE];
 	volatile CURLcode rc = CURLE_OK;
 	volatile bool interrupted = false;
-	int			running = 1;
 	long		status = 0;
 	instr_time	start,
 				duration;
@@ -543,38 +549,35 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 	curl_easy_setopt(aig_easy, CURLOPT_ERRORBUFFER, errbuf);
 
 	INSTR_TIME_SET_CURRENT(start);
-	curl_multi_add_handle(aig_multi, aig_easy);
-	for (;;)
-	{
-		CURLMcode	mc = curl_multi_perform(aig_multi, &running);
-
-		if (mc != CURLM_OK)
-		{
-			rc = CURLE_FAILED_INIT;
-			break;
-		}
-		if (running == 0)
+	if (curl_multi_add_handle(aig_multi, aig_easy) != CURLM_OK)
+		rc = CURLE_FAILED_INIT;
+	else
+		for (;;)
 		{
 			CURLMsg    *msg;
 			int			left;
+			bool		done = false;
 
 			while ((msg = curl_multi_info_read(aig_multi, &left)) != NULL)
 				if (msg->msg == CURLMSG_DONE && msg->easy_handle == aig_easy)
+				{
 					rc = msg->data.result;
-			break;
+					done = true;
+				}
+			if (done)
+				break;
+			if (QueryCancelPending || ProcDiePending)
+			{
+				interrupted = true;
+				break;
+			}
+			/* asleep until the socket, the latch or libcurl's timer wakes us */
+			if (!aig_http_wait(aig_multi, AIG_WAIT_MAX_MS))
+			{
+				rc = CURLE_FAILED_INIT;
+				break;
+			}
 		}
-		if (QueryCancelPending || ProcDiePending)
-		{
-			interrupted = true;
-			break;
-		}
-		aig_curl_multi_poll(aig_multi, NULL, 0, AIG_POLL_SLICE_MS, NULL);
-		if (QueryCancelPending || ProcDiePending)
-		{
-			interrupted = true;
-			break;
-		}
-	}
 	curl_easy_getinfo(aig_easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_multi_remove_handle(aig_multi, aig_easy);
 	/* never leave pointers to this call's memory in the long-lived handle */

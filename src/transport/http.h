@@ -69,5 +69,12 @@ extern void aig_http_batch_add(AigHttpBatch *b, int tag, const AigHttpRequest *r
 extern int	aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp);
 extern void aig_http_batch_end(AigHttpBatch *b);
 
+/*
+ * Did the process latch wake a transfer's wait since the last look
+ * (cleared by looking)?  Transfers wait on the latch and reset it, so a
+ * caller that is signalled through it (the job worker) asks here.
+ */
+extern bool aig_http_take_wakeup(void);
+
 
 #endif							/* AIG_HTTP_H */

@@ -18,6 +18,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include <curl/curl.h>
 
 #include "miscadmin.h"
@@ -206,23 +208,25 @@ aig_http_batch_add(AigHttpBatch *b, int tag, const AigHttpRequest *req,
 /*
  * Wait up to timeout_ms for a transfer to finish.  Returns its tag and
  * fills resp (as aig_http_perform would), or -1 when none finished in
- * time.  Cancels are raised here (aig_http_batch_end cleans up).
+ * time.  Even with no time to wait (timeout_ms 0) libcurl gets one
+ * non-blocking turn, so transfers move on.  Cancels are raised here
+ * (aig_http_batch_end cleans up).
  */
 int
 aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp)
 {
 	instr_time	start,
 				now;
+	bool		turned = false;
 
 	INSTR_TIME_SET_CURRENT(start);
 	for (;;)
 	{
-		int			running;
 		CURLMsg    *msg;
+		double		waited;
 		int			left;
 
 		CHECK_FOR_INTERRUPTS();
-		curl_multi_perform(aig_multi, &running);
 		while ((msg = curl_multi_info_read(aig_multi, &left)) != NULL)
 		{
 			BatchSlot  *s = NULL;
@@ -264,9 +268,16 @@ aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp)
 			return -1;
 		INSTR_TIME_SET_CURRENT(now);
 		INSTR_TIME_SUBTRACT(now, start);
-		if (INSTR_TIME_GET_MILLISEC(now) >= timeout_ms)
+		waited = INSTR_TIME_GET_MILLISEC(now);
+		/* even with no time to wait, libcurl gets one turn: transfers move on */
+		if (turned && waited >= timeout_ms)
 			return -1;
-		aig_curl_multi_poll(aig_multi, NULL, 0, AIG_POLL_SLICE_MS, NULL);
+		turned = true;
+		/* asleep on the latch and the sockets (cancels wake it) */
+		if (!aig_http_wait(aig_multi, Min((long) ceil(Max(timeout_ms - waited, 0)), AIG_WAIT_MAX_MS)))
+			ereport(ERROR,
+					(errcode(ERRCODE_SYSTEM_ERROR),
+					 errmsg("libcurl failed while waiting for providers")));
 	}
 }
 
@@ -283,10 +294,11 @@ trim_connection_cache(void)
 
 	if (aig_open_sockets <= AIG_KEEP_SOCKETS || aig_multi == NULL || active_batches > 0)
 		return;
-	m = curl_multi_init();
+	m = aig_http_multi_create();
 	if (m == NULL)
 		return;					/* keep the old one: nothing is lost */
 	curl_multi_cleanup(aig_multi);
+	aig_http_wait_reset();
 	aig_multi = m;
 }
 

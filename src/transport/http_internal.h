@@ -12,8 +12,11 @@
 
 #include "transport/http.h"
 
-/* Slices in which a transfer polls, checking for cancels between them. */
-#define AIG_POLL_SLICE_MS 10
+/*
+ * Longest single sleep of a transfer's wait (http_wait.c): the latch and
+ * the sockets wake it sooner; this only bounds a lost wake-up.
+ */
+#define AIG_WAIT_MAX_MS 1000
 
 /* What the callbacks fill during one transfer (malloc'd buffer). */
 typedef struct AigTransfer
@@ -48,6 +51,20 @@ extern size_t aig_header_cb(char *ptr, size_t size, size_t nitems, void *userdat
 extern void aig_http_classify_error(CURL *h, CURLcode rc, const AigTransfer *t,
 									const char *errbuf, const AigHttpLimits *lim,
 									long status, AigHttpResponse *resp);
+
+/* A multi handle driven by http_wait.c's socket and timer callbacks (NULL on OOM). */
+extern CURLM *aig_http_multi_create(void);
+
+/*
+ * Sleep on the latch and libcurl's sockets (at most max_ms), then let
+ * libcurl run what is ready.  False on a libcurl error.
+ */
+extern bool aig_http_wait(CURLM *m, long max_ms);
+
+/* The multi handle was cleaned up / socket s closes / backend exit. */
+extern void aig_http_wait_reset(void);
+extern void aig_http_wait_forget(curl_socket_t s);
+extern void aig_http_wait_cleanup(void);
 
 /* Free the pooled batch handles (http_batch.c; at the backend's exit). */
 extern void aig_http_pool_cleanup(void);
