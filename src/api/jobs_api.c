@@ -138,10 +138,9 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	char	   *model = NULL;
 	Oid			caller = GetUserId();
 
+	/* as ai_complete: a NULL prompt is no call (no job, a NULL id) */
 	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("prompt must not be NULL")));
+		PG_RETURN_NULL();
 	aig_require_preload();
 	aig_catalog_ensure();
 	aig_audit_prepare();

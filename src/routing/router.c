@@ -484,7 +484,7 @@ run_route(AigRoute *route, AigCandidate *cands, int n, const AigOrderContext *ct
 			if (last == NULL || err.sqlerrcode == 0)
 			{
 				err.sqlerrcode = ERRCODE_CONNECTION_EXCEPTION;
-				err.message = pstrdup("circuit breaker open");
+				err.message = aig_breaker_open_message(t->state);
 				last = t;
 				info->target = t;
 			}
