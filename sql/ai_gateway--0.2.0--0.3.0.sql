@@ -544,3 +544,18 @@ CREATE TRIGGER rate_limits_check_role BEFORE INSERT OR UPDATE OF role ON ai_gate
     FOR EACH ROW EXECUTE FUNCTION ai_gateway.check_role_column('role');
 CREATE TRIGGER route_targets_check_role BEFORE INSERT OR UPDATE OF role ON ai_gateway.route_targets
     FOR EACH ROW EXECUTE FUNCTION ai_gateway.check_role_column('role');
+
+-- A quota's period names one of the four (22023 listing them, not the raw CHECK).
+CREATE FUNCTION ai_gateway.check_quota_period() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NEW.period IS NOT NULL AND NEW.period NOT IN ('minute', 'hour', 'day', 'month') THEN
+        RAISE EXCEPTION 'unknown quota period "%"', NEW.period
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Valid periods: minute, hour, day, month (calendar periods in UTC).';
+    END IF;
+    RETURN NEW;
+END $$;
+REVOKE ALL ON FUNCTION ai_gateway.check_quota_period() FROM PUBLIC;
+CREATE TRIGGER quotas_check_period BEFORE INSERT OR UPDATE OF period ON ai_gateway.quotas
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.check_quota_period();

@@ -32,6 +32,8 @@ SELECT try($$INSERT INTO ai_gateway.providers (name, kind) VALUES ('u_bad', 'ope
 SELECT try($$UPDATE ai_gateway.providers SET kind = 'claude' WHERE name = 'ollama'$$) AS bad_kind_update;
 SELECT try($$INSERT INTO ai_gateway.routes (name, strategy) VALUES ('u_bad', 'fallbak')$$) AS bad_strategy;
 SELECT try($$UPDATE ai_gateway.routes SET strategy = 'cheap' WHERE name = 'nonexistent'$$) AS no_row_no_error;
+-- so does a quota period
+SELECT try($$INSERT INTO ai_gateway.quotas (role, period, max_requests) VALUES ('postgres', 'daily', 10)$$) AS bad_period;
 
 -- role columns must name an existing role (42704), not apply silently to nobody
 SELECT try($$INSERT INTO ai_gateway.quotas (role, period, max_requests) VALUES ('analysts_typo', 'day', 10)$$) AS quota_role;
