@@ -36,6 +36,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "base/compat.h"
 #include "core/secrets.h"
 #include "providers/provider.h"
 
@@ -227,8 +228,8 @@ aig_secret_encrypt(const char *plain, const char *purpose, const char *provider,
 
 	b64 = palloc(strlen(AIG_SECRET_PREFIX) + pg_b64_enc_len(rawlen) + 1);
 	strcpy(b64, AIG_SECRET_PREFIX);
-	b64len = pg_b64_encode((const char *) raw, rawlen,
-						   b64 + strlen(AIG_SECRET_PREFIX), pg_b64_enc_len(rawlen));
+	b64len = aig_b64_encode(raw, rawlen,
+						    b64 + strlen(AIG_SECRET_PREFIX), pg_b64_enc_len(rawlen));
 	if (b64len < 0)
 		elog(ERROR, "could not base64-encode the sealed key");
 	b64[strlen(AIG_SECRET_PREFIX) + b64len] = '\0';
@@ -261,7 +262,7 @@ secret_open(const char *sealed, const char *prefix, const char *aad, const char 
 	b64 = sealed + strlen(prefix);
 	b64len = strlen(b64);
 	raw = palloc(pg_b64_dec_len(b64len) + 1);
-	rawlen = pg_b64_decode(b64, b64len, (char *) raw, pg_b64_dec_len(b64len));
+	rawlen = aig_b64_decode(b64, b64len, raw, pg_b64_dec_len(b64len));
 	if (rawlen < AIG_NONCE_LEN + AIG_TAG_LEN)
 	{
 		*why = "it is corrupt";

@@ -40,6 +40,7 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
+#include "base/errcodes.h"
 #include "core/catalog.h"
 #include "core/handles.h"
 #include "governance/stats.h"
@@ -254,9 +255,9 @@ error_class(int sqlerrcode)
 			return EC_RATE_LIMIT;
 		case ERRCODE_SYSTEM_ERROR:
 			return EC_SERVER;
-		case ERRCODE_PROTOCOL_VIOLATION:
+		case AIG_ERRCODE_PROVIDER_BAD_ANSWER:
 			return EC_INVALID_RESPONSE;
-		case ERRCODE_CONNECTION_FAILURE:
+		case AIG_ERRCODE_PROVIDER_TIMEOUT:
 			return EC_TIMEOUT;
 		case ERRCODE_CONFIGURATION_LIMIT_EXCEEDED:
 			return EC_QUOTA;
@@ -268,7 +269,7 @@ error_class(int sqlerrcode)
 		case AIG_ERRCODE_MODEL_NO_TEXT:
 			return EC_BAD_REQUEST;
 		default:
-			if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION)
+			if (ERRCODE_TO_CATEGORY(sqlerrcode) == AIG_ERRCODE_PROVIDER_CLASS)
 				return EC_CONNECTION;
 			return EC_OTHER;
 	}

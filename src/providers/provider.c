@@ -10,6 +10,7 @@
 #include "lib/stringinfo.h"
 #include "utils/errcodes.h"
 
+#include "base/errcodes.h"
 #include "providers/provider.h"
 
 static const AigDialect *const all_dialects[] = {
@@ -139,7 +140,7 @@ aig_upstream_error_from_status(long http_status, AigUpstreamError *out)
 			out->sqlerrcode = ERRCODE_UNDEFINED_OBJECT; /* 42704 */
 			break;
 		case 408:
-			out->sqlerrcode = ERRCODE_CONNECTION_FAILURE;	/* 08006 */
+			out->sqlerrcode = AIG_ERRCODE_PROVIDER_TIMEOUT;	/* UP002 */
 			out->retryable = true;
 			break;
 		case 429:
@@ -153,7 +154,7 @@ aig_upstream_error_from_status(long http_status, AigUpstreamError *out)
 				out->retryable = true;
 			}
 			else
-				out->sqlerrcode = ERRCODE_PROTOCOL_VIOLATION;	/* 08P01 */
+				out->sqlerrcode = AIG_ERRCODE_PROVIDER_BAD_ANSWER;	/* UP004 */
 			break;
 	}
 }

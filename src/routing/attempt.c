@@ -15,6 +15,7 @@
 #include "utils/errcodes.h"
 #include "utils/guc.h"
 
+#include "base/errcodes.h"
 #include "routing/attempt.h"
 #include "core/secrets.h"
 
@@ -107,7 +108,7 @@ static bool
 invalid_response(const AigProvider *p, long status, const char *why, AigAttemptError *err)
 {
 	/* garbage from a provider is ill health, and may pass */
-	return fail(err, ERRCODE_PROTOCOL_VIOLATION, status, p,
+	return fail(err, AIG_ERRCODE_PROVIDER_BAD_ANSWER, status, p,
 				psprintf("invalid response: %s", why ? why : "unreadable body"),
 				true, true);
 }

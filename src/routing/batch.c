@@ -30,6 +30,7 @@
 #include "storage/latch.h"
 #include "utils/memutils.h"
 
+#include "base/errcodes.h"
 #include "governance/audit.h"
 #include "routing/attempt.h"
 #include "routing/router_internal.h"
@@ -199,7 +200,7 @@ start_attempt(AigRoute *route, Work *w, AigHttpBatch *batch, int tag,
 			r->done = true;
 			if (w->err.message == NULL || w->err.sqlerrcode == 0)
 			{
-				w->err.sqlerrcode = ERRCODE_CONNECTION_EXCEPTION;
+				w->err.sqlerrcode = AIG_ERRCODE_PROVIDER_UNAVAILABLE;
 				w->err.message = psprintf("provider \"%s\", model \"%s\": %s",
 										  t->provider->name, t->model,
 										  aig_breaker_open_message(t->state));

@@ -39,6 +39,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "base/errcodes.h"
 #include "routing/attempt.h"
 #include "core/catalog.h"
 #include "base/compat.h"
@@ -231,17 +232,19 @@ hint_for(int sqlerrcode)
 	{
 		case ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION:
 			return "Check the provider's api_key in ai_gateway.providers (or options.api_key_env).";
-		case ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION:
+		case AIG_ERRCODE_PROVIDER_UNREACHABLE:
 			return "Check the provider's base_url and that the database server can reach it.";
-		case ERRCODE_CONNECTION_FAILURE:
-			return "The provider did not answer in time or dropped the connection; options.timeout_ms or ai_gateway.timeout_ms set the limit.";
+		case AIG_ERRCODE_PROVIDER_TIMEOUT:
+			return "The provider did not answer in time; options.timeout_ms or ai_gateway.timeout_ms set the limit.";
+		case AIG_ERRCODE_PROVIDER_CONNECTION_LOST:
+			return "The connection to the provider broke during the exchange; the call may succeed if retried.";
 		case ERRCODE_UNDEFINED_OBJECT:
 			return "Check the model name of this target; the provider does not know it.";
 		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
 			return "Shorten the request, or raise ai_gateway.max_response_bytes if such responses are expected.";
 		case ERRCODE_INSUFFICIENT_RESOURCES:
 			return "The provider is rate limiting or out of capacity; retry later or add a fallback target.";
-		case ERRCODE_PROTOCOL_VIOLATION:
+		case AIG_ERRCODE_PROVIDER_BAD_ANSWER:
 			return "The provider's answer was not in the format its API documents.";
 		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
 			return "Enable the provider (ai_gateway.providers.enabled) or route to another one.";
@@ -249,7 +252,7 @@ hint_for(int sqlerrcode)
 			return "The provider refused this request or its safety system blocked it; rephrase the request. It was not retried nor sent to another target, and does not count against the target's health.";
 		case AIG_ERRCODE_MODEL_NO_TEXT:
 			return "Raise max_tokens (the model may spend its budget on reasoning before any text). The call was not retried.";
-		case ERRCODE_CONNECTION_EXCEPTION:
+		case AIG_ERRCODE_PROVIDER_UNAVAILABLE:
 			return "The target failed repeatedly; it is tried again after ai_gateway.breaker_cooldown_ms. See ai_gateway.health().";
 		default:
 			return NULL;
@@ -451,7 +454,7 @@ run_route(AigRoute *route, AigCandidate *cands, int n, const AigOrderContext *ct
 		{
 			if (last == NULL)
 			{
-				err.sqlerrcode = ERRCODE_CONNECTION_FAILURE;
+				err.sqlerrcode = AIG_ERRCODE_PROVIDER_TIMEOUT;
 				err.message = psprintf("no attempt within the call's timeout of %d ms",
 									   aig_r_call_timeout_ms(route, co));
 				last = t;
@@ -483,7 +486,7 @@ run_route(AigRoute *route, AigCandidate *cands, int n, const AigOrderContext *ct
 			r->done = true;
 			if (last == NULL || err.sqlerrcode == 0)
 			{
-				err.sqlerrcode = ERRCODE_CONNECTION_EXCEPTION;
+				err.sqlerrcode = AIG_ERRCODE_PROVIDER_UNAVAILABLE;
 				err.message = aig_breaker_open_message(t->state);
 				last = t;
 				info->target = t;
@@ -539,7 +542,7 @@ run_route(AigRoute *route, AigCandidate *cands, int n, const AigOrderContext *ct
 		const char *hint = hint_for(err.sqlerrcode);
 
 		ereport(ERROR,
-				(errcode(err.sqlerrcode ? err.sqlerrcode : ERRCODE_CONNECTION_FAILURE),
+				(errcode(err.sqlerrcode ? err.sqlerrcode : AIG_ERRCODE_PROVIDER_UNAVAILABLE),
 				 errmsg("%s: %s", target_label(route, last), err.message),
 				 attempts == 0 && nskipped > 0 ? errdetail("%s", skipped.data + 0) : 0,
 				 (attempts > 1 || (attempts > 0 && nskipped > 0)) ?

@@ -37,6 +37,7 @@
 #include "storage/ipc.h"
 #include "utils/errcodes.h"
 
+#include "base/errcodes.h"
 #include "base/compat.h"
 #include "transport/http.h"
 #include "transport/http_internal.h"
@@ -422,12 +423,12 @@ aig_http_classify_error(CURL *h, CURLcode rc, const AigTransfer *t, const char *
 	{
 		case CURLE_COULDNT_RESOLVE_HOST:
 		case CURLE_COULDNT_RESOLVE_PROXY:
-			set_failure(resp, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+			set_failure(resp, AIG_ERRCODE_PROVIDER_UNREACHABLE,
 						true, psprintf("could not connect: %s", why));
 			break;
 		case CURLE_COULDNT_CONNECT:
 			/* curl's own text carries a varying "after N ms" */
-			set_failure(resp, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+			set_failure(resp, AIG_ERRCODE_PROVIDER_UNREACHABLE,
 						true, pstrdup("could not connect: connection refused or host unreachable"));
 			break;
 		case CURLE_OPERATION_TIMEDOUT:
@@ -445,13 +446,13 @@ aig_http_classify_error(CURL *h, CURLcode rc, const AigTransfer *t, const char *
 				curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us);
 				if (connect_us == 0 && pretransfer_us == 0)
 				{
-					set_failure(resp, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+					set_failure(resp, AIG_ERRCODE_PROVIDER_UNREACHABLE,
 								true, psprintf("could not connect within %d ms",
 											   lim->connect_timeout_ms));
 					break;
 				}
 			}
-			set_failure(resp, ERRCODE_CONNECTION_FAILURE, true,
+			set_failure(resp, AIG_ERRCODE_PROVIDER_TIMEOUT, true,
 						psprintf("no complete response within %d ms", lim->timeout_ms));
 			break;
 		case CURLE_UNSUPPORTED_PROTOCOL:
@@ -463,7 +464,7 @@ aig_http_classify_error(CURL *h, CURLcode rc, const AigTransfer *t, const char *
 		case CURLE_SSL_CONNECT_ERROR:
 		case CURLE_SSL_CERTPROBLEM:
 		case CURLE_SSL_CACERT_BADFILE:
-			set_failure(resp, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+			set_failure(resp, AIG_ERRCODE_PROVIDER_UNREACHABLE,
 						false, psprintf("TLS failure: %s", why));
 			break;
 		case CURLE_OUT_OF_MEMORY:
@@ -475,7 +476,7 @@ aig_http_classify_error(CURL *h, CURLcode rc, const AigTransfer *t, const char *
 				set_failure(resp, ERRCODE_OUT_OF_MEMORY, false,
 							pstrdup("out of memory while receiving the response"));
 			else
-				set_failure(resp, ERRCODE_CONNECTION_FAILURE, true,
+				set_failure(resp, AIG_ERRCODE_PROVIDER_CONNECTION_LOST, true,
 							psprintf("connection failed: %s", why));
 			break;
 	}

@@ -27,7 +27,7 @@
 # Prints the matrix: fault x dialect -> outcome of each cell.
 # Decisions the expectations encode: a body that parses is accepted whatever its
 # Content-Type; a 200 that is not the API's JSON (HTML, empty, truncated, wrong shape
-# or types, invalid UTF-8 in the text) is 08P01; provider text inside an error message
+# or types, invalid UTF-8 in the text) is UP004; provider text inside an error message
 # is cut to valid UTF-8 (invalid bytes become '?'); a body over
 # ai_gateway.max_response_bytes is 54000 even when it is an error page.
 # Uses its own mock provider (its counters are this test's alone) and database.
@@ -63,27 +63,27 @@ FAULTS=(
 	"502|status=502|main|58000|1|58000"
 	"503|status=503|main|58000|1|58000"
 	"504|status=504|main|58000|1|58000"
-	"conn_refused||dead|08001|0|08001"
-	"reset_at_once|reset|main|08006|0|08006"
-	"reset_mid_body|reset_mid|main|08006|0|08006"
-	"hang|hang|slow|08006|0|08006"
-	"trickle_past_timeout|trickle=100+chunk=16|slow|08006|0|08006"
+	"conn_refused||dead|UP001|0|UP001"
+	"reset_at_once|reset|main|UP003|0|UP003"
+	"reset_mid_body|reset_mid|main|UP003|0|UP003"
+	"hang|hang|slow|UP002|0|UP002"
+	"trickle_past_timeout|trickle=100+chunk=16|slow|UP002|0|UP002"
 	"trickle_in_time|trickle=40+chunk=128|main|ok|0|ok"
-	"malformed_json|malformed|main|08P01|0|08P01"
-	"truncated_json|truncated|main|08P01|0|08P01"
-	"empty_200|empty|main|08P01|0|08P01"
+	"malformed_json|malformed|main|UP004|0|UP004"
+	"truncated_json|truncated|main|UP004|0|UP004"
+	"empty_200|empty|main|UP004|0|UP004"
 	"empty_502|empty+status=502|main|58000|0|58000"
 	"html_502|html|main|58000|0|58000"
-	"html_200|html200|main|08P01|0|08P01"
+	"html_200|html200|main|UP004|0|UP004"
 	"json_as_text_plain|wrong_ctype|main|ok|0|ok"
 	"over_size_cap|oversized=200000|main|54000|0|54000"
 	"over_cap_error_body|status=500+oversized=200000|main|54000|0|54000"
-	"invalid_utf8|invalid_utf8|main|08P01|0|ok"
+	"invalid_utf8|invalid_utf8|main|UP004|0|ok"
 	"invalid_utf8_error|status=500+invalid_utf8|main|58000|0|58000"
-	"invalid_utf8_finish|null_content+invalid_utf8|main|08P01|0|08P01"
+	"invalid_utf8_finish|null_content+invalid_utf8|main|UP004|0|UP004"
 	"non_ascii_error|status=500+intl_error|main|58000|0|58000"
-	"wrong_shape|wrong_shape|main|08P01|0|08P01"
-	"wrong_types|wrong_type|main|08P01|0|08P01"
+	"wrong_shape|wrong_shape|main|UP004|0|UP004"
+	"wrong_types|wrong_type|main|UP004|0|UP004"
 )
 
 provider_for() {	# dialect set

@@ -77,7 +77,7 @@ used=$(metric ai_gateway_shared_entries targets)
 [ "$used" = 16 ] || fail "expected 16 target entries after the fill, saw $used"
 out=$(PGOPTIONS="-c guards.m=ollama/kept+status=503" calls_until_open "ollama/kept+status=503" 2>&1)
 case "$out" in *"target state is full"*) ;; *) fail "no WARNING when the target table is full: $out" ;; esac
-case "$out" in *08000*) fail "a target that found no room opened a breaker: $out" ;; esac
+case "$out" in *UP000*) fail "a target that found no room opened a breaker: $out" ;; esac
 [ "$(metric ai_gateway_shared_untracked_total targets)" -ge 1 ] ||
 	fail "metrics() does not count the untracked target"
 pass "full of failing breakers: a new target runs untracked, with a WARNING and a counter"
@@ -85,7 +85,7 @@ pass "full of failing breakers: a new target runs untracked, with a WARNING and 
 # --- 1b. their providers deleted: the vanished entries are reclaimed
 q -c "DELETE FROM ai_gateway.providers WHERE name LIKE 'dead%'" >/dev/null
 codes=$(PGOPTIONS="-c guards.m=ollama/fresh+status=503" calls_until_open "ollama/fresh+status=503" 2>&1)
-case "$codes" in *58000,58000,58000,58000,58000,08000,08000,08000*) ;;
+case "$codes" in *58000,58000,58000,58000,58000,UP000,UP000,UP000*) ;;
 *) fail "after the fill and the delete, a new target's breaker did not open at its 5th failure: $codes" ;; esac
 [ "$(breaker_of 'fresh+status=503')" = open ] || fail "health() does not show the new target's breaker open"
 [ "$(q -c "SELECT requests >= 5 FROM ai_gateway.stats WHERE model = 'fresh+status=503'")" = t ] ||
@@ -99,7 +99,7 @@ q >/dev/null <<'SQL'
 SELECT format('SELECT ai_complete(%L, %L)', 'x', 'ollama/junk' || g) FROM generate_series(1, 20) g \gexec
 SQL
 codes=$(PGOPTIONS="-c guards.m=ollama/fresh2+status=503" calls_until_open "ollama/fresh2+status=503" 2>&1)
-case "$codes" in *58000,58000,58000,58000,58000,08000,08000,08000*) ;;
+case "$codes" in *58000,58000,58000,58000,58000,UP000,UP000,UP000*) ;;
 *) fail "with the table full of healthy targets, a new target's breaker did not open: $codes" ;; esac
 [ "$(breaker_of 'fresh+status=503')" = open ] || fail "an open breaker was reclaimed"
 pass "healthy entries are reclaimed least recently used first; open breakers are kept"
@@ -126,7 +126,7 @@ END \$\$;
 SELECT string_agg(code, ',' ORDER BY i) FROM codes;
 SQL
 )
-case "$codes" in *08000*) ;;
+case "$codes" in *UP000*) ;;
 *) fail "a backend holding a reclaimed entry never opened its target's breaker: $codes" ;; esac
 pass "a backend holding a reclaimed entry looks it up again: its target's breaker opens"
 

@@ -72,7 +72,9 @@ q -c "UPDATE ai_gateway.providers SET base_url = CASE name
         WHEN 'azure' THEN 'http://127.0.0.1:${port[azure]}'
         WHEN 'anthropic' THEN 'http://127.0.0.1:${port[anthropic]}'
         WHEN 'cohere' THEN 'http://127.0.0.1:${port[cohere]}'
-        WHEN 'gemini' THEN 'http://127.0.0.1:${port[gemini]}' ELSE base_url END" >/dev/null
+        WHEN 'gemini' THEN 'http://127.0.0.1:${port[gemini]}' ELSE base_url END,
+        api_key = name || '-spec-key-0123456789'
+      WHERE name IN ('openai', 'azure', 'anthropic', 'cohere', 'gemini')" >/dev/null
 
 # a call's outcome: ok, or the SQLSTATE and message
 outcome() {
