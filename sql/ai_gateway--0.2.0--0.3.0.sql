@@ -431,6 +431,20 @@ BEGIN
     RETURN n;
 END $$;
 
+-- (section: standby)
+-- audit_stats() counts the audit records a hot standby wrote to the server
+-- log instead of audit_log (ai_gateway.standby_calls = 'unaudited')
+DROP FUNCTION ai_gateway.audit_stats();
+CREATE FUNCTION ai_gateway.audit_stats()
+    RETURNS TABLE (enqueued bigint, written bigint, dropped_full bigint, dropped_other_db bigint,
+                   waits bigint, queued_bytes bigint, queue_bytes bigint,
+                   shadow_queued bigint, shadow_sent bigint, shadow_dropped bigint,
+                   set_aside bigint, set_aside_lost bigint, last_set_aside text,
+                   refusals_suppressed bigint, logged_on_standby bigint)
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_audit_stats';
+COMMENT ON FUNCTION ai_gateway.audit_stats() IS
+    'Audit queue counters (records queued, written, dropped: queue full / other database, waits; set aside: refused by the database, lost; refusals suppressed; logged on a hot standby: in the server log, not audit_log) and shadow jobs';
+
 -- (section: readme)
 ------------------------------------------------------------------------------
 -- Shipped prices and context windows (issue 14, item 7): what cost_usd,

@@ -707,10 +707,10 @@ CREATE FUNCTION ai_gateway.audit_stats()
                    waits bigint, queued_bytes bigint, queue_bytes bigint,
                    shadow_queued bigint, shadow_sent bigint, shadow_dropped bigint,
                    set_aside bigint, set_aside_lost bigint, last_set_aside text,
-                   refusals_suppressed bigint)
+                   refusals_suppressed bigint, logged_on_standby bigint)
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_audit_stats';
 COMMENT ON FUNCTION ai_gateway.audit_stats() IS
-    'Audit queue counters (records queued, written, dropped: queue full / other database, waits; set aside: refused by the database, lost; refusals suppressed) and shadow jobs';
+    'Audit queue counters (records queued, written, dropped: queue full / other database, waits; set aside: refused by the database, lost; refusals suppressed; logged on a hot standby: in the server log, not audit_log) and shadow jobs';
 
 -- Wait until the audit records queued so far are in ai_gateway.audit_log
 -- (tests and scripts; returns false on timeout).

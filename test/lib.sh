@@ -68,8 +68,8 @@ SQL
 # aig_regression_db PORT MOCK_PORT: a fresh aig_regression (the database the
 # workers serve) as the regression suite's test/sql/setup.sql makes it: the
 # extension, one provider of every kind on the mock, its database settings
-# and helpers; returns once the three workers are connected to it (they
-# retry every bgw_restart_time until it exists).  For the integration tests.
+# and helpers; returns once the three workers are connected to it (the
+# launcher starts them when CREATE EXTENSION commits).  For the integration tests.
 aig_regression_db() {
 	local port=$1 mock=$2 n=0
 	PGOPTIONS="-c client_min_messages=warning" \

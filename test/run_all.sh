@@ -9,12 +9,15 @@
 # test/schedule, on a temporary instance that pg_regress starts and stops:
 # see the Makefile), then starts a throwaway cluster (127.0.0.1, a free port,
 # ai_gateway preloaded, database aig_regression made by test/sql/setup.sql)
-# for the integration tests (test/integration/*.sh), the unit tests and the
-# mock's self-test, and stops everything it started.
+# for the integration tests (test/integration/*.sh), then the TAP tests
+# (test/tap.sh: test/tap/*.pl on PostgreSQL::Test::Cluster, which start
+# their own clusters), the unit tests and the mock's self-test, and stops
+# everything it started.
 #
 #   test/run_all.sh              everything
 #   test/run_all.sh --regress    only pg_regress
 #   test/run_all.sh --only a,b   pg_regress, then only integration/a.sh, b.sh
+#                                (the name "tap" selects the TAP tests)
 #   AIG_KEEP=1 test/run_all.sh   keep the work directory for inspection
 set -euo pipefail
 
@@ -97,6 +100,15 @@ if [ "$only_regress" = 0 ]; then
 			status=1
 		fi
 	done
+	# the TAP tests (test/tap/*.pl, PostgreSQL::Test::Cluster): their own
+	# clusters on free ports (a primary and a streaming standby), this mock
+	if [ -z "$only" ] || [[ "$only" == *",tap,"* ]]; then
+		echo "== TAP tests (test/tap.sh)"
+		if ! MOCK_PORT="$MOCK_PORT" bash "$AIG_ROOT/test/tap.sh"; then
+			echo "FAILED: test/tap.sh"
+			status=1
+		fi
+	fi
 	if [ -z "$only" ]; then
 		echo "== PII redactor unit test"
 		bash "$AIG_ROOT/test/redact_test.sh" || status=1

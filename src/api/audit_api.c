@@ -1,7 +1,7 @@
 /*
  * audit_api.c — the SQL functions over the audit trail that
  * governance/audit.c keeps: ai_gateway.audit_stats() (the queue's counters,
- * the records set aside, the refusals suppressed, and the shadow queue's) and ai_gateway.audit_flush() (wait until what is
+ * the records set aside, the refusals suppressed, the records logged on a standby, and the shadow queue's) and ai_gateway.audit_flush() (wait until what is
  * queued now has been written by the worker).
  */
 #include "postgres.h"
@@ -28,8 +28,8 @@ aig_audit_stats(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	AigAuditCounters c;
 	AigShadowCounters sc;
-	Datum		values[14];
-	bool		nulls[14] = {0};
+	Datum		values[15];
+	bool		nulls[15] = {0};
 
 	InitMaterializedSRF(fcinfo, 0);
 	aig_require_preload();
@@ -52,6 +52,7 @@ aig_audit_stats(PG_FUNCTION_ARGS)
 	nulls[12] = c.last_set_aside[0] == '\0' || !aig_is_admin();
 	values[12] = nulls[12] ? (Datum) 0 : CStringGetTextDatum(c.last_set_aside);
 	values[13] = Int64GetDatum((int64) c.refusals_suppressed);
+	values[14] = Int64GetDatum((int64) c.logged_on_standby);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

@@ -19,6 +19,7 @@
 #include "core/catalog.h"
 #include "base/compat.h"
 #include "core/jsonb_util.h"
+#include "governance/standby.h"
 #include "routing/pipeline.h"
 #include "routing/router.h"
 #include "routing/router_internal.h"
@@ -280,17 +281,22 @@ aig_route_decision_ns(const char *model, int iterations)
  * Benchmark helper (ai_gateway.bench_governance): ns per call of what
  * governance adds to a call on `route` — access check, rate limits, quota
  * reservation and settlement, audit enqueue — with no request sent.  Each
- * iteration queues one audit record (status "bench").
+ * iteration queues one audit record (status "bench").  On a hot standby
+ * it is refused or allowed as calls are (ai_gateway.standby_calls).
  */
 double
 aig_governance_ns(const char *model, int iterations)
 {
-	AigRoute   *route = aig_pipeline_resolve(model);
+	AigRoute   *route;
 	AigCallOptions co;
 	AigOrderContext ctx;
 	AigCallInfo info;
 	instr_time	start,
 				elapsed;
+
+	/* it charges quotas and audits like calls: refused on a standby as they are */
+	aig_standby_check_call();
+	route = aig_pipeline_resolve(model);
 
 	memset(&co, 0, sizeof(co));
 	co.gen.max_tokens = -1;

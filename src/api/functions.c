@@ -19,6 +19,7 @@
 #include "core/preload.h"
 #include "routing/attempt.h"
 #include "core/catalog.h"
+#include "governance/standby.h"
 #include "routing/call_options.h"
 #include "routing/messages.h"
 #include "routing/pipeline.h"
@@ -32,11 +33,15 @@ to_utf8(text *t)
 	return pg_server_to_any(s, strlen(s), PG_UTF8);
 }
 
-/* Common start of every call: the library loaded, the catalog current, stage 1. */
+/*
+ * Common start of every call: the library loaded, refused on a hot standby
+ * unless ai_gateway.standby_calls allows it, the catalog current, stage 1.
+ */
 static AigRoute *
 begin_call(text *model)
 {
 	aig_require_preload();
+	aig_standby_check_call();
 	aig_catalog_ensure();
 	return aig_pipeline_resolve(model ? text_to_cstring(model) : NULL);
 }

@@ -47,6 +47,7 @@
 #include "core/catalog.h"
 #include "core/job_signal.h"
 #include "core/preload.h"
+#include "governance/standby.h"
 #include "governance/identity.h"
 #include "core/search_path.h"
 #include "governance/audit.h"
@@ -142,13 +143,15 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	aig_require_preload();
+	/* the job table cannot be written during recovery */
+	aig_standby_check_async();
 	aig_catalog_ensure();
 	aig_audit_prepare();
 	if (!aig_audit_db_served())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("async jobs run only in database \"%s\"", aig_database ? aig_database : ""),
-				 errhint("Set ai_gateway.database to this database, or call ai_complete() for a synchronous answer.")));
+				 errmsg("async jobs do not run in this database: the ai_gateway workers do not serve it"),
+				 errhint("Add it to ai_gateway.databases (or raise ai_gateway.max_databases), or call ai_complete() for a synchronous answer.")));
 	/*
 	 * The model is resolved now, in the caller's session: without one, the
 	 * caller's ai_gateway.default_route, not the worker's, is what runs.

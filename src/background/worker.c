@@ -1,40 +1,50 @@
 /*
- * worker.c — the ai_gateway background worker.
+ * worker.c — the per-database ai_gateway workers and the hooks that stop them.
  *
- * Two workers, registered at preload.  The "ai_gateway shadow worker" sends
- * shadow copies of calls (shadow_worker.c).  The "ai_gateway worker",  connected to ai_gateway.database.
- * Every ai_gateway.audit_flush_ms (or sooner, when callers wake it) it
- * writes the queued audit records to ai_gateway.audit_log in one
+ * The launcher (launcher.c) starts three workers per served database,
+ * all entering aig_worker_main with their slot (core/dbslots.h) and role:
+ * the "ai_gateway shadow worker" sends shadow copies of calls
+ * (shadow_worker.c), the "ai_gateway job worker" runs async jobs
+ * (jobs.c), and the "ai_gateway worker", the main one: every
+ * ai_gateway.audit_flush_ms (or sooner, when callers wake it) it writes
+ * its database's queued audit records to ai_gateway.audit_log in one
  * transaction; every ai_gateway.quota_persist_ms it saves quota usage;
  * every 250 ms it sends breaker and error-rate alerts (alerts.c); once a
  * minute it deletes audit rows older than ai_gateway.audit_retention and
- * expired rows of the response cache.
- * At start it loads the saved quota usage.
+ * expired rows of the response cache.  At start it loads the saved quota
+ * usage.  It also tells the launcher whether the extension is installed:
+ * at its start (the launcher starts the other two only then) and when
+ * it disappears (DROP EXTENSION), when it exits and the launcher stops
+ * the others.
  *
- * DROP DATABASE (or a rename) of the worker's database would wait for the
- * worker's connection and fail; a ProcessUtility hook stops the worker
- * first — it writes what is queued and exits — and the postmaster starts
- * it again after bgw_restart_time, connecting once the database exists.
- * After a DROP DATABASE the same hook frees the dropped database's entries
- * in the shared target state, statistics, quota usage and rate buckets.
+ * DROP DATABASE (or a rename, a SET TABLESPACE, a CREATE DATABASE copying
+ * it) of a served database would wait for the workers' connections and
+ * fail; a ProcessUtility hook pauses the
+ * launcher for that database and stops its workers first — the main one
+ * writes what is queued and exits.  After a DROP DATABASE the same hook
+ * frees the dropped database's entries in the shared target state,
+ * statistics, quota usage and rate buckets.  After CREATE EXTENSION
+ * ai_gateway commits, a transaction callback registers the database so
+ * the launcher starts its workers.
  *
  * Lifecycle: SIGHUP reloads the configuration; SIGTERM (fast shutdown)
- * makes it write what is queued and exit; postmaster death ends it; a
- * crash restarts it after 5 s.  Errors are logged as they happen and the
- * loop goes on; the audit writer (governance/audit_writer.c) sets aside a
- * record the database refuses and backs off on transient failures, so no
- * record holds the queue.
- * Until the extension exists in its database it only waits.
+ * makes the main worker write what is queued and exit; postmaster death
+ * ends them; the launcher starts a worker that exited again after 5 s.
+ * Errors are logged as they happen and the loop goes on; the audit writer
+ * (governance/audit_writer.c) sets aside a record the database refuses
+ * and backs off on transient failures, so no record holds the queue.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "nodes/parsenodes.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -47,6 +57,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "core/dbslots.h"
 #include "core/preload.h"
 #include "background/worker.h"
 #include "governance/audit.h"
@@ -83,16 +94,16 @@ worker_detach(int code, Datum arg)
 
 static ProcessUtility_hook_type prev_utility_hook = NULL;
 
-/* Stop the worker and wait (up to 10 s) until it has let go of its database. */
+/* Stop db's worker of role and wait (up to 10 s) until it has let go of its database. */
 static void
-stop_one(int (*pid_of) (void))
+stop_one(Oid db, AigDbRole role)
 {
-	int			pid = pid_of();
+	int			pid = aig_dbslot_pid(db, role);
 
 	if (pid <= 0)
 		return;
 	kill(pid, SIGTERM);
-	for (int i = 0; i < 1000 && pid_of() == pid; i++)
+	for (int i = 0; i < 1000 && aig_dbslot_pid(db, role) == pid; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
 		pg_usleep(10000);
@@ -100,25 +111,41 @@ stop_one(int (*pid_of) (void))
 }
 
 /*
- * Before DROP DATABASE or ALTER DATABASE ... RENAME of the workers'
- * database: stop the workers, so the statement does not wait on their
- * connections.  Only for a caller the server's own check will let through
- * (the database's owner, or a superuser): anyone else's statement fails
- * with "must be owner" and must not take the workers down on its way.
+ * Before DROP DATABASE or ALTER DATABASE ... RENAME of a database the
+ * workers serve: keep the launcher from starting them again for a while
+ * and stop them, so the statement does not wait on their connections.
+ * Only for a caller the server's own check will let through (the
+ * database's owner, or a superuser): anyone else's statement fails with
+ * "must be owner" and must not take the workers down on its way.
  */
 static void
 stop_worker_for(const char *dbname)
 {
 	Oid			db;
 
-	if (dbname == NULL || aig_database == NULL || strcmp(dbname, aig_database) != 0)
+	if (dbname == NULL)
 		return;
 	db = get_database_oid(dbname, true);
-	if (!OidIsValid(db) || !aig_database_ownercheck(db, GetUserId()))
+	if (!OidIsValid(db) || aig_dbslot_of(db, NULL) < 0 ||
+		!aig_database_ownercheck(db, GetUserId()))
 		return;
-	stop_one(aig_shadow_worker_pid);
-	stop_one(aig_jobs_worker_pid);
-	stop_one(aig_audit_worker_pid);
+	aig_dbslot_pause(db, 10000);
+	stop_one(db, AIG_ROLE_SHADOW);
+	stop_one(db, AIG_ROLE_JOBS);
+	stop_one(db, AIG_ROLE_MAIN);
+}
+
+/* CREATE EXTENSION ai_gateway in this transaction: the database its slot at commit. */
+static Oid	claim_at_commit = InvalidOid;
+
+static void
+claim_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && OidIsValid(claim_at_commit))
+		(void) aig_dbslot_claim(claim_at_commit, NULL);
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+		claim_at_commit = InvalidOid;
 }
 
 static void
@@ -137,6 +164,24 @@ aig_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	else if (IsA(parsetree, RenameStmt) &&
 			 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
 		stop_worker_for(((RenameStmt *) parsetree)->subname);
+	else if (IsA(parsetree, AlterDatabaseStmt) || IsA(parsetree, CreatedbStmt))
+	{
+		/* SET TABLESPACE of a served database, or a copy of it, want it to themselves too */
+		List	   *options = IsA(parsetree, CreatedbStmt) ?
+			((CreatedbStmt *) parsetree)->options : ((AlterDatabaseStmt *) parsetree)->options;
+		ListCell   *lc;
+
+		foreach(lc, options)
+		{
+			DefElem    *opt = lfirst_node(DefElem, lc);
+
+			if (IsA(parsetree, AlterDatabaseStmt) && strcmp(opt->defname, "tablespace") == 0)
+				stop_worker_for(((AlterDatabaseStmt *) parsetree)->dbname);
+			else if (IsA(parsetree, CreatedbStmt) && strcmp(opt->defname, "template") == 0 &&
+					 opt->arg != NULL)
+				stop_worker_for(defGetString(opt));
+		}
+	}
 
 	if (prev_utility_hook)
 		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,
@@ -144,6 +189,12 @@ aig_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
+
+	/* the launcher starts this database's workers once the extension is committed */
+	if (IsA(parsetree, CreateExtensionStmt) &&
+		strcmp(((CreateExtensionStmt *) parsetree)->extname, "ai_gateway") == 0 &&
+		aig_database_allowed(get_database_name(MyDatabaseId)))
+		claim_at_commit = MyDatabaseId;
 
 	/* dropped (an error would not get here): its shared entries go too */
 	if (OidIsValid(dropped))
@@ -154,6 +205,7 @@ aig_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	}
 }
 
+/* At preload: the hooks, and the launcher (which starts the per-database workers). */
 void
 aig_register_worker(void)
 {
@@ -161,25 +213,15 @@ aig_register_worker(void)
 
 	prev_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = aig_utility_hook;
+	RegisterXactCallback(claim_xact_callback, NULL);
 	memset(&bgw, 0, sizeof(bgw));
 	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	bgw.bgw_restart_time = 5;
 	strlcpy(bgw.bgw_library_name, "ai_gateway", BGW_MAXLEN);
-	strlcpy(bgw.bgw_function_name, "aig_worker_main", BGW_MAXLEN);
-	strlcpy(bgw.bgw_name, "ai_gateway worker", BGW_MAXLEN);
-	strlcpy(bgw.bgw_type, "ai_gateway worker", BGW_MAXLEN);
-	bgw.bgw_main_arg = Int32GetDatum(0);
-	RegisterBackgroundWorker(&bgw);
-
-	strlcpy(bgw.bgw_name, "ai_gateway shadow worker", BGW_MAXLEN);
-	strlcpy(bgw.bgw_type, "ai_gateway shadow worker", BGW_MAXLEN);
-	bgw.bgw_main_arg = Int32GetDatum(1);
-	RegisterBackgroundWorker(&bgw);
-
-	strlcpy(bgw.bgw_name, "ai_gateway job worker", BGW_MAXLEN);
-	strlcpy(bgw.bgw_type, "ai_gateway job worker", BGW_MAXLEN);
-	bgw.bgw_main_arg = Int32GetDatum(2);
+	strlcpy(bgw.bgw_function_name, "aig_launcher_main", BGW_MAXLEN);
+	strlcpy(bgw.bgw_name, "ai_gateway launcher", BGW_MAXLEN);
+	strlcpy(bgw.bgw_type, "ai_gateway launcher", BGW_MAXLEN);
 	RegisterBackgroundWorker(&bgw);
 }
 
@@ -204,6 +246,9 @@ typedef enum Job
 
 #define ALERT_SCAN_MS 250
 
+/* the last round found the extension missing in this database */
+static bool extension_absent = false;
+
 static bool
 run_job(Job job, MemoryContext cxt)
 {
@@ -215,7 +260,8 @@ run_job(Job job, MemoryContext cxt)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		if (!extension_present())
+		extension_absent = !extension_present();
+		if (extension_absent)
 			ok = false;
 		else
 		{
@@ -282,37 +328,44 @@ aig_worker_main(Datum arg)
 	TimestampTz last_alerts = 0;
 	bool		loaded = false;
 
+	int			slot = DatumGetInt32(arg) / AIG_DB_NROLES;
+	AigDbRole	role = DatumGetInt32(arg) % AIG_DB_NROLES;
+	Oid			db;
+
+	memcpy(&db, MyBgworkerEntry->bgw_extra, sizeof(db));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	if (DatumGetInt32(arg) == 2)
+	/* the shadow and job workers: die() ends in-flight requests at once */
+	pqsignal(SIGTERM, role == AIG_ROLE_MAIN ? worker_sigterm : die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(db, InvalidOid, 0);
+	pgstat_report_appname(role == AIG_ROLE_MAIN ? "ai_gateway worker" :
+						  role == AIG_ROLE_SHADOW ? "ai_gateway shadow worker" :
+						  "ai_gateway job worker");
+	/* another one of this role runs, or the slot is no longer this database's */
+	if (!aig_dbslot_attach(slot, role, db))
+		proc_exit(0);
+	aig_audit_prepare_worker();
+	if (role == AIG_ROLE_JOBS)
 	{
-		/* the job worker: die() ends in-flight requests at once */
-		pqsignal(SIGTERM, die);
-		BackgroundWorkerUnblockSignals();
-		BackgroundWorkerInitializeConnection(aig_database, NULL, 0);
-		pgstat_report_appname("ai_gateway job worker");
 		aig_jobs_worker_loop(&got_sigterm);
 		proc_exit(1);
 	}
-	if (DatumGetInt32(arg) == 1)
+	if (role == AIG_ROLE_SHADOW)
 	{
-		/* the shadow worker: die() ends an in-flight request at once */
-		pqsignal(SIGTERM, die);
-		BackgroundWorkerUnblockSignals();
-		BackgroundWorkerInitializeConnection(aig_database, NULL, 0);
-		pgstat_report_appname("ai_gateway shadow worker");
 		aig_shadow_worker_loop(&got_sigterm);
 		proc_exit(1);
 	}
-	pqsignal(SIGTERM, worker_sigterm);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(aig_database, NULL, 0);
-	pgstat_report_appname("ai_gateway worker");
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "ai_gateway worker", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);
 	aig_audit_set_worker(MyLatch, MyDatabaseId);
 	before_shmem_exit(worker_detach, 0);
-	ereport(LOG, (errmsg("ai_gateway worker started in database \"%s\"", aig_database)));
+	/* is the extension here?  If not, say so (the launcher frees the slot) and go */
+	(void) run_job(JOB_ALERTS, cxt);
+	aig_dbslot_set_present(slot, !extension_absent);
+	if (extension_absent)
+		proc_exit(0);
+	ereport(LOG, (errmsg("ai_gateway worker started in database %u", MyDatabaseId)));
 
 	while (!got_sigterm)
 	{
@@ -346,6 +399,12 @@ aig_worker_main(Datum arg)
 		{
 			run_job(JOB_ALERTS, cxt);
 			last_alerts = now;
+		}
+		if (extension_absent)
+		{
+			/* DROP EXTENSION: the launcher stops the other workers and frees the slot */
+			aig_dbslot_set_present(slot, false);
+			break;
 		}
 		if (TimestampDifferenceExceeds(last_retention, now, 60 * 1000))
 		{

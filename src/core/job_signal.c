@@ -1,9 +1,7 @@
 /*
- * job_signal.c — the async job worker's latch and pid in shared memory
- * (job_signal.h).
- *
- * Locking: a spinlock guards both fields; setting the latch happens after
- * it is released.
+ * job_signal.c — waking the async job worker of this database
+ * (job_signal.h): its latch and pid are in its database's slot
+ * (core/dbslots.h).
  */
 #include "postgres.h"
 
@@ -13,6 +11,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 
+#include "core/dbslots.h"
 #include "core/job_signal.h"
 
 /* GUC ai_gateway.max_queued_jobs_per_role (defined in background/jobs_gucs.c) */
@@ -21,81 +20,34 @@ int			aig_max_queued_jobs_per_role = 10000;
 /* GUC ai_gateway.job_max_request_kb (defined in background/jobs_gucs.c) */
 int			aig_job_max_request_kb = 4096;
 
-typedef struct JobsShared
-{
-	slock_t		mutex;
-	Latch	   *latch;
-	int			pid;
-} JobsShared;
-
-static JobsShared *js = NULL;
-
+/* Nothing of its own: the job worker's latch and pid are in its database's slot. */
 Size
 aig_jobs_shmem_size(void)
 {
-	return sizeof(JobsShared);
+	return 0;
 }
 
 void
 aig_jobs_shmem_startup(void)
 {
-	bool		found;
-
-	js = ShmemInitStruct("ai_gateway jobs", sizeof(JobsShared), &found);
-	if (!found)
-	{
-		SpinLockInit(&js->mutex);
-		js->latch = NULL;
-		js->pid = 0;
-	}
 }
 
-/* The worker's latch, set if it runs. */
+/* This database's job worker's latch, set if it runs. */
 void
 aig_jobs_wake(void)
 {
-	Latch	   *l;
-
-	if (js == NULL)
-		return;
-	SpinLockAcquire(&js->mutex);
-	l = js->latch;
-	SpinLockRelease(&js->mutex);
-	if (l)
-		SetLatch(l);
+	aig_dbslot_wake(MyDatabaseId, AIG_ROLE_JOBS);
 }
 
-/* The worker exits: nobody to wake. */
-static void
-jobs_detach(int code, Datum arg)
-{
-	SpinLockAcquire(&js->mutex);
-	js->latch = NULL;
-	js->pid = 0;
-	SpinLockRelease(&js->mutex);
-}
-
-/* The worker starts: its latch and pid are published until it exits. */
+/* The worker attached itself to its slot when it started (background/launcher.c). */
 void
 aig_jobs_worker_attach(void)
 {
-	SpinLockAcquire(&js->mutex);
-	js->latch = MyLatch;
-	js->pid = MyProcPid;
-	SpinLockRelease(&js->mutex);
-	before_shmem_exit(jobs_detach, 0);
 }
 
-/* The worker's pid, 0 when it does not run. */
+/* This database's job worker's pid, 0 when it does not run. */
 int
 aig_jobs_worker_pid(void)
 {
-	int			pid;
-
-	if (js == NULL)
-		return 0;
-	SpinLockAcquire(&js->mutex);
-	pid = js->pid;
-	SpinLockRelease(&js->mutex);
-	return pid;
+	return aig_dbslot_pid(MyDatabaseId, AIG_ROLE_JOBS);
 }

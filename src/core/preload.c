@@ -1,5 +1,6 @@
 /*
- * preload.c — the preload requirement and ai_gateway.database.
+ * preload.c — the preload requirement and ai_gateway.database (the older
+ * name of the allow-list ai_gateway.databases, core/dbslots.c).
  *
  * Shared state needs shared_preload_libraries.  Loading the library any
  * other way still defines the GUCs (so postgresql.conf entries are
@@ -26,10 +27,10 @@ aig_preload_define_gucs(void)
 	/* PGC_POSTMASTER: defined only while preloading */
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomStringVariable("ai_gateway.database",
-								   "Database the ai_gateway background workers connect to.",
+								   "Older name of ai_gateway.databases: databases the ai_gateway workers may serve; empty: every database.",
 								   NULL,
 								   &aig_database,
-								   "postgres",
+								   "",
 								   PGC_POSTMASTER,
 								   0,
 								   NULL, NULL, NULL);

@@ -8,7 +8,7 @@
 
 #include "postgres.h"
 
-/* ai_gateway.database: the database the background workers connect to */
+/* ai_gateway.database: older name of the allow-list ai_gateway.databases (dbslots.h) */
 extern char *aig_database;
 
 /* set by _PG_init when loaded through shared_preload_libraries */

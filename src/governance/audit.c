@@ -33,10 +33,14 @@
  * batch in flight.  When the queue is full a caller waits up to
  * ai_gateway.audit_wait_ms for the worker; after that the record is dropped
  * and counted (ai_gateway.audit_stats()), never silently.  Error paths
- * (PG_CATCH) do not wait.  Records of databases other than
- * ai_gateway.database, where the worker runs, are counted, not queued.
+ * (PG_CATCH) do not wait.  Each served database has its own queue (one
+ * per slot of core/dbslots.h, drained by that database's worker); records
+ * of a database no worker serves (not on ai_gateway.databases, or no slot
+ * free) are counted, not queued.
  * Records of denied calls (grant, quota, rate limit, policy) never wait
  * and are bounded per session and to half the queue (refusal_admitted()).
+ * On a hot standby (ai_gateway.standby_calls = 'unaudited') a record is not
+ * queued: it goes to the server log as JSON, counted (standby.c).
  *
  * This file is the producer side (queue, records, counters, GUCs); the
  * worker's writer is audit_writer.c; the SQL functions audit_stats() and
@@ -62,10 +66,12 @@
 #include "utils/timestamp.h"
 #include "utils/guc.h"
 
+#include "core/dbslots.h"
 #include "core/preload.h"
 #include "governance/audit.h"
 #include "governance/audit_internal.h"
 #include "governance/identity.h"
+#include "governance/standby.h"
 #include "base/compat.h"
 #include "mb/pg_wchar.h"
 
@@ -82,44 +88,108 @@ static char *record_buf = NULL;	/* malloc'd once: no palloc in error paths */
 
 #define AUDIT_TRANCHE "ai_gateway audit"
 
-/* Shared memory needed: the queue header and audit_queue_kb of records. */
+/*
+ * One queue per database slot (core/dbslots.h), each with audit_queue_kb
+ * of records and its own lock, and one header without a ring that only
+ * counts the records of databases no worker serves.
+ */
+static char *queues = NULL;
+static Size queue_stride = 0;
+static AigAuditQueue *unserved = NULL;
+static int	my_slot = -1;		/* this backend's database's slot, -1: none */
+static uint64 my_gen = 0;
+
+static Size
+one_queue_size(void)
+{
+	return MAXALIGN(add_size(offsetof(AigAuditQueue, data), (Size) aig_audit_queue_kb * 1024));
+}
+
+/* Shared memory needed: a queue per database slot, and the unserved header. */
 Size
 aig_audit_shmem_size(void)
 {
-	return add_size(offsetof(AigAuditQueue, data), (Size) aig_audit_queue_kb * 1024);
+	return add_size(mul_size(one_queue_size(), aig_max_databases),
+					MAXALIGN(offsetof(AigAuditQueue, data)));
 }
 
-/* Ask for the queue's lock (from the shmem request hook). */
+/* Ask for the queues' locks (from the shmem request hook). */
 void
 aig_audit_shmem_request(void)
 {
-	RequestNamedLWLockTranche(AUDIT_TRANCHE, 1);
+	RequestNamedLWLockTranche(AUDIT_TRANCHE, aig_max_databases + 1);
 }
 
-/* Create or attach the queue; caller holds AddinShmemInitLock. */
+/* A queue's header as new, for database db under generation gen (its lock is set). */
+static void
+queue_reset(AigAuditQueue *q, uint64 size, Oid db, uint64 gen)
+{
+	q->head = q->tail = 0;
+	q->size = size;
+	q->dbid = db;
+	q->gen = gen;
+	q->worker_latch = NULL;
+	q->worker_dbid = InvalidOid;
+	q->worker_pid = 0;
+	q->last_set_aside[0] = '\0';
+	pg_atomic_init_u64(&q->enqueued, 0);
+	pg_atomic_init_u64(&q->written, 0);
+	pg_atomic_init_u64(&q->dropped_full, 0);
+	pg_atomic_init_u64(&q->dropped_other_db, 0);
+	pg_atomic_init_u64(&q->waits, 0);
+	pg_atomic_init_u64(&q->set_aside, 0);
+	pg_atomic_init_u64(&q->set_aside_lost, 0);
+	pg_atomic_init_u64(&q->refusals_suppressed, 0);
+	pg_atomic_init_u64(&q->logged_on_standby, 0);
+}
+
+static AigAuditQueue *
+queue_at(int slot)
+{
+	return (AigAuditQueue *) (queues + queue_stride * slot);
+}
+
+/* Create or attach the queues; caller holds AddinShmemInitLock. */
 void
 aig_audit_shmem_startup(void)
 {
 	bool		found;
 
-	queue = ShmemInitStruct("ai_gateway audit queue", aig_audit_shmem_size(), &found);
+	queue_stride = one_queue_size();
+	queues = ShmemInitStruct("ai_gateway audit queue", aig_audit_shmem_size(), &found);
+	unserved = (AigAuditQueue *) (queues + queue_stride * aig_max_databases);
 	if (!found)
 	{
-		queue->lock = &(GetNamedLWLockTranche(AUDIT_TRANCHE))->lock;
-		queue->head = queue->tail = 0;
-		queue->size = (uint64) aig_audit_queue_kb * 1024;
-		queue->worker_latch = NULL;
-		queue->worker_dbid = InvalidOid;
-		queue->last_set_aside[0] = '\0';
-		pg_atomic_init_u64(&queue->enqueued, 0);
-		pg_atomic_init_u64(&queue->written, 0);
-		pg_atomic_init_u64(&queue->dropped_full, 0);
-		pg_atomic_init_u64(&queue->dropped_other_db, 0);
-		pg_atomic_init_u64(&queue->waits, 0);
-		pg_atomic_init_u64(&queue->set_aside, 0);
-		pg_atomic_init_u64(&queue->set_aside_lost, 0);
-		pg_atomic_init_u64(&queue->refusals_suppressed, 0);
+		LWLockPadded *locks = GetNamedLWLockTranche(AUDIT_TRANCHE);
+
+		for (int i = 0; i <= aig_max_databases; i++)
+		{
+			AigAuditQueue *q = i < aig_max_databases ? queue_at(i) : unserved;
+
+			q->lock = &locks[i].lock;
+			queue_reset(q, i < aig_max_databases ? (uint64) aig_audit_queue_kb * 1024 : 0,
+						InvalidOid, 0);
+		}
 	}
+	queue = unserved;
+}
+
+/*
+ * Is the current queue this backend's database's, under the slot's current
+ * generation?  A slot the launcher freed and gave to a database again is
+ * set up anew by whoever comes first.  Caller holds queue->lock exclusive.
+ */
+static bool
+queue_bind(void)
+{
+	if (queue == unserved || my_slot < 0)
+		return false;
+	if (queue->gen == my_gen && queue->dbid == MyDatabaseId)
+		return true;
+	if (!aig_dbslot_current(my_slot, MyDatabaseId, my_gen))
+		return false;
+	queue_reset(queue, queue->size, MyDatabaseId, my_gen);
+	return true;
 }
 
 /*
@@ -309,42 +379,76 @@ refusal_admitted(void)
 	return true;
 }
 
-/* Is this backend's database the worker's?  -1 until aig_audit_prepare(). */
+/* Is this backend's database on the allow-list?  -1 until aig_audit_prepare(). */
 static int	audited_db = -1;
+static bool warned_full = false;
 
 /*
  * Called at the start of every call, in a normal transaction state, so the
- * error path never needs a catalog lookup.  Warns once per backend when
- * this database is not the one the worker writes to.
+ * error path never needs a catalog lookup: finds (or claims, which starts
+ * its workers) this database's slot.  Warns once per backend when this
+ * database is not on the allow-list, or when every slot is taken.
  */
 void
 aig_audit_prepare(void)
 {
-	char	   *db;
-
-	if (audited_db >= 0)
-		return;
-	db = get_database_name(MyDatabaseId);
-	audited_db = (db != NULL && aig_database != NULL && strcmp(db, aig_database) == 0) ? 1 : 0;
-	if (!audited_db)
+	if (audited_db < 0)
+	{
+		audited_db = aig_database_allowed(get_database_name(MyDatabaseId)) ? 1 : 0;
+		if (!audited_db)
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("ai_gateway workers do not serve this database"),
+					 errdetail("Calls in this database are not audited; ai_gateway.databases is \"%s\".",
+							   aig_databases && aig_databases[0] ? aig_databases :
+							   (aig_database ? aig_database : "")),
+					 errhint("Add this database to ai_gateway.databases in postgresql.conf (or empty it), and restart the server.")));
+	}
+	my_slot = audited_db == 1 ? aig_dbslot_claim(MyDatabaseId, &my_gen) : -1;
+	queue = my_slot >= 0 ? queue_at(my_slot) : unserved;
+	if (audited_db == 1 && my_slot < 0 && !warned_full)
+	{
+		warned_full = true;
 		ereport(WARNING,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("ai_gateway audit log is written only in database \"%s\"",
-						aig_database ? aig_database : ""),
-				 errdetail("Calls in this database are not audited."),
-				 errhint("Set ai_gateway.database to this database in postgresql.conf, or use the extension there.")));
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("ai_gateway serves at most %d databases, and all of them are taken", aig_max_databases),
+				 errdetail("Calls in this database are not audited until a slot is free."),
+				 errhint("Raise ai_gateway.max_databases (and max_worker_processes) and restart the server.")));
+	}
 }
 
+/* The per-database workers: their database's slot, set by the launcher. */
 void
 aig_audit_prepare_worker(void)
 {
 	audited_db = 1;
+	my_slot = aig_dbslot_of(MyDatabaseId, &my_gen);
+	queue = my_slot >= 0 ? queue_at(my_slot) : unserved;
 }
 
 bool
 aig_audit_db_served(void)
 {
-	return audited_db == 1;
+	return audited_db == 1 && my_slot >= 0;
+}
+
+int
+aig_audit_slot(uint64 *gen)
+{
+	if (gen)
+		*gen = my_gen;
+	return my_slot;
+}
+
+/* Point at this database's queue without claiming a slot (for the SQL functions). */
+static void
+locate(void)
+{
+	if (my_slot < 0 && audited_db != 0)
+	{
+		my_slot = aig_dbslot_of(MyDatabaseId, &my_gen);
+		queue = my_slot >= 0 ? queue_at(my_slot) : unserved;
+	}
 }
 
 void
@@ -358,7 +462,7 @@ aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
 
 	if (queue == NULL)
 		return;
-	if (audited_db == 0)
+	if (audited_db == 0 || queue == unserved)
 	{
 		pg_atomic_fetch_add_u64(&queue->dropped_other_db, 1);
 		return;
@@ -400,6 +504,14 @@ aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
 		}
 		may_wait = false;
 	}
+	/* a standby has no worker and cannot write: the record goes to the server log */
+	if (aig_on_standby())
+	{
+		aig_standby_log_record(rec, may_wait);
+		/* one server-wide count: it outlives the slots a promotion assigns */
+		pg_atomic_fetch_add_u64(&unserved->logged_on_standby, 1);
+		return;
+	}
 	len = serialize(rec);
 
 	for (;;)
@@ -407,6 +519,13 @@ aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
 		bool		done = false;
 
 		LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+		if (!queue_bind())
+		{
+			/* the slot went to another database (the extension was dropped) */
+			LWLockRelease(queue->lock);
+			pg_atomic_fetch_add_u64(&unserved->dropped_other_db, 1);
+			return;
+		}
 		if (queue->size - (queue->head - queue->tail) >= len)
 		{
 			aig_audit_ring_copy(queue->head, record_buf, len, true);
@@ -446,7 +565,16 @@ aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait)
 void
 aig_audit_set_worker(Latch *latch, Oid dbid)
 {
+	if (latch)
+		aig_audit_prepare_worker();
+	if (queue == unserved)
+		return;
 	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+	if (latch && !queue_bind())
+	{
+		LWLockRelease(queue->lock);
+		return;
+	}
 	queue->worker_latch = latch;
 	queue->worker_dbid = dbid;
 	queue->worker_pid = latch ? MyProcPid : 0;
@@ -460,6 +588,7 @@ aig_audit_worker_pid(void)
 
 	if (queue == NULL)
 		return 0;
+	locate();
 	LWLockAcquire(queue->lock, LW_SHARED);
 	pid = queue->worker_pid;
 	LWLockRelease(queue->lock);
@@ -480,6 +609,7 @@ aig_audit_pending(void)
 void
 aig_audit_counters(AigAuditCounters *out)
 {
+	locate();
 	out->enqueued = pg_atomic_read_u64(&queue->enqueued);
 	out->written = pg_atomic_read_u64(&queue->written);
 	out->dropped_full = pg_atomic_read_u64(&queue->dropped_full);
@@ -488,6 +618,7 @@ aig_audit_counters(AigAuditCounters *out)
 	out->set_aside = pg_atomic_read_u64(&queue->set_aside);
 	out->set_aside_lost = pg_atomic_read_u64(&queue->set_aside_lost);
 	out->refusals_suppressed = pg_atomic_read_u64(&queue->refusals_suppressed);
+	out->logged_on_standby = pg_atomic_read_u64(&unserved->logged_on_standby);
 	LWLockAcquire(queue->lock, LW_SHARED);
 	strlcpy(out->last_set_aside, queue->last_set_aside, sizeof(out->last_set_aside));
 	out->queued_bytes = queue->head - queue->tail;
@@ -501,6 +632,7 @@ aig_audit_queue_head(void)
 {
 	uint64		head;
 
+	locate();
 	LWLockAcquire(queue->lock, LW_SHARED);
 	head = queue->head;
 	LWLockRelease(queue->lock);

@@ -60,10 +60,12 @@ extern void aig_audit_enqueue(const AigAuditRecord *rec, bool may_wait);
 
 /* At the start of each call (normal state): where do this database's records go? */
 extern void aig_audit_prepare(void);
-/* Workers of ai_gateway.database: its records are served. */
+/* The per-database workers: their database's records are served. */
 extern void aig_audit_prepare_worker(void);
 /* Are this database's records written (after aig_audit_prepare)? */
 extern bool aig_audit_db_served(void);
+/* This database's slot (core/dbslots.h) and its generation, -1 when unserved. */
+extern int	aig_audit_slot(uint64 *gen);
 
 /*
  * Worker side (audit_writer.c): aig_audit_drain() inserts queued records
@@ -94,6 +96,7 @@ typedef struct AigAuditCounters
 	uint64		set_aside;		/* refused by the database, not in audit_log */
 	uint64		set_aside_lost; /* of those, not kept in audit_rejects either */
 	uint64		refusals_suppressed;
+	uint64		logged_on_standby;	/* on a hot standby: in the server log, not queued */
 	char		last_set_aside[256];	/* "SQLSTATE: message" of the last one */
 	uint64		queued_bytes;
 	uint64		queue_bytes;

@@ -56,6 +56,8 @@ typedef struct AigAuditQueue
 	uint64		head;			/* under lock */
 	uint64		tail;			/* under lock */
 	uint64		size;
+	Oid			dbid;			/* under lock: the database whose records it holds */
+	uint64		gen;			/* under lock: the slot generation it was set up for */
 	Latch	   *worker_latch;	/* under lock; NULL when none */
 	Oid			worker_dbid;
 	int			worker_pid;
@@ -68,6 +70,7 @@ typedef struct AigAuditQueue
 	pg_atomic_uint64 set_aside;
 	pg_atomic_uint64 set_aside_lost;
 	pg_atomic_uint64 refusals_suppressed;
+	pg_atomic_uint64 logged_on_standby; /* written to the server log instead */
 	char		data[FLEXIBLE_ARRAY_MEMBER];
 } AigAuditQueue;
 

@@ -55,6 +55,7 @@
 #include "core/preload.h"
 #include "core/isolate.h"
 #include "governance/cache.h"
+#include "governance/standby.h"
 #include "core/search_path.h"
 
 int			aig_cache_ttl_s = 0;
@@ -250,7 +251,8 @@ aig_cache_prepare(AigRoute *route, const AigChatRequest *req, int opt_ttl_s,
 	int			scope;
 
 	key->ttl_s = effective_ttl(route, opt_ttl_s);
-	if (key->ttl_s <= 0)
+	/* a standby can neither read nor write the UNLOGGED table: no cache there */
+	if (key->ttl_s <= 0 || aig_on_standby())
 		return false;
 	scope = route->cache_scope >= 0 ? route->cache_scope : aig_cache_scope;
 	key->scope_role = scope == AIG_CACHE_SCOPE_GLOBAL ? InvalidOid : GetUserId();

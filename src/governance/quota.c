@@ -70,6 +70,7 @@
 #include "governance/audit.h"
 #include "governance/identity.h"
 #include "base/compat.h"
+#include "core/dbslots.h"
 #include "governance/quota.h"
 #include "governance/quota_internal.h"
 #include "core/search_path.h"
@@ -96,6 +97,25 @@ typedef struct BucketEntry
 #define QUOTA_TRANCHE "ai_gateway quota"
 
 QuotaShared *aig_quota_shared = NULL;
+
+bool
+aig_quota_usage_loaded(void)
+{
+	uint64		gen;
+	int			slot = aig_audit_slot(&gen);
+
+	return slot >= 0 && aig_quota_shared->loaded_gen[slot] == gen;
+}
+
+void
+aig_quota_set_usage_loaded(void)
+{
+	uint64		gen;
+	int			slot = aig_audit_slot(&gen);
+
+	if (slot >= 0)
+		aig_quota_shared->loaded_gen[slot] = gen;
+}
 HTAB	   *aig_quota_usage_hash = NULL;
 static HTAB *bucket_hash = NULL;
 
@@ -105,7 +125,7 @@ aig_quota_shmem_size(void)
 {
 	return add_size(add_size(hash_estimate_size(aig_max_quota_entries, sizeof(UsageEntry)),
 							 hash_estimate_size(aig_max_quota_entries, sizeof(BucketEntry))),
-					MAXALIGN(sizeof(QuotaShared)));
+					MAXALIGN(offsetof(QuotaShared, loaded_gen) + sizeof(uint64) * aig_max_databases));
 }
 
 /* Ask for the two locks (from the shmem request hook). */
@@ -122,14 +142,17 @@ aig_quota_shmem_startup(void)
 	HASHCTL		info;
 	bool		found;
 
-	aig_quota_shared = ShmemInitStruct("ai_gateway quota locks", sizeof(QuotaShared), &found);
+	aig_quota_shared = ShmemInitStruct("ai_gateway quota locks",
+									   offsetof(QuotaShared, loaded_gen) + sizeof(uint64) * aig_max_databases,
+									   &found);
 	if (!found)
 	{
 		LWLockPadded *locks = GetNamedLWLockTranche(QUOTA_TRANCHE);
 
 		aig_quota_shared->usage_lock = &locks[0].lock;
 		aig_quota_shared->bucket_lock = &locks[1].lock;
-		aig_quota_shared->usage_loaded = false;
+		for (int i = 0; i < aig_max_databases; i++)
+			aig_quota_shared->loaded_gen[i] = 0;
 	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(UsageKey);
@@ -309,7 +332,7 @@ aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 			mine[nmine++] = &quotas[i];
 
 	/* after a start or a crash, the saved usage counts before any call */
-	if (nmine > 0 && !aig_quota_shared->usage_loaded && aig_audit_db_served())
+	if (nmine > 0 && !aig_quota_usage_loaded() && aig_audit_db_served())
 		aig_quota_load_as_owner();
 	if (nmine > 0)
 	{
@@ -543,7 +566,7 @@ aig_quota_precheck(void)
 	for (int i = 0; i < nq && !any; i++)
 		any = aig_quota_applies_to_user(quotas[i].role_oid);
 	/* before the saved usage is loaded, only the reservation can tell */
-	if (!any || !aig_quota_shared->usage_loaded)
+	if (!any || !aig_quota_usage_loaded())
 		return;
 	now = aig_quota_unix_now();
 	LWLockAcquire(aig_quota_shared->usage_lock, LW_SHARED);

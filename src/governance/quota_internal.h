@@ -34,10 +34,15 @@ typedef struct UsageEntry
 
 typedef struct QuotaShared
 {
-	LWLock	   *usage_lock;		/* aig_quota_usage_hash and usage_loaded */
+	LWLock	   *usage_lock;		/* aig_quota_usage_hash and loaded_gen */
 	LWLock	   *bucket_lock;	/* bucket_hash */
-	bool		usage_loaded;	/* saved usage added to this shared memory? */
+	/* per database slot (core/dbslots.h): the generation whose saved usage was added */
+	uint64		loaded_gen[FLEXIBLE_ARRAY_MEMBER];
 } QuotaShared;
+
+/* Has this database's saved usage been added to shared memory (usage_lock held)?  Mark it so. */
+extern bool aig_quota_usage_loaded(void);
+extern void aig_quota_set_usage_loaded(void);
 
 extern QuotaShared *aig_quota_shared;
 extern HTAB *aig_quota_usage_hash;	/* UsageKey -> UsageEntry, under usage_lock */

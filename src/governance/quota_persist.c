@@ -94,14 +94,14 @@ aig_quota_load(void)
 {
 	int64		now = aig_quota_unix_now();
 
-	if (aig_quota_shared->usage_loaded)
+	if (aig_quota_usage_loaded())
 		return;
 	if (SPI_execute("SELECT role_oid, period, extract(epoch FROM window_start)::int8, "
 					"requests, tokens, cost_usd::float8 FROM ai_gateway.quota_usage",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.quota_usage");
 	LWLockAcquire(aig_quota_shared->usage_lock, LW_EXCLUSIVE);
-	if (aig_quota_shared->usage_loaded)
+	if (aig_quota_usage_loaded())
 	{
 		LWLockRelease(aig_quota_shared->usage_lock);
 		return;
@@ -146,7 +146,7 @@ aig_quota_load(void)
 		e->tokens += DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
 		e->cost += DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
 	}
-	aig_quota_shared->usage_loaded = true;
+	aig_quota_set_usage_loaded();
 	LWLockRelease(aig_quota_shared->usage_lock);
 }
 

@@ -14,8 +14,10 @@
  * counted (ai_gateway.audit_stats().shadow_dropped): shadow traffic is a
  * best-effort sample, the caller's call is never slowed down for it.  A
  * role holds at most AIG_SHADOW_ROLE_SLOTS of the slots, so one role's
- * burst of calls cannot crowd every other role's copies out.  Only
- * calls made in ai_gateway.database are shadowed.
+ * burst of calls cannot crowd every other role's copies out.  Each
+ * served database has its own queue (one per slot of core/dbslots.h) and
+ * its own shadow worker; calls in a database no worker serves are not
+ * shadowed.
  *
  * Locking: a spinlock (sq->mutex) guards the ring positions (head, tail)
  * and the worker's latch and pid; a pusher copies into its slot under it,
@@ -32,8 +34,10 @@
 #include "storage/spin.h"
 #include "utils/json.h"
 
+#include "core/dbslots.h"
 #include "governance/audit.h"
 #include "governance/identity.h"
+#include "governance/standby.h"
 #include "governance/shadow_queue.h"
 
 #define AIG_SHADOW_SLOTS 32
@@ -50,6 +54,7 @@ typedef struct ShadowSlot
 typedef struct ShadowQueue
 {
 	slock_t		mutex;
+	uint64		gen;			/* the database slot generation it serves */
 	uint64		head;
 	uint64		tail;
 	Latch	   *worker_latch;
@@ -60,37 +65,73 @@ typedef struct ShadowQueue
 	ShadowSlot	slots[AIG_SHADOW_SLOTS];
 } ShadowQueue;
 
+/* one queue per database slot (core/dbslots.h); sq: this backend's */
+static ShadowQueue *queues = NULL;
 static ShadowQueue *sq = NULL;
 
-/* Shared memory the queue needs. */
+/* Shared memory the queues need. */
 Size
 aig_shadow_shmem_size(void)
 {
-	return sizeof(ShadowQueue);
+	return mul_size(sizeof(ShadowQueue), aig_max_databases);
 }
 
-/* Create or attach the queue (postmaster, at shared-memory startup). */
+/* Create or attach the queues (postmaster, at shared-memory startup). */
 void
 aig_shadow_shmem_startup(void)
 {
 	bool		found;
 
-	sq = ShmemInitStruct("ai_gateway shadow queue", sizeof(ShadowQueue), &found);
+	queues = ShmemInitStruct("ai_gateway shadow queue", aig_shadow_shmem_size(), &found);
 	if (!found)
+		for (int i = 0; i < aig_max_databases; i++)
+		{
+			SpinLockInit(&queues[i].mutex);
+			queues[i].gen = 0;
+			queues[i].head = queues[i].tail = 0;
+			queues[i].worker_latch = NULL;
+			queues[i].worker_pid = 0;
+			pg_atomic_init_u64(&queues[i].queued, 0);
+			pg_atomic_init_u64(&queues[i].sent, 0);
+			pg_atomic_init_u64(&queues[i].dropped, 0);
+		}
+}
+
+/*
+ * Point sq at this database's queue; false when it has none.  A queue
+ * whose slot went to another database is set up anew by whoever comes
+ * first under the new generation.
+ */
+static bool
+locate(void)
+{
+	uint64		gen;
+	int			slot = aig_audit_slot(&gen);
+
+	sq = NULL;
+	if (queues == NULL || slot < 0)
+		return false;
+	sq = &queues[slot];
+	SpinLockAcquire(&sq->mutex);
+	if (sq->gen != gen)
 	{
-		SpinLockInit(&sq->mutex);
+		sq->gen = gen;
 		sq->head = sq->tail = 0;
 		sq->worker_latch = NULL;
-		pg_atomic_init_u64(&sq->queued, 0);
-		pg_atomic_init_u64(&sq->sent, 0);
-		pg_atomic_init_u64(&sq->dropped, 0);
+		sq->worker_pid = 0;
+		pg_atomic_write_u64(&sq->queued, 0);
+		pg_atomic_write_u64(&sq->sent, 0);
+		pg_atomic_write_u64(&sq->dropped, 0);
 	}
+	SpinLockRelease(&sq->mutex);
+	return true;
 }
 
 /* Queued, sent and dropped copies since the server started. */
 void
 aig_shadow_counters(AigShadowCounters *out)
 {
+	(void) locate();
 	out->queued = sq ? pg_atomic_read_u64(&sq->queued) : 0;
 	out->sent = sq ? pg_atomic_read_u64(&sq->sent) : 0;
 	out->dropped = sq ? pg_atomic_read_u64(&sq->dropped) : 0;
@@ -138,7 +179,7 @@ aig_shadow_enqueue(const AigRoute *route, const char *messages_json,
 {
 	const char *options = options_json;
 
-	if (sq == NULL || !aig_audit_db_served())
+	if (!aig_audit_db_served() || !locate())
 		return;
 	for (int i = 0; i < route->ntargets; i++)
 	{
@@ -147,6 +188,12 @@ aig_shadow_enqueue(const AigRoute *route, const char *messages_json,
 
 		if (!t->shadow)
 			continue;
+		/* no shadow worker runs during recovery: dropped, counted */
+		if (aig_on_standby())
+		{
+			pg_atomic_fetch_add_u64(&sq->dropped, 1);
+			continue;
+		}
 		initStringInfo(&job);
 		appendStringInfoString(&job, "{\"route\":");
 		escape_json(&job, route->name);
@@ -173,6 +220,8 @@ shadow_detach(int code, Datum arg)
 void
 aig_shadow_worker_attach(void)
 {
+	if (!locate())
+		elog(ERROR, "ai_gateway shadow worker: no slot for this database");
 	SpinLockAcquire(&sq->mutex);
 	sq->worker_latch = MyLatch;
 	sq->worker_pid = MyProcPid;
@@ -215,7 +264,7 @@ aig_shadow_worker_pid(void)
 {
 	int			pid;
 
-	if (sq == NULL)
+	if (!locate())
 		return 0;
 	SpinLockAcquire(&sq->mutex);
 	pid = sq->worker_pid;

@@ -17,6 +17,7 @@
 #include "base/compat.h"
 #include "core/catalog.h"
 #include "core/catalog_options.h"
+#include "core/dbslots.h"
 #include "core/preload.h"
 #include "core/secrets.h"
 #include "transport/http.h"
@@ -27,6 +28,7 @@
 #include "governance/audit.h"
 #include "governance/cache.h"
 #include "governance/policy.h"
+#include "governance/standby.h"
 #include "governance/quota.h"
 #include "governance/stats.h"
 #include "background/alerts.h"
@@ -54,6 +56,7 @@ _PG_init(void)
 	aig_stats_define_gucs();
 	aig_quota_define_gucs();
 	aig_preload_define_gucs();
+	aig_dbslots_define_gucs();
 	aig_router_define_gucs();
 	aig_http_define_gucs();
 	aig_attempt_define_gucs();
@@ -62,6 +65,7 @@ _PG_init(void)
 	aig_jobs_define_gucs();
 	aig_cache_define_gucs();
 	aig_alerts_define_gucs();
+	aig_standby_define_gucs();
 	AigMarkGUCPrefixReserved("ai_gateway");
 
 	if (!process_shared_preload_libraries_in_progress)

@@ -25,6 +25,7 @@
 #include "governance/quota.h"
 #include "governance/shadow_queue.h"
 #include "core/job_signal.h"
+#include "core/dbslots.h"
 #include "governance/stats.h"
 #include "governance/cache.h"
 
@@ -39,6 +40,7 @@ aig_shmem_size(void)
 {
 	Size		size = 0;
 
+	size = add_size(size, aig_dbslots_shmem_size());
 	size = add_size(size, aig_target_state_shmem_size());
 	size = add_size(size, aig_audit_shmem_size());
 	size = add_size(size, aig_quota_shmem_size());
@@ -72,6 +74,7 @@ aig_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	aig_dbslots_shmem_startup();
 	aig_target_state_shmem_startup();
 	aig_audit_shmem_startup();
 	aig_quota_shmem_startup();

@@ -32,7 +32,7 @@ BEGIN
     FOR g IN 1..current_setting('aig.n')::int LOOP
         BEGIN
             PERFORM ai_complete('x', 'nowhere/t' || g, NULL, '{"max_retries": 0}');
-        EXCEPTION WHEN sqlclient_unable_to_establish_sqlconnection THEN NULL;
+        EXCEPTION WHEN SQLSTATE 'UP001' THEN NULL;  -- provider unreachable
         END;
     END LOOP;
 END $$;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# other_database.sh — the extension in a database other than
-# ai_gateway.database: synchronous calls, batches, the cache and quotas
+# other_database.sh — the extension in a database not on the allow-list
+# (ai_gateway.database = 'aig_regression' in test/regress.conf): the
+# launcher starts no workers there; synchronous calls, batches, the cache and quotas
 # work; the first call of a session says in a WARNING that its calls are
 # not audited, and only once; async jobs are refused with 55000 and a hint;
 # no audit row appears.
@@ -16,9 +17,9 @@ SELECT (ai_chat('[{"role":"user","content":"c"}]', 'openai/m', '{"cache": true}'
 SELECT (ai_chat('[{"role":"user","content":"c"}]', 'openai/m', '{"cache": true}'))->>'cached';
 SQL
 )
-[ "$(echo "$out" | grep -c '^WARNING:  ai_gateway audit log is written only in database "aig_regression"')" = 1 ] ||
+[ "$(echo "$out" | grep -c '^WARNING:  ai_gateway workers do not serve this database')" = 1 ] ||
 	{ echo "$out"; fail "expected exactly one WARNING about the audit log"; }
-echo "$out" | grep -q '^HINT:  Set ai_gateway.database to this database' || { echo "$out"; fail "no hint"; }
+echo "$out" | grep -q '^HINT:  Add this database to ai_gateway.databases' || { echo "$out"; fail "no hint"; }
 echo "$out" | grep -q '^mock reply from openai m: two$' || { echo "$out"; fail "synchronous call failed"; }
 [ "$(echo "$out" | grep -v '^\(WARNING\|DETAIL\|HINT\)' | tail -3 | tr '\n' ' ')" = "2 false true " ] ||
 	{ echo "$out"; fail "batch or cache failed"; }
@@ -26,7 +27,7 @@ pass "synchronous calls, a batch and the cache work; one WARNING says calls are 
 
 out=$(aig_psql "$PGPORT" -d "$DB" -At -c "SET client_min_messages = error" \
 	-c "SELECT ai_complete_async('x', 'openai/m')" 2>&1 || true)
-echo "$out" | grep -q 'async jobs run only in database "aig_regression"' || { echo "$out"; fail "async not refused clearly"; }
+echo "$out" | grep -q 'async jobs do not run in this database' || { echo "$out"; fail "async not refused clearly"; }
 out=$(aig_psql "$PGPORT" -d "$DB" -At -v VERBOSITY=verbose -c "SET client_min_messages = error" \
 	-c "\\set VERBOSITY verbose" -c "SELECT ai_complete_async('x', 'openai/m')" 2>&1 || true)
 echo "$out" | grep -q '55000' || { echo "$out"; fail "async refusal is not 55000"; }
@@ -35,5 +36,7 @@ pass "ai_complete_async is refused with 55000 and a hint"
 sleep 0.3
 n=$(aig_psql "$PGPORT" -d "$DB" -At -c "SELECT count(*) FROM ai_gateway.audit_log")
 [ "$n" = 0 ] || fail "$n audit rows in a database the worker does not serve"
-pass "no audit rows appear there"
+n=$(aig_psql "$PGPORT" -d postgres -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'ai_gateway%' AND datname = '$DB'")
+[ "$n" = 0 ] || fail "$n workers in a database not on the allow-list"
+pass "no audit rows appear there, no workers run there"
 aig_psql "$PGPORT" -d postgres -c "DROP DATABASE $DB" >/dev/null

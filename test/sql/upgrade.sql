@@ -54,8 +54,17 @@ SELECT count(*) > 100 AS fingerprinted FROM fresh;
 SELECT ai_complete_async('before drop', 'ollama/u-model') > 0 AS queued;
 SELECT ai_complete('before drop', 'ollama/u-model') IS NOT NULL AS called;
 DROP EXTENSION ai_gateway;
--- the workers stay up, idle, and pick the extension up again when it returns
-SELECT pg_sleep(0.5);
+-- the database's workers exit (only the launcher stays); CREATE EXTENSION
+-- starts them again, no restart needed
+DO $$
+BEGIN
+    FOR i IN 1..100 LOOP
+        EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity
+                              WHERE backend_type LIKE 'ai_gateway%' AND backend_type <> 'ai_gateway launcher');
+        PERFORM pg_sleep(0.1);
+        PERFORM pg_stat_clear_snapshot();
+    END LOOP;
+END $$;
 SELECT backend_type, datname FROM pg_stat_activity
 WHERE backend_type LIKE 'ai_gateway%' ORDER BY backend_type;
 
@@ -75,6 +84,17 @@ SELECT extversion FROM pg_extension WHERE extname = 'ai_gateway';
 SELECT (ai_chat('[{"role":"user","content":"updated"}]', 'ollama/u-model', '{"cache": true}'))->'cached' AS first,
        (ai_chat('[{"role":"user","content":"updated"}]', 'ollama/u-model', '{"cache": true}'))->'cached' AS second;
 -- the workers serve the new objects: the audit log and the job queue
+DO $$
+BEGIN
+    FOR i IN 1..100 LOOP
+        EXIT WHEN (SELECT count(*) FROM pg_stat_activity
+                   WHERE backend_type LIKE 'ai_gateway%' AND datname = current_database()) = 3;
+        PERFORM pg_sleep(0.1);
+        PERFORM pg_stat_clear_snapshot();
+    END LOOP;
+END $$;
+SELECT backend_type, datname FROM pg_stat_activity
+WHERE backend_type LIKE 'ai_gateway%' AND datname IS NOT NULL ORDER BY backend_type;
 SELECT ai_gateway.audit_flush() AS flushed;
 SELECT count(*) >= 3 AS audited FROM ai_gateway.audit_log WHERE model = 'u-model';
 SELECT ai_complete_async('after update', 'ollama/u-model') AS job \gset
