@@ -456,3 +456,132 @@ CREATE VIEW ai_gateway.progress AS SELECT * FROM ai_gateway.progress_now();
 COMMENT ON VIEW ai_gateway.progress IS
     'Backends calling providers now: a call, a batch or chunked embeddings, with items total/done/failed, requests in flight and the provider last sent to (rows of roles the caller has the privileges of; pg_read_all_stats sees all)';
 GRANT SELECT ON ai_gateway.progress TO PUBLIC;
+
+-- (section: readme)
+------------------------------------------------------------------------------
+-- Shipped prices and context windows (issue 14, item 7): what cost_usd,
+-- the cheapest strategy and the context-window check use for a provider's
+-- kind + model when ai_gateway.models has no row for that provider + model
+-- (nor a provider-wide '*' row).  Shipped data, not configuration: not
+-- dumped, reloaded by CREATE EXTENSION and by refresh_model_prices().
+------------------------------------------------------------------------------
+
+CREATE TABLE ai_gateway.model_catalog (
+    kind                text NOT NULL,
+    model               text NOT NULL,
+    input_usd_per_mtok  numeric,
+    output_usd_per_mtok numeric,
+    context_window      int,
+    as_of               date NOT NULL,
+    source              text NOT NULL,
+    PRIMARY KEY (kind, model)
+);
+COMMENT ON TABLE ai_gateway.model_catalog IS
+    'Shipped list prices (USD per million tokens) and context windows by provider kind + model; ai_gateway.models rows take precedence; reload with ai_gateway.refresh_model_prices()';
+CREATE TRIGGER model_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ai_gateway.model_catalog FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+
+-- The shipped list.  Standard (not batch, not cached-input) list prices as
+-- published on the providers' pricing pages (openai.com/api/pricing,
+-- anthropic.com/pricing, ai.google.dev/gemini-api/docs/pricing,
+-- cohere.com/pricing), read 2026-12-02 from stored copies of those pages
+-- and of pages quoting them; Gemini 1.5/2.5 Pro at the short-prompt tier.
+-- Values we could not confirm are left out (NULL): a price there stays
+-- unknown, as before, until a models row gives one.
+CREATE FUNCTION ai_gateway.refresh_model_prices() RETURNS int
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n int;
+BEGIN
+    DELETE FROM ai_gateway.model_catalog;
+    INSERT INTO ai_gateway.model_catalog
+        (kind, model, input_usd_per_mtok, output_usd_per_mtok, context_window, as_of, source)
+    SELECT v.kind, v.model, v.i, v.o, v.cw, date '2026-12-02', v.src
+      FROM (VALUES
+        ('openai', 'gpt-4o',                 2.50,  10.00,  128000, 'openai.com/api/pricing'),
+        ('openai', 'gpt-4o-mini',            0.15,   0.60,  128000, 'openai.com/api/pricing'),
+        ('openai', 'gpt-4.1',                2.00,   8.00, 1047576, 'openai.com/api/pricing'),
+        ('openai', 'gpt-4.1-mini',           0.40,   1.60, 1047576, 'openai.com/api/pricing'),
+        ('openai', 'gpt-4.1-nano',           0.10,   0.40, 1047576, 'openai.com/api/pricing'),
+        ('openai', 'o3',                     2.00,   8.00,  200000, 'openai.com/api/pricing'),
+        ('openai', 'o3-mini',                1.10,   4.40,  200000, 'openai.com/api/pricing'),
+        ('openai', 'o4-mini',                1.10,   4.40,  200000, 'openai.com/api/pricing'),
+        ('openai', 'text-embedding-3-small', 0.02,   NULL,    8191, 'openai.com/api/pricing'),
+        ('openai', 'text-embedding-3-large', 0.13,   NULL,    8191, 'openai.com/api/pricing'),
+        ('anthropic', 'claude-3-5-haiku-latest',    0.80,  4.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-3-5-haiku-20241022',  0.80,  4.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-3-5-sonnet-latest',   3.00, 15.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-3-5-sonnet-20241022', 3.00, 15.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-3-5-sonnet-20240620', 3.00, 15.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-3-7-sonnet-latest',   3.00, 15.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-3-7-sonnet-20250219', 3.00, 15.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-sonnet-4-0',          3.00, 15.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-sonnet-4-20250514',   3.00, 15.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-opus-4-0',           15.00, 75.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-opus-4-20250514',    15.00, 75.00, 200000, 'anthropic.com/pricing'),
+        ('gemini', 'gemini-1.5-flash',       0.075,  0.30, 1048576, 'ai.google.dev/gemini-api/docs/pricing'),
+        ('gemini', 'gemini-1.5-pro',         1.25,   5.00, 2097152, 'ai.google.dev/gemini-api/docs/pricing'),
+        ('gemini', 'gemini-2.0-flash',       0.10,   0.40, 1048576, 'ai.google.dev/gemini-api/docs/pricing'),
+        ('gemini', 'gemini-2.5-flash',       0.30,   2.50, 1048576, 'ai.google.dev/gemini-api/docs/pricing'),
+        ('gemini', 'gemini-2.5-pro',         1.25,  10.00, 1048576, 'ai.google.dev/gemini-api/docs/pricing'),
+        ('gemini', 'text-embedding-004',     NULL,   NULL,    2048, 'ai.google.dev/gemini-api/docs/models'),
+        ('cohere', 'command-r-08-2024',      0.15,   0.60,  128000, 'cohere.com/pricing'),
+        ('cohere', 'command-r-plus-08-2024', 2.50,  10.00,  128000, 'cohere.com/pricing'),
+        ('cohere', 'command-a-03-2025',      2.50,  10.00,  256000, 'cohere.com/pricing'),
+        ('cohere', 'embed-english-v3.0',     0.10,   NULL,     512, 'cohere.com/pricing'),
+        ('cohere', 'embed-multilingual-v3.0', 0.10,  NULL,     512, 'cohere.com/pricing'),
+        ('cohere', 'embed-v4.0',             0.12,   NULL,  128000, 'cohere.com/pricing')
+      ) AS v(kind, model, i, o, cw, src);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION ai_gateway.refresh_model_prices() IS
+    'Reload ai_gateway.model_catalog with the list shipped in this version; returns the number of models';
+SELECT ai_gateway.refresh_model_prices();
+
+REVOKE ALL ON ai_gateway.model_catalog FROM PUBLIC;
+GRANT SELECT ON ai_gateway.model_catalog TO PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ai_gateway.model_catalog TO ai_gateway_admin;
+REVOKE ALL ON FUNCTION ai_gateway.refresh_model_prices() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ai_gateway.refresh_model_prices() TO ai_gateway_admin;
+
+------------------------------------------------------------------------------
+-- Role columns name existing roles: a misspelt role would make a quota, a
+-- rate limit or a member-only target silently apply to nobody.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ai_gateway.check_role_column() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r text := to_jsonb(NEW) ->> TG_ARGV[0];
+BEGIN
+    IF r IS NOT NULL AND NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
+        RAISE EXCEPTION 'role "%" does not exist', r
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = format('ai_gateway.%s.%s must name an existing role.', TG_TABLE_NAME, TG_ARGV[0]),
+                  HINT = 'Check the spelling (SELECT rolname FROM pg_roles), or create the role first; when restoring a dump, restore the roles first (pg_dumpall --globals-only).';
+    END IF;
+    RETURN NEW;
+END $$;
+REVOKE ALL ON FUNCTION ai_gateway.check_role_column() FROM PUBLIC;
+CREATE TRIGGER quotas_check_role BEFORE INSERT OR UPDATE OF role ON ai_gateway.quotas
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.check_role_column('role');
+CREATE TRIGGER rate_limits_check_role BEFORE INSERT OR UPDATE OF role ON ai_gateway.rate_limits
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.check_role_column('role');
+CREATE TRIGGER route_targets_check_role BEFORE INSERT OR UPDATE OF role ON ai_gateway.route_targets
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.check_role_column('role');
+
+-- A quota's period names one of the four (22023 listing them, not the raw CHECK).
+CREATE FUNCTION ai_gateway.check_quota_period() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NEW.period IS NOT NULL AND NEW.period NOT IN ('minute', 'hour', 'day', 'month') THEN
+        RAISE EXCEPTION 'unknown quota period "%"', NEW.period
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Valid periods: minute, hour, day, month (calendar periods in UTC).';
+    END IF;
+    RETURN NEW;
+END $$;
+REVOKE ALL ON FUNCTION ai_gateway.check_quota_period() FROM PUBLIC;
+CREATE TRIGGER quotas_check_period BEFORE INSERT OR UPDATE OF period ON ai_gateway.quotas
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.check_quota_period();

@@ -139,10 +139,9 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	char	   *model = NULL;
 	Oid			caller = GetUserId();
 
+	/* as ai_complete: a NULL prompt is no call (no job, a NULL id) */
 	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("prompt must not be NULL")));
+		PG_RETURN_NULL();
 	aig_require_preload();
 	/* the job table cannot be written during recovery */
 	aig_standby_check_async();

@@ -390,14 +390,23 @@ cancel_job(Job *j)
 static void
 store_results(JobSet *set)
 {
-	Oid			types[5] = {INT8OID, TEXTOID, JSONBOID, TEXTOID, INT4OID};
-	SPIPlanPtr	plan = SPI_prepare("UPDATE ai_gateway.jobs SET status = $2, result = $3, error = $4, "
+	Oid			types[6] = {INT8OID, TEXTOID, JSONBOID, TEXTOID, INT4OID, BOOLOID};
+
+	/*
+	 * A run that made no attempt (every target's breaker open, opened by
+	 * the job's own earlier failures, say) keeps the earlier run's error
+	 * first: the underlying failure, then what stopped this run.
+	 */
+	SPIPlanPtr	plan = SPI_prepare("UPDATE ai_gateway.jobs SET status = $2, result = $3, "
+								   "error = CASE WHEN $6 AND error IS NOT NULL "
+								   "  THEN regexp_replace(error, '; then not sent: .*$', '') "
+								   "       || '; then not sent: ' || $4 ELSE $4 END, "
 								   "finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE clock_timestamp() END, "
 								   "next_attempt_at = CASE WHEN $2 = 'queued' "
 								   "  THEN clock_timestamp() + make_interval(secs => greatest("
 								   "       power(2, attempts) * 0.5, $5 / 1000.0)) "
 								   "  ELSE next_attempt_at END "
-								   "WHERE id = $1 AND status = 'running'", 5, types);
+								   "WHERE id = $1 AND status = 'running'", 6, types);
 
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the job update");
@@ -405,8 +414,8 @@ store_results(JobSet *set)
 	{
 		Job		   *j = set->jobs[i];
 		AigChatCall *it = &j->item;
-		Datum		v[5];
-		char		nulls[5] = {' ', ' ', 'n', 'n', ' '};
+		Datum		v[6];
+		char		nulls[6] = {' ', ' ', 'n', 'n', ' ', ' '};
 		const char *status;
 
 		if (!j->finished)
@@ -428,6 +437,7 @@ store_results(JobSet *set)
 		v[1] = CStringGetTextDatum(status);
 		/* a provider's Retry-After is honoured when longer than the backoff */
 		v[4] = Int32GetDatum(Max(it->retry_after_ms, 0));
+		v[5] = BoolGetDatum(!it->ok && it->info.attempts == 0);
 		if (SPI_execute_plan(plan, v, nulls, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not store the result of job " INT64_FORMAT, j->id);
 		if (strcmp(status, "queued") != 0 && SPI_processed == 1)

@@ -107,6 +107,12 @@ typedef enum AigStrategy
 	AIG_STRATEGY_ROUND_ROBIN,
 } AigStrategy;
 
+/* The strategies' names, as the routes table's CHECK lists them. */
+#define AIG_STRATEGY_LIST "fallback, weighted, cheapest, fastest, round_robin"
+
+/* Is s one of AIG_STRATEGY_LIST? */
+extern bool aig_strategy_valid(const char *s);
+
 typedef struct AigRoute
 {
 	char	   *name;			/* NULL for a direct provider/model call */

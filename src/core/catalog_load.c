@@ -171,6 +171,18 @@ target_cmp(const void *a, const void *b)
 	return c != 0 ? c : strcmp(ta->model, tb->model);
 }
 
+/* Is s one of AIG_STRATEGY_LIST? */
+bool
+aig_strategy_valid(const char *s)
+{
+	static const char *const names[] = {"fallback", "weighted", "cheapest", "fastest", "round_robin"};
+
+	for (int i = 0; i < lengthof(names); i++)
+		if (strcmp(s, names[i]) == 0)
+			return true;
+	return false;
+}
+
 static AigStrategy
 parse_strategy(const char *s)
 {
@@ -395,9 +407,26 @@ load_prices(void)
 {
 	int			ret;
 
-	ret = spi_read("SELECT provider, model, input_usd_per_mtok::float8, "
-				   "output_usd_per_mtok::float8, context_window FROM ai_gateway.models",
-				   0, NULL, NULL);
+	/*
+	 * The user's rows (by provider name), then the shipped list (by the
+	 * provider's kind) for every model the user did not price: neither a
+	 * row for that model nor a provider-wide '*' row.  A catalog without
+	 * model_catalog (0.2.0 not yet updated) reads the user's rows alone.
+	 */
+	if (OidIsValid(get_relname_relid("model_catalog", get_namespace_oid("ai_gateway", false))))
+		ret = spi_read("SELECT provider, model, input_usd_per_mtok::float8, "
+					   "output_usd_per_mtok::float8, context_window FROM ai_gateway.models "
+					   "UNION ALL "
+					   "SELECT p.name, c.model, c.input_usd_per_mtok::float8, "
+					   "c.output_usd_per_mtok::float8, c.context_window "
+					   "FROM ai_gateway.providers p JOIN ai_gateway.model_catalog c ON c.kind = p.kind "
+					   "WHERE NOT EXISTS (SELECT FROM ai_gateway.models m WHERE m.provider = p.name "
+					   "AND m.model IN (c.model, '*'))",
+					   0, NULL, NULL);
+	else
+		ret = spi_read("SELECT provider, model, input_usd_per_mtok::float8, "
+					   "output_usd_per_mtok::float8, context_window FROM ai_gateway.models",
+					   0, NULL, NULL);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read ai_gateway.models: %s", SPI_result_code_string(ret));
 	for (uint64 i = 0; i < SPI_processed; i++)

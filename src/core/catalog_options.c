@@ -400,8 +400,14 @@ aig_validate_provider(PG_FUNCTION_ARGS)
 	p.kind = new_text(tup, desc, "kind");
 	p.base_url = new_text(tup, desc, "base_url");
 	p.dialect = aig_dialect_for_kind(p.kind);
+	/* before the CHECK constraint: say which kinds there are */
+	if (p.kind != NULL && p.dialect == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown provider kind \"%s\"", p.kind),
+				 errhint("Valid kinds: %s.", aig_dialect_kind_list())));
 	if (p.name == NULL || p.dialect == NULL)
-		return PointerGetDatum(tup);	/* NOT NULL / CHECK report these */
+		return PointerGetDatum(tup);	/* NOT NULL reports these */
 	aig_provider_apply_options(&p, new_jsonb(tup, desc, "options"));
 	return PointerGetDatum(tup);
 }
@@ -451,6 +457,16 @@ aig_validate_route(PG_FUNCTION_ARGS)
 
 	memset(&r, 0, sizeof(r));
 	r.name = new_text(tup, desc, "name");
+	/* before the CHECK constraint: say which strategies there are */
+	{
+		char	   *strategy = new_text(tup, desc, "strategy");
+
+		if (strategy != NULL && !aig_strategy_valid(strategy))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown route strategy \"%s\"", strategy),
+					 errhint("Valid strategies: %s.", AIG_STRATEGY_LIST)));
+	}
 	if (r.name == NULL)
 		return PointerGetDatum(tup);
 	opts = new_jsonb(tup, desc, "options");

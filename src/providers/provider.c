@@ -23,6 +23,22 @@ static const AigDialect *const all_dialects[] = {
 	&aig_dialect_azure_openai,
 };
 
+/* The provider kinds, "openai, openai_compatible, ..." (for messages). */
+const char *
+aig_dialect_kind_list(void)
+{
+	static char list[256];
+
+	if (list[0] == '\0')
+		for (int i = 0; i < lengthof(all_dialects); i++)
+		{
+			if (i > 0)
+				strlcat(list, ", ", sizeof(list));
+			strlcat(list, all_dialects[i]->kind, sizeof(list));
+		}
+	return list;
+}
+
 const AigDialect *
 aig_dialect_for_kind(const char *kind)
 {

@@ -204,6 +204,7 @@ extern const AigDialect aig_dialect_azure_openai;
 
 /* provider.c: lookup and helpers shared by the dialects (AigHttpRequest: transport/http.h) */
 extern const AigDialect *aig_dialect_for_kind(const char *kind);
+extern const char *aig_dialect_kind_list(void);
 extern void aig_http_request_init(AigHttpRequest *req);
 extern void aig_http_add_header_line(AigHttpRequest *req, const char *line);
 extern void aig_http_add_common_headers(const AigProvider *p, AigHttpRequest *req);

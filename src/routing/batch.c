@@ -192,18 +192,28 @@ start_attempt(AigRoute *route, Work *w, AigHttpBatch *batch, int tag,
 		pl = sched_load(s, t->provider);
 		if (t->provider->max_concurrency > 0 && pl->inflight >= t->provider->max_concurrency)
 			return false;		/* wait for a slot of this provider */
+		/*
+		 * A target skipped (breaker open, provider rate limit) does not
+		 * replace an earlier attempt's failure: the call ends with the
+		 * underlying error, as run_route's does.
+		 */
 		if (!aig_breaker_allow(t->state, now, &probe))
 		{
 			r->done = true;
-			w->err.sqlerrcode = AIG_ERRCODE_PROVIDER_UNAVAILABLE;
-			w->err.message = psprintf("provider \"%s\", model \"%s\": circuit breaker open",
-									  t->provider->name, t->model);
+			if (w->err.message == NULL || w->err.sqlerrcode == 0)
+			{
+				w->err.sqlerrcode = AIG_ERRCODE_PROVIDER_UNAVAILABLE;
+				w->err.message = psprintf("provider \"%s\", model \"%s\": %s",
+										  t->provider->name, t->model,
+										  aig_breaker_open_message(t->state));
+			}
 			continue;
 		}
 		if (!aig_provider_rate_take(t->provider, w->item->ctx.est_input_tokens, &why))
 		{
 			r->done = true;
-			w->err.message = why;
+			if (w->err.message == NULL)
+				w->err.message = why;
 			continue;
 		}
 		memset(&w->err, 0, sizeof(w->err));

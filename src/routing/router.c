@@ -487,7 +487,7 @@ run_route(AigRoute *route, AigCandidate *cands, int n, const AigOrderContext *ct
 			if (last == NULL || err.sqlerrcode == 0)
 			{
 				err.sqlerrcode = AIG_ERRCODE_PROVIDER_UNAVAILABLE;
-				err.message = pstrdup("circuit breaker open");
+				err.message = aig_breaker_open_message(t->state);
 				last = t;
 				info->target = t;
 			}

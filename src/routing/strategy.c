@@ -12,8 +12,8 @@
  *                metadata key named by the route's sticky_key) when there
  *                is one, so a user stays on one arm while the weights stand
  *   cheapest     by estimated cost: input tokens (bytes / 4) and max_tokens
- *                (else AIG_EST_OUTPUT_TOKENS) at the models table's prices;
- *                unknown prices last
+ *                (else AIG_EST_OUTPUT_TOKENS) at the catalog's prices (models,
+ *                else model_catalog); unknown prices last
  *   fastest      by the shared moving-average latency; targets without a
  *                figure first, and explore_ratio of calls start with a random
  *                other target so every figure stays fresh
@@ -176,7 +176,7 @@ order_cheapest(const AigOrderContext *ctx, AigCandidate *c, int n)
 	for (int i = 0; i < n; i++)
 		c[i].reason = c[i].est_cost_usd >= 0 ?
 			REASON(ctx, "estimated cost $%.8f", c[i].est_cost_usd) :
-			REASON(ctx, "no price in ai_gateway.models: after priced targets");
+			REASON(ctx, "no price in ai_gateway.models or model_catalog: after priced targets");
 }
 
 typedef struct LatencyItem

@@ -551,6 +551,25 @@ aig_target_snapshot(AigTargetState *s, TimestampTz now, AigTargetSnapshot *out)
 	snapshot(s, now, out, true);
 }
 
+/*
+ * "circuit breaker open (last failure: HTTP 503)": the open breaker and
+ * the failure that opened it, summarized (no provider text, which may echo
+ * another role's prompt).  palloc'd.
+ */
+char *
+aig_breaker_open_message(AigTargetState *s)
+{
+	AigTargetSnapshot snap;
+
+	if (s == NULL)
+		return pstrdup("circuit breaker open");
+	aig_target_snapshot(s, GetCurrentTimestamp(), &snap);
+	if (snap.last_error[0] == '\0')
+		return pstrdup("circuit breaker open");
+	return psprintf("circuit breaker open (last failure: %s)",
+					aig_target_error_summary(snap.last_error));
+}
+
 int
 aig_target_snapshot_all(AigTargetSnapshot **out)
 {

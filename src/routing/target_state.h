@@ -122,4 +122,7 @@ extern void aig_target_state_forget_db(Oid dbid);
  */
 extern char *aig_target_error_summary(const char *last_error);
 
+/* "circuit breaker open (last failure: <summary>)" for an open breaker. */
+extern char *aig_breaker_open_message(AigTargetState *s);
+
 #endif							/* AIG_TARGET_STATE_H */
