@@ -106,6 +106,16 @@ for line in sys.stdin:
 sys.exit(0 if i == len(pats) else 1)' "$@"
 }
 log_lines() { wc -l <"$DIR/server.log"; }
+# flush_audit: wait until what is queued is written.  After a restart the
+# launcher starts the database's workers a little later (a loaded machine
+# stretches that), so audit_flush() is asked again, a bounded number of times.
+flush_audit() {
+	for _ in $(seq 1 12); do
+		[ "$(q -c "SELECT ai_gateway.audit_flush()")" = t ] && return 0
+		sleep 1
+	done
+	fail "the audit queue was not written (audit_flush() stayed false)"
+}
 # wait_log FROM PATTERN: until the server log from line FROM on matches
 wait_log() {
 	for _ in $(seq 1 300); do
@@ -162,7 +172,7 @@ new_cluster a "ai_gateway.quota_persist_ms = 300"
 q -c "INSERT INTO ai_gateway.quotas (role, period, max_requests) VALUES ('crash_user', 'day', 40)" >/dev/null
 # 10 calls, written to the audit log and saved as quota usage before the crash
 qu -c "SELECT count(ai_complete('x', 'ollama/a-pre')) FROM generate_series(1, 10)" >/dev/null
-q -c "SELECT ai_gateway.audit_flush()" >/dev/null
+flush_audit
 for _ in $(seq 1 200); do
 	[ "$(q -c "SELECT coalesce(sum(requests), 0) FROM ai_gateway.quota_usage")" -ge 10 ] && break
 	sleep 0.1
@@ -224,7 +234,7 @@ ok=$(echo "$res" | sed -n 's/.*ok=\([0-9]*\).*/\1/p')
 [ "$(sent a-fill)" = "$ok" ] || fail "the mock saw $(sent a-fill) of $ok calls"
 pass "quota usage after the crash: as last saved ($saved), then exact ($ok more passed, the rest 53400)"
 
-q -c "SELECT ai_gateway.audit_flush()" >/dev/null
+flush_audit
 audit=$(q -c "SELECT count(*) FILTER (WHERE model = 'a-pre'), count(*) FILTER (WHERE model = 'a-late'),
                      count(*) FILTER (WHERE model = 'a-hang+hang'), count(*) FILTER (WHERE model = 'a-after')
                 FROM ai_gateway.audit_log")
@@ -356,7 +366,7 @@ check_jobs 'f+latency=1500'
 pass "every job finished once after the restart, only the $NRUNNING running ones were sent again"
 # audit: each job has one 'ok' row per successful send that was written
 # (at least the last, at most one per attempt)
-q -c "SELECT ai_gateway.audit_flush()" >/dev/null
+flush_audit
 res=$(q -c "SELECT count(*) FILTER (WHERE coalesce(a.rows, 0) < 1), count(*) FILTER (WHERE a.rows > j.attempts),
                    coalesce(sum(a.rows), 0)
               FROM ai_gateway.jobs j
@@ -364,7 +374,8 @@ res=$(q -c "SELECT count(*) FILTER (WHERE coalesce(a.rows, 0) < 1), count(*) FIL
                           WHERE status = 'ok' GROUP BY 1) a ON a.n = (j.request->'options'->'metadata'->>'n')::int")
 IFS='|' read -r none toomany rows <<<"$res"
 echo "  audit: $rows ok rows for 40 jobs ($none without a row, $toomany with more rows than attempts)"
-[ "$none" = 0 ] && [ "$toomany" = 0 ] || fail "audit rows out of bounds: $res"
+[ "$none" = 0 ] && [ "$toomany" = 0 ] ||
+	fail "audit rows out of bounds: $res; audit_stats: $(q -c "SELECT enqueued, written, dropped_full, dropped_other_db, set_aside FROM ai_gateway.audit_stats()")"
 # quota: what was saved before the crash, plus every call since the restart
 # (each of the 40 - DONE_BEFORE unfinished jobs ran once); at most one
 # charge per attempt
