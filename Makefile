@@ -8,8 +8,11 @@ MODULE_big   = ai_gateway
 DATA         = $(wildcard sql/ai_gateway--*.sql)
 SRCS         = $(wildcard src/*/*.c)
 OBJS         = $(SRCS:.c=.o)
+# the extension's version (the control file's default_version), for the User-Agent
+EXTVERSION  := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(dir $(firstword $(MAKEFILE_LIST)))ai_gateway.control)
 PG_CPPFLAGS  = -I$(srcdir)/src -Wall -Wextra -Werror -Wno-unused-parameter \
-               -Wno-missing-field-initializers -Wno-sign-compare
+               -Wno-missing-field-initializers -Wno-sign-compare \
+               -DAIG_VERSION='"$(EXTVERSION)"'
 SHLIB_LINK   = -lcurl -lcrypto -ljson-c
 # Calls between ai_gateway's own functions bind inside the library, and
 # calls out (libcurl, OpenSSL, the server) go through the GOT without PLT

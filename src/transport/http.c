@@ -45,6 +45,11 @@
 #include "transport/http.h"
 #include "transport/http_internal.h"
 
+/* the extension version, from the control file (Makefile) */
+#ifndef AIG_VERSION
+#define AIG_VERSION "unknown"
+#endif
+
 CURLM	   *aig_multi = NULL;
 static CURL *aig_easy = NULL;
 
@@ -288,7 +293,7 @@ aig_http_configure_handle(CURL *h)
 		curl_easy_setopt(h, CURLOPT_CAINFO, aig_ca_bundle);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "ai_gateway/0.1.0");
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "ai_gateway/" AIG_VERSION);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, aig_write_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, aig_header_cb);
