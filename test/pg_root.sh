@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test/pg_root.sh MAJOR — prints the path of a Debian root that has
 # PostgreSQL MAJOR (17: Debian 13 "trixie"; 18: Debian testing "forky") with
-# its server headers and this extension's build and test dependencies.
+# its server headers, pgvector and this extension's build and test
+# dependencies.
 # The root is made once with debootstrap under /var/cache/ai_gateway/roots
 # (outside any clone, so later runs reuse it) and refreshed by nothing: delete
 # the folder to rebuild it.  Runs as root; needs Debian's apt repositories.
@@ -47,7 +48,7 @@ in_root() {
 }
 in_root apt-get update -qq >>"$log" 2>&1
 in_root apt-get install -y -qq --no-install-recommends \
-	"postgresql-$major" "postgresql-server-dev-$major" libcurl4-openssl-dev libjson-c-dev \
+	"postgresql-$major" "postgresql-server-dev-$major" "postgresql-$major-pgvector" libcurl4-openssl-dev libjson-c-dev \
 	libssl-dev make gcc pkg-config python3 >>"$log" 2>&1 || { tail -20 "$log" >&2; exit 1; }
 touch "$root/.complete"
 echo "$root"

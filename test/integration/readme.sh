@@ -10,6 +10,7 @@
 #   <!-- not run: REASON -->   never run (REASON must be given)
 #   <!-- needs: pgvector -->   run when the vector extension is available,
 #                              else reported as "skipped: pgvector not installed"
+#                              (a failure with AIG_REQUIRE_PGVECTOR=1: test/pg_versions.sh)
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 : "${WORK:?run from test/run_all.sh}" "${MOCK_PORT:?}"
@@ -106,6 +107,9 @@ for f in "$blocks"/*.sql; do
 	fi
 	if [ -f "$b.needs" ]; then
 		[ "$(cat "$b.needs")" = pgvector ] || fail "$where: unknown requirement '$(cat "$b.needs")'"
+		if [ "$have_vector" = 0 ] && [ -n "${AIG_REQUIRE_PGVECTOR:-}" ]; then
+			fail "$where needs pgvector, which AIG_REQUIRE_PGVECTOR says is installed"
+		fi
 		if [ "$have_vector" = 0 ]; then
 			echo "  skipped: pgvector not installed: $where"
 			skipped=$((skipped + 1))
