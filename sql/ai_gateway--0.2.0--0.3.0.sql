@@ -233,33 +233,8 @@ BEGIN
     END IF;
 END $$;
 
-CREATE OR REPLACE FUNCTION ai_gateway.rollback_route(route text, version int) RETURNS int
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v ai_gateway.route_versions%ROWTYPE;
-    n int;
-BEGIN
-    SELECT * INTO v FROM ai_gateway.route_versions rv
-     WHERE rv.route = rollback_route.route AND rv.version = rollback_route.version;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'route "%" has no version %', route, version
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'SELECT version, created_at FROM ai_gateway.route_versions WHERE route = ... lists them.';
-    END IF;
-    -- the version's hook owner stays only if the caller may act as it
-    -- (ai_gateway.route_hook_owner); else the caller becomes the owner
-    INSERT INTO ai_gateway.routes AS r (name, strategy, options, hook_owner)
-    VALUES (v.route, v.strategy, v.options, v.hook_owner)
-        ON CONFLICT (name) DO UPDATE SET strategy = excluded.strategy, options = excluded.options,
-                                         hook_owner = excluded.hook_owner;
-    DELETE FROM ai_gateway.route_targets t WHERE t.route = v.route;
-    INSERT INTO ai_gateway.route_targets (route, provider, model, priority, weight, shadow, role)
-    SELECT v.route, e->>'provider', e->>'model', (e->>'priority')::int, (e->>'weight')::int,
-           (e->>'shadow')::boolean, (e->>'role')::name
-      FROM jsonb_array_elements(v.targets) e;
-    SELECT max(rv.version) INTO n FROM ai_gateway.route_versions rv WHERE rv.route = v.route;
-    RETURN n;
-END $$;
+-- rollback_route, which now restores the version's hook owner too, is
+-- replaced once, in the usability section below.
 
 
 ------------------------------------------------------------------------------
@@ -392,7 +367,8 @@ CREATE INDEX cache_stored_by ON ai_gateway.cache (stored_by, created_at);
 
 
 ------------------------------------------------------------------------------
--- Usability: no rollback to a version that cannot serve
+-- Usability: no rollback to a version that cannot serve (rollback_route, as
+-- the fresh install has it: with the hook owner of the secrets section)
 ------------------------------------------------------------------------------
 
 -- (section: usability)
