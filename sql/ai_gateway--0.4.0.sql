@@ -1,0 +1,985 @@
+-- ai_gateway 0.4.0 — install script.
+-- Callable functions go into the extension's schema (@extschema@, normally
+-- public); configuration, state and admin helpers into schema ai_gateway.
+
+\echo Use "CREATE EXTENSION ai_gateway" to load this file. \quit
+
+CREATE SCHEMA ai_gateway;
+GRANT USAGE ON SCHEMA ai_gateway TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- Configuration tables
+------------------------------------------------------------------------------
+
+CREATE TABLE ai_gateway.providers (
+    name              text PRIMARY KEY
+                      CHECK (name ~ '^[A-Za-z0-9_.-]{1,200}$'),
+    kind              text NOT NULL
+                      CHECK (kind IN ('openai', 'anthropic', 'cohere', 'ollama', 'gemini',
+                                      'azure_openai', 'openai_compatible')),
+    base_url          text
+                      CHECK (base_url IS NULL OR base_url ~* '^https?://[^/?#@[:space:]]+(/[^?#[:space:]]*)?$'),
+    api_key           text,           -- only a mask ("****" + last 4) is ever stored here
+    api_key_encrypted text,           -- AES-256-GCM, sealed by ai_gateway.providers_protect_key
+    options           jsonb NOT NULL DEFAULT '{}'
+                      CHECK (jsonb_typeof(options) = 'object'),
+    enabled           boolean NOT NULL DEFAULT true,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    api_key_env_by    regrole         -- the superuser who set options.api_key_env (set by the trigger)
+);
+COMMENT ON TABLE ai_gateway.providers IS
+    'AI providers: kind, base URL, encrypted API key (bound to name, kind and base URL origin), options (timeout_ms, connect_timeout_ms, api_version, headers, secret_headers, api_key_env, default_max_tokens, max_embed_batch)';
+
+CREATE TABLE ai_gateway.routes (
+    name        text PRIMARY KEY
+                CHECK (name ~ '^[A-Za-z0-9_.:-]{1,200}$'),
+    strategy    text NOT NULL DEFAULT 'fallback'
+                CHECK (strategy IN ('fallback', 'weighted', 'cheapest', 'fastest', 'round_robin')),
+    options     jsonb NOT NULL DEFAULT '{}'
+                CHECK (jsonb_typeof(options) = 'object'),
+    description text,
+    hook_owner  regrole     -- hooks run as this role; set by ai_gateway.route_hook_owner
+);
+COMMENT ON TABLE ai_gateway.routes IS
+    'Named routes that calls address; see README for strategies and options';
+
+CREATE TABLE ai_gateway.route_targets (
+    route    text NOT NULL REFERENCES ai_gateway.routes (name)
+             ON UPDATE CASCADE ON DELETE CASCADE,
+    provider text NOT NULL REFERENCES ai_gateway.providers (name)
+             ON UPDATE CASCADE ON DELETE CASCADE,
+    model    text NOT NULL CHECK (model <> '' AND length(model) <= 200),
+    priority int NOT NULL DEFAULT 0,
+    weight   int NOT NULL DEFAULT 1 CHECK (weight >= 0),
+    shadow   boolean NOT NULL DEFAULT false,
+    role     name,           -- NULL: everyone; else only members of this role
+    PRIMARY KEY (route, provider, model)
+);
+COMMENT ON TABLE ai_gateway.route_targets IS
+    'The provider/model pairs of each route; lower priority is tried first; role limits a target to members';
+
+-- Every committed change to a route or its targets, as a numbered snapshot.
+-- Not carried by pg_dump: a restore starts the history again at version 1.
+CREATE TABLE ai_gateway.route_versions (
+    route      text NOT NULL,
+    version    int NOT NULL,
+    strategy   text NOT NULL,
+    options    jsonb NOT NULL,
+    targets    jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    created_by name NOT NULL DEFAULT current_user,
+    xact       xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    hook_owner regrole,
+    PRIMARY KEY (route, version)
+);
+COMMENT ON TABLE ai_gateway.route_versions IS
+    'History of each route: one version per transaction that changed it; call ''route@N'' to pin one';
+
+CREATE TABLE ai_gateway.models (
+    provider            text NOT NULL REFERENCES ai_gateway.providers (name)
+                        ON UPDATE CASCADE ON DELETE CASCADE,
+    model               text NOT NULL CHECK (model <> '' AND length(model) <= 200),
+    -- finite and in range: NaN compares greater than every number, so a NaN
+    -- price passed ">= 0" and made every cost check pass
+    input_usd_per_mtok  numeric CHECK (input_usd_per_mtok >= 0 AND input_usd_per_mtok <= 1000000000),
+    output_usd_per_mtok numeric CHECK (output_usd_per_mtok >= 0 AND output_usd_per_mtok <= 1000000000),
+    context_window      int CHECK (context_window > 0),
+    PRIMARY KEY (provider, model)
+);
+COMMENT ON TABLE ai_gateway.models IS
+    'Prices (USD per million tokens) and context windows; model ''*'' is the provider-wide default';
+
+-- Access: who may call a route, or a provider directly (grantee NULL = PUBLIC).
+CREATE TABLE ai_gateway.route_grants (
+    route      text NOT NULL REFERENCES ai_gateway.routes (name)
+               ON UPDATE CASCADE ON DELETE CASCADE,
+    grantee    regrole,
+    granted_by name NOT NULL DEFAULT current_user,
+    granted_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX route_grants_unique ON ai_gateway.route_grants (route, coalesce(grantee, 0::oid::regrole));
+COMMENT ON TABLE ai_gateway.route_grants IS 'Roles (NULL = PUBLIC) that may call a route; use grant_route/revoke_route';
+
+CREATE TABLE ai_gateway.provider_grants (
+    provider   text NOT NULL REFERENCES ai_gateway.providers (name)
+               ON UPDATE CASCADE ON DELETE CASCADE,
+    grantee    regrole,
+    granted_by name NOT NULL DEFAULT current_user,
+    granted_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX provider_grants_unique ON ai_gateway.provider_grants (provider, coalesce(grantee, 0::oid::regrole));
+COMMENT ON TABLE ai_gateway.provider_grants IS 'Roles (NULL = PUBLIC) that may call a provider directly as provider/model';
+
+CREATE TABLE ai_gateway.rate_limits (
+    role                name PRIMARY KEY,
+    requests_per_minute int CHECK (requests_per_minute > 0),
+    tokens_per_minute   int CHECK (tokens_per_minute > 0)
+);
+COMMENT ON TABLE ai_gateway.rate_limits IS 'Token-bucket rate limits per role (and its members, each bucket shared)';
+
+CREATE TABLE ai_gateway.quotas (
+    role         name NOT NULL,
+    period       text NOT NULL CHECK (period IN ('minute', 'hour', 'day', 'month')),
+    max_requests bigint CHECK (max_requests >= 0),
+    max_tokens   bigint CHECK (max_tokens >= 0),
+    max_cost_usd numeric CHECK (max_cost_usd >= 0 AND max_cost_usd <= 1000000000000),
+    PRIMARY KEY (role, period)
+);
+COMMENT ON TABLE ai_gateway.quotas IS 'Per-role budgets per calendar period (UTC); a group role''s quota is one pool';
+
+-- Quota usage saved by the worker so that a restart does not reset it.
+CREATE TABLE ai_gateway.quota_usage (
+    role_oid     oid NOT NULL,
+    period       text NOT NULL,
+    window_start timestamptz NOT NULL,
+    requests     bigint NOT NULL,
+    tokens       bigint NOT NULL,
+    cost_usd     numeric NOT NULL,
+    saved_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (role_oid, period)
+);
+
+-- Who changed what in the configuration (key material never recorded).
+CREATE TABLE ai_gateway.config_history (
+    id          bigserial PRIMARY KEY,
+    ts          timestamptz NOT NULL DEFAULT now(),
+    changed_by  name NOT NULL DEFAULT session_user,
+    as_role     name NOT NULL DEFAULT current_user,
+    table_name  text NOT NULL,
+    operation   text NOT NULL,
+    old_row     jsonb,
+    new_row     jsonb
+);
+COMMENT ON TABLE ai_gateway.config_history IS 'Changes to providers, routes, targets, prices, quotas, rate limits and grants (not carried by pg_dump: a restore records itself)';
+
+CREATE TABLE ai_gateway.audit_log (
+    id            bigserial PRIMARY KEY,
+    ts            timestamptz NOT NULL DEFAULT now(),
+    role          name NOT NULL DEFAULT current_user,
+    route         text,
+    provider      text,
+    model         text,
+    status        text NOT NULL,
+    http_status   int,
+    attempts      int,
+    latency_ms    double precision,
+    input_tokens  bigint,
+    output_tokens bigint,
+    cost_usd      numeric,
+    cache_hit     boolean NOT NULL DEFAULT false,
+    shadow        boolean NOT NULL DEFAULT false,
+    error         text,
+    metadata      jsonb,
+    prompt        jsonb,
+    output        text,
+    session_role  name DEFAULT session_user,
+    sqlstate      text
+);
+CREATE INDEX ON ai_gateway.audit_log (ts);
+COMMENT ON TABLE ai_gateway.audit_log IS 'One row per call, written by the background worker (survives ROLLBACK)';
+COMMENT ON COLUMN ai_gateway.audit_log.role IS 'The current role of the call (after SET ROLE, the definer inside SECURITY DEFINER)';
+COMMENT ON COLUMN ai_gateway.audit_log.session_role IS 'The session''s login role (session_user) of the call';
+COMMENT ON COLUMN ai_gateway.audit_log.sqlstate IS 'SQLSTATE of a failed or refused call';
+
+CREATE TABLE ai_gateway.audit_rejects (
+    id            bigserial PRIMARY KEY,
+    ts            timestamptz NOT NULL,
+    set_aside_at  timestamptz NOT NULL DEFAULT now(),
+    role          name,
+    session_role  name,
+    sqlstate      text NOT NULL,
+    error         text NOT NULL,
+    record        text NOT NULL
+);
+COMMENT ON TABLE ai_gateway.audit_rejects IS 'Audit records the database refused to insert into audit_log (the record as JSON text, the SQLSTATE and error); administrators only';
+
+CREATE TABLE ai_gateway.jobs (
+    id              bigserial PRIMARY KEY,
+    status          text NOT NULL DEFAULT 'queued'
+                    CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
+    role            name NOT NULL DEFAULT current_user,
+    request         jsonb NOT NULL,
+    result          jsonb,
+    error           text,
+    attempts        int NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    finished_at     timestamptz
+);
+CREATE INDEX ON ai_gateway.jobs (next_attempt_at) WHERE status = 'queued';
+CREATE INDEX ON ai_gateway.jobs (role, id) WHERE status IN ('queued', 'running');
+COMMENT ON TABLE ai_gateway.jobs IS 'Async jobs: queued by ai_complete_async, run by the job worker';
+
+-- pg_dump carries configuration and history
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.providers', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.routes', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.route_targets', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.models', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.quotas', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.route_grants', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.provider_grants', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.rate_limits', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.audit_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.audit_rejects', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.audit_rejects_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.jobs_id_seq', '');
+
+------------------------------------------------------------------------------
+-- Triggers: key sealing, options validation and cache invalidation
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ai_gateway.providers_protect_key() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'aig_providers_protect_key';
+
+CREATE TRIGGER providers_protect_key
+    BEFORE INSERT OR UPDATE ON ai_gateway.providers
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.providers_protect_key();
+
+CREATE FUNCTION ai_gateway.validate_provider() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'aig_validate_provider';
+CREATE TRIGGER providers_validate
+    BEFORE INSERT OR UPDATE ON ai_gateway.providers
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.validate_provider();
+
+CREATE FUNCTION ai_gateway.validate_route() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'aig_validate_route';
+CREATE TRIGGER routes_validate
+    BEFORE INSERT OR UPDATE ON ai_gateway.routes
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.validate_route();
+
+-- Who configured a route's hooks: they run with that role's rights
+-- (governance/hooks.c).  Set here, from the writing role, whenever a hook
+-- is set or changed; a given hook_owner stays only when the writer may act
+-- as that role (a superuser's restore, a member's rollback), so nobody can
+-- make a hook run as a role it could not become itself.
+CREATE FUNCTION ai_gateway.route_hook_owner() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT (NEW.options ? 'request_hook' OR NEW.options ? 'response_hook') THEN
+        NEW.hook_owner := NULL;
+    ELSIF TG_OP = 'UPDATE'
+          AND NEW.options -> 'request_hook' IS NOT DISTINCT FROM OLD.options -> 'request_hook'
+          AND NEW.options -> 'response_hook' IS NOT DISTINCT FROM OLD.options -> 'response_hook'
+          AND NEW.hook_owner IS NOT DISTINCT FROM OLD.hook_owner THEN
+        NULL;       -- hooks untouched: they still run as the role that set them
+    ELSIF NEW.hook_owner IS NULL
+          OR NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE oid = NEW.hook_owner::oid) THEN
+        NEW.hook_owner := current_user::regrole;
+    ELSIF NOT pg_catalog.pg_has_role(current_user, NEW.hook_owner::oid, 'MEMBER') THEN
+        NEW.hook_owner := current_user::regrole;
+    END IF;         -- else a role the writer may act as: kept
+    RETURN NEW;
+END $$;
+CREATE TRIGGER routes_hook_owner
+    BEFORE INSERT OR UPDATE ON ai_gateway.routes
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.route_hook_owner();
+
+CREATE FUNCTION ai_gateway.catalog_changed() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'aig_catalog_changed';
+
+CREATE TRIGGER providers_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ai_gateway.providers FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ai_gateway.routes FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+CREATE TRIGGER route_targets_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ai_gateway.route_targets FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+CREATE TRIGGER models_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ai_gateway.models FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+CREATE TRIGGER quotas_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ai_gateway.quotas FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+CREATE TRIGGER rate_limits_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ai_gateway.rate_limits FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+CREATE TRIGGER route_grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ai_gateway.route_grants FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+CREATE TRIGGER provider_grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ai_gateway.provider_grants FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+
+-- Configuration history: one row per changed row, keys left out.
+CREATE FUNCTION ai_gateway.record_change() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    o jsonb;
+    n jsonb;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN o := to_jsonb(OLD) - 'api_key' - 'api_key_encrypted'; END IF;
+    IF TG_OP <> 'DELETE' THEN n := to_jsonb(NEW) - 'api_key' - 'api_key_encrypted'; END IF;
+    IF TG_TABLE_NAME = 'providers' AND TG_OP <> 'DELETE' THEN
+        n := n || jsonb_build_object('api_key_changed',
+            TG_OP = 'INSERT' OR OLD.api_key_encrypted IS DISTINCT FROM NEW.api_key_encrypted);
+    END IF;
+    IF TG_OP = 'UPDATE' AND o = n THEN
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'providers' THEN
+        -- sealed headers (providers_protect_key) are recorded as a mask only
+        IF jsonb_typeof(o -> 'options' -> 'headers') = 'object' THEN
+            o := jsonb_set(o, '{options,headers}',
+                (SELECT coalesce(jsonb_object_agg(k, CASE WHEN v #>> '{}' LIKE 'aigk2:%' THEN '"****"' ELSE v END), '{}')
+                   FROM jsonb_each(o -> 'options' -> 'headers') e(k, v)));
+        END IF;
+        IF jsonb_typeof(n -> 'options' -> 'headers') = 'object' THEN
+            n := n || jsonb_build_object('secret_headers_changed',
+                (SELECT jsonb_object_agg(k, v) FROM jsonb_each(n -> 'options' -> 'headers') e(k, v)
+                  WHERE v #>> '{}' LIKE 'aigk2:%') IS DISTINCT FROM
+                (SELECT jsonb_object_agg(k, v) FROM jsonb_each(to_jsonb(OLD) -> 'options' -> 'headers') e(k, v)
+                  WHERE TG_OP = 'UPDATE' AND v #>> '{}' LIKE 'aigk2:%'));
+            n := jsonb_set(n, '{options,headers}',
+                (SELECT coalesce(jsonb_object_agg(k, CASE WHEN v #>> '{}' LIKE 'aigk2:%' THEN '"****"' ELSE v END), '{}')
+                   FROM jsonb_each(n -> 'options' -> 'headers') e(k, v)));
+        END IF;
+    END IF;
+    INSERT INTO ai_gateway.config_history (table_name, operation, old_row, new_row)
+    VALUES (TG_TABLE_NAME, TG_OP, o, n);
+    RETURN NULL;
+END $$;
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY array['providers', 'routes', 'route_targets', 'models', 'quotas',
+                             'rate_limits', 'route_grants', 'provider_grants'] LOOP
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON ai_gateway.%I '
+                       'FOR EACH ROW EXECUTE FUNCTION ai_gateway.record_change()',
+                       t || '_history', t);
+    END LOOP;
+END $$;
+
+------------------------------------------------------------------------------
+-- Route versions
+------------------------------------------------------------------------------
+
+-- Record the current state of a route as its newest version; several
+-- changes in one transaction make one version.
+CREATE FUNCTION ai_gateway.snapshot_route(p_route text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r        ai_gateway.routes%ROWTYPE;
+    latest   ai_gateway.route_versions%ROWTYPE;
+    tgts     jsonb;
+BEGIN
+    SELECT * INTO r FROM ai_gateway.routes WHERE name = p_route;
+    IF NOT FOUND THEN
+        RETURN;     -- deleted: its history stays
+    END IF;
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'provider', t.provider, 'model', t.model, 'priority', t.priority,
+               'weight', t.weight, 'shadow', t.shadow, 'role', t.role)
+               ORDER BY t.priority, t.provider, t.model), '[]')
+      INTO tgts
+      FROM ai_gateway.route_targets t WHERE t.route = p_route;
+    SELECT * INTO latest FROM ai_gateway.route_versions
+     WHERE route = p_route ORDER BY version DESC LIMIT 1;
+    IF FOUND AND latest.xact = pg_current_xact_id() THEN
+        UPDATE ai_gateway.route_versions
+           SET strategy = r.strategy, options = r.options, targets = tgts,
+               hook_owner = r.hook_owner
+         WHERE route = p_route AND version = latest.version;
+    ELSIF FOUND AND latest.strategy = r.strategy AND latest.options = r.options
+          AND latest.targets = tgts AND latest.hook_owner IS NOT DISTINCT FROM r.hook_owner THEN
+        RETURN;     -- no actual change
+    ELSE
+        INSERT INTO ai_gateway.route_versions (route, version, strategy, options, targets, hook_owner)
+        VALUES (p_route, coalesce(latest.version, 0) + 1, r.strategy, r.options, tgts,
+                r.hook_owner);
+    END IF;
+END $$;
+
+CREATE FUNCTION ai_gateway.route_changed() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'routes' THEN
+        IF TG_OP <> 'INSERT' THEN PERFORM ai_gateway.snapshot_route(OLD.name); END IF;
+        IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR NEW.name <> OLD.name) THEN
+            PERFORM ai_gateway.snapshot_route(NEW.name);
+        END IF;
+    ELSE
+        IF TG_OP <> 'INSERT' THEN PERFORM ai_gateway.snapshot_route(OLD.route); END IF;
+        IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR NEW.route <> OLD.route) THEN
+            PERFORM ai_gateway.snapshot_route(NEW.route);
+        END IF;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER routes_versioned AFTER INSERT OR UPDATE OR DELETE
+    ON ai_gateway.routes FOR EACH ROW EXECUTE FUNCTION ai_gateway.route_changed();
+CREATE TRIGGER route_targets_versioned AFTER INSERT OR UPDATE OR DELETE
+    ON ai_gateway.route_targets FOR EACH ROW EXECUTE FUNCTION ai_gateway.route_changed();
+CREATE TRIGGER route_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ai_gateway.route_versions FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+
+-- Make version N of a route current again (recorded as a new version).
+CREATE FUNCTION ai_gateway.rollback_route(route text, version int) RETURNS int
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v ai_gateway.route_versions%ROWTYPE;
+    n int;
+BEGIN
+    SELECT * INTO v FROM ai_gateway.route_versions rv
+     WHERE rv.route = rollback_route.route AND rv.version = rollback_route.version;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'route "%" has no version %', route, version
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'SELECT version, created_at FROM ai_gateway.route_versions WHERE route = ... lists them.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM jsonb_array_elements(v.targets) e
+                    WHERE NOT coalesce((e->>'shadow')::boolean, false)) THEN
+        RAISE EXCEPTION 'version % of route "%" has no target to answer calls', version, route
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A rollback to it would leave the route unable to serve any call.',
+                  HINT = 'SELECT version, jsonb_array_length(targets) FROM ai_gateway.route_versions WHERE route = ... shows the versions with targets.';
+    END IF;
+    -- the version's hook owner stays only if the caller may act as it
+    -- (ai_gateway.route_hook_owner); else the caller becomes the owner
+    INSERT INTO ai_gateway.routes AS r (name, strategy, options, hook_owner)
+    VALUES (v.route, v.strategy, v.options, v.hook_owner)
+        ON CONFLICT (name) DO UPDATE SET strategy = excluded.strategy, options = excluded.options,
+                                         hook_owner = excluded.hook_owner;
+    DELETE FROM ai_gateway.route_targets t WHERE t.route = v.route;
+    INSERT INTO ai_gateway.route_targets (route, provider, model, priority, weight, shadow, role)
+    SELECT v.route, e->>'provider', e->>'model', (e->>'priority')::int, (e->>'weight')::int,
+           (e->>'shadow')::boolean, (e->>'role')::name
+      FROM jsonb_array_elements(v.targets) e;
+    SELECT max(rv.version) INTO n FROM ai_gateway.route_versions rv WHERE rv.route = v.route;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION ai_gateway.rollback_route(text, int) IS
+    'Restore version N of a route (its strategy, options and targets); returns the new version number';
+
+------------------------------------------------------------------------------
+-- Privileges: configuration is the owner's; everyone may read what calls
+-- need to know, never key material.
+------------------------------------------------------------------------------
+
+REVOKE ALL ON ALL TABLES IN SCHEMA ai_gateway FROM PUBLIC;
+
+-- Administrators: the extension owner, superusers, and members of
+-- ai_gateway_admin (created here if missing; a cluster-wide role that
+-- DROP EXTENSION leaves in place).
+DO $$
+BEGIN
+    CREATE ROLE ai_gateway_admin NOLOGIN;
+EXCEPTION WHEN duplicate_object THEN
+    NULL;
+END $$;
+GRANT USAGE ON SCHEMA ai_gateway TO ai_gateway_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ai_gateway.providers, ai_gateway.routes,
+    ai_gateway.route_targets, ai_gateway.models, ai_gateway.quotas, ai_gateway.rate_limits,
+    ai_gateway.route_grants, ai_gateway.provider_grants TO ai_gateway_admin;
+GRANT SELECT ON ai_gateway.route_versions, ai_gateway.config_history, ai_gateway.quota_usage,
+    ai_gateway.audit_log, ai_gateway.jobs TO ai_gateway_admin;
+GRANT SELECT, DELETE ON ai_gateway.audit_rejects TO ai_gateway_admin;
+GRANT INSERT, UPDATE ON ai_gateway.route_versions TO ai_gateway_admin;
+GRANT INSERT ON ai_gateway.config_history TO ai_gateway_admin;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA ai_gateway TO ai_gateway_admin;
+
+CREATE FUNCTION ai_gateway.is_admin() RETURNS boolean
+    LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'aig_is_admin_sql';
+COMMENT ON FUNCTION ai_gateway.is_admin() IS
+    'Does the current role administer the gateway (superuser, extension owner, ai_gateway_admin member)?';
+
+-- The audit log: each role sees its own rows, administrators all of them.
+ALTER TABLE ai_gateway.audit_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY audit_own_rows ON ai_gateway.audit_log FOR SELECT
+    USING (role = current_user OR ai_gateway.is_admin());
+GRANT SELECT ON ai_gateway.audit_log TO PUBLIC;
+GRANT SELECT (name, kind, base_url, enabled, created_at) ON ai_gateway.providers TO PUBLIC;
+GRANT SELECT ON ai_gateway.routes, ai_gateway.route_targets, ai_gateway.models,
+    ai_gateway.route_versions TO PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.providers_protect_key() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.catalog_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.validate_provider() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.validate_route() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.route_hook_owner() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.snapshot_route(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.route_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.rollback_route(text, int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.record_change() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ai_gateway.rollback_route(text, int) TO ai_gateway_admin;
+GRANT EXECUTE ON FUNCTION ai_gateway.snapshot_route(text) TO ai_gateway_admin;
+
+------------------------------------------------------------------------------
+-- Callable functions
+------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.ai_complete(prompt text, model text DEFAULT NULL,
+                                        system_prompt text DEFAULT NULL,
+                                        options jsonb DEFAULT '{}')
+    RETURNS text
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_complete';
+COMMENT ON FUNCTION @extschema@.ai_complete(text, text, text, jsonb) IS
+    'Complete a prompt through a route or provider/model; returns the text';
+
+CREATE FUNCTION @extschema@.ai_chat(messages jsonb, model text DEFAULT NULL,
+                                    options jsonb DEFAULT '{}')
+    RETURNS jsonb
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_chat';
+COMMENT ON FUNCTION @extschema@.ai_chat(jsonb, text, jsonb) IS
+    'Chat completion over OpenAI-style messages; returns the normalized result object';
+
+CREATE FUNCTION @extschema@.ai_embed(input text, model text DEFAULT NULL,
+                                     options jsonb DEFAULT '{}')
+    RETURNS real[]
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_embed';
+COMMENT ON FUNCTION @extschema@.ai_embed(text, text, jsonb) IS
+    'Embedding of one text (real[], castable to pgvector''s vector)';
+
+CREATE FUNCTION @extschema@.ai_embed(inputs text[], model text DEFAULT NULL,
+                                     options jsonb DEFAULT '{}')
+    RETURNS TABLE (ordinality int, embedding real[])
+    LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+    AS 'MODULE_PATHNAME', 'aig_embed_many';
+COMMENT ON FUNCTION @extschema@.ai_embed(text[], text, jsonb) IS
+    'Embeddings of many texts, batched per provider limits, one row per input in order';
+
+CREATE FUNCTION @extschema@.ai_complete_batch(prompts text[], model text DEFAULT NULL,
+                                              system_prompt text DEFAULT NULL,
+                                              options jsonb DEFAULT '{}')
+    RETURNS TABLE (ordinality int, completion text, error text)
+    LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+    AS 'MODULE_PATHNAME', 'aig_complete_batch';
+COMMENT ON FUNCTION @extschema@.ai_complete_batch(text[], text, text, jsonb) IS
+    'Complete many prompts concurrently (ai_gateway.batch_concurrency in flight); one row per prompt, in order, with its completion or its error';
+
+CREATE FUNCTION @extschema@.ai_complete_async(prompt text, model text DEFAULT NULL,
+                                              system_prompt text DEFAULT NULL,
+                                              options jsonb DEFAULT '{}')
+    RETURNS bigint
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_complete_async';
+COMMENT ON FUNCTION @extschema@.ai_complete_async(text, text, text, jsonb) IS
+    'Queue a completion as a job (sent after the transaction commits); returns the job id';
+
+CREATE FUNCTION @extschema@.ai_result(job_id bigint, wait_ms int DEFAULT 0)
+    RETURNS jsonb
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_result';
+COMMENT ON FUNCTION @extschema@.ai_result(bigint, int) IS
+    'Status and result of a job: {"status", "result", "error", "attempts"}, waiting up to wait_ms for it to finish';
+
+-- jobs: each role sees its own
+ALTER TABLE ai_gateway.jobs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY jobs_own_rows ON ai_gateway.jobs FOR SELECT
+    USING (role = current_user OR ai_gateway.is_admin());
+GRANT SELECT ON ai_gateway.jobs TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- Inspection
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ai_gateway.explain_route(route text, options jsonb DEFAULT '{}')
+    RETURNS TABLE (rank int, provider text, model text, priority int, weight int,
+                   eligible boolean, breaker text, latency_ms double precision,
+                   input_usd_per_mtok double precision, output_usd_per_mtok double precision,
+                   est_cost_usd double precision, reason text)
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_explain_route';
+COMMENT ON FUNCTION ai_gateway.explain_route(text, jsonb) IS
+    'The targets of a route in the order a call with these options would try them, and why';
+
+CREATE FUNCTION ai_gateway.health()
+    RETURNS TABLE (provider text, model text, breaker text, consecutive_failures int,
+                   window_requests bigint, window_errors bigint, error_rate double precision,
+                   latency_ms double precision, requests bigint, errors bigint,
+                   times_opened bigint, open_until timestamptz, last_error text,
+                   last_error_at timestamptz)
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_health';
+COMMENT ON FUNCTION ai_gateway.health() IS
+    'Shared health of every provider/model target: circuit breaker, error window, latency';
+
+CREATE FUNCTION ai_gateway.bench_routing(model text, iterations int DEFAULT 100000)
+    RETURNS double precision
+    LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_bench_routing';
+COMMENT ON FUNCTION ai_gateway.bench_routing(text, int) IS
+    'Benchmark helper: nanoseconds per routing decision for a model string (no request is sent)';
+
+------------------------------------------------------------------------------
+-- Governance helpers (SECURITY INVOKER: they run with the caller's rights,
+-- so only administrators, who may write the grant tables, can use them)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ai_gateway.require_admin() RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT ai_gateway.is_admin() THEN
+        RAISE EXCEPTION 'permission denied: only ai_gateway administrators may change grants'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Administrators are superusers, the extension owner and members of ai_gateway_admin.';
+    END IF;
+END $$;
+
+-- The role a grant names: a role name or regrole text, 'public' for every
+-- role.  NULL is an error (22004), never PUBLIC: a role lookup that found
+-- nothing must not open a route or provider to everyone.
+CREATE FUNCTION ai_gateway.grantee_of(role text, what text) RETURNS regrole
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION '%: the role is NULL', what
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'To grant to every role, pass ''PUBLIC''; a role lookup that found nothing gives NULL.';
+    END IF;
+    IF lower(role) = 'public' THEN
+        RETURN NULL;
+    END IF;
+    RETURN role::regrole;
+END $$;
+CREATE FUNCTION ai_gateway.grant_route(route text, role text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    g regrole;
+BEGIN
+    PERFORM ai_gateway.require_admin();
+    IF grant_route.route IS NULL THEN
+        RAISE EXCEPTION 'grant_route: the route is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    g := ai_gateway.grantee_of(grant_route.role, 'grant_route');
+    INSERT INTO ai_gateway.route_grants (route, grantee, granted_by)
+    VALUES (grant_route.route, g, session_user)
+    ON CONFLICT DO NOTHING;
+END $$;
+CREATE FUNCTION ai_gateway.revoke_route(route text, role text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    g regrole;
+BEGIN
+    PERFORM ai_gateway.require_admin();
+    IF revoke_route.route IS NULL THEN
+        RAISE EXCEPTION 'revoke_route: the route is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    g := ai_gateway.grantee_of(revoke_route.role, 'revoke_route');
+    DELETE FROM ai_gateway.route_grants r
+     WHERE r.route = revoke_route.route AND r.grantee IS NOT DISTINCT FROM g;
+END $$;
+-- the signatures of DESIGN.md: a regrole, delegated to the text forms above
+CREATE FUNCTION ai_gateway.grant_route(route text, role regrole) RETURNS void
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT ai_gateway.grant_route(route, role::text) $$;
+CREATE FUNCTION ai_gateway.revoke_route(route text, role regrole) RETURNS void
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT ai_gateway.revoke_route(route, role::text) $$;
+CREATE FUNCTION ai_gateway.grant_provider(provider text, role text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    g regrole;
+BEGIN
+    PERFORM ai_gateway.require_admin();
+    IF grant_provider.provider IS NULL THEN
+        RAISE EXCEPTION 'grant_provider: the provider is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    g := ai_gateway.grantee_of(grant_provider.role, 'grant_provider');
+    INSERT INTO ai_gateway.provider_grants (provider, grantee, granted_by)
+    VALUES (grant_provider.provider, g, session_user)
+    ON CONFLICT DO NOTHING;
+END $$;
+CREATE FUNCTION ai_gateway.revoke_provider(provider text, role text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    g regrole;
+BEGIN
+    PERFORM ai_gateway.require_admin();
+    IF revoke_provider.provider IS NULL THEN
+        RAISE EXCEPTION 'revoke_provider: the provider is NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    g := ai_gateway.grantee_of(revoke_provider.role, 'revoke_provider');
+    DELETE FROM ai_gateway.provider_grants p
+     WHERE p.provider = revoke_provider.provider AND p.grantee IS NOT DISTINCT FROM g;
+END $$;
+
+CREATE FUNCTION ai_gateway.usage_now()
+    RETURNS TABLE (role text, period text, window_start timestamptz, resets_at timestamptz,
+                   requests bigint, max_requests bigint, tokens bigint, max_tokens bigint,
+                   cost_usd numeric, max_cost_usd numeric, tokens_reserved bigint)
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_usage';
+CREATE VIEW ai_gateway.usage AS SELECT * FROM ai_gateway.usage_now();
+COMMENT ON VIEW ai_gateway.usage IS
+    'Current usage of each quota (own roles'' quotas; all for administrators)';
+GRANT SELECT ON ai_gateway.usage TO PUBLIC;
+
+CREATE FUNCTION ai_gateway.audit_stats()
+    RETURNS TABLE (enqueued bigint, written bigint, dropped_full bigint, dropped_other_db bigint,
+                   waits bigint, queued_bytes bigint, queue_bytes bigint,
+                   shadow_queued bigint, shadow_sent bigint, shadow_dropped bigint,
+                   set_aside bigint, set_aside_lost bigint, last_set_aside text,
+                   refusals_suppressed bigint, logged_on_standby bigint)
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_audit_stats';
+COMMENT ON FUNCTION ai_gateway.audit_stats() IS
+    'Audit queue counters (records queued, written, dropped: queue full / other database, waits; set aside: refused by the database, lost; refusals suppressed; logged on a hot standby: in the server log, not audit_log) and shadow jobs';
+
+-- Wait until the audit records queued so far are in ai_gateway.audit_log
+-- (tests and scripts; returns false on timeout).
+CREATE FUNCTION ai_gateway.audit_flush(timeout_ms int DEFAULT 10000) RETURNS boolean
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_audit_flush';
+
+CREATE FUNCTION ai_gateway.bench_governance(model text, iterations int DEFAULT 10000)
+    RETURNS double precision
+    LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_bench_governance';
+COMMENT ON FUNCTION ai_gateway.bench_governance(text, int) IS
+    'Benchmark helper: ns per call of access check, rate limits, quotas and audit enqueue (each iteration queues an audit record)';
+REVOKE ALL ON FUNCTION ai_gateway.bench_governance(text, int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ai_gateway.bench_routing(text, int) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Statistics
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ai_gateway.stats_now()
+    RETURNS TABLE (route text, provider text, model text, requests bigint, errors bigint,
+                   errors_by_class jsonb, latency_avg_ms double precision,
+                   latency_p50_ms double precision, latency_p95_ms double precision,
+                   latency_p99_ms double precision, input_tokens bigint, output_tokens bigint,
+                   cost_usd numeric, cache_hits bigint)
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_stats_now';
+CREATE VIEW ai_gateway.stats AS SELECT * FROM ai_gateway.stats_now();
+COMMENT ON VIEW ai_gateway.stats IS
+    'Calls per route/provider/model since the last stats_reset(): errors by class, latency percentiles (from a histogram), tokens, cost';
+GRANT SELECT ON ai_gateway.stats TO PUBLIC;
+
+CREATE FUNCTION ai_gateway.progress_now()
+    RETURNS TABLE (pid int, datid oid, kind text, started timestamptz, items_total bigint,
+                   items_done bigint, items_failed bigint, in_flight int, provider text,
+                   percent_done double precision)
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_progress_now';
+CREATE VIEW ai_gateway.progress AS SELECT * FROM ai_gateway.progress_now();
+COMMENT ON VIEW ai_gateway.progress IS
+    'Backends calling providers now: a call, a batch or chunked embeddings, with items total/done/failed, requests in flight and the provider last sent to (rows of roles the caller has the privileges of; pg_read_all_stats sees all)';
+GRANT SELECT ON ai_gateway.progress TO PUBLIC;
+
+CREATE FUNCTION ai_gateway.stats_reset() RETURNS void
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_stats_reset';
+REVOKE ALL ON FUNCTION ai_gateway.stats_reset() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ai_gateway.stats_reset() TO ai_gateway_admin;
+
+CREATE FUNCTION ai_gateway.metrics() RETURNS text
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_metrics';
+COMMENT ON FUNCTION ai_gateway.metrics() IS
+    'The statistics in Prometheus text exposition format (labels route, provider, model)';
+
+------------------------------------------------------------------------------
+-- Response cache (0.2.0)
+------------------------------------------------------------------------------
+
+-- One row per cached answer.  UNLOGGED: kept across clean restarts, no WAL,
+-- emptied by crash recovery (a cache may forget).  Not configuration, so
+-- pg_dump leaves its rows out.
+CREATE UNLOGGED TABLE ai_gateway.cache (
+    key            bytea PRIMARY KEY,  -- SHA-256 of route configuration, scope, messages, options
+    route          text,               -- route (name@version when pinned); NULL for provider/model calls
+    provider       text NOT NULL,      -- the target that answered
+    model          text NOT NULL,
+    scope_role     oid,                -- role whose calls may reuse it; NULL = every role (cache_scope global)
+    content        text NOT NULL,
+    finish_reason  text,
+    reported_model text,               -- model the provider reported
+    input_tokens   bigint,             -- what the original call used
+    output_tokens  bigint,
+    created_at     timestamptz NOT NULL,
+    expires_at     timestamptz NOT NULL,
+    stored_by      oid                 -- role whose call stored it (ai_gateway.cache_max_entries_per_role)
+);
+CREATE INDEX cache_expires_at ON ai_gateway.cache (expires_at);
+CREATE INDEX cache_stored_by ON ai_gateway.cache (stored_by, created_at);
+COMMENT ON TABLE ai_gateway.cache IS
+    'Response cache of ai_complete/ai_chat (options.cache, routes.options.cache_ttl_s, ai_gateway.cache_ttl_s); cleared by ai_gateway.cache_clear()';
+REVOKE ALL ON ai_gateway.cache FROM PUBLIC;
+GRANT SELECT, DELETE ON ai_gateway.cache TO ai_gateway_admin;
+
+CREATE FUNCTION ai_gateway.cache_clear(route text DEFAULT NULL, provider text DEFAULT NULL,
+                                       model text DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'aig_cache_clear';
+COMMENT ON FUNCTION ai_gateway.cache_clear(text, text, text) IS
+    'Delete cached answers (all, or those of a route, provider and/or model) in every session; returns how many rows went';
+REVOKE ALL ON FUNCTION ai_gateway.cache_clear(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ai_gateway.cache_clear(text, text, text) TO ai_gateway_admin;
+
+------------------------------------------------------------------------------
+-- Embeddings kept next to their text (0.2.0)
+------------------------------------------------------------------------------
+
+-- BEFORE INSERT OR UPDATE trigger: embed_trigger(source_column, target_column
+-- [, model [, options]]).  Fills target_column with ai_embed(source_column)
+-- when the row is new or its source text changed; NULL text gives NULL.
+-- An UPDATE that leaves the text alone keeps the row's embedding as given.
+-- The target column may be real[] or pgvector's vector (real[] casts to it).
+CREATE FUNCTION ai_gateway.embed_trigger() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    src     text;
+    old_src text;
+    emb     real[];
+BEGIN
+    IF TG_WHEN <> 'BEFORE' OR TG_LEVEL <> 'ROW' OR TG_OP NOT IN ('INSERT', 'UPDATE') THEN
+        RAISE EXCEPTION 'ai_gateway.embed_trigger() must run BEFORE INSERT OR UPDATE FOR EACH ROW'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF TG_NARGS < 2 OR TG_NARGS > 4 THEN
+        RAISE EXCEPTION 'ai_gateway.embed_trigger() takes (source_column, target_column [, model [, options]])'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'CREATE TRIGGER ... EXECUTE FUNCTION ai_gateway.embed_trigger(''body'', ''embedding'', ''openai/text-embedding-3-small'')';
+    END IF;
+    IF NOT (to_jsonb(NEW) ? TG_ARGV[0]) OR NOT (to_jsonb(NEW) ? TG_ARGV[1]) THEN
+        RAISE EXCEPTION 'ai_gateway.embed_trigger(): table % has no column % or %',
+            TG_TABLE_NAME, TG_ARGV[0], TG_ARGV[1]
+            USING ERRCODE = 'undefined_column';
+    END IF;
+    src := to_jsonb(NEW) ->> TG_ARGV[0];
+    IF TG_OP = 'UPDATE' THEN
+        old_src := to_jsonb(OLD) ->> TG_ARGV[0];
+        IF src IS NOT DISTINCT FROM old_src THEN
+            RETURN NEW;   -- text unchanged: keep the embedding (or the one set by hand)
+        END IF;
+    END IF;
+    IF src IS NULL THEN
+        emb := NULL;
+    ELSE
+        emb := @extschema@.ai_embed(src,
+                                    CASE WHEN TG_NARGS >= 3 THEN TG_ARGV[2] END,
+                                    CASE WHEN TG_NARGS >= 4 THEN TG_ARGV[3]::jsonb ELSE '{}'::jsonb END);
+    END IF;
+    NEW := jsonb_populate_record(NEW, jsonb_build_object(TG_ARGV[1], to_jsonb(emb)));
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION ai_gateway.health() IS
+    'Shared health of every provider/model target (breaker, error window, latency, last error), and a row for each provider not called yet or disabled';
+
+COMMENT ON FUNCTION ai_gateway.embed_trigger() IS
+    'BEFORE INSERT OR UPDATE trigger: keeps target_column = ai_embed(source_column [, model [, options]])';
+
+------------------------------------------------------------------------------
+-- Shipped prices and context windows (issue 14, item 7): what cost_usd,
+-- the cheapest strategy and the context-window check use for a provider's
+-- kind + model when ai_gateway.models has no row for that provider + model
+-- (nor a provider-wide '*' row).  Shipped data, not configuration: not
+-- dumped, reloaded by CREATE EXTENSION and by refresh_model_prices().
+------------------------------------------------------------------------------
+
+CREATE TABLE ai_gateway.model_catalog (
+    kind                text NOT NULL,
+    model               text NOT NULL,
+    input_usd_per_mtok  numeric,
+    output_usd_per_mtok numeric,
+    context_window      int,
+    as_of               date NOT NULL,
+    source              text NOT NULL,
+    PRIMARY KEY (kind, model)
+);
+COMMENT ON TABLE ai_gateway.model_catalog IS
+    'Shipped list prices (USD per million tokens) and context windows by provider kind + model; ai_gateway.models rows take precedence; reload with ai_gateway.refresh_model_prices()';
+CREATE TRIGGER model_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ai_gateway.model_catalog FOR EACH STATEMENT EXECUTE FUNCTION ai_gateway.catalog_changed();
+
+-- The shipped list.  Standard (not batch, not cached-input) list prices as
+-- published on the providers' pricing pages (openai.com/api/pricing,
+-- anthropic.com/pricing, ai.google.dev/gemini-api/docs/pricing,
+-- cohere.com/pricing), read 2026-12-02 from stored copies of those pages
+-- and of pages quoting them; Gemini 1.5/2.5 Pro at the short-prompt tier.
+-- Values we could not confirm are left out (NULL): a price there stays
+-- unknown, as before, until a models row gives one.
+CREATE FUNCTION ai_gateway.refresh_model_prices() RETURNS int
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n int;
+BEGIN
+    DELETE FROM ai_gateway.model_catalog;
+    INSERT INTO ai_gateway.model_catalog
+        (kind, model, input_usd_per_mtok, output_usd_per_mtok, context_window, as_of, source)
+    SELECT v.kind, v.model, v.i, v.o, v.cw, date '2026-12-02', v.src
+      FROM (VALUES
+        ('openai', 'gpt-4o',                 2.50,  10.00,  128000, 'openai.com/api/pricing'),
+        ('openai', 'gpt-4o-mini',            0.15,   0.60,  128000, 'openai.com/api/pricing'),
+        ('openai', 'gpt-4.1',                2.00,   8.00, 1047576, 'openai.com/api/pricing'),
+        ('openai', 'gpt-4.1-mini',           0.40,   1.60, 1047576, 'openai.com/api/pricing'),
+        ('openai', 'gpt-4.1-nano',           0.10,   0.40, 1047576, 'openai.com/api/pricing'),
+        ('openai', 'o3',                     2.00,   8.00,  200000, 'openai.com/api/pricing'),
+        ('openai', 'o3-mini',                1.10,   4.40,  200000, 'openai.com/api/pricing'),
+        ('openai', 'o4-mini',                1.10,   4.40,  200000, 'openai.com/api/pricing'),
+        ('openai', 'text-embedding-3-small', 0.02,   NULL,    8191, 'openai.com/api/pricing'),
+        ('openai', 'text-embedding-3-large', 0.13,   NULL,    8191, 'openai.com/api/pricing'),
+        ('anthropic', 'claude-3-5-haiku-latest',    0.80,  4.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-3-5-haiku-20241022',  0.80,  4.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-3-5-sonnet-latest',   3.00, 15.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-3-5-sonnet-20241022', 3.00, 15.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-3-5-sonnet-20240620', 3.00, 15.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-3-7-sonnet-latest',   3.00, 15.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-3-7-sonnet-20250219', 3.00, 15.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-sonnet-4-0',          3.00, 15.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-sonnet-4-20250514',   3.00, 15.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-opus-4-0',           15.00, 75.00, 200000, 'anthropic.com/pricing'),
+        ('anthropic', 'claude-opus-4-20250514',    15.00, 75.00, 200000, 'anthropic.com/pricing'),
+        ('gemini', 'gemini-1.5-flash',       0.075,  0.30, 1048576, 'ai.google.dev/gemini-api/docs/pricing'),
+        ('gemini', 'gemini-1.5-pro',         1.25,   5.00, 2097152, 'ai.google.dev/gemini-api/docs/pricing'),
+        ('gemini', 'gemini-2.0-flash',       0.10,   0.40, 1048576, 'ai.google.dev/gemini-api/docs/pricing'),
+        ('gemini', 'gemini-2.5-flash',       0.30,   2.50, 1048576, 'ai.google.dev/gemini-api/docs/pricing'),
+        ('gemini', 'gemini-2.5-pro',         1.25,  10.00, 1048576, 'ai.google.dev/gemini-api/docs/pricing'),
+        ('gemini', 'text-embedding-004',     NULL,   NULL,    2048, 'ai.google.dev/gemini-api/docs/models'),
+        ('cohere', 'command-r-08-2024',      0.15,   0.60,  128000, 'cohere.com/pricing'),
+        ('cohere', 'command-r-plus-08-2024', 2.50,  10.00,  128000, 'cohere.com/pricing'),
+        ('cohere', 'command-a-03-2025',      2.50,  10.00,  256000, 'cohere.com/pricing'),
+        ('cohere', 'embed-english-v3.0',     0.10,   NULL,     512, 'cohere.com/pricing'),
+        ('cohere', 'embed-multilingual-v3.0', 0.10,  NULL,     512, 'cohere.com/pricing'),
+        ('cohere', 'embed-v4.0',             0.12,   NULL,  128000, 'cohere.com/pricing')
+      ) AS v(kind, model, i, o, cw, src);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION ai_gateway.refresh_model_prices() IS
+    'Reload ai_gateway.model_catalog with the list shipped in this version; returns the number of models';
+SELECT ai_gateway.refresh_model_prices();
+
+REVOKE ALL ON ai_gateway.model_catalog FROM PUBLIC;
+GRANT SELECT ON ai_gateway.model_catalog TO PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ai_gateway.model_catalog TO ai_gateway_admin;
+REVOKE ALL ON FUNCTION ai_gateway.refresh_model_prices() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ai_gateway.refresh_model_prices() TO ai_gateway_admin;
+
+------------------------------------------------------------------------------
+-- Role columns name existing roles: a misspelt role would make a quota, a
+-- rate limit or a member-only target silently apply to nobody.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ai_gateway.check_role_column() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r text := to_jsonb(NEW) ->> TG_ARGV[0];
+BEGIN
+    IF r IS NOT NULL AND NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
+        RAISE EXCEPTION 'role "%" does not exist', r
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = format('ai_gateway.%s.%s must name an existing role.', TG_TABLE_NAME, TG_ARGV[0]),
+                  HINT = 'Check the spelling (SELECT rolname FROM pg_roles), or create the role first; when restoring a dump, restore the roles first (pg_dumpall --globals-only).';
+    END IF;
+    RETURN NEW;
+END $$;
+REVOKE ALL ON FUNCTION ai_gateway.check_role_column() FROM PUBLIC;
+CREATE TRIGGER quotas_check_role BEFORE INSERT OR UPDATE OF role ON ai_gateway.quotas
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.check_role_column('role');
+CREATE TRIGGER rate_limits_check_role BEFORE INSERT OR UPDATE OF role ON ai_gateway.rate_limits
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.check_role_column('role');
+CREATE TRIGGER route_targets_check_role BEFORE INSERT OR UPDATE OF role ON ai_gateway.route_targets
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.check_role_column('role');
+
+-- A quota's period names one of the four (22023 listing them, not the raw CHECK).
+CREATE FUNCTION ai_gateway.check_quota_period() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NEW.period IS NOT NULL AND NEW.period NOT IN ('minute', 'hour', 'day', 'month') THEN
+        RAISE EXCEPTION 'unknown quota period "%"', NEW.period
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Valid periods: minute, hour, day, month (calendar periods in UTC).';
+    END IF;
+    RETURN NEW;
+END $$;
+REVOKE ALL ON FUNCTION ai_gateway.check_quota_period() FROM PUBLIC;
+CREATE TRIGGER quotas_check_period BEFORE INSERT OR UPDATE OF period ON ai_gateway.quotas
+    FOR EACH ROW EXECUTE FUNCTION ai_gateway.check_quota_period();
