@@ -53,11 +53,74 @@ typedef struct AigProvider
 	Oid		   *grants;
 } AigProvider;
 
+/*
+ * A content part that is not text: an image or a document (PDF), given
+ * either as its bytes (base64 text, as every API takes them) or as a URL the
+ * provider fetches itself.
+ */
+typedef enum AigPartKind
+{
+	AIG_PART_TEXT = 0,
+	AIG_PART_IMAGE,				/* image/png, image/jpeg, image/gif, image/webp */
+	AIG_PART_DOCUMENT			/* application/pdf */
+} AigPartKind;
+
+typedef struct AigContentPart
+{
+	AigPartKind kind;
+	char	   *text;			/* TEXT: UTF-8 */
+	char	   *media_type;		/* IMAGE/DOCUMENT: "image/png", ...; NULL for
+								 * a URL whose type is not given */
+	char	   *data_b64;		/* IMAGE/DOCUMENT bytes, base64 (no line
+								 * breaks), or NULL when url is set */
+	char	   *url;			/* an http(s) URL, or NULL */
+	size_t		nbytes;			/* decoded size of data_b64 (0 for a URL) */
+} AigContentPart;
+
+/* One function call the model asked for (or that an assistant message replays). */
+typedef struct AigToolCall
+{
+	char	   *id;				/* the provider's call id; the gateway makes
+								 * one ("call_<n>") for APIs without ids */
+	char	   *name;
+	char	   *arguments;		/* a JSON object, as UTF-8 text */
+} AigToolCall;
+
+/*
+ * One message of a chat.  content always holds the message's text (its text
+ * parts joined; "" when it has none), so a dialect that only knows text needs
+ * nothing else.  parts is set only when the message has a non-text part; it
+ * then holds every part in order, text ones included.
+ */
 typedef struct AigChatMessage
 {
-	char	   *role;			/* system | user | assistant */
+	char	   *role;			/* system | user | assistant | tool */
 	char	   *content;
+	int			nparts;
+	AigContentPart *parts;		/* NULL unless an image or document is in */
+	int			ntool_calls;	/* assistant: the calls it made */
+	AigToolCall *tool_calls;
+	char	   *tool_call_id;	/* tool: the call this is the result of */
+	char	   *name;			/* tool: the function's name (taken from the
+								 * matching assistant call when not given) */
 } AigChatMessage;
+
+/* A tool (function) the model may call. */
+typedef struct AigToolDef
+{
+	char	   *name;			/* ^[A-Za-z0-9_-]{1,64}$ */
+	char	   *description;	/* UTF-8, or NULL */
+	char	   *parameters;		/* JSON schema of the arguments (an object
+								 * schema), as UTF-8 text */
+} AigToolDef;
+
+typedef enum AigToolChoice
+{
+	AIG_TOOL_CHOICE_AUTO = 0,	/* the model decides (the default) */
+	AIG_TOOL_CHOICE_NONE,		/* no tool call */
+	AIG_TOOL_CHOICE_REQUIRED,	/* at least one tool call */
+	AIG_TOOL_CHOICE_NAMED		/* a call of tool_choice_name */
+} AigToolChoice;
 
 /* Generation options, already validated by the caller. */
 typedef struct AigGenOptions
@@ -73,6 +136,12 @@ typedef struct AigGenOptions
 	char	  **stop;
 	char	   *response_format;	/* JSON text of options.response_format
 									 * (an object), or NULL */
+	int			ntools;			/* options.tools, normalized */
+	AigToolDef *tools;
+	AigToolChoice tool_choice;	/* options.tool_choice */
+	char	   *tool_choice_name;	/* NAMED: the tool */
+	bool		parallel_tool_calls;	/* options.parallel_tool_calls (true
+										 * unless set false) */
 } AigGenOptions;
 
 typedef struct AigChatRequest
@@ -127,6 +196,9 @@ typedef struct AigChatResult
 	char	   *model;			/* model the provider reports, or NULL */
 	int64		input_tokens;	/* -1 when unknown */
 	int64		output_tokens;
+	int			ntool_calls;	/* calls the model asked for; finish_reason
+								 * is then "tool_calls" */
+	AigToolCall *tool_calls;
 } AigChatResult;
 
 typedef struct AigEmbedResult
