@@ -36,6 +36,8 @@ Model names (for Azure and Gemini the percent-decoded path segment):
                              redirect (302 to the same path under /redirected on this server)
                              chunk=BYTES html200 wrong_type intl_error (see "Fault details")
                              refuse=KIND (a documented refusal: see "Refusals")
+                             badjson notjson badjson_first=N (a structured answer that misses the schema /
+                             is not JSON: see "Tools, structured output and images")
 Control: GET /_mock/stats, POST /_mock/reset, GET /_mock/last.
 
 Fault details:
@@ -233,6 +235,88 @@ def last_with_role(msgs, roles, get_text):
     return ""
 
 
+
+# --------------------------------------------------------------------------------------------
+# Tools, structured output and images: what every dialect shares.  A dialect reads its own
+# request shape into a ChatSpec (chat_spec) and writes its own tool-call body
+# (tool_call_body); the decisions below are the same for all of them:
+#   - the request carries tool results (the last message is a tool result): the reply text is
+#     "tool results: NAME=CONTENT; ..." (so a test sees what came back to the model);
+#   - else it offers tools and tool_choice is not "none": one call of the forced tool, or of the
+#     first one, with arguments made from its parameters schema (schema_value); a string
+#     argument is the first "quoted" text of the last user message, or that whole message;
+#   - else it asks for a JSON schema: the reply is a JSON value of that schema (badjson: a
+#     value that misses the required members; notjson: text that is not JSON);
+#   - images and documents that arrived are listed at the end of the reply text:
+#     " [image/png 68 bytes]" (decoded size), " [url https://...]".
+# --------------------------------------------------------------------------------------------
+
+class ChatSpec:
+    def __init__(self):
+        self.tools = []             # [{"name": ..., "parameters": {schema}}] in order
+        self.tool_choice = "auto"   # auto | none | required | <tool name>
+        self.tool_results = []      # [(name or call id, content text)] after the last user turn
+        self.schema = None          # JSON schema asked for, or None
+        self.json_mode = False      # JSON asked for without a schema
+        self.attachments = []       # [(media type, decoded bytes)] or [("url", url)]
+
+
+def quoted_or_all(text):
+    m = re.search(r'"([^"]+)"', text or "")
+    return m.group(1) if m else (text or "")
+
+
+def schema_value(schema, text, depth=0):
+    """A JSON value of the schema: objects with every property (required ones at least),
+    strings from text, numbers 1, booleans true, arrays of one item, enums their first."""
+    if not isinstance(schema, dict) or depth > 8:
+        return text
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            return schema_value(schema[key][0], text, depth + 1)
+    t = schema.get("type")
+    if isinstance(t, list):
+        t = next((x for x in t if x != "null"), "null")
+    if isinstance(t, str):
+        t = t.lower()               # Gemini writes OBJECT, STRING, ...
+    if t == "object" or (t is None and "properties" in schema):
+        props = schema.get("properties") or {}
+        return {k: schema_value(v, text, depth + 1) for k, v in props.items()}
+    if t == "array":
+        return [schema_value(schema.get("items") or {}, text, depth + 1)]
+    if t == "integer":
+        return 1
+    if t == "number":
+        return 1.5
+    if t == "boolean":
+        return True
+    if t == "null":
+        return None
+    return text
+
+
+def tool_arguments(tool, last_user):
+    args = schema_value(tool.get("parameters") or {"type": "object"}, quoted_or_all(last_user))
+    return args if isinstance(args, dict) else {}
+
+
+def attachment_note(spec):
+    notes = []
+    for kind, what in spec.attachments:
+        notes.append(f"[url {what}]" if kind == "url" else f"[{kind} {what} bytes]")
+    return (" " + " ".join(notes)) if notes else ""
+
+
+def decoded_size(b64):
+    try:
+        return len(base64.b64decode(b64, validate=True))
+    except (ValueError, TypeError):
+        raise ClientError(400, "mock: image data is not valid base64")
+
 # --------------------------------------------------------------------------------------------
 # Dialects: how each provider reads keys, shapes errors, reads inputs and shapes successes.
 # --------------------------------------------------------------------------------------------
@@ -269,6 +353,19 @@ class Dialect:
     def refuse(self, obj, kind):
         """The chat body obj turned into the documented refusal `kind` (see Refusals)."""
         raise ClientError(400, f"mock: {self.name} has no refusal {kind!r}")
+
+    def chat_spec(self, body):
+        """-> ChatSpec: the tools, tool results, schema and attachments the request carries"""
+        return ChatSpec()
+
+    def tool_call_body(self, model, calls, tin, tout):
+        """The success body asking for calls: [(call id, tool name, arguments dict)]."""
+        raise ClientError(400, f"mock: {self.name} has no tool calls yet")
+
+    def structured_body(self, model, value, tin, tout, spec):
+        """The success body carrying the JSON value of spec.schema (default: as text)."""
+        return self.chat_body(model, value if isinstance(value, str) else
+                              json.dumps(value, ensure_ascii=False), tin, tout, False)
 
     def embed_texts(self, body, kind):
         """-> list of (text, dimension), one per input, in order"""
@@ -677,11 +774,11 @@ def route(path):
 FLAG_DIRECTIVES = frozenset(("reset", "reset_mid", "hang", "malformed", "truncated", "empty",
                              "html", "wrong_ctype", "invalid_utf8", "wrong_shape",
                              "null_content", "echo_key", "echo_prompt", "redirect", "html200", "wrong_type",
-                             "intl_error"))
+                             "intl_error", "badjson", "notjson"))
 VALUE_DIRECTIVES = {"latency": float, "status": int, "retry_after": float,
                     "retry_after_date": float, "retry_after_ms": float, "fail_first": int,
                     "seq": str, "trickle": float, "oversized": int, "chunk": int,
-                    "pad": int, "refuse": str}
+                    "pad": int, "refuse": str, "badjson_first": int}
 
 
 class Directives:
@@ -1035,11 +1132,32 @@ class Handler(BaseHTTPRequestHandler):
             return Response(400, dialect.prompt_filter())
         if kind == "chat":
             texts, last_user = dialect.chat_texts(req.body)
+            spec = dialect.chat_spec(req.body)
+            tin = word_count(texts) + 1
+            if d.base != "echo" and not spec.tool_results and spec.tools and spec.tool_choice != "none":
+                tool = next((t for t in spec.tools if t.get("name") == spec.tool_choice), spec.tools[0])
+                call_id = "call_" + hashlib.sha1(f"{req.model}{last_user}".encode()).hexdigest()[:12]
+                calls = [(call_id, tool.get("name"), tool_arguments(tool, last_user))]
+                return Response(200, dialect.tool_call_body(req.model, calls, tin, 5))
+            if d.base != "echo" and not spec.tool_results and (spec.schema is not None or spec.json_mode):
+                bad_turn = ("badjson_first" in d.values and
+                            self.server.stats.next_seq(d.values.get("seq", req.model)) <= d.values["badjson_first"])
+                if "notjson" in d.flags:
+                    value = "Sure! Here is the JSON you asked for."
+                elif "badjson" in d.flags or bad_turn:
+                    value = {"unexpected": True}
+                else:
+                    value = schema_value(spec.schema or {"type": "object", "properties": {
+                        "answer": {"type": "string"}}}, quoted_or_all(last_user))
+                return Response(200, dialect.structured_body(req.model, value, tin, 5, spec))
             if d.base == "echo":
                 reply = self._echo_text(req)
+            elif spec.tool_results:
+                reply = "tool results: " + "; ".join(f"{n}={c}" for n, c in spec.tool_results)
             else:
                 reply = f"mock reply from {dialect.name} {req.model}: {last_user}"
-            tin = word_count(texts) + 1
+            if d.base != "echo":
+                reply += attachment_note(spec)
             tout = word_count([reply])
             if "invalid_utf8" in d.flags:
                 reply += INVALID_UTF8_MARK

@@ -147,6 +147,7 @@ load_providers(void)
 		if (p->dialect == NULL)
 			elog(ERROR, "provider \"%s\" has unknown kind \"%s\"", p->name,
 				 p->kind ? p->kind : "");
+		p->caps = p->dialect->caps;
 		aig_provider_apply_options(p, opts);
 
 		env = aig_jsonb_get_string(opts, "api_key_env", "provider option");

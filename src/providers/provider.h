@@ -45,6 +45,8 @@ typedef struct AigProvider
 	char	  **extra_headers;	/* "Name: value" */
 	int			nsecrets;		/* values of sealed headers, opened */
 	char	  **secrets;		/* (scrubbed from provider text, like api_key) */
+	unsigned	caps;			/* AIG_CAP_*: the dialect's, narrowed by a
+								 * preset (a model without vision, say) */
 	bool		enabled;
 	char	   *key_problem;	/* why the configured key is unusable, or
 								 * NULL; never contains key material */
@@ -244,12 +246,26 @@ typedef struct AigOptionLimits
 										 * the API has no input type */
 } AigOptionLimits;
 
+/*
+ * What an API takes besides text and plain options.  A call that needs a
+ * capability skips the targets whose provider lacks it, and fails with
+ * 0A000 naming them when none has it.
+ */
+#define AIG_CAP_TOOLS		0x01	/* tools, tool_choice, tool messages */
+#define AIG_CAP_IMAGES		0x02	/* image parts given as bytes */
+#define AIG_CAP_IMAGE_URLS	0x04	/* image parts given as a URL */
+#define AIG_CAP_DOCUMENTS	0x08	/* PDF parts */
+#define AIG_CAP_JSON_SCHEMA 0x10	/* response_format json_schema, natively */
+
 typedef struct AigDialect
 {
 	const char *kind;
 	const char *default_base_url;
 	int			max_embed_batch;	/* inputs per request; 0 = no embeddings */
 	const AigOptionLimits *limits;	/* NULL: nothing beyond the gateway's */
+	unsigned	caps;			/* AIG_CAP_* the API has */
+	int			max_image_kb;	/* the API's limit on one image's bytes; 0:
+								 * only the gateway's ai_gateway.max_image_kb */
 
 	void		(*build_chat) (const AigProvider *p, const AigChatRequest *req,
 							   AigHttpRequest *out);

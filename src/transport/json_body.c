@@ -192,6 +192,13 @@ aig_jw_copy(AigJsonWriter *w, const AigJson *v)
 }
 
 void
+aig_jw_raw(AigJsonWriter *w, const char *json)
+{
+	separate(w);
+	appendStringInfoString(&w->buf, json);
+}
+
+void
 aig_jw_kstring(AigJsonWriter *w, const char *key, const char *s)
 {
 	aig_jw_key(w, key);

@@ -59,6 +59,12 @@ extern void aig_jw_bool(AigJsonWriter *w, bool v);
  */
 extern void aig_jw_copy(AigJsonWriter *w, const AigJson *v);
 
+/*
+ * a value given as JSON text the gateway produced or already validated
+ * (a tool's parameters schema, a call's arguments), written as it is
+ */
+extern void aig_jw_raw(AigJsonWriter *w, const char *json);
+
 /* key and value in one call */
 extern void aig_jw_kstring(AigJsonWriter *w, const char *key, const char *s);
 extern void aig_jw_kint(AigJsonWriter *w, const char *key, int64 v);
