@@ -24,7 +24,7 @@ Model names (for Azure and Gemini the percent-decoded path segment):
     echo                     content = compact JSON of what arrived (method, path, query,
                              auth/version + x-test-* headers, parsed body); embeddings
                              routes add it as a top-level "mock_echo" field instead
-    recorded[-base64|-ollama-compat|-error]   the recorded sample bodies of test/samples/
+    recorded[-base64|-ollama-compat|-tools|-error]   the recorded sample bodies of test/samples/
     anything else            "mock reply from <dialect> <model>: <last user text>"
     ...+directive+directive  faults: latency=MS status=CODE retry_after=S retry_after_date=S
                              retry_after_ms=MS fail_first=N seq=NAME reset reset_mid hang
@@ -119,6 +119,7 @@ ECHO_HEADERS = frozenset(("authorization", "api-key", "x-api-key", "x-goog-api-k
 GEMINI_EMBED_ONE_SAMPLE = "gemini_embed_content (derived from gemini_batch_embed_contents.json)"
 EXTRA_REASONS = {529: "Site Overloaded"}
 RECORDED_MODELS = frozenset(("recorded", "recorded-base64", "recorded-ollama-compat"))
+RECORDED_MODELS |= {"recorded-tools"}     # documented tool-call answers (tools_openai)
 
 _ids = itertools.count(1)
 
@@ -375,6 +376,87 @@ class Dialect:
         raise NotImplementedError
 
 
+
+# ---- OpenAI Chat Completions / Ollama /api/chat: tools, tool results, parts (tools_openai) ----
+# Shapes from OpenAI's OpenAPI document (test/specs/openai.json: ChatCompletionTool,
+# ChatCompletionToolChoiceOption, ChatCompletionRequestToolMessage, ...ContentPartImage,
+# ...ContentPartFile) and Ollama's docs/api.md ("Chat request (with tools)", "with images").
+
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+DATA_URL = re.compile(r"^data:(?P<mt>[\w.+-]+/[\w.+-]+);base64,(?P<b64>.*)$", re.S)
+
+
+def function_tools(body):
+    """body["tools"] ([{"type":"function","function":{"name","parameters"}}]) -> ChatSpec tools."""
+    tools = body.get("tools")
+    if tools is None:
+        return []
+    if not isinstance(tools, list) or not tools:
+        raise ClientError(400, "mock: 'tools' must be a non-empty list")
+    out = []
+    for i, t in enumerate(tools):
+        fn = t.get("function") if isinstance(t, dict) else None
+        if not isinstance(t, dict) or t.get("type") != "function" or not isinstance(fn, dict):
+            raise ClientError(400, f"mock: tools[{i}] is not a function tool")
+        if not isinstance(fn.get("name"), str) or not TOOL_NAME.match(fn["name"]):
+            raise ClientError(400, f"mock: tools[{i}].function.name is invalid")
+        params = fn.get("parameters", {"type": "object", "properties": {}})
+        if not isinstance(params, dict):
+            raise ClientError(400, f"mock: tools[{i}].function.parameters must be an object")
+        out.append({"name": fn["name"], "parameters": params})
+    return out
+
+
+def data_url_size(url, what, media_prefix):
+    m = DATA_URL.match(url)
+    if not m:
+        raise ClientError(400, f"mock: {what} is not a base64 data URL")
+    if not m.group("mt").startswith(media_prefix):
+        raise ClientError(400, f"mock: {what} has media type {m.group('mt')!r}")
+    return m.group("mt"), decoded_size(m.group("b64"))
+
+
+def openai_part_attachments(parts, spec, file_parts):
+    for j, p in enumerate(parts):
+        kind = p.get("type") if isinstance(p, dict) else None
+        if kind == "text":
+            continue
+        if kind == "image_url":
+            url = (p.get("image_url") or {}).get("url") if isinstance(p.get("image_url"), dict) else None
+            if not isinstance(url, str):
+                raise ClientError(400, f"mock: content[{j}].image_url.url is required")
+            if url.startswith("data:"):
+                spec.attachments.append(data_url_size(url, f"content[{j}].image_url.url", "image/"))
+            elif url.startswith(("http://", "https://")):
+                spec.attachments.append(("url", url))
+            else:
+                raise ClientError(400, f"mock: content[{j}].image_url.url is not a URL")
+        elif kind == "file" and file_parts:
+            f = p.get("file")
+            if not isinstance(f, dict) or not isinstance(f.get("file_data"), str):
+                raise ClientError(400, f"mock: content[{j}].file.file_data is required")
+            if not isinstance(f.get("filename"), str):
+                raise ClientError(400, f"mock: content[{j}].file.filename is required with file_data")
+            spec.attachments.append(data_url_size(f["file_data"], f"content[{j}].file.file_data",
+                                                  "application/pdf"))
+        else:
+            raise ClientError(400, f"mock: content[{j}] has an unsupported type {kind!r}")
+
+
+def sniff_image(raw):
+    for magic, mt in ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+                      (b"GIF8", "image/gif"), (b"RIFF", "image/webp")):
+        if raw.startswith(magic):
+            return mt
+    return "image"
+
+
+def tool_results_after_last_user(msgs, name_of):
+    last_user = max((i for i, m in enumerate(msgs) if m.get("role") == "user"), default=-1)
+    return [(name_of(m), text_of(m.get("content")))
+            for m in msgs[last_user + 1:] if m.get("role") == "tool"]
+
+
 class OpenAI(Dialect):
     name = "openai"
     recorded = {
@@ -382,6 +464,7 @@ class OpenAI(Dialect):
                      "embed": "openai_embeddings_float.json"},
         "recorded-base64": {"embed": "openai_embeddings_base64.json"},
         "recorded-ollama-compat": {"chat": "ollama_v1_chat_completions.json"},
+        "recorded-tools": {"chat": "openai_chat_tool_calls.DOCS_EXAMPLE.json"},
     }
     recorded_error = ("openai_error_404_model_not_found.json", 404)
     recorded_auth_error = ("openai_error_401_invalid_api_key.json", 401)
@@ -431,6 +514,74 @@ class OpenAI(Dialect):
             "system_fingerprint": "fp_mock",
         }
 
+    file_parts = True               # Azure's 2024-10-21 document has no file parts
+
+    def chat_spec(self, body):
+        spec = ChatSpec()
+        spec.tools = function_tools(body)
+        choice = body.get("tool_choice")
+        if (choice is not None or "parallel_tool_calls" in body) and not spec.tools:
+            raise ClientError(400, "mock: tool_choice and parallel_tool_calls are only allowed "
+                                   "when 'tools' are specified")
+        if isinstance(choice, dict):
+            fn = choice.get("function")
+            if choice.get("type") != "function" or not isinstance(fn, dict) or \
+                    fn.get("name") not in [t["name"] for t in spec.tools]:
+                raise ClientError(400, "mock: tool_choice names no tool of 'tools'")
+            spec.tool_choice = fn["name"]
+        elif choice is not None:
+            if choice not in ("auto", "none", "required"):
+                raise ClientError(400, f"mock: bad tool_choice {choice!r}")
+            spec.tool_choice = choice
+        if "parallel_tool_calls" in body and not isinstance(body["parallel_tool_calls"], bool):
+            raise ClientError(400, "mock: parallel_tool_calls must be a boolean")
+        msgs = messages_of(body)
+        call_names = {}
+        for i, m in enumerate(msgs):
+            role = m.get("role")
+            content = m.get("content")
+            if role == "assistant" and m.get("tool_calls") is not None:
+                for c in m["tool_calls"] if isinstance(m["tool_calls"], list) else [None]:
+                    fn = c.get("function") if isinstance(c, dict) else None
+                    if not isinstance(fn, dict) or not isinstance(c.get("id"), str) or \
+                            c.get("type") != "function" or not isinstance(fn.get("name"), str):
+                        raise ClientError(400, f"mock: messages[{i}].tool_calls is malformed")
+                    if not isinstance(fn.get("arguments"), str):
+                        raise ClientError(400, f"mock: messages[{i}].tool_calls[].function.arguments "
+                                               "must be a string")
+                    try:
+                        json.loads(fn["arguments"])
+                    except ValueError:
+                        raise ClientError(400, f"mock: messages[{i}] arguments are not JSON") from None
+                    call_names[c["id"]] = fn["name"]
+            elif role == "tool":
+                if m.get("tool_call_id") not in call_names:
+                    raise ClientError(400, f"mock: messages[{i}] with role 'tool' must be a response "
+                                           "to a preceding message with 'tool_calls'")
+            if role == "user" and isinstance(content, list):
+                openai_part_attachments(content, spec, self.file_parts)
+        spec.tool_results = tool_results_after_last_user(
+            msgs, lambda m: call_names.get(m.get("tool_call_id"), m.get("tool_call_id")))
+        rf = body.get("response_format")
+        if isinstance(rf, dict) and rf.get("type") == "json_schema":
+            js = rf.get("json_schema")
+            if not isinstance(js, dict) or not isinstance(js.get("schema", {}), dict):
+                raise ClientError(400, "mock: response_format.json_schema is malformed")
+            spec.schema = js.get("schema") or {"type": "object"}
+        elif isinstance(rf, dict) and rf.get("type") == "json_object":
+            spec.json_mode = True
+        return spec
+
+    def tool_call_body(self, model, calls, tin, tout):
+        obj = self.chat_body(model, "", tin, tout, True)
+        choice = obj["choices"][0]
+        choice["message"]["tool_calls"] = [
+            {"id": cid, "type": "function",
+             "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)}}
+            for cid, name, args in calls]
+        choice["finish_reason"] = "tool_calls"
+        return obj
+
     def prompt_filter(self):
         """Azure's documented prompt filter: HTTP 400, code content_filter."""
         return {"error": {"message": "The response was filtered due to the prompt triggering "
@@ -471,6 +622,7 @@ class OpenAI(Dialect):
 
 class Azure(OpenAI):
     name = "azure"
+    file_parts = False
 
     def api_key(self, req):
         return req.headers.get("api-key")
@@ -605,7 +757,8 @@ class Ollama(Dialect):
     name = "ollama"
     key_required = False
     recorded = {"recorded": {"chat": "ollama_api_chat.DOCS_EXAMPLE.json",
-                             "embed": "ollama_api_embed.json"}}
+                             "embed": "ollama_api_embed.json"},
+                "recorded-tools": {"chat": "ollama_api_chat_tools.DOCS_EXAMPLE.json"}}
     recorded_error = ("ollama_error_400_context.json", 400)
 
     def error(self, status, message, retry_delay=None):
@@ -630,6 +783,44 @@ class Ollama(Dialect):
             "eval_count": tout,
             "eval_duration": 700000,
         }
+
+    def chat_spec(self, body):
+        spec = ChatSpec()
+        spec.tools = function_tools(body)
+        msgs = messages_of(body)
+        for i, m in enumerate(msgs):
+            images = m.get("images")
+            if images is not None:
+                if not isinstance(images, list) or not all(isinstance(b, str) for b in images):
+                    raise ClientError(400, f"mock: messages[{i}].images must be a list of base64 strings")
+                for b in images:
+                    size = decoded_size(b)
+                    spec.attachments.append((sniff_image(base64.b64decode(b)), size))
+            calls = m.get("tool_calls")
+            if calls is not None:
+                for c in calls if isinstance(calls, list) else [None]:
+                    fn = c.get("function") if isinstance(c, dict) else None
+                    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or \
+                            not isinstance(fn.get("arguments", {}), dict):
+                        # Go: cannot unmarshal string into ... api.ToolCallFunctionArguments
+                        raise ClientError(400, f"mock: messages[{i}].tool_calls: function.arguments "
+                                               "must be an object")
+        spec.tool_results = tool_results_after_last_user(
+            msgs, lambda m: m.get("tool_name") or "tool")
+        fmt = body.get("format")
+        if isinstance(fmt, dict):
+            spec.schema = fmt
+        elif fmt == "json":
+            spec.json_mode = True
+        elif fmt not in (None, ""):
+            raise ClientError(400, f"mock: invalid format {fmt!r}")
+        return spec
+
+    def tool_call_body(self, model, calls, tin, tout):
+        obj = self.chat_body(model, "", tin, tout, False)
+        obj["message"]["tool_calls"] = [{"function": {"name": name, "arguments": args}}
+                                        for _, name, args in calls]
+        return obj
 
     def embed_texts(self, body, kind):
         if "input" not in body:

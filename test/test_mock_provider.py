@@ -458,6 +458,115 @@ def test_keepalive_and_stats():
     expect_eq(last["headers"]["authorization"], "Bearer sk-test", "last headers")
 
 
+# ---- tools, tool results, images and documents: OpenAI, Azure, Ollama (tools_openai) ------
+
+PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+WEATHER_TOOL = {"type": "function", "function": {
+    "name": "get_weather", "description": "Weather of a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"},
+                                                   "days": {"type": "integer"}},
+                   "required": ["city"]}}}
+
+
+def test_openai_tools():
+    path, hdr = "/v1/chat/completions", OPENAI_KEY
+    ask = [{"role": "user", "content": 'Weather in "Oslo"?'}]
+    status, _, obj = call_json(path, {"model": "m", "messages": ask, "tools": [WEATHER_TOOL]}, hdr)
+    expect_eq(status, 200, "tool call status")
+    choice = obj["choices"][0]
+    expect_eq(choice["finish_reason"], "tool_calls", "finish_reason")
+    expect_eq(choice["message"]["content"], None, "content of a call")
+    tc = choice["message"]["tool_calls"][0]
+    expect_eq((tc["type"], tc["function"]["name"]), ("function", "get_weather"), "call")
+    expect(isinstance(tc["function"]["arguments"], str), "arguments are JSON text")
+    expect_eq(json.loads(tc["function"]["arguments"]), {"city": "Oslo", "days": 1}, "arguments")
+    # the round trip: the call replayed, the tool's result -> "tool results: ..."
+    msgs = ask + [{"role": "assistant", "content": None, "tool_calls": [tc]},
+                  {"role": "tool", "tool_call_id": tc["id"], "content": "12C"}]
+    status, _, obj = call_json(path, {"model": "m", "messages": msgs, "tools": [WEATHER_TOOL]}, hdr)
+    expect_eq((status, obj["choices"][0]["message"]["content"]),
+              (200, "tool results: get_weather=12C"), "tool results")
+    # tool_choice none: text; a named choice must name a tool; no tool_choice without tools
+    status, _, obj = call_json(path, {"model": "m", "messages": ask, "tools": [WEATHER_TOOL],
+                                      "tool_choice": "none"}, hdr)
+    expect(obj["choices"][0]["message"]["content"].startswith("mock reply"), "tool_choice none")
+    for bad in ({"tools": [WEATHER_TOOL], "tool_choice": {"type": "function", "function": {"name": "x"}}},
+                {"tool_choice": "auto"}, {"parallel_tool_calls": False},
+                {"tools": [{"type": "function", "function": {"name": "bad name"}}]}):
+        status, _, obj = call_json(path, dict({"model": "m", "messages": ask}, **bad), hdr)
+        expect_eq(status, 400, f"refused: {bad}")
+    # a tool message must answer a call; replayed arguments must be a string
+    status, _, _ = call_json(path, {"model": "m", "messages": ask + [
+        {"role": "tool", "tool_call_id": "call_x", "content": "1"}]}, hdr)
+    expect_eq(status, 400, "orphan tool message")
+    bad_tc = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": {"a": 1}}}
+    status, _, _ = call_json(path, {"model": "m", "messages": ask + [
+        {"role": "assistant", "content": None, "tool_calls": [bad_tc]}]}, hdr)
+    expect_eq(status, 400, "object arguments refused")
+    # image and PDF parts: listed with their decoded sizes; bad base64 is a 400
+    parts = [{"type": "text", "text": "look"},
+             {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PNG_1PX}},
+             {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+             {"type": "file", "file": {"filename": "d.pdf",
+                                       "file_data": "data:application/pdf;base64,JVBERi0xLjQ="}}]
+    status, _, obj = call_json(path, {"model": "m", "messages": [{"role": "user", "content": parts}]}, hdr)
+    expect_eq((status, obj["choices"][0]["message"]["content"]),
+              (200, "mock reply from openai m: look [image/png 70 bytes] "
+                    "[url https://example.com/cat.png] [application/pdf 8 bytes]"), "attachments")
+    bad_img = [{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@@"}}]
+    status, _, _ = call_json(path, {"model": "m", "messages": [{"role": "user", "content": bad_img}]}, hdr)
+    expect_eq(status, 400, "bad base64")
+    # Azure: the same shapes, but no file parts in its 2024-10-21 document
+    apath = "/openai/deployments/d1/chat/completions?api-version=2024-10-21"
+    status, _, obj = call_json(apath, {"messages": ask, "tools": [WEATHER_TOOL],
+                                       "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+                                       "parallel_tool_calls": False}, AZURE_KEY)
+    expect_eq((status, obj["choices"][0]["finish_reason"]), (200, "tool_calls"), "azure call")
+    status, _, _ = call_json(apath, {"messages": [{"role": "user", "content": parts[3:]}]}, AZURE_KEY)
+    expect_eq(status, 400, "azure file part")
+    # structured output: json_schema -> a value of the schema; badjson misses it
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+    rf = {"type": "json_schema", "json_schema": {"name": "t", "schema": schema, "strict": True}}
+    status, _, obj = call_json(path, {"model": "m", "messages": ask, "response_format": rf}, hdr)
+    expect_eq(json.loads(obj["choices"][0]["message"]["content"]), {"name": "Oslo"}, "json_schema")
+    # the documented example answer
+    status, _, obj = call_json(path, {"model": "recorded-tools", "messages": ask}, hdr)
+    expect_eq(obj["choices"][0]["message"]["tool_calls"][0]["id"], "call_abc123", "recorded-tools")
+
+
+def test_ollama_tools():
+    ask = [{"role": "user", "content": 'Weather in "Oslo"?'}]
+    status, _, obj = call_json("/api/chat", {"model": "m", "messages": ask, "stream": False,
+                                             "tools": [WEATHER_TOOL]})
+    expect_eq(status, 200, "ollama tool call")
+    msg = obj["message"]
+    expect_eq(msg["content"], "", "ollama call content")
+    expect_eq(msg["tool_calls"], [{"function": {"name": "get_weather",
+                                                "arguments": {"city": "Oslo", "days": 1}}}],
+              "ollama call: arguments an object, no id")
+    msgs = ask + [{"role": "assistant", "content": "", "tool_calls": msg["tool_calls"]},
+                  {"role": "tool", "content": "12C", "tool_name": "get_weather"}]
+    status, _, obj = call_json("/api/chat", {"model": "m", "messages": msgs, "tools": [WEATHER_TOOL]})
+    expect_eq(obj["message"]["content"], "tool results: get_weather=12C", "ollama tool results")
+    bad = [{"role": "assistant", "content": "", "tool_calls": [
+        {"function": {"name": "f", "arguments": "{\"a\":1}"}}]}]
+    status, _, _ = call_json("/api/chat", {"model": "m", "messages": ask + bad})
+    expect_eq(status, 400, "ollama string arguments refused")
+    status, _, obj = call_json("/api/chat", {"model": "m", "messages": [
+        {"role": "user", "content": "look", "images": [PNG_1PX]}]})
+    expect_eq(obj["message"]["content"], "mock reply from ollama m: look [image/png 70 bytes]",
+              "ollama image")
+    status, _, _ = call_json("/api/chat", {"model": "m", "messages": [
+        {"role": "user", "content": "look", "images": ["not base64!"]}]})
+    expect_eq(status, 400, "ollama bad image")
+    status, _, obj = call_json("/api/chat", {"model": "m", "messages": ask, "format": {
+        "type": "object", "properties": {"age": {"type": "integer"}}}})
+    expect_eq(json.loads(obj["message"]["content"]), {"age": 1}, "ollama format schema")
+    status, _, obj = call_json("/api/chat", {"model": "recorded-tools", "messages": ask})
+    expect_eq(obj["message"]["tool_calls"][0]["function"]["arguments"]["location"], "Paris, FR",
+              "ollama recorded-tools")
+
+
 # ---- driver ---------------------------------------------------------------------------------
 
 def start_mock(tmpdir):
