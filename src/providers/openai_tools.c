@@ -91,6 +91,12 @@ aig_tool_arguments_check(const char *text, size_t len, char **why)
 		i++;
 	if (i == len)
 		return pstrdup("{}");	/* no arguments at all (some servers send "") */
+	/* keep the object's text only, without the white space around it */
+	text += i;
+	len -= i;
+	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t' ||
+					   text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
 	if (len > (size_t) PG_INT32_MAX / 2)
 	{
 		*why = pstrdup("are too large");
