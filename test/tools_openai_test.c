@@ -131,7 +131,7 @@ test_build(void)
 				"{\"model\":\"m\",\"messages\":["
 				"{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"What is in \\\"Oslo\\\"?\"},"
 				"{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]},"
-				"{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_9\",\"type\":\"function\","
+				"{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_9\",\"type\":\"function\","
 				"\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\": \\\"Oslo\\\"}\"}}]},"
 				"{\"role\":\"tool\",\"tool_call_id\":\"call_9\",\"content\":\"12C\"}],"
 				"\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":\"Weather of a city\","

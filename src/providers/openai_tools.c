@@ -8,7 +8,7 @@
  *	user with parts	{"role":"user","content":[{"type":"text","text"},
  *					 {"type":"image_url","image_url":{"url":"data:<mt>;base64,<b64>"|url}},
  *					 {"type":"file","file":{"filename","file_data":"data:application/pdf;base64,..."}}]}
- *	assistant		{"role":"assistant","content":"..."|null,
+ *	assistant		{"role":"assistant",["content":"...",] (none when only calls)
  *					 "tool_calls":[{"id","type":"function","function":{"name","arguments":"<JSON text>"}}]}
  *	tool			{"role":"tool","tool_call_id","content"}
  *	options			"tools":[{"type":"function","function":{"name","description","parameters"}}],
@@ -245,9 +245,12 @@ aig_openai_jw_messages(AigJsonWriter *w, const AigChatRequest *req)
 		aig_jw_kstring(w, "role", m->role);
 		if (is_tool)
 			aig_jw_kstring(w, "tool_call_id", m->tool_call_id);
-		aig_jw_key(w, "content");
-		if (is_user && m->nparts > 0)
+		if (has_calls && (m->content == NULL || m->content[0] == '\0'))
+			;					/* only calls: no content member (both
+								 * documents: "required unless tool_calls") */
+		else if (is_user && m->nparts > 0)
 		{
+			aig_jw_key(w, "content");
 			aig_jw_array_begin(w);
 			for (int j = 0; j < m->nparts; j++)
 			{
@@ -261,10 +264,8 @@ aig_openai_jw_messages(AigJsonWriter *w, const AigChatRequest *req)
 			}
 			aig_jw_array_end(w);
 		}
-		else if (has_calls && (m->content == NULL || m->content[0] == '\0'))
-			aig_jw_raw(w, "null");
 		else
-			aig_jw_string(w, m->content);
+			aig_jw_kstring(w, "content", m->content);
 		if (has_calls)
 		{
 			aig_jw_key(w, "tool_calls");
