@@ -38,6 +38,8 @@ Model names (for Azure and Gemini the percent-decoded path segment):
                              refuse=KIND (a documented refusal: see "Refusals")
                              badjson notjson badjson_first=N (a structured answer that misses the schema /
                              is not JSON: see "Tools, structured output and images")
+                             badargs (a tool call whose arguments are not a JSON object:
+                             openai/azure/compat "[1, 2]", ollama [1, 2])
 Control: GET /_mock/stats, POST /_mock/reset, GET /_mock/last.
 
 Fault details:
@@ -443,6 +445,11 @@ def openai_part_attachments(parts, spec, file_parts):
             raise ClientError(400, f"mock: content[{j}] has an unsupported type {kind!r}")
 
 
+def bad_arguments(model):
+    """badargs: the tool call's arguments are not a JSON object (a bad answer)."""
+    return "badargs" in model.split("+")[1:]
+
+
 def sniff_image(raw):
     for magic, mt in ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
                       (b"GIF8", "image/gif"), (b"RIFF", "image/webp")):
@@ -577,7 +584,8 @@ class OpenAI(Dialect):
         choice = obj["choices"][0]
         choice["message"]["tool_calls"] = [
             {"id": cid, "type": "function",
-             "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)}}
+             "function": {"name": name, "arguments": "[1, 2]" if bad_arguments(model) else
+                          json.dumps(args, ensure_ascii=False)}}
             for cid, name, args in calls]
         choice["finish_reason"] = "tool_calls"
         return obj
@@ -818,7 +826,8 @@ class Ollama(Dialect):
 
     def tool_call_body(self, model, calls, tin, tout):
         obj = self.chat_body(model, "", tin, tout, False)
-        obj["message"]["tool_calls"] = [{"function": {"name": name, "arguments": args}}
+        obj["message"]["tool_calls"] = [{"function": {"name": name, "arguments":
+                                                      [1, 2] if bad_arguments(model) else args}}
                                         for _, name, args in calls]
         return obj
 
@@ -966,6 +975,7 @@ FLAG_DIRECTIVES = frozenset(("reset", "reset_mid", "hang", "malformed", "truncat
                              "html", "wrong_ctype", "invalid_utf8", "wrong_shape",
                              "null_content", "echo_key", "echo_prompt", "redirect", "html200", "wrong_type",
                              "intl_error", "badjson", "notjson"))
+FLAG_DIRECTIVES |= {"badargs"}     # tools_openai: see bad_arguments()
 VALUE_DIRECTIVES = {"latency": float, "status": int, "retry_after": float,
                     "retry_after_date": float, "retry_after_ms": float, "fail_first": int,
                     "seq": str, "trickle": float, "oversized": int, "chunk": int,

@@ -529,6 +529,8 @@ def test_openai_tools():
     rf = {"type": "json_schema", "json_schema": {"name": "t", "schema": schema, "strict": True}}
     status, _, obj = call_json(path, {"model": "m", "messages": ask, "response_format": rf}, hdr)
     expect_eq(json.loads(obj["choices"][0]["message"]["content"]), {"name": "Oslo"}, "json_schema")
+    status, _, obj = call_json(path, {"model": "m+badargs", "messages": ask, "tools": [WEATHER_TOOL]}, hdr)
+    expect_eq(obj["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"], "[1, 2]", "badargs")
     # the documented example answer
     status, _, obj = call_json(path, {"model": "recorded-tools", "messages": ask}, hdr)
     expect_eq(obj["choices"][0]["message"]["tool_calls"][0]["id"], "call_abc123", "recorded-tools")
@@ -562,6 +564,8 @@ def test_ollama_tools():
     status, _, obj = call_json("/api/chat", {"model": "m", "messages": ask, "format": {
         "type": "object", "properties": {"age": {"type": "integer"}}}})
     expect_eq(json.loads(obj["message"]["content"]), {"age": 1}, "ollama format schema")
+    status, _, obj = call_json("/api/chat", {"model": "m+badargs", "messages": ask, "tools": [WEATHER_TOOL]})
+    expect_eq(obj["message"]["tool_calls"][0]["function"]["arguments"], [1, 2], "ollama badargs")
     status, _, obj = call_json("/api/chat", {"model": "recorded-tools", "messages": ask})
     expect_eq(obj["message"]["tool_calls"][0]["function"]["arguments"]["location"], "Paris, FR",
               "ollama recorded-tools")
