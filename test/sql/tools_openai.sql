@@ -1,0 +1,126 @@
+-- tools_openai: tool calls, tool results, images and documents through the
+-- OpenAI-family dialects (openai, azure_openai, openai_compatible) and
+-- Ollama, against the mock provider:
+--  * a round trip per dialect: a tool offered -> the model's call
+--    (tool_calls, finish_reason "tool_calls") -> the call and its result
+--    sent back -> an answer made from the result ("tool results: ...");
+--  * the exact request each dialect builds (model "echo" answers with it):
+--    tools, tool_choice, parallel_tool_calls, assistant tool calls, tool
+--    results, image and PDF parts;
+--  * the documented tool-call answers of test/samples ("recorded-tools");
+--  * an answer whose arguments are not a JSON object is a bad answer: the
+--    call fails over like on any malformed answer;
+--  * an image from a bytea column, and what a provider cannot take.
+\pset format aligned
+CREATE TEMP TABLE tt (tools jsonb);
+INSERT INTO tt VALUES ('[{"name": "get_weather", "description": "Weather of a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]');
+
+-- 1. the model asks for a call (the mock fills a string argument with the quoted text)
+CREATE TEMP TABLE calls AS
+SELECT p, ai_chat('[{"role": "user", "content": "Weather in \"Oslo\"?"}]', p || '/m',
+                  jsonb_build_object('tools', tools)) AS r
+FROM tt, unnest(array['openai', 'azure', 'compat', 'ollama']) p;
+SELECT p AS provider, r->>'finish_reason' AS finish_reason, r->>'content' AS content,
+       jsonb_array_length(r->'tool_calls') AS ncalls, r->'tool_calls'->0->>'name' AS name,
+       r->'tool_calls'->0->'arguments' AS arguments,
+       r->'tool_calls'->0->>'id' ~ '^call_[0-9a-f]+$' AS has_id
+FROM calls ORDER BY p;
+
+-- 2. the call and its result go back: the answer is made from the result
+SELECT p AS provider,
+       ai_chat(jsonb_build_array(
+                   '{"role": "user", "content": "Weather in \"Oslo\"?"}'::jsonb,
+                   jsonb_build_object('role', 'assistant', 'content', NULL, 'tool_calls', r->'tool_calls'),
+                   jsonb_build_object('role', 'tool', 'tool_call_id', r->'tool_calls'->0->>'id',
+                                      'content', '12C and sunny')),
+               p || '/m', jsonb_build_object('tools', tools))->>'content' AS answer
+FROM calls, tt ORDER BY p;
+
+-- 3. the exact requests: tools, a named tool_choice, parallel_tool_calls false,
+-- the assistant's call (OpenAI: arguments as JSON text; Ollama: an object, no
+-- id) and the tool result (OpenAI: tool_call_id; Ollama: tool_name)
+SELECT p AS provider,
+       jsonb_pretty((ai_chat('[{"role": "user", "content": "Weather in Oslo?"},
+                               {"role": "assistant", "content": null, "tool_calls":
+                                 [{"id": "call_1", "name": "get_weather", "arguments": {"city": "Oslo"}}]},
+                               {"role": "tool", "tool_call_id": "call_1", "content": "12C"}]',
+                             p || '/echo',
+                             jsonb_build_object('tools', tools, 'tool_choice', 'get_weather',
+                                                'parallel_tool_calls', false))->>'content')::jsonb
+                    -> 'body') AS body
+FROM tt, unnest(array['openai', 'azure', 'compat', 'ollama']) p;
+
+-- tool_choice: "none" and "required" (Ollama has no tool_choice: "none" sends no tools)
+SELECT p AS provider, c AS tool_choice,
+       ((ai_chat('[{"role": "user", "content": "x"}]', p || '/echo',
+                 jsonb_build_object('tools', tools, 'tool_choice', c))->>'content')::jsonb -> 'body')
+         - '{messages,model,stream}'::text[] - 'tools' AS body_without_tools,
+       ((ai_chat('[{"role": "user", "content": "x"}]', p || '/echo',
+                 jsonb_build_object('tools', tools, 'tool_choice', c))->>'content')::jsonb -> 'body') ? 'tools' AS has_tools
+FROM tt, unnest(array['openai', 'ollama']) p, unnest(array['none', 'required']) c
+ORDER BY 1, 2;
+
+-- 4. images and a PDF: OpenAI's image_url (data URL or URL) and file parts;
+-- Ollama's "images" on the message (base64 only)
+SELECT p AS provider,
+       jsonb_pretty((ai_chat('[{"role": "user", "content": [
+                                 {"type": "text", "text": "What is this?"},
+                                 {"type": "image", "data": "iVBORw0KGgo=", "media_type": "image/png"}]}]',
+                             p || '/echo')->>'content')::jsonb #> '{body,messages}') AS messages
+FROM unnest(array['openai', 'ollama']) p;
+SELECT jsonb_pretty((ai_chat('[{"role": "user", "content": [
+                               {"type": "text", "text": "Summarize"},
+                               {"type": "image", "url": "https://example.com/cat.png"},
+                               {"type": "document", "data": "JVBERi0xLjQ=", "media_type": "application/pdf"}]}]',
+                           'openai/echo')->>'content')::jsonb #> '{body,messages,0,content}') AS openai_parts;
+
+-- what the mock received, decoded: sizes of the image and the PDF
+SELECT p AS provider,
+       ai_chat('[{"role": "user", "content": [{"type": "text", "text": "Look"},
+                 {"type": "image", "data": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+                  "media_type": "image/png"}]}]', p || '/m')->>'content' AS answer
+FROM unnest(array['openai', 'azure', 'compat', 'ollama']) p;
+SELECT ai_chat('[{"role": "user", "content": [{"type": "text", "text": "Summarize"},
+                 {"type": "document", "data": "JVBERi0xLjQ=", "media_type": "application/pdf"}]}]',
+               'openai/m')->>'content' AS openai_pdf;
+
+-- an image from a bytea column
+CREATE TEMP TABLE photos (id int, img bytea);
+INSERT INTO photos VALUES (1, decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64'));
+SELECT p AS provider,
+       ai_chat(jsonb_build_array(jsonb_build_object('role', 'user', 'content', jsonb_build_array(
+                   jsonb_build_object('type', 'text', 'text', 'What is in photo ' || id || '?'),
+                   ai_image(img, 'image/png')))), p || '/m')->>'content' AS answer
+FROM photos, unnest(array['openai', 'ollama']) p ORDER BY p;
+
+-- what a provider cannot take: Ollama no image URL and no PDF, Azure no PDF
+SELECT try1($$SELECT ai_chat('[{"role": "user", "content": [{"type": "text", "text": "x"},
+                 {"type": "image", "url": "https://example.com/cat.png"}]}]', 'ollama/m')$$) AS ollama_url;
+SELECT try1($$SELECT ai_chat('[{"role": "user", "content": [{"type": "text", "text": "x"},
+                 {"type": "document", "data": "JVBERi0xLjQ=", "media_type": "application/pdf"}]}]', 'azure/m')$$) AS azure_pdf;
+
+-- 5. the documented tool-call answers (OpenAI's OpenAPI example, Ollama's docs/api.md)
+SELECT p AS provider, r - 'latency_ms' AS result
+FROM unnest(array['openai', 'ollama']) p,
+     LATERAL ai_chat('[{"role": "user", "content": "Weather in Boston?"}]', p || '/recorded-tools') r;
+
+-- 6. arguments that are not a JSON object: a bad answer, failed over like any
+SELECT p AS provider, try1(format($q$SELECT ai_chat('[{"role": "user", "content": "x"}]', %L, %L)$q$,
+                                  p || '/m+badargs', jsonb_build_object('tools', tools))) AS error
+FROM tt, unnest(array['openai', 'ollama']) p;
+INSERT INTO ai_gateway.routes (name) VALUES ('to_badargs');
+INSERT INTO ai_gateway.route_targets (route, provider, model, priority) VALUES
+    ('to_badargs', 'openai', 'm+badargs', 1), ('to_badargs', 'compat', 'm', 2);
+SELECT r->>'provider' AS provider, r->>'finish_reason' AS finish_reason, r->'tool_calls'->0->'arguments' AS arguments
+FROM tt, LATERAL ai_chat('[{"role": "user", "content": "Weather in \"Rome\"?"}]', 'to_badargs',
+                         jsonb_build_object('tools', tools)) r;
+DELETE FROM ai_gateway.routes WHERE name = 'to_badargs';
+
+-- 7. structured output with tools offered: response_format still maps
+SELECT p AS provider,
+       ((ai_chat('[{"role": "user", "content": "x"}]', p || '/echo',
+                 jsonb_build_object('tools', tools, 'response_format',
+                     '{"type": "json_schema", "json_schema": {"name": "t", "schema": {"type": "object"}}}'::jsonb))
+         ->>'content')::jsonb -> 'body') - '{messages,model,tools,stream}'::text[] AS body
+FROM tt, unnest(array['openai', 'azure', 'ollama']) p;
