@@ -91,7 +91,9 @@ INSERT INTO photos VALUES (1, decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFc
 SELECT p AS provider,
        ai_chat(jsonb_build_array(jsonb_build_object('role', 'user', 'content', jsonb_build_array(
                    jsonb_build_object('type', 'text', 'text', 'What is in photo ' || id || '?'),
-                   ai_image(img, 'image/png')))), p || '/m')->>'content' AS answer
+                   jsonb_build_object('type', 'image', 'media_type', 'image/png',
+                                      'data', replace(encode(img, 'base64'), E'\n', ''))))),
+               p || '/m')->>'content' AS answer
 FROM photos, unnest(array['openai', 'ollama']) p ORDER BY p;
 
 -- what a provider cannot take: Ollama no image URL and no PDF, Azure no PDF
@@ -112,7 +114,8 @@ FROM tt, unnest(array['openai', 'ollama']) p;
 INSERT INTO ai_gateway.routes (name) VALUES ('to_badargs');
 INSERT INTO ai_gateway.route_targets (route, provider, model, priority) VALUES
     ('to_badargs', 'openai', 'm+badargs', 1), ('to_badargs', 'compat', 'm', 2);
-SELECT r->>'provider' AS provider, r->>'finish_reason' AS finish_reason, r->'tool_calls'->0->'arguments' AS arguments
+SELECT r->>'provider' AS provider, r->>'attempts' AS attempts, r->>'finish_reason' AS finish_reason,
+       r->'tool_calls'->0->'arguments' AS arguments
 FROM tt, LATERAL ai_chat('[{"role": "user", "content": "Weather in \"Rome\"?"}]', 'to_badargs',
                          jsonb_build_object('tools', tools)) r;
 DELETE FROM ai_gateway.routes WHERE name = 'to_badargs';
