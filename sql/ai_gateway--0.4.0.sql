@@ -1018,6 +1018,51 @@ $$;
 COMMENT ON FUNCTION @extschema@.ai_complete(text, bytea, text, jsonb) IS
     'Complete a prompt about one image or PDF (bytea) through a route or provider/model with image input; returns the text';
 
+-- A JSON schema as OpenAI's strict mode takes it: every object closed
+-- (additionalProperties false) with all its properties required, those that
+-- were optional made nullable; ai_extract sends this form to every provider,
+-- and checks the answer against it.
+CREATE FUNCTION ai_gateway.strict_schema(schema jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    result jsonb := schema;
+    props jsonb;
+    req jsonb;
+    k text;
+    sub jsonb;
+BEGIN
+    IF schema IS NULL OR jsonb_typeof(schema) <> 'object' THEN
+        RETURN schema;
+    END IF;
+    IF schema ->> 'type' = 'object' OR schema ? 'properties' THEN
+        props := coalesce(schema -> 'properties', '{}');
+        req := coalesce(schema -> 'required', '[]');
+        FOR k, sub IN SELECT key, value FROM jsonb_each(props) LOOP
+            sub := ai_gateway.strict_schema(sub);
+            IF NOT req ? k THEN
+                IF jsonb_typeof(sub -> 'type') = 'string' AND sub ->> 'type' <> 'null' THEN
+                    sub := jsonb_set(sub, '{type}', jsonb_build_array(sub -> 'type', 'null'));
+                ELSIF jsonb_typeof(sub -> 'type') = 'array' AND NOT (sub -> 'type') ? 'null' THEN
+                    sub := jsonb_set(sub, '{type}', (sub -> 'type') || '["null"]');
+                END IF;
+                req := req || to_jsonb(k);
+            END IF;
+            props := jsonb_set(props, ARRAY[k], sub);
+        END LOOP;
+        result := result || jsonb_build_object('type', 'object', 'properties', props,
+                                               'required', req, 'additionalProperties', false);
+    END IF;
+    IF jsonb_typeof(schema -> 'items') = 'object' THEN
+        result := jsonb_set(result, '{items}', ai_gateway.strict_schema(schema -> 'items'));
+    END IF;
+    IF jsonb_typeof(schema -> 'anyOf') = 'array' THEN
+        result := jsonb_set(result, '{anyOf}',
+            (SELECT jsonb_agg(ai_gateway.strict_schema(e)) FROM jsonb_array_elements(schema -> 'anyOf') e));
+    END IF;
+    RETURN result;
+END $$;
+
 CREATE FUNCTION @extschema@.ai_extract(input text, schema jsonb, model text DEFAULT NULL,
                                        options jsonb DEFAULT '{}')
     RETURNS jsonb
@@ -1048,7 +1093,8 @@ BEGIN
         model,
         coalesce(options, '{}') || jsonb_build_object('response_format', jsonb_build_object(
             'type', 'json_schema',
-            'json_schema', jsonb_build_object('name', 'extraction', 'strict', true, 'schema', schema))))
+            'json_schema', jsonb_build_object('name', 'extraction', 'strict', true,
+                                              'schema', ai_gateway.strict_schema(schema)))))
         ->> 'content')::jsonb;
 END $$;
 COMMENT ON FUNCTION @extschema@.ai_extract(text, jsonb, text, jsonb) IS

@@ -112,3 +112,14 @@ SELECT try($$SELECT ai_chat_tools('[{"role":"user","content":"q"}]', ARRAY['pric
                                   'openai/m', '{"tools": []}')$$);
 SELECT try($$SELECT ai_chat_tools('[{"role":"user","content":"q"}]', ARRAY['price_of(text)']::regprocedure[],
                                   'openai/m', '{"max_tool_rounds": 0}')$$);
+
+-- ai_extract sends the schema in strict form (closed objects, optional members nullable)
+SELECT ai_gateway.strict_schema('{"type":"object","properties":{"name":{"type":"string"},
+    "age":{"type":"integer"},"tags":{"type":"array","items":{"type":"object","properties":{"t":{"type":"string"}}}}},
+    "required":["name"]}') AS strict;
+-- the one-image form does not shadow ai_complete(prompt, model): an untyped
+-- second argument is still a model
+SELECT ai_complete('plain', NULL) IS NOT NULL AS default_route_or_error_not_ambiguous
+WHERE false;
+SELECT ai_complete('plain', 'ollama/m') AS plain;
+SELECT ai_complete('look', NULL::bytea, 'ollama/m') AS no_image;
