@@ -91,14 +91,22 @@ INSERT INTO photos VALUES (1, decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFc
 SELECT p AS provider,
        ai_chat(jsonb_build_array(jsonb_build_object('role', 'user', 'content', jsonb_build_array(
                    jsonb_build_object('type', 'text', 'text', 'What is in photo ' || id || '?'),
-                   jsonb_build_object('type', 'image', 'media_type', 'image/png',
-                                      'data', replace(encode(img, 'base64'), E'\n', ''))))),
-               p || '/m')->>'content' AS answer
+                   ai_image(img, 'image/png')))), p || '/m')->>'content' AS answer
+FROM photos, unnest(array['openai', 'azure', 'compat', 'ollama']) p ORDER BY p;
+SELECT p AS provider, ai_complete('Describe it', img, p || '/m') AS answer
 FROM photos, unnest(array['openai', 'ollama']) p ORDER BY p;
+-- ... and what each dialect made of it
+SELECT p AS provider,
+       (ai_chat(jsonb_build_array(jsonb_build_object('role', 'user', 'content', jsonb_build_array(
+                    jsonb_build_object('type', 'text', 'text', 'Describe it'), ai_image(img)))),
+                p || '/echo')->>'content')::jsonb #> '{body,messages,0}' AS message
+FROM photos, unnest(array['openai', 'azure', 'compat', 'ollama']) p ORDER BY p;
 
 -- what a provider cannot take: Ollama no image URL and no PDF, Azure no PDF
 SELECT try1($$SELECT ai_chat('[{"role": "user", "content": [{"type": "text", "text": "x"},
                  {"type": "image", "url": "https://example.com/cat.png"}]}]', 'ollama/m')$$) AS ollama_url;
+SELECT try1($$SELECT ai_chat('[{"role": "user", "content": [{"type": "text", "text": "x"},
+                 {"type": "document", "data": "JVBERi0xLjQ=", "media_type": "application/pdf"}]}]', 'ollama/m')$$) AS ollama_pdf;
 SELECT try1($$SELECT ai_chat('[{"role": "user", "content": [{"type": "text", "text": "x"},
                  {"type": "document", "data": "JVBERi0xLjQ=", "media_type": "application/pdf"}]}]', 'azure/m')$$) AS azure_pdf;
 
