@@ -135,3 +135,29 @@ SELECT p AS provider,
                      '{"type": "json_schema", "json_schema": {"name": "t", "schema": {"type": "object"}}}'::jsonb))
          ->>'content')::jsonb -> 'body') - '{messages,model,tools,stream}'::text[] AS body
 FROM tt, unnest(array['openai', 'azure', 'ollama']) p;
+
+-- 8. the SQL-function tool loop through each dialect: a question answered from
+-- a table (round 1: the model calls the function; round 2: it answers from
+-- the rows), and a function the caller may not EXECUTE refused before any call
+CREATE TABLE oai_prices (product text PRIMARY KEY, price numeric);
+INSERT INTO oai_prices VALUES ('widget', 9.5), ('gadget', 24);
+CREATE FUNCTION oai_price(product text) RETURNS numeric LANGUAGE sql STABLE
+    AS $$ SELECT price FROM oai_prices WHERE oai_prices.product = oai_price.product $$;
+COMMENT ON FUNCTION oai_price(text) IS 'The list price of a product in USD.';
+CREATE FUNCTION oai_cost(product text) RETURNS numeric LANGUAGE sql STABLE
+    AS $$ SELECT price * 0.4 FROM oai_prices WHERE oai_prices.product = oai_cost.product $$;
+REVOKE EXECUTE ON FUNCTION oai_cost(text) FROM PUBLIC;
+SELECT p AS provider, r->>'content' AS answer, r->>'tool_rounds' AS rounds,
+       r->>'finish_reason' AS finish_reason
+FROM unnest(array['openai', 'azure', 'compat', 'ollama']) p,
+     LATERAL ai_chat_tools('[{"role": "user", "content": "What does a \"widget\" cost?"}]',
+                           ARRAY['oai_price(text)']::regprocedure[], p || '/m') r;
+CREATE ROLE oai_user;
+GRANT SELECT ON oai_prices TO oai_user;
+SET ROLE oai_user;
+SELECT try1($$SELECT ai_chat_tools('[{"role": "user", "content": "q"}]',
+                                   ARRAY['oai_price(text)', 'oai_cost(text)']::regprocedure[], 'ollama/m')$$) AS refused;
+RESET ROLE;
+DROP FUNCTION oai_price(text), oai_cost(text);
+DROP TABLE oai_prices;
+DROP ROLE oai_user;
