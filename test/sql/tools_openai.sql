@@ -161,3 +161,12 @@ RESET ROLE;
 DROP FUNCTION oai_price(text), oai_cost(text);
 DROP TABLE oai_prices;
 DROP ROLE oai_user;
+
+-- 9. structured extraction over a table by each API's native means
+-- (response_format json_schema; Ollama: "format" with the schema)
+CREATE TEMP TABLE oai_docs (id int, body text);
+INSERT INTO oai_docs VALUES (1, 'Invoice from "ACME Corp", total 12.50'), (2, 'Receipt of "Bolt Ltd"');
+SELECT p AS provider, id,
+       ai_extract(body, '{"type": "object", "properties": {"vendor": {"type": "string"},
+                          "total": {"type": "number"}}, "required": ["vendor", "total"]}', p || '/m') AS extracted
+FROM oai_docs, unnest(array['openai', 'azure', 'compat', 'ollama']) p ORDER BY p, id;
