@@ -295,6 +295,12 @@ test_parse(void)
 			   OAI_CALLS("[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\": \\\"\\\\u0000\\\"}\"}}]"),
 			   "are not strict JSON");
 	expect_bad(&aig_dialect_openai,
+			   OAI_CALLS("[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\": [1e1001]}\"}}]"),
+			   "hold a number out of range");
+	CHECK(parse(&aig_dialect_openai,
+				OAI_CALLS("[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\": [-1.5e-1000, 2E+3, \\\"1e9999\\\\\\\"\\\"]}\"}}]"),
+				&res, &err), "numbers in range, a number-like string: %s", err ? err : "");
+	expect_bad(&aig_dialect_openai,
 			   OAI_CALLS("[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":42}}]"),
 			   "are neither");
 	expect_bad(&aig_dialect_openai,

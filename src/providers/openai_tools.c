@@ -29,6 +29,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/errcodes.h"
 
+#include "base/compat.h"
 #include "providers/provider.h"
 #include "providers/dialect_util.h"
 
@@ -63,6 +64,61 @@ clean_utf8(const char *s, size_t len, bool allow_space_controls)
 				!pg_utf8_islegal((const unsigned char *) &s[i], l))
 				return false;
 			i += l;
+		}
+	}
+	return true;
+}
+
+/*
+ * Every number of strict JSON text s fits PostgreSQL's numeric (as jsonb
+ * reads it): at most 1000 characters and an exponent within +-1000, which
+ * keeps its weight and scale far inside numeric's limits.
+ */
+static bool
+numbers_fit(const char *s, size_t len)
+{
+	bool		in_string = false;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		}
+		else if (c == '"')
+			in_string = true;
+		else if (c == '-' || (c >= '0' && c <= '9'))
+		{
+			size_t		start = i;
+			long		exponent = 0;
+
+			while (i < len && (s[i] == '-' || s[i] == '+' || s[i] == '.' ||
+							   (s[i] >= '0' && s[i] <= '9')))
+				i++;
+			if (i < len && (s[i] == 'e' || s[i] == 'E'))
+			{
+				bool		neg = false;
+
+				i++;
+				if (i < len && (s[i] == '-' || s[i] == '+'))
+					neg = (s[i++] == '-');
+				while (i < len && s[i] >= '0' && s[i] <= '9')
+				{
+					if (exponent <= 1000)
+						exponent = exponent * 10 + (s[i] - '0');
+					i++;
+				}
+				if (neg)
+					exponent = -exponent;
+			}
+			if (i - start > 1000 || exponent > 1000 || exponent < -1000)
+				return false;
+			i--;				/* the loop steps past the number's last character */
 		}
 	}
 	return true;
@@ -124,11 +180,17 @@ aig_tool_arguments_check(const char *text, size_t len, char **why)
 
 	/* then strict RFC 8259, as jsonb reads it (no NaN, no \u0000) */
 	copy = pnstrdup(text, len);
-	lex = makeJsonLexContextCstringLen(copy, (int) len, PG_UTF8, true);
+	lex = aig_json_lex_cstring(copy, len, PG_UTF8);
 	jerr = pg_parse_json(lex, &nullSemAction);
 	if (jerr != JSON_SUCCESS)
 	{
 		*why = pstrdup("are not strict JSON");
+		pfree(copy);
+		return NULL;
+	}
+	if (!numbers_fit(copy, len))
+	{
+		*why = pstrdup("hold a number out of range");
 		pfree(copy);
 		return NULL;
 	}
