@@ -36,6 +36,7 @@ Model names (for Azure and Gemini the percent-decoded path segment):
                              redirect (302 to the same path under /redirected on this server)
                              chunk=BYTES html200 wrong_type intl_error (see "Fault details")
                              refuse=KIND (a documented refusal: see "Refusals")
+                             bytes_per_input=N (embeddings: N bytes of padding per input)
                              badjson notjson badjson_first=N (a structured answer that misses the schema /
                              is not JSON: see "Tools, structured output and images")
                              badargs (a tool call whose arguments are not a JSON object:
@@ -55,7 +56,8 @@ Fault details:
     wrong_shape     valid JSON without the dialect's fields ({"result": "ok"})
     wrong_type      the dialect's own body with the reply text replaced by the number 42
                     (choices[0].message.content, content[0].text, parts[0].text, ...);
-                    on embedding routes every vector's numbers as strings
+                    on embedding routes every vector's numbers as strings (a base64
+                    vector: the number 42)
     intl_error      with a failure status: a long non-ASCII error message (as providers
                     with localized messages send), 3-byte UTF-8 characters
 
@@ -228,6 +230,16 @@ def stringify_vectors(obj):
         if obj and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in obj):
             return [str(v) for v in obj]
         return [stringify_vectors(v) for v in obj]
+    return obj
+
+
+def replace_b64_vectors(obj):
+    """obj with every "embedding" given as a base64 string replaced by the number 42."""
+    if isinstance(obj, dict):
+        return {k: 42 if k == "embedding" and isinstance(v, str) else replace_b64_vectors(v)
+                for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [replace_b64_vectors(v) for v in obj]
     return obj
 
 
@@ -992,7 +1004,7 @@ FLAG_DIRECTIVES |= {"badargs"}     # tools_openai: see bad_arguments()
 VALUE_DIRECTIVES = {"latency": float, "status": int, "retry_after": float,
                     "retry_after_date": float, "retry_after_ms": float, "fail_first": int,
                     "seq": str, "trickle": float, "oversized": int, "chunk": int,
-                    "pad": int, "refuse": str, "badjson_first": int}
+                    "pad": int, "refuse": str, "badjson_first": int, "bytes_per_input": int}
 
 
 class Directives:
@@ -1119,13 +1131,14 @@ class Req:
 
 
 class Response:
-    __slots__ = ("status", "obj", "raw", "headers")
+    __slots__ = ("status", "obj", "raw", "headers", "inputs")
 
-    def __init__(self, status, obj=None, raw=None):
+    def __init__(self, status, obj=None, raw=None, inputs=0):
         self.status = status
         self.obj = obj          # a JSON value to serialise, or None when raw bytes are given
         self.raw = raw
         self.headers = []
+        self.inputs = inputs    # embedding inputs answered (bytes_per_input)
 
 
 def load_samples(directory):
@@ -1397,7 +1410,9 @@ class Handler(BaseHTTPRequestHandler):
             obj["mock_note"] = INVALID_UTF8_MARK
         if "wrong_type" in d.flags:
             obj = stringify_vectors(obj)
-        return Response(200, obj)
+            # base64 vectors are strings already: the wrong type is a number
+            obj = replace_b64_vectors(obj)
+        return Response(200, obj, inputs=len(items))
 
     def _recorded(self, dialect, sample, status):
         raw = self.server.samples.get(sample)
@@ -1423,6 +1438,8 @@ class Handler(BaseHTTPRequestHandler):
             obj = resp.obj
             if "wrong_shape" in flags:
                 obj = {"result": "ok"}
+            if "bytes_per_input" in d.values and isinstance(obj, dict) and resp.inputs:
+                obj["padding"] = "x" * (d.values["bytes_per_input"] * resp.inputs)
             if "oversized" in d.values and isinstance(obj, dict):
                 obj["padding"] = ""
                 obj["padding"] = "x" * max(0, d.values["oversized"] - len(dumps(obj)))

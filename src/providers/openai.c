@@ -94,7 +94,7 @@ aig_openai_chat_body(const AigChatRequest *req, bool with_model,
 }
 
 void
-aig_openai_embed_body(const AigEmbedRequest *req, bool with_model,
+aig_openai_embed_body(const AigEmbedRequest *req, bool with_model, bool base64,
 					  AigHttpRequest *out)
 {
 	AigJsonWriter w;
@@ -104,7 +104,7 @@ aig_openai_embed_body(const AigEmbedRequest *req, bool with_model,
 	if (with_model)
 		aig_jw_kstring(&w, "model", req->model);
 	aig_jw_kstring_array(&w, "input", req->ninputs, req->inputs);
-	aig_jw_kstring(&w, "encoding_format", "float");
+	aig_jw_kstring(&w, "encoding_format", base64 ? "base64" : "float");
 	if (req->dimensions > 0)
 		aig_jw_kint(&w, "dimensions", req->dimensions);
 	aig_jw_object_end(&w);
@@ -473,7 +473,7 @@ openai_build_embed(const AigProvider *p, const AigEmbedRequest *req,
 	aig_http_request_init(out);
 	out->url = aig_url(p, "/embeddings");
 	openai_headers(p, out);
-	aig_openai_embed_body(req, true, out);
+	aig_openai_embed_body(req, true, p->dialect->embed_base64, out);
 }
 
 static bool
@@ -521,6 +521,7 @@ const AigDialect aig_dialect_openai = {
 	.caps = AIG_CAP_TOOLS | AIG_CAP_IMAGES | AIG_CAP_IMAGE_URLS |
 	AIG_CAP_DOCUMENTS | AIG_CAP_JSON_SCHEMA,
 	.max_image_kb = 20 * 1024,
+	.embed_base64 = true,
 	.build_chat = openai_build_chat,
 	.parse_chat = openai_parse_chat,
 	.build_embed = openai_build_embed,
