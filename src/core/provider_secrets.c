@@ -42,6 +42,7 @@
 #include "core/catalog_options.h"
 #include "core/jsonb_util.h"
 #include "core/provider_secrets.h"
+#include "providers/bedrock.h"
 #include "core/secrets.h"
 
 /* Words in a header name that make it a credential (compared in lower case). */
@@ -137,9 +138,14 @@ row_endpoint(HeapTuple tup, TupleDesc desc, bool validate, Endpoint *ep)
 	{
 		JsonbValue *res = ep->opts ? aig_jsonb_get(ep->opts, "resource") : NULL;
 
+		JsonbValue *region = ep->opts ? aig_jsonb_get(ep->opts, "region") : NULL;
+
 		if (res != NULL && res->type == jbvString && strcmp(p.kind, "azure_openai") == 0)
 			p.base_url = psprintf("https://%.*s.openai.azure.com",
 								  res->val.string.len, res->val.string.val);
+		else if (region != NULL && region->type == jbvString && strcmp(p.kind, "bedrock") == 0)
+			p.base_url = aig_bedrock_default_base_url(pnstrdup(region->val.string.val,
+															   region->val.string.len));
 		else
 			p.base_url = pstrdup(p.dialect->default_base_url);
 	}
@@ -516,4 +522,7 @@ aig_provider_open_secrets(AigProvider *p, const char *sealed, const char *env, O
 		p->extra_headers[i] = psprintf("%s: %s", name, open);
 		p->secrets[p->nsecrets++] = open;
 	}
+	/* bedrock: the secret access key and session token inside the key document */
+	if (p->api_key != NULL && strcmp(p->kind, "bedrock") == 0)
+		aig_bedrock_add_secrets(p);
 }
