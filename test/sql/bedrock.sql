@@ -66,12 +66,50 @@ SELECT ai_complete('three "apples"', 'bedrock/m', NULL,
 SELECT r->>'content' AS content, r->>'finish_reason' AS finish_reason, r->'tool_calls' AS tool_calls
 FROM ai_chat('[{"role":"user","content":"x"}]', 'bedrock/m',
     '{"response_format":{"type":"json_object"}}') r;
--- a schema that is not an object is wrapped in {"value": ...} and unwrapped
-SELECT ((ai_complete('x', 'bedrock/echo', NULL,
-    '{"response_format":{"type":"json_schema","json_schema":{"name":"t","schema":{"type":"array","items":{"type":"string"}}}}}')::jsonb)
-    #> '{body,toolConfig,tools,0,toolSpec}') AS wrapped_tool;
+-- a schema that is not an object is wrapped in {"value": ...} (tool aig_structured_value:
+-- the mock answers that tool only when it was sent) and unwrapped
 SELECT ai_complete('list "pears"', 'bedrock/m', NULL,
     '{"response_format":{"type":"json_schema","json_schema":{"name":"t","schema":{"type":"array","items":{"type":"string"}}}}}') AS structured_array;
+
+-- tools: the model asks for a call (toolUse -> tool_calls)
+\set weather_tool '{"name":"get_weather","description":"Weather of a city","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}'
+SELECT r->>'content' AS content, r->>'finish_reason' AS finish_reason, r->'tool_calls' AS tool_calls
+FROM ai_chat('[{"role":"user","content":"weather in \"Paris\"?"}]', 'bedrock/m',
+             jsonb_build_object('tools', jsonb_build_array(:'weather_tool'::jsonb))) r;
+-- ... and gets its result back: toolUse / toolResult blocks, the tools resent
+SELECT ai_chat('[{"role":"user","content":"weather in \"Paris\"?"},
+                 {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","name":"get_weather","arguments":{"city":"Paris"}}]},
+                 {"role":"tool","tool_call_id":"call_1","content":"sunny, 21 C"}]', 'bedrock/m',
+               jsonb_build_object('tools', jsonb_build_array(:'weather_tool'::jsonb))) ->> 'content' AS round_trip;
+SELECT jsonb_pretty((ai_chat('[{"role":"user","content":"weather in Paris and Rome?"},
+                 {"role":"assistant","content":"Checking.","tool_calls":[{"id":"call_1","name":"get_weather","arguments":{"city":"Paris"}},
+                                                                         {"id":"call_2","name":"get_weather","arguments":{"city":"Rome"}}]},
+                 {"role":"tool","tool_call_id":"call_1","content":"sunny"},
+                 {"role":"tool","tool_call_id":"call_2","content":"{\"sky\": \"rain\"}"}]', 'bedrock/echo',
+               jsonb_build_object('tools', jsonb_build_array(:'weather_tool'::jsonb)))->>'content')::jsonb
+       #> '{body,messages}') AS tool_messages;
+-- tool_choice: required is Converse's "any", a name its "tool"; "none" sends no tools
+SELECT c AS tool_choice,
+       (ai_complete('x', 'bedrock/echo', NULL,
+                    jsonb_build_object('tools', jsonb_build_array(:'weather_tool'::jsonb), 'tool_choice', c))::jsonb)
+       #> '{body,toolConfig,toolChoice}' AS converse
+FROM (VALUES ('"auto"'::jsonb), ('"required"'), ('"get_weather"'), ('"none"')) v(c);
+
+-- an image and a PDF travel as bytes; an image URL skips the bedrock target
+SELECT ai_chat(jsonb_build_array(jsonb_build_object('role', 'user', 'content', jsonb_build_array(
+           jsonb_build_object('type', 'text', 'text', 'what is this'),
+           ai_image(decode('89504e470d0a1a0a0000000d4948445200000001000000010806000000'
+                           '1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082', 'hex')),
+           jsonb_build_object('type', 'document', 'media_type', 'application/pdf',
+                              'data', encode(convert_to('%PDF-1.4 tiny', 'UTF8'), 'base64'))))),
+       'bedrock/m') ->> 'content' AS with_image;
+SELECT jsonb_path_query_array((ai_chat(jsonb_build_array(jsonb_build_object('role', 'user', 'content', jsonb_build_array(
+           jsonb_build_object('type', 'text', 'text', 'see'),
+           ai_image(decode('ffd8ffe000104a46494600010100000100010000ffd9', 'hex')),
+           jsonb_build_object('type', 'document', 'media_type', 'application/pdf',
+                              'data', encode(convert_to('%PDF-1.4', 'UTF8'), 'base64'))))),
+       'bedrock/echo') ->> 'content')::jsonb, '$.body.messages[0].content[*]') AS blocks;
+SELECT try1($$SELECT ai_chat('[{"role":"user","content":[{"type":"image","url":"https://example.com/a.png"}]}]', 'bedrock/m')$$) AS image_url;
 
 -- embeddings: Titan (one text per request) and Cohere on Bedrock
 SELECT ai_embed('alpha', 'bedrock/amazon.titan-embed-text-v2:0') = ai_embed('alpha', 'openai/e') AS titan_same_vector;
