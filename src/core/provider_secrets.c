@@ -160,6 +160,26 @@ same_endpoint(const Endpoint *a, const Endpoint *b)
 		strcmp(a->origin, b->origin) == 0;
 }
 
+/*
+ * The mask that stays in api_key.  A bedrock key document is checked here
+ * (22023 naming what is wrong, never the key) and shows the end of its
+ * access key id, not of the secret that ends the document.
+ */
+static char *
+key_mask(const char *kind, const char *name, const char *plain)
+{
+	AigBedrockKey key;
+	char	   *problem;
+
+	if (kind == NULL || strcmp(kind, "bedrock") != 0)
+		return aig_secret_mask(plain);
+	if (!aig_bedrock_parse_key(plain, &key, &problem))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("api_key of provider \"%s\": %s", name, problem)));
+	return aig_secret_mask(key.bearer ? key.bearer : key.cred.access_key_id);
+}
+
 /* The string value of header name in opts.headers, or NULL. */
 static char *
 header_value(Jsonb *opts, const char *name)
@@ -399,7 +419,7 @@ aig_providers_protect_key(PG_FUNCTION_ARGS)
 														 new.kind, new.origin));
 		nulls[n] = false;
 		cols[++n] = key_att;
-		vals[n] = CStringGetTextDatum(aig_secret_mask(plain));
+		vals[n] = CStringGetTextDatum(key_mask(new.kind, new.name, plain));
 		nulls[n] = false;
 		explicit_bzero(plain, strlen(plain));
 	}

@@ -111,6 +111,11 @@ SELECT jsonb_path_query_array((ai_chat(jsonb_build_array(jsonb_build_object('rol
        'bedrock/echo') ->> 'content')::jsonb, '$.body.messages[0].content[*]') AS blocks;
 SELECT try1($$SELECT ai_chat('[{"role":"user","content":[{"type":"image","url":"https://example.com/a.png"}]}]', 'bedrock/m')$$) AS image_url;
 
+-- ai_extract: the schema (in its strict form) as the forced tool's input schema
+SELECT ai_extract('three "apples"',
+    '{"type":"object","properties":{"n":{"type":"integer"},"what":{"type":"string"}},"required":["n","what"]}',
+    'bedrock/m') AS extracted;
+
 -- embeddings: Titan (one text per request) and Cohere on Bedrock
 SELECT ai_embed('alpha', 'bedrock/amazon.titan-embed-text-v2:0') = ai_embed('alpha', 'openai/e') AS titan_same_vector;
 SELECT array_length(ai_embed('alpha', 'bedrock/amazon.titan-embed-text-v2:0', '{"dimensions": 4}'), 1) AS titan_dims;
@@ -174,10 +179,12 @@ SELECT ai_complete('Hello', 'bedrock_apikey/m') AS api_key;
 SELECT ai_complete('x', 'bedrock_apikey/echo')::jsonb #>> '{headers,authorization}' LIKE 'Bearer %' AS bearer;
 SELECT try($$SELECT ai_complete('Hello', 'bedrock_badkey/m')$$) AS bad_api_key;
 
--- a malformed credentials document: the call says why, naming no key material
-INSERT INTO ai_gateway.providers (name, kind, base_url, api_key, options) VALUES
-    ('bedrock_halfkey', 'bedrock', :'mock', '{"access_key_id": "AKIDEXAMPLE"}', '{"region": "us-east-1"}');
-SELECT try($$SELECT ai_complete('Hello', 'bedrock_halfkey/m')$$) AS half_key;
+-- a malformed credentials document is refused when written, naming no key material
+SELECT try(format($$INSERT INTO ai_gateway.providers (name, kind, base_url, api_key, options) VALUES
+    ('bedrock_halfkey', 'bedrock', %L, '{"access_key_id": "AKIDEXAMPLE"}', '{"region": "us-east-1"}')$$, :'mock')) AS half_key;
+SELECT try(format($$INSERT INTO ai_gateway.providers (name, kind, base_url, api_key, options) VALUES
+    ('bedrock_badjson', 'bedrock', %L, '{"access_key_id": "AKIDEXAMPLE", "secret_access_key": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"', '{"region": "us-east-1"}')$$, :'mock')) AS not_json;
+SELECT try($$UPDATE ai_gateway.providers SET api_key = '{"access_key_id": 7, "secret_access_key": "s3cr3t-s3cr3t"}' WHERE name = 'bedrock'$$) AS bad_member;
 
 DELETE FROM ai_gateway.providers WHERE name IN ('bedrock_wrong', 'bedrock_sts', 'bedrock_nosts',
                                                  'bedrock_apikey', 'bedrock_badkey', 'bedrock_halfkey');
