@@ -2,8 +2,9 @@
 """
 test/mock_provider.py -- the fake AI-provider upstream for every ai_gateway test and the demo.
 
-Owns: one HTTP/1.1 keep-alive server on 127.0.0.1 that speaks six provider dialects on one
-port (OpenAI / openai_compatible, Azure OpenAI, Anthropic, Cohere v2, Ollama native, Gemini),
+Owns: one HTTP/1.1 keep-alive server on 127.0.0.1 that speaks seven provider dialects on one
+port (OpenAI / openai_compatible, Azure OpenAI, Anthropic, Cohere v2, Ollama native, Gemini,
+AWS Bedrock with SigV4 verification),
 the fault-injection grammar encoded in model names, and the /_mock/* control endpoints.
 Its self-test is test/test_mock_provider.py.  Python 3.11 standard library only.
 
