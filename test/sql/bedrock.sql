@@ -148,6 +148,14 @@ INSERT INTO ai_gateway.providers (name, kind, base_url, api_key, options) VALUES
      '{"region": "us-east-1"}');
 SELECT try($$SELECT ai_complete('Hello', 'bedrock_wrong/m')$$) AS wrong_secret;
 SELECT try1($$SELECT ai_complete('my key is wJalrXUtnFEMI/K7MDENG+bPxRfiCYWRONGKEY0', 'bedrock_wrong/m')$$) AS wrong_secret_quoted;
+INSERT INTO ai_gateway.routes (name) VALUES ('br_route');
+INSERT INTO ai_gateway.route_targets (route, provider, model) VALUES ('br_route', 'bedrock_wrong', 'm');
+SELECT try1($$SELECT ai_complete('Hello', 'br_route')$$) AS via_route;
+SELECT count(*) AS explain_rows_with_secret FROM ai_gateway.explain_route('br_route') e
+WHERE e::text LIKE '%WRONGKEY0%';
+SELECT count(*) AS health_rows, count(*) FILTER (WHERE h::text LIKE '%WRONGKEY0%') AS with_secret
+FROM ai_gateway.health() h WHERE provider = 'bedrock_wrong';
+DELETE FROM ai_gateway.routes WHERE name = 'br_route';
 SELECT ai_gateway.audit_flush();
 SELECT count(*) AS audit_rows_with_secret FROM ai_gateway.audit_log a
 WHERE a::text LIKE '%WRONGKEY0%' OR a::text LIKE '%EXAMPLEKEY%';
