@@ -860,11 +860,15 @@ class Bedrock(Dialect):
     VALUE_TOOL = "aig_structured_value"
 
     def api_key(self, req):
+        """The Bearer key, or (what echo_key repeats, as a hostile provider would) the secret
+        access key the mock holds for the signature's key id."""
         auth = req.headers.get("authorization", "")
         if auth[:7].lower() == "bearer ":
             return auth[7:].strip()
         m = AWS_SIGV4_RE.match(auth)
-        return m["akid"] if m else None
+        if not m:
+            return None
+        return AWS_CREDENTIALS.get(m["akid"], (m["akid"], None))[0]
 
     def check(self, req):
         return sigv4_problem(req)

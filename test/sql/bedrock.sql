@@ -137,7 +137,10 @@ FROM unnest(array[400, 403, 404, 408, 424, 429, 503]) s;
 SELECT try1($$SELECT ai_complete('x', 'bedrock/m+malformed')$$) AS malformed;
 SELECT try1($$SELECT ai_complete('x', 'bedrock/m+wrong_shape')$$) AS wrong_shape;
 
--- the secret access key is scrubbed from provider text (a prompt that quotes it)
+-- the secret access key is scrubbed from provider text: a provider that
+-- echoes it (echo_key), a prompt that quotes it
+SELECT try1($$SELECT ai_complete('x', 'bedrock/m+status=403+echo_key')$$) AS echoed_secret;
+SELECT try1($$SELECT ai_complete('x', 'bedrock/m+status=403+echo_key+pad=7')$$) AS echoed_secret_padded;
 SELECT try1($$SELECT ai_complete('my key is wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', 'bedrock/m+status=400+echo_prompt')$$) AS scrubbed;
 
 -- a wrong secret key: the mock's 403 (signature mismatch), classified 28000;
