@@ -2,8 +2,9 @@
 """
 test/mock_provider.py -- the fake AI-provider upstream for every ai_gateway test and the demo.
 
-Owns: one HTTP/1.1 keep-alive server on 127.0.0.1 that speaks six provider dialects on one
-port (OpenAI / openai_compatible, Azure OpenAI, Anthropic, Cohere v2, Ollama native, Gemini),
+Owns: one HTTP/1.1 keep-alive server on 127.0.0.1 that speaks seven provider dialects on one
+port (OpenAI / openai_compatible, Azure OpenAI, Anthropic, Cohere v2, Ollama native, Gemini,
+AWS Bedrock with SigV4 verification),
 the fault-injection grammar encoded in model names, and the /_mock/* control endpoints.
 Its self-test is test/test_mock_provider.py.  Python 3.11 standard library only.
 
@@ -18,6 +19,8 @@ Routes (POST, JSON body; any path prefix is accepted, so base_url ".../v1" or "/
     ollama     .../api/chat, .../api/embed                    no key needed
     gemini     .../models/{model}:generateContent|batchEmbedContents|embedContent
                                                               x-goog-api-key: K
+    bedrock    .../model/{model}/converse, .../model/{model}/invoke
+                                                              SigV4 (verified) or Bearer K
 A missing required key, or any key starting with "bad", gets a 401 in the dialect's format.
 
 Model names (for Azure and Gemini the percent-decoded path segment):
@@ -86,6 +89,7 @@ import base64
 import email.utils
 import functools
 import hashlib
+import hmac
 import itertools
 import json
 import os
@@ -962,11 +966,280 @@ class Gemini(Dialect):
         return {"embeddings": [{"values": v} for v in vectors]}
 
 
-DIALECTS = {d.name: d for d in (OpenAI(), Azure(), Anthropic(), Cohere(), Ollama(), Gemini())}
+
+# --------------------------------------------------------------------------------------------
+# AWS Bedrock (Converse chat, InvokeModel embeddings) with SigV4 verification.  Every request
+# must carry a valid signature (recomputed here from the request as it arrived, as AWS does:
+# the path as sent percent-encoded once more, the sorted query, the signed headers, the
+# payload's SHA-256) or a Bedrock API key (Bearer; one starting with "bad" is refused).
+# Known credentials: AWS's documented example pair, and a temporary one that is only valid
+# with its session token.  Errors are {"message"} with the exception in x-amzn-ErrorType.
+# --------------------------------------------------------------------------------------------
+
+AWS_CREDENTIALS = {
+    # access key id -> (secret access key, session token or None)
+    "AKIDEXAMPLE": ("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", None),
+    "ASIAMOCKTEMPORARY": ("mockTemporarySecretKey/EXAMPLE0123456789",
+                          "mock-session-token-EXAMPLE-0123456789"),
+}
+AWS_SIGNATURE_MISMATCH = ("The request signature we calculated does not match the signature you "
+                          "provided. Check your AWS Secret Access Key and signing method. Consult "
+                          "the service documentation for details.")
+AWS_SIGV4_RE = re.compile(r"^AWS4-HMAC-SHA256 Credential=(?P<akid>[^/]+)/(?P<date>\d{8})/"
+                          r"(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request, "
+                          r"SignedHeaders=(?P<signed>[^,]+), Signature=(?P<sig>[0-9a-f]{64})$")
+AWS_ERROR_TYPES = {400: "ValidationException", 401: "UnrecognizedClientException",
+                   403: "AccessDeniedException", 404: "ResourceNotFoundException",
+                   408: "ModelTimeoutException", 424: "ModelErrorException",
+                   429: "ThrottlingException", 500: "InternalServerException",
+                   503: "ServiceUnavailableException"}
+
+
+def aws_quote(s, safe="-_.~"):
+    from urllib.parse import quote
+    return quote(s, safe=safe)
+
+
+def sigv4_expected(req, akid_secret, date, region, service, signed):
+    """The signature AWS computes for req: (hex, canonical request)."""
+    from urllib.parse import parse_qsl
+    query = sorted((aws_quote(k), aws_quote(v))
+                   for k, v in parse_qsl(req.query, keep_blank_values=True))
+    lines = []
+    for name in signed.split(";"):
+        value = req.headers.get(name)
+        if value is None:
+            raise ClientError(403, f"mock: signed header {name} is missing")
+        lines.append(f"{name}:{' '.join(value.split())}\n")
+    creq = "\n".join([req.method, aws_quote(req.path or "/", safe="/-_.~"),
+                      "&".join(f"{k}={v}" for k, v in query), "".join(lines), signed,
+                      hashlib.sha256(req.raw or b"").hexdigest()])
+    sts = "\n".join(["AWS4-HMAC-SHA256", req.headers.get("x-amz-date", ""),
+                     f"{date}/{region}/{service}/aws4_request",
+                     hashlib.sha256(creq.encode()).hexdigest()])
+
+    def hm(key, msg):
+        return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+    key = hm(hm(hm(hm(("AWS4" + akid_secret).encode(), date), region), service), "aws4_request")
+    return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest(), creq
+
+
+def sigv4_problem(req):
+    """None when req is signed with known credentials, else (status, message) as AWS answers."""
+    auth = req.headers.get("authorization")
+    if not auth:
+        return 403, "Missing Authentication Token"
+    if auth[:7].lower() == "bearer ":
+        if auth[7:].strip().startswith("bad") or not auth[7:].strip():
+            return 403, "The security token included in the request is invalid."
+        return None
+    m = AWS_SIGV4_RE.match(auth)
+    if not m:
+        return 403, "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters."
+    creds = AWS_CREDENTIALS.get(m["akid"])
+    if creds is None:
+        return 403, "The security token included in the request is invalid."
+    secret, token = creds
+    signed = m["signed"].split(";")
+    amz_date = req.headers.get("x-amz-date", "")
+    if "host" not in signed or "x-amz-date" not in signed or amz_date[:8] != m["date"]:
+        return 403, "mock: host and x-amz-date must be signed, and the scope date be the request's"
+    if m["service"] != "bedrock":
+        return 403, f"Credential should be scoped to correct service: 'bedrock'."
+    try:
+        when = time.mktime(time.strptime(amz_date, "%Y%m%dT%H%M%SZ")) - time.timezone
+    except ValueError:
+        return 403, "mock: X-Amz-Date is not of the form YYYYMMDDTHHMMSSZ"
+    if abs(when - time.time()) > 15 * 60:
+        return 403, f"Signature expired: {amz_date} is now earlier than the allowed window."
+    sent_token = req.headers.get("x-amz-security-token")
+    if sent_token is not None and "x-amz-security-token" not in signed:
+        return 403, "mock: x-amz-security-token is sent but not signed"
+    if token is not None and sent_token != token:
+        return 403, "The security token included in the request is invalid."
+    want, _creq = sigv4_expected(req, secret, m["date"], m["region"], m["service"], m["signed"])
+    if not hmac.compare_digest(want, m["sig"]):
+        return 403, AWS_SIGNATURE_MISMATCH
+    return None
+
+
+class Bedrock(Dialect):
+    name = "bedrock"
+    finish_value = "end_turn"
+    STRUCT_TOOL = "aig_structured_output"
+    VALUE_TOOL = "aig_structured_value"
+
+    def api_key(self, req):
+        """The Bearer key, or (what echo_key repeats, as a hostile provider would) the secret
+        access key the mock holds for the signature's key id."""
+        auth = req.headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            return auth[7:].strip()
+        m = AWS_SIGV4_RE.match(auth)
+        if not m:
+            return None
+        return AWS_CREDENTIALS.get(m["akid"], (m["akid"], None))[0]
+
+    def check(self, req):
+        return sigv4_problem(req)
+
+    def error(self, status, message, retry_delay=None):
+        return {"message": message}
+
+    def error_headers(self, status):
+        return [("x-amzn-ErrorType", AWS_ERROR_TYPES.get(status, "InternalServerException")
+                 + ":http://internal.amazon.com/coral/com.amazon.bedrock/")]
+
+    @staticmethod
+    def blocks(m):
+        c = m.get("content")
+        return [b for b in c if isinstance(b, dict)] if isinstance(c, list) else []
+
+    def chat_texts(self, body):
+        documented_limits(body, {"inferenceConfig.temperature": ("range", 0, 1),
+                                 "inferenceConfig.topP": ("range", 0, 1)})
+        msgs = messages_of(body)
+        texts = [text_of(s) for s in body.get("system") or [] if isinstance(s, dict)]
+        texts += [text_of(self.blocks(m)) for m in msgs]
+        last_user = ""
+        for m in reversed(msgs):
+            t = text_of([b for b in self.blocks(m) if "text" in b])
+            if m.get("role") == "user" and t:
+                last_user = t
+                break
+        return texts, last_user
+
+    def chat_spec(self, body):
+        spec = ChatSpec()
+        tc = body.get("toolConfig") or {}
+        forced = None
+        choice = tc.get("toolChoice") or {}
+        if "any" in choice:
+            spec.tool_choice = "required"
+        elif isinstance(choice.get("tool"), dict):
+            forced = choice["tool"].get("name")
+            spec.tool_choice = forced
+        for t in tc.get("tools") or []:
+            ts = t.get("toolSpec") if isinstance(t, dict) else None
+            if not isinstance(ts, dict):
+                raise ClientError(400, "mock: each tool must be {toolSpec: {...}}")
+            schema = (ts.get("inputSchema") or {}).get("json")
+            if not isinstance(schema, dict):
+                raise ClientError(400, "mock: toolSpec.inputSchema.json must be an object")
+            if ts.get("name") == self.STRUCT_TOOL:
+                if schema == {"type": "object"}:
+                    spec.json_mode = True
+                else:
+                    spec.schema = schema
+            elif ts.get("name") == self.VALUE_TOOL:
+                spec.schema = (schema.get("properties") or {}).get("value") or {}
+                spec.value_wrapped = True
+            else:
+                spec.tools.append({"name": ts.get("name"), "parameters": schema})
+        if forced in (self.STRUCT_TOOL, self.VALUE_TOOL):
+            spec.tool_choice = "auto"
+        msgs = messages_of(body)
+        names = {}
+        for m in msgs:
+            for b in self.blocks(m):
+                if isinstance(b.get("toolUse"), dict):
+                    names[b["toolUse"].get("toolUseId")] = b["toolUse"].get("name")
+        if (msgs and msgs[-1].get("role") == "user" and names and not tc.get("tools")):
+            raise ClientError(400, "The toolConfig field must be defined when using toolUse "
+                                   "and toolResult content blocks.")
+        if msgs and msgs[-1].get("role") == "user":
+            for b in self.blocks(msgs[-1]):
+                tr = b.get("toolResult")
+                if isinstance(tr, dict):
+                    parts = []
+                    for c in tr.get("content") or []:
+                        if "json" in c:
+                            parts.append(json.dumps(c["json"], separators=(",", ":")))
+                        else:
+                            parts.append(text_of(c))
+                    spec.tool_results.append((names.get(tr.get("toolUseId"), tr.get("toolUseId")),
+                                              "".join(parts)))
+        for m in msgs:
+            for b in self.blocks(m):
+                for kind in ("image", "document"):
+                    part = b.get(kind)
+                    if isinstance(part, dict):
+                        data = (part.get("source") or {}).get("bytes")
+                        if not isinstance(data, str):
+                            raise ClientError(400, f"mock: {kind}.source.bytes must be base64 text")
+                        fmt = part.get("format")
+                        media = f"image/{fmt}" if kind == "image" else f"application/{fmt}"
+                        if kind == "document" and not part.get("name"):
+                            raise ClientError(400, "mock: a document needs a name")
+                        spec.attachments.append((media, decoded_size(data)))
+        return spec
+
+    def message_body(self, content, stop, tin, tout):
+        return {"output": {"message": {"role": "assistant", "content": content}},
+                "stopReason": stop,
+                "usage": {"inputTokens": tin, "outputTokens": tout, "totalTokens": tin + tout},
+                "metrics": {"latencyMs": 1}}
+
+    def chat_body(self, model, reply, tin, tout, null_content):
+        return self.message_body([] if null_content else [{"text": reply}], "end_turn", tin, tout)
+
+    def tool_call_body(self, model, calls, tin, tout):
+        return self.message_body([{"toolUse": {"toolUseId": cid, "name": name, "input": args}}
+                                  for cid, name, args in calls], "tool_use", tin, tout)
+
+    def structured_body(self, model, value, tin, tout, spec):
+        if isinstance(value, str):        # notjson: the model answers in text instead
+            return self.chat_body(model, value, tin, tout, False)
+        wrapped = getattr(spec, "value_wrapped", False)
+        name = self.VALUE_TOOL if wrapped else self.STRUCT_TOOL
+        arg = {"value": value} if wrapped else value
+        return self.message_body([{"toolUse": {"toolUseId": "tooluse_mock_structured",
+                                               "name": name, "input": arg}}],
+                                 "tool_use", tin, tout)
+
+    def refuse(self, obj, kind):
+        if kind in ("refusal", "guardrail"):
+            obj["stopReason"] = "guardrail_intervened"
+            obj["output"]["message"]["content"] = [{"text": "Sorry, the model cannot answer this question."}]
+        elif kind == "filter":
+            obj["stopReason"] = "content_filtered"
+            obj["output"]["message"]["content"] = []
+        elif kind == "length":
+            obj["stopReason"] = "max_tokens"
+            obj["output"]["message"]["content"] = []
+        else:
+            return super().refuse(obj, kind)
+        return obj
+
+    def embed_texts(self, body, kind):
+        if "inputText" in body:
+            if not isinstance(body["inputText"], str):
+                raise ClientError(400, "mock: inputText must be a string")
+            return [(body["inputText"], dimension(body.get("dimensions")))]
+        if "texts" in body:
+            if not body.get("input_type"):
+                raise ClientError(400, "mock: input_type is required")
+            return [(t, dimension(body.get("output_dimension")))
+                    for t in string_list(body["texts"], "texts")]
+        raise ClientError(400, "mock: expected inputText (titan) or texts (cohere)")
+
+    def embed_body(self, model, body, kind, vectors, tin):
+        if "inputText" in body:
+            return {"embedding": None if vectors[0] is None else list(vectors[0]),
+                    "inputTextTokenCount": tin}
+        return {"embeddings": [None if v is None else list(v) for v in vectors],
+                "id": "mock-embed", "response_type": "embeddings_floats", "texts": body["texts"]}
+
+
+DIALECTS = {d.name: d for d in (OpenAI(), Azure(), Anthropic(), Cohere(), Ollama(), Gemini(),
+                                  Bedrock())}
 
 # (pattern on the raw path, dialect, route kind); the first match wins, so the specific
 # Azure and Gemini shapes come before the generic OpenAI suffixes.
 ROUTES = [
+    (re.compile(r"^.*/model/(?P<model>[^/]+)/converse$"), "bedrock", "chat"),
+    (re.compile(r"^.*/model/(?P<model>[^/]+)/invoke$"), "bedrock", "embed"),
     (re.compile(r"^.*/openai/deployments/(?P<model>[^/]+)/chat/completions$"), "azure", "chat"),
     (re.compile(r"^.*/openai/deployments/(?P<model>[^/]+)/embeddings$"), "azure", "embed"),
     (re.compile(r"^.*/models/(?P<model>[^/]+):generateContent$"), "gemini", "chat"),
@@ -1301,6 +1574,8 @@ class Handler(BaseHTTPRequestHandler):
         except ClientError as e:
             resp = Response(e.status, dialect.error(e.status, e.message))
         resp.headers += d.retry_headers()
+        if resp.status >= 400 and hasattr(dialect, "error_headers"):
+            resp.headers += dialect.error_headers(resp.status)
         self._deliver(resp, d)
 
     def _answer(self, dialect, kind, req, d):
