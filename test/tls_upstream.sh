@@ -1,7 +1,7 @@
 # test/tls_upstream.sh — an HTTPS upstream for test/integration/tls.sh and
 # test/bench/bench_tls.sh: a private CA and a server certificate made on the
 # spot, and nginx with two TLS listeners on 127.0.0.1 — one HTTP/1.1 only,
-# one offering HTTP/2 (ALPN) — that either proxy to an HTTP/1.1 upstream
+# one offering HTTP/2 (ALPN) — and a plain HTTP one, that either proxy to an HTTP/1.1 upstream
 # (the mock provider) or answer a canned body.  nginx logs every request
 # with the connection it came on, so tests count connections and TLS
 # session resumptions:
@@ -14,7 +14,8 @@
 #                                     DIR/other_ca.pem (a CA that signed nothing here)
 #   aig_tls_start_nginx DIR LOCATION  LOCATION: "proxy PORT" or "canned FILE"
 #                                     (FILE: a JSON body, no '$' in it)
-#     sets TLS_H1_PORT, TLS_H2_PORT, TLS_NGINX_PID; log in DIR/access.log
+#     sets TLS_H1_PORT, TLS_H2_PORT, TLS_PLAIN_PORT (the same without TLS,
+#     for comparisons), TLS_NGINX_PID; log in DIR/access.log
 #   aig_tls_stop_nginx                stops it by its PID (call from your EXIT trap)
 #   aig_tls_log_lines                 lines in the access log now
 #   aig_tls_conns FROM PORT           distinct connections of the log's lines
@@ -59,6 +60,10 @@ aig_tls_start_nginx() {
 	TLS_H1_PORT=$(aig_free_port)
 	TLS_H2_PORT=$(aig_free_port)
 	while [ "$TLS_H2_PORT" = "$TLS_H1_PORT" ]; do TLS_H2_PORT=$(aig_free_port); done
+	TLS_PLAIN_PORT=$(aig_free_port)
+	while [ "$TLS_PLAIN_PORT" = "$TLS_H1_PORT" ] || [ "$TLS_PLAIN_PORT" = "$TLS_H2_PORT" ]; do
+		TLS_PLAIN_PORT=$(aig_free_port)
+	done
 	case $mode in
 	proxy)
 		loc="proxy_pass http://aig_upstream; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_read_timeout 60s;"
@@ -110,6 +115,11 @@ http {
     }
     server {
         listen 127.0.0.1:$TLS_H1_PORT ssl;
+        location = /_aig_ready { return 204; }
+        location / { $loc }
+    }
+    server {
+        listen 127.0.0.1:$TLS_PLAIN_PORT;
         location = /_aig_ready { return 204; }
         location / { $loc }
     }

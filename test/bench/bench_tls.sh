@@ -14,7 +14,8 @@
 # extension's providers name the CA with options.ca_file (a bundle in
 # ai_gateway.ca_directory); certificate verification is on on both sides.
 #
-# Per call (target: ratio <= 1.15): ROUNDS rounds, each running, in rotating
+# Per call (target: ratio <= 1.15 over TLS; plain HTTP on the same nginx
+# for reference, no target): ROUNDS rounds, each running, in rotating
 # order, for each listener: raw_curl (test/bench/raw_curl.c with
 # RAW_CURL_CAINFO: ONE easy handle, so one kept TLS connection, WARMUP
 # untimed calls then N timed ones; libcurl's defaults, so HTTP/2 on the
@@ -71,13 +72,15 @@ aig_tls_start_nginx "$T" canned "$AIG_ROOT/test/samples/openai_chat_completion.j
 NGINX_PID=$TLS_NGINX_PID # bench_cleanup stops it
 H1=https://127.0.0.1:$TLS_H1_PORT
 H2=https://127.0.0.1:$TLS_H2_PORT
+PLAIN=http://127.0.0.1:$TLS_PLAIN_PORT
 
 bench_start_cluster "ai_gateway.ca_directory = '$T/cas'"
 NGINX_URL=$H1 bench_setup_db postgres
-aig_psql "$PG_PORT" -d postgres -At -v h2="$H2/v1" -v key="$BENCH_API_KEY" >/dev/null <<'SQL' || bench_die "could not set up the providers"
+aig_psql "$PG_PORT" -d postgres -At -v h2="$H2/v1" -v plain="$PLAIN/v1" -v key="$BENCH_API_KEY" >/dev/null <<'SQL' || bench_die "could not set up the providers"
 UPDATE ai_gateway.providers SET options = '{"ca_file": "bench_ca.pem"}' WHERE name = 'bench';
 INSERT INTO ai_gateway.providers(name, kind, base_url, api_key, options)
-    VALUES ('bench_h2', 'openai', :'h2', :'key', '{"ca_file": "bench_ca.pem"}');
+    VALUES ('bench_h2', 'openai', :'h2', :'key', '{"ca_file": "bench_ca.pem"}'),
+           ('bench_plain', 'openai', :'plain', :'key', '{}');
 CREATE FUNCTION public.bench_batch(n int, model text, concurrency int) RETURNS text
 LANGUAGE plpgsql AS $f$
 DECLARE
@@ -97,7 +100,7 @@ SQL
 
 # --- per call ------------------------------------------------------------------------
 bench_session ext postgres
-for m in bench bench_h2; do
+for m in bench bench_h2 bench_plain; do
 	bench_q ext "SELECT ai_complete('Hello', '$m/gpt-4o-mini');"
 	[ "$REPLY" = "$(bench_expected_content)" ] || bench_die "$m: ai_complete returned '$REPLY'"
 done
@@ -122,12 +125,14 @@ run_ext() { # MODEL: sets EXT_US
 declare -A raw_r=() ext_r=() pair_r=() rawc_r=() extc_r=()
 from=$(aig_tls_log_lines)
 echo "per-call cost over HTTPS, N=$N x $ROUNDS rounds (+$WARMUP warm-up), wall µs/call"
-printf '  %-9s %10s %12s %7s | %10s %12s %7s\n' "" "raw h1.1" "ai_complete" ratio "raw h2" "ai_complete" ratio
+printf '  %-9s %10s %12s %7s | %10s %12s %7s | %10s %12s %7s\n' "" "raw h1.1" "ai_complete" ratio "raw h2" "ai_complete" ratio \
+	"raw http" "ai_complete" ratio
 for r in $(seq 1 "$ROUNDS"); do
 	line=$(printf '  round %-3d' "$r")
-	for proto in h1 h2; do
+	for proto in h1 h2 plain; do
 		url=$H1 model=bench/gpt-4o-mini
 		[ "$proto" = h2 ] && url=$H2 model=bench_h2/gpt-4o-mini
+		[ "$proto" = plain ] && url=$PLAIN model=bench_plain/gpt-4o-mini
 		if [ $((r % 2)) = 1 ]; then
 			run_raw "$url"
 			run_ext "$model"
@@ -144,9 +149,11 @@ for r in $(seq 1 "$ROUNDS"); do
 	done
 	echo "${line% |}"
 done
-for proto in h1 h2; do
-	port=$TLS_H1_PORT name="HTTP/1.1"
+for proto in h1 h2 plain; do
+	port=$TLS_H1_PORT name="HTTP/1.1" target="<= $TARGET"
 	[ "$proto" = h2 ] && port=$TLS_H2_PORT name="HTTP/2"
+	# the same without TLS, for reference: what TLS adds to each side
+	[ "$proto" = plain ] && port=$TLS_PLAIN_PORT name="plain HTTP" target="-"
 	# shellcheck disable=SC2086
 	raw_med=$(bench_median ${raw_r[$proto]})
 	# shellcheck disable=SC2086
@@ -164,15 +171,15 @@ for proto in h1 h2; do
 		echo "  note: expected $ROUNDS new connections on $name, saw $conns (connection: requests):"
 		tail -n +"$((from + 1))" "$T/access.log" | awk -v p="$port" '$1 == p { n[$2]++ } END { for (c in n) printf "    %s: %d\n", c, n[c] }'
 	fi
-	bench_result "TLS per-call ($name, kept connection): ai_complete vs raw libcurl loop (wall)" \
+	bench_result "HTTPS per-call ($name, kept connection): ai_complete vs raw libcurl loop (wall)" \
 		"$(bench_calc "%.1f us" v v="$ext_med")" "$(bench_calc "%.1f us" v v="$raw_med")" \
-		"$(bench_calc "%.3f" "e / a" e="$ext_med" a="$raw_med")" "<= $TARGET"
+		"$(bench_calc "%.3f" "e / a" e="$ext_med" a="$raw_med")" "$target"
 	if [ -n "$EXT_CPU" ]; then
 		printf '  %-8s client CPU: raw %.1f µs/call, backend %.1f µs/call: ratio %.3f\n' "$name" "$rawc_med" "$extc_med" \
 			"$(bench_calc "%.4f" "e / a" e="$extc_med" a="$rawc_med")"
-		bench_result "TLS per-call ($name, kept connection): ai_complete vs raw libcurl loop (CPU)" \
+		bench_result "HTTPS per-call ($name, kept connection): ai_complete vs raw libcurl loop (CPU)" \
 			"$(bench_calc "%.1f us" v v="$extc_med")" "$(bench_calc "%.1f us" v v="$rawc_med")" \
-			"$(bench_calc "%.3f" "e / a" e="$extc_med" a="$rawc_med")" "<= $TARGET"
+			"$(bench_calc "%.3f" "e / a" e="$extc_med" a="$rawc_med")" "$target"
 	fi
 done
 
