@@ -14,7 +14,11 @@
  * File descriptors: a batch's concurrency is cut to half the room left in
  * PostgreSQL's external descriptor budget (http.c counts every socket
  * against it), and when a batch leaves more than AIG_KEEP_SOCKETS idle
- * connections open the connection cache is closed at its end.
+ * connections open the connection cache is closed at its end.  Against an
+ * HTTP/2 upstream the transfers share one connection (http_tls.c), so one
+ * socket serves the batch and the cut is only an upper bound.  A transfer
+ * whose CA settings cannot be used (options.ca_file) never starts: it is
+ * reported as failed by the next aig_http_batch_wait.
  */
 #include "postgres.h"
 

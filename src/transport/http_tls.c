@@ -29,6 +29,7 @@
 #include "postgres.h"
 
 #include <sys/stat.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -44,6 +45,24 @@ static CURLSH *tls_share = NULL;
 static char *default_cainfo = NULL;
 static char *default_capath = NULL;
 static bool defaults_known = false;
+
+/*
+ * The options.ca_file path last found to be a usable file, and when
+ * (monotonic µs): a backend's calls through one provider look at the file
+ * at most once a second rather than once a call.
+ */
+#define AIG_CA_CHECK_US 1000000
+static char checked_path[MAXPGPATH];
+static int64 checked_at_us;
+
+static int64
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* See http.h. */
 bool
@@ -144,11 +163,17 @@ aig_http_tls_select(CURL *h, const AigHttpLimits *lim, char **last, char *err, s
 			snprintf(err, errlen, "options.ca_file \"%s\": path too long", lim->ca_file);
 			return false;
 		}
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > AIG_CA_FILE_MAX)
+		if (strcmp(path, checked_path) != 0 || mono_us() - checked_at_us > AIG_CA_CHECK_US)
 		{
-			snprintf(err, errlen, "options.ca_file \"%s\" is not a regular file of at most %d bytes in ai_gateway.ca_directory",
-					 lim->ca_file, AIG_CA_FILE_MAX);
-			return false;
+			checked_path[0] = '\0';
+			if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > AIG_CA_FILE_MAX)
+			{
+				snprintf(err, errlen, "options.ca_file \"%s\" is not a regular file of at most %d bytes in ai_gateway.ca_directory",
+						 lim->ca_file, AIG_CA_FILE_MAX);
+				return false;
+			}
+			strlcpy(checked_path, path, sizeof(checked_path));
+			checked_at_us = mono_us();
 		}
 		cainfo = path;
 		capath = NULL;

@@ -163,6 +163,14 @@ for f in passwd fifo.pem subdir.pem; do
 	[[ $e == UP001\|* ]] && grep -q "not a regular file" <<<"$e" || fail "ca_file '$f': $e"
 done
 pass "a missing file, a FIFO or a directory in ca_directory is refused before anything reads it"
+q -v h1="$H1" >/dev/null <<'SQL'
+INSERT INTO ai_gateway.providers (name, kind, base_url, options)
+VALUES ('batchca', 'openai', :'h1', '{"ca_file": "subdir.pem"}');
+SQL
+n=$(q -c "SET ai_gateway.max_retries = 0" -c "SELECT count(*) FROM ai_complete_batch(array(SELECT 'b' || g FROM generate_series(1, 4) g),
+	'batchca/m', NULL, '{\"concurrency\": 2}') WHERE error LIKE '%options.ca_file \"subdir.pem\" is not a regular file%'")
+[ "$n" = 4 ] || fail "a batch through an unusable ca_file: $n of 4 items failed with the ca_file message"
+pass "a batch through an unusable ca_file fails each item with the message, starts no transfer"
 aig_psql "$PGPORT" -d postgres -c "ALTER SYSTEM RESET ai_gateway.ca_directory" -c "SELECT pg_reload_conf()" >/dev/null
 for _ in $(seq 1 50); do
 	[ -z "$(q -d postgres -c 'SHOW ai_gateway.ca_directory')" ] && break
