@@ -532,7 +532,7 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 	t.retry_after_ms = -1;
 	errbuf[0] = '\0';
 
-	if (!aig_http_tls_select(aig_easy, lim, &last_ca, errbuf, sizeof(errbuf)))
+	if (!aig_http_tls_select(aig_easy, req->url, lim, &last_ca, errbuf, sizeof(errbuf)))
 	{
 		set_failure(resp, AIG_ERRCODE_PROVIDER_UNREACHABLE, false, pstrdup(errbuf));
 		return;

@@ -176,7 +176,7 @@ aig_http_batch_add(AigHttpBatch *b, int tag, const AigHttpRequest *req,
 		elog(ERROR, "no free transfer slot in the batch");
 	s->tag = tag;
 	s->errbuf[0] = '\0';
-	if (!aig_http_tls_select(s->h, lim, &pool_ca[s - b->slots], s->errbuf, sizeof(s->errbuf)))
+	if (!aig_http_tls_select(s->h, req->url, lim, &pool_ca[s - b->slots], s->errbuf, sizeof(s->errbuf)))
 	{
 		/* never started: aig_http_batch_wait reports it first */
 		memset(&s->t, 0, sizeof(s->t));

@@ -5,10 +5,14 @@
  * (CURLOPT_SSL_VERIFYPEER / VERIFYHOST, set once when the handle is made;
  * nothing in the extension sets them otherwise, and no option or setting
  * turns them off).  Handles ask for HTTP/2 over TLS (ALPN; plain http://
- * stays HTTP/1.1) and wait for a connection being set up rather than open
- * a second one (CURLOPT_PIPEWAIT), so a batch's concurrent requests to an
- * HTTP/2 upstream share one connection (the multi handle multiplexes:
- * http_wait.c).  All handles of the backend share one TLS session cache
+ * stays HTTP/1.1), and a transfer to an https:// URL waits for a
+ * connection being set up rather than open a second one
+ * (CURLOPT_PIPEWAIT), so a batch's concurrent requests to an HTTP/2
+ * upstream share one connection (the multi handle multiplexes:
+ * http_wait.c).  TLS settles the protocol in the handshake (ALPN), so an
+ * HTTP/1.1 upstream costs that wait one handshake; over plain http://
+ * libcurl would learn it only from the first response's headers, which
+ * could hold a batch back for a whole completion, so there it does not wait.  All handles of the backend share one TLS session cache
  * and DNS cache (a curl share handle), so a connection opened later — by
  * another handle of a batch, or after the upstream closed an idle one —
  * resumes the TLS session instead of a full handshake.  Connections
@@ -124,24 +128,26 @@ aig_http_tls_configure(CURL *h)
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
 	if (sh != NULL)
 		curl_easy_setopt(h, CURLOPT_SHARE, sh);
 }
 
 /*
- * Set the CAs this transfer trusts on h (see the file header), unless h
- * already has them (*last: malloc'd key of h's current setting).  False
- * with a message in err (names no secret) when options.ca_file cannot be
- * used; h is then left as it was.
+ * Set the CAs this transfer to url trusts on h (see the file header), and
+ * whether it waits to multiplex, unless h already has them (*last:
+ * malloc'd key of h's current setting).  False with a message in err
+ * (names no secret) when options.ca_file cannot be used; h is then left
+ * as it was.
  */
 bool
-aig_http_tls_select(CURL *h, const AigHttpLimits *lim, char **last, char *err, size_t errlen)
+aig_http_tls_select(CURL *h, const char *url, const AigHttpLimits *lim, char **last,
+					char *err, size_t errlen)
 {
 	char		path[MAXPGPATH];
 	const char *cainfo;
 	const char *capath;
-	char		key[MAXPGPATH + 2];
+	char		key[MAXPGPATH + 3];
+	bool		tls = pg_strncasecmp(url, "https:", 6) == 0;
 
 	if (lim->ca_file != NULL)
 	{
@@ -177,19 +183,19 @@ aig_http_tls_select(CURL *h, const AigHttpLimits *lim, char **last, char *err, s
 		}
 		cainfo = path;
 		capath = NULL;
-		snprintf(key, sizeof(key), "F:%s", path);
+		snprintf(key, sizeof(key), "%cF:%s", tls ? 'S' : 'P', path);
 	}
 	else if (aig_ca_bundle != NULL && aig_ca_bundle[0] != '\0')
 	{
 		cainfo = aig_ca_bundle;
 		capath = default_capath;
-		snprintf(key, sizeof(key), "B:%s", aig_ca_bundle);
+		snprintf(key, sizeof(key), "%cB:%s", tls ? 'S' : 'P', aig_ca_bundle);
 	}
 	else
 	{
 		cainfo = default_cainfo;
 		capath = default_capath;
-		snprintf(key, sizeof(key), "D:");
+		snprintf(key, sizeof(key), "%cD:", tls ? 'S' : 'P');
 	}
 	if (*last != NULL && strcmp(*last, key) == 0)
 		return true;
@@ -197,6 +203,7 @@ aig_http_tls_select(CURL *h, const AigHttpLimits *lim, char **last, char *err, s
 	*last = NULL;
 	curl_easy_setopt(h, CURLOPT_CAINFO, cainfo);
 	curl_easy_setopt(h, CURLOPT_CAPATH, capath);
+	curl_easy_setopt(h, CURLOPT_PIPEWAIT, tls ? 1L : 0L);
 	*last = strdup(key);		/* NULL on OOM: set again next time */
 	return true;
 }
