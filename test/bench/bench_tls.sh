@@ -25,6 +25,10 @@
 # per-round ratio too.  nginx's access log counts the connections each side
 # opened (expected: one per raw_curl process, none for the backend).
 #
+# On a shared machine these wall and CPU figures move a lot from round to
+# round; CG_TLS=1 test/bench/callgrind_overhead.sh counts the instructions of
+# the same two loops over the same kind of upstream (repeatable).
+#
 # Batch (information, no target): BATCH_ROUNDS rounds of a BATCH-item
 # ai_complete_batch at concurrency BENCH_CONCURRENCY (default 64) in a fresh
 # backend (so its connections are opened inside the timed statement), over
