@@ -57,6 +57,14 @@ extern bool aig_chat_build(AigTarget *t, AigChatRequest *req, AigHttpRequest *hr
 extern bool aig_chat_finish(AigTarget *t, AigHttpResponse *resp, AigChatResult *res,
 							AigAttemptError *err);
 
+/*
+ * A 401 to request sent of t, which carried an access token: the token is
+ * dropped and a new one put on the provider (true: send the request again,
+ * once), else false (err set when no new token could be had).
+ */
+extern bool aig_token_rejected(AigTarget *t, const AigHttpRequest *sent,
+							   const AigHttpResponse *resp, AigAttemptError *err);
+
 /* A failure found before any request (key unusable, no embeddings API). */
 extern bool aig_target_usable(const AigTarget *t, bool embeddings, AigAttemptError *err);
 

@@ -17,6 +17,10 @@ The json target gets every body as it is, plus test/fuzz/seeds/json/*
 (escapes, surrogates, numbers, nesting).
 
 The redact target gets test/fuzz/seeds/redact/* as they are.
+
+The oauth target gets test/fuzz/seeds/oauth/* (token endpoints' answers and
+errors) in the input format of fuzz_oauth.c: b"0" + body (parse_token),
+b"1" + status byte + body (parse_error).
 """
 import base64
 import binascii
@@ -94,6 +98,14 @@ def main():
             with open(os.path.join(d, name), "rb") as f:
                 write(outdir, f.read()[:max_len])
             n += 1
+    elif target == "oauth":
+        d = os.path.join(ROOT, "test", "fuzz", "seeds", "oauth")
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), "rb") as f:
+                body = f.read()[:max_len - 2]
+            write(outdir, b"0" + body)
+            write(outdir, b"1" + b"\x01" + body)
+            n += 2
     elif target == "json":
         for _name, body, _status in bodies(max_len):
             write(outdir, body)
