@@ -251,7 +251,7 @@ complete_attempt(AigRoute *route, Work *w, AigHttpResponse *resp, AigAttempts *s
 
 	sched_load(s, t->provider)->inflight--;
 	w->state = ITEM_IDLE;
-	ok = aig_chat_finish(t, resp, &it->result, &w->err);
+	ok = aig_chat_finish(t, it->req, resp, &it->result, &w->err);
 	/* a cached access token refused: once per call, a new token and one more try now */
 	if (!ok && !w->token_retried && aig_token_rejected(t, &w->hreq, resp, &w->err))
 	{
