@@ -58,8 +58,11 @@ UPDATE ai_gateway.providers SET api_key = 'bad-tk-secret-0123456789' WHERE name 
 SELECT regexp_replace(try($$SELECT ai_complete('x', 'tk_entra/m')$$), '127.0.0.1:[0-9]+', '127.0.0.1:PORT', 'g') AS bad_secret;
 INSERT INTO ai_gateway.providers (name, kind, base_url, api_key) VALUES
     ('tk_vertex_bad', 'vertex_ai', :'mock', '{"client_email": "a@b", "token_uri": "http://x/token"}'),
-    ('tk_vertex_nokey', 'vertex_ai', :'mock', NULL);
+    ('tk_vertex_nokey', 'vertex_ai', :'mock', NULL),
+    ('tk_vertex_pem', 'vertex_ai', :'mock', '{"client_email": "a@b", "token_uri": "http://x/token", "project_id": "p",
+      "private_key": "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"}');
 SELECT try($$SELECT ai_complete('x', 'tk_vertex_bad/m')$$) AS no_private_key;
+SELECT try($$SELECT ai_complete('x', 'tk_vertex_pem/m')$$) AS bad_pem;
 SELECT try($$SELECT ai_complete('x', 'tk_vertex_nokey/m')$$) AS no_key;
 SELECT try($$SELECT ai_embed('x', 'tk_vertex_bad/m')$$) AS vertex_embed;
 
