@@ -46,6 +46,18 @@ Model names (for Azure and Gemini the percent-decoded path segment):
                              openai/azure/compat "[1, 2]", ollama [1, 2])
 Control: GET /_mock/stats, POST /_mock/reset, GET /_mock/last.
 
+OAuth tokens (see "Token endpoints" below the dialects):
+    POST .../token                    Google's JWT bearer grant (RS256 checked with `openssl`
+                                      against the key posted to /_mock/jwt_key)
+    POST .../{tenant}/oauth2/v2.0/token   Microsoft Entra ID client credentials
+    vertex  .../v1/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent
+                                      Authorization: Bearer <a token the mock issued>
+    azure   as above with Authorization: Bearer <a token the mock issued> instead of api-key
+    Token URL query: expires_in=S latency=MS status=CODE echo_secret (the error repeats the
+    client secret / assertion received).  Model directive unauth_once: the first request of
+    the model (or of seq=NAME) gets a 401 and its token is revoked (a token revoked early).  /_mock/stats: tokens_issued,
+    tokens_by_grant, unauth_once (401s given).  POST /_mock/jwt_key: the PEM public key.
+
 Fault details:
     trickle=MS      headers at once, then the body in pieces with MS ms between them;
                     chunk=BYTES sets the piece size (default 1 byte)
@@ -1232,12 +1244,22 @@ class Bedrock(Dialect):
                 "id": "mock-embed", "response_type": "embeddings_floats", "texts": body["texts"]}
 
 
+class Vertex(Gemini):
+    """Vertex AI's Gemini models: Gemini's bodies, an OAuth bearer token the mock issued."""
+    name = "vertex"
+
+    def api_key(self, req):
+        return Dialect.api_key(self, req)
+
+
 DIALECTS = {d.name: d for d in (OpenAI(), Azure(), Anthropic(), Cohere(), Ollama(), Gemini(),
-                                  Bedrock())}
+                                  Bedrock(), Vertex())}
 
 # (pattern on the raw path, dialect, route kind); the first match wins, so the specific
 # Azure and Gemini shapes come before the generic OpenAI suffixes.
 ROUTES = [
+    (re.compile(r"^.*/v1/projects/[^/]+/locations/[^/]+/publishers/google/models/"
+                r"(?P<model>[^/]+):generateContent$"), "vertex", "chat"),
     (re.compile(r"^.*/model/(?P<model>[^/]+)/converse$"), "bedrock", "chat"),
     (re.compile(r"^.*/model/(?P<model>[^/]+)/invoke$"), "bedrock", "embed"),
     (re.compile(r"^.*/openai/deployments/(?P<model>[^/]+)/chat/completions$"), "azure", "chat"),
@@ -1272,7 +1294,7 @@ def route(path):
 FLAG_DIRECTIVES = frozenset(("reset", "reset_mid", "hang", "malformed", "truncated", "empty",
                              "html", "wrong_ctype", "invalid_utf8", "wrong_shape",
                              "null_content", "echo_key", "echo_prompt", "redirect", "html200", "wrong_type",
-                             "intl_error", "badjson", "notjson"))
+                             "intl_error", "badjson", "notjson", "unauth_once"))
 FLAG_DIRECTIVES |= {"badargs"}     # tools_openai: see bad_arguments()
 VALUE_DIRECTIVES = {"latency": float, "status": int, "retry_after": float,
                     "retry_after_date": float, "retry_after_ms": float, "fail_first": int,
@@ -1334,6 +1356,139 @@ class Directives:
         if secs == int(secs):
             return f"{int(secs)}s"
         return f"{secs:.3f}".rstrip("0") + "s"
+
+
+# --------------------------------------------------------------------------------------------
+# Token endpoints (OAuth 2.0): Google's JWT bearer grant and Microsoft's client credentials
+# --------------------------------------------------------------------------------------------
+
+GOOGLE_TOKEN_PATH = re.compile(r"^.*/token$")
+ENTRA_TOKEN_PATH = re.compile(r"^.*/(?P<tenant>[^/]+)/oauth2/v2\.0/token$")
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+GOOGLE_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def rs256_verify(pubkey_pem, signing_input, signature):
+    """Check an RS256 signature with the openssl command-line tool."""
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        key, data, sig = (os.path.join(tmp, n) for n in ("key.pem", "data", "sig"))
+        for path, content in ((key, pubkey_pem), (data, signing_input), (sig, signature)):
+            with open(path, "wb") as f:
+                f.write(content)
+        r = subprocess.run(["openssl", "dgst", "-sha256", "-verify", key, "-signature", sig, data],
+                           capture_output=True, timeout=10)
+        return r.returncode == 0
+
+
+class Tokens:
+    """Tokens the mock issued: token -> expiry (time.time()), and their counters."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.jwt_key = None          # PEM public key of the service account (bytes)
+        self.issued = {}             # kept across /_mock/reset: clients still hold them
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.count = 0
+            self.by_grant = {}
+            self.unauth_given = 0
+
+    def issue(self, grant, expires_in):
+        with self.lock:
+            self.count += 1
+            self.by_grant[grant] = self.by_grant.get(grant, 0) + 1
+            token = f"ya29.mock-{grant[:6]}-{self.count}-{uuid.uuid4().hex}"
+            self.issued[token] = time.time() + expires_in
+            return token
+
+    def problem(self, token):
+        """None when token is one the mock issued and it has not expired, else why not."""
+        with self.lock:
+            expiry = self.issued.get(token or "")
+        if expiry is None:
+            return "mock: unknown access token"
+        if time.time() >= expiry:
+            return "mock: access token expired"
+        return None
+
+    def revoke(self, token):
+        """unauth_once: the token is revoked early (every later use gets a 401)."""
+        with self.lock:
+            self.issued.pop(token, None)
+            self.unauth_given += 1
+
+    def snapshot(self):
+        with self.lock:
+            return {"tokens_issued": self.count, "tokens_by_grant": dict(self.by_grant),
+                    "unauth_once": self.unauth_given}
+
+
+def token_answer(server, path, query, form):
+    """(status, body) of a token request, or None when path is no token endpoint."""
+    q = {k: v[-1] for k, v in parse_qs(query).items()}
+    m = ENTRA_TOKEN_PATH.match(path)
+    if m is None and not GOOGLE_TOKEN_PATH.match(path):
+        return None
+    if "latency" in q:
+        server.stopping.wait(float(q["latency"]) / 1000.0)
+    f = {k: v[-1] for k, v in parse_qs(form, keep_blank_values=True).items()}
+    expires_in = int(q.get("expires_in", "3599"))
+
+    def refuse(status, error, desc, secret=None):
+        if "echo_secret" in q and secret:
+            desc += f" (received: {secret})"
+        return status, {"error": error, "error_description": desc}
+
+    if "status" in q:
+        return refuse(int(q["status"]), "temporarily_unavailable", "mock: token endpoint failure",
+                      f.get("client_secret") or f.get("assertion"))
+    if m is not None:
+        if f.get("grant_type") != "client_credentials":
+            return refuse(400, "unsupported_grant_type", "AADSTS70003: grant_type must be client_credentials")
+        if f.get("scope") != ENTRA_SCOPE:
+            return refuse(400, "invalid_scope", f"AADSTS70011: scope {f.get('scope')!r} is not valid")
+        secret = f.get("client_secret", "")
+        if not f.get("client_id") or not secret or secret.startswith("bad"):
+            return refuse(401, "invalid_client",
+                          "AADSTS7000215: Invalid client secret provided.", secret)
+        token = server.tokens.issue("client_credentials", expires_in)
+        return 200, {"token_type": "Bearer", "expires_in": expires_in,
+                     "ext_expires_in": expires_in, "access_token": token}
+    if f.get("grant_type") != JWT_BEARER:
+        return refuse(400, "unsupported_grant_type", "Invalid grant_type.")
+    jwt = f.get("assertion", "")
+    parts = jwt.split(".")
+    try:
+        header = json.loads(b64url_decode(parts[0]))
+        claims = json.loads(b64url_decode(parts[1]))
+        signature = b64url_decode(parts[2])
+    except (ValueError, IndexError):
+        return refuse(400, "invalid_grant", "Invalid JWT: not three base64url parts.", jwt)
+    if header != {"alg": "RS256", "typ": "JWT"}:
+        return refuse(400, "invalid_grant", f"Invalid JWT header {header!r}.")
+    key = server.tokens.jwt_key
+    if key is None or not rs256_verify(key, f"{parts[0]}.{parts[1]}".encode(), signature):
+        return refuse(400, "invalid_grant", "Invalid JWT Signature.", jwt)
+    now = time.time()
+    if claims.get("scope") != GOOGLE_SCOPE:
+        return refuse(400, "invalid_scope", f"Invalid scope {claims.get('scope')!r}.")
+    if not isinstance(claims.get("aud"), str) or urlsplit(claims["aud"]).path != path:
+        return refuse(400, "invalid_grant", f"Invalid JWT: aud {claims.get('aud')!r}.")
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if not isinstance(iat, int) or not isinstance(exp, int) or exp - iat > 3600 or \
+            exp < now or iat > now + 60 or not claims.get("iss"):
+        return refuse(400, "invalid_grant", "Invalid JWT: iat/exp/iss.")
+    token = server.tokens.issue("jwt_bearer", expires_in)
+    return 200, {"access_token": token, "expires_in": expires_in, "token_type": "Bearer"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1500,7 +1655,17 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(400, dumps({"error": "bad request framing"}))
 
         if target.path.startswith("/_mock/"):
+            self._body_raw = raw
             return self._control(target.path)
+
+        if self.command == "POST" and "x-www-form-urlencoded" in self.headers.get("content-type", ""):
+            answer = token_answer(self.server, target.path, target.query,
+                                  raw.decode("utf-8", "replace"))
+            if answer is not None:
+                self.server.stats.record(self, target.path, None, {
+                    "method": "POST", "path": target.path, "query": target.query,
+                    "headers": {}, "body": "(token request)"})
+                return self._send(answer[0], dumps(answer[1]))
 
         req = Req()
         req.method = self.command
@@ -1541,9 +1706,13 @@ class Handler(BaseHTTPRequestHandler):
     def _control(self, path):
         stats = self.server.stats
         if path == "/_mock/stats" and self.command == "GET":
-            return self._send(200, dumps(stats.snapshot()))
+            return self._send(200, dumps({**stats.snapshot(), **self.server.tokens.snapshot()}))
         if path == "/_mock/reset" and self.command in ("POST", "GET"):
             stats.reset()
+            self.server.tokens.reset()
+            return self._send(200, dumps({"ok": True}))
+        if path == "/_mock/jwt_key" and self.command == "POST":
+            self.server.tokens.jwt_key = self._body_raw
             return self._send(200, dumps({"ok": True}))
         if path == "/_mock/last" and self.command == "GET":
             with stats.lock:
@@ -1583,7 +1752,17 @@ class Handler(BaseHTTPRequestHandler):
         if problem:
             return Response(problem[0], dialect.error(*problem))
 
-        key = dialect.api_key(req)
+        bearer = Dialect.api_key(dialect, req)
+        if dialect.name == "vertex" or (dialect.name == "azure" and bearer and not req.headers.get("api-key")):
+            problem = self.server.tokens.problem(bearer)
+            if problem is None and "unauth_once" in d.flags and \
+                    self.server.stats.next_seq("unauth_once:" + d.values.get("seq", req.model)) == 1:
+                self.server.tokens.revoke(bearer)
+                problem = "mock: access token revoked (unauth_once)"
+            if problem is not None:
+                return Response(401, dialect.error(401, problem))
+
+        key = dialect.api_key(req) or (bearer if dialect.name == "azure" else None)
         if (not key and dialect.key_required) or (key and key.startswith("bad")):
             if d.base == "recorded-error" and dialect.recorded_auth_error:
                 return self._recorded(dialect, *dialect.recorded_auth_error)
@@ -1806,6 +1985,7 @@ class MockServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.samples = samples
         self.stats = Stats()
+        self.tokens = Tokens()
         self.stopping = threading.Event()
         super().__init__(address, Handler)
 

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from urllib.parse import quote
 
@@ -595,6 +596,65 @@ def test_keepalive_and_stats():
     expect_eq((last["method"], last["path"], last["body"]["model"]),
               ("POST", "/v1/chat/completions", "ka"), "last")
     expect_eq(last["headers"]["authorization"], "Bearer sk-test", "last headers")
+
+
+def form(path, fields):
+    data = urllib.parse.urlencode(fields).encode()
+    return call_json(path, raw=data, headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def test_entra_tokens():
+    fields = {"grant_type": "client_credentials", "client_id": "c1", "client_secret": "s3cret",
+              "scope": "https://cognitiveservices.azure.com/.default"}
+    before = call_json("/_mock/stats")[2]["tokens_issued"]
+    status, _, body = form("/tenant-1/oauth2/v2.0/token?expires_in=60", fields)
+    expect_eq((status, body["token_type"], body["expires_in"]), (200, "Bearer", 60), "token")
+    token = body["access_token"]
+    expect_eq(call_json("/_mock/stats")[2]["tokens_issued"], before + 1, "tokens_issued")
+    status, _, body = form("/tenant-1/oauth2/v2.0/token?echo_secret=1",
+                           {**fields, "client_secret": "bad-s3cret"})
+    expect_eq((status, body["error"]), (401, "invalid_client"), "bad secret")
+    expect("bad-s3cret" in body["error_description"], "echo_secret")
+    path = "/openai/deployments/gpt/chat/completions?api-version=2024-10-21"
+    msgs = {"messages": [{"role": "user", "content": "hi"}]}
+    status, _, body = call_json(path, msgs, {"Authorization": f"Bearer {token}"})
+    expect_eq(status, 200, "azure with the token")
+    status, _, _ = call_json(path, msgs, {"Authorization": "Bearer not-issued"})
+    expect_eq(status, 401, "azure with an unknown token")
+    upath = "/openai/deployments/gpt%2Bunauth_once/chat/completions?api-version=2024-10-21"
+    expect_eq(call_json(upath, msgs, {"Authorization": f"Bearer {token}"})[0], 401, "unauth_once")
+    expect_eq(call_json(path, msgs, {"Authorization": f"Bearer {token}"})[0], 401, "revoked")
+
+
+def test_google_jwt_and_vertex():
+    with tempfile.TemporaryDirectory() as tmp:
+        key, pub = os.path.join(tmp, "k.pem"), os.path.join(tmp, "k.pub")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                        "-out", key], check=True, capture_output=True)
+        subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub], check=True,
+                       capture_output=True)
+        call("/_mock/jwt_key", raw=open(pub, "rb").read())
+        now = int(time.time())
+        enc = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+        head = enc(b'{"alg":"RS256","typ":"JWT"}')
+        claims = enc(json.dumps({"iss": "sa@p.iam", "scope": "https://www.googleapis.com/auth/cloud-platform",
+                                 "aud": BASE + "/token", "iat": now, "exp": now + 3600}).encode())
+        with open(os.path.join(tmp, "in"), "w") as f:
+            f.write(f"{head}.{claims}")
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key, os.path.join(tmp, "in")],
+                             check=True, capture_output=True).stdout
+    grant = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer"}
+    status, _, body = form("/token", {**grant, "assertion": f"{head}.{claims}.{enc(sig)}"})
+    expect_eq(status, 200, f"jwt grant {body}")
+    token = body["access_token"]
+    status, _, body = form("/token", {**grant, "assertion": f"{head}.{claims}.{enc(b'x' * 256)}"})
+    expect_eq((status, body["error_description"]), (400, "Invalid JWT Signature."), "bad signature")
+    vpath = "/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.0-flash:generateContent"
+    req = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    status, _, body = call_json(vpath, req, {"Authorization": f"Bearer {token}"})
+    expect_eq(body["candidates"][0]["content"]["parts"][0]["text"],
+              "mock reply from vertex gemini-2.0-flash: hi", "vertex reply")
+    expect_eq(call_json(vpath, req, {"Authorization": "Bearer nope"})[0], 401, "vertex unknown token")
 
 
 # ---- tools, tool results, images and documents: OpenAI, Azure, Ollama (tools_openai) ------

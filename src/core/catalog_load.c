@@ -147,7 +147,9 @@ load_providers(void)
 		if (p->dialect == NULL)
 			elog(ERROR, "provider \"%s\" has unknown kind \"%s\"", p->name,
 				 p->kind ? p->kind : "");
-		p->caps = p->dialect->caps;
+		/* vertex_ai sends the Gemini API's bodies: it can what gemini can */
+		p->caps = p->dialect == &aig_dialect_vertex_ai ? aig_dialect_gemini.caps :
+			p->dialect->caps;
 		aig_provider_apply_options(p, opts);
 
 		env = aig_jsonb_get_string(opts, "api_key_env", "provider option");

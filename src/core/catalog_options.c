@@ -56,6 +56,8 @@ static const char *const provider_keys[] = {
 	"default_max_tokens", "max_embed_batch", "headers", "api_key_env", "resource",
 	"max_retries", "requests_per_minute", "tokens_per_minute", "max_concurrency", "max_embed_tokens",
 	"secret_headers", "region", "ca_file",
+	/* OAuth-token auth: catalog_auth.c */
+	"auth", "tenant_id", "client_id", "token_url", "location", "project_id",
 };
 
 static const char *const route_keys[] = {
@@ -181,6 +183,8 @@ default_base_url(const AigProvider *p, Jsonb *opts)
 					 errhint("Use the resource name only (letters, digits, hyphens), as in https://<resource>.openai.azure.com.")));
 		return psprintf("https://%s.openai.azure.com", resource);
 	}
+	if (aig_provider_auth_base_url(p, opts) != NULL)
+		return aig_provider_auth_base_url(p, opts);
 	return pstrdup(p->dialect->default_base_url);
 }
 
@@ -249,6 +253,7 @@ aig_provider_apply_options(AigProvider *p, Jsonb *opts)
 	if (p->api_version == NULL)
 		p->api_version = aig_jsonb_get_string(opts, "anthropic_version", what);
 	apply_extra_headers(p, opts);
+	aig_provider_apply_auth_options(p, opts);
 	/* secret_headers: names of headers sealed like the key (provider_secrets.c) */
 	{
 		JsonbValue *sh = opts ? aig_jsonb_get(opts, "secret_headers") : NULL;

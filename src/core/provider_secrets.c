@@ -4,8 +4,9 @@
  *
  * Written (the BEFORE trigger ai_gateway.providers_protect_key):
  *  - a plain api_key is sealed into api_key_encrypted, bound to the
- *    provider's endpoint (name, kind, base URL origin: core/secrets.c), and
- *    only its mask stays in api_key;
+ *    provider's endpoint (name, kind, base URL origin: core/secrets.c; with
+ *    options.auth entra_id also the token URL the secret is sent to:
+ *    core/catalog_auth.c), and only its mask stays in api_key;
  *  - a header of options.headers whose name looks like a credential
  *    (authorization, *key*, *token*, *secret*, ...: aig_header_is_secret)
  *    or is listed in options.secret_headers is sealed the same way, in
@@ -134,22 +135,28 @@ row_endpoint(HeapTuple tup, TupleDesc desc, bool validate, Endpoint *ep)
 	p.base_url = col_text(tup, desc, "base_url");
 	if (validate)
 		aig_provider_apply_options(&p, ep->opts);
-	else if (p.base_url == NULL)
+	else
 	{
 		JsonbValue *res = ep->opts ? aig_jsonb_get(ep->opts, "resource") : NULL;
-
 		JsonbValue *region = ep->opts ? aig_jsonb_get(ep->opts, "region") : NULL;
 
-		if (res != NULL && res->type == jbvString && strcmp(p.kind, "azure_openai") == 0)
+		if (p.base_url != NULL)
+			;
+		else if (res != NULL && res->type == jbvString && strcmp(p.kind, "azure_openai") == 0)
 			p.base_url = psprintf("https://%.*s.openai.azure.com",
 								  res->val.string.len, res->val.string.val);
 		else if (region != NULL && region->type == jbvString && strcmp(p.kind, "bedrock") == 0)
 			p.base_url = aig_bedrock_default_base_url(pnstrdup(region->val.string.val,
 															   region->val.string.len));
+		else if (aig_provider_auth_base_url(&p, ep->opts) != NULL)
+			p.base_url = aig_provider_auth_base_url(&p, ep->opts);
 		else
 			p.base_url = pstrdup(p.dialect->default_base_url);
+		/* the old row's: validated when it was written */
+		aig_provider_apply_auth_options(&p, ep->opts);
 	}
-	ep->origin = aig_secret_origin(p.base_url);
+	/* with entra_id the token URL too: the secret is sent there */
+	ep->origin = aig_provider_secret_binding(&p, aig_secret_origin(p.base_url));
 	return true;
 }
 
@@ -489,7 +496,7 @@ aig_providers_protect_key(PG_FUNCTION_ARGS)
 void
 aig_provider_open_secrets(AigProvider *p, const char *sealed, const char *env, Oid env_by)
 {
-	char	   *origin = aig_secret_origin(p->base_url);
+	char	   *origin = aig_provider_secret_binding(p, aig_secret_origin(p->base_url));
 	const char *why;
 
 	if (sealed != NULL && aig_secret_is_legacy(sealed))

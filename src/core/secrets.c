@@ -412,6 +412,10 @@ aig_secret_scrub_provider(const AigProvider *p, const char *s, size_t len, size_
 {
 	char	   *out = aig_secret_scrub_bytes(s, len, p->api_key, outlen);
 
+	/* the OAuth access token the request carried (core/token_cache.c) */
+	if (p->access_token != NULL)
+		out = aig_secret_scrub_bytes(out, *outlen, p->access_token, outlen);
+
 	for (int i = 0; i < p->nsecrets; i++)
 	{
 		const char *cred = strrchr(p->secrets[i], ' ');

@@ -29,6 +29,7 @@
 #include "governance/stats.h"
 #include "governance/cache.h"
 #include "governance/progress.h"
+#include "core/token_cache.h"
 
 #ifdef AIG_HAVE_SHMEM_REQUEST_HOOK
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -50,6 +51,7 @@ aig_shmem_size(void)
 	size = add_size(size, aig_stats_shmem_size());
 	size = add_size(size, aig_cache_shmem_size());
 	size = add_size(size, aig_progress_shmem_size());
+	size = add_size(size, aig_token_shmem_size());
 	return size;
 }
 
@@ -66,6 +68,7 @@ aig_shmem_request(void)
 	aig_audit_shmem_request();
 	aig_quota_shmem_request();
 	aig_stats_shmem_request();
+	aig_token_shmem_request();
 }
 
 /* Create or attach every subsystem's shared state. */
@@ -85,6 +88,7 @@ aig_shmem_startup(void)
 	aig_stats_shmem_startup();
 	aig_cache_shmem_startup();
 	aig_progress_shmem_startup();
+	aig_token_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 	aig_shmem_ready = true;
 }

@@ -4,7 +4,9 @@
  *	chat:		POST {base}/openai/deployments/{model}/chat/completions
  *					?api-version={api_version|2024-10-21}
  *	embeddings: POST {base}/openai/deployments/{model}/embeddings?api-version=…
- *	auth:		api-key: <key>
+ *	auth:		api-key: <key>, or with options.auth "entra_id" an Entra ID
+ *				access token: Authorization: Bearer <token> (providers/oauth.c,
+ *				core/token_cache.c; the router sets p->access_token)
  *
  * The model name is the deployment name.  Bodies, responses and errors are
  * OpenAI's (the shared code in openai.c); the body carries no "model" and
@@ -43,7 +45,12 @@ static void
 azure_headers(const AigProvider *p, AigHttpRequest *out)
 {
 	aig_http_add_common_headers(p, out);
-	if (p->api_key != NULL)
+	if (p->auth == AIG_AUTH_ENTRA)
+	{
+		if (p->access_token != NULL)
+			aig_add_header_value(out, "Authorization", "Bearer ", p->access_token);
+	}
+	else if (p->api_key != NULL)
 		aig_add_header_value(out, "api-key", NULL, p->api_key);
 }
 

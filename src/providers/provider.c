@@ -22,6 +22,7 @@ static const AigDialect *const all_dialects[] = {
 	&aig_dialect_gemini,
 	&aig_dialect_azure_openai,
 	&aig_dialect_bedrock,
+	&aig_dialect_vertex_ai,
 };
 
 /* The provider kinds, "openai, openai_compatible, ..." (for messages). */

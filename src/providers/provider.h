@@ -57,7 +57,29 @@ typedef struct AigProvider
 	bool		grant_public;	/* ai_gateway.provider_grants */
 	int			ngrants;
 	Oid		   *grants;
+
+	/*
+	 * OAuth access tokens instead of a static key (core/token_cache.c):
+	 * vertex_ai (a service-account key in api_key) and azure_openai with
+	 * options.auth "entra_id" (the client secret in api_key).
+	 */
+	int			auth;			/* AIG_AUTH_* */
+	char	   *tenant_id;		/* entra_id: options.tenant_id */
+	char	   *client_id;		/* entra_id: options.client_id */
+	char	   *token_url;		/* entra_id: options.token_url or the
+								 * Microsoft identity platform's */
+	char	   *location;		/* vertex_ai: options.location (us-central1) */
+	char	   *project_id;		/* vertex_ai: options.project_id, or NULL
+								 * (the key's project_id) */
+	char	   *access_token;	/* the token the next request carries (set
+								 * by routing/attempt.c; a secret, scrubbed
+								 * like api_key), or NULL */
 } AigProvider;
+
+/* AigProvider.auth: how a request proves who it is. */
+#define AIG_AUTH_KEY		0	/* the dialect's key header (or none) */
+#define AIG_AUTH_GOOGLE_SA	1	/* vertex_ai: JWT bearer grant (RS256) */
+#define AIG_AUTH_ENTRA		2	/* azure_openai: client credentials grant */
 
 /*
  * A content part that is not text: an image or a document (PDF), given
@@ -297,6 +319,7 @@ extern const AigDialect aig_dialect_ollama;
 extern const AigDialect aig_dialect_gemini;
 extern const AigDialect aig_dialect_azure_openai;
 extern const AigDialect aig_dialect_bedrock;
+extern const AigDialect aig_dialect_vertex_ai;
 
 /* provider.c: lookup and helpers shared by the dialects (AigHttpRequest: transport/http.h) */
 extern const AigDialect *aig_dialect_for_kind(const char *kind);
@@ -306,6 +329,21 @@ extern void aig_http_add_header_line(AigHttpRequest *req, const char *line);
 extern void aig_http_add_common_headers(const AigProvider *p, AigHttpRequest *req);
 extern void aig_upstream_error_from_status(long http_status, AigUpstreamError *out);
 extern char *aig_url_escape(const char *s);
+
+/*
+ * oauth.c: the token request of a provider whose auth is not AIG_AUTH_KEY
+ * (false + *errmsg, naming no secret, when its key cannot be used), and
+ * the reading of the token endpoint's answer (false + *errmsg on a bad one).
+ * *scrub gets the request's other secret (the signed assertion), or NULL.
+ */
+extern bool aig_oauth_token_request(const AigProvider *p, AigHttpRequest *out,
+									char **scrub, char **errmsg);
+extern bool aig_oauth_parse_token(const char *body, size_t len, char **token,
+								  int64 *expires_in, char **errmsg);
+extern void aig_oauth_parse_error(long http_status, const char *body, size_t len,
+								  char **errmsg);
+/* vertex.c: the project a vertex_ai key names (its project_id), or NULL */
+extern char *aig_vertex_key_project(const char *key_json);
 
 /* option_limits.c: NULL when the options fit what p's API accepts, else why not */
 extern char *aig_check_chat_options(const AigProvider *p, const AigGenOptions *o);

@@ -7,6 +7,14 @@
  * scrubbed of the provider's key, whether retrying the same target may help,
  * whether it says something about the target's health (for the breaker) and
  * the provider's Retry-After.  The router decides what to do with it.
+ *
+ * Providers reached with OAuth access tokens (vertex_ai, azure_openai with
+ * entra_id) get their token here, before every request is built (single
+ * calls, batches, async jobs, shadow calls and embeddings all build here):
+ * core/token_cache.c has it or fetches it.  Failing to get one is a failure
+ * of the target like an upstream error.  A 401 to a request that carried a
+ * cached token drops that token, fetches a new one and sends the request
+ * once more (aig_token_rejected), once per call.
  */
 #include "postgres.h"
 
@@ -14,10 +22,12 @@
 #include "miscadmin.h"
 #include "utils/errcodes.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "base/errcodes.h"
 #include "routing/attempt.h"
 #include "core/secrets.h"
+#include "core/token_cache.h"
 #include "governance/progress.h"
 
 int			aig_batch_concurrency = 16;
@@ -56,6 +66,71 @@ fail(AigAttemptError *err, int code, long http_status, const AigProvider *p,
 	err->final = false;
 	err->retry_after_ms = -1;
 	return false;
+}
+
+/*
+ * Put a valid access token on p for the request about to be built (nothing
+ * for key auth).  rejected: the token the upstream just refused, or NULL.
+ * False + err when none can be had.
+ */
+static bool
+attach_token(AigProvider *p, const char *rejected, AigAttemptError *err)
+{
+	char	   *msg = NULL;
+	bool		retryable = false;
+	char	   *tok;
+
+	if (p->auth == AIG_AUTH_KEY || p->key_problem != NULL)
+		return true;
+	tok = aig_token_get(p, rejected, &msg, &retryable);
+	if (tok == NULL)
+		return fail(err, ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, 0, p,
+					psprintf("no access token: %s", msg), retryable, true);
+	if (p->access_token == NULL || strcmp(p->access_token, tok) != 0)
+	{
+		/* in the provider's own (catalog) memory: it lives as long as p */
+		char	   *old = p->access_token;
+
+		p->access_token = MemoryContextStrdup(GetMemoryChunkContext(p), tok);
+		if (old != NULL)
+		{
+			explicit_bzero(old, strlen(old));
+			pfree(old);
+		}
+	}
+	explicit_bzero(tok, strlen(tok));
+	return true;
+}
+
+/*
+ * The upstream answered 401 to a request of t that carried an access
+ * token: drop that token and get a new one (true: the request may be sent
+ * once more), or false (not a token's 401, or no new token: err says why
+ * when one was set).
+ */
+bool
+aig_token_rejected(AigTarget *t, const AigHttpRequest *sent, const AigHttpResponse *resp,
+				   AigAttemptError *err)
+{
+	AigProvider *p = t->provider;
+	AigAttemptError terr;
+	const char *used = NULL;
+
+	if (p->auth == AIG_AUTH_KEY || resp->failed || resp->status != 401)
+		return false;
+	/* the token that request carried (another may be on p by now, in a batch) */
+	for (int i = 0; i < sent->nheaders && used == NULL; i++)
+		if (pg_strncasecmp(sent->headers[i], "Authorization: Bearer ", 22) == 0)
+			used = sent->headers[i] + 22;
+	if (used == NULL)
+		return false;
+	memset(&terr, 0, sizeof(terr));
+	if (!attach_token(p, used, &terr))
+	{
+		*err = terr;
+		return false;
+	}
+	return true;
 }
 
 bool
@@ -204,6 +279,8 @@ aig_chat_build(AigTarget *t, AigChatRequest *req, AigHttpRequest *hreq, AigAttem
 	misfit = aig_check_chat_options(t->provider, &req->opts);
 	if (misfit != NULL)
 		return fail(err, ERRCODE_INVALID_PARAMETER_VALUE, 0, t->provider, misfit, false, false);
+	if (!attach_token(t->provider, NULL, err))
+		return false;
 	req->model = t->model;
 	aig_http_request_init(hreq);
 	t->provider->dialect->build_chat(t->provider, req, hreq);
@@ -269,9 +346,12 @@ aig_attempt_chat(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptEr
 	AigChatAttempt *a = (AigChatAttempt *) arg;
 	AigHttpRequest hreq;
 	AigHttpResponse resp;
+	uint64		fetches = aig_token_backend_fetches();
+	bool		fresh;
 
 	if (!aig_chat_build(t, a->req, &hreq, err))
 		return false;
+	fresh = aig_token_backend_fetches() != fetches;	/* not a cached token */
 	/* ai_gateway.progress shows the call while it waits (inside a batch: the batch) */
 	aig_progress_begin("call", 1);
 	aig_progress_provider(t->provider->name);
@@ -279,6 +359,13 @@ aig_attempt_chat(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptEr
 	PG_TRY();
 	{
 		aig_http_perform(&hreq, lim, &resp);
+		/* a cached token refused: one new token, the request once more */
+		if (!fresh && aig_token_rejected(t, &hreq, &resp, err))
+		{
+			aig_http_request_init(&hreq);
+			t->provider->dialect->build_chat(t->provider, a->req, &hreq);
+			aig_http_perform(&hreq, lim, &resp);
+		}
 	}
 	PG_FINALLY();
 	{
@@ -339,6 +426,7 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 	char	   *misfit;
 	const char *native_type;
 	AigEmbedRequest sized = *req;
+	AigHttpRequest **sent;
 	size_t		per_input;
 	int			by_size;
 
@@ -384,6 +472,11 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 	if (nchunks == 0)
 		return true;
 
+	/* the access token, before the requests fan out; each request's, for a 401 */
+	if (!attach_token(p, NULL, err))
+		return false;
+	sent = palloc0(sizeof(AigHttpRequest *) * (2 * req->ninputs + 1));
+
 	PG_TRY();
 	{
 		aig_progress_begin("embed", nchunks);
@@ -407,6 +500,7 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 				part.ninputs = chunks[next].n;
 				aig_http_request_init(hreq);
 				p->dialect->build_embed(p, &part, hreq);
+				sent[next] = hreq;
 				aig_http_batch_add(batch, next, hreq, lim);
 				a->requests++;
 				next++;
@@ -431,6 +525,9 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 			}
 			if (!exchange_ok(p, &resp, err))
 			{
+				/* a refused token: the next try (a retry) gets a new one */
+				if (aig_token_rejected(t, sent[c], &resp, err))
+					err->retryable = true;
 				aig_progress_item_done(true);
 				ok = false;
 				break;

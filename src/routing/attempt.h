@@ -60,6 +60,14 @@ extern char *aig_check_structured_answer(const char *response_format, char **con
 extern bool aig_chat_finish(AigTarget *t, const AigChatRequest *req, AigHttpResponse *resp,
 							AigChatResult *res, AigAttemptError *err);
 
+/*
+ * A 401 to request sent of t, which carried an access token: the token is
+ * dropped and a new one put on the provider (true: send the request again,
+ * once), else false (err set when no new token could be had).
+ */
+extern bool aig_token_rejected(AigTarget *t, const AigHttpRequest *sent,
+							   const AigHttpResponse *resp, AigAttemptError *err);
+
 /* A failure found before any request (key unusable, no embeddings API). */
 extern bool aig_target_usable(const AigTarget *t, bool embeddings, AigAttemptError *err);
 

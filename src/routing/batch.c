@@ -57,6 +57,7 @@ typedef struct Work
 	int			budget;
 	int			cur;			/* candidate in flight */
 	TimestampTz deadline;		/* set at the first attempt */
+	bool		token_retried;	/* a 401 to a cached token was retried */
 	AigAttemptError err;
 	AigHttpRequest hreq;
 	instr_time	attempt_start;
@@ -251,6 +252,15 @@ complete_attempt(AigRoute *route, Work *w, AigHttpResponse *resp, AigAttempts *s
 	sched_load(s, t->provider)->inflight--;
 	w->state = ITEM_IDLE;
 	ok = aig_chat_finish(t, it->req, resp, &it->result, &w->err);
+	/* a cached access token refused: once per call, a new token and one more try now */
+	if (!ok && !w->token_retried && aig_token_rejected(t, &w->hreq, resp, &w->err))
+	{
+		w->token_retried = true;
+		w->err.retryable = true;
+		w->err.retry_after_ms = 0;
+		r->max_retries++;
+		w->budget++;
+	}
 	INSTR_TIME_SET_CURRENT(d);
 	INSTR_TIME_SUBTRACT(d, w->attempt_start);
 	it->info.http_status = ok ? 200 : w->err.http_status;

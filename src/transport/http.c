@@ -503,6 +503,41 @@ aig_http_classify_error(CURL *h, CURLcode rc, const AigTransfer *t, const char *
 	}
 }
 
+/* The stash of batch completions (http_internal.h); batches hold at most AIG_STASH. */
+#define AIG_STASH 1024
+static CURL *stash_h[AIG_STASH];
+static CURLcode stash_rc[AIG_STASH];
+static int	nstash = 0;
+
+void
+aig_http_stash_push(CURL *h, CURLcode rc)
+{
+	if (nstash < AIG_STASH)
+	{
+		stash_h[nstash] = h;
+		stash_rc[nstash++] = rc;
+	}
+}
+
+bool
+aig_http_stash_pop(CURL **h, CURLcode *rc)
+{
+	if (nstash == 0)
+		return false;
+	*h = stash_h[0];
+	*rc = stash_rc[0];
+	memmove(stash_h, stash_h + 1, sizeof(CURL *) * (nstash - 1));
+	memmove(stash_rc, stash_rc + 1, sizeof(CURLcode) * (nstash - 1));
+	nstash--;
+	return true;
+}
+
+void
+aig_http_stash_clear(void)
+{
+	nstash = 0;
+}
+
 /*
  * Send one request and wait for its response, servicing cancels.
  * Transport failures come back in resp (failed = true); a cancel or die
@@ -583,6 +618,8 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 					rc = msg->data.result;
 					done = true;
 				}
+				else if (msg->msg == CURLMSG_DONE)
+					aig_http_stash_push(msg->easy_handle, msg->data.result);	/* a batch's */
 			if (done)
 				break;
 			if (QueryCancelPending || ProcDiePending)

@@ -246,6 +246,8 @@ aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp)
 		CURLMsg    *msg;
 		double		waited;
 		int			left;
+		CURL	   *easy;
+		CURLcode	result;
 
 		CHECK_FOR_INTERRUPTS();
 		for (int i = 0; i < b->nslots; i++)
@@ -265,16 +267,25 @@ aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp)
 			b->inflight--;
 			return tag;
 		}
-		while ((msg = curl_multi_info_read(aig_multi, &left)) != NULL)
+		for (;;)
 		{
 			BatchSlot  *s = NULL;
 			long		status = 0;
 			instr_time	d;
 			int			tag;
 
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &s);
+			/* completions a single transfer read meanwhile first, then libcurl's */
+			if (!aig_http_stash_pop(&easy, &result))
+			{
+				msg = curl_multi_info_read(aig_multi, &left);
+				if (msg == NULL)
+					break;
+				if (msg->msg != CURLMSG_DONE)
+					continue;
+				easy = msg->easy_handle;
+				result = msg->data.result;
+			}
+			curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **) &s);
 			if (s == NULL || !s->busy)
 				continue;
 			memset(resp, 0, sizeof(*resp));
@@ -294,8 +305,8 @@ aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp)
 				resp->body[s->t.len] = '\0';
 				resp->body_len = s->t.len;
 			}
-			if (msg->data.result != CURLE_OK)
-				aig_http_classify_error(s->h, msg->data.result, &s->t, s->errbuf,
+			if (result != CURLE_OK)
+				aig_http_classify_error(s->h, result, &s->t, s->errbuf,
 										&s->lim, status, resp);
 			tag = s->tag;
 			release_slot(s);
@@ -353,6 +364,8 @@ aig_http_batch_end(AigHttpBatch *b)
 	b->slots = NULL;
 	b->inflight = 0;
 	active_batches--;
+	if (active_batches == 0)
+		aig_http_stash_clear();
 	trim_connection_cache();
 }
 

@@ -72,6 +72,15 @@ extern bool aig_http_tls_select(CURL *h, const char *url, const AigHttpLimits *l
 								char **last, char *err, size_t errlen);
 extern void aig_http_tls_cleanup(void);
 
+/*
+ * Completions of batch transfers that aig_http_perform read off the shared
+ * multi handle while a batch was in flight (a token fetch in the middle of
+ * a batch: core/token_cache.c): kept here for aig_http_batch_wait.
+ */
+extern void aig_http_stash_push(CURL *h, CURLcode rc);
+extern bool aig_http_stash_pop(CURL **h, CURLcode *rc);
+extern void aig_http_stash_clear(void);
+
 /* Free the pooled batch handles (http_batch.c; at the backend's exit). */
 extern void aig_http_pool_cleanup(void);
 

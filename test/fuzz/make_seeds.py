@@ -19,6 +19,10 @@ The json target gets every body as it is, plus test/fuzz/seeds/json/*
 The redact target gets test/fuzz/seeds/redact/* as they are; the structured
 target every body plus test/fuzz/seeds/structured/* (response_format, "\n--\n",
 answer).
+
+The oauth target gets test/fuzz/seeds/oauth/* (token endpoints' answers and
+errors) in the input format of fuzz_oauth.c: b"0" + body (parse_token),
+b"1" + status byte + body (parse_error).
 """
 import base64
 import binascii
@@ -105,6 +109,14 @@ def main():
             with open(os.path.join(d, name), "rb") as f:
                 write(outdir, f.read()[:max_len])
             n += 1
+    elif target == "oauth":
+        d = os.path.join(ROOT, "test", "fuzz", "seeds", "oauth")
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), "rb") as f:
+                body = f.read()[:max_len - 2]
+            write(outdir, b"0" + body)
+            write(outdir, b"1" + b"\x01" + body)
+            n += 2
     elif target == "json":
         for _name, body, _status in bodies(max_len):
             write(outdir, body)

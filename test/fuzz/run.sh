@@ -6,7 +6,8 @@
 # aig_dialect_<name>: parse_chat, parse_embed and parse_error of
 # src/providers/<kind>.c), one for the JSON helpers over json-c and the
 # body writer (fuzz_json.c: src/transport/json.c, json_body.c), one for the
-# structured-answer check (fuzz_structured.c: src/routing/structured.c) and
+# structured-answer check (fuzz_structured.c: src/routing/structured.c), one
+# for the token endpoints' answers (fuzz_oauth.c: src/providers/oauth.c) and
 # one for the PII redactor (fuzz_redact.c, src/governance/redact.c, src/governance/redact_scan.c).  Built with clang and -fsanitize=fuzzer,address,undefined
 # (-fno-sanitize-recover: undefined behaviour aborts), linked with
 # fuzz_support.c, json-c and PostgreSQL's frontend libpgcommon.a /
@@ -38,7 +39,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_MAX_LEN=${FUZZ_MAX_LEN:-16384}
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-60}
 work=${FUZZ_WORK:-$root/test/fuzz/work}
-all_targets="json structured openai openai_compatible anthropic cohere ollama gemini azure_openai bedrock redact"
+all_targets="json structured openai openai_compatible anthropic cohere ollama gemini azure_openai bedrock vertex_ai oauth redact"
 targets=${FUZZ_TARGETS:-$all_targets}
 
 cc=${FUZZ_CC:-}
@@ -90,11 +91,16 @@ for t in $targets; do
 		"$cc" "${san[@]}" "$work/obj/fuzz_redact.o" "$work/obj/redact.o" "$work/obj/redact_scan.o" \
 			"$work/obj/fuzz_support.o" "${AIG_PGLIBS[@]}" -o "$work/bin/fuzz_redact"
 		;;
-	openai | openai_compatible | anthropic | cohere | ollama | gemini | azure_openai | bedrock)
+	openai | openai_compatible | anthropic | cohere | ollama | gemini | azure_openai | bedrock | vertex_ai)
 		"$cc" -c "${cflags[@]}" -DFUZZ_DIALECT="aig_dialect_$t" test/fuzz/fuzz_dialect.c \
 			-o "$work/obj/fuzz_$t.o"
 		"$cc" "${san[@]}" "$work/obj/fuzz_$t.o" "${dialect_objs[@]}" \
 			"$work/obj/fuzz_support.o" "${AIG_PGLIBS[@]}" -ljson-c -lcrypto -o "$work/bin/fuzz_$t"
+		;;
+	oauth)
+		"$cc" -c "${cflags[@]}" test/fuzz/fuzz_oauth.c -o "$work/obj/fuzz_oauth.o"
+		"$cc" "${san[@]}" "$work/obj/fuzz_oauth.o" "${dialect_objs[@]}" \
+			"$work/obj/fuzz_support.o" "${AIG_PGLIBS[@]}" -ljson-c -lcrypto -o "$work/bin/fuzz_oauth"
 		;;
 	*)
 		echo "fuzz: unknown target $t (targets: $all_targets)" >&2
@@ -133,6 +139,7 @@ for t in $targets; do
 	[ "$t" = redact ] && dict=test/fuzz/redact.dict
 	[ "$t" = json ] && dict=test/fuzz/json.dict
 	[ "$t" = structured ] && dict=test/fuzz/json.dict
+	[ "$t" = oauth ] && dict=test/fuzz/oauth.dict
 	status=0
 	"$bin" -max_total_time="$FUZZ_SECONDS" -max_len="$FUZZ_MAX_LEN" -timeout="$FUZZ_TIMEOUT" \
 		-dict="$dict" -print_final_stats=1 -artifact_prefix="$work/artifacts/$t/" \

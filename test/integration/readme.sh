@@ -4,7 +4,8 @@
 # Getting started) and a fresh database named as there, with the bundled mock
 # as every provider: before the README's CREATE EXTENSION, an event trigger
 # adds a BEFORE INSERT OR UPDATE trigger to ai_gateway.providers that points
-# each provider's base_url at the mock (named to run before the key-sealing
+# each provider's base_url (and an Entra ID provider's token_url) at the mock
+# (named to run before the key-sealing
 # trigger, so keys are bound to the mock's origin).  A block fails the test on
 # any ERROR or WARNING.  A block may be marked, on the line right before it:
 #   <!-- not run: REASON -->   never run (REASON must be given)
@@ -78,6 +79,11 @@ CREATE FUNCTION readme_mock_url() RETURNS trigger LANGUAGE plpgsql AS $f$
 BEGIN
     NEW.base_url := current_setting('readme.mock')
         || CASE WHEN NEW.kind IN ('openai', 'openai_compatible') THEN '/v1' ELSE '' END;
+    IF NEW.kind = 'azure_openai' AND NEW.options ->> 'auth' = 'entra_id' THEN
+        NEW.options := NEW.options || jsonb_build_object('token_url',
+            current_setting('readme.mock') || '/' || (NEW.options ->> 'tenant_id')
+            || '/oauth2/v2.0/token');
+    END IF;
     RETURN NEW;
 END $f$;
 CREATE FUNCTION readme_on_create_extension() RETURNS event_trigger LANGUAGE plpgsql AS $f$
