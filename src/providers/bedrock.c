@@ -425,6 +425,11 @@ read_tool_use(const AigJson *tu, AigToolCall *call, int index, char **errmsg)
 	}
 	if (call->id == NULL)
 		call->id = psprintf("call_%d", index + 1);
+	if (!aig_tool_name_ok(call->name) || !aig_tool_name_ok(call->id))
+	{
+		*errmsg = psprintf("bedrock response: content[%d].toolUse has a name or id that is not 1-256 bytes of text", index);
+		return false;
+	}
 	if (input == NULL || aig_jis(input, AIG_JSON_NULL))
 		call->arguments = pstrdup("{}");
 	else if (!aig_jis(input, AIG_JSON_OBJECT))
@@ -433,7 +438,18 @@ read_tool_use(const AigJson *tu, AigToolCall *call, int index, char **errmsg)
 		return false;
 	}
 	else
-		call->arguments = json_text(input);
+	{
+		char	   *why = NULL;
+
+		/* strict JSON as jsonb reads it (numbers that fit, valid text) */
+		call->arguments = aig_tool_arguments_from_value(input, &why);
+		if (call->arguments == NULL)
+		{
+			*errmsg = psprintf("bedrock response: content[%d].toolUse.input %s", index,
+							   why ? why : "is not a JSON object");
+			return false;
+		}
+	}
 	return true;
 }
 
