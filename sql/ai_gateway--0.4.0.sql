@@ -16,7 +16,9 @@ CREATE TABLE ai_gateway.providers (
                       CHECK (name ~ '^[A-Za-z0-9_.-]{1,200}$'),
     kind              text NOT NULL
                       CHECK (kind IN ('openai', 'anthropic', 'cohere', 'ollama', 'gemini',
-                                      'azure_openai', 'openai_compatible')),
+                                      'azure_openai', 'openai_compatible',
+                                      'mistral', 'groq', 'deepseek', 'xai', 'together',
+                                      'fireworks', 'openrouter')),
     base_url          text
                       CHECK (base_url IS NULL OR base_url ~* '^https?://[^/?#@[:space:]]+(/[^?#[:space:]]*)?$'),
     api_key           text,           -- only a mask ("****" + last 4) is ever stored here
@@ -591,6 +593,14 @@ CREATE FUNCTION ai_gateway.health()
     AS 'MODULE_PATHNAME', 'aig_health';
 COMMENT ON FUNCTION ai_gateway.health() IS
     'Shared health of every provider/model target: circuit breaker, error window, latency';
+
+CREATE FUNCTION ai_gateway.provider_info()
+    RETURNS TABLE (provider text, kind text, base_url text, embeddings boolean,
+                   max_embed_batch int, capabilities text[], quirks text)
+    LANGUAGE C STABLE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_provider_info';
+COMMENT ON FUNCTION ai_gateway.provider_info() IS
+    'Each provider as the gateway resolved it: kind, the base URL it calls (stored or the kind''s default), embeddings and their batch size, capabilities (tools, images, image_urls, documents, json_schema), and what a preset kind changes in the OpenAI format';
 
 CREATE FUNCTION ai_gateway.bench_routing(model text, iterations int DEFAULT 100000)
     RETURNS double precision
