@@ -938,7 +938,9 @@ BEGIN
         ('cohere', 'command-a-03-2025',      2.50,  10.00,  256000, 'cohere.com/pricing'),
         ('cohere', 'embed-english-v3.0',     0.10,   NULL,     512, 'cohere.com/pricing'),
         ('cohere', 'embed-multilingual-v3.0', 0.10,  NULL,     512, 'cohere.com/pricing'),
-        ('cohere', 'embed-v4.0',             0.12,   NULL,  128000, 'cohere.com/pricing')
+        ('cohere', 'embed-v4.0',             0.12,   NULL,  128000, 'cohere.com/pricing'),
+        -- presets: only where the stored pages give the price (cache-miss input)
+        ('deepseek', 'deepseek-v4-flash',    0.14,   0.28,    NULL, 'api-docs.deepseek.com/quick_start/pricing')
       ) AS v(kind, model, i, o, cw, src);
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;

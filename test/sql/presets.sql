@@ -93,4 +93,11 @@ FROM unnest(array['groq', 'deepseek', 'xai']) p;
 SELECT p AS provider, array_length(ai_embed('some text', p || '/e5'), 1) AS dims
 FROM unnest(array['m_together', 'm_fireworks', 'm_openrouter']) p;
 
+-- shipped prices of preset kinds: only where the stored pricing pages give them
+SELECT kind, model, input_usd_per_mtok, output_usd_per_mtok, source
+FROM ai_gateway.model_catalog
+WHERE kind IN ('mistral', 'groq', 'deepseek', 'xai', 'together', 'fireworks', 'openrouter')
+ORDER BY kind, model;
+SELECT (ai_chat('[{"role":"user","content":"one two three"}]', 'm_deepseek/deepseek-v4-flash')->>'cost_usd')::numeric > 0 AS priced;
+
 DELETE FROM ai_gateway.providers WHERE name LIKE 'm\_%';
