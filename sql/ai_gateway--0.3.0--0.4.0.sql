@@ -6,17 +6,23 @@
 -- by object.
 \echo Use "ALTER EXTENSION ai_gateway UPDATE TO '0.4.0'" to load this file. \quit
 
--- (section: presets)
--- Provider presets (issue 15, item 5): OpenAI-compatible APIs by kind with
--- their own default base URL, capabilities and quirks; provider_info()
--- shows how each provider resolved.
+------------------------------------------------------------------------------
+-- Provider kinds: AWS Bedrock, Google Vertex AI and the OpenAI-compatible presets
+------------------------------------------------------------------------------
+
+-- (section: kinds)
 ALTER TABLE ai_gateway.providers DROP CONSTRAINT providers_kind_check;
 ALTER TABLE ai_gateway.providers ADD CONSTRAINT providers_kind_check
     CHECK (kind IN ('openai', 'anthropic', 'cohere', 'ollama', 'gemini',
                     'azure_openai', 'openai_compatible',
+                    'bedrock', 'vertex_ai',
                     'mistral', 'groq', 'deepseek', 'xai', 'together',
                     'fireworks', 'openrouter'));
 
+-- (section: presets)
+-- Provider presets (issue 15, item 5): OpenAI-compatible APIs by kind with
+-- their own default base URL, capabilities and quirks; provider_info()
+-- shows how each provider resolved.
 CREATE FUNCTION ai_gateway.provider_info()
     RETURNS TABLE (provider text, kind text, base_url text, embeddings boolean,
                    max_embed_batch int, capabilities text[], quirks text)

@@ -17,6 +17,7 @@ CREATE TABLE ai_gateway.providers (
     kind              text NOT NULL
                       CHECK (kind IN ('openai', 'anthropic', 'cohere', 'ollama', 'gemini',
                                       'azure_openai', 'openai_compatible',
+                                      'bedrock', 'vertex_ai',
                                       'mistral', 'groq', 'deepseek', 'xai', 'together',
                                       'fireworks', 'openrouter')),
     base_url          text
