@@ -587,6 +587,27 @@ class DeepSeek(OpenAI):
                              "'response_format' of type 'json_object'.")
         return None
 
+    def chat_spec(self, body):
+        """json_object with "JSON schema: {...}" in a system message (what the gateway's
+        deepseek preset sends for a json_schema request): the model follows that schema."""
+        spec = super().chat_spec(body)
+        rf = body.get("response_format")
+        if spec.schema is None and isinstance(rf, dict) and rf.get("type") == "json_object":
+            for m in messages_of(body):
+                if m.get("role") != "system":
+                    continue
+                text = text_of(m.get("content")) or ""
+                at = text.find("JSON schema: ")
+                if at >= 0:
+                    try:
+                        schema = json.loads(text[at + len("JSON schema: "):])
+                    except ValueError:
+                        continue
+                    if isinstance(schema, dict):
+                        spec.schema = schema
+                        break
+        return spec
+
 
 class Anthropic(Dialect):
     name = "anthropic"

@@ -76,6 +76,18 @@ SELECT jsonb_pretty((ai_complete('Name a colour', 'm_deepseek/echo', NULL,
 SELECT ai_complete('Name a colour', 'm_deepseek/m1', NULL,
     '{"response_format": {"type": "json_schema", "json_schema": {"name": "c",
       "schema": {"type": "object", "properties": {"colour": {"type": "string"}}}}}}') IS NOT NULL AS answered;
+-- the answer is checked against the schema as for any provider (the mock, as
+-- a model would, follows the schema it was given in the system message)
+SELECT ai_chat('[{"role":"user","content":"Name a colour: \"teal\""}]', 'm_deepseek/m1',
+    '{"response_format": {"type": "json_schema", "json_schema": {"name": "c",
+      "schema": {"type": "object", "properties": {"colour": {"type": "string"}},
+                 "required": ["colour"], "additionalProperties": false}}}}') ->> 'content' AS content;
+-- no image input: 0A000 before any request
+SELECT try1($$SELECT ai_chat('[{"role":"user","content":[{"type":"text","text":"what is this?"},
+    {"type":"image","data":"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==","media_type":"image/png"}]}]',
+    'm_deepseek/m1')$$);
+SELECT try1($$SELECT ai_chat('[{"role":"user","content":[{"type":"text","text":"what is this?"},
+    {"type":"image","url":"https://example.com/cat.png"}]}]', 'm_deepseek/m1')$$);
 -- json_object passes as it is
 SELECT (ai_complete('Name a colour in JSON', 'm_deepseek/echo', NULL,
     '{"response_format": {"type": "json_object"}}')::jsonb) #> '{body,response_format}' AS response_format;
