@@ -114,6 +114,8 @@ if [ "$only_regress" = 0 ]; then
 		bash "$AIG_ROOT/test/redact_test.sh" || status=1
 		echo "== JSON reader/writer unit test"
 		bash "$AIG_ROOT/test/json_test.sh" || status=1
+		echo "== provider presets unit test"
+		bash "$AIG_ROOT/test/presets_test.sh" || status=1
 		echo "== mock provider self-test"
 		python3 "$AIG_ROOT/test/test_mock_provider.py" || status=1
 	fi
