@@ -82,6 +82,9 @@ SELECT ai_chat('[{"role":"user","content":"Name a colour: \"teal\""}]', 'm_deeps
     '{"response_format": {"type": "json_schema", "json_schema": {"name": "c",
       "schema": {"type": "object", "properties": {"colour": {"type": "string"}},
                  "required": ["colour"], "additionalProperties": false}}}}') ->> 'content' AS content;
+-- ai_extract through DeepSeek: the same emulation, a value of the schema
+SELECT ai_extract('The sky is "blue" today', '{"type": "object", "properties": {"colour": {"type": "string"}},
+                  "required": ["colour"]}', 'm_deepseek/m1') AS extracted;
 -- no image input: 0A000 before any request
 SELECT try1($$SELECT ai_chat('[{"role":"user","content":[{"type":"text","text":"what is this?"},
     {"type":"image","data":"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==","media_type":"image/png"}]}]',
