@@ -77,7 +77,8 @@ Refusals (refuse=KIND, chat routes; 200 with the dialect's usage, no text):
 Presets (the OpenAI format with a provider's own rules, chosen by path prefix; the gateway's
 preset kinds must send what these accept):
     /mistral/   a member outside Mistral's request schema (e.g. "seed": Mistral's is
-                random_seed) -> 422 with pydantic's detail list (extra_forbidden)
+                random_seed) -> 422 with pydantic's detail list (extra_forbidden); a tool
+                call id that is not 9 letters or digits -> 400
     /groq/      messages[].name -> 400
     /deepseek/  response_format other than text/json_object, a non-text content part, or
                 json_object without the word "json" in the prompt -> 400
@@ -517,7 +518,8 @@ class Mistral(OpenAI):
     """Mistral's API validates the body with a closed schema: a member it does not know gets
     HTTP 422 {"object": "error", "message": {"detail": [{"type": "extra_forbidden", "loc":
     ["body", <member>], "msg": "Extra inputs are not permitted"}]}, ...} -- "seed" among them
-    (Mistral's name is random_seed).  tool_choice: auto, none, any, required or a named tool."""
+    (Mistral's name is random_seed).  tool_choice: auto, none, any, required or a named tool.
+    Tool call ids (tool_calls[].id, tool_call_id) must be 9 letters or digits (HTTP 400)."""
     name = "mistral"
     MEMBERS = frozenset(("model", "messages", "temperature", "top_p", "max_tokens", "stream",
                          "stop", "random_seed", "response_format", "tools", "tool_choice",
@@ -533,6 +535,12 @@ class Mistral(OpenAI):
             return 422, {"detail": [{"type": "extra_forbidden", "loc": ["body", k],
                                      "msg": "Extra inputs are not permitted",
                                      "input": req.body[k]} for k in extra]}
+        for m in messages_of(req.body):
+            ids = [m.get("tool_call_id")] if "tool_call_id" in m else []
+            ids += [c.get("id") for c in (m.get("tool_calls") or []) if isinstance(c, dict)]
+            for cid in ids:
+                if not (isinstance(cid, str) and re.fullmatch(r"[A-Za-z0-9]{9}", cid)):
+                    return 400, f"Tool call id was {cid} but must be a-z, A-Z, 0-9, with a length of 9."
         choice = req.body.get("tool_choice")
         if isinstance(choice, str) and choice not in ("auto", "none", "any", "required"):
             return 422, {"detail": [{"type": "enum", "loc": ["body", "tool_choice"],

@@ -79,6 +79,31 @@ test_rewrite(void)
 	CHECK(!has(&r, "\"bob\"") && !has(&r, "\"name\": \"f\""), "names left out: %s", r.body);
 	CHECK(has(&r, "\"tool_call_id\":\"c1\"") && has(&r, ",7]"), "rest kept: %s", r.body);
 	CHECK(has(&r, "\"name\":\"top\""), "only messages[].name: %s", r.body);
+
+	/* Mistral's tool call ids: 9 letters or digits, the same for a call and its result */
+	r = body_of("{\"messages\": [{\"role\": \"assistant\", \"content\": null, \"tool_calls\": "
+				"[{\"id\": \"call_1\", \"type\": \"function\", \"function\": {\"name\": \"f\", \"arguments\": \"{}\"}}, "
+				"{\"id\": \"aB3xK9mP2\", \"type\": \"function\", \"function\": {\"name\": \"g\", \"arguments\": \"{}\"}}]}, "
+				"{\"role\": \"tool\", \"tool_call_id\": \"call_1\", \"name\": \"f\", \"content\": \"1\"}, "
+				"{\"role\": \"tool\", \"tool_call_id\": \"aB3xK9mP2\", \"content\": \"2\"}]}");
+	quirk_rewrite(&r, PQ_TOOL_CALL_ID9);
+	{
+		char	   *err = NULL;
+		AigJsonDoc *doc = aig_json_parse(r.body, r.body_len, &err);
+		const AigJson *msgs = doc ? aig_jget(doc->root, "messages") : NULL;
+		char	   *id1 = aig_jstr(aig_jelem(aig_jget(aig_jelem(msgs, 0), "tool_calls"), 0), "id");
+		char	   *id2 = aig_jstr(aig_jelem(aig_jget(aig_jelem(msgs, 0), "tool_calls"), 1), "id");
+		char	   *res1 = aig_jstr(aig_jelem(msgs, 1), "tool_call_id");
+		char	   *res2 = aig_jstr(aig_jelem(msgs, 2), "tool_call_id");
+
+		CHECK(id1 && strlen(id1) == 9 && strspn(id1, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == 9,
+			  "id mapped to 9 alphanumerics: %s", r.body);
+		CHECK(id1 && res1 && strcmp(id1, res1) == 0, "call and result match: %s", r.body);
+		CHECK(id2 && strcmp(id2, "aB3xK9mP2") == 0 && res2 && strcmp(res2, "aB3xK9mP2") == 0,
+			  "a valid id kept: %s", r.body);
+		CHECK(has(&r, "\"name\":\"f\"") || has(&r, "\"name\": \"f\""), "names kept without the flag: %s", r.body);
+		aig_json_free(doc);
+	}
 }
 
 static AigProvider

@@ -111,6 +111,16 @@ def test_presets():
     s, _, b = call_json("/mistral/v1/chat/completions", body, OPENAI_KEY)
     expect_eq(s, 200, "mistral random_seed")
     expect_eq(b["choices"][0]["message"]["content"], "mock reply from mistral m: hi", "mistral")
+    calls = {"model": "m", "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "1"}]}
+    s, _, b = call_json("/mistral/v1/chat/completions", calls, OPENAI_KEY)
+    expect_eq(s, 400, "mistral refuses a tool call id of another form")
+    calls["messages"][1]["tool_calls"][0]["id"] = calls["messages"][2]["tool_call_id"] = "aB3xK9mP2"
+    s, _, b = call_json("/mistral/v1/chat/completions", calls, OPENAI_KEY)
+    expect_eq(s, 200, "mistral tool call ids")
     named = {"model": "m", "messages": [{"role": "user", "content": "hi", "name": "bob"}]}
     s, _, b = call_json("/groq/openai/v1/chat/completions", named, OPENAI_KEY)
     expect_eq(s, 400, "groq refuses messages[].name")

@@ -6,6 +6,7 @@
  *	kind		default base URL						quirks
  *	mistral		https://api.mistral.ai/v1				seed -> random_seed,
  *														tool_choice "required" -> "any",
+ *														tool call ids -> [A-Za-z0-9]{9},
  *														422 errors read from detail[]
  *	groq		https://api.groq.com/openai/v1			no messages[].name
  *	deepseek	https://api.deepseek.com				response_format json_schema ->
@@ -41,6 +42,7 @@
 #define PQ_TOOL_CHOICE_ANY	0x02	/* tool_choice "required" is sent as "any" */
 #define PQ_NO_MESSAGE_NAME	0x04	/* messages[].name is left out */
 #define PQ_JSON_OBJECT_ONLY 0x08	/* json_schema -> json_object + instruction */
+#define PQ_TOOL_CALL_ID9	0x10	/* tool call ids as [A-Za-z0-9]{9} */
 
 typedef struct AigPresetQuirks
 {
@@ -56,9 +58,85 @@ static const AigPresetQuirks *preset_quirks(const AigDialect *d);
  * ---------------------------------------------------------------------
  */
 
-/* a message object without its "name" member */
+/*
+ * Mistral takes tool call ids of exactly 9 letters or digits only (HTTP 400
+ * "Tool call id was ... but must be a-z, A-Z, 0-9, with a length of 9"):
+ * another id (one from another provider, or the gateway's "call_<n>") is
+ * sent as 9 base-62 digits of its FNV-1a hash, the same for the call and
+ * its result, so the pair still matches.  Mistral's own ids pass as they are.
+ */
 static void
-copy_message_without_name(AigJsonWriter *w, const AigJson *m)
+write_call_id(AigJsonWriter *w, const AigJson *v)
+{
+	static const char digits[] =
+		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	size_t		len;
+	char	   *id = aig_jstring(v, &len);
+	uint64		h = UINT64CONST(14695981039346656037);
+	char		out[10];
+
+	if (id == NULL)
+	{
+		aig_jw_copy(w, v);
+		return;
+	}
+	if (len == 9 && strspn(id, digits) == 9)
+	{
+		aig_jw_string(w, id);
+		return;
+	}
+	for (size_t i = 0; i < len; i++)
+	{
+		h ^= (unsigned char) id[i];
+		h *= UINT64CONST(1099511628211);
+	}
+	for (int i = 0; i < 9; i++)
+	{
+		out[i] = digits[h % 62];
+		h /= 62;
+	}
+	out[9] = '\0';
+	aig_jw_string(w, out);
+}
+
+/* an assistant message's tool_calls with their ids rewritten */
+static void
+copy_tool_calls(AigJsonWriter *w, const AigJson *calls)
+{
+	struct json_object_iter it;
+
+	if (!aig_jis(calls, AIG_JSON_ARRAY))
+	{
+		aig_jw_copy(w, calls);
+		return;
+	}
+	aig_jw_array_begin(w);
+	for (int i = 0; i < aig_jlength(calls); i++)
+	{
+		const AigJson *c = aig_jelem(calls, i);
+
+		if (!aig_jis(c, AIG_JSON_OBJECT))
+		{
+			aig_jw_copy(w, c);
+			continue;
+		}
+		aig_jw_object_begin(w);
+		json_object_object_foreachC((struct json_object *) c, it)
+		{
+			aig_jw_key(w, it.key);
+			if (strcmp(it.key, "id") == 0)
+				write_call_id(w, it.val);
+			else
+				aig_jw_copy(w, it.val);
+		}
+		aig_jw_object_end(w);
+	}
+	aig_jw_array_end(w);
+}
+
+/* one message object with the message quirks of flags applied */
+static void
+copy_message(AigJsonWriter *w, const AigJson *m, unsigned quirks)
 {
 	struct json_object_iter it;
 
@@ -70,10 +148,15 @@ copy_message_without_name(AigJsonWriter *w, const AigJson *m)
 	aig_jw_object_begin(w);
 	json_object_object_foreachC((struct json_object *) m, it)
 	{
-		if (strcmp(it.key, "name") == 0)
+		if ((quirks & PQ_NO_MESSAGE_NAME) && strcmp(it.key, "name") == 0)
 			continue;
 		aig_jw_key(w, it.key);
-		aig_jw_copy(w, it.val);
+		if ((quirks & PQ_TOOL_CALL_ID9) && strcmp(it.key, "tool_call_id") == 0)
+			write_call_id(w, it.val);
+		else if ((quirks & PQ_TOOL_CALL_ID9) && strcmp(it.key, "tool_calls") == 0)
+			copy_tool_calls(w, it.val);
+		else
+			aig_jw_copy(w, it.val);
 	}
 	aig_jw_object_end(w);
 }
@@ -108,13 +191,13 @@ quirk_rewrite(AigHttpRequest *out, unsigned quirks)
 			aig_jw_kstring(&w, "tool_choice", "any");
 			continue;
 		}
-		else if ((quirks & PQ_NO_MESSAGE_NAME) && strcmp(key, "messages") == 0 &&
-				 aig_jis(val, AIG_JSON_ARRAY))
+		else if ((quirks & (PQ_NO_MESSAGE_NAME | PQ_TOOL_CALL_ID9)) &&
+				 strcmp(key, "messages") == 0 && aig_jis(val, AIG_JSON_ARRAY))
 		{
 			aig_jw_key(&w, "messages");
 			aig_jw_array_begin(&w);
 			for (int i = 0; i < aig_jlength(val); i++)
-				copy_message_without_name(&w, aig_jelem(val, i));
+				copy_message(&w, aig_jelem(val, i), quirks);
 			aig_jw_array_end(&w);
 			continue;
 		}
@@ -170,12 +253,12 @@ json_object_only(const AigChatRequest *req)
 	return copy;
 }
 
-/* Does any message carry a "name" (tool results do)? */
+/* Does any message carry a "name" or a tool call id (tool calls and results do)? */
 static bool
 any_message_name(const AigChatRequest *req)
 {
 	for (int i = 0; i < req->nmessages; i++)
-		if (req->messages[i].name != NULL ||
+		if (req->messages[i].name != NULL || req->messages[i].ntool_calls > 0 ||
 			(req->messages[i].role && strcmp(req->messages[i].role, "tool") == 0))
 			return true;
 	return false;
@@ -216,6 +299,8 @@ preset_build_chat(const AigProvider *p, const AigChatRequest *req,
 		apply |= PQ_TOOL_CHOICE_ANY;
 	if ((quirks & PQ_NO_MESSAGE_NAME) && any_message_name(req))
 		apply |= PQ_NO_MESSAGE_NAME;
+	if ((quirks & PQ_TOOL_CALL_ID9) && any_message_name(req))
+		apply |= PQ_TOOL_CALL_ID9;
 	if (apply != 0)
 		quirk_rewrite(out, apply);
 }
@@ -393,8 +478,8 @@ const AigDialect aig_dialect_openrouter = {
 };
 
 static const AigPresetQuirks quirk_table[] = {
-	{&aig_dialect_mistral, PQ_RANDOM_SEED | PQ_TOOL_CHOICE_ANY,
-	"seed sent as random_seed; tool_choice \"required\" sent as \"any\""},
+	{&aig_dialect_mistral, PQ_RANDOM_SEED | PQ_TOOL_CHOICE_ANY | PQ_TOOL_CALL_ID9,
+	"seed sent as random_seed; tool_choice \"required\" sent as \"any\"; tool call ids as 9 letters or digits"},
 	{&aig_dialect_groq, PQ_NO_MESSAGE_NAME,
 	"messages[].name left out"},
 	{&aig_dialect_deepseek, PQ_JSON_OBJECT_ONLY,
