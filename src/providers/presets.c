@@ -312,7 +312,7 @@ preset_build_embed(const AigProvider *p, const AigEmbedRequest *req,
 	aig_http_request_init(out);
 	out->url = aig_url(p, "/embeddings");
 	preset_headers(p, out);
-	aig_openai_embed_body(req, true, out);
+	aig_openai_embed_body(req, true, p->dialect->embed_base64, out);
 }
 
 /*
