@@ -21,6 +21,7 @@ static const AigDialect *const all_dialects[] = {
 	&aig_dialect_ollama,
 	&aig_dialect_gemini,
 	&aig_dialect_azure_openai,
+	&aig_dialect_bedrock,
 	/* presets (presets.c) */
 	&aig_dialect_mistral,
 	&aig_dialect_groq,
