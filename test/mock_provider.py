@@ -724,6 +724,12 @@ class Mistral(OpenAI):
                                      "input": choice}]}
         return None
 
+    def chat_spec(self, body):
+        """As OpenAI's, with Mistral's tool_choice "any" read as "required"."""
+        if isinstance(body, dict) and body.get("tool_choice") == "any":
+            body = dict(body, tool_choice="required")
+        return super().chat_spec(body)
+
     def error(self, status, message, retry_delay=None):
         if status == 422 and isinstance(message, str):
             # its validation errors are always pydantic's list

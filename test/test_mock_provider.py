@@ -107,7 +107,6 @@ def test_presets():
     expect_eq(s, 422, "mistral refuses seed")
     expect_eq(b["message"]["detail"][0]["loc"], ["body", "seed"], "mistral detail")
     body["random_seed"] = body.pop("seed")
-    body["tool_choice"] = "any"
     s, _, b = call_json("/mistral/v1/chat/completions", body, OPENAI_KEY)
     expect_eq(s, 200, "mistral random_seed")
     expect_eq(b["choices"][0]["message"]["content"], "mock reply from mistral m: hi", "mistral")

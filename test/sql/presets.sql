@@ -101,6 +101,34 @@ SET options = '{"headers": {"HTTP-Referer": "https://example.com/app", "X-Title"
 WHERE name = 'm_openrouter';
 SELECT ((ai_complete('x', 'm_openrouter/echo')::jsonb) -> 'headers') - 'authorization' AS headers;
 
+-- tools (the OpenAI format): Mistral gets tool_choice "any" for "required"
+SELECT (ai_chat('[{"role":"user","content":"weather in \"Paris\""}]', 'm_mistral/echo',
+    '{"tools":[{"name":"get_weather","description":"w","parameters":{"type":"object",
+      "properties":{"city":{"type":"string"}},"required":["city"]}}],"tool_choice":"required"}')->>'content')::jsonb
+    #> '{body,tool_choice}' AS tool_choice;
+SELECT ai_chat('[{"role":"user","content":"weather in \"Paris\""}]', 'm_mistral/m1',
+    '{"tools":[{"name":"get_weather","description":"w","parameters":{"type":"object",
+      "properties":{"city":{"type":"string"}},"required":["city"]}}],"tool_choice":"required"}') -> 'tool_calls' AS tool_calls;
+-- a conversation whose call came from another provider: Mistral gets 9-character
+-- ids (the same for the call and its result); none sends messages[].name (Groq refuses it)
+SELECT p AS provider, ai_chat('[{"role":"user","content":"weather?"},
+      {"role":"assistant","content":null,"tool_calls":[{"id":"call_abc123","name":"get_weather","arguments":{"city":"Paris"}}]},
+      {"role":"tool","tool_call_id":"call_abc123","name":"get_weather","content":"sunny"}]', p || '/m1',
+    '{"tools":[{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}]}') ->> 'content' AS content
+FROM unnest(array['m_mistral', 'm_groq']) p;
+SELECT p AS provider, jsonb_path_query_array(e, '$.body.messages[*].tool_call_id') AS result_ids,
+       jsonb_path_query_array(e, '$.body.messages[*].tool_calls[*].id') AS call_ids,
+       jsonb_path_query_array(e, '$.body.messages[*].name') AS names
+FROM unnest(array['m_mistral', 'm_groq', 'm_xai']) p,
+     LATERAL (SELECT (ai_chat('[{"role":"user","content":"weather?"},
+      {"role":"assistant","content":null,"tool_calls":[{"id":"call_abc123","name":"get_weather","arguments":{"city":"Paris"}}]},
+      {"role":"tool","tool_call_id":"call_abc123","name":"get_weather","content":"sunny"}]', p || '/echo',
+    '{"tools":[{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}]}') ->> 'content')::jsonb) AS t(e);
+-- an image through a preset with vision reaches the API
+SELECT ai_chat('[{"role":"user","content":[{"type":"text","text":"what is this?"},
+    {"type":"image","data":"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==","media_type":"image/png"}]}]',
+    'm_mistral/m1') ->> 'content' AS content;
+
 -- no embeddings API: a clear error, before any request
 SELECT try1(format($$SELECT ai_embed('x', %L)$$, 'm_' || p || '/e')) AS error
 FROM unnest(array['groq', 'deepseek', 'xai']) p;
