@@ -2,7 +2,7 @@
 # test/presets_test.sh — build and run the unit test of the provider presets
 # (test/presets_test.c, which includes src/providers/presets.c, with the
 # other dialects, the JSON helpers, json-c and the palloc stand-in
-# test/fuzz/fuzz_support.c).  No server needed.  Builds with AddressSanitizer
+# test/fuzz/fuzz_support.c; -lcrypto for sigv4.c).  No server needed.  Builds with AddressSanitizer
 # + UBSan when the compiler supports them, else plainly.  Exit status 0 means
 # every check passed.
 #
@@ -33,7 +33,7 @@ if echo 'int main(void){return 0;}' |
 fi
 echo "== presets_test: build${san:+ (ASan + UBSan)}"
 "$CC" -std=gnu99 -g "${san[@]:--O2}" "${warn[@]}" "${incs[@]}" "${srcs[@]}" "${AIG_PGLIBS[@]}" \
-	-ljson-c -lm -o "$work/presets_test"
+	-ljson-c -lcrypto -lm -o "$work/presets_test"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	"$work/presets_test"
 echo "== presets_test: OK"
