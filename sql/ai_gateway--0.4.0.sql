@@ -595,6 +595,14 @@ CREATE FUNCTION ai_gateway.health()
 COMMENT ON FUNCTION ai_gateway.health() IS
     'Shared health of every provider/model target: circuit breaker, error window, latency';
 
+CREATE FUNCTION ai_gateway.provider_info()
+    RETURNS TABLE (provider text, kind text, base_url text, embeddings boolean,
+                   max_embed_batch int, capabilities text[], quirks text)
+    LANGUAGE C STABLE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aig_provider_info';
+COMMENT ON FUNCTION ai_gateway.provider_info() IS
+    'Each provider as the gateway resolved it: kind, the base URL it calls (stored or the kind''s default), embeddings and their batch size, capabilities (tools, images, image_urls, documents, json_schema), and what a preset kind changes in the OpenAI format';
+
 CREATE FUNCTION ai_gateway.bench_routing(model text, iterations int DEFAULT 100000)
     RETURNS double precision
     LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
@@ -931,7 +939,9 @@ BEGIN
         ('cohere', 'command-a-03-2025',      2.50,  10.00,  256000, 'cohere.com/pricing'),
         ('cohere', 'embed-english-v3.0',     0.10,   NULL,     512, 'cohere.com/pricing'),
         ('cohere', 'embed-multilingual-v3.0', 0.10,  NULL,     512, 'cohere.com/pricing'),
-        ('cohere', 'embed-v4.0',             0.12,   NULL,  128000, 'cohere.com/pricing')
+        ('cohere', 'embed-v4.0',             0.12,   NULL,  128000, 'cohere.com/pricing'),
+        -- presets: only where the stored pages give the price (cache-miss input)
+        ('deepseek', 'deepseek-v4-flash',    0.14,   0.28,    NULL, 'api-docs.deepseek.com/quick_start/pricing')
       ) AS v(kind, model, i, o, cw, src);
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;

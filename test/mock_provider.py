@@ -21,6 +21,10 @@ Routes (POST, JSON body; any path prefix is accepted, so base_url ".../v1" or "/
                                                               x-goog-api-key: K
     bedrock    .../model/{model}/converse, .../model/{model}/invoke
                                                               SigV4 (verified) or Bearer K
+    mistral    /mistral/.../chat/completions, .../embeddings  as openai; unknown members -> 422
+    groq       /groq/.../chat/completions                     as openai; messages[].name -> 400
+    deepseek   /deepseek/[...]/chat/completions               as openai; json_schema or image
+                                                              parts -> 400 (see "Presets")
 A missing required key, or any key starting with "bad", gets a 401 in the dialect's format.
 
 Model names (for Azure and Gemini the percent-decoded path segment):
@@ -89,6 +93,15 @@ Refusals (refuse=KIND, chat routes; 200 with the dialect's usage, no text):
     prompt_filter   openai/azure: HTTP 400, error.code content_filter,
                     innererror.code ResponsibleAIPolicyViolation (Azure's prompt filter)
 
+Presets (the OpenAI format with a provider's own rules, chosen by path prefix; the gateway's
+preset kinds must send what these accept):
+    /mistral/   a member outside Mistral's request schema (e.g. "seed": Mistral's is
+                random_seed) -> 422 with pydantic's detail list (extra_forbidden); a tool
+                call id that is not 9 letters or digits -> 400
+    /groq/      messages[].name -> 400
+    /deepseek/  response_format other than text/json_object, a non-text content part, or
+                json_object without the word "json" in the prompt -> 400
+
 Counting: "requests", "by_path", "by_model" count provider requests (not /_mock/*).
 "connections" counts the TCP connections that carried at least one provider request since
 start/reset (a keep-alive connection opened before a reset counts again once it is used
@@ -135,7 +148,8 @@ HTML_BODY = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r
 # Headers echoed by the "echo" model besides x-test-*: every dialect's auth/version headers,
 # so a test also sees a key that arrived in the wrong header.
 ECHO_HEADERS = frozenset(("authorization", "api-key", "x-api-key", "x-goog-api-key",
-                          "anthropic-version"))
+                          "anthropic-version",
+                          "http-referer", "x-title"))  # OpenRouter's attribution headers
 GEMINI_EMBED_ONE_SAMPLE = "gemini_embed_content (derived from gemini_batch_embed_contents.json)"
 EXTRA_REASONS = {529: "Site Overloaded"}
 RECORDED_MODELS = frozenset(("recorded", "recorded-base64", "recorded-ollama-compat"))
@@ -683,6 +697,118 @@ class Azure(OpenAI):
 
     def error_code(self, status):
         return str(status)
+
+
+# ---- presets: OpenAI-compatible APIs with a quirk the gateway must honour (path prefixes
+# /mistral/, /groq/, /deepseek/; every other preset is plain OpenAI under any prefix) ----
+
+class Mistral(OpenAI):
+    """Mistral's API validates the body with a closed schema: a member it does not know gets
+    HTTP 422 {"object": "error", "message": {"detail": [{"type": "extra_forbidden", "loc":
+    ["body", <member>], "msg": "Extra inputs are not permitted"}]}, ...} -- "seed" among them
+    (Mistral's name is random_seed).  tool_choice: auto, none, any, required or a named tool.
+    Tool call ids (tool_calls[].id, tool_call_id) must be 9 letters or digits (HTTP 400)."""
+    name = "mistral"
+    MEMBERS = frozenset(("model", "messages", "temperature", "top_p", "max_tokens", "stream",
+                         "stop", "random_seed", "response_format", "tools", "tool_choice",
+                         "presence_penalty", "frequency_penalty", "n", "prediction",
+                         "parallel_tool_calls", "safe_prompt", "prompt_mode",
+                         "input", "encoding_format"))
+
+    def check(self, req):
+        if not isinstance(req.body, dict):
+            return None
+        extra = [k for k in req.body if k not in self.MEMBERS]
+        if extra:
+            return 422, {"detail": [{"type": "extra_forbidden", "loc": ["body", k],
+                                     "msg": "Extra inputs are not permitted",
+                                     "input": req.body[k]} for k in extra]}
+        for m in messages_of(req.body):
+            ids = [m.get("tool_call_id")] if "tool_call_id" in m else []
+            ids += [c.get("id") for c in (m.get("tool_calls") or []) if isinstance(c, dict)]
+            for cid in ids:
+                if not (isinstance(cid, str) and re.fullmatch(r"[A-Za-z0-9]{9}", cid)):
+                    return 400, f"Tool call id was {cid} but must be a-z, A-Z, 0-9, with a length of 9."
+        choice = req.body.get("tool_choice")
+        if isinstance(choice, str) and choice not in ("auto", "none", "any", "required"):
+            return 422, {"detail": [{"type": "enum", "loc": ["body", "tool_choice"],
+                                     "msg": "Input should be 'auto', 'none', 'any' or 'required'",
+                                     "input": choice}]}
+        return None
+
+    def chat_spec(self, body):
+        """As OpenAI's, with Mistral's tool_choice "any" read as "required"."""
+        if isinstance(body, dict) and body.get("tool_choice") == "any":
+            body = dict(body, tool_choice="required")
+        return super().chat_spec(body)
+
+    def error(self, status, message, retry_delay=None):
+        if status == 422 and isinstance(message, str):
+            # its validation errors are always pydantic's list
+            message = {"detail": [{"type": "value_error", "loc": ["body"], "msg": message,
+                                   "input": None}]}
+        return {"object": "error", "message": message,
+                "type": "invalid_request_error" if status < 500 else "internal_server_error",
+                "param": None, "code": None}
+
+
+class Groq(OpenAI):
+    """Groq's OpenAI compatibility: messages[].name is not supported (HTTP 400)."""
+    name = "groq"
+
+    def check(self, req):
+        if isinstance(req.body, dict):
+            for i, m in enumerate(messages_of(req.body)):
+                if "name" in m:
+                    return 400, f"'messages.{i}' : property 'name' is unsupported"
+        return None
+
+
+class DeepSeek(OpenAI):
+    """DeepSeek: response_format "text" or "json_object" only, and json_object wants the word
+    "json" in the prompt; message content is text only (no image parts)."""
+    name = "deepseek"
+
+    def check(self, req):
+        if not isinstance(req.body, dict):
+            return None
+        rf = req.body.get("response_format")
+        if isinstance(rf, dict) and rf.get("type") not in ("text", "json_object"):
+            return 400, "This response_format type is unavailable now"
+        for i, m in enumerate(messages_of(req.body)):
+            parts = m.get("content")
+            if isinstance(parts, list):
+                for p in parts:
+                    if isinstance(p, dict) and p.get("type") != "text":
+                        return 400, (f"Failed to deserialize the JSON body into the target type: "
+                                     f"messages[{i}]: unknown variant `{p.get('type')}`, expected `text`")
+        if isinstance(rf, dict) and rf.get("type") == "json_object":
+            texts = [text_of(m.get("content")) for m in messages_of(req.body)]
+            if not any("json" in (t or "").lower() for t in texts):
+                return 400, ("Prompt must contain the word 'json' in some form to use "
+                             "'response_format' of type 'json_object'.")
+        return None
+
+    def chat_spec(self, body):
+        """json_object with "JSON schema: {...}" in a system message (what the gateway's
+        deepseek preset sends for a json_schema request): the model follows that schema."""
+        spec = super().chat_spec(body)
+        rf = body.get("response_format")
+        if spec.schema is None and isinstance(rf, dict) and rf.get("type") == "json_object":
+            for m in messages_of(body):
+                if m.get("role") != "system":
+                    continue
+                text = text_of(m.get("content")) or ""
+                at = text.find("JSON schema: ")
+                if at >= 0:
+                    try:
+                        schema = json.loads(text[at + len("JSON schema: "):])
+                    except ValueError:
+                        continue
+                    if isinstance(schema, dict):
+                        spec.schema = schema
+                        break
+        return spec
 
 
 class Anthropic(Dialect):
@@ -1253,7 +1379,7 @@ class Vertex(Gemini):
 
 
 DIALECTS = {d.name: d for d in (OpenAI(), Azure(), Anthropic(), Cohere(), Ollama(), Gemini(),
-                                  Bedrock(), Vertex())}
+                                  Bedrock(), Vertex(), Mistral(), Groq(), DeepSeek())}
 
 # (pattern on the raw path, dialect, route kind); the first match wins, so the specific
 # Azure and Gemini shapes come before the generic OpenAI suffixes.
@@ -1272,6 +1398,10 @@ ROUTES = [
     (re.compile(r"^.*/v2/embed$"), "cohere", "embed"),
     (re.compile(r"^.*/api/chat$"), "ollama", "chat"),
     (re.compile(r"^.*/api/embed$"), "ollama", "embed"),
+    (re.compile(r"^/mistral/.*/chat/completions$"), "mistral", "chat"),
+    (re.compile(r"^/mistral/.*/embeddings$"), "mistral", "embed"),
+    (re.compile(r"^/groq/.*/chat/completions$"), "groq", "chat"),
+    (re.compile(r"^/deepseek/(.*/)?chat/completions$"), "deepseek", "chat"),
     (re.compile(r"^.*/chat/completions$"), "openai", "chat"),
     (re.compile(r"^.*/embeddings$"), "openai", "embed"),
 ]

@@ -118,6 +118,8 @@ if [ "$only_regress" = 0 ]; then
 		bash "$AIG_ROOT/test/tools_openai_test.sh" || status=1
 		echo "== AWS SigV4 signer unit test"
 		bash "$AIG_ROOT/test/sigv4_test.sh" || status=1
+		echo "== provider presets unit test"
+		bash "$AIG_ROOT/test/presets_test.sh" || status=1
 		echo "== mock provider self-test"
 		python3 "$AIG_ROOT/test/test_mock_provider.py" || status=1
 	fi

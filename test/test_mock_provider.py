@@ -102,6 +102,47 @@ def test_openai_chat():
     expect_eq(b["choices"][0]["message"]["content"], "mock reply from openai m: x", "prefix")
 
 
+def test_presets():
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "seed": 7}
+    s, _, b = call_json("/mistral/v1/chat/completions", body, OPENAI_KEY)
+    expect_eq(s, 422, "mistral refuses seed")
+    expect_eq(b["message"]["detail"][0]["loc"], ["body", "seed"], "mistral detail")
+    body["random_seed"] = body.pop("seed")
+    s, _, b = call_json("/mistral/v1/chat/completions", body, OPENAI_KEY)
+    expect_eq(s, 200, "mistral random_seed")
+    expect_eq(b["choices"][0]["message"]["content"], "mock reply from mistral m: hi", "mistral")
+    calls = {"model": "m", "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "1"}]}
+    s, _, b = call_json("/mistral/v1/chat/completions", calls, OPENAI_KEY)
+    expect_eq(s, 400, "mistral refuses a tool call id of another form")
+    calls["messages"][1]["tool_calls"][0]["id"] = calls["messages"][2]["tool_call_id"] = "aB3xK9mP2"
+    s, _, b = call_json("/mistral/v1/chat/completions", calls, OPENAI_KEY)
+    expect_eq(s, 200, "mistral tool call ids")
+    named = {"model": "m", "messages": [{"role": "user", "content": "hi", "name": "bob"}]}
+    s, _, b = call_json("/groq/openai/v1/chat/completions", named, OPENAI_KEY)
+    expect_eq(s, 400, "groq refuses messages[].name")
+    s, _, b = call_json("/v1/chat/completions", named, OPENAI_KEY)
+    expect_eq(s, 200, "openai takes messages[].name")
+    schema = {"model": "m", "messages": [{"role": "user", "content": "hi"}],
+              "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": {}}}}
+    s, _, b = call_json("/deepseek/chat/completions", schema, OPENAI_KEY)
+    expect_eq(s, 400, "deepseek refuses json_schema")
+    schema["response_format"] = {"type": "json_object"}
+    s, _, b = call_json("/deepseek/chat/completions", schema, OPENAI_KEY)
+    expect_eq(s, 400, "deepseek json_object wants 'json' in the prompt")
+    schema["messages"][0]["content"] = "hi, in JSON"
+    s, _, b = call_json("/deepseek/chat/completions", schema, OPENAI_KEY)
+    expect_eq(s, 200, "deepseek json_object")
+    img = {"model": "m", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "see"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}]}
+    s, _, b = call_json("/deepseek/v1/chat/completions", img, OPENAI_KEY)
+    expect_eq(s, 400, "deepseek refuses image parts")
+
+
 def test_azure_chat():
     path = "/openai/deployments/my-dep/chat/completions?api-version=2024-10-21"
     s, _, b = call_json(path, {"messages": [{"role": "user", "content": "hi az"}]}, AZURE_KEY)

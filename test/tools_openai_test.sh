@@ -31,7 +31,7 @@ if echo 'int main(void){return 0;}' |
 fi
 echo "== tools_openai_test: build ${san[*]:+(ASan + UBSan)}"
 "$CC" -std=gnu99 -O1 -g "${san[@]}" "${warn[@]}" "${incs[@]}" "${srcs[@]}" "${AIG_PGLIBS[@]}" \
-	-ljson-c -lm -o "$work/tools_openai_test"
+	-ljson-c -lcrypto -lm -o "$work/tools_openai_test"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	"$work/tools_openai_test"
 echo "== tools_openai_test: OK"

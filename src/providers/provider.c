@@ -23,13 +23,21 @@ static const AigDialect *const all_dialects[] = {
 	&aig_dialect_azure_openai,
 	&aig_dialect_bedrock,
 	&aig_dialect_vertex_ai,
+	/* presets (presets.c) */
+	&aig_dialect_mistral,
+	&aig_dialect_groq,
+	&aig_dialect_deepseek,
+	&aig_dialect_xai,
+	&aig_dialect_together,
+	&aig_dialect_fireworks,
+	&aig_dialect_openrouter,
 };
 
 /* The provider kinds, "openai, openai_compatible, ..." (for messages). */
 const char *
 aig_dialect_kind_list(void)
 {
-	static char list[256];
+	static char list[512];
 
 	if (list[0] == '\0')
 		for (int i = 0; i < lengthof(all_dialects); i++)

@@ -321,6 +321,17 @@ extern const AigDialect aig_dialect_azure_openai;
 extern const AigDialect aig_dialect_bedrock;
 extern const AigDialect aig_dialect_vertex_ai;
 
+/* presets.c: OpenAI-compatible APIs with their own base URL, caps and quirks */
+extern const AigDialect aig_dialect_mistral;
+extern const AigDialect aig_dialect_groq;
+extern const AigDialect aig_dialect_deepseek;
+extern const AigDialect aig_dialect_xai;
+extern const AigDialect aig_dialect_together;
+extern const AigDialect aig_dialect_fireworks;
+extern const AigDialect aig_dialect_openrouter;
+extern bool aig_dialect_is_preset(const AigDialect *d);
+extern const char *aig_preset_notes(const AigDialect *d);
+
 /* provider.c: lookup and helpers shared by the dialects (AigHttpRequest: transport/http.h) */
 extern const AigDialect *aig_dialect_for_kind(const char *kind);
 extern const char *aig_dialect_kind_list(void);

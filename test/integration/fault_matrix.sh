@@ -2,7 +2,8 @@
 # fault_matrix.sh — every dialect against every upstream fault, in one backend.
 #
 # For each dialect (openai, openai_compatible, anthropic, cohere, ollama, gemini,
-# azure_openai) and each fault of FAULTS below, these cells:
+# azure_openai, and mistral: the preset whose error bodies have a reader of their own)
+# and each fault of FAULTS below, these cells:
 #   error     ai_chat on provider/model, max_retries 0: a clean error with the README's
 #             SQLSTATE (or success where the fault is harmless: a slow answer inside
 #             the timeout, JSON labelled text/plain);
@@ -49,8 +50,8 @@ fi
 
 # dialect (providers.kind) -> its provider on the mock
 declare -A PROV=([openai]=openai [openai_compatible]=compat [anthropic]=anthropic
-	[cohere]=cohere [ollama]=ollama [gemini]=gemini [azure_openai]=azure)
-DIALECTS=(openai openai_compatible anthropic cohere ollama gemini azure_openai)
+	[cohere]=cohere [ollama]=ollama [gemini]=gemini [azure_openai]=azure [mistral]=mistral)
+DIALECTS=(openai openai_compatible anthropic cohere ollama gemini azure_openai mistral)
 
 # name | mock directives | provider: main, slow (300 ms per attempt), dead (refused)
 #      | outcome of the error cell | 1 = has a retry cell | outcome of ai_embed
@@ -128,7 +129,8 @@ ALTER DATABASE $DB SET ai_gateway.max_response_bytes = 65536;
 ALTER DATABASE $DB SET statement_timeout = '30s';
 ALTER DATABASE $DB SET client_min_messages = error;
 INSERT INTO ai_gateway.providers (name, kind, base_url, api_key) VALUES
-    ('compat', 'openai_compatible', 'http://127.0.0.1:$FM_MOCK/v1', 'compat-integration-0123456789');
+    ('compat', 'openai_compatible', 'http://127.0.0.1:$FM_MOCK/v1', 'compat-integration-0123456789'),
+    ('mistral', 'mistral', 'http://127.0.0.1:$FM_MOCK/mistral/v1', 'mistral-integration-0123456789');
 INSERT INTO ai_gateway.providers (name, kind, base_url, api_key, options)
 SELECT pre || name, kind, base || path, key, opts
 FROM (VALUES ('openai', 'openai', '/v1', 'sk-integration-openai-0123456789'),
@@ -137,7 +139,8 @@ FROM (VALUES ('openai', 'openai', '/v1', 'sk-integration-openai-0123456789'),
              ('cohere', 'cohere', '', 'co-integration-0123456789'),
              ('ollama', 'ollama', '', NULL),
              ('gemini', 'gemini', '', 'AIza-integration-0123456789'),
-             ('azure', 'azure_openai', '', 'az-integration-0123456789')) p(name, kind, path, key),
+             ('azure', 'azure_openai', '', 'az-integration-0123456789'),
+             ('mistral', 'mistral', '/mistral/v1', 'mistral-integration-0123456789')) p(name, kind, path, key),
      (VALUES ('slow_', 'http://127.0.0.1:$FM_MOCK', '{"timeout_ms": 300}'::jsonb),
              ('dead_', 'http://127.0.0.1:$dead_port', '{}')) v(pre, base, opts);
 
