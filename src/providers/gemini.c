@@ -75,10 +75,22 @@ gemini_usage(const AigJson *root, AigChatResult *out)
 	out->output_tokens = aig_jtokens(usage, "candidatesTokenCount");
 }
 
+/* Is s valid UTF-8 (what a name or id must be to go into jsonb)? */
+static bool
+gemini_utf8(const char *s)
+{
+	int			len = strlen(s);
+
+	return pg_encoding_verifymbstr(PG_UTF8, s, len) == len;
+}
+
 /*
  * The functionCall parts of parts (an array of objects, checked) into
  * out->tool_calls: name a non-empty string, args an object (absent or null:
  * {}), id the part's own when it has one, else "call_<n>" (n from 1).
+ * A thought signature on the part (Gemini 3 and 2.5 thinking models; it
+ * must come back with the call in the next request) rides in the id after
+ * AIG_GEMINI_SIG_MARK.
  */
 static bool
 gemini_read_calls(const AigJson *parts, AigChatResult *out, char **errmsg)
@@ -99,6 +111,7 @@ gemini_read_calls(const AigJson *parts, AigChatResult *out, char **errmsg)
 		AigToolCall *c;
 		char	   *name;
 		char	   *id;
+		char	   *sig;
 		AigJsonWriter w;
 
 		if (fc == NULL)
@@ -106,7 +119,7 @@ gemini_read_calls(const AigJson *parts, AigChatResult *out, char **errmsg)
 		c = &out->tool_calls[out->ntool_calls];
 		name = aig_jstr(fc, "name");
 		if (!aig_jis(fc, AIG_JSON_OBJECT) || name == NULL || name[0] == '\0' ||
-			!pg_verify_mbstr(PG_UTF8, name, strlen(name), true))
+			!gemini_utf8(name))
 		{
 			*errmsg = psprintf("gemini response: candidates[0].content.parts[%d].functionCall has no name (or one that is not UTF-8)",
 							   i);
@@ -128,8 +141,12 @@ gemini_read_calls(const AigJson *parts, AigChatResult *out, char **errmsg)
 			return false;
 		}
 		id = aig_jstr(fc, "id");
-		if (id == NULL || id[0] == '\0' || !pg_verify_mbstr(PG_UTF8, id, strlen(id), true))
+		if (id == NULL || id[0] == '\0' || !gemini_utf8(id))
 			id = psprintf("call_%d", out->ntool_calls + 1);
+		sig = aig_jstr(aig_jelem(parts, i), "thoughtSignature");
+		if (sig != NULL && sig[0] != '\0' &&
+			gemini_utf8(sig))
+			id = psprintf("%s%s%s", id, AIG_GEMINI_SIG_MARK, sig);
 		c->id = id;
 		c->name = name;
 		c->arguments = w.buf.data;

@@ -7,6 +7,14 @@
 
 #include "providers/dialect_util.h"
 
+/*
+ * A call id that carries the thought signature of its functionCall part:
+ * "<id>" AIG_GEMINI_SIG_MARK "<signature>".  Thinking models (Gemini 3)
+ * refuse a history whose calls lost their signatures; the neutral tool
+ * call has only an id to carry it back in.
+ */
+#define AIG_GEMINI_SIG_MARK ".sig."
+
 /* The generateContent body of req (contents, tools, config) into out. */
 extern void aig_gemini_chat_body(const AigChatRequest *req,
 								 AigHttpRequest *out);

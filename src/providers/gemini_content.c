@@ -399,8 +399,12 @@ gemini_message_parts(AigJsonWriter *w, const AigChatMessage *m)
 	{
 		const AigToolCall *c = &m->tool_calls[i];
 
+		const char *sig = c->id != NULL ? strstr(c->id, AIG_GEMINI_SIG_MARK) : NULL;
+
 		/* no "id": the document's FunctionCall has none */
 		aig_jw_object_begin(w);
+		if (sig != NULL && sig[strlen(AIG_GEMINI_SIG_MARK)] != '\0')
+			aig_jw_kstring(w, "thoughtSignature", sig + strlen(AIG_GEMINI_SIG_MARK));
 		aig_jw_key(w, "functionCall");
 		aig_jw_object_begin(w);
 		aig_jw_kstring(w, "name", c->name);
