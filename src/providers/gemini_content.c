@@ -26,8 +26,15 @@
 
 #include "providers/gemini.h"
 
-/* $ref chains and nesting deeper than this are cut (a recursive schema) */
+/*
+ * Bounds on a translated schema: nesting, $refs followed on one path (a
+ * recursive schema is unrolled this far), and schemas written in all (a
+ * $def used many times at many levels would otherwise multiply).  Past
+ * them a value is described as any text ({"type": "STRING"}).
+ */
 #define GEMINI_SCHEMA_MAX_DEPTH 32
+#define GEMINI_SCHEMA_MAX_REFS	4
+#define GEMINI_SCHEMA_MAX_NODES 2000
 
 /* "parts": [{"text": text}] */
 void
@@ -47,7 +54,9 @@ typedef struct SchemaCtx
 {
 	AigJsonWriter *w;
 	const AigJson *root;		/* for local $ref */
-	int			depth;
+	int			depth;			/* nesting of the schema being written */
+	int			refs;			/* $refs followed on the way to it */
+	int			nodes;			/* schemas written so far */
 } SchemaCtx;
 
 static void gemini_write_schema(SchemaCtx *cx, const AigJson *s);
@@ -190,7 +199,8 @@ gemini_write_count(AigJsonWriter *w, const AigJson *s, const char *key)
 /*
  * Write JSON schema s as a Gemini Schema: type upper-cased (a type list or
  * an anyOf with "null" -> nullable), local $ref resolved, anyOf/oneOf/
- * allOf reduced to their first non-null member, a string const -> enum,
+ * allOf reduced to their first non-null member (within the bounds
+ * above), a string const -> enum,
  * enum kept only when all strings (type STRING, format enum), and only the
  * members the document has (description, nullable, format, enum,
  * properties, required, items, minItems, maxItems); the rest is dropped.
@@ -202,22 +212,33 @@ gemini_write_schema(SchemaCtx *cx, const AigJson *s)
 	bool		nullable = false;
 	const char *type;
 	const AigJson *v;
+	int			refs = 0;
 
 	/* follow $refs and unions to the schema that says what the value is */
 	for (int hops = 0; hops < GEMINI_SCHEMA_MAX_DEPTH; hops++)
 	{
-		const AigJson *next;
+		const AigJson *next = NULL;
 
 		if (!aig_jis(s, AIG_JSON_OBJECT))
 			break;
-		next = gemini_resolve_ref(cx->root, aig_jstr(s, "$ref"));
-		if (next == NULL && aig_jget(s, "type") == NULL)
+		if (aig_jget(s, "$ref") != NULL)
+		{
+			if (cx->refs + refs >= GEMINI_SCHEMA_MAX_REFS)
+			{
+				s = NULL;		/* recursion: cut here */
+				break;
+			}
+			next = gemini_resolve_ref(cx->root, aig_jstr(s, "$ref"));
+			refs++;
+		}
+		else if (aig_jget(s, "type") == NULL)
 			next = gemini_pick_alternative(s, &nullable);
 		if (next == NULL)
 			break;
 		s = next;
 	}
-	if (!aig_jis(s, AIG_JSON_OBJECT) || cx->depth >= GEMINI_SCHEMA_MAX_DEPTH)
+	if (!aig_jis(s, AIG_JSON_OBJECT) || cx->depth >= GEMINI_SCHEMA_MAX_DEPTH ||
+		++cx->nodes > GEMINI_SCHEMA_MAX_NODES)
 	{
 		/* true, {}, an unresolvable $ref, or too deep: any text */
 		aig_jw_object_begin(w);
@@ -227,6 +248,7 @@ gemini_write_schema(SchemaCtx *cx, const AigJson *s)
 	}
 
 	cx->depth++;
+	cx->refs += refs;
 	type = gemini_schema_type(s, &nullable);
 	if (aig_jis(aig_jget(s, "const"), AIG_JSON_STRING) ||
 		gemini_all_strings(aig_jget(s, "enum")))
@@ -295,6 +317,7 @@ gemini_write_schema(SchemaCtx *cx, const AigJson *s)
 		gemini_write_count(w, s, "maxItems");
 	}
 	aig_jw_object_end(w);
+	cx->refs -= refs;
 	cx->depth--;
 }
 
@@ -316,7 +339,7 @@ gemini_no_parameters(const AigJson *root)
 static void
 gemini_schema_from_json(AigJsonWriter *w, const AigJson *root)
 {
-	SchemaCtx	cx = {w, root, 0};
+	SchemaCtx	cx = {w, root, 0, 0, 0};
 
 	gemini_write_schema(&cx, root);
 }
