@@ -38,6 +38,7 @@ aig_add_message(AigChatRequest *req, int *cap, const char *role, char *content)
 			repalloc(req->messages, sizeof(AigChatMessage) * *cap) :
 			palloc(sizeof(AigChatMessage) * *cap);
 	}
+	memset(&req->messages[req->nmessages], 0, sizeof(AigChatMessage));
 	req->messages[req->nmessages].role = pstrdup(role);
 	req->messages[req->nmessages].content = content;
 	req->nmessages++;
