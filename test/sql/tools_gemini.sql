@@ -1,0 +1,138 @@
+-- tools_gemini: the Gemini dialect's tools, structured output and images,
+-- through ai_chat and the mock provider (its Gemini class checks requests
+-- against the API document: unknown schema members, lower-case types, an
+-- OBJECT without properties and bad base64 are refused like the real API).
+--  * a tool round trip: offered tool -> tool_calls (ids call_<n>, finish
+--    reason tool_calls), then the call and its result sent back;
+--  * the exact request bodies ("echo"): functionDeclarations with the JSON
+--    schema translated, toolConfig for each tool_choice, functionCall and
+--    functionResponse parts, responseSchema, inlineData and fileData;
+--  * the recorded real answer with parallel calls and a thought signature,
+--    and the signature going back with its call.
+\pset format aligned
+
+CREATE TEMP TABLE weather_tool AS SELECT '[{"name": "get_weather",
+   "description": "Current weather of a city",
+   "parameters": {"$schema": "http://json-schema.org/draft-07/schema#",
+                  "type": "object", "additionalProperties": false,
+                  "properties": {"city": {"type": "string", "minLength": 1},
+                                 "days": {"type": ["integer", "null"], "minimum": 1},
+                                 "unit": {"enum": ["C", "F"]}},
+                  "required": ["city"]}}]'::jsonb AS tools;
+
+-- 1. the model asks for a call
+SELECT r->>'finish_reason' AS finish_reason, r->>'content' AS content,
+       jsonb_pretty(r->'tool_calls') AS tool_calls
+FROM weather_tool,
+     LATERAL ai_chat('[{"role":"user","content":"weather in \"Oslo\" please"}]',
+                     'gemini/gemini-2.0-flash', jsonb_build_object('tools', tools)) r;
+
+-- 2. the call and its result go back: the model sees the result
+SELECT r->>'finish_reason' AS finish_reason, r->>'content' AS content
+FROM weather_tool,
+     LATERAL ai_chat('[{"role":"user","content":"weather in \"Oslo\" please"},
+                       {"role":"assistant","content":null,"tool_calls":[
+                          {"id":"call_1","name":"get_weather","arguments":{"city":"Oslo"}}]},
+                       {"role":"tool","tool_call_id":"call_1","content":"{\"temp\": 21, \"sky\": \"clear\"}"}]',
+                     'gemini/gemini-2.0-flash', jsonb_build_object('tools', tools)) r;
+
+-- ... plain text results, two calls answered at once (one user turn)
+SELECT ai_chat('[{"role":"user","content":"weather in Oslo and Bergen"},
+                 {"role":"assistant","content":"Checking both.","tool_calls":[
+                    {"id":"call_1","name":"get_weather","arguments":{"city":"Oslo"}},
+                    {"id":"call_2","name":"get_weather","arguments":{"city":"Bergen"}}]},
+                 {"role":"tool","tool_call_id":"call_1","content":"sunny"},
+                 {"role":"tool","tool_call_id":"call_2","content":"rain"}]',
+               'gemini/g', jsonb_build_object('tools', tools))->>'content' AS content
+FROM weather_tool;
+
+-- 3. the request: tools, toolConfig, the call and the results as Gemini parts
+SELECT jsonb_pretty((r->>'content')::jsonb -> 'body') AS request
+FROM weather_tool,
+     LATERAL ai_chat('[{"role":"system","content":"be brief"},
+                       {"role":"user","content":"weather in Oslo and Bergen"},
+                       {"role":"assistant","content":"Checking both.","tool_calls":[
+                          {"id":"call_1","name":"get_weather","arguments":{"city":"Oslo"}},
+                          {"id":"call_2","name":"get_weather","arguments":{"city":"Bergen"}}]},
+                       {"role":"tool","tool_call_id":"call_1","content":"{\"temp\": 21}"},
+                       {"role":"tool","tool_call_id":"call_2","content":"rain"}]',
+                     'gemini/echo', jsonb_build_object('tools', tools)) r;
+
+-- tool_choice -> functionCallingConfig; a function without parameters has none
+SELECT c AS tool_choice,
+       (ai_chat('[{"role":"user","content":"x"}]', 'gemini/echo',
+                jsonb_build_object('tools', tools || '[{"name": "noop", "parameters": {"type": "object", "properties": {}}}]'::jsonb,
+                                   'tool_choice', c))->>'content')::jsonb
+         #> '{body,toolConfig}' AS tool_config
+FROM weather_tool, unnest(array['"auto"', '"none"', '"required"', '"noop"', '{"name": "get_weather"}']::jsonb[]) c;
+
+SELECT (ai_chat('[{"role":"user","content":"x"}]', 'gemini/echo',
+                '{"tools": [{"name": "noop", "parameters": {"type": "object", "properties": {}}}]}')->>'content')::jsonb
+         #> '{body,tools}' AS parameterless;
+
+-- forced: the named tool is called
+SELECT r->'tool_calls'->0->>'name' AS called, r->'tool_calls'->0->'arguments' AS arguments
+FROM weather_tool,
+     LATERAL ai_chat('[{"role":"user","content":"anything"}]', 'gemini/g',
+                     jsonb_build_object('tools', tools || '[{"name": "ping", "parameters": {"type": "object", "properties": {"host": {"type": "string"}}}}]'::jsonb,
+                                        'tool_choice', 'ping')) r;
+
+-- 4. the recorded real answer: three parallel calls without ids, the first with a
+-- thought signature (kept in its id)
+SELECT r->>'finish_reason' AS finish_reason, r->>'content' AS content,
+       jsonb_array_length(r->'tool_calls') AS calls,
+       (SELECT string_agg(split_part(c->>'id', '.sig.', 1) || ' ' || (c->>'name') || ' ' || (c->'arguments')::text
+                          || CASE WHEN c->>'id' LIKE '%.sig.%' THEN ' (signed)' ELSE '' END, '; ')
+        FROM jsonb_array_elements(r->'tool_calls') c) AS tool_calls
+FROM ai_chat('[{"role":"user","content":"tell jokes"}]', 'gemini/recorded-tools',
+             '{"tools": [{"name": "generate_topic", "parameters": {"type": "object", "properties": {"n": {"type": "integer"}}}}]}') r;
+
+-- ... the signature goes back with its call (and only there)
+SELECT jsonb_pretty((ai_chat('[{"role":"user","content":"tell jokes"},
+                               {"role":"assistant","content":null,"tool_calls":[
+                                  {"id":"call_1.sig.c2lnbmF0dXJl","name":"generate_topic","arguments":{}},
+                                  {"id":"call_2","name":"generate_topic","arguments":{}}]},
+                               {"role":"tool","tool_call_id":"call_1.sig.c2lnbmF0dXJl","content":"cars"},
+                               {"role":"tool","tool_call_id":"call_2","content":"penguins"}]',
+                             'gemini/echo')->>'content')::jsonb #> '{body,contents,1}') AS model_turn;
+
+-- 5. structured output: json_schema -> responseSchema (translated), json_object -> mime type only
+SELECT jsonb_pretty((ai_chat('[{"role":"user","content":"x"}]', 'gemini/echo',
+    '{"response_format": {"type": "json_schema", "json_schema": {"name": "person", "strict": true,
+      "schema": {"type": "object", "additionalProperties": false,
+                 "properties": {"name": {"type": "string", "description": "full name"},
+                                "age": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+                                "kind": {"const": "person"},
+                                "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+                                "home": {"$ref": "#/$defs/place"}},
+                 "required": ["name", "age"],
+                 "$defs": {"place": {"type": "object", "title": "Place",
+                                     "properties": {"city": {"type": "string"}}}}}}}}')->>'content')::jsonb
+    #> '{body,generationConfig}') AS generation_config;
+
+SELECT (ai_chat('[{"role":"user","content":"x"}]', 'gemini/echo',
+                '{"response_format": {"type": "json_object"}}')->>'content')::jsonb
+         #> '{body,generationConfig}' AS json_object;
+
+-- the answer to a schema, as the mock gives it
+SELECT ai_chat('[{"role":"user","content":"about \"Ada\""}]', 'gemini/g',
+    '{"response_format": {"type": "json_schema", "json_schema": {"name": "p",
+      "schema": {"type": "object", "properties": {"name": {"type": "string"}, "n": {"type": "integer"}},
+                 "required": ["name"]}}}}')->>'content' AS structured;
+
+-- 6. images and documents: bytes -> inlineData, URLs -> fileData
+SELECT jsonb_pretty((ai_chat(jsonb_build_array(jsonb_build_object('role', 'user', 'content', jsonb_build_array(
+            jsonb_build_object('type', 'text', 'text', 'what is in these?'),
+            ai_image('\x89504e470d0a1a0a0000000d49484452'::bytea, 'image/png'),
+            '{"type": "image", "url": "https://example.com/cat.jpg"}'::jsonb,
+            jsonb_build_object('type', 'document', 'data', encode('%PDF-1.4 test'::bytea, 'base64'),
+                               'media_type', 'application/pdf')))),
+        'gemini/echo')->>'content')::jsonb #> '{body,contents,0,parts}') AS parts;
+
+SELECT ai_chat(jsonb_build_array(jsonb_build_object('role', 'user', 'content', jsonb_build_array(
+            jsonb_build_object('type', 'text', 'text', 'describe'),
+            ai_image('\x89504e470d0a1a0a0000000d49484452'::bytea, 'image/png'),
+            '{"type": "image", "url": "https://example.com/cat.jpg"}'::jsonb))),
+        'gemini/g')->>'content' AS seen;
+
+DROP TABLE weather_tool;
