@@ -163,14 +163,15 @@ gemini_all_strings(const AigJson *arr)
 	return true;
 }
 
-/* one member of "properties" */
-static void
+/* one member of "properties" (never stops the walk) */
+static const char *
 gemini_write_property(const char *key, const AigJson *value, void *arg)
 {
 	SchemaCtx  *cx = (SchemaCtx *) arg;
 
 	aig_jw_key(cx->w, key);
 	gemini_write_schema(cx, value);
+	return NULL;
 }
 
 /* The formats Gemini's document lists for a type (others are refused). */
@@ -294,7 +295,7 @@ gemini_write_schema(SchemaCtx *cx, const AigJson *s)
 		{
 			aig_jw_key(w, "properties");
 			aig_jw_object_begin(w);
-			aig_jeach(v, gemini_write_property, cx);
+			(void) aig_jforeach_member(v, gemini_write_property, cx);
 			aig_jw_object_end(w);
 		}
 		v = aig_jget(s, "required");

@@ -314,25 +314,6 @@ aig_jelem(const AigJson *arr, int i)
 	return v != NULL ? v : JNULL;
 }
 
-void
-aig_jeach(const AigJson *obj, AigJsonMemberFn fn, void *arg)
-{
-	struct json_object_iterator it;
-	struct json_object_iterator end;
-
-	if (!aig_jis(obj, AIG_JSON_OBJECT))
-		return;
-	it = json_object_iter_begin(JC(obj));
-	end = json_object_iter_end(JC(obj));
-	while (!json_object_iter_equal(&it, &end))
-	{
-		struct json_object *v = json_object_iter_peek_value(&it);
-
-		fn(json_object_iter_peek_name(&it), v != NULL ? v : JNULL, arg);
-		json_object_iter_next(&it);
-	}
-}
-
 const AigJson *
 aig_jpath(const AigJson *obj,...)
 {

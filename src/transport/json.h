@@ -108,15 +108,6 @@ extern const char *aig_jforeach_member(const AigJson *obj, AigJsonMemberFn fn, v
 /* arr[i], NULL when arr is not an array or i is out of range */
 extern const AigJson *aig_jelem(const AigJson *arr, int i);
 
-/*
- * Call fn(key, value, arg) for each member of obj in document order (a
- * repeated key once, with its last value); nothing when obj is not an
- * object.  fn must not keep key or value past the doc's life.
- */
-typedef void (*AigJsonMemberFn) (const char *key, const AigJson *value,
-								 void *arg);
-extern void aig_jeach(const AigJson *obj, AigJsonMemberFn fn, void *arg);
-
 /* obj[k1][k2]..., NULL-terminated key list */
 extern const AigJson *aig_jpath(const AigJson *obj,...);
 

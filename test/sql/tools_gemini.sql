@@ -97,17 +97,21 @@ SELECT jsonb_pretty((ai_chat('[{"role":"user","content":"tell jokes"},
                              'gemini/echo')->>'content')::jsonb #> '{body,contents,1}') AS model_turn;
 
 -- 5. structured output: json_schema -> responseSchema (translated), json_object -> mime type only
+-- (the schema sits under a member "person" the echo lacks, so that the echo answer passes
+-- the gateway's check of the answer against the schema)
 SELECT jsonb_pretty((ai_chat('[{"role":"user","content":"x"}]', 'gemini/echo',
     '{"response_format": {"type": "json_schema", "json_schema": {"name": "person", "strict": true,
-      "schema": {"type": "object", "additionalProperties": false,
+      "schema": {"type": "object", "properties": {"person": {
+                 "type": "object", "additionalProperties": false,
                  "properties": {"name": {"type": "string", "description": "full name"},
                                 "age": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
                                 "kind": {"const": "person"},
+                                "score": {"type": "number", "format": "double", "minimum": 0},
                                 "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
                                 "home": {"$ref": "#/$defs/place"}},
-                 "required": ["name", "age"],
+                 "required": ["name", "age"]}},
                  "$defs": {"place": {"type": "object", "title": "Place",
-                                     "properties": {"city": {"type": "string"}}}}}}}}')->>'content')::jsonb
+                                     "properties": {"city": {"type": "string", "pattern": "^[A-Z]"}}}}}}}}')->>'content')::jsonb
     #> '{body,generationConfig}') AS generation_config;
 
 SELECT (ai_chat('[{"role":"user","content":"x"}]', 'gemini/echo',
@@ -123,7 +127,8 @@ SELECT ai_chat('[{"role":"user","content":"about \"Ada\""}]', 'gemini/g',
 -- 6. images and documents: bytes -> inlineData, URLs -> fileData
 SELECT jsonb_pretty((ai_chat(jsonb_build_array(jsonb_build_object('role', 'user', 'content', jsonb_build_array(
             jsonb_build_object('type', 'text', 'text', 'what is in these?'),
-            ai_image('\x89504e470d0a1a0a0000000d49484452'::bytea, 'image/png'),
+            jsonb_build_object('type', 'image', 'media_type', 'image/png',
+                               'data', encode('\x89504e470d0a1a0a0000000d49484452'::bytea, 'base64')),
             '{"type": "image", "url": "https://example.com/cat.jpg"}'::jsonb,
             jsonb_build_object('type', 'document', 'data', encode('%PDF-1.4 test'::bytea, 'base64'),
                                'media_type', 'application/pdf')))),
@@ -131,7 +136,8 @@ SELECT jsonb_pretty((ai_chat(jsonb_build_array(jsonb_build_object('role', 'user'
 
 SELECT ai_chat(jsonb_build_array(jsonb_build_object('role', 'user', 'content', jsonb_build_array(
             jsonb_build_object('type', 'text', 'text', 'describe'),
-            ai_image('\x89504e470d0a1a0a0000000d49484452'::bytea, 'image/png'),
+            jsonb_build_object('type', 'image', 'media_type', 'image/png',
+                               'data', encode('\x89504e470d0a1a0a0000000d49484452'::bytea, 'base64')),
             '{"type": "image", "url": "https://example.com/cat.jpg"}'::jsonb))),
         'gemini/g')->>'content' AS seen;
 
