@@ -24,6 +24,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "providers/gemini.h"
 
 /*
@@ -60,6 +62,9 @@ typedef struct SchemaCtx
 } SchemaCtx;
 
 static void gemini_write_schema(SchemaCtx *cx, const AigJson *s);
+static const char *gemini_member_ok(const char *key, const AigJson *value, void *arg);
+static void gemini_write_value(AigJsonWriter *w, const AigJson *v);
+static bool gemini_json_ok(const AigJson *v, int depth);
 
 /* "#/$defs/Name" or "#/definitions/Name" in root, or NULL */
 static const AigJson *
@@ -381,8 +386,9 @@ gemini_write_args(AigJsonWriter *w, const char *arguments)
 
 	if (arguments != NULL)
 		doc = aig_json_parse(arguments, strlen(arguments), &err);
-	if (doc != NULL && aig_jis(doc->root, AIG_JSON_OBJECT))
-		aig_jw_copy(w, doc->root);
+	if (doc != NULL && aig_jis(doc->root, AIG_JSON_OBJECT) &&
+		gemini_json_ok(doc->root, 0))
+		gemini_write_value(w, doc->root);
 	else
 	{
 		aig_jw_object_begin(w);
@@ -441,8 +447,86 @@ gemini_message_parts(AigJsonWriter *w, const AigChatMessage *m)
 }
 
 /*
+ * Can v be written back as strict JSON by gemini_write_value?  No for
+ * non-finite numbers (json-c reads NaN and Infinity) and past the nesting
+ * bound.
+ */
+static bool
+gemini_json_ok(const AigJson *v, int depth)
+{
+	if (depth > AIG_JSON_MAX_DEPTH)
+		return false;
+	switch (aig_jtype(v))
+	{
+		case AIG_JSON_NUMBER:
+			return isfinite(aig_jnumber(v));
+		case AIG_JSON_ARRAY:
+			for (int i = 0; i < aig_jlength(v); i++)
+				if (!gemini_json_ok(aig_jelem(v, i), depth + 1))
+					return false;
+			return true;
+		case AIG_JSON_OBJECT:
+			return aig_jforeach_member(v, gemini_member_ok, &depth) == NULL;
+		default:
+			return true;
+	}
+}
+
+/* aig_jforeach_member callback of gemini_json_ok: non-NULL stops (bad) */
+static const char *
+gemini_member_ok(const char *key, const AigJson *value, void *arg)
+{
+	return gemini_json_ok(value, *(int *) arg + 1) ? NULL : key;
+}
+
+/* one member of an object, for gemini_write_value */
+static const char *
+gemini_write_member(const char *key, const AigJson *value, void *arg)
+{
+	aig_jw_key((AigJsonWriter *) arg, key);
+	gemini_write_value((AigJsonWriter *) arg, value);
+	return NULL;
+}
+
+/*
+ * Write v (checked by gemini_json_ok) as strict JSON: numbers in their
+ * shortest form (json-c keeps a number's text, which its lenient reading
+ * lets be "1." or "+1"), strings escaped, containers member by member.
+ */
+static void
+gemini_write_value(AigJsonWriter *w, const AigJson *v)
+{
+	int64		n;
+
+	switch (aig_jtype(v))
+	{
+		case AIG_JSON_NUMBER:
+			if (aig_jint64(v, &n))
+				aig_jw_int(w, n);
+			else
+				aig_jw_double(w, aig_jnumber(v), "tool result");
+			break;
+		case AIG_JSON_ARRAY:
+			aig_jw_array_begin(w);
+			for (int i = 0; i < aig_jlength(v); i++)
+				gemini_write_value(w, aig_jelem(v, i));
+			aig_jw_array_end(w);
+			break;
+		case AIG_JSON_OBJECT:
+			aig_jw_object_begin(w);
+			(void) aig_jforeach_member(v, gemini_write_member, w);
+			aig_jw_object_end(w);
+			break;
+		default:
+			aig_jw_copy(w, v);	/* string, true, false, null */
+			break;
+	}
+}
+
+/*
  * {"functionResponse": {"name", "response": {"result": R}}}: R is the
- * tool's answer when it is a JSON object, else the answer as text.
+ * tool's answer as the JSON value it is (the gateway's tool loop sends
+ * results as JSON), else the answer as text.
  */
 static void
 gemini_function_response(AigJsonWriter *w, const AigChatMessage *m)
@@ -460,8 +544,8 @@ gemini_function_response(AigJsonWriter *w, const AigChatMessage *m)
 	aig_jw_object_begin(w);
 	aig_jw_key(w, "result");
 	doc = aig_json_parse(content, strlen(content), &err);
-	if (doc != NULL && aig_jis(doc->root, AIG_JSON_OBJECT))
-		aig_jw_copy(w, doc->root);
+	if (doc != NULL && gemini_json_ok(doc->root, 0))
+		gemini_write_value(w, doc->root);
 	else
 		aig_jw_string(w, content);
 	aig_json_free(doc);

@@ -58,6 +58,15 @@ FROM weather_tool,
                        {"role":"tool","tool_call_id":"call_2","content":"rain"}]',
                      'gemini/echo', jsonb_build_object('tools', tools)) r;
 
+-- a result is sent as the JSON value it is, else as text (NaN is no JSON)
+SELECT c AS tool_content,
+       (ai_chat(jsonb_build_array(
+            '{"role":"user","content":"q"}'::jsonb,
+            '{"role":"assistant","content":null,"tool_calls":[{"id":"c1","name":"get_weather","arguments":{}}]}'::jsonb,
+            jsonb_build_object('role', 'tool', 'tool_call_id', 'c1', 'content', c)),
+        'gemini/echo')->>'content')::jsonb #> '{body,contents,2,parts,0,functionResponse,response}' AS response
+FROM unnest(array['[1, 2.50, "x"]', '42', '"quoted"', 'NaN', '{"a": [true, null]}', 'plain words']) c;
+
 -- tool_choice -> functionCallingConfig; a function without parameters has none
 SELECT c AS tool_choice,
        (ai_chat('[{"role":"user","content":"x"}]', 'gemini/echo',
@@ -141,4 +150,23 @@ SELECT ai_chat(jsonb_build_array(jsonb_build_object('role', 'user', 'content', j
             '{"type": "image", "url": "https://example.com/cat.jpg"}'::jsonb))),
         'gemini/g')->>'content' AS seen;
 
+-- ai_image's part goes as inlineData too
+SELECT (ai_chat(jsonb_build_array(jsonb_build_object('role', 'user', 'content', jsonb_build_array(
+            ai_image('\x89504e470d0a1a0a0000000d49484452'::bytea)))),
+        'gemini/echo')->>'content')::jsonb #> '{body,contents,0,parts}' AS ai_image_part;
+
+-- 7. the SQL-function tool loop and ai_extract, through Gemini
+CREATE FUNCTION weather_of(city text) RETURNS text LANGUAGE sql AS $$ SELECT 'sunny in ' || city $$;
+COMMENT ON FUNCTION weather_of(text) IS 'Current weather of a city';
+SELECT r->>'content' AS content, r->>'finish_reason' AS finish_reason, r->'tool_rounds' AS rounds,
+       jsonb_pretty(r->'tool_steps') AS steps
+FROM ai_chat_tools('[{"role":"user","content":"weather in \"Oslo\" please"}]',
+                   ARRAY['weather_of(text)']::regprocedure[], 'gemini/g') r;
+
+SELECT ai_extract('The user "Ada" is 36',
+                  '{"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"},
+                    "email": {"type": "string"}}, "required": ["name"]}',
+                  'gemini/g') AS extracted;
+
+DROP FUNCTION weather_of(text);
 DROP TABLE weather_tool;
