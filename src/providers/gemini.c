@@ -6,8 +6,9 @@
  *	embeddings: POST {base}/v1beta/models/{model}:batchEmbedContents
  *	auth:		x-goog-api-key: <key>
  *
- * Messages become "contents" (assistant -> role "model"), system messages
- * the "systemInstruction"; options go in "generationConfig".  Errors use
+ * The chat body (contents, tools, generationConfig) is gemini_content.c's;
+ * this file adds the URL and key, and reads answers: text parts, and
+ * functionCall parts as tool calls (finish reason "tool_calls").  Errors use
  * Google's envelope {"error":{"code","message","status","details"}}; a
  * RESOURCE_EXHAUSTED error may carry a RetryInfo delay.
  */
