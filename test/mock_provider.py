@@ -746,6 +746,9 @@ class Gemini(Dialect):
                 raise ClientError(400, f'Invalid JSON payload received. Unknown name "{key}" at \'{where}\'')
         if schema.get("type") not in self.SCHEMA_TYPES:
             raise ClientError(400, f"mock: {where}.type must be one of {sorted(self.SCHEMA_TYPES)}")
+        if schema["type"] == "OBJECT" and not schema.get("properties"):
+            raise ClientError(400, f"* GenerateContentRequest.{where}.properties: "
+                                   "should be non-empty for OBJECT type")
         for key in ("minItems", "maxItems"):
             if key in schema and not (isinstance(schema[key], str) and schema[key].isdigit()):
                 raise ClientError(400, f"mock: {where}.{key} must be an int64 string")
@@ -776,9 +779,6 @@ class Gemini(Dialect):
                 params = f.get("parameters")
                 if params is not None:
                     self.check_schema(params, f"{where}.parameters")
-                    if params.get("type") == "OBJECT" and not params.get("properties"):
-                        raise ClientError(400, f"* GenerateContentRequest.{where}.parameters.properties: "
-                                               "should be non-empty for OBJECT type")
                 spec.tools.append({"name": name, "parameters": params or {"type": "OBJECT"}})
         fcc = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
         mode = fcc.get("mode", "AUTO")

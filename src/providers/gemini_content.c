@@ -59,9 +59,12 @@ typedef struct SchemaCtx
 	int			depth;			/* nesting of the schema being written */
 	int			refs;			/* $refs followed on the way to it */
 	int			nodes;			/* schemas written so far */
+	int			kept;			/* gemini_count_property's count */
+	int			kept_level;		/* ... and the level it looks at */
 } SchemaCtx;
 
 static void gemini_write_schema(SchemaCtx *cx, const AigJson *s);
+static bool gemini_free_object_at(const SchemaCtx *cx, const AigJson *s, int level);
 static const char *gemini_member_ok(const char *key, const AigJson *value, void *arg);
 static void gemini_write_value(AigJsonWriter *w, const AigJson *v);
 static bool gemini_json_ok(const AigJson *v, int depth);
@@ -106,6 +109,36 @@ gemini_pick_alternative(const AigJson *s, bool *nullable)
 		return pick;
 	}
 	return NULL;
+}
+
+/*
+ * Follow $refs and unions from s to the schema that says what the value is:
+ * that schema, or NULL when a $ref is cut (GEMINI_SCHEMA_MAX_REFS on the
+ * path); *nullable when a union allows null, *refs the $refs followed.
+ */
+static const AigJson *
+gemini_resolve(const SchemaCtx *cx, const AigJson *s, bool *nullable, int *refs)
+{
+	for (int hops = 0; hops < GEMINI_SCHEMA_MAX_DEPTH; hops++)
+	{
+		const AigJson *next = NULL;
+
+		if (!aig_jis(s, AIG_JSON_OBJECT))
+			break;
+		if (aig_jget(s, "$ref") != NULL)
+		{
+			if (cx->refs + *refs >= GEMINI_SCHEMA_MAX_REFS)
+				return NULL;	/* recursion: cut here */
+			next = gemini_resolve_ref(cx->root, aig_jstr(s, "$ref"));
+			(*refs)++;
+		}
+		else if (aig_jget(s, "type") == NULL)
+			next = gemini_pick_alternative(s, nullable);
+		if (next == NULL)
+			break;
+		s = next;
+	}
+	return s;
 }
 
 /* JSON schema type name -> Gemini's, or NULL */
@@ -168,15 +201,99 @@ gemini_all_strings(const AigJson *arr)
 	return true;
 }
 
+/*
+ * Does s stand for an object without properties (a free-form object)?
+ * Gemini refuses an OBJECT schema without properties, so such a member is
+ * left out, and such a function or answer schema is not sent.
+ */
+static bool
+gemini_free_object(const SchemaCtx *cx, const AigJson *s)
+{
+	return gemini_free_object_at(cx, s, 0);
+}
+
+/* aig_jforeach_member callback: the members kept (not free objects) */
+static const char *
+gemini_count_property(const char *key, const AigJson *value, void *arg)
+{
+	SchemaCtx  *cx = (SchemaCtx *) arg;
+
+	if (!gemini_free_object_at(cx, value, cx->kept_level))
+		cx->kept++;
+	return NULL;
+}
+
+/*
+ * gemini_free_object, looking "level" levels down: an object all of whose
+ * members are free objects is one too (checked two levels deep, which
+ * keeps the cost of the check bounded).
+ */
+static bool
+gemini_free_object_at(const SchemaCtx *cx, const AigJson *s, int level)
+{
+	bool		nullable = false;
+	int			refs = 0;
+	SchemaCtx	sub;
+
+	s = gemini_resolve(cx, s, &nullable, &refs);
+	if (!aig_jis(s, AIG_JSON_OBJECT) ||
+		aig_jis(aig_jget(s, "const"), AIG_JSON_STRING) ||
+		gemini_all_strings(aig_jget(s, "enum")) ||
+		strcmp(gemini_schema_type(s, &nullable), "OBJECT") != 0)
+		return false;
+	if (aig_jlength(aig_jget(s, "properties")) == 0)
+		return true;
+	if (level >= 1)
+		return false;
+	sub = *cx;
+	sub.refs += refs;
+	sub.kept = 0;
+	sub.kept_level = level + 1;
+	(void) aig_jforeach_member(aig_jget(s, "properties"), gemini_count_property, &sub);
+	return sub.kept == 0;
+}
+
 /* one member of "properties" (never stops the walk) */
 static const char *
 gemini_write_property(const char *key, const AigJson *value, void *arg)
 {
 	SchemaCtx  *cx = (SchemaCtx *) arg;
 
+	if (gemini_free_object(cx, value))
+		return NULL;
 	aig_jw_key(cx->w, key);
 	gemini_write_schema(cx, value);
 	return NULL;
+}
+
+/* "required": the names of s's required members that were written */
+static void
+gemini_write_required(SchemaCtx *cx, const AigJson *s)
+{
+	const AigJson *req = aig_jget(s, "required");
+	const AigJson *props = aig_jget(s, "properties");
+	int			mark = aig_jw_mark(cx->w);
+	bool		any = false;
+
+	aig_jw_key(cx->w, "required");
+	aig_jw_array_begin(cx->w);
+	for (int i = 0; i < aig_jlength(req); i++)
+	{
+		const AigJson *name = aig_jelem(req, i);
+		char	   *n = aig_jstring(name, NULL);
+		const AigJson *prop = n != NULL ? aig_jget(props, n) : NULL;
+
+		if (prop == NULL || gemini_free_object(cx, prop))
+			continue;
+		aig_jw_copy(cx->w, name);
+		any = true;
+	}
+	aig_jw_array_end(cx->w);
+	if (!any)
+	{
+		cx->w->buf.len = mark;
+		cx->w->buf.data[mark] = '\0';
+	}
 }
 
 /* The formats Gemini's document lists for a type (others are refused). */
@@ -220,29 +337,7 @@ gemini_write_schema(SchemaCtx *cx, const AigJson *s)
 	const AigJson *v;
 	int			refs = 0;
 
-	/* follow $refs and unions to the schema that says what the value is */
-	for (int hops = 0; hops < GEMINI_SCHEMA_MAX_DEPTH; hops++)
-	{
-		const AigJson *next = NULL;
-
-		if (!aig_jis(s, AIG_JSON_OBJECT))
-			break;
-		if (aig_jget(s, "$ref") != NULL)
-		{
-			if (cx->refs + refs >= GEMINI_SCHEMA_MAX_REFS)
-			{
-				s = NULL;		/* recursion: cut here */
-				break;
-			}
-			next = gemini_resolve_ref(cx->root, aig_jstr(s, "$ref"));
-			refs++;
-		}
-		else if (aig_jget(s, "type") == NULL)
-			next = gemini_pick_alternative(s, &nullable);
-		if (next == NULL)
-			break;
-		s = next;
-	}
+	s = gemini_resolve(cx, s, &nullable, &refs);
 	if (!aig_jis(s, AIG_JSON_OBJECT) || cx->depth >= GEMINI_SCHEMA_MAX_DEPTH ||
 		++cx->nodes > GEMINI_SCHEMA_MAX_NODES)
 	{
@@ -296,19 +391,17 @@ gemini_write_schema(SchemaCtx *cx, const AigJson *s)
 	if (strcmp(type, "OBJECT") == 0)
 	{
 		v = aig_jget(s, "properties");
-		if (aig_jis(v, AIG_JSON_OBJECT) && aig_jlength(v) > 0)
+		cx->kept = 0;
+		cx->kept_level = 0;
+		(void) aig_jforeach_member(v, gemini_count_property, cx);
+		if (cx->kept > 0)
 		{
 			aig_jw_key(w, "properties");
 			aig_jw_object_begin(w);
 			(void) aig_jforeach_member(v, gemini_write_property, cx);
 			aig_jw_object_end(w);
 		}
-		v = aig_jget(s, "required");
-		if (gemini_all_strings(v))
-		{
-			aig_jw_key(w, "required");
-			aig_jw_copy(w, v);
-		}
+		gemini_write_required(cx, s);
 	}
 	else if (strcmp(type, "ARRAY") == 0)
 	{
@@ -318,7 +411,15 @@ gemini_write_schema(SchemaCtx *cx, const AigJson *s)
 		else if (v == NULL)
 			v = aig_jelem(aig_jget(s, "prefixItems"), 0);
 		aig_jw_key(w, "items");
-		gemini_write_schema(cx, v);
+		if (gemini_free_object(cx, v))
+		{
+			/* free-form objects: Gemini cannot say so; any text */
+			aig_jw_object_begin(w);
+			aig_jw_kstring(w, "type", "STRING");
+			aig_jw_object_end(w);
+		}
+		else
+			gemini_write_schema(cx, v);
 		gemini_write_count(w, s, "minItems");
 		gemini_write_count(w, s, "maxItems");
 	}
@@ -334,18 +435,16 @@ gemini_write_schema(SchemaCtx *cx, const AigJson *s)
 static bool
 gemini_no_parameters(const AigJson *root)
 {
-	return !aig_jis(root, AIG_JSON_OBJECT) ||
-		(aig_jget(root, "$ref") == NULL &&
-		 aig_jget(root, "anyOf") == NULL && aig_jget(root, "oneOf") == NULL &&
-		 aig_jget(root, "allOf") == NULL &&
-		 aig_jlength(aig_jget(root, "properties")) == 0);
+	SchemaCtx	cx = {NULL, root, 0, 0, 0, 0, 0};
+
+	return !aig_jis(root, AIG_JSON_OBJECT) || gemini_free_object(&cx, root);
 }
 
 /* Write parsed JSON schema root as a Gemini Schema. */
 static void
 gemini_schema_from_json(AigJsonWriter *w, const AigJson *root)
 {
-	SchemaCtx	cx = {w, root, 0, 0, 0};
+	SchemaCtx	cx = {w, root, 0, 0, 0, 0, 0};
 
 	gemini_write_schema(&cx, root);
 }
@@ -691,7 +790,8 @@ aig_gemini_chat_body(const AigChatRequest *req, AigHttpRequest *out)
 	if (rfkind == AIG_RF_JSON_OBJECT || rfkind == AIG_RF_JSON_SCHEMA)
 	{
 		aig_jw_kstring(&w, "responseMimeType", "application/json");
-		if (rfkind == AIG_RF_JSON_SCHEMA && schema != NULL)
+		if (rfkind == AIG_RF_JSON_SCHEMA && schema != NULL &&
+			!gemini_no_parameters(schema))
 		{
 			aig_jw_key(&w, "responseSchema");
 			gemini_schema_from_json(&w, schema);

@@ -107,7 +107,9 @@ SELECT jsonb_pretty((ai_chat('[{"role":"user","content":"tell jokes"},
 
 -- 5. structured output: json_schema -> responseSchema (translated), json_object -> mime type only
 -- (the schema sits under a member "person" the echo lacks, so that the echo answer passes
--- the gateway's check of the answer against the schema)
+-- the gateway's check of the answer against the schema).  Gemini refuses an OBJECT without
+-- properties: a free-form object member is left out (and out of "required"), free-form
+-- array items become text, and a free-form answer schema is not sent at all.
 SELECT jsonb_pretty((ai_chat('[{"role":"user","content":"x"}]', 'gemini/echo',
     '{"response_format": {"type": "json_schema", "json_schema": {"name": "person", "strict": true,
       "schema": {"type": "object", "properties": {"person": {
@@ -117,15 +119,19 @@ SELECT jsonb_pretty((ai_chat('[{"role":"user","content":"x"}]', 'gemini/echo',
                                 "kind": {"const": "person"},
                                 "score": {"type": "number", "format": "double", "minimum": 0},
                                 "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
-                                "home": {"$ref": "#/$defs/place"}},
-                 "required": ["name", "age"]}},
+                                "home": {"$ref": "#/$defs/place"},
+                                "meta": {"type": "object"},
+                                "rows": {"type": "array", "items": {"type": "object", "additionalProperties": true}}},
+                 "required": ["name", "age", "meta"]}},
                  "$defs": {"place": {"type": "object", "title": "Place",
                                      "properties": {"city": {"type": "string", "pattern": "^[A-Z]"}}}}}}}}')->>'content')::jsonb
     #> '{body,generationConfig}') AS generation_config;
 
-SELECT (ai_chat('[{"role":"user","content":"x"}]', 'gemini/echo',
-                '{"response_format": {"type": "json_object"}}')->>'content')::jsonb
-         #> '{body,generationConfig}' AS json_object;
+SELECT f AS response_format, (ai_chat('[{"role":"user","content":"x"}]', 'gemini/echo',
+                jsonb_build_object('response_format', f))->>'content')::jsonb
+         #> '{body,generationConfig}' AS generation_config
+FROM unnest(array['{"type": "json_object"}',
+                  '{"type": "json_schema", "json_schema": {"name": "any", "schema": {"type": "object"}}}']::jsonb[]) f;
 
 -- the answer to a schema, as the mock gives it
 SELECT ai_chat('[{"role":"user","content":"about \"Ada\""}]', 'gemini/g',
