@@ -1,6 +1,7 @@
 /*
  * gemini.h — what the Gemini dialect's files share (gemini.c: URL, headers,
- * reading answers and errors; gemini_content.c: the request body).
+ * reading answers and errors; gemini_content.c: the request body;
+ * gemini_schema.c: JSON schemas in Gemini's subset).
  */
 #ifndef AIG_GEMINI_H
 #define AIG_GEMINI_H
@@ -18,6 +19,13 @@
 /* The generateContent body of req (contents, tools, config) into out. */
 extern void aig_gemini_chat_body(const AigChatRequest *req,
 								 AigHttpRequest *out);
+
+/* gemini_schema.c: JSON schema root written as a Gemini schema */
+extern void aig_gemini_write_schema(AigJsonWriter *w, const AigJson *root);
+
+/* ... true when root is no schema Gemini can take as parameters or an
+ * answer schema (not an object, or a free-form object): leave it out */
+extern bool aig_gemini_no_parameters(const AigJson *root);
 
 /* "parts": [{"text": text}] */
 extern void aig_gemini_text_parts(AigJsonWriter *w, const char *text);
