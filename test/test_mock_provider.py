@@ -219,6 +219,11 @@ def test_gemini_tools():
     s, _, b = call_json(gemini_path("g"), {"contents": ask, "tools": [{"functionDeclarations": [
         {"name": "f", "parameters": {"type": "OBJECT"}}]}]}, GEMINI_KEY)
     expect_eq(s, 400, "OBJECT without properties refused")
+    s, _, b = call_json(gemini_path("g"), {"contents": ask, "generationConfig": {
+        "responseMimeType": "application/json", "responseSchema": {"type": "OBJECT", "properties": {
+            "meta": {"type": "OBJECT"}}}}}, GEMINI_KEY)
+    expect_eq(s, 400, "nested OBJECT without properties refused")
+    expect("should be non-empty for OBJECT type" in b["error"]["message"], "non-empty message")
     s, _, _ = call_json(gemini_path("g"), {"contents": ask, "tools": [{"functionDeclarations": [
         {"name": "f", "parameters": {"type": "object", "properties": {
             "a": {"type": "string"}}}}]}]}, GEMINI_KEY)
