@@ -27,6 +27,7 @@
 #include "utils/guc.h"
 
 #include "core/catalog_options.h"
+#include "providers/bedrock.h"
 #include "base/compat.h"
 #include "core/jsonb_util.h"
 
@@ -53,7 +54,7 @@ static const char *const provider_keys[] = {
 	"timeout_ms", "connect_timeout_ms", "api_version", "anthropic_version",
 	"default_max_tokens", "max_embed_batch", "headers", "api_key_env", "resource",
 	"max_retries", "requests_per_minute", "tokens_per_minute", "max_concurrency", "max_embed_tokens",
-	"secret_headers",
+	"secret_headers", "region",
 };
 
 static const char *const route_keys[] = {
@@ -182,6 +183,44 @@ default_base_url(const AigProvider *p, Jsonb *opts)
 	return pstrdup(p->dialect->default_base_url);
 }
 
+/*
+ * Bedrock's region: options.region, else the region the base URL's host
+ * names (bedrock-runtime[-fips].<region>.amazonaws.com[.cn]); sets
+ * p->region and, without a stored base URL, the regional default one.
+ * Other kinds must not set options.region.
+ */
+static void
+apply_region(AigProvider *p, Jsonb *opts)
+{
+	char	   *region = aig_jsonb_get_string(opts, "region", "provider option");
+
+	if (strcmp(p->kind, "bedrock") != 0)
+	{
+		if (region != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("options.region applies to bedrock providers only")));
+		return;
+	}
+	if (region != NULL &&
+		(region[0] == '\0' || strlen(region) > 32 ||
+		 strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options.region of provider \"%s\" is not an AWS region name", p->name),
+				 errhint("Give the region code, e.g. {\"region\": \"us-east-1\"}.")));
+	if (region == NULL && p->base_url != NULL)
+		region = aig_bedrock_region_of_url(p->base_url);
+	if (region == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bedrock provider \"%s\" needs a region", p->name),
+				 errhint("Set options.region (e.g. {\"region\": \"us-east-1\"}), or a base_url such as https://bedrock-runtime.us-east-1.amazonaws.com.")));
+	p->region = region;
+	if (p->base_url == NULL)
+		p->base_url = aig_bedrock_default_base_url(region);
+}
+
 void
 aig_provider_apply_options(AigProvider *p, Jsonb *opts)
 {
@@ -189,6 +228,7 @@ aig_provider_apply_options(AigProvider *p, Jsonb *opts)
 	char	   *base;
 
 	reject_unknown_keys(opts, "provider", p->name, provider_keys, lengthof(provider_keys));
+	apply_region(p, opts);
 	base = default_base_url(p, opts);
 	if (p->base_url == NULL)
 		p->base_url = base;
