@@ -30,6 +30,7 @@
 #include "providers/bedrock.h"
 #include "base/compat.h"
 #include "core/jsonb_util.h"
+#include "transport/http.h"
 
 AigBreakerConf aig_breaker_defaults = {
 	.failures = 5,
@@ -54,7 +55,7 @@ static const char *const provider_keys[] = {
 	"timeout_ms", "connect_timeout_ms", "api_version", "anthropic_version",
 	"default_max_tokens", "max_embed_batch", "headers", "api_key_env", "resource",
 	"max_retries", "requests_per_minute", "tokens_per_minute", "max_concurrency", "max_embed_tokens",
-	"secret_headers", "region",
+	"secret_headers", "region", "ca_file",
 };
 
 static const char *const route_keys[] = {
@@ -262,6 +263,14 @@ aig_provider_apply_options(AigProvider *p, Jsonb *opts)
 	}
 	/* api_key_env is resolved by the loader; here only its type is checked */
 	(void) aig_jsonb_get_string(opts, "api_key_env", what);
+	/* a bundle in ai_gateway.ca_directory, opened per call (transport/http_tls.c) */
+	p->ca_file = aig_jsonb_get_string(opts, "ca_file", what);
+	if (p->ca_file != NULL && !aig_ca_file_name_ok(p->ca_file))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options.ca_file of provider \"%s\" must be a plain file name", p->name),
+				 errdetail("It names a PEM bundle in the directory of ai_gateway.ca_directory: letters, digits, '.', '_' and '-', not starting with '.'; no path."),
+				 errhint("A superuser puts the bundle in ai_gateway.ca_directory; give its file name here.")));
 }
 
 /*

@@ -47,6 +47,8 @@ typedef struct AigProvider
 	char	  **extra_headers;	/* "Name: value" */
 	int			nsecrets;		/* values of sealed headers, opened */
 	char	  **secrets;		/* (scrubbed from provider text, like api_key) */
+	char	   *ca_file;		/* options.ca_file: a bundle in
+								 * ai_gateway.ca_directory, or NULL */
 	unsigned	caps;			/* AIG_CAP_*: the dialect's, narrowed by a
 								 * preset (a model without vision, say) */
 	bool		enabled;
