@@ -1014,7 +1014,8 @@ class Gemini(Dialect):
     finish_value = "STOP"
     recorded = {"recorded": {"chat": "gemini_generate_content.json",
                              "embed": "gemini_batch_embed_contents.json",
-                             "embed_one": GEMINI_EMBED_ONE_SAMPLE}}
+                             "embed_one": GEMINI_EMBED_ONE_SAMPLE},
+                "recorded-tools": {"chat": "gemini_function_call.json"}}
     recorded_error = ("gemini_error_404.json", 404)
     STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
                 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
@@ -1079,6 +1080,146 @@ class Gemini(Dialect):
         if kind != "length":
             cand["safetyRatings"] = [{"category": "HARM_CATEGORY_DANGEROUS_CONTENT",
                                       "probability": "HIGH", "blocked": True}]
+        return obj
+
+    # ---- tools, structured output, images (the API document of revision 20241016) ----
+    SCHEMA_KEYS = {"type", "format", "description", "nullable", "enum", "properties", "required",
+                   "items", "maxItems", "minItems"}
+    SCHEMA_TYPES = {"TYPE_UNSPECIFIED", "STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT"}
+    FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
+    MODES = {"MODE_UNSPECIFIED", "AUTO", "ANY", "NONE"}
+
+    def check_schema(self, schema, where, depth=0):
+        """400 like the real API for a Schema its document does not have (it refuses unknown
+        members: 'Invalid JSON payload received. Unknown name ...')."""
+        if not isinstance(schema, dict) or depth > 40:
+            raise ClientError(400, f"mock: {where} must be a Schema object")
+        for key in schema:
+            if key not in self.SCHEMA_KEYS:
+                raise ClientError(400, f'Invalid JSON payload received. Unknown name "{key}" at \'{where}\'')
+        if schema.get("type") not in self.SCHEMA_TYPES:
+            raise ClientError(400, f"mock: {where}.type must be one of {sorted(self.SCHEMA_TYPES)}")
+        if schema["type"] == "OBJECT" and not schema.get("properties"):
+            raise ClientError(400, f"* GenerateContentRequest.{where}.properties: "
+                                   "should be non-empty for OBJECT type")
+        for key in ("minItems", "maxItems"):
+            if key in schema and not (isinstance(schema[key], str) and schema[key].isdigit()):
+                raise ClientError(400, f"mock: {where}.{key} must be an int64 string")
+        if "enum" in schema and not (isinstance(schema["enum"], list) and
+                                     all(isinstance(e, str) for e in schema["enum"])):
+            raise ClientError(400, f"mock: {where}.enum must be a list of strings")
+        props = schema.get("properties", {})
+        if not isinstance(props, dict):
+            raise ClientError(400, f"mock: {where}.properties must be an object")
+        for name, sub in props.items():
+            self.check_schema(sub, f"{where}.properties[{name}]", depth + 1)
+        if "items" in schema:
+            self.check_schema(schema["items"], f"{where}.items", depth + 1)
+
+    def _tools(self, body, spec):
+        tools = body.get("tools", [])
+        if not isinstance(tools, list):
+            raise ClientError(400, "mock: 'tools' must be a list")
+        for i, tool in enumerate(tools):
+            decls = tool.get("functionDeclarations", []) if isinstance(tool, dict) else None
+            if not isinstance(decls, list):
+                raise ClientError(400, f"mock: tools[{i}].functionDeclarations must be a list")
+            for j, f in enumerate(decls):
+                where = f"tools[{i}].function_declarations[{j}]"
+                name = f.get("name") if isinstance(f, dict) else None
+                if not isinstance(name, str) or not self.FUNCTION_NAME.match(name):
+                    raise ClientError(400, f"mock: {where}.name is missing or invalid")
+                params = f.get("parameters")
+                if params is not None:
+                    self.check_schema(params, f"{where}.parameters")
+                spec.tools.append({"name": name, "parameters": params or {"type": "OBJECT"}})
+        fcc = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+        mode = fcc.get("mode", "AUTO")
+        if mode not in self.MODES:
+            raise ClientError(400, f"mock: functionCallingConfig.mode must be one of {sorted(self.MODES)}")
+        allowed = fcc.get("allowedFunctionNames")
+        if allowed is not None:
+            if mode != "ANY":
+                raise ClientError(400, "mock: allowedFunctionNames is only for mode ANY")
+            if not isinstance(allowed, list) or not all(
+                    any(t["name"] == a for t in spec.tools) for a in allowed):
+                raise ClientError(400, "mock: allowedFunctionNames must name declared functions")
+        if mode == "NONE":
+            spec.tool_choice = "none"
+        elif mode == "ANY":
+            spec.tool_choice = allowed[0] if allowed and len(allowed) == 1 else "required"
+
+    def _parts(self, contents, spec):
+        for i, c in enumerate(contents):
+            if c.get("role") not in (None, "user", "model"):
+                raise ClientError(400, f"mock: contents[{i}].role must be 'user' or 'model'")
+            parts = c.get("parts")
+            if not isinstance(parts, list) or not parts:
+                raise ClientError(400, f"mock: contents[{i}].parts must be a non-empty list")
+            for j, p in enumerate(parts):
+                where = f"contents[{i}].parts[{j}]"
+                if not isinstance(p, dict) or len(p.keys() & {"text", "inlineData", "fileData",
+                                                              "functionCall", "functionResponse"}) != 1:
+                    raise ClientError(400, f"mock: {where} must have exactly one kind of data")
+                if "inlineData" in p:
+                    blob = p["inlineData"]
+                    if not isinstance(blob, dict) or not isinstance(blob.get("mimeType"), str):
+                        raise ClientError(400, f"mock: {where}.inlineData needs mimeType and data")
+                    spec.attachments.append((blob["mimeType"], decoded_size(blob.get("data"))))
+                elif "fileData" in p:
+                    fd = p["fileData"]
+                    if not isinstance(fd, dict) or not isinstance(fd.get("fileUri"), str):
+                        raise ClientError(400, f"mock: {where}.fileData needs fileUri")
+                    spec.attachments.append(("url", fd["fileUri"]))
+                elif "functionCall" in p:
+                    fc = p["functionCall"]
+                    if (c.get("role") != "model" or not isinstance(fc, dict) or
+                            not isinstance(fc.get("name"), str) or
+                            not isinstance(fc.get("args", {}), dict)):
+                        raise ClientError(400, f"mock: {where}.functionCall must be a model's "
+                                               "{name, args}")
+                elif "functionResponse" in p:
+                    fr = p["functionResponse"]
+                    if (c.get("role") == "model" or not isinstance(fr, dict) or
+                            not isinstance(fr.get("name"), str) or
+                            not isinstance(fr.get("response"), dict)):
+                        raise ClientError(400, f"mock: {where}.functionResponse must be a user's "
+                                               "{name, response: {...}}")
+        # tool results: the functionResponse parts of the last content
+        last = contents[-1].get("parts") if contents else []
+        for p in last or []:
+            if "functionResponse" in p:
+                resp = p["functionResponse"]["response"]
+                value = resp["result"] if set(resp) == {"result"} else resp
+                text = value if isinstance(value, str) else json.dumps(
+                    value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+                spec.tool_results.append((p["functionResponse"]["name"], text))
+
+    def chat_spec(self, body):
+        spec = ChatSpec()
+        self._tools(body, spec)
+        self._parts(messages_of(body, "contents"), spec)
+        gc = body.get("generationConfig") or {}
+        mime = gc.get("responseMimeType")
+        for key in ("responseSchema", "responseJsonSchema"):
+            if key in gc:
+                if mime != "application/json":
+                    raise ClientError(400, f"mock: {key} needs responseMimeType application/json")
+                if key == "responseSchema":
+                    self.check_schema(gc[key], "generation_config.response_schema")
+                spec.schema = gc[key]
+        if spec.schema is None and mime == "application/json":
+            spec.json_mode = True
+        return spec
+
+    def tool_call_body(self, model, calls, tin, tout):
+        # the recorded shape (test/samples/gemini_function_call.json): no call ids, STOP
+        obj = self.chat_body(model, "", tin, tout, False)
+        cand = obj["candidates"][0]
+        cand["content"]["parts"] = [{"functionCall": {"name": name, "args": args}}
+                                    for _id, name, args in calls]
+        cand["finishMessage"] = "Model generated function call(s)."
+        cand["index"] = 0
         return obj
 
     TASK_TYPES = {"TASK_TYPE_UNSPECIFIED", "RETRIEVAL_QUERY", "RETRIEVAL_DOCUMENT",

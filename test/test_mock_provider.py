@@ -217,6 +217,96 @@ def test_gemini_chat():
     expect_eq((s, b["error"]["status"]), (401, "UNAUTHENTICATED"), "gemini missing key")
 
 
+def test_gemini_tools():
+    """Gemini's function calling, responseSchema and inline/file data (section tools_gemini)."""
+    weather = {"name": "get_weather", "description": "weather of a city",
+               "parameters": {"type": "OBJECT", "properties": {
+                   "city": {"type": "STRING"}, "days": {"type": "INTEGER"}},
+                   "required": ["city"]}}
+    ask = [{"role": "user", "parts": [{"text": 'weather in "Oslo" please'}]}]
+    body = {"contents": ask, "tools": [{"functionDeclarations": [weather]}]}
+    s, _, b = call_json(gemini_path("gemini-2.0-flash"), body, GEMINI_KEY)
+    expect_eq(s, 200, "tool call status")
+    cand = b["candidates"][0]
+    expect_eq(cand["content"]["parts"], [{"functionCall": {
+        "name": "get_weather", "args": {"city": "Oslo", "days": 1}}}], "functionCall part")
+    expect_eq((cand["finishReason"], cand["content"]["role"]), ("STOP", "model"), "finish")
+    # mode NONE: text; ANY + allowedFunctionNames: that function
+    other = {"name": "noop", "parameters": {"type": "OBJECT", "properties": {
+        "x": {"type": "BOOLEAN"}}}}
+    body["tools"] = [{"functionDeclarations": [weather, other]}]
+    body["toolConfig"] = {"functionCallingConfig": {"mode": "NONE"}}
+    s, _, b = call_json(gemini_path("g"), body, GEMINI_KEY)
+    expect("text" in b["candidates"][0]["content"]["parts"][0], "mode NONE answers text")
+    body["toolConfig"] = {"functionCallingConfig": {"mode": "ANY",
+                                                    "allowedFunctionNames": ["noop"]}}
+    s, _, b = call_json(gemini_path("g"), body, GEMINI_KEY)
+    expect_eq(b["candidates"][0]["content"]["parts"][0]["functionCall"],
+              {"name": "noop", "args": {"x": True}}, "forced function")
+    # the round trip: the model's call, then the function's answer as a user turn
+    turn = ask + [{"role": "model", "parts": [{"functionCall": {
+        "name": "get_weather", "args": {"city": "Oslo"}}}]},
+        {"role": "user", "parts": [
+            {"functionResponse": {"name": "get_weather", "response": {"result": "sunny"}}},
+            {"functionResponse": {"name": "noop", "response": {"result": {"ok": 1}}}}]}]
+    s, _, b = call_json(gemini_path("g"), {"contents": turn, "tools": body["tools"]}, GEMINI_KEY)
+    expect_eq(b["candidates"][0]["content"]["parts"][0]["text"],
+              'tool results: get_weather=sunny; noop={"ok":1}', "tool results")
+    # what the document refuses
+    bad = dict(weather, parameters=dict(weather["parameters"], additionalProperties=False))
+    s, _, b = call_json(gemini_path("g"), {"contents": ask, "tools": [
+        {"functionDeclarations": [bad]}]}, GEMINI_KEY)
+    expect_eq(s, 400, "additionalProperties refused")
+    expect('Unknown name "additionalProperties"' in b["error"]["message"], "unknown name")
+    s, _, b = call_json(gemini_path("g"), {"contents": ask, "tools": [{"functionDeclarations": [
+        {"name": "f", "parameters": {"type": "OBJECT"}}]}]}, GEMINI_KEY)
+    expect_eq(s, 400, "OBJECT without properties refused")
+    s, _, b = call_json(gemini_path("g"), {"contents": ask, "generationConfig": {
+        "responseMimeType": "application/json", "responseSchema": {"type": "OBJECT", "properties": {
+            "meta": {"type": "OBJECT"}}}}}, GEMINI_KEY)
+    expect_eq(s, 400, "nested OBJECT without properties refused")
+    expect("should be non-empty for OBJECT type" in b["error"]["message"], "non-empty message")
+    s, _, _ = call_json(gemini_path("g"), {"contents": ask, "tools": [{"functionDeclarations": [
+        {"name": "f", "parameters": {"type": "object", "properties": {
+            "a": {"type": "string"}}}}]}]}, GEMINI_KEY)
+    expect_eq(s, 400, "lower-case type refused")
+    s, _, _ = call_json(gemini_path("g"), {"contents": [{"role": "function", "parts": [
+        {"text": "x"}]}]}, GEMINI_KEY)
+    expect_eq(s, 400, "role function refused")
+
+
+def test_gemini_schema_and_media():
+    schema = {"type": "OBJECT", "properties": {"name": {"type": "STRING"},
+                                               "tags": {"type": "ARRAY", "maxItems": "2",
+                                                        "items": {"type": "STRING"}}}}
+    ask = [{"role": "user", "parts": [{"text": 'extract "Ada"'}]}]
+    s, _, b = call_json(gemini_path("g"), {"contents": ask, "generationConfig": {
+        "responseMimeType": "application/json", "responseSchema": schema}}, GEMINI_KEY)
+    expect_eq(json.loads(b["candidates"][0]["content"]["parts"][0]["text"]),
+              {"name": "Ada", "tags": ["Ada"]}, "responseSchema answer")
+    s, _, b = call_json(gemini_path("g"), {"contents": ask, "generationConfig": {
+        "responseSchema": schema}}, GEMINI_KEY)
+    expect_eq(s, 400, "responseSchema without responseMimeType")
+    s, _, b = call_json(gemini_path("g"), {"contents": ask, "generationConfig": {
+        "responseMimeType": "application/json"}}, GEMINI_KEY)
+    expect_eq(json.loads(b["candidates"][0]["content"]["parts"][0]["text"]),
+              {"answer": "Ada"}, "json mode answer")
+    png = base64.b64encode(b"\x89PNG" + b"\0" * 64).decode()
+    media = [{"role": "user", "parts": [
+        {"text": "what is this"},
+        {"inlineData": {"mimeType": "image/png", "data": png}},
+        {"fileData": {"mimeType": "application/pdf", "fileUri": "https://example.com/a.pdf"}}]}]
+    s, _, b = call_json(gemini_path("g"), {"contents": media}, GEMINI_KEY)
+    expect_eq(b["candidates"][0]["content"]["parts"][0]["text"],
+              "mock reply from gemini g: what is this [image/png 68 bytes] "
+              "[url https://example.com/a.pdf]", "attachments")
+    media[0]["parts"][1]["inlineData"]["data"] = "not base64!"
+    s, _, b = call_json(gemini_path("g"), {"contents": media}, GEMINI_KEY)
+    expect_eq(s, 400, "bad base64")
+    s, _, b = call_json(gemini_path("recorded-tools"), {"contents": ask}, GEMINI_KEY)
+    expect_eq(b, json.loads(sample("gemini_function_call.json")), "recorded-tools sample")
+
+
 # ---- embeddings -----------------------------------------------------------------------------
 
 def test_embeddings():

@@ -6,8 +6,9 @@
  *	embeddings: POST {base}/v1beta/models/{model}:batchEmbedContents
  *	auth:		x-goog-api-key: <key>
  *
- * Messages become "contents" (assistant -> role "model"), system messages
- * the "systemInstruction"; options go in "generationConfig".  Errors use
+ * The chat body (contents, tools, generationConfig) is gemini_content.c's;
+ * this file adds the URL and key, and reads answers: text parts, and
+ * functionCall parts as tool calls (finish reason "tool_calls").  Errors use
  * Google's envelope {"error":{"code","message","status","details"}}; a
  * RESOURCE_EXHAUSTED error may carry a RetryInfo delay.
  */
@@ -17,10 +18,11 @@
 #include <math.h>
 
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "utils/errcodes.h"
 
 #include "providers/provider.h"
-#include "providers/dialect_util.h"
+#include "providers/gemini.h"
 
 /* Model name without a leading "models/", URL-escaped. */
 static char *
@@ -41,81 +43,16 @@ gemini_headers(const AigProvider *p, AigHttpRequest *out)
 		aig_add_header_value(out, "x-goog-api-key", NULL, p->api_key);
 }
 
-/* "parts": [{"text": text}] */
-static void
-gemini_text_parts(AigJsonWriter *w, const char *text)
-{
-	aig_jw_key(w, "parts");
-	aig_jw_array_begin(w);
-	aig_jw_object_begin(w);
-	aig_jw_kstring(w, "text", text);
-	aig_jw_object_end(w);
-	aig_jw_array_end(w);
-}
-
+/* URL and headers here; the body (gemini_content.c) knows no URL */
 static void
 gemini_build_chat(const AigProvider *p, const AigChatRequest *req,
 				  AigHttpRequest *out)
 {
-	AigGenKeys	keys = {"temperature", "topP", "maxOutputTokens",
-	"stopSequences", "seed"};
-	char	   *system = aig_join_system(req);
-	const AigJson *schema;
-	AigRespFormatKind rfkind;
-	AigJsonDoc *rfdoc;
-	AigJsonWriter w;
-	int			mark;
-
 	aig_http_request_init(out);
 	out->url = aig_url(p, psprintf("/v1beta/models/%s:generateContent",
 								   gemini_model_path(req->model)));
 	gemini_headers(p, out);
-
-	rfdoc = aig_response_format_parse(req->opts.response_format, &rfkind,
-									 &schema);
-	aig_jw_init(&w);
-	aig_jw_object_begin(&w);
-	aig_jw_key(&w, "contents");
-	aig_jw_array_begin(&w);
-	for (int i = 0; i < req->nmessages; i++)
-	{
-		const AigChatMessage *m = &req->messages[i];
-
-		if (m->role != NULL && strcmp(m->role, "system") == 0)
-			continue;
-		aig_jw_object_begin(&w);
-		aig_jw_kstring(&w, "role",
-					   (m->role != NULL && strcmp(m->role, "assistant") == 0) ?
-					   "model" : "user");
-		gemini_text_parts(&w, m->content);
-		aig_jw_object_end(&w);
-	}
-	aig_jw_array_end(&w);
-	if (system != NULL)
-	{
-		aig_jw_key(&w, "systemInstruction");
-		aig_jw_object_begin(&w);
-		gemini_text_parts(&w, system);
-		aig_jw_object_end(&w);
-	}
-
-	mark = aig_jw_mark(&w);
-	aig_jw_key(&w, "generationConfig");
-	aig_jw_object_begin(&w);
-	aig_add_gen_options(&w, &req->opts, &keys);
-	if (rfkind == AIG_RF_JSON_OBJECT || rfkind == AIG_RF_JSON_SCHEMA)
-	{
-		aig_jw_kstring(&w, "responseMimeType", "application/json");
-		if (rfkind == AIG_RF_JSON_SCHEMA && schema != NULL)
-		{
-			aig_jw_key(&w, "responseJsonSchema");
-			aig_jw_copy(&w, schema);
-		}
-	}
-	aig_jw_object_end_or_drop(&w, mark);
-	aig_jw_object_end(&w);
-	aig_jw_body(&w, out);
-	aig_json_free(rfdoc);
+	aig_gemini_chat_body(req, out);
 }
 
 static bool
@@ -137,6 +74,86 @@ gemini_usage(const AigJson *root, AigChatResult *out)
 
 	out->input_tokens = aig_jtokens(usage, "promptTokenCount");
 	out->output_tokens = aig_jtokens(usage, "candidatesTokenCount");
+}
+
+/* Is s valid UTF-8 (what a name or id must be to go into jsonb)? */
+static bool
+gemini_utf8(const char *s)
+{
+	int			len = strlen(s);
+
+	return pg_encoding_verifymbstr(PG_UTF8, s, len) == len;
+}
+
+/*
+ * The functionCall parts of parts (an array of objects, checked) into
+ * out->tool_calls: name a non-empty string, args an object (absent or null:
+ * {}), id the part's own when it has one, else "call_<n>" (n from 1).
+ * A thought signature on the part (Gemini 3 and 2.5 thinking models; it
+ * must come back with the call in the next request) rides in the id after
+ * AIG_GEMINI_SIG_MARK.
+ */
+static bool
+gemini_read_calls(const AigJson *parts, AigChatResult *out, char **errmsg)
+{
+	int			n = aig_jlength(parts);
+	int			ncalls = 0;
+
+	for (int i = 0; i < n; i++)
+		if (aig_jget(aig_jelem(parts, i), "functionCall") != NULL)
+			ncalls++;
+	if (ncalls == 0)
+		return true;
+	out->tool_calls = palloc0(sizeof(AigToolCall) * ncalls);
+	for (int i = 0; i < n; i++)
+	{
+		const AigJson *fc = aig_jget(aig_jelem(parts, i), "functionCall");
+		const AigJson *args;
+		AigToolCall *c;
+		char	   *name;
+		char	   *id;
+		char	   *sig;
+		AigJsonWriter w;
+
+		if (fc == NULL)
+			continue;
+		c = &out->tool_calls[out->ntool_calls];
+		name = aig_jstr(fc, "name");
+		if (!aig_jis(fc, AIG_JSON_OBJECT) || name == NULL || name[0] == '\0' ||
+			!gemini_utf8(name))
+		{
+			*errmsg = psprintf("gemini response: candidates[0].content.parts[%d].functionCall has no name (or one that is not UTF-8)",
+							   i);
+			return false;
+		}
+		args = aig_jget(fc, "args");
+		aig_jw_init(&w);
+		if (args == NULL || aig_jis(args, AIG_JSON_NULL))
+		{
+			aig_jw_object_begin(&w);
+			aig_jw_object_end(&w);
+		}
+		else if (aig_jis(args, AIG_JSON_OBJECT))
+			aig_jw_copy(&w, args);
+		else
+		{
+			*errmsg = psprintf("gemini response: candidates[0].content.parts[%d].functionCall.args is not an object",
+							   i);
+			return false;
+		}
+		id = aig_jstr(fc, "id");
+		if (id == NULL || id[0] == '\0' || !gemini_utf8(id))
+			id = psprintf("call_%d", out->ntool_calls + 1);
+		sig = aig_jstr(aig_jelem(parts, i), "thoughtSignature");
+		if (sig != NULL && sig[0] != '\0' &&
+			gemini_utf8(sig))
+			id = psprintf("%s%s%s", id, AIG_GEMINI_SIG_MARK, sig);
+		c->id = id;
+		c->name = name;
+		c->arguments = w.buf.data;
+		out->ntool_calls++;
+	}
+	return true;
 }
 
 static bool
@@ -203,10 +220,16 @@ gemini_read_chat(const AigJson *root, const char *label, void *arg,
 		nparts = aig_join_text_parts(parts, false, true, &buf,
 									 "gemini response: candidates[0].content.parts",
 									 errmsg);
-		if (nparts < 0)
+		if (nparts < 0 || !gemini_read_calls(parts, out, errmsg))
 			return false;
 	}
-	if (nparts == 0)
+	if (out->ntool_calls > 0)
+	{
+		/* Gemini says STOP; the gateway says what the caller must do */
+		out->content = buf.data;
+		out->finish_reason = pstrdup("tool_calls");
+	}
+	else if (nparts == 0)
 	{
 		/* the reason is the provider's text: valid UTF-8, bounded, in messages */
 		if (gemini_is_filter_reason(reason))
@@ -272,7 +295,7 @@ gemini_build_embed(const AigProvider *p, const AigEmbedRequest *req,
 		aig_jw_kstring(&w, "model", model_ref);
 		aig_jw_key(&w, "content");
 		aig_jw_object_begin(&w);
-		gemini_text_parts(&w, req->inputs[i]);
+		aig_gemini_text_parts(&w, req->inputs[i]);
 		aig_jw_object_end(&w);
 		if (req->input_type != NULL)
 			aig_jw_kstring(&w, "taskType", req->input_type);
@@ -452,6 +475,11 @@ const AigDialect aig_dialect_gemini = {
 	.default_base_url = "https://generativelanguage.googleapis.com",
 	.max_embed_batch = 100,
 	.limits = &gemini_limits,
+	/* https URLs: fileData.fileUri takes public and signed URLs */
+	.caps = AIG_CAP_TOOLS | AIG_CAP_IMAGES | AIG_CAP_IMAGE_URLS |
+	AIG_CAP_DOCUMENTS | AIG_CAP_JSON_SCHEMA,
+	/* inline data: the documented 20 MB request size */
+	.max_image_kb = 20 * 1024,
 	.build_chat = gemini_build_chat,
 	.parse_chat = gemini_parse_chat,
 	.build_embed = gemini_build_embed,

@@ -107,6 +107,13 @@ done
 for p in openai azure cohere gemini; do
 	check "$p embeddings" "ai_embed(array['one', 'two'], '$p/emb', '{\"input_type\": \"query\", \"dimensions\": 8}')"
 done
+# gemini (section tools_gemini): a tool call, its result going back, a translated
+# response schema and an image, against Gemini's document
+gtools='"tools": [{"name": "get_weather", "description": "weather", "parameters": {"type": "object", "additionalProperties": false, "properties": {"city": {"type": "string"}, "days": {"type": ["integer", "null"]}}, "required": ["city"]}}]'
+check "gemini tool call" "ai_chat('[{\"role\":\"user\",\"content\":\"weather in Oslo\"}]', 'gemini/m', '{$gtools, \"tool_choice\": \"required\"}')"
+check "gemini tool result" "ai_chat('[{\"role\":\"user\",\"content\":\"weather in Oslo\"},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"name\":\"get_weather\",\"arguments\":{\"city\":\"Oslo\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"{\\\"temp\\\": 21}\"}]', 'gemini/m', '{$gtools}')"
+check "gemini schema" "ai_chat('[{\"role\":\"user\",\"content\":\"hi\"}]', 'gemini/m', '{\"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"name\": \"p\", \"schema\": {\"type\": \"object\", \"additionalProperties\": false, \"properties\": {\"n\": {\"type\": \"integer\", \"minimum\": 0}, \"tags\": {\"type\": \"array\", \"items\": {\"type\": \"string\"}, \"maxItems\": 2}}, \"required\": [\"n\"]}}}}')"
+check "gemini image" "ai_chat('[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"what is this\"},{\"type\":\"image\",\"media_type\":\"image/png\",\"data\":\"iVBORw0KGgoAAAANSUhEUg==\"},{\"type\":\"image\",\"url\":\"https://example.com/cat.jpg\"}]}]', 'gemini/m')"
 # tools, tool results and image/PDF parts (tools_openai): OpenAI's and Azure's shapes
 tools='{"tools": [{"name": "get_weather", "description": "Weather of a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}], "tool_choice": "required", "parallel_tool_calls": false}'
 png=iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==
