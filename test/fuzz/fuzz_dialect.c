@@ -57,6 +57,32 @@ check_tokens(const char *what, int64 n)
 			   "not -1 and not a count in [0, INT32_MAX]");
 }
 
+/* The calls of a chat result: complete, arguments a JSON object, finish
+ * reason "tool_calls" (provider.h's contract). */
+static void
+check_tool_calls(const AigChatResult *res)
+{
+	FUZZ_CHECK(res->ntool_calls >= 0, "chat: ntool_calls", "negative");
+	if (res->ntool_calls == 0)
+		return;
+	FUZZ_CHECK(res->tool_calls != NULL, "chat: tool_calls", "NULL with calls");
+	FUZZ_CHECK(res->finish_reason != NULL && strcmp(res->finish_reason, "tool_calls") == 0,
+			   "chat: finish_reason", "not tool_calls with calls");
+	for (int i = 0; i < res->ntool_calls; i++)
+	{
+		const AigToolCall *c = &res->tool_calls[i];
+		AigJsonDoc *doc;
+		char	   *err = NULL;
+
+		FUZZ_CHECK(c->id != NULL && c->name != NULL && c->arguments != NULL,
+				   "chat: tool call", "id, name or arguments NULL");
+		doc = aig_json_parse(c->arguments, strlen(c->arguments), &err);
+		FUZZ_CHECK(doc != NULL && aig_jis(doc->root, AIG_JSON_OBJECT),
+				   "chat: tool call arguments", "not a JSON object");
+		aig_json_free(doc);
+	}
+}
+
 static void
 run_chat(const AigDialect *d, const char *body, size_t len)
 {
@@ -74,6 +100,7 @@ run_chat(const AigDialect *d, const char *body, size_t len)
 			(void) strlen(res.model);
 		check_tokens("chat: input_tokens", res.input_tokens);
 		check_tokens("chat: output_tokens", res.output_tokens);
+		check_tool_calls(&res);
 	}
 	else
 		check_message("chat: errmsg", errmsg);
