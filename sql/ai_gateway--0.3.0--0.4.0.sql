@@ -5,3 +5,16 @@
 -- same objects, and the regression test upgrade.sql compares the two object
 -- by object.
 \echo Use "ALTER EXTENSION ai_gateway UPDATE TO '0.4.0'" to load this file. \quit
+
+------------------------------------------------------------------------------
+-- Provider kinds: AWS Bedrock, Google Vertex AI and the OpenAI-compatible presets
+------------------------------------------------------------------------------
+
+-- (section: kinds)
+ALTER TABLE ai_gateway.providers DROP CONSTRAINT providers_kind_check;
+ALTER TABLE ai_gateway.providers ADD CONSTRAINT providers_kind_check
+    CHECK (kind IN ('openai', 'anthropic', 'cohere', 'ollama', 'gemini',
+                    'azure_openai', 'openai_compatible',
+                    'bedrock', 'vertex_ai',
+                    'mistral', 'groq', 'deepseek', 'xai', 'together',
+                    'fireworks', 'openrouter'));

@@ -16,7 +16,10 @@ CREATE TABLE ai_gateway.providers (
                       CHECK (name ~ '^[A-Za-z0-9_.-]{1,200}$'),
     kind              text NOT NULL
                       CHECK (kind IN ('openai', 'anthropic', 'cohere', 'ollama', 'gemini',
-                                      'azure_openai', 'openai_compatible')),
+                                      'azure_openai', 'openai_compatible',
+                                      'bedrock', 'vertex_ai',
+                                      'mistral', 'groq', 'deepseek', 'xai', 'together',
+                                      'fireworks', 'openrouter')),
     base_url          text
                       CHECK (base_url IS NULL OR base_url ~* '^https?://[^/?#@[:space:]]+(/[^?#[:space:]]*)?$'),
     api_key           text,           -- only a mask ("****" + last 4) is ever stored here

@@ -5,7 +5,7 @@
 SELECT extversion FROM pg_extension WHERE extname = 'ai_gateway';
 
 -- What makes the extension: its member objects, function definitions,
--- columns, indexes, triggers, policies, privileges and config-dump tables.
+-- columns, constraints, indexes, triggers, policies, privileges and config-dump tables.
 CREATE FUNCTION pg_temp.ext_fingerprint() RETURNS SETOF text LANGUAGE sql AS $$
     SELECT 'member ' || pg_describe_object(classid, objid, objsubid)
     FROM pg_depend d JOIN pg_extension e ON d.refobjid = e.oid AND d.refclassid = 'pg_extension'::regclass
@@ -38,6 +38,10 @@ CREATE FUNCTION pg_temp.ext_fingerprint() RETURNS SETOF text LANGUAGE sql AS $$
     SELECT 'trigger ' || pg_get_triggerdef(t.oid)
     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = 'ai_gateway' AND NOT t.tgisinternal
+    UNION ALL
+    SELECT 'constraint ' || c.conrelid::regclass || ' ' || c.conname || ' ' || pg_get_constraintdef(c.oid)
+    FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+    WHERE n.nspname = 'ai_gateway'
     UNION ALL
     SELECT 'policy ' || polname || ' on ' || polrelid::regclass || ' ' || pg_get_expr(polqual, polrelid)
     FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
