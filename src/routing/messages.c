@@ -38,6 +38,7 @@ aig_add_message(AigChatRequest *req, int *cap, const char *role, char *content)
 			repalloc(req->messages, sizeof(AigChatMessage) * *cap) :
 			palloc(sizeof(AigChatMessage) * *cap);
 	}
+	memset(&req->messages[req->nmessages], 0, sizeof(AigChatMessage));
 	req->messages[req->nmessages].role = pstrdup(role);
 	req->messages[req->nmessages].content = content;
 	req->nmessages++;
@@ -158,6 +159,7 @@ aig_prepend_system(AigChatRequest *req, int *cap, char *content)
 	aig_add_message(req, cap, "system", content);
 	memmove(&req->messages[1], &req->messages[0],
 			sizeof(AigChatMessage) * (req->nmessages - 1));
+	memset(&req->messages[0], 0, sizeof(AigChatMessage));
 	req->messages[0].role = "system";
 	req->messages[0].content = content;
 }
