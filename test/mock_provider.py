@@ -263,6 +263,19 @@ class ChatSpec:
         self.attachments = []       # [(media type, decoded bytes)] or [("url", url)]
 
 
+def response_format_spec(body, spec):
+    """The OpenAI-style "response_format" most dialects share (OpenAI, Azure, compatible,
+    Cohere v2): json_schema -> spec.schema, json_object -> spec.json_mode."""
+    rf = body.get("response_format") if isinstance(body, dict) else None
+    if not isinstance(rf, dict):
+        return
+    if rf.get("type") == "json_schema":
+        js = rf.get("json_schema") if isinstance(rf.get("json_schema"), dict) else rf
+        spec.schema = js.get("schema") if isinstance(js.get("schema"), dict) else {"type": "object"}
+    elif rf.get("type") == "json_object":
+        spec.json_mode = True
+
+
 def quoted_or_all(text):
     m = re.search(r'"([^"]+)"', text or "")
     return m.group(1) if m else (text or "")
@@ -1339,6 +1352,8 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "chat":
             texts, last_user = dialect.chat_texts(req.body)
             spec = dialect.chat_spec(req.body)
+            if spec.schema is None and not spec.json_mode:
+                response_format_spec(req.body, spec)
             tin = word_count(texts) + 1
             if d.base != "echo" and not spec.tool_results and spec.tools and spec.tool_choice != "none":
                 tool = next((t for t in spec.tools if t.get("name") == spec.tool_choice), spec.tools[0])

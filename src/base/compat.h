@@ -165,4 +165,15 @@ aig_provider_wait_event(void)
 	} while (0)
 #endif
 
+
+/* PG17 gave makeJsonLexContextCstringLen a caller-supplied context first. */
+#include "common/jsonapi.h"
+#if PG_VERSION_NUM >= 170000
+#define aig_json_lex_new(s, len, enc) \
+	makeJsonLexContextCstringLen(NULL, (s), (len), (enc), false)
+#else
+#define aig_json_lex_new(s, len, enc) \
+	makeJsonLexContextCstringLen((s), (len), (enc), false)
+#endif
+
 #endif							/* AIG_COMPAT_H */

@@ -26,6 +26,9 @@
 #define AIG_ERRCODE_PROVIDER_CONNECTION_LOST MAKE_SQLSTATE('U','P','0','0','3')
 /* the answer is not in the format the provider's API documents */
 #define AIG_ERRCODE_PROVIDER_BAD_ANSWER		MAKE_SQLSTATE('U','P','0','0','4')
+/* the answer is not JSON of the schema response_format asked for (retried,
+ * another target tried; not a sign of the target's ill health) */
+#define AIG_ERRCODE_SCHEMA_MISMATCH			MAKE_SQLSTATE('U','P','0','0','5')
 
 /* the class of all of them, for ERRCODE_TO_CATEGORY comparisons */
 #define AIG_ERRCODE_PROVIDER_CLASS			MAKE_SQLSTATE('U','P','0','0','0')

@@ -263,9 +263,40 @@ aig_cache_prepare(AigRoute *route, const AigChatRequest *req, int opt_ttl_s,
 	put_int(&b, req->nmessages);
 	for (int i = 0; i < req->nmessages; i++)
 	{
-		put_str(&b, req->messages[i].role);
-		put_str(&b, req->messages[i].content);
+		const AigChatMessage *m = &req->messages[i];
+
+		put_str(&b, m->role);
+		put_str(&b, m->content);
+		/* images and documents by their bytes or URL; tool calls and results */
+		put_int(&b, m->nparts);
+		for (int j = 0; j < m->nparts; j++)
+		{
+			put_int(&b, m->parts[j].kind);
+			put_str(&b, m->parts[j].text);
+			put_str(&b, m->parts[j].media_type);
+			put_str(&b, m->parts[j].data_b64);
+			put_str(&b, m->parts[j].url);
+		}
+		put_int(&b, m->ntool_calls);
+		for (int j = 0; j < m->ntool_calls; j++)
+		{
+			put_str(&b, m->tool_calls[j].id);
+			put_str(&b, m->tool_calls[j].name);
+			put_str(&b, m->tool_calls[j].arguments);
+		}
+		put_str(&b, m->tool_call_id);
+		put_str(&b, m->name);
 	}
+	put_int(&b, g->ntools);
+	for (int i = 0; i < g->ntools; i++)
+	{
+		put_str(&b, g->tools[i].name);
+		put_str(&b, g->tools[i].description);
+		put_str(&b, g->tools[i].parameters);
+	}
+	put_int(&b, g->tool_choice);
+	put_str(&b, g->tool_choice_name);
+	put_int(&b, g->parallel_tool_calls);
 	put_int(&b, g->has_temperature);
 	if (g->has_temperature)
 		put_double(&b, g->temperature);

@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_collation.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "regex/regex.h"
 #include "utils/builtins.h"
@@ -51,6 +52,40 @@ deny_check(const AigRoute *route, int n, char **texts, const char *what)
 						 errhint("Nothing was sent to the provider.")));
 }
 
+/*
+ * JSON text with PII redacted inside its string literals only (a number
+ * stays a number, so the text stays valid JSON; placeholders hold no quote
+ * or backslash).
+ */
+static char *
+redact_json_strings(AigRedaction *map, const char *json)
+{
+	StringInfoData out;
+	const char *p = json;
+
+	initStringInfo(&out);
+	while (*p)
+	{
+		const char *start;
+		char	   *lit;
+
+		if (*p != '"')
+		{
+			appendStringInfoChar(&out, *p++);
+			continue;
+		}
+		appendStringInfoChar(&out, *p++);
+		start = p;
+		while (*p && *p != '"')
+			p += (*p == '\\' && p[1]) ? 2 : 1;
+		lit = pnstrdup(start, p - start);
+		appendStringInfoString(&out, aig_redact(map, lit, NULL));
+		if (*p == '"')
+			appendStringInfoChar(&out, *p++);
+	}
+	return out.data;
+}
+
 AigRedaction *
 aig_policy_apply_chat(const AigRoute *route, AigChatRequest *req)
 {
@@ -63,12 +98,27 @@ aig_policy_apply_chat(const AigRoute *route, AigChatRequest *req)
 		for (int i = 0; i < req->nmessages; i++)
 			texts[i] = req->messages[i].content;
 		deny_check(route, req->nmessages, texts, "messages");
+		/* the arguments of earlier tool calls are sent back too */
+		for (int i = 0; i < req->nmessages; i++)
+			for (int j = 0; j < req->messages[i].ntool_calls; j++)
+				deny_check(route, 1, &req->messages[i].tool_calls[j].arguments,
+						   "tool call arguments");
 	}
 	if (route->redact_pii == AIG_REDACT_OFF)
 		return NULL;
 	map = aig_redaction_new();
 	for (int i = 0; i < req->nmessages; i++)
-		req->messages[i].content = aig_redact(map, req->messages[i].content, NULL);
+	{
+		AigChatMessage *m = &req->messages[i];
+
+		m->content = aig_redact(map, m->content, NULL);
+		/* a message with images sends its text parts, not content */
+		for (int j = 0; j < m->nparts; j++)
+			if (m->parts[j].kind == AIG_PART_TEXT)
+				m->parts[j].text = aig_redact(map, m->parts[j].text, NULL);
+		for (int j = 0; j < m->ntool_calls; j++)
+			m->tool_calls[j].arguments = redact_json_strings(map, m->tool_calls[j].arguments);
+	}
 	return route->redact_pii == AIG_REDACT_REVERSIBLE ? map : NULL;
 }
 

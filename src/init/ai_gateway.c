@@ -22,6 +22,7 @@
 #include "core/secrets.h"
 #include "transport/http.h"
 #include "routing/attempt.h"
+#include "routing/messages.h"
 #include "routing/router.h"
 #include "routing/strategy.h"
 #include "routing/target_state.h"
@@ -58,6 +59,7 @@ _PG_init(void)
 	aig_preload_define_gucs();
 	aig_dbslots_define_gucs();
 	aig_router_define_gucs();
+	aig_message_parts_define_gucs();
 	aig_http_define_gucs();
 	aig_attempt_define_gucs();
 	aig_secrets_define_gucs();

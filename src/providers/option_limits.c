@@ -9,11 +9,15 @@
  * refuse with an HTTP 400 after a round trip.  Embedding input types are
  * named in one neutral vocabulary (query, document, classification,
  * clustering, similarity) and mapped to each API's own; an API's own names
- * are accepted too.
+ * are accepted too.  It also checks the capabilities a chat request needs
+ * (tool calling, image and PDF input: AIG_CAP_*) against the provider's,
+ * with the API's own image size limit.
  */
 #include "postgres.h"
 
 #include <math.h>
+
+#include "lib/stringinfo.h"
 
 #include "providers/provider.h"
 
@@ -70,5 +74,83 @@ aig_check_embed_request(const AigProvider *p, const AigEmbedRequest *req,
 		return psprintf("the %s API has no input type \"%s\" (input types: " NEUTRAL_TYPES ", or the API's own names)",
 						p->kind, req->input_type);
 	}
+	return NULL;
+}
+
+/* The capabilities a request needs of a provider (AIG_CAP_*). */
+unsigned
+aig_chat_needed_caps(const AigChatRequest *req)
+{
+	unsigned	caps = 0;
+
+	if (req->opts.ntools > 0)
+		caps |= AIG_CAP_TOOLS;
+	for (int i = 0; i < req->nmessages; i++)
+	{
+		const AigChatMessage *m = &req->messages[i];
+
+		if (m->ntool_calls > 0 || strcmp(m->role, "tool") == 0)
+			caps |= AIG_CAP_TOOLS;
+		for (int j = 0; j < m->nparts; j++)
+		{
+			const AigContentPart *p = &m->parts[j];
+
+			if (p->kind == AIG_PART_DOCUMENT)
+				caps |= AIG_CAP_DOCUMENTS;
+			else if (p->kind == AIG_PART_IMAGE)
+				caps |= p->url ? AIG_CAP_IMAGE_URLS : AIG_CAP_IMAGES;
+		}
+	}
+	return caps;
+}
+
+/* The largest decoded part of a request, in bytes. */
+size_t
+aig_chat_largest_part(const AigChatRequest *req)
+{
+	size_t		largest = 0;
+
+	for (int i = 0; i < req->nmessages; i++)
+		for (int j = 0; j < req->messages[i].nparts; j++)
+			largest = Max(largest, req->messages[i].parts[j].nbytes);
+	return largest;
+}
+
+/* Names of the capabilities in caps, for messages. */
+static char *
+cap_names(unsigned caps)
+{
+	StringInfoData b;
+	static const struct
+	{
+		unsigned	cap;
+		const char *name;
+	}			names[] = {
+		{AIG_CAP_TOOLS, "tool calling"},
+		{AIG_CAP_IMAGES, "image input"},
+		{AIG_CAP_IMAGE_URLS, "image URLs"},
+		{AIG_CAP_DOCUMENTS, "PDF input"},
+	};
+
+	initStringInfo(&b);
+	for (int i = 0; i < lengthof(names); i++)
+		if (caps & names[i].cap)
+			appendStringInfo(&b, "%s%s", b.len ? ", " : "", names[i].name);
+	return b.data;
+}
+
+char *
+aig_check_chat_caps(const AigProvider *p, const AigChatRequest *req)
+{
+	unsigned	missing = aig_chat_needed_caps(req) & ~p->caps;
+	size_t		largest;
+	int			limit_kb = p->dialect->max_image_kb;
+
+	if (missing != 0)
+		return psprintf("provider kind %s has no %s", p->kind, cap_names(missing));
+	largest = aig_chat_largest_part(req);
+	if (limit_kb > 0 && largest > (size_t) limit_kb * 1024)
+		return psprintf("an image or document has %zu bytes; provider kind %s takes at most %d kB",
+						largest, p->kind, limit_kb);
 	return NULL;
 }

@@ -301,6 +301,12 @@ extern char *aig_url_escape(const char *s);
 
 /* option_limits.c: NULL when the options fit what p's API accepts, else why not */
 extern char *aig_check_chat_options(const AigProvider *p, const AigGenOptions *o);
+/* NULL when p has the capabilities req needs (tools, images...) and takes its image sizes */
+extern char *aig_check_chat_caps(const AigProvider *p, const AigChatRequest *req);
+/* The AIG_CAP_* a request needs of a provider. */
+extern unsigned aig_chat_needed_caps(const AigChatRequest *req);
+/* The largest decoded image or document of a request, in bytes. */
+extern size_t aig_chat_largest_part(const AigChatRequest *req);
 /* ... and for an embedding request; *native is the input type to send (NULL: none) */
 extern char *aig_check_embed_request(const AigProvider *p, const AigEmbedRequest *req,
 									 const char **native);

@@ -198,6 +198,9 @@ aig_chat_build(AigTarget *t, AigChatRequest *req, AigHttpRequest *hreq, AigAttem
 
 	if (!aig_target_usable(t, false, err))
 		return false;
+	misfit = aig_check_chat_caps(t->provider, req);
+	if (misfit != NULL)
+		return fail(err, ERRCODE_FEATURE_NOT_SUPPORTED, 0, t->provider, misfit, false, false);
 	misfit = aig_check_chat_options(t->provider, &req->opts);
 	if (misfit != NULL)
 		return fail(err, ERRCODE_INVALID_PARAMETER_VALUE, 0, t->provider, misfit, false, false);
@@ -207,9 +210,27 @@ aig_chat_build(AigTarget *t, AigChatRequest *req, AigHttpRequest *hreq, AigAttem
 	return true;
 }
 
+/* The tool calls of an answer: valid UTF-8 (kept as UTF-8: they go back to providers). */
+static bool
+tool_calls_ok(const AigProvider *p, AigChatResult *res, AigAttemptError *err)
+{
+	for (int i = 0; i < res->ntool_calls; i++)
+	{
+		AigToolCall *c = &res->tool_calls[i];
+
+		if (c->id == NULL || c->name == NULL || c->arguments == NULL ||
+			!pg_verify_mbstr(PG_UTF8, c->id, strlen(c->id), true) ||
+			!pg_verify_mbstr(PG_UTF8, c->name, strlen(c->name), true) ||
+			!pg_verify_mbstr(PG_UTF8, c->arguments, strlen(c->arguments), true))
+			return invalid_response(p, 200, "a tool call is incomplete or not valid UTF-8", err);
+	}
+	return true;
+}
+
 /* Read a chat attempt's response into res, or classify its failure. */
 bool
-aig_chat_finish(AigTarget *t, AigHttpResponse *resp, AigChatResult *res, AigAttemptError *err)
+aig_chat_finish(AigTarget *t, const AigChatRequest *req, AigHttpResponse *resp,
+				AigChatResult *res, AigAttemptError *err)
 {
 	AigProvider *p = t->provider;
 	char	   *why = NULL;
@@ -228,6 +249,17 @@ aig_chat_finish(AigTarget *t, AigHttpResponse *resp, AigChatResult *res, AigAtte
 		res->finish_reason = provider_text(res->finish_reason, p, err);
 	if (res->model)
 		res->model = provider_text(res->model, p, err);
+	if (!tool_calls_ok(p, res, err))
+		return false;
+	if (res->ntool_calls == 0 && req->opts.response_format != NULL)
+	{
+		char	   *why = aig_check_structured_answer(req->opts.response_format, &res->content);
+
+		if (why != NULL)
+			return fail(err, AIG_ERRCODE_SCHEMA_MISMATCH, resp->status, p,
+						psprintf("the answer does not match the requested format: %s", why),
+						true, false);
+	}
 	return true;
 }
 
@@ -253,7 +285,7 @@ aig_attempt_chat(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptEr
 		aig_progress_end();
 	}
 	PG_END_TRY();
-	return aig_chat_finish(t, &resp, a->result, err);
+	return aig_chat_finish(t, a->req, &resp, a->result, err);
 }
 
 /* Default per-request token budget of embedding requests (OpenAI's is 300k). */

@@ -54,8 +54,11 @@ extern bool aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg,
 /* The two halves of a chat attempt, for batches. */
 extern bool aig_chat_build(AigTarget *t, AigChatRequest *req, AigHttpRequest *hreq,
 						   AigAttemptError *err);
-extern bool aig_chat_finish(AigTarget *t, AigHttpResponse *resp, AigChatResult *res,
-							AigAttemptError *err);
+/* structured.c: NULL when *content is what response_format asked for, else why not */
+extern char *aig_check_structured_answer(const char *response_format, char **content);
+
+extern bool aig_chat_finish(AigTarget *t, const AigChatRequest *req, AigHttpResponse *resp,
+							AigChatResult *res, AigAttemptError *err);
 
 /* A failure found before any request (key unusable, no embeddings API). */
 extern bool aig_target_usable(const AigTarget *t, bool embeddings, AigAttemptError *err);

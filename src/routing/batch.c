@@ -250,7 +250,7 @@ complete_attempt(AigRoute *route, Work *w, AigHttpResponse *resp, AigAttempts *s
 
 	sched_load(s, t->provider)->inflight--;
 	w->state = ITEM_IDLE;
-	ok = aig_chat_finish(t, resp, &it->result, &w->err);
+	ok = aig_chat_finish(t, it->req, resp, &it->result, &w->err);
 	INSTR_TIME_SET_CURRENT(d);
 	INSTR_TIME_SUBTRACT(d, w->attempt_start);
 	it->info.http_status = ok ? 200 : w->err.http_status;

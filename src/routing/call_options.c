@@ -28,6 +28,7 @@ static const char *const known_options[] = {
 	"temperature", "max_tokens", "top_p", "stop", "seed", "response_format",
 	"timeout_ms", "connect_timeout_ms", "max_retries", "user", "metadata",
 	"dimensions", "input_type", "concurrency", "cache",
+	"tools", "tool_choice", "parallel_tool_calls",
 };
 
 /* 22023 unless opts is an object of known option names. */
@@ -57,7 +58,7 @@ reject_unknown_options(Jsonb *opts)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown option \"%.*s\"", v.val.string.len, v.val.string.val),
-					 errhint("Valid options are temperature, max_tokens, top_p, stop, seed, response_format, timeout_ms, connect_timeout_ms, max_retries, user, metadata, dimensions, input_type, concurrency and cache.")));
+					 errhint("Valid options are temperature, max_tokens, top_p, stop, seed, response_format, timeout_ms, connect_timeout_ms, max_retries, user, metadata, dimensions, input_type, concurrency, cache, tools, tool_choice and parallel_tool_calls.")));
 	}
 }
 
@@ -191,6 +192,8 @@ aig_parse_call_options(Jsonb *opts, AigCallOptions *co)
 	co->connect_timeout_ms = -1;
 	co->dimensions = -1;
 	co->cache_ttl_s = -1;
+	co->gen.tool_choice = AIG_TOOL_CHOICE_AUTO;
+	co->gen.parallel_tool_calls = true;
 	co->raw = opts;
 	/* no options, or the default '{}': nothing to look up */
 	if (opts == NULL ||
@@ -209,6 +212,7 @@ aig_parse_call_options(Jsonb *opts, AigCallOptions *co)
 		parse_stop(v, &co->gen);
 	if ((v = aig_jsonb_get(opts, "response_format")) != NULL && v->type != jbvNull)
 		parse_response_format(v, &co->gen);
+	aig_parse_tool_options(opts, &co->gen);
 	if (aig_jsonb_get_int(opts, "timeout_ms", OPT, 1, 3600000, &i))
 		co->timeout_ms = (int) i;
 	if (aig_jsonb_get_int(opts, "connect_timeout_ms", OPT, 1, 600000, &i))

@@ -31,4 +31,9 @@ typedef struct AigCallOptions
 /* Parse and validate opts (NULL: defaults) into co; 22023 on a bad option. */
 extern void aig_parse_call_options(Jsonb *opts, AigCallOptions *co);
 
+/* tool_options.c: options.tools, tool_choice, parallel_tool_calls into g */
+extern void aig_parse_tool_options(Jsonb *opts, AigGenOptions *g);
+/* 22023 unless name is a valid tool name (42939 for the reserved aig_ prefix) */
+extern void aig_check_tool_name(const char *name, const char *what);
+
 #endif							/* AIG_CALL_OPTIONS_H */

@@ -375,7 +375,7 @@ begin_account(AigChatCall *c)
 		bytes += strlen(c->req->messages[i].content);
 	aig_r_order_context(c->route, c->co, bytes, &c->ctx);
 	aig_r_account_init(&c->acc, c->route, c->co,
-					   aig_log_prompts ? aig_messages_json(c->req) : NULL);
+					   aig_log_prompts ? aig_messages_json_ex(c->req, false) : NULL);
 }
 
 /* Stage 5: reserve one request and the estimate; charged from here on. */
@@ -459,6 +459,10 @@ static void
 stage_unredact(AigChatCall *c)
 {
 	c->answer = c->map ? aig_unredact(c->map, c->result.content) : c->result.content;
+	/* the model's tool arguments may quote placeholders too */
+	for (int i = 0; c->map && i < c->result.ntool_calls; i++)
+		c->result.tool_calls[i].arguments =
+			aig_unredact(c->map, c->result.tool_calls[i].arguments);
 }
 
 /* ---- 11. response hook ----------------------------------------------------- */
@@ -505,7 +509,8 @@ stage_response_hook(AigChatCall *c)
 static void
 stage_cache_put(AigChatCall *c)
 {
-	if (c->cacheable && !c->cache_hit)
+	/* the cache keeps text answers: a tool-call answer is asked again */
+	if (c->cacheable && !c->cache_hit && c->result.ntool_calls == 0)
 		aig_cache_put(c->route, &c->key, &c->result, c->info.target);
 }
 

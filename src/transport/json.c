@@ -269,6 +269,28 @@ aig_jlength(const AigJson *v)
 	}
 }
 
+const char *
+aig_jforeach_member(const AigJson *obj, AigJsonMemberFn fn, void *arg)
+{
+	struct json_object_iterator it;
+	struct json_object_iterator end;
+
+	if (aig_jtype(obj) != AIG_JSON_OBJECT)
+		return NULL;
+	it = json_object_iter_begin((struct json_object *) obj);
+	end = json_object_iter_end((struct json_object *) obj);
+	while (!json_object_iter_equal(&it, &end))
+	{
+		const char *r = fn(json_object_iter_peek_name(&it),
+						   json_object_iter_peek_value(&it), arg);
+
+		if (r != NULL)
+			return r;
+		json_object_iter_next(&it);
+	}
+	return NULL;
+}
+
 const AigJson *
 aig_jget(const AigJson *obj, const char *key)
 {

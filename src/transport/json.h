@@ -97,6 +97,14 @@ extern int	aig_jlength(const AigJson *v);
  * or has no such key */
 extern const AigJson *aig_jget(const AigJson *obj, const char *key);
 
+/*
+ * Call fn(name, value, arg) for each member of obj in order, stopping at the
+ * first non-NULL return, which is returned (NULL: all done, or obj is not an
+ * object).
+ */
+typedef const char *(*AigJsonMemberFn) (const char *name, const AigJson *value, void *arg);
+extern const char *aig_jforeach_member(const AigJson *obj, AigJsonMemberFn fn, void *arg);
+
 /* arr[i], NULL when arr is not an array or i is out of range */
 extern const AigJson *aig_jelem(const AigJson *arr, int i);
 
