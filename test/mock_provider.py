@@ -587,7 +587,11 @@ class Anthropic(Dialect):
         spec.tools = [{"name": t["name"], "parameters": t["input_schema"]}
                       for t in tools if t["name"] != self.SO_TOOL]
         if forced and spec.tool_choice == self.SO_TOOL:
-            spec.schema = forced[0]["input_schema"]
+            schema = forced[0]["input_schema"]
+            if schema == {"type": "object"}:
+                spec.json_mode = True       # json_object: any object
+            else:
+                spec.schema = schema
             spec.tool_choice = "auto"
         msgs = messages_of(body)
         self._check_tool_turns(msgs)
