@@ -134,8 +134,8 @@ message_content(JsonbValue *cv, int idx, AigChatMessage *m)
 			if (strcmp(m->role, "user") != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("messages[%d].content[%d]: a %s message carries text only", idx, j, m->role),
-						 errhint("Images and documents go in user messages.")));
+						 errmsg("messages[%d].content[%d]: only user messages carry images and documents", idx, j),
+						 errhint("Put the image in a user message.")));
 			aig_parse_content_part(&e, t, idx, j, p);
 			any_media = true;
 		}
