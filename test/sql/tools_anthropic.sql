@@ -143,13 +143,12 @@ SELECT try($$SELECT ai_chat('[{"role": "user", "content": "x"}]', 'anthropic/m',
 SELECT try($$SELECT ai_chat((SELECT ask FROM t_args), 'cohere/m',
     (SELECT tools || rf FROM t_args, t_schema))$$) AS cohere_tools_and_format;
 
--- 4. images: from a bytea column (base64 in the gateway's image part: encode()
--- breaks lines every 76 characters, the part takes none), and URLs
+-- 4. images: from a bytea column (ai_image), and URLs
 CREATE TEMP TABLE t_pics (id int, img bytea);
 INSERT INTO t_pics VALUES (1, decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==', 'base64'));
 SELECT p AS provider, ai_chat(jsonb_build_array(jsonb_build_object('role', 'user', 'content', jsonb_build_array(
            jsonb_build_object('type', 'text', 'text', 'What is in it?'),
-           jsonb_build_object('type', 'image', 'media_type', 'image/png', 'data', translate(encode(img, 'base64'), E'\n', ''))))),
+           ai_image(img)))),
        p || '/vision')->>'content' AS content
 FROM t_pics, unnest(array['anthropic', 'cohere']) p ORDER BY p;
 SELECT p AS provider, jsonb_pretty((ai_chat('[{"role": "user", "content": [
@@ -183,3 +182,29 @@ SELECT p AS provider, try(format($q$SELECT ai_chat(jsonb_build_array(jsonb_build
                              'base64'), E'\n', ''))))),
     %L)$q$, p || '/vision')) AS big_image
 FROM unnest(array['anthropic', 'cohere']) p ORDER BY p;
+-- the one-image ai_complete, from the same column
+SELECT p AS provider, ai_complete('Describe it', img, p || '/vision') AS completion
+FROM t_pics, unnest(array['anthropic', 'cohere']) p ORDER BY p;
+
+-- 5. the SQL-function tool loop through each dialect: the model asks for
+-- price_of('widget'), the gateway runs it as the caller, the result goes back
+-- (anthropic: tool_result in a user turn; cohere: a tool message), the model answers
+CREATE TEMP TABLE t_products (name text PRIMARY KEY, price numeric);
+INSERT INTO t_products VALUES ('widget', 9.5), ('gadget', 24);
+CREATE FUNCTION pg_temp.t_price_of(product text) RETURNS numeric LANGUAGE sql STABLE
+    AS $$ SELECT price FROM t_products WHERE name = product $$;
+COMMENT ON FUNCTION pg_temp.t_price_of(text) IS 'The list price of a product in USD.';
+SELECT p AS provider, r->>'content' AS content, r->'tool_rounds' AS tool_rounds,
+       r->>'finish_reason' AS finish_reason
+FROM unnest(array['anthropic', 'cohere']) p,
+     LATERAL ai_chat_tools('[{"role": "user", "content": "What does a \"widget\" cost?"}]',
+                           ARRAY['pg_temp.t_price_of(text)']::regprocedure[], p || '/m') r
+ORDER BY p;
+
+-- 6. structured extraction over a table, through anthropic's forced tool and
+-- cohere's response_format
+CREATE TEMP TABLE t_docs (id int, body text);
+INSERT INTO t_docs VALUES (1, 'Invoice from "ACME" for 3 widgets'), (2, 'Receipt: "Globex", paid');
+SELECT p AS provider, id, ai_extract(body, '{"type": "object", "properties": {"vendor": {"type": "string"},
+           "paid": {"type": "boolean"}}, "required": ["vendor"]}', p || '/m') AS extracted
+FROM t_docs, unnest(array['anthropic', 'cohere']) p ORDER BY p, id;
