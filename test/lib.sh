@@ -95,6 +95,15 @@ print(eval(sys.argv[2]))
 PY
 }
 
+# aig_mock_last MOCK_PORT [python expression over the last request b]
+aig_mock_last() {
+	python3 - "$1" "${2:-b}" <<'PY'
+import json, sys, urllib.request
+b = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/_mock/last"))
+print(eval(sys.argv[2]))
+PY
+}
+
 aig_mock_reset() {
 	python3 -c "import urllib.request,sys; urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:$1/_mock/reset', method='POST')).read()"
 }

@@ -37,6 +37,7 @@ Model names (for Azure and Gemini the percent-decoded path segment):
                              redirect (302 to the same path under /redirected on this server)
                              chunk=BYTES html200 wrong_type intl_error (see "Fault details")
                              refuse=KIND (a documented refusal: see "Refusals")
+                             bytes_per_input=N (embeddings: N bytes of padding per input)
                              badjson notjson badjson_first=N (a structured answer that misses the schema /
                              is not JSON: see "Tools, structured output and images")
 Control: GET /_mock/stats, POST /_mock/reset, GET /_mock/last.
@@ -1001,7 +1002,7 @@ FLAG_DIRECTIVES = frozenset(("reset", "reset_mid", "hang", "malformed", "truncat
 VALUE_DIRECTIVES = {"latency": float, "status": int, "retry_after": float,
                     "retry_after_date": float, "retry_after_ms": float, "fail_first": int,
                     "seq": str, "trickle": float, "oversized": int, "chunk": int,
-                    "pad": int, "refuse": str, "badjson_first": int}
+                    "pad": int, "refuse": str, "badjson_first": int, "bytes_per_input": int}
 
 
 class Directives:
@@ -1128,13 +1129,14 @@ class Req:
 
 
 class Response:
-    __slots__ = ("status", "obj", "raw", "headers")
+    __slots__ = ("status", "obj", "raw", "headers", "inputs")
 
-    def __init__(self, status, obj=None, raw=None):
+    def __init__(self, status, obj=None, raw=None, inputs=0):
         self.status = status
         self.obj = obj          # a JSON value to serialise, or None when raw bytes are given
         self.raw = raw
         self.headers = []
+        self.inputs = inputs    # embedding inputs answered (bytes_per_input)
 
 
 def load_samples(directory):
@@ -1406,7 +1408,7 @@ class Handler(BaseHTTPRequestHandler):
             obj["mock_note"] = INVALID_UTF8_MARK
         if "wrong_type" in d.flags:
             obj = stringify_vectors(obj)
-        return Response(200, obj)
+        return Response(200, obj, inputs=len(items))
 
     def _recorded(self, dialect, sample, status):
         raw = self.server.samples.get(sample)
@@ -1432,6 +1434,8 @@ class Handler(BaseHTTPRequestHandler):
             obj = resp.obj
             if "wrong_shape" in flags:
                 obj = {"result": "ok"}
+            if "bytes_per_input" in d.values and isinstance(obj, dict) and resp.inputs:
+                obj["padding"] = "x" * (d.values["bytes_per_input"] * resp.inputs)
             if "oversized" in d.values and isinstance(obj, dict):
                 obj["padding"] = ""
                 obj["padding"] = "x" * max(0, d.values["oversized"] - len(dumps(obj)))

@@ -61,7 +61,7 @@ azure_build_embed(const AigProvider *p, const AigEmbedRequest *req,
 	aig_http_request_init(out);
 	out->url = azure_url(p, req->model, "embeddings");
 	azure_headers(p, out);
-	aig_openai_embed_body(req, false, out);
+	aig_openai_embed_body(req, false, p->dialect->embed_base64, out);
 }
 
 static bool
@@ -89,6 +89,7 @@ const AigDialect aig_dialect_azure_openai = {
 	.default_base_url = "",		/* none: each resource has its own */
 	.max_embed_batch = 2048,
 	.limits = &azure_limits,
+	.embed_base64 = true,
 	.build_chat = azure_build_chat,
 	.parse_chat = azure_parse_chat,
 	.build_embed = azure_build_embed,

@@ -173,7 +173,7 @@ extern char *aig_body_excerpt(const char *body, size_t len, size_t max);
 extern void aig_openai_chat_body(const AigChatRequest *req, bool with_model,
 								 const char *max_tokens_key,
 								 AigHttpRequest *out);
-extern void aig_openai_embed_body(const AigEmbedRequest *req, bool with_model,
+extern void aig_openai_embed_body(const AigEmbedRequest *req, bool with_model, bool base64,
 								  AigHttpRequest *out);
 extern bool aig_openai_parse_chat_as(const char *label, const char *body,
 									 size_t len, AigChatResult *out,

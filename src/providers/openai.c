@@ -91,7 +91,7 @@ aig_openai_chat_body(const AigChatRequest *req, bool with_model,
 }
 
 void
-aig_openai_embed_body(const AigEmbedRequest *req, bool with_model,
+aig_openai_embed_body(const AigEmbedRequest *req, bool with_model, bool base64,
 					  AigHttpRequest *out)
 {
 	AigJsonWriter w;
@@ -101,7 +101,7 @@ aig_openai_embed_body(const AigEmbedRequest *req, bool with_model,
 	if (with_model)
 		aig_jw_kstring(&w, "model", req->model);
 	aig_jw_kstring_array(&w, "input", req->ninputs, req->inputs);
-	aig_jw_kstring(&w, "encoding_format", "float");
+	aig_jw_kstring(&w, "encoding_format", base64 ? "base64" : "float");
 	if (req->dimensions > 0)
 		aig_jw_kint(&w, "dimensions", req->dimensions);
 	aig_jw_object_end(&w);
@@ -459,7 +459,7 @@ openai_build_embed(const AigProvider *p, const AigEmbedRequest *req,
 	aig_http_request_init(out);
 	out->url = aig_url(p, "/embeddings");
 	openai_headers(p, out);
-	aig_openai_embed_body(req, true, out);
+	aig_openai_embed_body(req, true, p->dialect->embed_base64, out);
 }
 
 static bool
@@ -503,6 +503,7 @@ const AigDialect aig_dialect_openai = {
 	.default_base_url = "https://api.openai.com/v1",
 	.max_embed_batch = 2048,
 	.limits = &openai_limits,
+	.embed_base64 = true,
 	.build_chat = openai_build_chat,
 	.parse_chat = openai_parse_chat,
 	.build_embed = openai_build_embed,

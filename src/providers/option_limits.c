@@ -154,3 +154,42 @@ aig_check_chat_caps(const AigProvider *p, const AigChatRequest *req)
 						largest, p->kind, limit_kb);
 	return NULL;
 }
+
+/* Dimensions of well-known embedding models, for the answer-size estimate. */
+static const struct
+{
+	const char *prefix;
+	int			dims;
+}			known_dims[] = {
+	{"text-embedding-3-small", 1536},
+	{"text-embedding-3-large", 3072},
+	{"text-embedding-ada-002", 1536},
+	{"embed-v4.0", 1536},
+	{"embed-english-v3.0", 1024},
+	{"embed-multilingual-v3.0", 1024},
+	{"gemini-embedding-001", 3072},
+	{"text-embedding-004", 768},
+	{"nomic-embed-text", 768},
+	{"mxbai-embed-large", 1024},
+	{"all-minilm", 384},
+	{"mistral-embed", 1024},
+};
+
+/*
+ * Bytes one input's vector takes in the answer: the dimensions asked for,
+ * else the model's known ones, at 24 bytes a dimension as JSON numbers or 6
+ * as base64 float32, plus the object around it; 0 when the dimensions are
+ * unknown (the caller then splits a chunk whose answer turns out too large).
+ */
+size_t
+aig_embed_answer_bytes(const AigProvider *p, const AigEmbedRequest *req)
+{
+	int			dims = req->dimensions > 0 ? req->dimensions : 0;
+
+	for (int i = 0; dims == 0 && i < lengthof(known_dims); i++)
+		if (req->model && strncmp(req->model, known_dims[i].prefix, strlen(known_dims[i].prefix)) == 0)
+			dims = known_dims[i].dims;
+	if (dims == 0)
+		return 0;
+	return (size_t) dims * (p->dialect->embed_base64 ? 6 : 24) + 96;
+}

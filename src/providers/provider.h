@@ -266,6 +266,9 @@ typedef struct AigDialect
 	unsigned	caps;			/* AIG_CAP_* the API has */
 	int			max_image_kb;	/* the API's limit on one image's bytes; 0:
 								 * only the gateway's ai_gateway.max_image_kb */
+	bool		embed_base64;	/* embeddings are asked for as base64 float32
+								 * (about 5.5 answer bytes a dimension instead
+								 * of about 22 as JSON numbers) */
 
 	void		(*build_chat) (const AigProvider *p, const AigChatRequest *req,
 							   AigHttpRequest *out);
@@ -307,6 +310,8 @@ extern char *aig_check_chat_caps(const AigProvider *p, const AigChatRequest *req
 extern unsigned aig_chat_needed_caps(const AigChatRequest *req);
 /* The largest decoded image or document of a request, in bytes. */
 extern size_t aig_chat_largest_part(const AigChatRequest *req);
+/* The answer bytes one input of req is expected to take (dimensions, encoding); 0: unknown */
+extern size_t aig_embed_answer_bytes(const AigProvider *p, const AigEmbedRequest *req);
 /* ... and for an embedding request; *native is the input type to send (NULL: none) */
 extern char *aig_check_embed_request(const AigProvider *p, const AigEmbedRequest *req,
 									 const char **native);

@@ -301,14 +301,24 @@ embed_batch_size(const AigProvider *p)
 	return Max(n, 1);
 }
 
+/* A run of inputs sent as one request. */
+typedef struct EmbedChunk
+{
+	int			start;
+	int			n;
+} EmbedChunk;
+
 /*
  * All inputs through one target, or nothing: vectors of one call never mix
- * models.  Inputs are cut into chunks of at most the provider's batch size
- * and at most its per-request token budget (options.max_embed_tokens,
- * default AIG_EMBED_TOKEN_BUDGET, estimated as bytes / 4), and the chunks
- * are sent concurrently (ai_gateway.batch_concurrency in flight, or
- * the provider's max_concurrency); the first failing chunk fails the
- * attempt and the chunks still in flight are dropped.
+ * models.  Inputs are cut into chunks of at most the provider's batch size,
+ * its per-request token budget (options.max_embed_tokens, default
+ * AIG_EMBED_TOKEN_BUDGET, estimated as bytes / 4) and as many inputs as
+ * three quarters of ai_gateway.max_response_bytes holds by the answer-size
+ * estimate (aig_embed_answer_bytes); the chunks are sent concurrently
+ * (ai_gateway.batch_concurrency in flight, or the provider's
+ * max_concurrency).  A chunk whose answer is still too large is split in
+ * two and both halves sent; any other failing chunk fails the attempt and
+ * the chunks still in flight are dropped.
  */
 bool
 aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptError *err)
@@ -319,18 +329,27 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 	AigProvider *p = t->provider;
 	int			chunk = embed_batch_size(p);
 	int64		budget = p->max_embed_tokens > 0 ? p->max_embed_tokens : AIG_EMBED_TOKEN_BUDGET;
-	int		   *starts = palloc(sizeof(int) * (req->ninputs + 1));
+	EmbedChunk *chunks = palloc(sizeof(EmbedChunk) * (2 * req->ninputs + 1));
 	int			nchunks = 0;
 	int			conc;
-	AigHttpRequest *hreqs;
 	AigHttpBatch *volatile batch = NULL;
 	volatile bool ok = true;
 	volatile int next = 0;
 	volatile int done = 0;
 	char	   *misfit;
 	const char *native_type;
+	AigEmbedRequest sized = *req;
+	size_t		per_input;
+	int			by_size;
 
-	/* chunk boundaries: by count and by estimated tokens */
+	/* chunk boundaries: by count, by estimated tokens, by estimated answer size */
+	sized.model = t->model;
+	per_input = aig_embed_answer_bytes(p, &sized);
+	if (per_input > 0)
+	{
+		by_size = (int) Max((size_t) 1, (lim->max_bytes / 4 * 3) / per_input);
+		chunk = Min(chunk, by_size);
+	}
 	for (int i = 0; i < req->ninputs;)
 	{
 		int64		tokens = 0;
@@ -345,10 +364,10 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 			tokens += t;
 			j++;
 		}
-		starts[nchunks++] = i;
+		chunks[nchunks].start = i;
+		chunks[nchunks++].n = j - i;
 		i = j;
 	}
-	starts[nchunks] = req->ninputs;
 	conc = Min(nchunks, p->max_concurrency > 0 ?
 						   Min(p->max_concurrency, aig_batch_concurrency) : aig_batch_concurrency);
 
@@ -365,19 +384,6 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 	if (nchunks == 0)
 		return true;
 
-	hreqs = palloc0(sizeof(AigHttpRequest) * nchunks);
-	for (int c = 0; c < nchunks; c++)
-	{
-		AigEmbedRequest part = *req;
-
-		part.model = t->model;
-		part.input_type = unconstify(char *, native_type);
-		part.inputs = req->inputs + starts[c];
-		part.ninputs = starts[c + 1] - starts[c];
-		aig_http_request_init(&hreqs[c]);
-		p->dialect->build_embed(p, &part, &hreqs[c]);
-	}
-
 	PG_TRY();
 	{
 		aig_progress_begin("embed", nchunks);
@@ -389,11 +395,19 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 			AigEmbedResult pres;
 			char	   *why = NULL;
 			int			c;
-			int			expected;
 
 			while (next < nchunks && aig_http_batch_room(batch))
 			{
-				aig_http_batch_add(batch, next, &hreqs[next], lim);
+				AigEmbedRequest part = *req;
+				AigHttpRequest *hreq = palloc0(sizeof(AigHttpRequest));
+
+				part.model = t->model;
+				part.input_type = unconstify(char *, native_type);
+				part.inputs = req->inputs + chunks[next].start;
+				part.ninputs = chunks[next].n;
+				aig_http_request_init(hreq);
+				p->dialect->build_embed(p, &part, hreq);
+				aig_http_batch_add(batch, next, hreq, lim);
 				a->requests++;
 				next++;
 			}
@@ -402,7 +416,19 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 			if (c < 0)
 				continue;
 			done++;
-			expected = starts[c + 1] - starts[c];
+			if (resp.failed && resp.sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED &&
+				chunks[c].n > 1)
+			{
+				/* the answer outgrew the estimate: send the two halves instead */
+				int			half = chunks[c].n / 2;
+
+				chunks[nchunks].start = chunks[c].start;
+				chunks[nchunks++].n = half;
+				chunks[nchunks].start = chunks[c].start + half;
+				chunks[nchunks++].n = chunks[c].n - half;
+				aig_progress_item_done(false);
+				continue;
+			}
 			if (!exchange_ok(p, &resp, err))
 			{
 				aig_progress_item_done(true);
@@ -416,22 +442,24 @@ aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg, AigAttemptE
 				ok = invalid_response(p, resp.status, clean_why(p, &resp, why, true), err);
 				break;
 			}
-			if (pres.count != expected)
+			if (pres.count != chunks[c].n)
 			{
 				ok = invalid_response(p, resp.status,
-									  psprintf("%d embeddings for %d inputs", pres.count, expected),
+									  psprintf("%d embeddings for %d inputs", pres.count, chunks[c].n),
 									  err);
 				break;
 			}
 			for (int i = 0; i < pres.count; i++)
 			{
-				res->vectors[starts[c] + i] = pres.vectors[i];
-				res->ndims[starts[c] + i] = pres.ndims[i];
+				res->vectors[chunks[c].start + i] = pres.vectors[i];
+				res->ndims[chunks[c].start + i] = pres.ndims[i];
 			}
 			if (pres.input_tokens >= 0 && res->input_tokens >= 0)
 				res->input_tokens += pres.input_tokens;
 			else
 				res->input_tokens = -1;
+			if (resp.body)
+				pfree(resp.body);
 		}
 	}
 	PG_FINALLY();
