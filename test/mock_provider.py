@@ -587,13 +587,7 @@ class Anthropic(Dialect):
         forced = [t for t in tools if t["name"] == self.SO_TOOL]
         spec.tools = [{"name": t["name"], "parameters": t["input_schema"]}
                       for t in tools if t["name"] != self.SO_TOOL]
-        if forced and spec.tool_choice == self.SO_TOOL:
-            schema = forced[0]["input_schema"]
-            if schema == {"type": "object"}:
-                spec.json_mode = True       # json_object: any object
-            else:
-                spec.schema = schema
-            spec.tool_choice = "auto"
+        forced_now = forced and spec.tool_choice == self.SO_TOOL
         msgs = messages_of(body)
         self._check_tool_turns(msgs)
         if msgs and msgs[-1].get("role") == "user" and isinstance(msgs[-1].get("content"), list):
@@ -609,6 +603,16 @@ class Anthropic(Dialect):
             if m.get("role") == "user" and isinstance(m.get("content"), list):
                 for b in m["content"]:
                     self._attachment(spec, b)
+        # the gateway's structured-output tool answers when it is forced, or when it is offered
+        # beside the caller's tools with tool_choice "any" and their results are in: the
+        # model's final answer
+        if forced and (forced_now or (spec.tool_choice == "required" and spec.tool_results)):
+            schema = forced[0]["input_schema"]
+            if schema == {"type": "object"}:
+                spec.json_mode = True       # json_object: any object
+            else:
+                spec.schema = schema
+            spec.tools, spec.tool_results, spec.tool_choice = [], [], "auto"
         return spec
 
     @staticmethod

@@ -209,6 +209,20 @@ def test_anthropic_structured_and_images():
     expect_eq(b["content"][0]["input"], {"unexpected": True}, "badjson")
     s, _, b = call_json("/v1/messages", dict(body, model="claude-x+notjson"), ANTHROPIC_HDR)
     expect_eq(b["content"][0]["type"], "text", "notjson")
+    # beside the caller's tools with tool_choice any: a tool call first, then (results in)
+    # the final answer through aig_structured_output
+    weather = {"name": "get_weather", "input_schema": {"type": "object", "properties": {
+        "city": {"type": "string"}}}}
+    body2 = dict(body, tools=[weather] + body["tools"], tool_choice={"type": "any"})
+    s, _, b = call_json("/v1/messages", body2, ANTHROPIC_HDR)
+    expect_eq(b["content"][0]["name"], "get_weather", "a tool call first")
+    body2["messages"] = body["messages"] + [
+        {"role": "assistant", "content": [{k: b["content"][0][k] for k in ("type", "id", "name", "input")}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": b["content"][0]["id"],
+                                      "content": "sunny"}]}]
+    s, _, b = call_json("/v1/messages", body2, ANTHROPIC_HDR)
+    expect_eq((b["content"][0]["name"], sorted(b["content"][0]["input"])),
+              ("aig_structured_output", ["n", "name"]), "then the structured answer")
     pdf = base64.b64encode(b"%PDF-1.4 tiny").decode()
     body = {"model": "claude-x", "max_tokens": 50, "messages": [{"role": "user", "content": [
         {"type": "text", "text": "what is it"},

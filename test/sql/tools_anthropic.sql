@@ -201,6 +201,15 @@ FROM unnest(array['anthropic', 'cohere']) p,
                            ARRAY['pg_temp.t_price_of(text)']::regprocedure[], p || '/m') r
 ORDER BY p;
 
+-- ... with a JSON answer: anthropic offers aig_structured_output beside the
+-- function (tool_choice "any"): the model calls the function, then answers
+-- through the forced tool
+SELECT (r->>'content')::jsonb AS answer, r->'tool_rounds' AS tool_rounds, r->>'finish_reason' AS finish_reason
+FROM ai_chat_tools('[{"role": "user", "content": "What does a \"widget\" cost?"}]',
+                   ARRAY['pg_temp.t_price_of(text)']::regprocedure[], 'anthropic/m',
+                   '{"response_format": {"type": "json_schema", "json_schema": {"name": "price", "schema":
+                     {"type": "object", "properties": {"usd": {"type": "number"}}, "required": ["usd"]}}}}') r;
+
 -- 6. structured extraction over a table, through anthropic's forced tool and
 -- cohere's response_format
 CREATE TEMP TABLE t_docs (id int, body text);
