@@ -387,16 +387,17 @@ anthropic_read_tool_uses(const AigJson *content, AigChatResult *out,
 		const AigJson *input;
 		char	   *id;
 		char	   *name;
-		AigJsonWriter w;
+		char	   *args;
+		char	   *why = NULL;
 
 		if (!aig_jstring_eq(aig_jget(block, "type"), "tool_use"))
 			continue;
 		id = aig_jstr(block, "id");
 		name = aig_jstr(block, "name");
 		input = aig_jget(block, "input");
-		if (id == NULL || name == NULL || name[0] == '\0')
+		if (!aig_tool_name_ok(id) || !aig_tool_name_ok(name))
 		{
-			*errmsg = psprintf("anthropic response: content[%d] is a tool_use without an id or a name", i);
+			*errmsg = psprintf("anthropic response: content[%d] is a tool_use without a usable id or name", i);
 			return false;
 		}
 		if (input != NULL && !aig_jis(input, AIG_JSON_OBJECT))
@@ -404,22 +405,23 @@ anthropic_read_tool_uses(const AigJson *content, AigChatResult *out,
 			*errmsg = psprintf("anthropic response: content[%d].input is not an object", i);
 			return false;
 		}
-		aig_jw_init(&w);
-		if (input != NULL)
-			aig_jw_copy(&w, input);
-		else
-			aig_jw_raw(&w, "{}");
+		args = input != NULL ? aig_tool_arguments_from_value(input, &why) : pstrdup("{}");
+		if (args == NULL)
+		{
+			*errmsg = psprintf("anthropic response: content[%d].input %s", i, why);
+			return false;
+		}
 		if (strcmp(name, AIG_SO_TOOL) == 0)
 		{
 			if (*structured == NULL)
-				*structured = w.buf.data;
+				*structured = args;
 			continue;
 		}
 		if (out->tool_calls == NULL)
 			out->tool_calls = palloc0(sizeof(AigToolCall) * n);
 		out->tool_calls[out->ntool_calls].id = id;
 		out->tool_calls[out->ntool_calls].name = name;
-		out->tool_calls[out->ntool_calls].arguments = w.buf.data;
+		out->tool_calls[out->ntool_calls].arguments = args;
 		out->ntool_calls++;
 	}
 	return true;

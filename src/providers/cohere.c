@@ -221,9 +221,9 @@ cohere_build_chat(const AigProvider *p, const AigChatRequest *req,
 }
 
 /*
- * message.tool_calls into out->tool_calls: each call's arguments (a string
- * of JSON text) must hold a JSON object ("" counts as {}); they are written
- * back out in a canonical form.
+ * message.tool_calls into out->tool_calls: ids and names checked
+ * (aig_tool_name_ok), each call's arguments (a string of JSON text) a JSON
+ * object in strict JSON ("" or none counts as {}).
  */
 static bool
 cohere_read_tool_calls(const AigJson *calls, AigChatResult *out, char **errmsg)
@@ -246,35 +246,31 @@ cohere_read_tool_calls(const AigJson *calls, AigChatResult *out, char **errmsg)
 		const AigJson *call = aig_jelem(calls, i);
 		const AigJson *fn = aig_jget(call, "function");
 		AigToolCall *tc = &out->tool_calls[i];
-		char	   *args;
-		size_t		alen;
+		char	   *why = NULL;
 
 		tc->id = aig_jstr(call, "id");
 		tc->name = aig_jstr(fn, "name");
-		if (tc->id == NULL || tc->name == NULL || tc->name[0] == '\0')
+		if (!aig_tool_name_ok(tc->id) || !aig_tool_name_ok(tc->name))
 		{
-			*errmsg = psprintf("cohere response: message.tool_calls[%d] has no id or function.name", i);
+			*errmsg = psprintf("cohere response: message.tool_calls[%d] has no usable id or function.name", i);
 			return false;
 		}
-		args = aig_jstring(aig_jget(fn, "arguments"), &alen);
-		if (args == NULL || alen == 0)
-			tc->arguments = pstrdup("{}");
-		else
+		if (aig_jget(fn, "arguments") == NULL || aig_jis(aig_jget(fn, "arguments"), AIG_JSON_NULL))
 		{
-			char	   *perr;
-			AigJsonDoc *doc = aig_json_parse(args, alen, &perr);
-			AigJsonWriter w;
-
-			if (doc == NULL || !aig_jis(doc->root, AIG_JSON_OBJECT))
-			{
-				aig_json_free(doc);
-				*errmsg = psprintf("cohere response: message.tool_calls[%d].function.arguments is not a JSON object", i);
-				return false;
-			}
-			aig_jw_init(&w);
-			aig_jw_copy(&w, doc->root);
-			aig_json_free(doc);
-			tc->arguments = w.buf.data;
+			tc->arguments = pstrdup("{}");	/* a call without arguments */
+			out->ntool_calls++;
+			continue;
+		}
+		if (!aig_jis(aig_jget(fn, "arguments"), AIG_JSON_STRING))
+		{
+			*errmsg = psprintf("cohere response: message.tool_calls[%d].function.arguments is not a string", i);
+			return false;
+		}
+		tc->arguments = aig_tool_arguments_from_value(aig_jget(fn, "arguments"), &why);
+		if (tc->arguments == NULL)
+		{
+			*errmsg = psprintf("cohere response: message.tool_calls[%d].function.arguments %s", i, why);
+			return false;
 		}
 		out->ntool_calls++;
 	}
