@@ -814,7 +814,8 @@ class DeepSeek(OpenAI):
 class Anthropic(Dialect):
     name = "anthropic"
     finish_value = "end_turn"
-    recorded = {"recorded": {"chat": "anthropic_messages.json"}}
+    recorded = {"recorded": {"chat": "anthropic_messages.json"},
+                "recorded-tools": {"chat": "anthropic_tool_use.json"}}
     recorded_error = ("anthropic_error_404_not_found.json", 404)
     TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
              404: "not_found_error", 429: "rate_limit_error", 529: "overloaded_error"}
@@ -864,11 +865,142 @@ class Anthropic(Dialect):
         obj["stop_reason"] = "max_tokens" if kind == "length" else "refusal"
         return obj
 
+    # ---- tools, structured output, images (the Messages API's shapes) ----
+    SO_TOOL = "aig_structured_output"   # the gateway's forced structured-output tool
+    IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+    def chat_spec(self, body):
+        spec = ChatSpec()
+        tools = body.get("tools") or []
+        if not isinstance(tools, list):
+            raise ClientError(400, "mock: tools must be a list")
+        for t in tools:
+            if (not isinstance(t, dict) or not isinstance(t.get("name"), str) or
+                    not re.fullmatch(r"[a-zA-Z0-9_-]{1,128}", t["name"])):
+                raise ClientError(400, "mock: tools.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'")
+            schema = t.get("input_schema")
+            if not isinstance(schema, dict) or schema.get("type") != "object":
+                raise ClientError(400, f"mock: tools.{t['name']}.input_schema.type: Field required ('object')")
+        names = [t["name"] for t in tools]
+        choice = body.get("tool_choice")
+        if choice is not None:
+            ctype = choice.get("type") if isinstance(choice, dict) else None
+            if ctype not in ("auto", "any", "tool", "none"):
+                raise ClientError(400, "mock: tool_choice.type must be one of auto, any, tool, none")
+            if ctype == "none" and "disable_parallel_tool_use" in choice:
+                raise ClientError(400, "mock: tool_choice.none: Extra inputs are not permitted")
+            if ctype in ("any", "tool") and not tools:
+                raise ClientError(400, "mock: tool_choice may only be specified while providing tools")
+            if ctype == "tool" and choice.get("name") not in names:
+                raise ClientError(400, f"mock: tool_choice names tool {choice.get('name')!r}, which is not in tools")
+            spec.tool_choice = {"auto": "auto", "any": "required", "none": "none"}.get(
+                ctype, choice.get("name"))
+        forced = [t for t in tools if t["name"] == self.SO_TOOL]
+        spec.tools = [{"name": t["name"], "parameters": t["input_schema"]}
+                      for t in tools if t["name"] != self.SO_TOOL]
+        forced_now = forced and spec.tool_choice == self.SO_TOOL
+        msgs = messages_of(body)
+        self._check_tool_turns(msgs)
+        if msgs and msgs[-1].get("role") == "user" and isinstance(msgs[-1].get("content"), list):
+            calls = {}
+            if len(msgs) > 1 and isinstance(msgs[-2].get("content"), list):
+                calls = {b.get("id"): b.get("name") for b in msgs[-2]["content"]
+                         if isinstance(b, dict) and b.get("type") == "tool_use"}
+            for b in msgs[-1]["content"]:
+                if isinstance(b, dict) and b.get("type") == "tool_result":
+                    spec.tool_results.append((calls.get(b.get("tool_use_id"), b.get("tool_use_id")),
+                                              text_of(b.get("content"))))
+        for m in msgs:
+            if m.get("role") == "user" and isinstance(m.get("content"), list):
+                for b in m["content"]:
+                    self._attachment(spec, b)
+        # the gateway's structured-output tool answers when it is forced, or when it is offered
+        # beside the caller's tools with tool_choice "any" and their results are in: the
+        # model's final answer
+        if forced and (forced_now or (spec.tool_choice == "required" and spec.tool_results)):
+            schema = forced[0]["input_schema"]
+            if schema == {"type": "object"}:
+                spec.json_mode = True       # json_object: any object
+            else:
+                spec.schema = schema
+            spec.tools, spec.tool_results, spec.tool_choice = [], [], "auto"
+        return spec
+
+    @staticmethod
+    def _check_tool_turns(msgs):
+        """400 as the API answers: every tool_use of an assistant turn needs its tool_result in
+        the user turn right after it, and a tool_result needs that tool_use."""
+        for i, m in enumerate(msgs):
+            blocks = m.get("content") if isinstance(m.get("content"), list) else []
+            if m.get("role") == "assistant":
+                ids = [b.get("id") for b in blocks if isinstance(b, dict) and b.get("type") == "tool_use"]
+                for b in blocks:
+                    if (isinstance(b, dict) and b.get("type") == "tool_use" and
+                            (not isinstance(b.get("id"), str) or not re.fullmatch(r"[a-zA-Z0-9_-]+", b["id"])
+                             or not isinstance(b.get("input"), dict))):
+                        raise ClientError(400, f"mock: messages.{i}: a tool_use block needs an id "
+                                               "matching ^[a-zA-Z0-9_-]+$ and an input object")
+                if ids and i + 1 < len(msgs):
+                    nxt = msgs[i + 1].get("content")
+                    got = [b.get("tool_use_id") for b in (nxt if isinstance(nxt, list) else [])
+                           if isinstance(b, dict) and b.get("type") == "tool_result"]
+                    if msgs[i + 1].get("role") != "user" or set(got) != set(ids):
+                        raise ClientError(400, f"mock: messages.{i + 1}: tool_use ids were found without "
+                                               "tool_result blocks immediately after: " + ", ".join(ids))
+            elif m.get("role") == "user" and any(isinstance(b, dict) and b.get("type") == "tool_result"
+                                                 for b in blocks):
+                prev = msgs[i - 1].get("content") if i > 0 else None
+                ids = {b.get("id") for b in (prev if isinstance(prev, list) else [])
+                       if isinstance(b, dict) and b.get("type") == "tool_use"}
+                for b in blocks:
+                    if isinstance(b, dict) and b.get("type") == "tool_result" and b.get("tool_use_id") not in ids:
+                        raise ClientError(400, f"mock: messages.{i}: unexpected tool_use_id found in "
+                                               "tool_result blocks: " + str(b.get("tool_use_id")))
+
+    def _attachment(self, spec, block):
+        if not isinstance(block, dict) or block.get("type") not in ("image", "document"):
+            return
+        src = block.get("source") if isinstance(block.get("source"), dict) else {}
+        if src.get("type") == "url" and isinstance(src.get("url"), str):
+            spec.attachments.append(("url", src["url"]))
+        elif src.get("type") == "base64":
+            mt = src.get("media_type")
+            allowed = self.IMAGE_TYPES if block["type"] == "image" else ("application/pdf",)
+            if mt not in allowed:
+                raise ClientError(400, f"mock: {block['type']}.source.media_type: must be one of {list(allowed)}")
+            size = decoded_size(src.get("data") or "")
+            if block["type"] == "image" and len(src.get("data") or "") > 5 * 1024 * 1024:
+                raise ClientError(400, f"mock: image exceeds 5 MB maximum: {len(src['data'])} bytes > 5242880 bytes")
+            spec.attachments.append((mt, size))
+        else:
+            raise ClientError(400, f"mock: {block['type']}.source: unknown source type {src.get('type')!r}")
+
+    def _message(self, model, content, stop_reason, tin, tout):
+        obj = self.chat_body(model, "", tin, tout, True)
+        obj["content"] = content
+        obj["stop_reason"] = stop_reason
+        return obj
+
+    def tool_call_body(self, model, calls, tin, tout):
+        return self._message(model, [{"type": "tool_use", "id": "toolu_" + cid.split("_", 1)[-1],
+                                      "name": name, "input": args, "caller": {"type": "direct"}}
+                                     for cid, name, args in calls], "tool_use", tin, tout)
+
+    def structured_body(self, model, value, tin, tout, spec):
+        if not isinstance(value, dict):
+            # a model that ignored the forced tool (notjson) answers text
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            return self._message(model, [{"type": "text", "text": text}], "end_turn", tin, tout)
+        return self._message(model, [{"type": "tool_use", "id": f"toolu_mock{next(_ids)}",
+                                      "name": self.SO_TOOL, "input": value,
+                                      "caller": {"type": "direct"}}], "tool_use", tin, tout)
+
 
 class Cohere(Dialect):
     name = "cohere"
     finish_value = "COMPLETE"
-    recorded = {"recorded": {"chat": "cohere_v2_chat.json", "embed": "cohere_v2_embed.json"}}
+    recorded = {"recorded": {"chat": "cohere_v2_chat.json", "embed": "cohere_v2_embed.json"},
+                "recorded-tools": {"chat": "cohere_v2_chat_tool_call.json"}}
     recorded_error = ("cohere_error_404.json", 404)
     EMBEDDING_TYPES = {
         "float": lambda v: v,
@@ -902,6 +1034,86 @@ class Cohere(Dialect):
             return super().refuse(obj, kind)
         obj["message"]["content"] = []
         obj["finish_reason"] = "MAX_TOKENS" if kind == "length" else "ERROR_TOXIC"
+        return obj
+
+    # ---- tools, structured output, images (API v2's shapes) ----
+    def chat_spec(self, body):
+        spec = ChatSpec()
+        tools = body.get("tools") or []
+        if not isinstance(tools, list):
+            raise ClientError(400, "mock: tools must be a list")
+        for t in tools:
+            fn = t.get("function") if isinstance(t, dict) else None
+            if (not isinstance(t, dict) or t.get("type") != "function" or not isinstance(fn, dict) or
+                    not isinstance(fn.get("name"), str) or not isinstance(fn.get("parameters"), dict)):
+                raise ClientError(400, "mock: each tool must be {type: function, function: {name, parameters}}")
+            spec.tools.append({"name": fn["name"], "parameters": fn["parameters"]})
+        choice = body.get("tool_choice")
+        if choice is not None:
+            if choice not in ("REQUIRED", "NONE"):
+                raise ClientError(400, "mock: tool_choice must be one of REQUIRED, NONE")
+            if choice == "REQUIRED" and not tools:
+                raise ClientError(400, "mock: tool_choice REQUIRED needs the tools parameter")
+            spec.tool_choice = choice.lower()
+        rf = body.get("response_format")
+        if isinstance(rf, dict) and rf.get("type") == "json_object":
+            if tools:
+                raise ClientError(400, "mock: response_format is not supported with tools")
+            if isinstance(rf.get("json_schema"), dict):
+                spec.schema = rf["json_schema"]
+            else:
+                spec.json_mode = True
+        msgs = messages_of(body)
+        calls = {}
+        for i, m in enumerate(msgs):
+            if m.get("role") == "assistant":
+                for c in m.get("tool_calls") or []:
+                    fn = c.get("function") if isinstance(c, dict) else None
+                    if not isinstance(fn, dict) or not isinstance(fn.get("arguments"), str):
+                        raise ClientError(400, f"mock: messages[{i}].tool_calls: function.arguments must be a string")
+                    try:
+                        json.loads(fn["arguments"])
+                    except ValueError:
+                        raise ClientError(400, f"mock: messages[{i}].tool_calls: arguments is not JSON")
+                    calls[c.get("id")] = fn.get("name")
+            elif m.get("role") == "tool":
+                if m.get("tool_call_id") not in calls:
+                    raise ClientError(400, f"mock: messages[{i}]: tool_call_id {m.get('tool_call_id')!r} "
+                                           "matches no earlier tool call")
+            elif m.get("role") == "user" and isinstance(m.get("content"), list):
+                for part in m["content"]:
+                    self._attachment(spec, part)
+        for m in reversed(msgs):
+            if m.get("role") != "tool":
+                break
+            spec.tool_results.insert(0, (calls.get(m.get("tool_call_id")), text_of(m.get("content"))))
+        return spec
+
+    @staticmethod
+    def _attachment(spec, part):
+        if not isinstance(part, dict) or part.get("type") != "image_url":
+            if isinstance(part, dict) and part.get("type") not in ("text", None):
+                raise ClientError(400, f"mock: unsupported content type {part.get('type')!r}")
+            return
+        url = (part.get("image_url") or {}).get("url") if isinstance(part.get("image_url"), dict) else None
+        if not isinstance(url, str):
+            raise ClientError(400, "mock: image_url.url is required")
+        m = re.fullmatch(r"data:([\w/+.-]+);base64,(.*)", url, re.S)
+        if m:
+            spec.attachments.append((m.group(1), decoded_size(m.group(2))))
+        else:
+            spec.attachments.append(("url", url))
+
+    def tool_call_body(self, model, calls, tin, tout):
+        obj = self.chat_body(model, "", tin, tout, True)
+        obj["finish_reason"] = "TOOL_CALL"
+        obj["message"] = {
+            "role": "assistant",
+            "tool_plan": "I will use one or more of the available tools to find the answer",
+            "tool_calls": [{"id": f"{name}_{cid.split('_', 1)[-1]}", "type": "function",
+                            "function": {"name": name, "arguments": json.dumps(args, separators=(",", ":"))}}
+                           for cid, name, args in calls],
+        }
         return obj
 
     def embed_texts(self, body, kind):

@@ -189,6 +189,141 @@ def test_cohere_chat():
     expect_eq(set(b), {"id", "message"}, "cohere envelope")
 
 
+PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJ"
+           "RU5ErkJggg==")    # a 1x1 PNG, 70 bytes
+
+
+def test_anthropic_tools():
+    tools = [{"name": "get_weather", "description": "Weather of a city",
+              "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},
+                               "required": ["city"]}}]
+    ask = {"role": "user", "content": 'Weather in "Paris"?'}
+    body = {"model": "claude-x", "max_tokens": 50, "messages": [ask], "tools": tools,
+            "tool_choice": {"type": "any", "disable_parallel_tool_use": True}}
+    s, _, b = call_json("/v1/messages", body, ANTHROPIC_HDR)
+    expect_eq(s, 200, "status")
+    expect_eq(b["stop_reason"], "tool_use", "stop_reason")
+    use = b["content"][0]
+    expect_eq((use["type"], use["name"], use["input"], use["caller"]),
+              ("tool_use", "get_weather", {"city": "Paris"}, {"type": "direct"}), "tool_use")
+    expect(use["id"].startswith("toolu_"), "tool_use id")
+    # the round trip: the call replayed, two results in one user turn
+    body["messages"] = [ask, {"role": "assistant", "content": [
+        {"type": "tool_use", "id": use["id"], "name": "get_weather", "input": {"city": "Paris"}},
+        {"type": "tool_use", "id": "toolu_2", "name": "get_weather", "input": {"city": "Rome"}}]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": use["id"], "content": "sunny"},
+            {"type": "tool_result", "tool_use_id": "toolu_2", "content": [{"type": "text", "text": "rain"}]}]}]
+    s, _, b = call_json("/v1/messages", body, ANTHROPIC_HDR)
+    expect_eq(s, 200, "status (results)")
+    expect_eq(b["content"][0]["text"], "tool results: get_weather=sunny; get_weather=rain", "results")
+    # a tool_use without its tool_result right after it, and a result for no call: 400
+    bad = dict(body, messages=body["messages"][:2] + [{"role": "user", "content": "go on"}])
+    expect_eq(call_json("/v1/messages", bad, ANTHROPIC_HDR)[0], 400, "missing tool_result")
+    bad = dict(body, messages=[ask, {"role": "assistant", "content": "hm"},
+                               {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "x"}]}])
+    expect_eq(call_json("/v1/messages", bad, ANTHROPIC_HDR)[0], 400, "tool_result without tool_use")
+    bad = dict(body, tool_choice={"type": "none", "disable_parallel_tool_use": True})
+    expect_eq(call_json("/v1/messages", bad, ANTHROPIC_HDR)[0], 400, "none takes no parallel switch")
+    bad = dict(body, tools=[{"name": "x y", "input_schema": {"type": "object"}}])
+    expect_eq(call_json("/v1/messages", bad, ANTHROPIC_HDR)[0], 400, "tool name pattern")
+    # tool_choice none: text
+    s, _, b = call_json("/v1/messages", dict(body, messages=[ask], tool_choice={"type": "none"}),
+                        ANTHROPIC_HDR)
+    expect_eq(b["stop_reason"], "end_turn", "tool_choice none")
+    # the recorded tool_use answer
+    s, _, raw = call("/v1/messages", dict(body, model="recorded-tools", messages=[ask]), ANTHROPIC_HDR)
+    expect_eq(raw, sample("anthropic_tool_use.json"), "recorded-tools")
+
+
+def test_anthropic_structured_and_images():
+    schema = {"type": "object", "properties": {"name": {"type": "string"}, "n": {"type": "integer"}},
+              "required": ["name"]}
+    body = {"model": "claude-x", "max_tokens": 50,
+            "messages": [{"role": "user", "content": 'Extract "Ada"'}],
+            "tools": [{"name": "aig_structured_output", "input_schema": schema}],
+            "tool_choice": {"type": "tool", "name": "aig_structured_output"}}
+    s, _, b = call_json("/v1/messages", body, ANTHROPIC_HDR)
+    expect_eq(s, 200, "status")
+    expect_eq((b["content"][0]["type"], b["content"][0]["name"], b["content"][0]["input"]),
+              ("tool_use", "aig_structured_output", {"name": "Ada", "n": 1}), "structured")
+    s, _, b = call_json("/v1/messages", dict(body, model="claude-x+badjson"), ANTHROPIC_HDR)
+    expect_eq(b["content"][0]["input"], {"unexpected": True}, "badjson")
+    s, _, b = call_json("/v1/messages", dict(body, model="claude-x+notjson"), ANTHROPIC_HDR)
+    expect_eq(b["content"][0]["type"], "text", "notjson")
+    # beside the caller's tools with tool_choice any: a tool call first, then (results in)
+    # the final answer through aig_structured_output
+    weather = {"name": "get_weather", "input_schema": {"type": "object", "properties": {
+        "city": {"type": "string"}}}}
+    body2 = dict(body, tools=[weather] + body["tools"], tool_choice={"type": "any"})
+    s, _, b = call_json("/v1/messages", body2, ANTHROPIC_HDR)
+    expect_eq(b["content"][0]["name"], "get_weather", "a tool call first")
+    body2["messages"] = body["messages"] + [
+        {"role": "assistant", "content": [{k: b["content"][0][k] for k in ("type", "id", "name", "input")}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": b["content"][0]["id"],
+                                      "content": "sunny"}]}]
+    s, _, b = call_json("/v1/messages", body2, ANTHROPIC_HDR)
+    expect_eq((b["content"][0]["name"], sorted(b["content"][0]["input"])),
+              ("aig_structured_output", ["n", "name"]), "then the structured answer")
+    pdf = base64.b64encode(b"%PDF-1.4 tiny").decode()
+    body = {"model": "claude-x", "max_tokens": 50, "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "what is it"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_1PX}},
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}},
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": pdf}}]}]}
+    s, _, b = call_json("/v1/messages", body, ANTHROPIC_HDR)
+    expect_eq(s, 200, "status (images)")
+    expect(b["content"][0]["text"].endswith(
+        " [image/png 70 bytes] [url https://example.com/a.png] [application/pdf 13 bytes]"),
+        f"attachments: {b['content'][0]['text']!r}")
+    body["messages"][0]["content"][1]["source"]["data"] = "not base64!"
+    expect_eq(call_json("/v1/messages", body, ANTHROPIC_HDR)[0], 400, "bad base64")
+    body["messages"][0]["content"][1]["source"].update(data=PNG_1PX, media_type="image/bmp")
+    expect_eq(call_json("/v1/messages", body, ANTHROPIC_HDR)[0], 400, "bad media type")
+
+
+def test_cohere_tools():
+    tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
+                                               "parameters": {"type": "object", "properties": {
+                                                   "city": {"type": "string"}}}}}]
+    ask = {"role": "user", "content": 'Weather in "Oslo"?'}
+    body = {"model": "command-a", "messages": [ask], "tools": tools, "tool_choice": "REQUIRED"}
+    s, _, b = call_json("/v2/chat", body, OPENAI_KEY)
+    expect_eq(s, 200, "status")
+    expect_eq(b["finish_reason"], "TOOL_CALL", "finish")
+    call_ = b["message"]["tool_calls"][0]
+    expect_eq((call_["type"], call_["function"]["name"], json.loads(call_["function"]["arguments"])),
+              ("function", "get_weather", {"city": "Oslo"}), "tool call")
+    expect(isinstance(b["message"]["tool_plan"], str), "tool_plan")
+    body["messages"] = [ask, {"role": "assistant", "tool_plan": b["message"]["tool_plan"],
+                              "tool_calls": [call_]},
+                        {"role": "tool", "tool_call_id": call_["id"], "content": "cold"}]
+    s, _, b = call_json("/v2/chat", body, OPENAI_KEY)
+    expect_eq(b["message"]["content"][0]["text"], "tool results: get_weather=cold", "results")
+    bad = dict(body, messages=[ask, {"role": "tool", "tool_call_id": "nope", "content": "x"}])
+    expect_eq(call_json("/v2/chat", bad, OPENAI_KEY)[0], 400, "tool message without a call")
+    expect_eq(call_json("/v2/chat", dict(body, tool_choice="ANY"), OPENAI_KEY)[0], 400, "tool_choice enum")
+    expect_eq(call_json("/v2/chat", dict(body, response_format={"type": "json_object"}), OPENAI_KEY)[0],
+              400, "response_format with tools")
+    s, _, raw = call("/v2/chat", dict(body, model="recorded-tools", messages=[ask]), OPENAI_KEY)
+    expect_eq(raw, sample("cohere_v2_chat_tool_call.json"), "recorded-tools")
+    # images as data: URLs and URLs; a JSON answer of the schema
+    s, _, b = call_json("/v2/chat", {"model": "command-a-vision", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "see"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PNG_1PX}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/b.jpg"}}]}],
+        "response_format": {"type": "json_object", "json_schema": {
+            "type": "object", "properties": {"seen": {"type": "boolean"}}}}}, OPENAI_KEY)
+    expect_eq(s, 200, "status (vision)")
+    expect_eq(b["message"]["content"][0]["text"], '{"seen": true}', "json answer")
+    s, _, b = call_json("/v2/chat", {"model": "command-a-vision", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "see"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PNG_1PX}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/b.jpg"}}]}]}, OPENAI_KEY)
+    expect(b["message"]["content"][0]["text"].endswith(" [image/png 70 bytes] [url https://example.com/b.jpg]"),
+           "attachments")
+
+
 def test_ollama_chat():
     s, _, b = call_json("/api/chat", {"model": "llama3.2", "stream": False, "messages": [
         {"role": "user", "content": "yo"}]})

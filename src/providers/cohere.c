@@ -8,10 +8,24 @@
  * v2 accepts system messages inline, so messages go as given.  An OpenAI
  * response_format is mapped to Cohere's {"type":"json_object"[,
  * "json_schema": S]}.  Errors are {"id","message"}.
+ *
+ * Tools: tools [{"type":"function","function":{name, description,
+ * parameters}}], tool_choice "REQUIRED" | "NONE" (the API has no way to
+ * name one tool: a named choice sends only that tool, with "REQUIRED"; it
+ * has no parallel switch either, so parallel_tool_calls false is not sent).
+ * An assistant message with calls is {"role":"assistant","tool_plan":
+ * <its text>,"tool_calls":[{"id","type":"function","function":{"name",
+ * "arguments":"<JSON text>"}}]}; a tool message {"role":"tool",
+ * "tool_call_id","content"}.  In an answer, message.tool_calls become the
+ * result's calls and message.tool_plan its text when there is no other.
+ * The API refuses response_format together with tools, and so does this
+ * dialect, before any request.  Images are {"type":"image_url","image_url":
+ * {"url": a data: URL or the image's URL}}; PDFs cannot be sent.
  */
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "utils/errcodes.h"
 
 #include "providers/provider.h"
 #include "providers/dialect_util.h"
@@ -26,6 +40,137 @@ cohere_headers(const AigProvider *p, AigHttpRequest *out)
 		aig_add_header_value(out, "Authorization", "Bearer ", p->api_key);
 }
 
+/* A user message's parts: text and image_url blocks. */
+static void
+cohere_write_parts(AigJsonWriter *w, const AigChatMessage *m)
+{
+	aig_jw_key(w, "content");
+	aig_jw_array_begin(w);
+	for (int i = 0; i < m->nparts; i++)
+	{
+		const AigContentPart *part = &m->parts[i];
+
+		if (part->kind == AIG_PART_DOCUMENT)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cohere cannot take PDF documents"),
+					 errhint("Send the document's text, or use a provider that takes documents (anthropic, gemini).")));
+		if (part->kind == AIG_PART_TEXT)
+		{
+			if (part->text == NULL || part->text[0] == '\0')
+				continue;
+			aig_jw_object_begin(w);
+			aig_jw_kstring(w, "type", "text");
+			aig_jw_kstring(w, "text", part->text);
+			aig_jw_object_end(w);
+			continue;
+		}
+		aig_jw_object_begin(w);
+		aig_jw_kstring(w, "type", "image_url");
+		aig_jw_key(w, "image_url");
+		aig_jw_object_begin(w);
+		if (part->data_b64 != NULL)
+			aig_jw_kstring(w, "url", psprintf("data:%s;base64,%s",
+											  part->media_type ? part->media_type : "image/png",
+											  part->data_b64));
+		else
+			aig_jw_kstring(w, "url", part->url);
+		aig_jw_object_end(w);
+		aig_jw_object_end(w);
+	}
+	aig_jw_array_end(w);
+}
+
+/* "messages": each message in v2's shape. */
+static void
+cohere_write_messages(AigJsonWriter *w, const AigChatRequest *req)
+{
+	aig_jw_key(w, "messages");
+	aig_jw_array_begin(w);
+	for (int i = 0; i < req->nmessages; i++)
+	{
+		const AigChatMessage *m = &req->messages[i];
+		const char *role = m->role ? m->role : "user";
+
+		aig_jw_object_begin(w);
+		aig_jw_kstring(w, "role", role);
+		if (strcmp(role, "assistant") == 0 && m->ntool_calls > 0)
+		{
+			if (m->content != NULL && m->content[0] != '\0')
+				aig_jw_kstring(w, "tool_plan", m->content);
+			aig_jw_key(w, "tool_calls");
+			aig_jw_array_begin(w);
+			for (int j = 0; j < m->ntool_calls; j++)
+			{
+				const AigToolCall *c = &m->tool_calls[j];
+
+				aig_jw_object_begin(w);
+				aig_jw_kstring(w, "id", c->id);
+				aig_jw_kstring(w, "type", "function");
+				aig_jw_key(w, "function");
+				aig_jw_object_begin(w);
+				aig_jw_kstring(w, "name", c->name);
+				aig_jw_kstring(w, "arguments",
+							   (c->arguments != NULL && c->arguments[0] != '\0') ?
+							   c->arguments : "{}");
+				aig_jw_object_end(w);
+				aig_jw_object_end(w);
+			}
+			aig_jw_array_end(w);
+		}
+		else if (strcmp(role, "tool") == 0)
+		{
+			aig_jw_kstring(w, "tool_call_id", m->tool_call_id);
+			aig_jw_kstring(w, "content", m->content);
+		}
+		else if (m->nparts > 0)
+			cohere_write_parts(w, m);
+		else
+			aig_jw_kstring(w, "content", m->content);
+		aig_jw_object_end(w);
+	}
+	aig_jw_array_end(w);
+}
+
+/* One entry of "tools". */
+static void
+cohere_write_tool(AigJsonWriter *w, const AigToolDef *t)
+{
+	aig_jw_object_begin(w);
+	aig_jw_kstring(w, "type", "function");
+	aig_jw_key(w, "function");
+	aig_jw_object_begin(w);
+	aig_jw_kstring(w, "name", t->name);
+	if (t->description != NULL)
+		aig_jw_kstring(w, "description", t->description);
+	aig_jw_key(w, "parameters");
+	aig_jw_raw(w, (t->parameters != NULL && t->parameters[0] != '\0') ?
+			   t->parameters : "{\"type\": \"object\"}");
+	aig_jw_object_end(w);
+	aig_jw_object_end(w);
+}
+
+/* "tools" and "tool_choice" (see the header comment). */
+static void
+cohere_write_tools(AigJsonWriter *w, const AigGenOptions *o)
+{
+	bool		named = o->tool_choice == AIG_TOOL_CHOICE_NAMED &&
+		o->tool_choice_name != NULL;
+
+	if (o->ntools == 0)
+		return;
+	aig_jw_key(w, "tools");
+	aig_jw_array_begin(w);
+	for (int i = 0; i < o->ntools; i++)
+		if (!named || strcmp(o->tools[i].name, o->tool_choice_name) == 0)
+			cohere_write_tool(w, &o->tools[i]);
+	aig_jw_array_end(w);
+	if (named || o->tool_choice == AIG_TOOL_CHOICE_REQUIRED)
+		aig_jw_kstring(w, "tool_choice", "REQUIRED");
+	else if (o->tool_choice == AIG_TOOL_CHOICE_NONE)
+		aig_jw_kstring(w, "tool_choice", "NONE");
+}
+
 static void
 cohere_build_chat(const AigProvider *p, const AigChatRequest *req,
 				  AigHttpRequest *out)
@@ -35,6 +180,7 @@ cohere_build_chat(const AigProvider *p, const AigChatRequest *req,
 	AigRespFormatKind rfkind;
 	AigJsonDoc *rfdoc;
 	AigJsonWriter w;
+	bool		json_format;
 
 	aig_http_request_init(out);
 	out->url = aig_url(p, "/v2/chat");
@@ -42,12 +188,22 @@ cohere_build_chat(const AigProvider *p, const AigChatRequest *req,
 
 	rfdoc = aig_response_format_parse(req->opts.response_format, &rfkind,
 									 &schema);
+	json_format = rfkind == AIG_RF_JSON_OBJECT || rfkind == AIG_RF_JSON_SCHEMA;
+	if (json_format && req->opts.ntools > 0)
+	{
+		aig_json_free(rfdoc);
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cohere cannot combine response_format with tools"),
+				 errhint("Cohere's chat API refuses the two together: ask for the JSON answer in a call without tools.")));
+	}
 	aig_jw_init(&w);
 	aig_jw_object_begin(&w);
 	aig_jw_kstring(&w, "model", req->model);
-	aig_jw_messages(&w, "messages", req, false);
+	cohere_write_messages(&w, req);
 	aig_add_gen_options(&w, &req->opts, &keys);
-	if (rfkind == AIG_RF_JSON_OBJECT || rfkind == AIG_RF_JSON_SCHEMA)
+	cohere_write_tools(&w, &req->opts);
+	if (json_format)
 	{
 		aig_jw_key(&w, "response_format");
 		aig_jw_object_begin(&w);
@@ -62,6 +218,63 @@ cohere_build_chat(const AigProvider *p, const AigChatRequest *req,
 	aig_jw_object_end(&w);
 	aig_jw_body(&w, out);
 	aig_json_free(rfdoc);
+}
+
+/*
+ * message.tool_calls into out->tool_calls: ids and names checked
+ * (aig_tool_name_ok), each call's arguments (a string of JSON text) a JSON
+ * object in strict JSON ("" or none counts as {}).
+ */
+static bool
+cohere_read_tool_calls(const AigJson *calls, AigChatResult *out, char **errmsg)
+{
+	int			n;
+
+	if (calls == NULL || aig_jis(calls, AIG_JSON_NULL))
+		return true;
+	if (!aig_jis(calls, AIG_JSON_ARRAY))
+	{
+		*errmsg = pstrdup("cohere response: message.tool_calls is not an array");
+		return false;
+	}
+	n = aig_jlength(calls);
+	if (n == 0)
+		return true;
+	out->tool_calls = palloc0(sizeof(AigToolCall) * n);
+	for (int i = 0; i < n; i++)
+	{
+		const AigJson *call = aig_jelem(calls, i);
+		const AigJson *fn = aig_jget(call, "function");
+		AigToolCall *tc = &out->tool_calls[i];
+		char	   *why = NULL;
+
+		tc->id = aig_jstr(call, "id");
+		tc->name = aig_jstr(fn, "name");
+		if (!aig_tool_name_ok(tc->id) || !aig_tool_name_ok(tc->name))
+		{
+			*errmsg = psprintf("cohere response: message.tool_calls[%d] has no usable id or function.name", i);
+			return false;
+		}
+		if (aig_jget(fn, "arguments") == NULL || aig_jis(aig_jget(fn, "arguments"), AIG_JSON_NULL))
+		{
+			tc->arguments = pstrdup("{}");	/* a call without arguments */
+			out->ntool_calls++;
+			continue;
+		}
+		if (!aig_jis(aig_jget(fn, "arguments"), AIG_JSON_STRING))
+		{
+			*errmsg = psprintf("cohere response: message.tool_calls[%d].function.arguments is not a string", i);
+			return false;
+		}
+		tc->arguments = aig_tool_arguments_from_value(aig_jget(fn, "arguments"), &why);
+		if (tc->arguments == NULL)
+		{
+			*errmsg = psprintf("cohere response: message.tool_calls[%d].function.arguments %s", i, why);
+			return false;
+		}
+		out->ntool_calls++;
+	}
+	return true;
 }
 
 static bool
@@ -95,8 +308,17 @@ cohere_read_chat(const AigJson *root, const char *label, void *arg,
 									 "cohere response: message.content", errmsg);
 	if (nparts < 0)
 		return false;
+	if (!cohere_read_tool_calls(aig_jget(message, "tool_calls"), out, errmsg))
+		return false;
 	finish = aig_jstr(root, "finish_reason");
-	if (nparts == 0 && finish != NULL && strcmp(finish, "MAX_TOKENS") == 0)
+	if (out->ntool_calls > 0)
+	{
+		char	   *plan = aig_jstr(message, "tool_plan");
+
+		out->content = (nparts == 0 && plan != NULL) ? plan : buf.data;
+		out->finish_reason = pstrdup("tool_calls");
+	}
+	else if (nparts == 0 && finish != NULL && strcmp(finish, "MAX_TOKENS") == 0)
 		aig_chat_no_answer(out, AIG_ANSWER_NO_TEXT_LIMIT, aig_finish_cohere, finish, NULL);
 	else if (nparts == 0 && finish != NULL && strcmp(finish, "ERROR_TOXIC") == 0)
 		aig_chat_no_answer(out, AIG_ANSWER_REFUSED, aig_finish_cohere, finish, NULL);
@@ -237,6 +459,10 @@ const AigDialect aig_dialect_cohere = {
 	.default_base_url = "https://api.cohere.com",
 	.max_embed_batch = 96,
 	.limits = &cohere_limits,
+	.caps = AIG_CAP_TOOLS | AIG_CAP_IMAGES | AIG_CAP_IMAGE_URLS |
+	AIG_CAP_JSON_SCHEMA,
+	/* Cohere's vision document: at most 20 MB per image */
+	.max_image_kb = 20480,
 	.build_chat = cohere_build_chat,
 	.parse_chat = cohere_parse_chat,
 	.build_embed = cohere_build_embed,
