@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -28,9 +29,36 @@
 #include "utils/jsonb.h"
 #include "utils/syscache.h"
 
+#include "core/job_signal.h"
 #include "core/search_path.h"
 
 PG_FUNCTION_INFO_V1(aig_pipeline_admin);
+
+static bool wake_at_commit = false;
+
+/* At commit of a transaction that created, resumed or retried a pipeline: wake the job worker. */
+static void
+pipeline_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && wake_at_commit)
+		aig_jobs_wake();
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+		wake_at_commit = false;
+}
+
+/* The job worker (which runs the pipelines) looks at once when this transaction commits. */
+static void
+wake_worker_at_commit(void)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		RegisterXactCallback(pipeline_xact_callback, NULL);
+		registered = true;
+	}
+	wake_at_commit = true;
+}
 
 /* The owner of schema ai_gateway (the extension's owner). */
 static Oid
@@ -89,6 +117,7 @@ aig_pipeline_admin(PG_FUNCTION_ARGS)
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	PG_END_TRY();
+	wake_worker_at_commit();
 	if (isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(result);

@@ -41,6 +41,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -148,7 +149,11 @@ enum
 
 /*
  * One batch of the pipeline that ran least recently among those with
- * queued rows (header comment).  Returns whether there was one.
+ * queued rows (header comment).  Returns whether to run another round at
+ * once: a full batch was claimed (more may wait).  After a partial batch
+ * (the pipeline caught up) the worker waits for its next wake-up or 500
+ * ms, so a steady trickle of writes is computed in batches, not one
+ * round per row.
  */
 bool
 aig_pipelines_round(void)
@@ -171,6 +176,7 @@ aig_pipelines_round(void)
 		Oid			owner;
 		char	   *name;
 		TimestampTz started = GetCurrentTimestamp();
+		int			batch;
 
 		if (!pipelines_present())
 		{
@@ -180,7 +186,7 @@ aig_pipelines_round(void)
 		}
 		if (SPI_execute("SELECT p.id, p.owner::oid, r.oid IS NOT NULL, "
 						" coalesce((p.options ->> 'batch_size')::int, "
-						"          CASE WHEN p.kind = 'embed' THEN 256 ELSE 4 * greatest(1, current_setting('ai_gateway.batch_concurrency')::int) END), "
+						"          CASE WHEN p.kind = 'embed' THEN 256 ELSE 8 * greatest(1, current_setting('ai_gateway.batch_concurrency')::int) END), "
 						" p.name, p.source, p.source_expr, p.target_column, p.key_columns, p.source_columns, "
 						" p.model, p.kind, p.options, p.search_path "
 						"FROM ai_gateway.pipelines p LEFT JOIN pg_catalog.pg_roles r ON r.oid = p.owner "
@@ -199,6 +205,7 @@ aig_pipelines_round(void)
 		ptup = pt->vals[0];
 		pdesc = pt->tupdesc;
 		pid = DatumGetInt32(SPI_getbinval(ptup, pdesc, P_ID, &isnull));
+		batch = DatumGetInt32(SPI_getbinval(ptup, pdesc, P_BATCH, &isnull));
 		owner = DatumGetObjectId(SPI_getbinval(ptup, pdesc, P_OWNER, &isnull));
 		name = SPI_getvalue(ptup, pdesc, P_NAME);
 		worked = true;
@@ -276,6 +283,9 @@ aig_pipelines_round(void)
 									  9, types, v, nulls, false, 0) != SPI_OK_SELECT)
 				elog(ERROR, "could not settle a pipeline's rows");
 		}
+		/* a partial batch: caught up, so let a trickle of writes gather (the caller waits) */
+		worked = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(claim[0])),
+								ARR_DIMS(DatumGetArrayTypeP(claim[0]))) >= batch;
 		commit_round_xact(level);
 		/* a background worker reports its table statistics itself: autovacuum sees the queue's dead rows */
 		pgstat_report_stat(false);
