@@ -83,7 +83,7 @@ check() {
 	bad=$(qa -c "SELECT count(*) FROM docs d WHERE d.embedding IS DISTINCT FROM
 	               CASE WHEN d.body IS NULL THEN NULL
 	                    ELSE ai_embed(d.title || ': ' || d.body, 'openai/text-embedding-3-small',
-	                                      '{"metadata": {"check": true}}') END")
+	                                      '{\"metadata\": {\"check\": true}}') END")
 	[ "$bad" = 0 ] || fail "$1: $bad embeddings not current"
 	bad=$(qa -c "SELECT count(*) FROM (SELECT id, summary FROM summary_writes GROUP BY 1, 2 HAVING count(*) > 1) x")
 	[ "$bad" = 0 ] || { qa -c "SELECT w.* FROM summary_writes w JOIN (SELECT id, summary FROM summary_writes
