@@ -54,7 +54,8 @@ Fault details:
     wrong_shape     valid JSON without the dialect's fields ({"result": "ok"})
     wrong_type      the dialect's own body with the reply text replaced by the number 42
                     (choices[0].message.content, content[0].text, parts[0].text, ...);
-                    on embedding routes every vector's numbers as strings
+                    on embedding routes every vector's numbers as strings (a base64
+                    vector: the number 42)
     intl_error      with a failure status: a long non-ASCII error message (as providers
                     with localized messages send), 3-byte UTF-8 characters
 
@@ -226,6 +227,16 @@ def stringify_vectors(obj):
         if obj and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in obj):
             return [str(v) for v in obj]
         return [stringify_vectors(v) for v in obj]
+    return obj
+
+
+def replace_b64_vectors(obj):
+    """obj with every "embedding" given as a base64 string replaced by the number 42."""
+    if isinstance(obj, dict):
+        return {k: 42 if k == "embedding" and isinstance(v, str) else replace_b64_vectors(v)
+                for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [replace_b64_vectors(v) for v in obj]
     return obj
 
 
@@ -1198,6 +1209,8 @@ class Handler(BaseHTTPRequestHandler):
             obj["mock_note"] = INVALID_UTF8_MARK
         if "wrong_type" in d.flags:
             obj = stringify_vectors(obj)
+            # base64 vectors are strings already: the wrong type is a number
+            obj = replace_b64_vectors(obj)
         return Response(200, obj, inputs=len(items))
 
     def _recorded(self, dialect, sample, status):

@@ -130,7 +130,6 @@ queue_reset(AigAuditQueue *q, uint64 size, Oid db, uint64 gen)
 	q->gen = gen;
 	q->worker_latch = NULL;
 	q->worker_dbid = InvalidOid;
-	q->worker_pid = 0;
 	q->last_set_aside[0] = '\0';
 	pg_atomic_init_u64(&q->enqueued, 0);
 	pg_atomic_init_u64(&q->written, 0);
@@ -577,22 +576,7 @@ aig_audit_set_worker(Latch *latch, Oid dbid)
 	}
 	queue->worker_latch = latch;
 	queue->worker_dbid = dbid;
-	queue->worker_pid = latch ? MyProcPid : 0;
 	LWLockRelease(queue->lock);
-}
-
-int
-aig_audit_worker_pid(void)
-{
-	int			pid;
-
-	if (queue == NULL)
-		return 0;
-	locate();
-	LWLockAcquire(queue->lock, LW_SHARED);
-	pid = queue->worker_pid;
-	LWLockRelease(queue->lock);
-	return pid;
 }
 
 bool

@@ -83,7 +83,6 @@ extern void aig_audit_drain_failed(void);
 extern long aig_audit_backoff_ms(void);
 extern bool aig_audit_pending(void);
 extern void aig_audit_set_worker(Latch *latch, Oid dbid);
-extern int	aig_audit_worker_pid(void);
 
 /* Counters for ai_gateway.audit_stats(). */
 typedef struct AigAuditCounters

@@ -60,7 +60,6 @@ typedef struct AigAuditQueue
 	uint64		gen;			/* under lock: the slot generation it was set up for */
 	Latch	   *worker_latch;	/* under lock; NULL when none */
 	Oid			worker_dbid;
-	int			worker_pid;
 	char		last_set_aside[AIG_AUDIT_REFUSAL_LEN];	/* under lock */
 	pg_atomic_uint64 enqueued;
 	pg_atomic_uint64 written;

@@ -58,7 +58,6 @@ typedef struct ShadowQueue
 	uint64		head;
 	uint64		tail;
 	Latch	   *worker_latch;
-	int			worker_pid;
 	pg_atomic_uint64 queued;
 	pg_atomic_uint64 sent;
 	pg_atomic_uint64 dropped;
@@ -90,7 +89,6 @@ aig_shadow_shmem_startup(void)
 			queues[i].gen = 0;
 			queues[i].head = queues[i].tail = 0;
 			queues[i].worker_latch = NULL;
-			queues[i].worker_pid = 0;
 			pg_atomic_init_u64(&queues[i].queued, 0);
 			pg_atomic_init_u64(&queues[i].sent, 0);
 			pg_atomic_init_u64(&queues[i].dropped, 0);
@@ -118,7 +116,6 @@ locate(void)
 		sq->gen = gen;
 		sq->head = sq->tail = 0;
 		sq->worker_latch = NULL;
-		sq->worker_pid = 0;
 		pg_atomic_write_u64(&sq->queued, 0);
 		pg_atomic_write_u64(&sq->sent, 0);
 		pg_atomic_write_u64(&sq->dropped, 0);
@@ -212,7 +209,6 @@ shadow_detach(int code, Datum arg)
 {
 	SpinLockAcquire(&sq->mutex);
 	sq->worker_latch = NULL;
-	sq->worker_pid = 0;
 	SpinLockRelease(&sq->mutex);
 }
 
@@ -224,7 +220,6 @@ aig_shadow_worker_attach(void)
 		elog(ERROR, "ai_gateway shadow worker: no slot for this database");
 	SpinLockAcquire(&sq->mutex);
 	sq->worker_latch = MyLatch;
-	sq->worker_pid = MyProcPid;
 	SpinLockRelease(&sq->mutex);
 	before_shmem_exit(shadow_detach, 0);
 }
@@ -256,18 +251,4 @@ void
 aig_shadow_count(bool sent)
 {
 	pg_atomic_fetch_add_u64(sent ? &sq->sent : &sq->dropped, 1);
-}
-
-/* The shadow worker's pid, 0 when it does not run. */
-int
-aig_shadow_worker_pid(void)
-{
-	int			pid;
-
-	if (!locate())
-		return 0;
-	SpinLockAcquire(&sq->mutex);
-	pid = sq->worker_pid;
-	SpinLockRelease(&sq->mutex);
-	return pid;
 }

@@ -27,7 +27,6 @@ extern void aig_shadow_enqueue(const AigRoute *route, const char *messages_json,
 extern void aig_shadow_worker_attach(void);
 extern bool aig_shadow_pop(char *buf, Oid *roleid, Oid *session_roleid);
 extern void aig_shadow_count(bool sent);
-extern int	aig_shadow_worker_pid(void);
 
 typedef struct AigShadowCounters
 {

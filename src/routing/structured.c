@@ -27,6 +27,32 @@
 #define SCHEMA_MAX_DEPTH 32
 #define ITEMS_CHECKED 10000
 
+/*
+ * A member name as it may appear in a message: at most 64 bytes (cut on a
+ * character boundary), control characters (and, outside UTF-8 databases,
+ * every non-ASCII byte) shown as '?'.  Names come from the provider's answer.
+ */
+static char *
+shown_name(const char *name)
+{
+	size_t		len = strlen(name);
+	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
+	char	   *out;
+
+	if (len > 64)
+	{
+		len = 64;
+		/* UTF-8: never cut inside a character (continuation bytes are 10xxxxxx) */
+		while (utf8 && len > 0 && ((unsigned char) name[len] & 0xC0) == 0x80)
+			len--;
+	}
+	out = pnstrdup(name, len);
+	for (char *c = out; *c; c++)
+		if ((unsigned char) *c < 0x20 || *c == 0x7f || (!utf8 && (unsigned char) *c >= 0x80))
+			*c = '?';
+	return out;
+}
+
 static const char *check_value(const AigJson *schema, const AigJson *v, const char *path, int depth);
 
 /* Does v have the JSON-schema type name t ("integer" is a number without a fraction)? */
@@ -63,7 +89,7 @@ check_type(const AigJson *schema, const AigJson *v, const char *path)
 		char	   *name = aig_jstring(t, NULL);
 
 		if (!has_type(v, name))
-			return psprintf("%s is not of type %s", path, name);
+			return psprintf("%s is not of type %s", path, shown_name(name));
 	}
 	else if (aig_jis(t, AIG_JSON_ARRAY))
 	{
@@ -123,9 +149,10 @@ check_member(const char *name, const AigJson *value, void *arg)
 	const AigJson *sub = aig_jget(mc->props, name);
 
 	if (sub != NULL)
-		return check_value(sub, value, psprintf("%s.%s", mc->path, name), mc->depth + 1);
+		return check_value(sub, value, psprintf("%s.%s", mc->path, shown_name(name)), mc->depth + 1);
 	if (mc->closed)
-		return psprintf("%s has member \"%s\", which the schema does not allow", mc->path, name);
+		return psprintf("%s has member \"%s\", which the schema does not allow", mc->path,
+						shown_name(name));
 	return NULL;
 }
 
@@ -141,7 +168,7 @@ check_object(const AigJson *schema, const AigJson *v, const char *path, int dept
 		char	   *name = aig_jstring(aig_jelem(req, i), NULL);
 
 		if (name != NULL && aig_jget(v, name) == NULL)
-			return psprintf("%s has no member \"%s\"", path, name);
+			return psprintf("%s has no member \"%s\"", path, shown_name(name));
 	}
 	mc.props = aig_jget(schema, "properties");
 	mc.closed = aig_jis(aig_jget(schema, "additionalProperties"), AIG_JSON_FALSE);

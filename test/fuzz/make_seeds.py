@@ -16,7 +16,9 @@ so that the fuzzer works on small inputs; bodies over MAX_LEN (default
 The json target gets every body as it is, plus test/fuzz/seeds/json/*
 (escapes, surrogates, numbers, nesting).
 
-The redact target gets test/fuzz/seeds/redact/* as they are.
+The redact target gets test/fuzz/seeds/redact/* as they are; the structured
+target every body plus test/fuzz/seeds/structured/* (response_format, "\n--\n",
+answer).
 """
 import base64
 import binascii
@@ -90,6 +92,15 @@ def main():
     n = 0
     if target == "redact":
         d = os.path.join(ROOT, "test", "fuzz", "seeds", "redact")
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), "rb") as f:
+                write(outdir, f.read()[:max_len])
+            n += 1
+    elif target == "structured":
+        for _name, body, _status in bodies(max_len):
+            write(outdir, body)
+            n += 1
+        d = os.path.join(ROOT, "test", "fuzz", "seeds", "structured")
         for name in sorted(os.listdir(d)):
             with open(os.path.join(d, name), "rb") as f:
                 write(outdir, f.read()[:max_len])

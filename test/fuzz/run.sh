@@ -5,7 +5,8 @@
 # Targets: one per dialect (fuzz_dialect.c built with -DFUZZ_DIALECT=
 # aig_dialect_<name>: parse_chat, parse_embed and parse_error of
 # src/providers/<kind>.c), one for the JSON helpers over json-c and the
-# body writer (fuzz_json.c: src/transport/json.c, json_body.c) and
+# body writer (fuzz_json.c: src/transport/json.c, json_body.c), one for the
+# structured-answer check (fuzz_structured.c: src/routing/structured.c) and
 # one for the PII redactor (fuzz_redact.c, src/governance/redact.c, src/governance/redact_scan.c).  Built with clang and -fsanitize=fuzzer,address,undefined
 # (-fno-sanitize-recover: undefined behaviour aborts), linked with
 # fuzz_support.c, json-c and PostgreSQL's frontend libpgcommon.a /
@@ -37,7 +38,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_MAX_LEN=${FUZZ_MAX_LEN:-16384}
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-60}
 work=${FUZZ_WORK:-$root/test/fuzz/work}
-all_targets="json openai openai_compatible anthropic cohere ollama gemini azure_openai redact"
+all_targets="json structured openai openai_compatible anthropic cohere ollama gemini azure_openai redact"
 targets=${FUZZ_TARGETS:-$all_targets}
 
 cc=${FUZZ_CC:-}
@@ -77,6 +78,12 @@ for t in $targets; do
 		"$cc" -c "${cflags[@]}" test/fuzz/fuzz_json.c -o "$work/obj/fuzz_json.o"
 		"$cc" "${san[@]}" "$work/obj/fuzz_json.o" "$work/obj/json.o" "$work/obj/json_body.o" \
 			"$work/obj/fuzz_support.o" "${AIG_PGLIBS[@]}" -ljson-c -o "$work/bin/fuzz_json"
+		;;
+	structured)
+		"$cc" -c "${cflags[@]}" src/routing/structured.c -o "$work/obj/structured.o"
+		"$cc" -c "${cflags[@]}" test/fuzz/fuzz_structured.c -o "$work/obj/fuzz_structured.o"
+		"$cc" "${san[@]}" "$work/obj/fuzz_structured.o" "$work/obj/structured.o" "$work/obj/json.o" \
+			"$work/obj/fuzz_support.o" "${AIG_PGLIBS[@]}" -ljson-c -lm -o "$work/bin/fuzz_structured"
 		;;
 	redact)
 		"$cc" -c "${cflags[@]}" test/fuzz/fuzz_redact.c -o "$work/obj/fuzz_redact.o"
@@ -125,6 +132,7 @@ for t in $targets; do
 	dict=test/fuzz/dialect.dict
 	[ "$t" = redact ] && dict=test/fuzz/redact.dict
 	[ "$t" = json ] && dict=test/fuzz/json.dict
+	[ "$t" = structured ] && dict=test/fuzz/json.dict
 	status=0
 	"$bin" -max_total_time="$FUZZ_SECONDS" -max_len="$FUZZ_MAX_LEN" -timeout="$FUZZ_TIMEOUT" \
 		-dict="$dict" -print_final_stats=1 -artifact_prefix="$work/artifacts/$t/" \

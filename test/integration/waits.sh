@@ -52,6 +52,19 @@ pass "pg_stat_activity shows the backend waiting (wait_event_type 'Extension')"
 row=$(q -c "SELECT kind, provider, in_flight, items_total FROM ai_gateway.progress WHERE pid = $pid")
 [ "$row" = "call|openai|1|1" ] || fail "ai_gateway.progress during the call: '$row'"
 pass "ai_gateway.progress shows the call (kind call, provider openai, 1 in flight)"
+# another role sees only its own calls; pg_read_all_stats sees every one
+q >/dev/null <<'SQL'
+DROP ROLE IF EXISTS aig_waits_other;
+DROP ROLE IF EXISTS aig_waits_stats;
+CREATE ROLE aig_waits_other;
+CREATE ROLE aig_waits_stats IN ROLE pg_read_all_stats;
+SQL
+seen_other=$(q -c "SET ROLE aig_waits_other" -c "SELECT count(*) FROM ai_gateway.progress WHERE pid = $pid")
+seen_stats=$(q -c "SET ROLE aig_waits_stats" -c "SELECT count(*) FROM ai_gateway.progress WHERE pid = $pid")
+q -c "DROP ROLE aig_waits_other" -c "DROP ROLE aig_waits_stats" >/dev/null
+[ "$seen_other" = 0 ] || fail "an unprivileged role saw another role's call in ai_gateway.progress"
+[ "$seen_stats" = 1 ] || fail "a pg_read_all_stats member did not see the call ($seen_stats rows)"
+pass "ai_gateway.progress hides other roles' calls, except from pg_read_all_stats"
 
 hz=$(getconf CLK_TCK)
 c0=$(cpu_ticks "$pid")
