@@ -17,9 +17,11 @@
 # row failed.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
-trap aig_cleanup EXIT
+top="${WORK:-$(mktemp -d /tmp/aig_pipelines.XXXXXX)}"
+# run alone (no WORK from run_all.sh): the temporary directory goes at exit
+trap 'aig_cleanup; [ -n "${WORK:-}" ] || rm -rf "$top"' EXIT
 
-base="${WORK:-$(mktemp -d /tmp/aig_pipelines.XXXXXX)}/pipelines"
+base="$top/pipelines"
 rm -rf "$base"
 mkdir -p "$base"
 chmod 755 "$base" "$(dirname "$base")"
