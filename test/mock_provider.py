@@ -2,8 +2,9 @@
 """
 test/mock_provider.py -- the fake AI-provider upstream for every ai_gateway test and the demo.
 
-Owns: one HTTP/1.1 keep-alive server on 127.0.0.1 that speaks six provider dialects on one
-port (OpenAI / openai_compatible, Azure OpenAI, Anthropic, Cohere v2, Ollama native, Gemini),
+Owns: one HTTP/1.1 keep-alive server on 127.0.0.1 that speaks seven provider dialects on one
+port (OpenAI / openai_compatible, Azure OpenAI, Anthropic, Cohere v2, Ollama native, Gemini,
+AWS Bedrock with SigV4 verification),
 the fault-injection grammar encoded in model names, and the /_mock/* control endpoints.
 Its self-test is test/test_mock_provider.py.  Python 3.11 standard library only.
 
@@ -18,13 +19,15 @@ Routes (POST, JSON body; any path prefix is accepted, so base_url ".../v1" or "/
     ollama     .../api/chat, .../api/embed                    no key needed
     gemini     .../models/{model}:generateContent|batchEmbedContents|embedContent
                                                               x-goog-api-key: K
+    bedrock    .../model/{model}/converse, .../model/{model}/invoke
+                                                              SigV4 (verified) or Bearer K
 A missing required key, or any key starting with "bad", gets a 401 in the dialect's format.
 
 Model names (for Azure and Gemini the percent-decoded path segment):
     echo                     content = compact JSON of what arrived (method, path, query,
                              auth/version + x-test-* headers, parsed body); embeddings
                              routes add it as a top-level "mock_echo" field instead
-    recorded[-base64|-ollama-compat|-error]   the recorded sample bodies of test/samples/
+    recorded[-base64|-ollama-compat|-tools|-error]   the recorded sample bodies of test/samples/
     anything else            "mock reply from <dialect> <model>: <last user text>"
     ...+directive+directive  faults: latency=MS status=CODE retry_after=S retry_after_date=S
                              retry_after_ms=MS fail_first=N seq=NAME reset reset_mid hang
@@ -39,6 +42,8 @@ Model names (for Azure and Gemini the percent-decoded path segment):
                              bytes_per_input=N (embeddings: N bytes of padding per input)
                              badjson notjson badjson_first=N (a structured answer that misses the schema /
                              is not JSON: see "Tools, structured output and images")
+                             badargs (a tool call whose arguments are not a JSON object:
+                             openai/azure/compat "[1, 2]", ollama [1, 2])
 Control: GET /_mock/stats, POST /_mock/reset, GET /_mock/last.
 
 Fault details:
@@ -84,6 +89,7 @@ import base64
 import email.utils
 import functools
 import hashlib
+import hmac
 import itertools
 import json
 import os
@@ -121,6 +127,7 @@ ECHO_HEADERS = frozenset(("authorization", "api-key", "x-api-key", "x-goog-api-k
 GEMINI_EMBED_ONE_SAMPLE = "gemini_embed_content (derived from gemini_batch_embed_contents.json)"
 EXTRA_REASONS = {529: "Site Overloaded"}
 RECORDED_MODELS = frozenset(("recorded", "recorded-base64", "recorded-ollama-compat"))
+RECORDED_MODELS |= {"recorded-tools"}     # documented tool-call answers (tools_openai)
 
 _ids = itertools.count(1)
 
@@ -400,6 +407,92 @@ class Dialect:
         raise NotImplementedError
 
 
+
+# ---- OpenAI Chat Completions / Ollama /api/chat: tools, tool results, parts (tools_openai) ----
+# Shapes from OpenAI's OpenAPI document (test/specs/openai.json: ChatCompletionTool,
+# ChatCompletionToolChoiceOption, ChatCompletionRequestToolMessage, ...ContentPartImage,
+# ...ContentPartFile) and Ollama's docs/api.md ("Chat request (with tools)", "with images").
+
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+DATA_URL = re.compile(r"^data:(?P<mt>[\w.+-]+/[\w.+-]+);base64,(?P<b64>.*)$", re.S)
+
+
+def function_tools(body):
+    """body["tools"] ([{"type":"function","function":{"name","parameters"}}]) -> ChatSpec tools."""
+    tools = body.get("tools")
+    if tools is None:
+        return []
+    if not isinstance(tools, list) or not tools:
+        raise ClientError(400, "mock: 'tools' must be a non-empty list")
+    out = []
+    for i, t in enumerate(tools):
+        fn = t.get("function") if isinstance(t, dict) else None
+        if not isinstance(t, dict) or t.get("type") != "function" or not isinstance(fn, dict):
+            raise ClientError(400, f"mock: tools[{i}] is not a function tool")
+        if not isinstance(fn.get("name"), str) or not TOOL_NAME.match(fn["name"]):
+            raise ClientError(400, f"mock: tools[{i}].function.name is invalid")
+        params = fn.get("parameters", {"type": "object", "properties": {}})
+        if not isinstance(params, dict):
+            raise ClientError(400, f"mock: tools[{i}].function.parameters must be an object")
+        out.append({"name": fn["name"], "parameters": params})
+    return out
+
+
+def data_url_size(url, what, media_prefix):
+    m = DATA_URL.match(url)
+    if not m:
+        raise ClientError(400, f"mock: {what} is not a base64 data URL")
+    if not m.group("mt").startswith(media_prefix):
+        raise ClientError(400, f"mock: {what} has media type {m.group('mt')!r}")
+    return m.group("mt"), decoded_size(m.group("b64"))
+
+
+def openai_part_attachments(parts, spec, file_parts):
+    for j, p in enumerate(parts):
+        kind = p.get("type") if isinstance(p, dict) else None
+        if kind == "text":
+            continue
+        if kind == "image_url":
+            url = (p.get("image_url") or {}).get("url") if isinstance(p.get("image_url"), dict) else None
+            if not isinstance(url, str):
+                raise ClientError(400, f"mock: content[{j}].image_url.url is required")
+            if url.startswith("data:"):
+                spec.attachments.append(data_url_size(url, f"content[{j}].image_url.url", "image/"))
+            elif url.startswith(("http://", "https://")):
+                spec.attachments.append(("url", url))
+            else:
+                raise ClientError(400, f"mock: content[{j}].image_url.url is not a URL")
+        elif kind == "file" and file_parts:
+            f = p.get("file")
+            if not isinstance(f, dict) or not isinstance(f.get("file_data"), str):
+                raise ClientError(400, f"mock: content[{j}].file.file_data is required")
+            if not isinstance(f.get("filename"), str):
+                raise ClientError(400, f"mock: content[{j}].file.filename is required with file_data")
+            spec.attachments.append(data_url_size(f["file_data"], f"content[{j}].file.file_data",
+                                                  "application/pdf"))
+        else:
+            raise ClientError(400, f"mock: content[{j}] has an unsupported type {kind!r}")
+
+
+def bad_arguments(model):
+    """badargs: the tool call's arguments are not a JSON object (a bad answer)."""
+    return "badargs" in model.split("+")[1:]
+
+
+def sniff_image(raw):
+    for magic, mt in ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+                      (b"GIF8", "image/gif"), (b"RIFF", "image/webp")):
+        if raw.startswith(magic):
+            return mt
+    return "image"
+
+
+def tool_results_after_last_user(msgs, name_of):
+    last_user = max((i for i, m in enumerate(msgs) if m.get("role") == "user"), default=-1)
+    return [(name_of(m), text_of(m.get("content")))
+            for m in msgs[last_user + 1:] if m.get("role") == "tool"]
+
+
 class OpenAI(Dialect):
     name = "openai"
     recorded = {
@@ -407,6 +500,7 @@ class OpenAI(Dialect):
                      "embed": "openai_embeddings_float.json"},
         "recorded-base64": {"embed": "openai_embeddings_base64.json"},
         "recorded-ollama-compat": {"chat": "ollama_v1_chat_completions.json"},
+        "recorded-tools": {"chat": "openai_chat_tool_calls.DOCS_EXAMPLE.json"},
     }
     recorded_error = ("openai_error_404_model_not_found.json", 404)
     recorded_auth_error = ("openai_error_401_invalid_api_key.json", 401)
@@ -456,6 +550,75 @@ class OpenAI(Dialect):
             "system_fingerprint": "fp_mock",
         }
 
+    file_parts = True               # Azure's 2024-10-21 document has no file parts
+
+    def chat_spec(self, body):
+        spec = ChatSpec()
+        spec.tools = function_tools(body)
+        choice = body.get("tool_choice")
+        if (choice is not None or "parallel_tool_calls" in body) and not spec.tools:
+            raise ClientError(400, "mock: tool_choice and parallel_tool_calls are only allowed "
+                                   "when 'tools' are specified")
+        if isinstance(choice, dict):
+            fn = choice.get("function")
+            if choice.get("type") != "function" or not isinstance(fn, dict) or \
+                    fn.get("name") not in [t["name"] for t in spec.tools]:
+                raise ClientError(400, "mock: tool_choice names no tool of 'tools'")
+            spec.tool_choice = fn["name"]
+        elif choice is not None:
+            if choice not in ("auto", "none", "required"):
+                raise ClientError(400, f"mock: bad tool_choice {choice!r}")
+            spec.tool_choice = choice
+        if "parallel_tool_calls" in body and not isinstance(body["parallel_tool_calls"], bool):
+            raise ClientError(400, "mock: parallel_tool_calls must be a boolean")
+        msgs = messages_of(body)
+        call_names = {}
+        for i, m in enumerate(msgs):
+            role = m.get("role")
+            content = m.get("content")
+            if role == "assistant" and m.get("tool_calls") is not None:
+                for c in m["tool_calls"] if isinstance(m["tool_calls"], list) else [None]:
+                    fn = c.get("function") if isinstance(c, dict) else None
+                    if not isinstance(fn, dict) or not isinstance(c.get("id"), str) or \
+                            c.get("type") != "function" or not isinstance(fn.get("name"), str):
+                        raise ClientError(400, f"mock: messages[{i}].tool_calls is malformed")
+                    if not isinstance(fn.get("arguments"), str):
+                        raise ClientError(400, f"mock: messages[{i}].tool_calls[].function.arguments "
+                                               "must be a string")
+                    try:
+                        json.loads(fn["arguments"])
+                    except ValueError:
+                        raise ClientError(400, f"mock: messages[{i}] arguments are not JSON") from None
+                    call_names[c["id"]] = fn["name"]
+            elif role == "tool":
+                if m.get("tool_call_id") not in call_names:
+                    raise ClientError(400, f"mock: messages[{i}] with role 'tool' must be a response "
+                                           "to a preceding message with 'tool_calls'")
+            if role == "user" and isinstance(content, list):
+                openai_part_attachments(content, spec, self.file_parts)
+        spec.tool_results = tool_results_after_last_user(
+            msgs, lambda m: call_names.get(m.get("tool_call_id"), m.get("tool_call_id")))
+        rf = body.get("response_format")
+        if isinstance(rf, dict) and rf.get("type") == "json_schema":
+            js = rf.get("json_schema")
+            if not isinstance(js, dict) or not isinstance(js.get("schema", {}), dict):
+                raise ClientError(400, "mock: response_format.json_schema is malformed")
+            spec.schema = js.get("schema") or {"type": "object"}
+        elif isinstance(rf, dict) and rf.get("type") == "json_object":
+            spec.json_mode = True
+        return spec
+
+    def tool_call_body(self, model, calls, tin, tout):
+        obj = self.chat_body(model, "", tin, tout, True)
+        choice = obj["choices"][0]
+        choice["message"]["tool_calls"] = [
+            {"id": cid, "type": "function",
+             "function": {"name": name, "arguments": "[1, 2]" if bad_arguments(model) else
+                          json.dumps(args, ensure_ascii=False)}}
+            for cid, name, args in calls]
+        choice["finish_reason"] = "tool_calls"
+        return obj
+
     def prompt_filter(self):
         """Azure's documented prompt filter: HTTP 400, code content_filter."""
         return {"error": {"message": "The response was filtered due to the prompt triggering "
@@ -496,6 +659,7 @@ class OpenAI(Dialect):
 
 class Azure(OpenAI):
     name = "azure"
+    file_parts = False
 
     def api_key(self, req):
         return req.headers.get("api-key")
@@ -630,7 +794,8 @@ class Ollama(Dialect):
     name = "ollama"
     key_required = False
     recorded = {"recorded": {"chat": "ollama_api_chat.DOCS_EXAMPLE.json",
-                             "embed": "ollama_api_embed.json"}}
+                             "embed": "ollama_api_embed.json"},
+                "recorded-tools": {"chat": "ollama_api_chat_tools.DOCS_EXAMPLE.json"}}
     recorded_error = ("ollama_error_400_context.json", 400)
 
     def error(self, status, message, retry_delay=None):
@@ -655,6 +820,45 @@ class Ollama(Dialect):
             "eval_count": tout,
             "eval_duration": 700000,
         }
+
+    def chat_spec(self, body):
+        spec = ChatSpec()
+        spec.tools = function_tools(body)
+        msgs = messages_of(body)
+        for i, m in enumerate(msgs):
+            images = m.get("images")
+            if images is not None:
+                if not isinstance(images, list) or not all(isinstance(b, str) for b in images):
+                    raise ClientError(400, f"mock: messages[{i}].images must be a list of base64 strings")
+                for b in images:
+                    size = decoded_size(b)
+                    spec.attachments.append((sniff_image(base64.b64decode(b)), size))
+            calls = m.get("tool_calls")
+            if calls is not None:
+                for c in calls if isinstance(calls, list) else [None]:
+                    fn = c.get("function") if isinstance(c, dict) else None
+                    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or \
+                            not isinstance(fn.get("arguments", {}), dict):
+                        # Go: cannot unmarshal string into ... api.ToolCallFunctionArguments
+                        raise ClientError(400, f"mock: messages[{i}].tool_calls: function.arguments "
+                                               "must be an object")
+        spec.tool_results = tool_results_after_last_user(
+            msgs, lambda m: m.get("tool_name") or "tool")
+        fmt = body.get("format")
+        if isinstance(fmt, dict):
+            spec.schema = fmt
+        elif fmt == "json":
+            spec.json_mode = True
+        elif fmt not in (None, ""):
+            raise ClientError(400, f"mock: invalid format {fmt!r}")
+        return spec
+
+    def tool_call_body(self, model, calls, tin, tout):
+        obj = self.chat_body(model, "", tin, tout, False)
+        obj["message"]["tool_calls"] = [{"function": {"name": name, "arguments":
+                                                      [1, 2] if bad_arguments(model) else args}}
+                                        for _, name, args in calls]
+        return obj
 
     def embed_texts(self, body, kind):
         if "input" not in body:
@@ -762,11 +966,280 @@ class Gemini(Dialect):
         return {"embeddings": [{"values": v} for v in vectors]}
 
 
-DIALECTS = {d.name: d for d in (OpenAI(), Azure(), Anthropic(), Cohere(), Ollama(), Gemini())}
+
+# --------------------------------------------------------------------------------------------
+# AWS Bedrock (Converse chat, InvokeModel embeddings) with SigV4 verification.  Every request
+# must carry a valid signature (recomputed here from the request as it arrived, as AWS does:
+# the path as sent percent-encoded once more, the sorted query, the signed headers, the
+# payload's SHA-256) or a Bedrock API key (Bearer; one starting with "bad" is refused).
+# Known credentials: AWS's documented example pair, and a temporary one that is only valid
+# with its session token.  Errors are {"message"} with the exception in x-amzn-ErrorType.
+# --------------------------------------------------------------------------------------------
+
+AWS_CREDENTIALS = {
+    # access key id -> (secret access key, session token or None)
+    "AKIDEXAMPLE": ("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", None),
+    "ASIAMOCKTEMPORARY": ("mockTemporarySecretKey/EXAMPLE0123456789",
+                          "mock-session-token-EXAMPLE-0123456789"),
+}
+AWS_SIGNATURE_MISMATCH = ("The request signature we calculated does not match the signature you "
+                          "provided. Check your AWS Secret Access Key and signing method. Consult "
+                          "the service documentation for details.")
+AWS_SIGV4_RE = re.compile(r"^AWS4-HMAC-SHA256 Credential=(?P<akid>[^/]+)/(?P<date>\d{8})/"
+                          r"(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request, "
+                          r"SignedHeaders=(?P<signed>[^,]+), Signature=(?P<sig>[0-9a-f]{64})$")
+AWS_ERROR_TYPES = {400: "ValidationException", 401: "UnrecognizedClientException",
+                   403: "AccessDeniedException", 404: "ResourceNotFoundException",
+                   408: "ModelTimeoutException", 424: "ModelErrorException",
+                   429: "ThrottlingException", 500: "InternalServerException",
+                   503: "ServiceUnavailableException"}
+
+
+def aws_quote(s, safe="-_.~"):
+    from urllib.parse import quote
+    return quote(s, safe=safe)
+
+
+def sigv4_expected(req, akid_secret, date, region, service, signed):
+    """The signature AWS computes for req: (hex, canonical request)."""
+    from urllib.parse import parse_qsl
+    query = sorted((aws_quote(k), aws_quote(v))
+                   for k, v in parse_qsl(req.query, keep_blank_values=True))
+    lines = []
+    for name in signed.split(";"):
+        value = req.headers.get(name)
+        if value is None:
+            raise ClientError(403, f"mock: signed header {name} is missing")
+        lines.append(f"{name}:{' '.join(value.split())}\n")
+    creq = "\n".join([req.method, aws_quote(req.path or "/", safe="/-_.~"),
+                      "&".join(f"{k}={v}" for k, v in query), "".join(lines), signed,
+                      hashlib.sha256(req.raw or b"").hexdigest()])
+    sts = "\n".join(["AWS4-HMAC-SHA256", req.headers.get("x-amz-date", ""),
+                     f"{date}/{region}/{service}/aws4_request",
+                     hashlib.sha256(creq.encode()).hexdigest()])
+
+    def hm(key, msg):
+        return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+    key = hm(hm(hm(hm(("AWS4" + akid_secret).encode(), date), region), service), "aws4_request")
+    return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest(), creq
+
+
+def sigv4_problem(req):
+    """None when req is signed with known credentials, else (status, message) as AWS answers."""
+    auth = req.headers.get("authorization")
+    if not auth:
+        return 403, "Missing Authentication Token"
+    if auth[:7].lower() == "bearer ":
+        if auth[7:].strip().startswith("bad") or not auth[7:].strip():
+            return 403, "The security token included in the request is invalid."
+        return None
+    m = AWS_SIGV4_RE.match(auth)
+    if not m:
+        return 403, "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters."
+    creds = AWS_CREDENTIALS.get(m["akid"])
+    if creds is None:
+        return 403, "The security token included in the request is invalid."
+    secret, token = creds
+    signed = m["signed"].split(";")
+    amz_date = req.headers.get("x-amz-date", "")
+    if "host" not in signed or "x-amz-date" not in signed or amz_date[:8] != m["date"]:
+        return 403, "mock: host and x-amz-date must be signed, and the scope date be the request's"
+    if m["service"] != "bedrock":
+        return 403, f"Credential should be scoped to correct service: 'bedrock'."
+    try:
+        when = time.mktime(time.strptime(amz_date, "%Y%m%dT%H%M%SZ")) - time.timezone
+    except ValueError:
+        return 403, "mock: X-Amz-Date is not of the form YYYYMMDDTHHMMSSZ"
+    if abs(when - time.time()) > 15 * 60:
+        return 403, f"Signature expired: {amz_date} is now earlier than the allowed window."
+    sent_token = req.headers.get("x-amz-security-token")
+    if sent_token is not None and "x-amz-security-token" not in signed:
+        return 403, "mock: x-amz-security-token is sent but not signed"
+    if token is not None and sent_token != token:
+        return 403, "The security token included in the request is invalid."
+    want, _creq = sigv4_expected(req, secret, m["date"], m["region"], m["service"], m["signed"])
+    if not hmac.compare_digest(want, m["sig"]):
+        return 403, AWS_SIGNATURE_MISMATCH
+    return None
+
+
+class Bedrock(Dialect):
+    name = "bedrock"
+    finish_value = "end_turn"
+    STRUCT_TOOL = "aig_structured_output"
+    VALUE_TOOL = "aig_structured_value"
+
+    def api_key(self, req):
+        """The Bearer key, or (what echo_key repeats, as a hostile provider would) the secret
+        access key the mock holds for the signature's key id."""
+        auth = req.headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            return auth[7:].strip()
+        m = AWS_SIGV4_RE.match(auth)
+        if not m:
+            return None
+        return AWS_CREDENTIALS.get(m["akid"], (m["akid"], None))[0]
+
+    def check(self, req):
+        return sigv4_problem(req)
+
+    def error(self, status, message, retry_delay=None):
+        return {"message": message}
+
+    def error_headers(self, status):
+        return [("x-amzn-ErrorType", AWS_ERROR_TYPES.get(status, "InternalServerException")
+                 + ":http://internal.amazon.com/coral/com.amazon.bedrock/")]
+
+    @staticmethod
+    def blocks(m):
+        c = m.get("content")
+        return [b for b in c if isinstance(b, dict)] if isinstance(c, list) else []
+
+    def chat_texts(self, body):
+        documented_limits(body, {"inferenceConfig.temperature": ("range", 0, 1),
+                                 "inferenceConfig.topP": ("range", 0, 1)})
+        msgs = messages_of(body)
+        texts = [text_of(s) for s in body.get("system") or [] if isinstance(s, dict)]
+        texts += [text_of(self.blocks(m)) for m in msgs]
+        last_user = ""
+        for m in reversed(msgs):
+            t = text_of([b for b in self.blocks(m) if "text" in b])
+            if m.get("role") == "user" and t:
+                last_user = t
+                break
+        return texts, last_user
+
+    def chat_spec(self, body):
+        spec = ChatSpec()
+        tc = body.get("toolConfig") or {}
+        forced = None
+        choice = tc.get("toolChoice") or {}
+        if "any" in choice:
+            spec.tool_choice = "required"
+        elif isinstance(choice.get("tool"), dict):
+            forced = choice["tool"].get("name")
+            spec.tool_choice = forced
+        for t in tc.get("tools") or []:
+            ts = t.get("toolSpec") if isinstance(t, dict) else None
+            if not isinstance(ts, dict):
+                raise ClientError(400, "mock: each tool must be {toolSpec: {...}}")
+            schema = (ts.get("inputSchema") or {}).get("json")
+            if not isinstance(schema, dict):
+                raise ClientError(400, "mock: toolSpec.inputSchema.json must be an object")
+            if ts.get("name") == self.STRUCT_TOOL:
+                if schema == {"type": "object"}:
+                    spec.json_mode = True
+                else:
+                    spec.schema = schema
+            elif ts.get("name") == self.VALUE_TOOL:
+                spec.schema = (schema.get("properties") or {}).get("value") or {}
+                spec.value_wrapped = True
+            else:
+                spec.tools.append({"name": ts.get("name"), "parameters": schema})
+        if forced in (self.STRUCT_TOOL, self.VALUE_TOOL):
+            spec.tool_choice = "auto"
+        msgs = messages_of(body)
+        names = {}
+        for m in msgs:
+            for b in self.blocks(m):
+                if isinstance(b.get("toolUse"), dict):
+                    names[b["toolUse"].get("toolUseId")] = b["toolUse"].get("name")
+        if (msgs and msgs[-1].get("role") == "user" and names and not tc.get("tools")):
+            raise ClientError(400, "The toolConfig field must be defined when using toolUse "
+                                   "and toolResult content blocks.")
+        if msgs and msgs[-1].get("role") == "user":
+            for b in self.blocks(msgs[-1]):
+                tr = b.get("toolResult")
+                if isinstance(tr, dict):
+                    parts = []
+                    for c in tr.get("content") or []:
+                        if "json" in c:
+                            parts.append(json.dumps(c["json"], separators=(",", ":")))
+                        else:
+                            parts.append(text_of(c))
+                    spec.tool_results.append((names.get(tr.get("toolUseId"), tr.get("toolUseId")),
+                                              "".join(parts)))
+        for m in msgs:
+            for b in self.blocks(m):
+                for kind in ("image", "document"):
+                    part = b.get(kind)
+                    if isinstance(part, dict):
+                        data = (part.get("source") or {}).get("bytes")
+                        if not isinstance(data, str):
+                            raise ClientError(400, f"mock: {kind}.source.bytes must be base64 text")
+                        fmt = part.get("format")
+                        media = f"image/{fmt}" if kind == "image" else f"application/{fmt}"
+                        if kind == "document" and not part.get("name"):
+                            raise ClientError(400, "mock: a document needs a name")
+                        spec.attachments.append((media, decoded_size(data)))
+        return spec
+
+    def message_body(self, content, stop, tin, tout):
+        return {"output": {"message": {"role": "assistant", "content": content}},
+                "stopReason": stop,
+                "usage": {"inputTokens": tin, "outputTokens": tout, "totalTokens": tin + tout},
+                "metrics": {"latencyMs": 1}}
+
+    def chat_body(self, model, reply, tin, tout, null_content):
+        return self.message_body([] if null_content else [{"text": reply}], "end_turn", tin, tout)
+
+    def tool_call_body(self, model, calls, tin, tout):
+        return self.message_body([{"toolUse": {"toolUseId": cid, "name": name, "input": args}}
+                                  for cid, name, args in calls], "tool_use", tin, tout)
+
+    def structured_body(self, model, value, tin, tout, spec):
+        if isinstance(value, str):        # notjson: the model answers in text instead
+            return self.chat_body(model, value, tin, tout, False)
+        wrapped = getattr(spec, "value_wrapped", False)
+        name = self.VALUE_TOOL if wrapped else self.STRUCT_TOOL
+        arg = {"value": value} if wrapped else value
+        return self.message_body([{"toolUse": {"toolUseId": "tooluse_mock_structured",
+                                               "name": name, "input": arg}}],
+                                 "tool_use", tin, tout)
+
+    def refuse(self, obj, kind):
+        if kind in ("refusal", "guardrail"):
+            obj["stopReason"] = "guardrail_intervened"
+            obj["output"]["message"]["content"] = [{"text": "Sorry, the model cannot answer this question."}]
+        elif kind == "filter":
+            obj["stopReason"] = "content_filtered"
+            obj["output"]["message"]["content"] = []
+        elif kind == "length":
+            obj["stopReason"] = "max_tokens"
+            obj["output"]["message"]["content"] = []
+        else:
+            return super().refuse(obj, kind)
+        return obj
+
+    def embed_texts(self, body, kind):
+        if "inputText" in body:
+            if not isinstance(body["inputText"], str):
+                raise ClientError(400, "mock: inputText must be a string")
+            return [(body["inputText"], dimension(body.get("dimensions")))]
+        if "texts" in body:
+            if not body.get("input_type"):
+                raise ClientError(400, "mock: input_type is required")
+            return [(t, dimension(body.get("output_dimension")))
+                    for t in string_list(body["texts"], "texts")]
+        raise ClientError(400, "mock: expected inputText (titan) or texts (cohere)")
+
+    def embed_body(self, model, body, kind, vectors, tin):
+        if "inputText" in body:
+            return {"embedding": None if vectors[0] is None else list(vectors[0]),
+                    "inputTextTokenCount": tin}
+        return {"embeddings": [None if v is None else list(v) for v in vectors],
+                "id": "mock-embed", "response_type": "embeddings_floats", "texts": body["texts"]}
+
+
+DIALECTS = {d.name: d for d in (OpenAI(), Azure(), Anthropic(), Cohere(), Ollama(), Gemini(),
+                                  Bedrock())}
 
 # (pattern on the raw path, dialect, route kind); the first match wins, so the specific
 # Azure and Gemini shapes come before the generic OpenAI suffixes.
 ROUTES = [
+    (re.compile(r"^.*/model/(?P<model>[^/]+)/converse$"), "bedrock", "chat"),
+    (re.compile(r"^.*/model/(?P<model>[^/]+)/invoke$"), "bedrock", "embed"),
     (re.compile(r"^.*/openai/deployments/(?P<model>[^/]+)/chat/completions$"), "azure", "chat"),
     (re.compile(r"^.*/openai/deployments/(?P<model>[^/]+)/embeddings$"), "azure", "embed"),
     (re.compile(r"^.*/models/(?P<model>[^/]+):generateContent$"), "gemini", "chat"),
@@ -800,6 +1273,7 @@ FLAG_DIRECTIVES = frozenset(("reset", "reset_mid", "hang", "malformed", "truncat
                              "html", "wrong_ctype", "invalid_utf8", "wrong_shape",
                              "null_content", "echo_key", "echo_prompt", "redirect", "html200", "wrong_type",
                              "intl_error", "badjson", "notjson"))
+FLAG_DIRECTIVES |= {"badargs"}     # tools_openai: see bad_arguments()
 VALUE_DIRECTIVES = {"latency": float, "status": int, "retry_after": float,
                     "retry_after_date": float, "retry_after_ms": float, "fail_first": int,
                     "seq": str, "trickle": float, "oversized": int, "chunk": int,
@@ -1100,6 +1574,8 @@ class Handler(BaseHTTPRequestHandler):
         except ClientError as e:
             resp = Response(e.status, dialect.error(e.status, e.message))
         resp.headers += d.retry_headers()
+        if resp.status >= 400 and hasattr(dialect, "error_headers"):
+            resp.headers += dialect.error_headers(resp.status)
         self._deliver(resp, d)
 
     def _answer(self, dialect, kind, req, d):

@@ -114,6 +114,10 @@ if [ "$only_regress" = 0 ]; then
 		bash "$AIG_ROOT/test/redact_test.sh" || status=1
 		echo "== JSON reader/writer unit test"
 		bash "$AIG_ROOT/test/json_test.sh" || status=1
+		echo "== OpenAI-family/Ollama tool and image unit test"
+		bash "$AIG_ROOT/test/tools_openai_test.sh" || status=1
+		echo "== AWS SigV4 signer unit test"
+		bash "$AIG_ROOT/test/sigv4_test.sh" || status=1
 		echo "== mock provider self-test"
 		python3 "$AIG_ROOT/test/test_mock_provider.py" || status=1
 	fi

@@ -217,6 +217,145 @@ def test_embeddings():
     expect_eq(b["embedding"]["values"], v_alpha, "gemini single")
 
 
+# ---- bedrock (SigV4) ------------------------------------------------------------------------
+
+AWS_AKID = "AKIDEXAMPLE"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+
+
+def sigv4_headers(method, path, body, akid=AWS_AKID, secret=AWS_SECRET, token=None,
+                  host=None, amz_date=None, region="us-east-1", service="bedrock"):
+    """Headers signing a request (an independent signer: checked against AWS's get-vanilla)."""
+    import hashlib
+    import hmac
+    host = host or f"127.0.0.1:{PORT}"
+    amz_date = amz_date or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    hdrs = {"host": host, "x-amz-date": amz_date}
+    if token:
+        hdrs["x-amz-security-token"] = token
+    if body is not None:
+        hdrs["content-type"] = "application/json"
+    signed = ";".join(sorted(hdrs))
+    creq = "\n".join([method, quote(path, safe="/-_.~"), "",
+                      "".join(f"{k}:{hdrs[k]}\n" for k in sorted(hdrs)), signed,
+                      hashlib.sha256(body or b"").hexdigest()])
+    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
+    sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(creq.encode()).hexdigest()])
+    key = ("AWS4" + secret).encode()
+    for part in (amz_date[:8], region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    sig = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+    out = {k: v for k, v in hdrs.items() if k != "host"}
+    out["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={akid}/{scope}, "
+                            f"SignedHeaders={signed}, Signature={sig}")
+    return out
+
+
+def bedrock_call(model, body, action="converse", **kw):
+    path = f"/model/{quote(model, safe='')}/{action}"
+    raw = json.dumps(body).encode()
+    status, headers, data = call(path, raw=raw, headers=sigv4_headers("POST", path, raw, **kw))
+    return status, headers, json.loads(data)
+
+
+def test_bedrock_signer_matches_aws():
+    # the test's own signer against AWS's published get-vanilla vector
+    h = sigv4_headers("GET", "/", None, host="example.amazonaws.com",
+                      amz_date="20150830T123600Z", service="service")
+    expect(h["Authorization"].endswith(
+        "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"),
+        "get-vanilla signature")
+
+
+def test_bedrock_chat():
+    body = {"system": [{"text": "be brief"}],
+            "messages": [{"role": "user", "content": [{"text": "hello there"}]}],
+            "inferenceConfig": {"maxTokens": 50}}
+    s, h, b = bedrock_call("anthropic.claude-3-haiku-20240307-v1:0", body)
+    expect_eq(s, 200, "status")
+    expect_eq(b["output"]["message"]["content"][0]["text"],
+              "mock reply from bedrock anthropic.claude-3-haiku-20240307-v1:0: hello there", "text")
+    expect_eq((b["stopReason"], b["usage"]["inputTokens"]), ("end_turn", 5), "stop, usage")
+    # a wrong secret: AWS's mismatch answer, its type in x-amzn-ErrorType
+    s, h, b = bedrock_call("m", body, secret="wrong-secret-key")
+    expect_eq(s, 403, "wrong secret")
+    expect(b["message"].startswith("The request signature we calculated does not match"), b)
+    expect(h["x-amzn-ErrorType"].startswith("AccessDeniedException"), "error type header")
+    # a body changed after signing
+    path = "/model/m/converse"
+    raw = json.dumps(body).encode()
+    s, _, b = call(path, raw=raw + b" ", headers=sigv4_headers("POST", path, raw))
+    expect_eq(s, 403, "tampered body")
+    # no auth; unknown key id; temporary credentials need their token
+    s, _, b = call(path, raw=raw)
+    expect_eq((s, json.loads(b)["message"]), (403, "Missing Authentication Token"), "no auth")
+    s, _, _ = bedrock_call("m", body, akid="AKIDUNKNOWN")
+    expect_eq(s, 403, "unknown key id")
+    tmp = ("ASIAMOCKTEMPORARY", "mockTemporarySecretKey/EXAMPLE0123456789")
+    s, _, _ = bedrock_call("m", body, akid=tmp[0], secret=tmp[1])
+    expect_eq(s, 403, "temporary credentials without a token")
+    s, _, _ = bedrock_call("m", body, akid=tmp[0], secret=tmp[1],
+                           token="mock-session-token-EXAMPLE-0123456789")
+    expect_eq(s, 200, "temporary credentials with their token")
+    # a stale signature
+    s, _, b = bedrock_call("m", body, amz_date="20150830T123600Z")
+    expect((s, b["message"][:17]) == (403, "Signature expired"), b)
+    # Bedrock API keys
+    s, _, _ = call(path, raw=raw, headers={"Authorization": "Bearer ABSKmock"})
+    expect_eq(s, 200, "bearer key")
+    s, _, _ = call(path, raw=raw, headers={"Authorization": "Bearer bad-key"})
+    expect_eq(s, 403, "bad bearer key")
+    # faults keep the dialect's error shape
+    s, h, b = bedrock_call("m+status=429", body)
+    expect_eq((s, b), (429, {"message": "mock error 429"}), "throttled")
+    expect(h["x-amzn-ErrorType"].startswith("ThrottlingException"), "throttling type")
+
+
+def test_bedrock_tools_structured_images():
+    tools = {"tools": [{"toolSpec": {"name": "get_weather", "description": "d", "inputSchema": {
+        "json": {"type": "object", "properties": {"city": {"type": "string"}},
+                 "required": ["city"]}}}}], "toolChoice": {"auto": {}}}
+    msgs = [{"role": "user", "content": [{"text": 'weather in "Paris"?'}]}]
+    s, _, b = bedrock_call("m", {"messages": msgs, "toolConfig": tools})
+    expect_eq((s, b["stopReason"]), (200, "tool_use"), "tool call")
+    use = b["output"]["message"]["content"][0]["toolUse"]
+    expect_eq((use["name"], use["input"]), ("get_weather", {"city": "Paris"}), "tool use")
+    msgs += [{"role": "assistant", "content": [{"toolUse": use}]},
+             {"role": "user", "content": [{"toolResult": {"toolUseId": use["toolUseId"],
+                                                          "content": [{"text": "sunny"}],
+                                                          "status": "success"}}]}]
+    s, _, b = bedrock_call("m", {"messages": msgs, "toolConfig": tools})
+    expect_eq(b["output"]["message"]["content"][0]["text"], "tool results: get_weather=sunny",
+              "tool result")
+    s, _, b = bedrock_call("m", {"messages": msgs})
+    expect_eq(s, 400, "toolUse blocks without toolConfig")
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    forced = {"tools": [{"toolSpec": {"name": "aig_structured_output",
+                                      "inputSchema": {"json": schema}}}],
+              "toolChoice": {"tool": {"name": "aig_structured_output"}}}
+    s, _, b = bedrock_call("m", {"messages": msgs[:1], "toolConfig": forced})
+    use = b["output"]["message"]["content"][0]["toolUse"]
+    expect_eq((use["name"], use["input"]), ("aig_structured_output", {"n": 1}), "structured")
+    png = base64.b64encode(b"\x89PNG" + b"\0" * 64).decode()
+    msgs = [{"role": "user", "content": [{"text": "what is this"}, {"image": {
+        "format": "png", "source": {"bytes": png}}}]}]
+    s, _, b = bedrock_call("m", {"messages": msgs})
+    expect(b["output"]["message"]["content"][0]["text"].endswith("[image/png 68 bytes]"), b)
+
+
+def test_bedrock_embeddings():
+    s, _, b = bedrock_call("amazon.titan-embed-text-v2:0", {"inputText": "alpha"}, "invoke")
+    expect_eq((s, len(b["embedding"]), b["inputTextTokenCount"]), (200, 8, 2), "titan")
+    _, _, o = call_json("/v1/embeddings", {"model": "e", "input": "alpha"}, OPENAI_KEY)
+    expect_eq(b["embedding"], o["data"][0]["embedding"], "same text, same vector")
+    s, _, b = bedrock_call("amazon.titan-embed-text-v2:0", {"inputText": "alpha", "dimensions": 4},
+                           "invoke")
+    expect_eq(len(b["embedding"]), 4, "titan dimensions")
+    s, _, b = bedrock_call("cohere.embed-english-v3", {"texts": ["a", "b"],
+                                                       "input_type": "search_query"}, "invoke")
+    expect_eq((s, len(b["embeddings"])), (200, 2), "cohere on bedrock")
+
+
 # ---- special models -------------------------------------------------------------------------
 
 def test_echo():
@@ -456,6 +595,119 @@ def test_keepalive_and_stats():
     expect_eq((last["method"], last["path"], last["body"]["model"]),
               ("POST", "/v1/chat/completions", "ka"), "last")
     expect_eq(last["headers"]["authorization"], "Bearer sk-test", "last headers")
+
+
+# ---- tools, tool results, images and documents: OpenAI, Azure, Ollama (tools_openai) ------
+
+PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+WEATHER_TOOL = {"type": "function", "function": {
+    "name": "get_weather", "description": "Weather of a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"},
+                                                   "days": {"type": "integer"}},
+                   "required": ["city"]}}}
+
+
+def test_openai_tools():
+    path, hdr = "/v1/chat/completions", OPENAI_KEY
+    ask = [{"role": "user", "content": 'Weather in "Oslo"?'}]
+    status, _, obj = call_json(path, {"model": "m", "messages": ask, "tools": [WEATHER_TOOL]}, hdr)
+    expect_eq(status, 200, "tool call status")
+    choice = obj["choices"][0]
+    expect_eq(choice["finish_reason"], "tool_calls", "finish_reason")
+    expect_eq(choice["message"]["content"], None, "content of a call")
+    tc = choice["message"]["tool_calls"][0]
+    expect_eq((tc["type"], tc["function"]["name"]), ("function", "get_weather"), "call")
+    expect(isinstance(tc["function"]["arguments"], str), "arguments are JSON text")
+    expect_eq(json.loads(tc["function"]["arguments"]), {"city": "Oslo", "days": 1}, "arguments")
+    # the round trip: the call replayed, the tool's result -> "tool results: ..."
+    msgs = ask + [{"role": "assistant", "content": None, "tool_calls": [tc]},
+                  {"role": "tool", "tool_call_id": tc["id"], "content": "12C"}]
+    status, _, obj = call_json(path, {"model": "m", "messages": msgs, "tools": [WEATHER_TOOL]}, hdr)
+    expect_eq((status, obj["choices"][0]["message"]["content"]),
+              (200, "tool results: get_weather=12C"), "tool results")
+    # tool_choice none: text; a named choice must name a tool; no tool_choice without tools
+    status, _, obj = call_json(path, {"model": "m", "messages": ask, "tools": [WEATHER_TOOL],
+                                      "tool_choice": "none"}, hdr)
+    expect(obj["choices"][0]["message"]["content"].startswith("mock reply"), "tool_choice none")
+    for bad in ({"tools": [WEATHER_TOOL], "tool_choice": {"type": "function", "function": {"name": "x"}}},
+                {"tool_choice": "auto"}, {"parallel_tool_calls": False},
+                {"tools": [{"type": "function", "function": {"name": "bad name"}}]}):
+        status, _, obj = call_json(path, dict({"model": "m", "messages": ask}, **bad), hdr)
+        expect_eq(status, 400, f"refused: {bad}")
+    # a tool message must answer a call; replayed arguments must be a string
+    status, _, _ = call_json(path, {"model": "m", "messages": ask + [
+        {"role": "tool", "tool_call_id": "call_x", "content": "1"}]}, hdr)
+    expect_eq(status, 400, "orphan tool message")
+    bad_tc = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": {"a": 1}}}
+    status, _, _ = call_json(path, {"model": "m", "messages": ask + [
+        {"role": "assistant", "content": None, "tool_calls": [bad_tc]}]}, hdr)
+    expect_eq(status, 400, "object arguments refused")
+    # image and PDF parts: listed with their decoded sizes; bad base64 is a 400
+    parts = [{"type": "text", "text": "look"},
+             {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PNG_1PX}},
+             {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+             {"type": "file", "file": {"filename": "d.pdf",
+                                       "file_data": "data:application/pdf;base64,JVBERi0xLjQ="}}]
+    status, _, obj = call_json(path, {"model": "m", "messages": [{"role": "user", "content": parts}]}, hdr)
+    expect_eq((status, obj["choices"][0]["message"]["content"]),
+              (200, "mock reply from openai m: look [image/png 70 bytes] "
+                    "[url https://example.com/cat.png] [application/pdf 8 bytes]"), "attachments")
+    bad_img = [{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@@"}}]
+    status, _, _ = call_json(path, {"model": "m", "messages": [{"role": "user", "content": bad_img}]}, hdr)
+    expect_eq(status, 400, "bad base64")
+    # Azure: the same shapes, but no file parts in its 2024-10-21 document
+    apath = "/openai/deployments/d1/chat/completions?api-version=2024-10-21"
+    status, _, obj = call_json(apath, {"messages": ask, "tools": [WEATHER_TOOL],
+                                       "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+                                       "parallel_tool_calls": False}, AZURE_KEY)
+    expect_eq((status, obj["choices"][0]["finish_reason"]), (200, "tool_calls"), "azure call")
+    status, _, _ = call_json(apath, {"messages": [{"role": "user", "content": parts[3:]}]}, AZURE_KEY)
+    expect_eq(status, 400, "azure file part")
+    # structured output: json_schema -> a value of the schema; badjson misses it
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+    rf = {"type": "json_schema", "json_schema": {"name": "t", "schema": schema, "strict": True}}
+    status, _, obj = call_json(path, {"model": "m", "messages": ask, "response_format": rf}, hdr)
+    expect_eq(json.loads(obj["choices"][0]["message"]["content"]), {"name": "Oslo"}, "json_schema")
+    status, _, obj = call_json(path, {"model": "m+badargs", "messages": ask, "tools": [WEATHER_TOOL]}, hdr)
+    expect_eq(obj["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"], "[1, 2]", "badargs")
+    # the documented example answer
+    status, _, obj = call_json(path, {"model": "recorded-tools", "messages": ask}, hdr)
+    expect_eq(obj["choices"][0]["message"]["tool_calls"][0]["id"], "call_abc123", "recorded-tools")
+
+
+def test_ollama_tools():
+    ask = [{"role": "user", "content": 'Weather in "Oslo"?'}]
+    status, _, obj = call_json("/api/chat", {"model": "m", "messages": ask, "stream": False,
+                                             "tools": [WEATHER_TOOL]})
+    expect_eq(status, 200, "ollama tool call")
+    msg = obj["message"]
+    expect_eq(msg["content"], "", "ollama call content")
+    expect_eq(msg["tool_calls"], [{"function": {"name": "get_weather",
+                                                "arguments": {"city": "Oslo", "days": 1}}}],
+              "ollama call: arguments an object, no id")
+    msgs = ask + [{"role": "assistant", "content": "", "tool_calls": msg["tool_calls"]},
+                  {"role": "tool", "content": "12C", "tool_name": "get_weather"}]
+    status, _, obj = call_json("/api/chat", {"model": "m", "messages": msgs, "tools": [WEATHER_TOOL]})
+    expect_eq(obj["message"]["content"], "tool results: get_weather=12C", "ollama tool results")
+    bad = [{"role": "assistant", "content": "", "tool_calls": [
+        {"function": {"name": "f", "arguments": "{\"a\":1}"}}]}]
+    status, _, _ = call_json("/api/chat", {"model": "m", "messages": ask + bad})
+    expect_eq(status, 400, "ollama string arguments refused")
+    status, _, obj = call_json("/api/chat", {"model": "m", "messages": [
+        {"role": "user", "content": "look", "images": [PNG_1PX]}]})
+    expect_eq(obj["message"]["content"], "mock reply from ollama m: look [image/png 70 bytes]",
+              "ollama image")
+    status, _, _ = call_json("/api/chat", {"model": "m", "messages": [
+        {"role": "user", "content": "look", "images": ["not base64!"]}]})
+    expect_eq(status, 400, "ollama bad image")
+    status, _, obj = call_json("/api/chat", {"model": "m", "messages": ask, "format": {
+        "type": "object", "properties": {"age": {"type": "integer"}}}})
+    expect_eq(json.loads(obj["message"]["content"]), {"age": 1}, "ollama format schema")
+    status, _, obj = call_json("/api/chat", {"model": "m+badargs", "messages": ask, "tools": [WEATHER_TOOL]})
+    expect_eq(obj["message"]["tool_calls"][0]["function"]["arguments"], [1, 2], "ollama badargs")
+    status, _, obj = call_json("/api/chat", {"model": "recorded-tools", "messages": ask})
+    expect_eq(obj["message"]["tool_calls"][0]["function"]["arguments"]["location"], "Paris, FR",
+              "ollama recorded-tools")
 
 
 # ---- driver ---------------------------------------------------------------------------------

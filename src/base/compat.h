@@ -176,4 +176,16 @@ aig_provider_wait_event(void)
 	makeJsonLexContextCstringLen((s), (len), (enc), false)
 #endif
 
+/*
+ * PG17 gave makeJsonLexContextCstringLen a caller-supplied struct (NULL: one
+ * is palloc'd) and a size_t length (the caller includes common/jsonapi.h).
+ */
+#if PG_VERSION_NUM >= 170000
+#define aig_json_lex_cstring(s, len, enc) \
+	makeJsonLexContextCstringLen(NULL, (s), (len), (enc), true)
+#else
+#define aig_json_lex_cstring(s, len, enc) \
+	makeJsonLexContextCstringLen((s), (int) (len), (enc), true)
+#endif
+
 #endif							/* AIG_COMPAT_H */

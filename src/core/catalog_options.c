@@ -27,8 +27,10 @@
 #include "utils/guc.h"
 
 #include "core/catalog_options.h"
+#include "providers/bedrock.h"
 #include "base/compat.h"
 #include "core/jsonb_util.h"
+#include "transport/http.h"
 
 AigBreakerConf aig_breaker_defaults = {
 	.failures = 5,
@@ -53,7 +55,7 @@ static const char *const provider_keys[] = {
 	"timeout_ms", "connect_timeout_ms", "api_version", "anthropic_version",
 	"default_max_tokens", "max_embed_batch", "headers", "api_key_env", "resource",
 	"max_retries", "requests_per_minute", "tokens_per_minute", "max_concurrency", "max_embed_tokens",
-	"secret_headers",
+	"secret_headers", "region", "ca_file",
 };
 
 static const char *const route_keys[] = {
@@ -182,6 +184,44 @@ default_base_url(const AigProvider *p, Jsonb *opts)
 	return pstrdup(p->dialect->default_base_url);
 }
 
+/*
+ * Bedrock's region: options.region, else the region the base URL's host
+ * names (bedrock-runtime[-fips].<region>.amazonaws.com[.cn]); sets
+ * p->region and, without a stored base URL, the regional default one.
+ * Other kinds must not set options.region.
+ */
+static void
+apply_region(AigProvider *p, Jsonb *opts)
+{
+	char	   *region = aig_jsonb_get_string(opts, "region", "provider option");
+
+	if (strcmp(p->kind, "bedrock") != 0)
+	{
+		if (region != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("options.region applies to bedrock providers only")));
+		return;
+	}
+	if (region != NULL &&
+		(region[0] == '\0' || strlen(region) > 32 ||
+		 strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options.region of provider \"%s\" is not an AWS region name", p->name),
+				 errhint("Give the region code, e.g. {\"region\": \"us-east-1\"}.")));
+	if (region == NULL && p->base_url != NULL)
+		region = aig_bedrock_region_of_url(p->base_url);
+	if (region == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bedrock provider \"%s\" needs a region", p->name),
+				 errhint("Set options.region (e.g. {\"region\": \"us-east-1\"}), or a base_url such as https://bedrock-runtime.us-east-1.amazonaws.com.")));
+	p->region = region;
+	if (p->base_url == NULL)
+		p->base_url = aig_bedrock_default_base_url(region);
+}
+
 void
 aig_provider_apply_options(AigProvider *p, Jsonb *opts)
 {
@@ -189,6 +229,7 @@ aig_provider_apply_options(AigProvider *p, Jsonb *opts)
 	char	   *base;
 
 	reject_unknown_keys(opts, "provider", p->name, provider_keys, lengthof(provider_keys));
+	apply_region(p, opts);
 	base = default_base_url(p, opts);
 	if (p->base_url == NULL)
 		p->base_url = base;
@@ -222,6 +263,14 @@ aig_provider_apply_options(AigProvider *p, Jsonb *opts)
 	}
 	/* api_key_env is resolved by the loader; here only its type is checked */
 	(void) aig_jsonb_get_string(opts, "api_key_env", what);
+	/* a bundle in ai_gateway.ca_directory, opened per call (transport/http_tls.c) */
+	p->ca_file = aig_jsonb_get_string(opts, "ca_file", what);
+	if (p->ca_file != NULL && !aig_ca_file_name_ok(p->ca_file))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options.ca_file of provider \"%s\" must be a plain file name", p->name),
+				 errdetail("It names a PEM bundle in the directory of ai_gateway.ca_directory: letters, digits, '.', '_' and '-', not starting with '.'; no path."),
+				 errhint("A superuser puts the bundle in ai_gateway.ca_directory; give its file name here.")));
 }
 
 /*

@@ -42,6 +42,7 @@
 #include "core/catalog_options.h"
 #include "core/jsonb_util.h"
 #include "core/provider_secrets.h"
+#include "providers/bedrock.h"
 #include "core/secrets.h"
 
 /* Words in a header name that make it a credential (compared in lower case). */
@@ -137,9 +138,14 @@ row_endpoint(HeapTuple tup, TupleDesc desc, bool validate, Endpoint *ep)
 	{
 		JsonbValue *res = ep->opts ? aig_jsonb_get(ep->opts, "resource") : NULL;
 
+		JsonbValue *region = ep->opts ? aig_jsonb_get(ep->opts, "region") : NULL;
+
 		if (res != NULL && res->type == jbvString && strcmp(p.kind, "azure_openai") == 0)
 			p.base_url = psprintf("https://%.*s.openai.azure.com",
 								  res->val.string.len, res->val.string.val);
+		else if (region != NULL && region->type == jbvString && strcmp(p.kind, "bedrock") == 0)
+			p.base_url = aig_bedrock_default_base_url(pnstrdup(region->val.string.val,
+															   region->val.string.len));
 		else
 			p.base_url = pstrdup(p.dialect->default_base_url);
 	}
@@ -152,6 +158,26 @@ same_endpoint(const Endpoint *a, const Endpoint *b)
 {
 	return strcmp(a->name, b->name) == 0 && strcmp(a->kind, b->kind) == 0 &&
 		strcmp(a->origin, b->origin) == 0;
+}
+
+/*
+ * The mask that stays in api_key.  A bedrock key document is checked here
+ * (22023 naming what is wrong, never the key) and shows the end of its
+ * access key id, not of the secret that ends the document.
+ */
+static char *
+key_mask(const char *kind, const char *name, const char *plain)
+{
+	AigBedrockKey key;
+	char	   *problem;
+
+	if (kind == NULL || strcmp(kind, "bedrock") != 0)
+		return aig_secret_mask(plain);
+	if (!aig_bedrock_parse_key(plain, &key, &problem))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("api_key of provider \"%s\": %s", name, problem)));
+	return aig_secret_mask(key.bearer ? key.bearer : key.cred.access_key_id);
 }
 
 /* The string value of header name in opts.headers, or NULL. */
@@ -393,7 +419,7 @@ aig_providers_protect_key(PG_FUNCTION_ARGS)
 														 new.kind, new.origin));
 		nulls[n] = false;
 		cols[++n] = key_att;
-		vals[n] = CStringGetTextDatum(aig_secret_mask(plain));
+		vals[n] = CStringGetTextDatum(key_mask(new.kind, new.name, plain));
 		nulls[n] = false;
 		explicit_bzero(plain, strlen(plain));
 	}
@@ -516,4 +542,7 @@ aig_provider_open_secrets(AigProvider *p, const char *sealed, const char *env, O
 		p->extra_headers[i] = psprintf("%s: %s", name, open);
 		p->secrets[p->nsecrets++] = open;
 	}
+	/* bedrock: the secret access key and session token inside the key document */
+	if (p->api_key != NULL && strcmp(p->kind, "bedrock") == 0)
+		aig_bedrock_add_secrets(p);
 }

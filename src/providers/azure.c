@@ -11,6 +11,9 @@
  * uses max_tokens.  There is no default base URL (the default is "", and a
  * request without a base_url is refused): every Azure resource has its own
  * (https://<resource>.openai.azure.com).
+ *
+ * Tools and images as OpenAI's (openai_tools.c); the 2024-10-21 document has
+ * no file (PDF) parts, so azure_openai lacks AIG_CAP_DOCUMENTS.
  */
 #include "postgres.h"
 
@@ -89,6 +92,10 @@ const AigDialect aig_dialect_azure_openai = {
 	.default_base_url = "",		/* none: each resource has its own */
 	.max_embed_batch = 2048,
 	.limits = &azure_limits,
+	/* the 2024-10-21 document has image_url parts but no file parts */
+	.caps = AIG_CAP_TOOLS | AIG_CAP_IMAGES | AIG_CAP_IMAGE_URLS |
+	AIG_CAP_JSON_SCHEMA,
+	.max_image_kb = 20 * 1024,
 	.embed_base64 = true,
 	.build_chat = azure_build_chat,
 	.parse_chat = azure_parse_chat,

@@ -184,4 +184,34 @@ extern bool aig_openai_parse_embed_as(const char *label, const char *body,
 extern void aig_openai_parse_error(long http_status, const char *body,
 								   size_t len, AigUpstreamError *out);
 
+/* ---- tool calls, tool results, image/document parts (openai_tools.c) ---- */
+
+/* A tool's name or a call's id from an answer: 1-256 bytes of UTF-8 without control characters. */
+extern bool aig_tool_name_ok(const char *s);
+
+/*
+ * A call's arguments from an answer, checked: a JSON object in strict JSON
+ * (as jsonb reads it), valid UTF-8.  Returns the text to keep (palloc'd;
+ * "{}" for empty text), or NULL with *why ("are not a JSON object", ...).
+ */
+extern char *aig_tool_arguments_check(const char *text, size_t len, char **why);
+
+/* The same for an arguments value: JSON text in a string, or an object. */
+extern char *aig_tool_arguments_from_value(const AigJson *v, char **why);
+
+/* "tools": [{"type":"function","function":{...}}] (only: just that tool, or NULL for all) */
+extern void aig_jw_function_tools(AigJsonWriter *w, const AigGenOptions *o,
+								  const char *only);
+
+/* OpenAI "messages" with image/file parts, assistant tool_calls and tool results */
+extern void aig_openai_jw_messages(AigJsonWriter *w, const AigChatRequest *req);
+
+/* OpenAI "tools", "tool_choice" and (parallel_key) "parallel_tool_calls": false */
+extern void aig_openai_jw_tools(AigJsonWriter *w, const AigGenOptions *o,
+								bool parallel_key);
+
+/* choices[0].message.tool_calls (may be NULL) into out->tool_calls */
+extern bool aig_openai_read_tool_calls(const AigJson *calls, AigChatResult *out,
+									   const char *label, char **errmsg);
+
 #endif							/* AIG_DIALECT_UTIL_H */

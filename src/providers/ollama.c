@@ -9,8 +9,14 @@
  * Sampling options go in "options" (num_predict = max_tokens); an OpenAI
  * response_format becomes "format": "json" or the JSON schema itself.
  * Errors are {"error": "<text>"}.
+ *
+ * Tools as OpenAI's "tools" (no tool_choice: see ollama_build_chat); calls
+ * come back with arguments as an object and without ids; images go as
+ * base64 in the message's "images" (no URLs, no PDFs).
  */
 #include "postgres.h"
+
+#include "utils/errcodes.h"
 
 #include "providers/provider.h"
 #include "providers/dialect_util.h"
@@ -21,6 +27,74 @@ ollama_headers(const AigProvider *p, AigHttpRequest *out)
 	aig_http_add_common_headers(p, out);
 	if (p->api_key != NULL)
 		aig_add_header_value(out, "Authorization", "Bearer ", p->api_key);
+}
+
+/*
+ * "messages": text as today; a user message's images as "images": [b64...]
+ * (bytes only: the API takes no URLs and no PDFs); an assistant's calls as
+ * "tool_calls": [{"function": {"name", "arguments": {object}}}] (no ids);
+ * a tool result as {"role": "tool", "content", "tool_name"}.
+ */
+static void
+ollama_jw_messages(AigJsonWriter *w, const AigChatRequest *req)
+{
+	aig_jw_key(w, "messages");
+	aig_jw_array_begin(w);
+	for (int i = 0; i < req->nmessages; i++)
+	{
+		const AigChatMessage *m = &req->messages[i];
+		bool		is_tool = m->role && strcmp(m->role, "tool") == 0;
+		bool		has_calls = m->ntool_calls > 0 && m->role &&
+			strcmp(m->role, "assistant") == 0;
+		bool		any_image = false;
+
+		aig_jw_object_begin(w);
+		aig_jw_kstring(w, "role", m->role);
+		aig_jw_kstring(w, "content", m->content);
+		for (int j = 0; j < m->nparts; j++)
+		{
+			const AigContentPart *part = &m->parts[j];
+
+			if (part->kind == AIG_PART_TEXT)
+				continue;
+			if (part->kind != AIG_PART_IMAGE || part->data_b64 == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("the Ollama API takes images only as data, and no documents"),
+						 errhint("Pass the image's bytes (a \"data\" part); send a PDF to a provider that takes documents.")));
+			if (!any_image)
+			{
+				aig_jw_key(w, "images");
+				aig_jw_array_begin(w);
+				any_image = true;
+			}
+			aig_jw_string(w, part->data_b64);
+		}
+		if (any_image)
+			aig_jw_array_end(w);
+		if (has_calls)
+		{
+			aig_jw_key(w, "tool_calls");
+			aig_jw_array_begin(w);
+			for (int j = 0; j < m->ntool_calls; j++)
+			{
+				aig_jw_object_begin(w);
+				aig_jw_key(w, "function");
+				aig_jw_object_begin(w);
+				aig_jw_kstring(w, "name", m->tool_calls[j].name);
+				aig_jw_key(w, "arguments");
+				aig_jw_raw(w, m->tool_calls[j].arguments ?
+						   m->tool_calls[j].arguments : "{}");
+				aig_jw_object_end(w);
+				aig_jw_object_end(w);
+			}
+			aig_jw_array_end(w);
+		}
+		if (is_tool && m->name != NULL)
+			aig_jw_kstring(w, "tool_name", m->name);
+		aig_jw_object_end(w);
+	}
+	aig_jw_array_end(w);
 }
 
 static void
@@ -43,8 +117,16 @@ ollama_build_chat(const AigProvider *p, const AigChatRequest *req,
 	aig_jw_init(&w);
 	aig_jw_object_begin(&w);
 	aig_jw_kstring(&w, "model", req->model);
-	aig_jw_messages(&w, "messages", req, false);
+	ollama_jw_messages(&w, req);
 	aig_jw_kbool(&w, "stream", false);
+	/*
+	 * No tool_choice in this API: "none" sends no tools, a named tool is
+	 * the only one sent; "required" cannot be enforced (sent as auto).
+	 */
+	if (req->opts.ntools > 0 && req->opts.tool_choice != AIG_TOOL_CHOICE_NONE)
+		aig_jw_function_tools(&w, &req->opts,
+							  req->opts.tool_choice == AIG_TOOL_CHOICE_NAMED ?
+							  req->opts.tool_choice_name : NULL);
 	mark = aig_jw_mark(&w);
 	aig_jw_key(&w, "options");
 	aig_jw_object_begin(&w);
@@ -75,6 +157,60 @@ ollama_body_error(const AigJson *root, char **errmsg)
 	return true;
 }
 
+/*
+ * message.tool_calls: [{"function": {"name", "arguments": {object}}}],
+ * maybe with "id" (newer servers); ids "call_<n>" are made when absent.
+ */
+static bool
+ollama_read_tool_calls(const AigJson *calls, AigChatResult *out, char **errmsg)
+{
+	int			n;
+
+	if (calls == NULL || aig_jis(calls, AIG_JSON_NULL))
+		return true;
+	if (!aig_jis(calls, AIG_JSON_ARRAY))
+	{
+		*errmsg = pstrdup("ollama response: message.tool_calls is not an array");
+		return false;
+	}
+	n = aig_jlength(calls);
+	if (n == 0)
+		return true;
+	out->tool_calls = palloc0(sizeof(AigToolCall) * n);
+	for (int i = 0; i < n; i++)
+	{
+		const AigJson *fn = aig_jget(aig_jelem(calls, i), "function");
+		AigToolCall *tc = &out->tool_calls[i];
+		char	   *why = NULL;
+
+		if (!aig_jis(fn, AIG_JSON_OBJECT))
+		{
+			*errmsg = psprintf("ollama response: tool call %d has no function", i);
+			return false;
+		}
+		tc->name = aig_jstr(fn, "name");
+		if (!aig_tool_name_ok(tc->name))
+		{
+			*errmsg = psprintf("ollama response: tool call %d has no valid function name", i);
+			return false;
+		}
+		tc->id = aig_jstr(aig_jelem(calls, i), "id");
+		if (tc->id == NULL || !aig_tool_name_ok(tc->id))
+			tc->id = psprintf("call_%d", i + 1);
+		tc->arguments = aig_tool_arguments_from_value(aig_jget(fn, "arguments"),
+													  &why);
+		if (tc->arguments == NULL)
+		{
+			*errmsg = psprintf("ollama response: the arguments of tool call %d (%s) %s",
+							   i, aig_body_excerpt(tc->name, strlen(tc->name), 64),
+							   why);
+			return false;
+		}
+		out->ntool_calls = i + 1;
+	}
+	return true;
+}
+
 static bool
 ollama_read_chat(const AigJson *root, const char *label, void *arg,
 				 char **errmsg)
@@ -97,8 +233,12 @@ ollama_read_chat(const AigJson *root, const char *label, void *arg,
 		*errmsg = pstrdup("ollama response: message is missing or not an object");
 		return false;
 	}
+	if (!ollama_read_tool_calls(aig_jget(message, "tool_calls"), out, errmsg))
+		return false;
 	content = aig_jget(message, "content");
-	if (content == NULL || aig_jis(content, AIG_JSON_NULL))
+	if (out->ntool_calls > 0 && (content == NULL || aig_jis(content, AIG_JSON_NULL)))
+		content = NULL;
+	else if (content == NULL || aig_jis(content, AIG_JSON_NULL))
 	{
 		*errmsg = pstrdup("ollama response: message.content is null");
 		return false;
@@ -108,10 +248,12 @@ ollama_read_chat(const AigJson *root, const char *label, void *arg,
 		*errmsg = pstrdup("ollama response: message.content is not a string");
 		return false;
 	}
-	out->content = aig_jstring(content, NULL);
+	out->content = content ? aig_jstring(content, NULL) : pstrdup("");
 
 	reason = aig_jstr(root, "done_reason");
-	if (reason != NULL)
+	if (out->ntool_calls > 0)
+		out->finish_reason = pstrdup("tool_calls");	/* Ollama says "stop" */
+	else if (reason != NULL)
 		out->finish_reason = aig_finish_reason(aig_finish_ollama, reason);
 	else if (aig_jis(aig_jget(root, "done"), AIG_JSON_TRUE))
 		out->finish_reason = pstrdup("stop");
@@ -194,6 +336,8 @@ const AigDialect aig_dialect_ollama = {
 	.kind = "ollama",
 	.default_base_url = "http://localhost:11434",
 	.max_embed_batch = 512,
+	/* tools, images as base64 bytes, "format" with a JSON schema */
+	.caps = AIG_CAP_TOOLS | AIG_CAP_IMAGES | AIG_CAP_JSON_SCHEMA,
 	.build_chat = ollama_build_chat,
 	.parse_chat = ollama_parse_chat,
 	.build_embed = ollama_build_embed,

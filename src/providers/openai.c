@@ -8,6 +8,8 @@
  *	chat:		POST {base}/chat/completions
  *	embeddings: POST {base}/embeddings
  *	auth:		Authorization: Bearer <key> (only when a key is set)
+ *
+ * Tools, tool results and image/file parts: openai_tools.c.
  */
 #include "postgres.h"
 
@@ -75,8 +77,9 @@ aig_openai_chat_body(const AigChatRequest *req, bool with_model,
 	aig_jw_object_begin(&w);
 	if (with_model)
 		aig_jw_kstring(&w, "model", req->model);
-	aig_jw_messages(&w, "messages", req, false);
+	aig_openai_jw_messages(&w, req);
 	aig_add_gen_options(&w, &req->opts, &keys);
+	aig_openai_jw_tools(&w, &req->opts, true);
 	if (rf != NULL)
 	{
 		aig_jw_key(&w, "response_format");
@@ -162,8 +165,14 @@ openai_read_chat(const AigJson *root, const char *label, void *arg,
 		return false;
 	}
 
+	if (!aig_openai_read_tool_calls(aig_jget(message, "tool_calls"), out,
+									label, errmsg))
+		return false;
+
 	content = aig_jget(message, "content");
-	if (aig_jis(content, AIG_JSON_STRING))
+	if (out->ntool_calls > 0 && (content == NULL || aig_jis(content, AIG_JSON_NULL)))
+		out->content = pstrdup("");	/* only calls, no text */
+	else if (aig_jis(content, AIG_JSON_STRING))
 		out->content = aig_jstring(content, NULL);
 	else if (aig_jis(content, AIG_JSON_ARRAY))
 	{
@@ -209,7 +218,12 @@ openai_read_chat(const AigJson *root, const char *label, void *arg,
 		return false;
 	}
 
-	if (out->kind == AIG_ANSWER_TEXT)
+	if (out->ntool_calls > 0)
+	{
+		/* a forced call ends with "stop" (OpenAI), some servers say so always */
+		out->finish_reason = pstrdup("tool_calls");
+	}
+	else if (out->kind == AIG_ANSWER_TEXT)
 		out->finish_reason = aig_finish_reason(aig_finish_openai,
 											   aig_jstr(choice, "finish_reason"));
 	out->model = aig_jstr(root, "model");
@@ -503,6 +517,10 @@ const AigDialect aig_dialect_openai = {
 	.default_base_url = "https://api.openai.com/v1",
 	.max_embed_batch = 2048,
 	.limits = &openai_limits,
+	/* tools, images (bytes or URL), PDFs as file parts, json_schema; 20 MB an image */
+	.caps = AIG_CAP_TOOLS | AIG_CAP_IMAGES | AIG_CAP_IMAGE_URLS |
+	AIG_CAP_DOCUMENTS | AIG_CAP_JSON_SCHEMA,
+	.max_image_kb = 20 * 1024,
 	.embed_base64 = true,
 	.build_chat = openai_build_chat,
 	.parse_chat = openai_parse_chat,
@@ -515,6 +533,9 @@ const AigDialect aig_dialect_openai_compatible = {
 	.kind = "openai_compatible",
 	.default_base_url = "https://api.openai.com/v1",	/* DESIGN.md: as openai */
 	.max_embed_batch = 2048,
+	/* what servers modelled on Chat Completions take; file parts are OpenAI's own */
+	.caps = AIG_CAP_TOOLS | AIG_CAP_IMAGES | AIG_CAP_IMAGE_URLS |
+	AIG_CAP_JSON_SCHEMA,
 	.build_chat = openai_compatible_build_chat,
 	.parse_chat = openai_compatible_parse_chat,
 	.build_embed = openai_build_embed,

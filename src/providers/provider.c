@@ -21,6 +21,7 @@ static const AigDialect *const all_dialects[] = {
 	&aig_dialect_ollama,
 	&aig_dialect_gemini,
 	&aig_dialect_azure_openai,
+	&aig_dialect_bedrock,
 };
 
 /* The provider kinds, "openai, openai_compatible, ..." (for messages). */

@@ -32,6 +32,8 @@ typedef struct AigProvider
 	char	   *api_key;		/* decrypted key, or NULL when none */
 	char	   *api_version;	/* options.api_version (azure) or
 								 * options.anthropic_version; NULL = default */
+	char	   *region;			/* bedrock: options.region, or the region its
+								 * base URL names; NULL for other kinds */
 	int			timeout_ms;		/* options.timeout_ms, -1 when unset */
 	int			connect_timeout_ms; /* options.connect_timeout_ms, -1 */
 	int			default_max_tokens; /* options.default_max_tokens, -1 */
@@ -45,6 +47,8 @@ typedef struct AigProvider
 	char	  **extra_headers;	/* "Name: value" */
 	int			nsecrets;		/* values of sealed headers, opened */
 	char	  **secrets;		/* (scrubbed from provider text, like api_key) */
+	char	   *ca_file;		/* options.ca_file: a bundle in
+								 * ai_gateway.ca_directory, or NULL */
 	unsigned	caps;			/* AIG_CAP_*: the dialect's, narrowed by a
 								 * preset (a model without vision, say) */
 	bool		enabled;
@@ -292,6 +296,7 @@ extern const AigDialect aig_dialect_cohere;
 extern const AigDialect aig_dialect_ollama;
 extern const AigDialect aig_dialect_gemini;
 extern const AigDialect aig_dialect_azure_openai;
+extern const AigDialect aig_dialect_bedrock;
 
 /* provider.c: lookup and helpers shared by the dialects (AigHttpRequest: transport/http.h) */
 extern const AigDialect *aig_dialect_for_kind(const char *kind);

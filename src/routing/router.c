@@ -189,6 +189,7 @@ aig_r_attempt_limits(const AigProvider *p, const AigCallOptions *co, long remain
 		p->connect_timeout_ms > 0 ? p->connect_timeout_ms : aig_connect_timeout_ms;
 	lim.connect_timeout_ms = Min(lim.connect_timeout_ms, lim.timeout_ms);
 	lim.max_bytes = (size_t) aig_max_response_bytes;
+	lim.ca_file = p->ca_file;
 	return lim;
 }
 

@@ -3,8 +3,9 @@
  *
  * Owns a per-backend curl multi handle and one reusable easy handle, created
  * on first use and cleaned up at process exit.  Options that never change
- * (TLS verification, protocols, callbacks, keep-alive) are set once when the
- * handle is created; a call only sets its URL, body, headers and limits, so
+ * (TLS verification, HTTP/2, protocols, callbacks, keep-alive: http_tls.c
+ * for the TLS ones) are set once when the handle is created; a call only
+ * sets its URL, body, headers, limits and (when they change) CAs, so
  * the per-call cost stays close to a raw libcurl loop and the connection
  * cache of the multi handle keeps one TCP/TLS connection per upstream alive
  * across calls.
@@ -80,6 +81,7 @@ static char *last_url = NULL;	/* malloc'd copy */
 static long last_timeout_ms = -1;
 static long last_connect_timeout_ms = -1;
 static curl_off_t last_max_bytes = -1;
+static char *last_ca = NULL;	/* the CA setting of the easy handle (http_tls.c) */
 
 /* libcurl opens a socket: only within PostgreSQL's external descriptor budget. */
 static curl_socket_t
@@ -136,7 +138,10 @@ aig_http_cleanup(int code, Datum arg)
 	kept_headers = NULL;
 	free(last_url);
 	last_url = NULL;
+	free(last_ca);
+	last_ca = NULL;
 	aig_http_pool_cleanup();
+	aig_http_tls_cleanup();
 }
 
 size_t
@@ -287,10 +292,8 @@ aig_http_configure_handle(CURL *h)
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	AIG_CURL_SET_PROTOCOLS(h);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (aig_ca_bundle && aig_ca_bundle[0])
-		curl_easy_setopt(h, CURLOPT_CAINFO, aig_ca_bundle);
+	/* certificate checks always on, HTTP/2, shared TLS sessions: http_tls.c */
+	aig_http_tls_configure(h);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "ai_gateway/" AIG_VERSION);
@@ -347,6 +350,8 @@ aig_http_init(void)
 	aig_http_configure_handle(aig_easy);
 	free(last_url);
 	last_url = NULL;
+	free(last_ca);
+	last_ca = NULL;
 	last_timeout_ms = last_connect_timeout_ms = -1;
 	last_max_bytes = -1;
 }
@@ -473,9 +478,13 @@ aig_http_classify_error(CURL *h, CURLcode rc, const AigTransfer *t, const char *
 						psprintf("invalid provider URL: %s", why));
 			break;
 		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CACERT_BADFILE:
+			set_failure(resp, AIG_ERRCODE_PROVIDER_UNREACHABLE,
+						false, psprintf("TLS failure: %s (the server's certificate is verified against the provider's options.ca_file, else ai_gateway.ca_bundle, else the system's CAs)",
+										why));
+			break;
 		case CURLE_SSL_CONNECT_ERROR:
 		case CURLE_SSL_CERTPROBLEM:
-		case CURLE_SSL_CACERT_BADFILE:
 			set_failure(resp, AIG_ERRCODE_PROVIDER_UNREACHABLE,
 						false, psprintf("TLS failure: %s", why));
 			break;
@@ -523,6 +532,11 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 	t.retry_after_ms = -1;
 	errbuf[0] = '\0';
 
+	if (!aig_http_tls_select(aig_easy, req->url, lim, &last_ca, errbuf, sizeof(errbuf)))
+	{
+		set_failure(resp, AIG_ERRCODE_PROVIDER_UNREACHABLE, false, pstrdup(errbuf));
+		return;
+	}
 	if (last_url == NULL || strcmp(last_url, req->url) != 0)
 	{
 		/* libcurl keeps its own copy; ours tells the next call what is set */

@@ -30,6 +30,8 @@ typedef struct AigHttpLimits
 	int			timeout_ms;
 	int			connect_timeout_ms;
 	size_t		max_bytes;
+	const char *ca_file;		/* the provider's options.ca_file: a file name
+								 * in ai_gateway.ca_directory, or NULL */
 } AigHttpLimits;
 
 typedef struct AigHttpResponse
@@ -48,10 +50,18 @@ typedef struct AigHttpResponse
 	bool		retryable;
 } AigHttpResponse;
 
-/* GUCs: ai_gateway.connect_timeout_ms, max_response_bytes, ca_bundle */
+/* GUCs: ai_gateway.connect_timeout_ms, max_response_bytes, ca_bundle, ca_directory */
 extern int	aig_connect_timeout_ms;
 extern int	aig_max_response_bytes;
 extern char *aig_ca_bundle;
+extern char *aig_ca_directory;
+
+/*
+ * Is name usable as options.ca_file (a plain file name: letters, digits,
+ * '.', '_', '-', not starting with '.')?  The catalog checks it when a
+ * provider is written; the transport again before it opens the file.
+ */
+extern bool aig_ca_file_name_ok(const char *name);
 
 /* Define the transport's GUCs (called from _PG_init). */
 extern void aig_http_define_gucs(void);

@@ -14,7 +14,11 @@
  * File descriptors: a batch's concurrency is cut to half the room left in
  * PostgreSQL's external descriptor budget (http.c counts every socket
  * against it), and when a batch leaves more than AIG_KEEP_SOCKETS idle
- * connections open the connection cache is closed at its end.
+ * connections open the connection cache is closed at its end.  Against an
+ * HTTP/2 upstream the transfers share one connection (http_tls.c), so one
+ * socket serves the batch and the cut is only an upper bound.  A transfer
+ * whose CA settings cannot be used (options.ca_file) never starts: it is
+ * reported as failed by the next aig_http_batch_wait.
  */
 #include "postgres.h"
 
@@ -27,6 +31,7 @@
 #include "storage/fd.h"
 
 #include "base/compat.h"
+#include "base/errcodes.h"
 #include "transport/http.h"
 #include "transport/http_internal.h"
 
@@ -45,6 +50,7 @@ typedef struct BatchSlot
 	char		errbuf[CURL_ERROR_SIZE];
 	AigHttpLimits lim;
 	instr_time	start;
+	bool		refused;		/* failed before it started: message in errbuf */
 } BatchSlot;
 
 struct AigHttpBatch
@@ -55,6 +61,7 @@ struct AigHttpBatch
 };
 
 static CURL *pool[AIG_BATCH_MAX];
+static char *pool_ca[AIG_BATCH_MAX];	/* each handle's CA setting (http_tls.c) */
 static int	npool = 0;
 static int	active_batches = 0;	/* begun and not yet ended */
 
@@ -136,7 +143,8 @@ aig_http_batch_inflight(const AigHttpBatch *b)
 static void
 release_slot(BatchSlot *s)
 {
-	curl_multi_remove_handle(aig_multi, s->h);
+	if (!s->refused)
+		curl_multi_remove_handle(aig_multi, s->h);
 	curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, NULL);
 	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, NULL);
@@ -145,6 +153,7 @@ release_slot(BatchSlot *s)
 	free(s->t.buf);
 	memset(&s->t, 0, sizeof(s->t));
 	s->busy = false;
+	s->refused = false;
 }
 
 /*
@@ -165,6 +174,18 @@ aig_http_batch_add(AigHttpBatch *b, int tag, const AigHttpRequest *req,
 		}
 	if (s == NULL)
 		elog(ERROR, "no free transfer slot in the batch");
+	s->tag = tag;
+	s->errbuf[0] = '\0';
+	if (!aig_http_tls_select(s->h, req->url, lim, &pool_ca[s - b->slots], s->errbuf, sizeof(s->errbuf)))
+	{
+		/* never started: aig_http_batch_wait reports it first */
+		memset(&s->t, 0, sizeof(s->t));
+		s->lim = *lim;
+		s->refused = true;
+		s->busy = true;
+		b->inflight++;
+		return;
+	}
 	for (int i = 0; i < req->nheaders; i++)
 	{
 		struct curl_slist *nh = curl_slist_append(s->headers, req->headers[i]);
@@ -227,6 +248,23 @@ aig_http_batch_wait(AigHttpBatch *b, long timeout_ms, AigHttpResponse *resp)
 		int			left;
 
 		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < b->nslots; i++)
+		{
+			BatchSlot  *s = &b->slots[i];
+			int			tag;
+
+			if (!s->busy || !s->refused)
+				continue;
+			memset(resp, 0, sizeof(*resp));
+			resp->retry_after_ms = -1;
+			resp->failed = true;
+			resp->sqlerrcode = AIG_ERRCODE_PROVIDER_UNREACHABLE;
+			resp->error = pstrdup(s->errbuf);
+			tag = s->tag;
+			release_slot(s);
+			b->inflight--;
+			return tag;
+		}
 		while ((msg = curl_multi_info_read(aig_multi, &left)) != NULL)
 		{
 			BatchSlot  *s = NULL;
@@ -323,6 +361,10 @@ void
 aig_http_pool_cleanup(void)
 {
 	for (int i = 0; i < npool; i++)
+	{
 		curl_easy_cleanup(pool[i]);
+		free(pool_ca[i]);
+		pool_ca[i] = NULL;
+	}
 	npool = 0;
 }

@@ -66,6 +66,12 @@ extern void aig_http_wait_reset(void);
 extern void aig_http_wait_forget(curl_socket_t s);
 extern void aig_http_wait_cleanup(void);
 
+/* TLS and HTTP/2 options of a new handle; the CAs of a transfer (http_tls.c). */
+extern void aig_http_tls_configure(CURL *h);
+extern bool aig_http_tls_select(CURL *h, const char *url, const AigHttpLimits *lim,
+								char **last, char *err, size_t errlen);
+extern void aig_http_tls_cleanup(void);
+
 /* Free the pooled batch handles (http_batch.c; at the backend's exit). */
 extern void aig_http_pool_cleanup(void);
 

@@ -121,6 +121,8 @@ aig_http_multi_create(void)
 		return NULL;
 	curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, aig_socket_cb);
 	curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, aig_timer_cb);
+	/* HTTP/2 upstreams: concurrent transfers share one connection */
+	curl_multi_setopt(m, CURLMOPT_PIPELINING, (long) CURLPIPE_MULTIPLEX);
 	return m;
 }
 

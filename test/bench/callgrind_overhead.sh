@@ -18,6 +18,12 @@
 # CG_N2 - CG_N1, so start-up, catalog load and warm-up cancel out.  The
 # extension side includes what the SQL statement costs per row.
 #
+# With CG_TLS=1 the upstream is HTTPS instead (test/tls_upstream.sh: nginx
+# with a certificate of a private CA made here, the HTTP/1.1 TLS listener,
+# the same canned body); the provider names the CA with options.ca_file,
+# raw_curl with RAW_CURL_CAINFO; both keep one TLS connection, verification
+# on (bench_tls.sh's per-call comparison, counted in instructions).
+#
 # With CG_CACHE=1 callgrind also simulates a 32 kB L1i, 32 kB L1d and 512 kB
 # LL (8-way, 64-byte lines) and prints L1 misses per call: when nginx and
 # the kernel run on the same CPU between calls, the cache lines a call
@@ -26,7 +32,7 @@
 # Needs valgrind, nginx, a C compiler with libcurl and json-c headers, and
 # the extension installed ("make install").  Takes a few minutes.
 #
-# Environment: CG_N1 (default 500), CG_N2 (2500), CG_CACHE, NGINX, CC, PG_CONFIG
+# Environment: CG_N1 (default 500), CG_N2 (2500), CG_CACHE, CG_TLS, NGINX, CC, PG_CONFIG
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -43,7 +49,9 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1
 work=$(mktemp -d "${TMPDIR:-/tmp}/aig_cg.XXXXXX")
 chmod 755 "$work"
 nginx_pid=
+TLS_NGINX_PID=
 cleanup() {
+	[ -z "$TLS_NGINX_PID" ] || aig_tls_stop_nginx
 	if [ -n "$nginx_pid" ]; then
 		kill -TERM "$nginx_pid" 2>/dev/null || true
 		wait "$nginx_pid" 2>/dev/null || true
@@ -56,6 +64,20 @@ trap cleanup EXIT
 "$CC" -O2 -o "$work/raw_curl" "$AIG_ROOT/test/bench/raw_curl.c" \
 	$(pkg-config --cflags json-c libcurl 2>/dev/null || true) -lcurl -ljson-c
 
+if [ "${CG_TLS:-0}" = 1 ]; then
+	# shellcheck source-path=SCRIPTDIR source=../tls_upstream.sh
+	. "$AIG_ROOT/test/tls_upstream.sh"
+	aig_tls_make_certs "$work/tls"
+	mkdir -p "$work/tls/cas"
+	cp "$work/tls/ca.pem" "$work/tls/cas/bench_ca.pem"
+	chmod 755 "$work/tls" "$work/tls/cas"
+	aig_tls_start_nginx "$work/tls" canned "$AIG_ROOT/test/samples/openai_chat_completion.json"
+	port=$TLS_H1_PORT
+	url="https://127.0.0.1:$port/v1/chat/completions"
+	export RAW_CURL_CAINFO=$work/tls/ca.pem
+	tls_conf=(-c "ai_gateway.ca_directory=$work/tls/cas")
+	tls_opts=', options' tls_vals=", '{\"ca_file\": \"bench_ca.pem\"}'" scheme=https
+else
 port=$(aig_free_port)
 python3 - "$AIG_ROOT/test/samples/openai_chat_completion.json" "$AIG_ROOT/test/bench/nginx.conf.in" \
 	"$work" "$port" >"$work/nginx.conf" <<'PY'
@@ -79,6 +101,8 @@ for _ in range(100):
         time.sleep(0.05)
 sys.exit("nginx did not answer")
 PY
+tls_conf=() tls_opts= tls_vals= scheme=http
+fi
 
 as_pg=()
 if [ "$(id -u)" = 0 ]; then chown postgres: "$work"; as_pg=(runuser -u postgres --); fi
@@ -88,10 +112,10 @@ single() { # SQL file -> stdout; extra valgrind args before
 	local sql=$1
 	shift
 	"${as_pg[@]}" timeout 1800 "$@" "$PG_BINDIR/postgres" --single -j -D "$work/data" \
-		-c shared_preload_libraries=ai_gateway -c fsync=off postgres <"$sql"
+		-c shared_preload_libraries=ai_gateway -c fsync=off "${tls_conf[@]}" postgres <"$sql"
 }
-printf "CREATE EXTENSION ai_gateway;\n\nINSERT INTO ai_gateway.providers (name, kind, base_url, api_key) VALUES ('bench', 'openai', 'http://127.0.0.1:%s/v1', 'sk-bench-0123456789abcdef');\n\n" \
-	"$port" >"$work/setup.sql"
+printf "CREATE EXTENSION ai_gateway;\n\nINSERT INTO ai_gateway.providers (name, kind, base_url, api_key%s) VALUES ('bench', 'openai', '%s://127.0.0.1:%s/v1', 'sk-bench-0123456789abcdef'%s);\n\n" \
+	"$tls_opts" "$scheme" "$port" "$tls_vals" >"$work/setup.sql"
 chmod 644 "$work/setup.sql"
 single "$work/setup.sql" >"$work/setup.out" 2>&1 || { cat "$work/setup.out"; exit 1; }
 

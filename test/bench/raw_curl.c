@@ -24,6 +24,10 @@
  * The header list and the handle options that never change are set once,
  * outside the timed loop, as a hand-written client would do.
  *
+ * With RAW_CURL_CAINFO=FILE an https URL is verified against that PEM bundle
+ * only (bench_tls.sh's private CA; verification stays on, libcurl's
+ * defaults: HTTP/2 when the server offers it, one kept connection).
+ *
  * With RAW_CURL_TRANSPORT_ONLY=1 in the environment it does no JSON work:
  * it sends the same body as a constant string and only checks for HTTP 200
  * and a non-empty body (bench_overhead.sh's "transport only" baseline: the
@@ -287,6 +291,12 @@ main(int argc, char **argv)
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+	/* an https URL of a private CA (bench_tls.sh): trust that CA's bundle only */
+	if (getenv("RAW_CURL_CAINFO") != NULL && getenv("RAW_CURL_CAINFO")[0] != '\0')
+	{
+		curl_easy_setopt(h, CURLOPT_CAINFO, getenv("RAW_CURL_CAINFO"));
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	}
 
 	for (long i = 0; i < warmup; i++)
 		(transport_only ? one_call_transport : one_call) (h, &resp, -(i + 1));

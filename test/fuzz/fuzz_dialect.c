@@ -12,7 +12,8 @@
  *
  * Besides the sanitizers, it asserts the parser contract of provider.h:
  * no ereport (fuzz_support.c aborts on one); false comes with a message;
- * true comes with a complete result; token counts are -1 or a count in
+ * true comes with a complete result (tool calls with clean ids and names,
+ * arguments a JSON object's text, finish_reason "tool_calls"); token counts are -1 or a count in
  * [0, INT32_MAX]; vectors are non-empty and finite; error messages and
  * types are valid UTF-8 without control characters; every json-c tree is
  * freed by the parser itself (no doc left for the context reset); and
@@ -57,6 +58,28 @@ check_tokens(const char *what, int64 n)
 			   "not -1 and not a count in [0, INT32_MAX]");
 }
 
+/* tool calls: ids and names clean, arguments a JSON object's text, finish "tool_calls" */
+static void
+check_tool_calls(const AigChatResult *res)
+{
+	FUZZ_CHECK(res->ntool_calls >= 0, "chat: ntool_calls", "negative");
+	if (res->ntool_calls == 0)
+		return;
+	FUZZ_CHECK(res->tool_calls != NULL, "chat: tool_calls", "NULL with ntool_calls > 0");
+	FUZZ_CHECK(res->finish_reason != NULL && strcmp(res->finish_reason, "tool_calls") == 0,
+			   "chat: finish_reason", "not \"tool_calls\" with tool calls");
+	for (int i = 0; i < res->ntool_calls; i++)
+	{
+		const AigToolCall *tc = &res->tool_calls[i];
+
+		check_message("chat: tool call id", tc->id);
+		check_message("chat: tool call name", tc->name);
+		FUZZ_CHECK(tc->arguments != NULL && tc->arguments[0] == '{' &&
+				   fuzz_valid_utf8(tc->arguments, strlen(tc->arguments)),
+				   "chat: tool call arguments", "not a JSON object's UTF-8 text");
+	}
+}
+
 static void
 run_chat(const AigDialect *d, const char *body, size_t len)
 {
@@ -74,6 +97,7 @@ run_chat(const AigDialect *d, const char *body, size_t len)
 			(void) strlen(res.model);
 		check_tokens("chat: input_tokens", res.input_tokens);
 		check_tokens("chat: output_tokens", res.output_tokens);
+		check_tool_calls(&res);
 	}
 	else
 		check_message("chat: errmsg", errmsg);

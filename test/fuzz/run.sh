@@ -38,7 +38,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_MAX_LEN=${FUZZ_MAX_LEN:-16384}
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-60}
 work=${FUZZ_WORK:-$root/test/fuzz/work}
-all_targets="json structured openai openai_compatible anthropic cohere ollama gemini azure_openai redact"
+all_targets="json structured openai openai_compatible anthropic cohere ollama gemini azure_openai bedrock redact"
 targets=${FUZZ_TARGETS:-$all_targets}
 
 cc=${FUZZ_CC:-}
@@ -90,11 +90,11 @@ for t in $targets; do
 		"$cc" "${san[@]}" "$work/obj/fuzz_redact.o" "$work/obj/redact.o" "$work/obj/redact_scan.o" \
 			"$work/obj/fuzz_support.o" "${AIG_PGLIBS[@]}" -o "$work/bin/fuzz_redact"
 		;;
-	openai | openai_compatible | anthropic | cohere | ollama | gemini | azure_openai)
+	openai | openai_compatible | anthropic | cohere | ollama | gemini | azure_openai | bedrock)
 		"$cc" -c "${cflags[@]}" -DFUZZ_DIALECT="aig_dialect_$t" test/fuzz/fuzz_dialect.c \
 			-o "$work/obj/fuzz_$t.o"
 		"$cc" "${san[@]}" "$work/obj/fuzz_$t.o" "${dialect_objs[@]}" \
-			"$work/obj/fuzz_support.o" "${AIG_PGLIBS[@]}" -ljson-c -o "$work/bin/fuzz_$t"
+			"$work/obj/fuzz_support.o" "${AIG_PGLIBS[@]}" -ljson-c -lcrypto -o "$work/bin/fuzz_$t"
 		;;
 	*)
 		echo "fuzz: unknown target $t (targets: $all_targets)" >&2

@@ -107,6 +107,15 @@ done
 for p in openai azure cohere gemini; do
 	check "$p embeddings" "ai_embed(array['one', 'two'], '$p/emb', '{\"input_type\": \"query\", \"dimensions\": 8}')"
 done
+# tools, tool results and image/PDF parts (tools_openai): OpenAI's and Azure's shapes
+tools='{"tools": [{"name": "get_weather", "description": "Weather of a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}], "tool_choice": "required", "parallel_tool_calls": false}'
+png=iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==
+for p in openai azure; do
+	check "$p tool call" "ai_chat('[{\"role\":\"user\",\"content\":\"Weather in Oslo?\"}]', '$p/m', '$tools')"
+	check "$p tool result" "ai_chat('[{\"role\":\"user\",\"content\":\"Weather in Oslo?\"},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"name\":\"get_weather\",\"arguments\":{\"city\":\"Oslo\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"12C\"}]', '$p/m', '$tools')"
+	check "$p image" "ai_chat('[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"What is this?\"},{\"type\":\"image\",\"data\":\"$png\",\"media_type\":\"image/png\"},{\"type\":\"image\",\"url\":\"https://example.com/cat.png\"}]}]', '$p/m')"
+done
+check "openai pdf" "ai_chat('[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Summarize\"},{\"type\":\"document\",\"data\":\"JVBERi0xLjQ=\",\"media_type\":\"application/pdf\"}]}]', 'openai/m')"
 pass "every dialect's requests, and the mock's answers, conform to the provider's document"
 aig_psql "$PGPORT" -d postgres -c "DROP DATABASE $DB" >/dev/null
 rm -f "${log[@]}"
