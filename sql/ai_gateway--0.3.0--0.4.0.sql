@@ -514,3 +514,521 @@ END $$;
 COMMENT ON FUNCTION ai_gateway.refresh_model_prices() IS
     'Reload ai_gateway.model_catalog with the list shipped in this version; returns the number of models';
 SELECT ai_gateway.refresh_model_prices();
+------------------------------------------------------------------------------
+-- Enrichment pipelines (issue 16, item 1): keep a column of a table equal to
+-- an embedding, completion or extraction of a source expression, computed in
+-- the background (background/pipelines.c) as the role that created it.
+------------------------------------------------------------------------------
+
+-- (section: pipelines)
+CREATE TABLE ai_gateway.pipelines (
+    id             serial PRIMARY KEY,
+    name           text NOT NULL UNIQUE,
+    source         regclass NOT NULL,
+    source_expr    text NOT NULL,
+    target_column  name NOT NULL,
+    model          text NOT NULL,
+    kind           text NOT NULL CHECK (kind IN ('embed', 'complete', 'extract')),
+    options        jsonb NOT NULL DEFAULT '{}',
+    key_columns    name[] NOT NULL,
+    source_columns name[] NOT NULL,
+    search_path    text NOT NULL,
+    owner          regrole NOT NULL,
+    paused         boolean NOT NULL DEFAULT false,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    done           bigint NOT NULL DEFAULT 0,
+    skipped        bigint NOT NULL DEFAULT 0,
+    last_run_at    timestamptz,
+    busy_since     timestamptz,
+    busy_rows      bigint NOT NULL DEFAULT 0,
+    rows_per_s     double precision,
+    backoffs       int NOT NULL DEFAULT 0,
+    retry_at       timestamptz,
+    last_error     text
+) WITH (fillfactor = 50);
+COMMENT ON TABLE ai_gateway.pipelines IS
+    'Enrichment pipelines (create_pipeline): definitions and counters; see the pipeline_status view';
+
+-- Writers append (pipeline, row key, hash of the source columns); the worker
+-- deletes what it claims (FOR UPDATE SKIP LOCKED), so the table holds only
+-- what is still to do, and autovacuum, told to look often, reuses the space.
+CREATE TABLE ai_gateway.pipeline_queue (
+    pipeline  int NOT NULL,
+    source    oid NOT NULL,
+    seq       bigserial,
+    key       jsonb NOT NULL,
+    hash      text NOT NULL,
+    attempts  int NOT NULL DEFAULT 0,
+    queued_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (pipeline, seq)
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,
+        autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 10000,
+        autovacuum_vacuum_cost_delay = 0);
+COMMENT ON TABLE ai_gateway.pipeline_queue IS
+    'Rows waiting for a pipeline: appended by the pipelines'' triggers, deleted by the worker as it claims them';
+-- The triggers run as the writer: a writer may queue rows of the tables it
+-- writes (the worker only takes rows of the pipeline's own table), nothing else.
+ALTER TABLE ai_gateway.pipeline_queue ENABLE ROW LEVEL SECURITY;
+CREATE POLICY pipeline_queue_writers ON ai_gateway.pipeline_queue FOR INSERT
+    WITH CHECK (has_any_column_privilege(source, 'INSERT') OR has_any_column_privilege(source, 'UPDATE'));
+GRANT INSERT (pipeline, source, key, hash) ON ai_gateway.pipeline_queue TO PUBLIC;
+GRANT USAGE ON SEQUENCE ai_gateway.pipeline_queue_seq_seq TO PUBLIC;
+
+CREATE TABLE ai_gateway.pipeline_failed (
+    pipeline   int NOT NULL,
+    key        jsonb NOT NULL,
+    error      text NOT NULL,
+    sqlstate   text,
+    attempts   int NOT NULL,
+    failed_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (pipeline, key)
+);
+COMMENT ON TABLE ai_gateway.pipeline_failed IS
+    'Rows a pipeline could not compute, with the error (see the pipeline_failures view)';
+
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.pipelines', '');
+SELECT pg_catalog.pg_extension_config_dump('ai_gateway.pipelines_id_seq', '');
+
+-- Runs a pipeline action as the extension's owner, the caller passed along (pipeline_api.c).
+CREATE FUNCTION ai_gateway.pipeline_admin(action text, args jsonb) RETURNS jsonb
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_pipeline_admin';
+
+-- The hash of a row's source columns, as the triggers and the worker write it.
+CREATE FUNCTION ai_gateway.pipeline_hash_sql(source_columns name[], alias text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('md5(ROW(%s)::text)',
+                  string_agg(quote_ident(alias) || '.' || quote_ident(c) || '::text', ', ' ORDER BY o))
+    FROM unnest(source_columns) WITH ORDINALITY AS u(c, o)
+$$;
+
+-- The row key as jsonb, and the join of a table row to a key.
+CREATE FUNCTION ai_gateway.pipeline_key_sql(key_columns name[], alias text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('jsonb_build_object(%s)',
+                  string_agg(quote_literal(c) || ', ' || quote_ident(alias) || '.' || quote_ident(c), ', ' ORDER BY o))
+    FROM unnest(key_columns) WITH ORDINALITY AS u(c, o)
+$$;
+
+CREATE FUNCTION ai_gateway.pipeline_key_join(source regclass, key_columns name[], alias text, key_expr text)
+    RETURNS text
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT string_agg(format('%I.%I = (%s ->> %L)::%s', alias, c, key_expr, c,
+                             format_type(a.atttypid, a.atttypmod)), ' AND ' ORDER BY o)
+    FROM unnest(key_columns) WITH ORDINALITY AS u(c, o)
+    JOIN pg_attribute a ON a.attrelid = source AND a.attname = u.c
+$$;
+
+-- The actions, as the extension's owner; `caller` is the role that asked.
+CREATE FUNCTION ai_gateway.pipeline_admin_do(action text, args jsonb, caller regrole) RETURNS jsonb
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $adm$
+DECLARE
+    p        ai_gateway.pipelines;
+    src      regclass;
+    tgt      name := args ->> 'target_column';
+    k        text := coalesce(args ->> 'kind', 'embed');
+    opts     jsonb := coalesce(args -> 'options', '{}');
+    keys     name[];
+    cols     name[];
+    ttype    text;
+    pid      int;
+    n        bigint;
+    fn       text;
+    tbl      text;
+BEGIN
+    IF action = 'create' THEN
+        src := (args ->> 'source')::oid::regclass;
+        IF args ->> 'name' IS NULL OR args ->> 'source_expr' IS NULL OR tgt IS NULL OR args ->> 'model' IS NULL THEN
+            RAISE EXCEPTION 'create_pipeline: name, source, source_expr, target_column and model are required'
+                USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        IF k NOT IN ('embed', 'complete', 'extract') THEN
+            RAISE EXCEPTION 'create_pipeline: kind must be embed, complete or extract, not %', k
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'embed fills real[] or vector columns, complete text, extract jsonb (options.schema).';
+        END IF;
+        IF jsonb_typeof(opts) <> 'object' THEN
+            RAISE EXCEPTION 'create_pipeline: options must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF k = 'extract' AND jsonb_typeof(opts -> 'schema') IS DISTINCT FROM 'object' THEN
+            RAISE EXCEPTION 'create_pipeline: kind extract needs options.schema, a JSON schema object'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'For example {"schema": {"type": "object", "properties": {"topic": {"type": "string"}}}}.';
+        END IF;
+        IF (SELECT relkind FROM pg_class WHERE oid = src) NOT IN ('r', 'p') THEN
+            RAISE EXCEPTION 'create_pipeline: % is not a table', src USING ERRCODE = 'wrong_object_type';
+        END IF;
+        -- what CREATE TRIGGER asks (the queueing trigger), and the write-back's UPDATE
+        IF NOT has_table_privilege(caller, src, 'TRIGGER') OR NOT has_table_privilege(caller, src, 'SELECT') THEN
+            RAISE EXCEPTION 'create_pipeline: permission denied for table %', src
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'A pipeline needs its creator to own the table (or hold TRIGGER and SELECT on it, and UPDATE on the target column).';
+        END IF;
+        SELECT format_type(a.atttypid, a.atttypmod) INTO ttype
+            FROM pg_attribute a WHERE a.attrelid = src AND a.attname = tgt AND a.attnum > 0 AND NOT a.attisdropped;
+        IF ttype IS NULL THEN
+            RAISE EXCEPTION 'create_pipeline: table % has no column %', src, tgt USING ERRCODE = 'undefined_column';
+        END IF;
+        IF NOT has_column_privilege(caller, src, tgt, 'UPDATE') THEN
+            RAISE EXCEPTION 'create_pipeline: permission denied to update column % of %', tgt, src
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF (k = 'embed' AND ttype NOT IN ('real[]', 'double precision[]') AND ttype NOT LIKE 'vector%' AND ttype NOT LIKE 'halfvec%')
+           OR (k = 'complete' AND ttype NOT IN ('text', 'character varying') AND ttype NOT LIKE 'character varying(%')
+           OR (k = 'extract' AND ttype NOT IN ('jsonb', 'json')) THEN
+            RAISE EXCEPTION 'create_pipeline: a pipeline of kind % cannot fill column % of type %', k, tgt, ttype
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'embed fills real[] or vector columns, complete text, extract jsonb.';
+        END IF;
+        SELECT array_agg(a.attname ORDER BY array_position(i.indkey::int2[], a.attnum)) INTO keys
+            FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+            WHERE i.indrelid = src AND i.indisprimary;
+        IF keys IS NULL THEN
+            RAISE EXCEPTION 'create_pipeline: table % has no primary key', src
+                USING ERRCODE = 'invalid_table_definition',
+                      HINT = 'The queue names rows by their primary key: add one.';
+        END IF;
+        -- the source columns: given, or the table's columns the expression names
+        IF opts ? 'columns' THEN
+            SELECT array_agg(c::name) INTO cols FROM jsonb_array_elements_text(opts -> 'columns') c;
+        ELSE
+            SELECT array_agg(a.attname ORDER BY a.attnum) INTO cols FROM pg_attribute a
+             WHERE a.attrelid = src AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> tgt
+               AND (position(quote_ident(a.attname) IN args ->> 'source_expr') > 0 AND quote_ident(a.attname) <> a.attname
+                    OR (args ->> 'source_expr') ~* ('(^|[^a-z0-9_$"])' || a.attname || '($|[^a-z0-9_$"])'));
+        END IF;
+        IF (args ->> 'source_expr') ~* ('(^|[^a-z0-9_$"])' || tgt || '($|[^a-z0-9_$"])')
+           OR position(quote_ident(tgt) IN args ->> 'source_expr') > 0 THEN
+            RAISE EXCEPTION 'create_pipeline: the source expression must not use the target column %', tgt
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'The pipeline writes the target column from the source: it cannot read it too.';
+        END IF;
+        IF cols IS NULL OR tgt = ANY (cols) OR EXISTS (SELECT 1 FROM unnest(cols) c WHERE NOT EXISTS
+               (SELECT 1 FROM pg_attribute a WHERE a.attrelid = src AND a.attname = c AND a.attnum > 0 AND NOT a.attisdropped)) THEN
+            RAISE EXCEPTION 'create_pipeline: the source expression must name columns of % other than the target', src
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Name them in options.columns when the expression hides them.';
+        END IF;
+        IF EXISTS (SELECT 1 FROM ai_gateway.pipelines WHERE name = args ->> 'name') THEN
+            RAISE EXCEPTION 'create_pipeline: pipeline "%" exists', args ->> 'name' USING ERRCODE = 'duplicate_object';
+        END IF;
+        IF EXISTS (SELECT 1 FROM ai_gateway.pipelines WHERE source = src AND target_column = tgt) THEN
+            RAISE EXCEPTION 'create_pipeline: column % of % is already kept by a pipeline', tgt, src
+                USING ERRCODE = 'duplicate_object';
+        END IF;
+        INSERT INTO ai_gateway.pipelines (name, source, source_expr, target_column, model, kind, options,
+                                          key_columns, source_columns, search_path, owner)
+        VALUES (args ->> 'name', src, args ->> 'source_expr', tgt, args ->> 'model', k, opts - 'columns',
+                keys, cols, coalesce(args ->> 'search_path', 'pg_catalog'), caller)
+        RETURNING id INTO pid;
+        -- the queueing triggers: built-in functions on column values only, never the expression
+        fn := format('ai_gateway.pipeline_%s_insert', pid);
+        EXECUTE format($f$CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql
+                          SET search_path = pg_catalog, pg_temp AS $b$
+                          BEGIN
+                              INSERT INTO ai_gateway.pipeline_queue (pipeline, source, key, hash)
+                              SELECT %s, %s, %s, %s FROM pipeline_new_rows AS n;
+                              RETURN NULL;
+                          END $b$
+                       $f$, fn, pid, src::oid, ai_gateway.pipeline_key_sql(keys, 'n'),
+                       ai_gateway.pipeline_hash_sql(cols, 'n'));
+        EXECUTE format('REVOKE ALL ON FUNCTION %s() FROM PUBLIC', fn);
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS pipeline_new_rows '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION %s()',
+                       'ai_pipeline_' || pid || '_insert', src, fn);
+        fn := format('ai_gateway.pipeline_%s_update', pid);
+        EXECUTE format($f$CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql
+                          SET search_path = pg_catalog, pg_temp AS $b$
+                          BEGIN
+                              INSERT INTO ai_gateway.pipeline_queue (pipeline, source, key, hash)
+                              VALUES (%s, %s, %s, %s);
+                              RETURN NULL;
+                          END $b$
+                       $f$, fn, pid, src::oid, ai_gateway.pipeline_key_sql(keys, 'new'),
+                       ai_gateway.pipeline_hash_sql(cols, 'new'));
+        EXECUTE format('REVOKE ALL ON FUNCTION %s() FROM PUBLIC', fn);
+        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE OF %s ON %s FOR EACH ROW WHEN (%s) EXECUTE FUNCTION %s()',
+                       'ai_pipeline_' || pid || '_update',
+                       (SELECT string_agg(quote_ident(c), ', ') FROM unnest(cols) c), src,
+                       (SELECT string_agg(format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', c), ' OR ') FROM unnest(cols) c),
+                       fn);
+        -- the rows there now (the trigger holds writers off until this commits)
+        n := 0;
+        IF coalesce((opts ->> 'backfill')::boolean, true) THEN
+            EXECUTE format('INSERT INTO ai_gateway.pipeline_queue (pipeline, source, key, hash) SELECT %s, %s, %s, %s FROM %s AS t',
+                           pid, src::oid, ai_gateway.pipeline_key_sql(keys, 't'), ai_gateway.pipeline_hash_sql(cols, 't'), src);
+            GET DIAGNOSTICS n = ROW_COUNT;
+        END IF;
+        RETURN jsonb_build_object('id', pid, 'queued', n);
+    END IF;
+
+    SELECT * INTO p FROM ai_gateway.pipelines WHERE name = args ->> 'name';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'pipeline "%" does not exist', args ->> 'name' USING ERRCODE = 'undefined_object',
+            HINT = 'SELECT name FROM ai_gateway.pipeline_status lists them.';
+    END IF;
+    IF NOT pg_has_role(caller, p.owner, 'USAGE') AND NOT pg_has_role(caller, 'ai_gateway_admin', 'USAGE')
+       AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = caller) THEN
+        RAISE EXCEPTION 'permission denied for pipeline "%"', p.name USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Only its owner (or an administrator) may change a pipeline.';
+    END IF;
+    IF action = 'pause' OR action = 'resume' THEN
+        UPDATE ai_gateway.pipelines SET paused = (action = 'pause'), retry_at = NULL, backoffs = 0
+         WHERE id = p.id;
+        RETURN jsonb_build_object('paused', action = 'pause');
+    ELSIF action = 'retry' THEN
+        WITH f AS (DELETE FROM ai_gateway.pipeline_failed WHERE pipeline = p.id RETURNING key)
+        INSERT INTO ai_gateway.pipeline_queue (pipeline, source, key, hash) SELECT p.id, p.source, key, '' FROM f;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        UPDATE ai_gateway.pipelines SET retry_at = NULL, backoffs = 0 WHERE id = p.id;
+        RETURN jsonb_build_object('queued', n);
+    ELSIF action = 'drop' THEN
+        tbl := CASE WHEN EXISTS (SELECT 1 FROM pg_class WHERE oid = p.source) THEN p.source::text END;
+        IF tbl IS NOT NULL THEN
+            EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'ai_pipeline_' || p.id || '_insert', tbl);
+            EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'ai_pipeline_' || p.id || '_update', tbl);
+        END IF;
+        EXECUTE format('DROP FUNCTION IF EXISTS ai_gateway.pipeline_%s_insert()', p.id);
+        EXECUTE format('DROP FUNCTION IF EXISTS ai_gateway.pipeline_%s_update()', p.id);
+        DELETE FROM ai_gateway.pipeline_queue WHERE pipeline = p.id;
+        DELETE FROM ai_gateway.pipeline_failed WHERE pipeline = p.id;
+        DELETE FROM ai_gateway.pipelines WHERE id = p.id;
+        RETURN jsonb_build_object('dropped', true);
+    END IF;
+    RAISE EXCEPTION 'unknown pipeline action %', action USING ERRCODE = 'invalid_parameter_value';
+END $adm$;
+REVOKE ALL ON FUNCTION ai_gateway.pipeline_admin_do(text, jsonb, regrole) FROM PUBLIC;
+
+CREATE FUNCTION ai_gateway.create_pipeline(name text, source regclass, source_expr text,
+                                           target_column name, model text,
+                                           kind text DEFAULT 'embed', options jsonb DEFAULT '{}')
+    RETURNS bigint
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aig_create_pipeline';
+COMMENT ON FUNCTION ai_gateway.create_pipeline(text, regclass, text, name, text, text, jsonb) IS
+    'Keep target_column of a table equal to an embedding (kind embed), completion (complete) or extraction (extract, options.schema) of source_expr through model, in the background as the calling role; queues the existing rows; returns how many';
+
+CREATE FUNCTION ai_gateway.pause_pipeline(name text) RETURNS void
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT ai_gateway.pipeline_admin('pause', jsonb_build_object('name', name)); $$;
+CREATE FUNCTION ai_gateway.resume_pipeline(name text) RETURNS void
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT ai_gateway.pipeline_admin('resume', jsonb_build_object('name', name)); $$;
+CREATE FUNCTION ai_gateway.drop_pipeline(name text) RETURNS void
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT ai_gateway.pipeline_admin('drop', jsonb_build_object('name', name)); $$;
+CREATE FUNCTION ai_gateway.retry_pipeline_failures(name text) RETURNS bigint
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT (ai_gateway.pipeline_admin('retry', jsonb_build_object('name', name)) ->> 'queued')::bigint
+$$;
+COMMENT ON FUNCTION ai_gateway.pause_pipeline(text) IS 'Stop computing a pipeline''s rows (writers still queue them)';
+COMMENT ON FUNCTION ai_gateway.resume_pipeline(text) IS 'Compute a paused (or backing-off) pipeline''s rows again';
+COMMENT ON FUNCTION ai_gateway.drop_pipeline(text) IS 'Drop a pipeline: its triggers, queue and failures (the target column keeps its values)';
+COMMENT ON FUNCTION ai_gateway.retry_pipeline_failures(text) IS 'Queue a pipeline''s failed rows again; returns how many';
+
+-- Whether a failure with this SQLSTATE may pass (an outage, a rate limit): the row is kept queued.
+CREATE FUNCTION ai_gateway.pipeline_retryable(state text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT (left(state, 2) = 'UP' AND state <> 'UP005') OR state IN ('53000', '58000', '40001', '40P01', '55P03')
+$$;
+
+-- One batch of a pipeline, as its owner (the worker switches to it): reads
+-- the rows' source, calls the model through the call pipeline, writes back
+-- where the source columns still hash as read.  One row out per input row:
+-- done, skipped (changed or gone meanwhile: queued again by its trigger),
+-- retry or failed (with the error).
+CREATE FUNCTION ai_gateway.pipeline_compute(pipeline_name text, source regclass, source_expr text,
+                                            target_column name, key_columns name[], source_columns name[],
+                                            model text, kind text, options jsonb, search_path text,
+                                            keys jsonb[], hashes text[])
+    RETURNS TABLE (ord int, outcome text, error text, state text)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ttype   text;
+    rd_keys jsonb[];
+    rd_ords int[];
+    rd_hash text[];
+    rd_vals text[];
+    written int[];
+    nulls_w int[];
+    c_vals  text[];
+    c_errs  text[];
+    c_retry boolean[];
+    c_state text[];
+    call_opts jsonb;
+    sys     text;
+    hashsql text := ai_gateway.pipeline_hash_sql(source_columns, 't');
+    joinsql text := ai_gateway.pipeline_key_join(source, key_columns, 't', 'w.key');
+    st      text;
+    msg     text;
+    reported int[] := '{}';
+    all_ords int[];
+BEGIN
+    PERFORM set_config('search_path', search_path || ', pg_temp', true);
+    SELECT format_type(a.atttypid, a.atttypmod) INTO ttype FROM pg_attribute a
+     WHERE a.attrelid = source AND a.attname = target_column AND NOT a.attisdropped;
+    call_opts := (options - 'schema' - 'system_prompt' - 'backfill' - 'batch_size')
+                 || jsonb_build_object('metadata', coalesce(options -> 'metadata', '{}') || jsonb_build_object('pipeline', pipeline_name));
+    -- the current source of each row (its latest entry), unless the source
+    -- changed since it was queued (the change queued it again: done then)
+    EXECUTE format('SELECT array_agg(w.key ORDER BY w.ord), array_agg(w.ord::int ORDER BY w.ord), '
+                   'array_agg(%s ORDER BY w.ord), array_agg((%s)::text ORDER BY w.ord) '
+                   'FROM (SELECT DISTINCT ON (key) key, h, ord FROM unnest($1, $2) WITH ORDINALITY AS u(key, h, ord) '
+                   '      ORDER BY key, ord DESC) w '
+                   'JOIN %s AS t ON %s WHERE w.h = '''' OR w.h = %s', hashsql, source_expr, source, joinsql, hashsql)
+        INTO rd_keys, rd_ords, rd_hash, rd_vals USING keys, hashes;
+    IF rd_keys IS NULL THEN
+        RETURN QUERY SELECT g::int, 'skipped', NULL::text, NULL::text FROM generate_series(1, cardinality(keys)) g;
+        RETURN;
+    END IF;
+    all_ords := rd_ords;
+    written := '{}';
+    BEGIN
+        -- empty sources: the target is NULL, no call
+        EXECUTE format('WITH d AS (UPDATE %s AS t SET %I = NULL FROM unnest($1, $2, $3, $4) AS w(key, ord, h, v) '
+                       'WHERE coalesce(w.v, '''') = '''' AND %s AND %s = w.h RETURNING w.ord) SELECT array_agg(ord) FROM d',
+                       source, target_column, joinsql, hashsql)
+            INTO nulls_w USING rd_keys, rd_ords, rd_hash, rd_vals;
+        SELECT array_agg(k), array_agg(o), array_agg(h), array_agg(v) INTO rd_keys, rd_ords, rd_hash, rd_vals
+          FROM unnest(rd_keys, rd_ords, rd_hash, rd_vals) AS u(k, o, h, v) WHERE coalesce(v, '') <> '';
+        IF rd_keys IS NULL THEN
+            written := '{}';
+        ELSIF kind = 'embed' THEN
+            EXECUTE format('WITH w AS (SELECT * FROM unnest($1, $2, $3) WITH ORDINALITY AS w(key, ord, h, i)), '
+                           'e AS MATERIALIZED (SELECT * FROM @extschema@.ai_embed($4, $5, $6)), '
+                           'd AS (UPDATE %s AS t SET %I = e.embedding::%s FROM w JOIN e ON e.ordinality = w.i '
+                           'WHERE %s AND %s = w.h RETURNING w.ord) SELECT array_agg(ord) FROM d',
+                           source, target_column, ttype, joinsql, hashsql)
+                INTO written USING rd_keys, rd_ords, rd_hash, rd_vals, model, call_opts;
+        ELSE
+            IF kind = 'extract' THEN
+                sys := 'Extract the information described by this JSON schema from the user''s text. '
+                       || 'Answer with one JSON value of the schema and nothing else; use null for what the text does not say. Schema: '
+                       || (options -> 'schema')::text;
+                call_opts := call_opts || jsonb_build_object('response_format', jsonb_build_object(
+                    'type', 'json_schema',
+                    'json_schema', jsonb_build_object('name', 'extraction', 'strict', true,
+                                                      'schema', ai_gateway.strict_schema(options -> 'schema'))));
+            ELSE
+                sys := options ->> 'system_prompt';
+            END IF;
+            SELECT array_agg(b.completion ORDER BY b.ordinality), array_agg(b.error ORDER BY b.ordinality),
+                   array_agg(b.retryable OR ai_gateway.pipeline_retryable(b.sqlstate) ORDER BY b.ordinality),
+                   array_agg(b.sqlstate ORDER BY b.ordinality)
+              INTO c_vals, c_errs, c_retry, c_state
+              FROM ai_gateway.pipeline_complete_batch(rd_vals, model, sys, call_opts) b;
+            FOR i IN 1 .. cardinality(rd_keys) LOOP
+                IF c_errs[i] IS NOT NULL THEN
+                    ord := rd_ords[i]; outcome := CASE WHEN c_retry[i] THEN 'retry' ELSE 'failed' END;
+                    error := c_errs[i]; state := c_state[i];
+                    reported := reported || ord;
+                    RETURN NEXT;
+                ELSIF kind = 'extract' THEN
+                    BEGIN
+                        PERFORM c_vals[i]::jsonb;
+                    EXCEPTION WHEN others THEN
+                        ord := rd_ords[i]; outcome := 'failed'; error := 'the answer is not JSON: ' || left(c_vals[i], 200);
+                        state := 'UP005';
+                        c_errs[i] := error;
+                        reported := reported || ord;
+                        RETURN NEXT;
+                    END;
+                END IF;
+            END LOOP;
+            EXECUTE format('WITH d AS (UPDATE %s AS t SET %I = w.v::%s '
+                           'FROM unnest($1, $2, $3, $4, $5) AS w(key, ord, h, v, err) '
+                           'WHERE w.err IS NULL AND %s AND %s = w.h RETURNING w.ord) SELECT array_agg(ord) FROM d',
+                           source, target_column, ttype, joinsql, hashsql)
+                INTO written USING rd_keys, rd_ords, rd_hash, c_vals, c_errs;
+        END IF;
+    EXCEPTION WHEN others THEN
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+        RETURN QUERY SELECT o, CASE WHEN ai_gateway.pipeline_retryable(st) THEN 'retry' ELSE 'failed' END, msg, st
+                       FROM unnest(all_ords) o WHERE NOT o = ANY (reported);
+        reported := reported || all_ords;
+        nulls_w := '{}';
+    END;
+    -- the rest: written, or skipped (changed, deleted, or the same key twice in the batch)
+    RETURN QUERY SELECT g::int, CASE WHEN g = ANY (coalesce(written, '{}') || coalesce(nulls_w, '{}')) THEN 'done' ELSE 'skipped' END,
+                        NULL::text, NULL::text
+                   FROM generate_series(1, cardinality(keys)) g
+                  WHERE NOT g = ANY (reported);
+END $$;
+
+-- The worker's bookkeeping for one batch (as the extension's owner): rows to
+-- retry go back to the queue, failures are kept, counters and backoff.
+CREATE FUNCTION ai_gateway.pipeline_settle(pid int, seqs bigint[], keys jsonb[], hashes text[], attempts int[],
+                                           outcomes text[], errors text[], states text[], started timestamptz)
+    RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n_done  int;
+    n_skip  int;
+    n_retry int;
+    own     boolean;
+BEGIN
+    SELECT count(*) FILTER (WHERE o = 'done'), count(*) FILTER (WHERE o = 'skipped'),
+           count(*) FILTER (WHERE o = 'retry')
+      INTO n_done, n_skip, n_retry FROM unnest(outcomes) o;
+    -- a row failing alone (others of its batch went through) used an attempt; an outage does not count
+    own := n_done > 0;
+    INSERT INTO ai_gateway.pipeline_failed AS f (pipeline, key, error, sqlstate, attempts)
+    SELECT pid, u.k, coalesce(u.e, 'failed'), u.s, u.a + 1
+      FROM unnest(keys, outcomes, errors, states, attempts) AS u(k, o, e, s, a)
+     WHERE u.o = 'failed' OR (u.o = 'retry' AND own AND u.a + 1 >= 10)
+    ON CONFLICT (pipeline, key) DO UPDATE SET error = excluded.error, sqlstate = excluded.sqlstate,
+        attempts = f.attempts + 1, failed_at = now();
+    INSERT INTO ai_gateway.pipeline_queue (pipeline, source, seq, key, hash, attempts)
+    SELECT pid, (SELECT p.source FROM ai_gateway.pipelines p WHERE p.id = pid), u.q, u.k, u.h,
+           u.a + CASE WHEN own THEN 1 ELSE 0 END
+      FROM unnest(seqs, keys, hashes, outcomes, attempts) AS u(q, k, h, o, a)
+     WHERE u.o = 'retry' AND NOT (own AND u.a + 1 >= 10);
+    IF n_done > 0 THEN
+        DELETE FROM ai_gateway.pipeline_failed f USING unnest(keys, outcomes) AS u(k, o)
+         WHERE f.pipeline = pid AND f.key = u.k AND u.o = 'done';
+    END IF;
+    UPDATE ai_gateway.pipelines p SET
+        done = p.done + n_done, skipped = p.skipped + n_skip, last_run_at = now(),
+        busy_since = coalesce(p.busy_since, started),
+        busy_rows = p.busy_rows + n_done + n_skip,
+        rows_per_s = (p.busy_rows + n_done + n_skip)
+                     / greatest(extract(epoch FROM clock_timestamp() - coalesce(p.busy_since, started)), 0.001),
+        backoffs = CASE WHEN n_retry > 0 AND n_done = 0 THEN p.backoffs + 1 ELSE 0 END,
+        retry_at = CASE WHEN n_retry > 0 AND n_done = 0
+                        THEN clock_timestamp() + make_interval(secs => least(30, 0.25 * power(2, p.backoffs))) END,
+        last_error = CASE WHEN n_retry > 0 OR n_done < cardinality(outcomes) - n_skip
+                          THEN (SELECT e FROM unnest(errors) e WHERE e IS NOT NULL LIMIT 1) ELSE p.last_error END
+     WHERE p.id = pid;
+END $$;
+REVOKE ALL ON FUNCTION ai_gateway.pipeline_settle(int, bigint[], jsonb[], text[], int[], text[], text[], text[], timestamptz) FROM PUBLIC;
+
+-- Completions with their retryability (ai_complete_batch's, for pipeline_compute).
+CREATE FUNCTION ai_gateway.pipeline_complete_batch(prompts text[], model text, system_prompt text, options jsonb)
+    RETURNS TABLE (ordinality int, completion text, error text, retryable boolean, sqlstate text)
+    LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+    AS 'MODULE_PATHNAME', 'aig_pipeline_complete_batch';
+
+-- The failed rows of the pipelines a role owns (all, for administrators).
+CREATE VIEW ai_gateway.pipeline_failures AS
+SELECT p.name AS pipeline, f.key, f.error, f.sqlstate, f.attempts, f.failed_at
+  FROM ai_gateway.pipeline_failed f JOIN ai_gateway.pipelines p ON p.id = f.pipeline
+ WHERE pg_has_role(p.owner, 'USAGE') OR ai_gateway.is_admin();
+COMMENT ON VIEW ai_gateway.pipeline_failures IS
+    'Rows a pipeline could not compute, with the error and SQLSTATE (retry_pipeline_failures queues them again)';
+GRANT SELECT ON ai_gateway.pipeline_failures TO PUBLIC;
+
+CREATE VIEW ai_gateway.pipeline_status AS
+SELECT p.name, p.source, p.target_column, p.kind, p.model, p.owner,
+       CASE WHEN p.paused THEN 'paused'
+            WHEN p.retry_at > now() THEN 'backing off'
+            WHEN q.queued > 0 THEN 'running' ELSE 'idle' END AS state,
+       q.queued, p.done, p.skipped,
+       (SELECT count(*) FROM ai_gateway.pipeline_failed f WHERE f.pipeline = p.id) AS failed,
+       round(p.rows_per_s::numeric, 1) AS rows_per_s,
+       CASE WHEN q.queued > 0 AND p.rows_per_s > 0
+            THEN make_interval(secs => round(q.queued / p.rows_per_s)) END AS eta,
+       p.retry_at, p.last_error, p.last_run_at, p.created_at
+  FROM ai_gateway.pipelines p
+  CROSS JOIN LATERAL (SELECT count(*) AS queued FROM ai_gateway.pipeline_queue q WHERE q.pipeline = p.id) q
+ WHERE pg_has_role(p.owner, 'USAGE') OR ai_gateway.is_admin();
+COMMENT ON VIEW ai_gateway.pipeline_status IS
+    'Each pipeline the role owns (all, for administrators): state, queued, done, skipped, failed, rows/s and ETA';
+GRANT SELECT ON ai_gateway.pipeline_status TO PUBLIC;

@@ -128,9 +128,30 @@ aig_chat(PG_FUNCTION_ARGS)
  * quotas, audit), all run concurrently.  A NULL prompt gives a row of
  * NULLs; one prompt's failure is its row's error.
  */
+static Datum complete_batch(FunctionCallInfo fcinfo, bool with_retryable);
+
 PG_FUNCTION_INFO_V1(aig_complete_batch);
 Datum
 aig_complete_batch(PG_FUNCTION_ARGS)
+{
+	return complete_batch(fcinfo, false);
+}
+
+/*
+ * ai_gateway.pipeline_complete_batch(prompts, model, system_prompt, options):
+ * ai_complete_batch with two more columns, retryable (a later retry may
+ * succeed) and sqlstate, for the pipelines' worker (pipeline_compute).
+ */
+PG_FUNCTION_INFO_V1(aig_pipeline_complete_batch);
+Datum
+aig_pipeline_complete_batch(PG_FUNCTION_ARGS)
+{
+	return complete_batch(fcinfo, true);
+}
+
+/* ai_complete_batch's rows, with `retryable` as a fourth column when asked. */
+static Datum
+complete_batch(FunctionCallInfo fcinfo, bool with_retryable)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	AigCallOptions co;
@@ -180,10 +201,20 @@ aig_complete_batch(PG_FUNCTION_ARGS)
 
 	for (int i = 0; i < n; i++)
 	{
-		Datum		values[3];
-		bool		isnull[3] = {false, true, true};
+		Datum		values[5];
+		bool		isnull[5] = {false, true, true, true, true};
 
 		values[0] = Int32GetDatum(i + 1);
+		if (with_retryable && !calls[i].ok && calls[i].error)
+		{
+			values[3] = BoolGetDatum(calls[i].retryable);
+			isnull[3] = false;
+			if (calls[i].info.sqlerrcode != 0)
+			{
+				values[4] = CStringGetTextDatum(unpack_sql_state(calls[i].info.sqlerrcode));
+				isnull[4] = false;
+			}
+		}
 		if (calls[i].ok)
 		{
 			if (calls[i].answer != NULL)

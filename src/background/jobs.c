@@ -76,6 +76,7 @@
 #include "governance/audit.h"
 #include "core/catalog.h"
 #include "background/jobs.h"
+#include "background/pipelines.h"
 #include "background/worker.h"
 #include "core/jsonb_util.h"
 #include "core/isolate.h"
@@ -764,6 +765,13 @@ aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 		{
 			CHECK_FOR_INTERRUPTS();
 			continue;			/* jobs in flight, or more may be due */
+		}
+		/* no job in flight: a batch of an enrichment pipeline (pipelines.c) */
+		if (aig_pipelines_round())
+		{
+			MemoryContextSwitchTo(step_cxt);
+			CHECK_FOR_INTERRUPTS();
+			continue;
 		}
 		now = GetCurrentTimestamp();
 		if (aig_job_retention && aig_job_retention[0] &&
