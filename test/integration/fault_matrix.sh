@@ -2,7 +2,7 @@
 # fault_matrix.sh — every dialect against every upstream fault, in one backend.
 #
 # For each dialect (openai, openai_compatible, anthropic, cohere, ollama, gemini,
-# azure_openai, and mistral: the preset whose error bodies have a reader of their own)
+# azure_openai, mistral: the preset whose error bodies have a reader of their own, and bedrock)
 # and each fault of FAULTS below, these cells:
 #   error     ai_chat on provider/model, max_retries 0: a clean error with the README's
 #             SQLSTATE (or success where the fault is harmless: a slow answer inside
@@ -50,8 +50,9 @@ fi
 
 # dialect (providers.kind) -> its provider on the mock
 declare -A PROV=([openai]=openai [openai_compatible]=compat [anthropic]=anthropic
-	[cohere]=cohere [ollama]=ollama [gemini]=gemini [azure_openai]=azure [mistral]=mistral)
-DIALECTS=(openai openai_compatible anthropic cohere ollama gemini azure_openai mistral)
+	[cohere]=cohere [ollama]=ollama [gemini]=gemini [azure_openai]=azure [mistral]=mistral
+	[bedrock]=bedrock)
+DIALECTS=(openai openai_compatible anthropic cohere ollama gemini azure_openai mistral bedrock)
 
 # name | mock directives | provider: main, slow (300 ms per attempt), dead (refused)
 #      | outcome of the error cell | 1 = has a retry cell | outcome of ai_embed
@@ -131,8 +132,14 @@ ALTER DATABASE $DB SET client_min_messages = error;
 INSERT INTO ai_gateway.providers (name, kind, base_url, api_key) VALUES
     ('compat', 'openai_compatible', 'http://127.0.0.1:$FM_MOCK/v1', 'compat-integration-0123456789'),
     ('mistral', 'mistral', 'http://127.0.0.1:$FM_MOCK/mistral/v1', 'mistral-integration-0123456789');
+-- Bedrock: SigV4 with AWS's documented example key pair, which the mock verifies
+INSERT INTO ai_gateway.providers (name, kind, base_url, api_key, options) VALUES
+    ('bedrock', 'bedrock', 'http://127.0.0.1:$FM_MOCK',
+     '{"access_key_id": "AKIDEXAMPLE", "secret_access_key": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}',
+     '{"region": "us-east-1"}');
 INSERT INTO ai_gateway.providers (name, kind, base_url, api_key, options)
-SELECT pre || name, kind, base || path, key, opts
+SELECT pre || name, kind, base || path, key,
+       opts || CASE WHEN kind = 'bedrock' THEN '{"region": "us-east-1"}'::jsonb ELSE '{}' END
 FROM (VALUES ('openai', 'openai', '/v1', 'sk-integration-openai-0123456789'),
              ('compat', 'openai_compatible', '/v1', 'compat-integration-0123456789'),
              ('anthropic', 'anthropic', '', 'sk-ant-integration-0123456789'),
@@ -140,7 +147,9 @@ FROM (VALUES ('openai', 'openai', '/v1', 'sk-integration-openai-0123456789'),
              ('ollama', 'ollama', '', NULL),
              ('gemini', 'gemini', '', 'AIza-integration-0123456789'),
              ('azure', 'azure_openai', '', 'az-integration-0123456789'),
-             ('mistral', 'mistral', '/mistral/v1', 'mistral-integration-0123456789')) p(name, kind, path, key),
+             ('mistral', 'mistral', '/mistral/v1', 'mistral-integration-0123456789'),
+             ('bedrock', 'bedrock', '',
+              '{"access_key_id": "AKIDEXAMPLE", "secret_access_key": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}')) p(name, kind, path, key),
      (VALUES ('slow_', 'http://127.0.0.1:$FM_MOCK', '{"timeout_ms": 300}'::jsonb),
              ('dead_', 'http://127.0.0.1:$dead_port', '{}')) v(pre, base, opts);
 
