@@ -448,3 +448,22 @@ CREATE FUNCTION @extschema@.ai_complete_tools(prompt text, tools regprocedure[],
     AS 'MODULE_PATHNAME', 'aig_complete_tools';
 COMMENT ON FUNCTION @extschema@.ai_complete_tools(text, regprocedure[], text, jsonb) IS
     'Answer a prompt with SQL functions as tools (see ai_chat_tools); returns the text';
+
+------------------------------------------------------------------------------
+-- The async job queue at scale (issue 16, item 5)
+------------------------------------------------------------------------------
+
+-- (section: scale)
+-- A queue table: every job is an INSERT and two UPDATEs of the indexed status
+-- (never HOT), so it leaves two dead tuples each.  Autovacuum looks at it
+-- after 1000 + 2% of its rows changed (not the default 50 + 20%, which
+-- lets a table of finished jobs grow by a fifth between vacuums), unthrottled
+-- (a small hot table vacuums in moments), so the space of finished jobs'
+-- old versions is reused by the next ones instead of growing the table.
+-- (fillfactor is left at 100: the versions are not HOT, a lower one only
+-- spreads the rows over more pages; measured by test/bench/bench_job_queue.sh.)
+ALTER TABLE ai_gateway.jobs SET (
+    autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_scale_factor = 0.02,
+    autovacuum_vacuum_insert_threshold = 1000, autovacuum_vacuum_insert_scale_factor = 0.02,
+    autovacuum_analyze_threshold = 1000, autovacuum_analyze_scale_factor = 0.05,
+    autovacuum_vacuum_cost_delay = 0);

@@ -92,6 +92,8 @@ char	   *aig_job_retention = NULL;
 
 int			aig_job_max_running_per_role = 0;
 
+static void report_stats(void);
+
 /* A claimed job, in flight until its outcome is stored (its own memory context). */
 typedef struct Job
 {
@@ -533,6 +535,7 @@ requeue_running(const int64 *ids, int n)
 		}
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		report_stats();
 	}
 	PG_CATCH();
 	{
@@ -542,6 +545,20 @@ requeue_running(const int64 *ids, int n)
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	return ok;
+}
+
+/*
+ * Send this worker's table statistics (its inserts, updates, deletes) to
+ * the cumulative statistics system, at most once a second (pgstat's own
+ * limit).  A background worker in a loop never does it by itself, and
+ * without it autovacuum never sees the dead tuples that every job's
+ * updates leave in ai_gateway.jobs: the table would only grow.
+ */
+static void
+report_stats(void)
+{
+	if (!IsTransactionOrTransactionBlock())
+		(void) pgstat_report_stat(false);
 }
 
 /* Begin a transaction of the worker's, with the search path pinned and SPI connected. */
@@ -567,6 +584,7 @@ commit_xact(int level, MemoryContext cxt)
 	aig_restore_search_path(level);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	report_stats();
 	MemoryContextSwitchTo(cxt);
 }
 
@@ -703,26 +721,54 @@ jobs_step(JobSet *set, MemoryContext cxt)
 	return worked;
 }
 
-/* Retention: finished jobs older than ai_gateway.job_retention go. */
-static void
-cleanup_finished(void)
+/*
+ * Retention: finished jobs older than ai_gateway.job_retention go, in
+ * batches of JOB_CLEANUP_BATCH rows, each in a transaction of its own (short
+ * locks, dead tuples autovacuum can reclaim while the next batch runs), at
+ * most `batches` batches a round; the rest goes next round.
+ * Returns whether a full batch went (more may be due).
+ */
+#define JOB_CLEANUP_BATCH 5000
+#define JOB_CLEANUP_BATCHES 20
+
+static bool
+cleanup_finished(int batches)
 {
+	volatile bool more = false;
+
 	PG_TRY();
 	{
-		int			level = begin_xact();
+		char	   *sql = psprintf("DELETE FROM ai_gateway.jobs WHERE id IN ("
+								   "SELECT id FROM ai_gateway.jobs WHERE status IN ('succeeded', 'failed') "
+								   "AND finished_at < now() - %s::interval LIMIT %d)",
+								   quote_literal_cstr(aig_job_retention), JOB_CLEANUP_BATCH);
 
-		if (jobs_table_present() &&
-			SPI_execute(psprintf("DELETE FROM ai_gateway.jobs WHERE status IN ('succeeded', 'failed') "
-								 "AND finished_at < now() - %s::interval",
-								 quote_literal_cstr(aig_job_retention)), false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "could not delete finished jobs");
-		commit_xact(level, CurrentMemoryContext);
+		for (int b = 0; b < batches; b++)
+		{
+			int			level = begin_xact();
+			uint64		n = 0;
+
+			if (jobs_table_present())
+			{
+				if (SPI_execute(sql, false, 0) != SPI_OK_DELETE)
+					elog(ERROR, "could not delete finished jobs");
+				n = SPI_processed;
+			}
+			commit_xact(level, CurrentMemoryContext);
+			more = n == JOB_CLEANUP_BATCH;
+			if (!more)
+				break;
+			CHECK_FOR_INTERRUPTS();
+		}
+		pfree(sql);
 	}
 	PG_CATCH();
 	{
 		aig_worker_round_failed(NULL);
+		more = false;
 	}
 	PG_END_TRY();
+	return more;
 }
 
 /* The job worker's main loop: jobs in flight, claims, retention cleanup, reloads. */
@@ -734,6 +780,8 @@ aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 	MemoryContext step_cxt = AllocSetContextCreate(cxt, "ai_gateway jobs step",
 												   ALLOCSET_DEFAULT_SIZES);
 	TimestampTz last_cleanup = 0;
+	bool		cleanup_more = false;
+	bool		busy;
 	JobSet		set;
 
 	memset(&set, 0, sizeof(set));
@@ -760,18 +808,26 @@ aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 		}
 		if (set.njobs == 0)
 			set.slots = Max(1, Min(aig_batch_concurrency, 1024));
-		if (jobs_step(&set, step_cxt) || set.njobs > 0)
+		busy = jobs_step(&set, step_cxt) || set.njobs > 0;
+
+		/*
+		 * Retention runs on its timer busy or not (a queue that never
+		 * empties must not keep every finished job): one batch a round
+		 * while jobs are in flight, so their transfers wait little, more
+		 * when idle; a round that left more to do comes back in a second.
+		 */
+		now = GetCurrentTimestamp();
+		if (aig_job_retention && aig_job_retention[0] &&
+			TimestampDifferenceExceeds(last_cleanup, now, cleanup_more ? 1000 : 60 * 1000))
+		{
+			last_cleanup = now;
+			cleanup_more = cleanup_finished(busy ? 1 : JOB_CLEANUP_BATCHES);
+			MemoryContextSwitchTo(step_cxt);
+		}
+		if (busy)
 		{
 			CHECK_FOR_INTERRUPTS();
 			continue;			/* jobs in flight, or more may be due */
-		}
-		now = GetCurrentTimestamp();
-		if (aig_job_retention && aig_job_retention[0] &&
-			TimestampDifferenceExceeds(last_cleanup, now, 60 * 1000))
-		{
-			last_cleanup = now;
-			cleanup_finished();
-			MemoryContextSwitchTo(step_cxt);
 		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 500, PG_WAIT_EXTENSION);
