@@ -10,7 +10,9 @@
 #     dead tuples, so autovacuum vacuums ai_gateway.jobs on its own;
 #  4. after it, the table holds few dead tuples (pgstattuple: <= 10% of the
 #     live ones) and its heap is bounded: <= 1.5 x the same rows compacted
-#     (CREATE TABLE AS), i.e. the second round reused the first's space.
+#     (CREATE TABLE AS), i.e. the second round reused the first's space;
+#  5. retention deletes them all, in its batches (job_retention = 1s;
+#     90 s at most: the worker's cleanup runs once a minute).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 DB=aig_regression
@@ -21,6 +23,8 @@ MODEL=ollama/job-scale
 q() { aig_psql "$PGPORT" -d "$DB" -At -v ON_ERROR_STOP=1 "$@"; }
 cleanup() {
 	q -v ON_ERROR_STOP=0 <<'SQL' >/dev/null 2>&1 || true
+ALTER SYSTEM RESET ai_gateway.job_retention;
+SELECT pg_reload_conf();
 DELETE FROM ai_gateway.jobs WHERE role::text LIKE 'aig_scale_%';
 DELETE FROM ai_gateway.provider_grants WHERE role::text LIKE 'aig_scale_%';
 DROP TABLE IF EXISTS public.aig_scale_copy;
@@ -123,3 +127,13 @@ echo "  jobs table: $live live, $deadt dead tuples; heap $heap bytes, the rows c
 [ "$deadt" -le $((live / 10)) ] || fail "$deadt dead tuples in ai_gateway.jobs for $live live ones after autovacuum"
 [ "$heap" -le $((copy * 3 / 2)) ] || fail "ai_gateway.jobs heap is $heap bytes, over 1.5 x the $copy bytes its rows need"
 pass "after autovacuum: dead tuples <= 10% of live, heap <= 1.5 x the rows compacted"
+
+# 5. retention: every one of them goes (several batches of 5000)
+q -c "ALTER SYSTEM SET ai_gateway.job_retention = '1s'" -c "SELECT pg_reload_conf()" >/dev/null
+gone=
+for _ in $(seq 1 180); do
+	[ "$(q -c "SELECT count(*) FROM ai_gateway.jobs WHERE role::text LIKE 'aig_scale_%'")" = 0 ] && gone=1 && break
+	sleep 0.5
+done
+[ -n "$gone" ] || fail "job_retention = 1s: $(q -c "SELECT count(*) FROM ai_gateway.jobs WHERE role::text LIKE 'aig_scale_%'") of $N finished jobs still there after 90 s"
+pass "job_retention deleted the $N finished jobs (batches of 5000)"
