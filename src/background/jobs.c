@@ -40,6 +40,9 @@
  * them back in the queue at once.  An interrupted job that had used its last attempt fails
  * ("interrupted") instead: no job is sent more than
  * ai_gateway.job_max_attempts times, crashes included.
+ *
+ * Its transactions, the table statistics it reports (so autovacuum sees
+ * the dead tuples its updates leave) and retention: jobs_xact.c.
  */
 #include "postgres.h"
 
@@ -92,7 +95,6 @@ char	   *aig_job_retention = NULL;
 
 int			aig_job_max_running_per_role = 0;
 
-static void report_stats(void);
 
 /* A claimed job, in flight until its outcome is stored (its own memory context). */
 typedef struct Job
@@ -460,15 +462,6 @@ drop_job(JobSet *set, int i)
 	set->jobs[i] = set->jobs[--set->njobs];
 }
 
-/* Is ai_gateway.jobs there (the extension may be dropped meanwhile)? */
-static bool
-jobs_table_present(void)
-{
-	Oid			nsp = get_namespace_oid("ai_gateway", true);
-
-	return OidIsValid(nsp) && OidIsValid(get_relname_relid("jobs", nsp));
-}
-
 /*
  * Put jobs left running back in the queue, in a transaction of its own:
  * every running job (ids == NULL: at the worker's start, after a crash, an
@@ -487,7 +480,7 @@ requeue_running(const int64 *ids, int n)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		if (jobs_table_present())
+		if (aig_jobs_table_present())
 		{
 			Oid			types[2] = {INT4OID, INT8ARRAYOID};
 			Datum		v[2];
@@ -535,7 +528,7 @@ requeue_running(const int64 *ids, int n)
 		}
 		PopActiveSnapshot();
 		CommitTransactionCommand();
-		report_stats();
+		aig_jobs_report_stats();
 	}
 	PG_CATCH();
 	{
@@ -545,47 +538,6 @@ requeue_running(const int64 *ids, int n)
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	return ok;
-}
-
-/*
- * Send this worker's table statistics (its inserts, updates, deletes) to
- * the cumulative statistics system, at most once a second (pgstat's own
- * limit).  A background worker in a loop never does it by itself, and
- * without it autovacuum never sees the dead tuples that every job's
- * updates leave in ai_gateway.jobs: the table would only grow.
- */
-static void
-report_stats(void)
-{
-	if (!IsTransactionOrTransactionBlock())
-		(void) pgstat_report_stat(false);
-}
-
-/* Begin a transaction of the worker's, with the search path pinned and SPI connected. */
-static int
-begin_xact(void)
-{
-	int			level;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	level = aig_pin_search_path();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	return level;
-}
-
-/* Commit a transaction begun by begin_xact. */
-static void
-commit_xact(int level, MemoryContext cxt)
-{
-	SPI_finish();
-	aig_restore_search_path(level);
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	report_stats();
-	MemoryContextSwitchTo(cxt);
 }
 
 /*
@@ -645,10 +597,10 @@ jobs_step(JobSet *set, MemoryContext cxt)
 		{
 			set->claim_wanted = false;
 			set->last_claim = GetCurrentTimestamp();
-			level = begin_xact();
-			if (jobs_table_present())
+			level = aig_jobs_begin_xact();
+			if (aig_jobs_table_present())
 				claim(set, room);
-			commit_xact(level, cxt);
+			aig_jobs_commit_xact(level, cxt);
 		}
 		if (set->njobs == 0)
 		{
@@ -658,7 +610,7 @@ jobs_step(JobSet *set, MemoryContext cxt)
 		}
 		else
 		{
-			level = begin_xact();
+			level = aig_jobs_begin_xact();
 			pgstat_report_activity(STATE_RUNNING, "running async jobs");
 			aig_audit_prepare_worker();
 			if (set->njobs > first_new)
@@ -697,9 +649,9 @@ jobs_step(JobSet *set, MemoryContext cxt)
 					stored = true;
 				}
 			/* (the extension may have been dropped meanwhile: nothing to store into) */
-			if (stored && jobs_table_present())
+			if (stored && aig_jobs_table_present())
 				store_results(set);
-			commit_xact(level, cxt);
+			aig_jobs_commit_xact(level, cxt);
 			if (stored)
 			{
 				/* stored: these jobs are done, their places free for others */
@@ -719,56 +671,6 @@ jobs_step(JobSet *set, MemoryContext cxt)
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return worked;
-}
-
-/*
- * Retention: finished jobs older than ai_gateway.job_retention go, in
- * batches of JOB_CLEANUP_BATCH rows, each in a transaction of its own (short
- * locks, dead tuples autovacuum can reclaim while the next batch runs), at
- * most `batches` batches a round; the rest goes next round.
- * Returns whether a full batch went (more may be due).
- */
-#define JOB_CLEANUP_BATCH 5000
-#define JOB_CLEANUP_BATCHES 20
-
-static bool
-cleanup_finished(int batches)
-{
-	volatile bool more = false;
-
-	PG_TRY();
-	{
-		char	   *sql = psprintf("DELETE FROM ai_gateway.jobs WHERE id IN ("
-								   "SELECT id FROM ai_gateway.jobs WHERE status IN ('succeeded', 'failed') "
-								   "AND finished_at < now() - %s::interval LIMIT %d)",
-								   quote_literal_cstr(aig_job_retention), JOB_CLEANUP_BATCH);
-
-		for (int b = 0; b < batches; b++)
-		{
-			int			level = begin_xact();
-			uint64		n = 0;
-
-			if (jobs_table_present())
-			{
-				if (SPI_execute(sql, false, 0) != SPI_OK_DELETE)
-					elog(ERROR, "could not delete finished jobs");
-				n = SPI_processed;
-			}
-			commit_xact(level, CurrentMemoryContext);
-			more = n == JOB_CLEANUP_BATCH;
-			if (!more)
-				break;
-			CHECK_FOR_INTERRUPTS();
-		}
-		pfree(sql);
-	}
-	PG_CATCH();
-	{
-		aig_worker_round_failed(NULL);
-		more = false;
-	}
-	PG_END_TRY();
-	return more;
 }
 
 /* The job worker's main loop: jobs in flight, claims, retention cleanup, reloads. */
@@ -821,7 +723,7 @@ aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 			TimestampDifferenceExceeds(last_cleanup, now, cleanup_more ? 1000 : 60 * 1000))
 		{
 			last_cleanup = now;
-			cleanup_more = cleanup_finished(busy ? 1 : JOB_CLEANUP_BATCHES);
+			cleanup_more = aig_jobs_cleanup_finished(busy ? 1 : AIG_JOB_CLEANUP_BATCHES);
 			MemoryContextSwitchTo(step_cxt);
 		}
 		if (busy)
