@@ -212,6 +212,19 @@ CREATE TABLE ai_gateway.jobs (
 CREATE INDEX ON ai_gateway.jobs (next_attempt_at) WHERE status = 'queued';
 CREATE INDEX ON ai_gateway.jobs (role, id) WHERE status IN ('queued', 'running');
 COMMENT ON TABLE ai_gateway.jobs IS 'Async jobs: queued by ai_complete_async, run by the job worker';
+-- A queue table: every job is an INSERT and two UPDATEs of the indexed status
+-- (never HOT), so it leaves two dead tuples each.  Autovacuum looks at it
+-- after 1000 + 2% of its rows changed (not the default 50 + 20%, which
+-- lets a table of finished jobs grow by a fifth between vacuums), unthrottled
+-- (a small hot table vacuums in moments), so the space of finished jobs'
+-- old versions is reused by the next ones instead of growing the table.
+-- (fillfactor is left at 100: the versions are not HOT, a lower one only
+-- spreads the rows over more pages; measured by test/bench/bench_job_queue.sh.)
+ALTER TABLE ai_gateway.jobs SET (
+    autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_scale_factor = 0.02,
+    autovacuum_vacuum_insert_threshold = 1000, autovacuum_vacuum_insert_scale_factor = 0.02,
+    autovacuum_analyze_threshold = 1000, autovacuum_analyze_scale_factor = 0.05,
+    autovacuum_vacuum_cost_delay = 0);
 
 -- pg_dump carries configuration and history
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.providers', '');

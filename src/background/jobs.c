@@ -40,6 +40,9 @@
  * them back in the queue at once.  An interrupted job that had used its last attempt fails
  * ("interrupted") instead: no job is sent more than
  * ai_gateway.job_max_attempts times, crashes included.
+ *
+ * Its transactions, the table statistics it reports (so autovacuum sees
+ * the dead tuples its updates leave) and retention: jobs_xact.c.
  */
 #include "postgres.h"
 
@@ -92,6 +95,7 @@ char	   *aig_job_retention = NULL;
 /* the worker */
 
 int			aig_job_max_running_per_role = 0;
+
 
 /* A claimed job, in flight until its outcome is stored (its own memory context). */
 typedef struct Job
@@ -459,15 +463,6 @@ drop_job(JobSet *set, int i)
 	set->jobs[i] = set->jobs[--set->njobs];
 }
 
-/* Is ai_gateway.jobs there (the extension may be dropped meanwhile)? */
-static bool
-jobs_table_present(void)
-{
-	Oid			nsp = get_namespace_oid("ai_gateway", true);
-
-	return OidIsValid(nsp) && OidIsValid(get_relname_relid("jobs", nsp));
-}
-
 /*
  * Put jobs left running back in the queue, in a transaction of its own:
  * every running job (ids == NULL: at the worker's start, after a crash, an
@@ -486,7 +481,7 @@ requeue_running(const int64 *ids, int n)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		if (jobs_table_present())
+		if (aig_jobs_table_present())
 		{
 			Oid			types[2] = {INT4OID, INT8ARRAYOID};
 			Datum		v[2];
@@ -534,6 +529,7 @@ requeue_running(const int64 *ids, int n)
 		}
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		aig_jobs_report_stats();
 	}
 	PG_CATCH();
 	{
@@ -543,32 +539,6 @@ requeue_running(const int64 *ids, int n)
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	return ok;
-}
-
-/* Begin a transaction of the worker's, with the search path pinned and SPI connected. */
-static int
-begin_xact(void)
-{
-	int			level;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	level = aig_pin_search_path();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	return level;
-}
-
-/* Commit a transaction begun by begin_xact. */
-static void
-commit_xact(int level, MemoryContext cxt)
-{
-	SPI_finish();
-	aig_restore_search_path(level);
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	MemoryContextSwitchTo(cxt);
 }
 
 /*
@@ -628,10 +598,10 @@ jobs_step(JobSet *set, MemoryContext cxt)
 		{
 			set->claim_wanted = false;
 			set->last_claim = GetCurrentTimestamp();
-			level = begin_xact();
-			if (jobs_table_present())
+			level = aig_jobs_begin_xact();
+			if (aig_jobs_table_present())
 				claim(set, room);
-			commit_xact(level, cxt);
+			aig_jobs_commit_xact(level, cxt);
 		}
 		if (set->njobs == 0)
 		{
@@ -641,7 +611,7 @@ jobs_step(JobSet *set, MemoryContext cxt)
 		}
 		else
 		{
-			level = begin_xact();
+			level = aig_jobs_begin_xact();
 			pgstat_report_activity(STATE_RUNNING, "running async jobs");
 			aig_audit_prepare_worker();
 			if (set->njobs > first_new)
@@ -680,9 +650,9 @@ jobs_step(JobSet *set, MemoryContext cxt)
 					stored = true;
 				}
 			/* (the extension may have been dropped meanwhile: nothing to store into) */
-			if (stored && jobs_table_present())
+			if (stored && aig_jobs_table_present())
 				store_results(set);
-			commit_xact(level, cxt);
+			aig_jobs_commit_xact(level, cxt);
 			if (stored)
 			{
 				/* stored: these jobs are done, their places free for others */
@@ -704,28 +674,6 @@ jobs_step(JobSet *set, MemoryContext cxt)
 	return worked;
 }
 
-/* Retention: finished jobs older than ai_gateway.job_retention go. */
-static void
-cleanup_finished(void)
-{
-	PG_TRY();
-	{
-		int			level = begin_xact();
-
-		if (jobs_table_present() &&
-			SPI_execute(psprintf("DELETE FROM ai_gateway.jobs WHERE status IN ('succeeded', 'failed') "
-								 "AND finished_at < now() - %s::interval",
-								 quote_literal_cstr(aig_job_retention)), false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "could not delete finished jobs");
-		commit_xact(level, CurrentMemoryContext);
-	}
-	PG_CATCH();
-	{
-		aig_worker_round_failed(NULL);
-	}
-	PG_END_TRY();
-}
-
 /* The job worker's main loop: jobs in flight, claims, retention cleanup, reloads. */
 void
 aig_jobs_worker_loop(volatile sig_atomic_t *stop)
@@ -735,6 +683,8 @@ aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 	MemoryContext step_cxt = AllocSetContextCreate(cxt, "ai_gateway jobs step",
 												   ALLOCSET_DEFAULT_SIZES);
 	TimestampTz last_cleanup = 0;
+	bool		cleanup_more = false;
+	bool		busy;
 	JobSet		set;
 
 	memset(&set, 0, sizeof(set));
@@ -761,7 +711,23 @@ aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 		}
 		if (set.njobs == 0)
 			set.slots = Max(1, Min(aig_batch_concurrency, 1024));
-		if (jobs_step(&set, step_cxt) || set.njobs > 0)
+		busy = jobs_step(&set, step_cxt) || set.njobs > 0;
+
+		/*
+		 * Retention runs on its timer busy or not (a queue that never
+		 * empties must not keep every finished job): one batch a round
+		 * while jobs are in flight, so their transfers wait little, more
+		 * when idle; a round that left more to do comes back in a second.
+		 */
+		now = GetCurrentTimestamp();
+		if (aig_job_retention && aig_job_retention[0] &&
+			TimestampDifferenceExceeds(last_cleanup, now, cleanup_more ? 1000 : 60 * 1000))
+		{
+			last_cleanup = now;
+			cleanup_more = aig_jobs_cleanup_finished(busy ? 1 : AIG_JOB_CLEANUP_BATCHES);
+			MemoryContextSwitchTo(step_cxt);
+		}
+		if (busy)
 		{
 			CHECK_FOR_INTERRUPTS();
 			continue;			/* jobs in flight, or more may be due */
@@ -772,14 +738,6 @@ aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 			MemoryContextSwitchTo(step_cxt);
 			CHECK_FOR_INTERRUPTS();
 			continue;
-		}
-		now = GetCurrentTimestamp();
-		if (aig_job_retention && aig_job_retention[0] &&
-			TimestampDifferenceExceeds(last_cleanup, now, 60 * 1000))
-		{
-			last_cleanup = now;
-			cleanup_finished();
-			MemoryContextSwitchTo(step_cxt);
 		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 500, PG_WAIT_EXTENSION);

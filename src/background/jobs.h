@@ -19,4 +19,12 @@ extern void aig_jobs_define_gucs(void);
 
 extern void aig_jobs_worker_loop(volatile sig_atomic_t *stop);
 
+/* The worker's transactions on ai_gateway.jobs, its stats, retention (jobs_xact.c). */
+#define AIG_JOB_CLEANUP_BATCHES 20
+extern bool aig_jobs_table_present(void);
+extern void aig_jobs_report_stats(void);
+extern int	aig_jobs_begin_xact(void);
+extern void aig_jobs_commit_xact(int level, MemoryContext cxt);
+extern bool aig_jobs_cleanup_finished(int batches);
+
 #endif							/* AIG_JOBS_H */

@@ -28,6 +28,7 @@ CREATE FUNCTION pg_temp.ext_fingerprint() RETURNS SETOF text LANGUAGE sql AS $$
     UNION ALL
     SELECT 'relation ' || c.oid::regclass || ' kind=' || c.relkind::text || ' persistence=' || c.relpersistence::text
            || ' rls=' || c.relrowsecurity::text || ' acl=' || coalesce(c.relacl::text, '-')
+           || ' options=' || coalesce(c.reloptions::text, '-')
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = 'ai_gateway'
     UNION ALL
