@@ -79,6 +79,27 @@ FROM ai_gateway.audit_log ORDER BY id LIMIT 6;
 SELECT array_length(ai_embed('hello world', 'openai/text-embedding-3-small'), 1) AS dims;
 SELECT ordinality, embedding[1:3] FROM ai_embed(array['a', 'b', 'c'], 'gemini/text-embedding-004');
 
+-- structured extraction: a JSON value of the schema, checked, from every row
+CREATE TABLE tickets (id int PRIMARY KEY, body text);
+INSERT INTO tickets VALUES (1, 'Customer "Ada" says the export is broken'), (2, 'Customer "Linus" wants a refund');
+SELECT id, ai_extract(body, '{"type": "object", "properties": {"customer": {"type": "string"}},
+                              "required": ["customer"]}', 'anthropic/claude-3-5-haiku-latest') AS fields
+FROM tickets;
+
+-- SQL functions as tools: the model calls item_price, which reads a table as the caller
+CREATE TABLE stock (item text PRIMARY KEY, price numeric);
+INSERT INTO stock VALUES ('widget', 9.5);
+CREATE FUNCTION item_price(item text) RETURNS numeric LANGUAGE sql STABLE
+    AS \$\$ SELECT price FROM stock WHERE stock.item = item_price.item \$\$;
+SELECT ai_complete_tools('What does a "widget" cost?', ARRAY['item_price(text)']::regprocedure[],
+                         'openai/gpt-4o-mini') AS answer;
+
+-- an image from a bytea column (the mock names what arrived)
+SELECT ai_complete('What is in the picture?',
+    decode('89504e470d0a1a0a0000000d4948445200000001000000010806000000'
+           '1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082', 'hex'),
+    'gemini/gemini-2.0-flash') AS described;
+
 -- errors carry SQLSTATEs and name the provider, never the key
 \set ON_ERROR_STOP 0
 \set VERBOSITY verbose
