@@ -7,8 +7,15 @@
 CREATE TEMP TABLE dialect (provider text PRIMARY KEY);
 INSERT INTO dialect VALUES ('openai'), ('azure'), ('compat'), ('anthropic'), ('cohere'),
                            ('ollama'), ('gemini');
--- Bedrock's provider (SigV4 against the mock) comes from bedrock.sql
+-- Bedrock's provider (SigV4 against the mock) comes from bedrock.sql; two presets
+-- (Mistral under the mock's prefix that applies its API's rules, and OpenRouter)
 INSERT INTO dialect SELECT name FROM ai_gateway.providers WHERE name = 'bedrock' AND kind = 'bedrock';
+\getenv mock_port MOCK_PORT
+\set mock 'http://127.0.0.1:' :mock_port
+INSERT INTO ai_gateway.providers (name, kind, base_url, api_key) VALUES
+    ('e2e_mistral', 'mistral', :'mock' || '/mistral/v1', 'sk-mock-mistral-0123'),
+    ('e2e_openrouter', 'openrouter', :'mock' || '/v1', 'sk-mock-openrouter-0123');
+INSERT INTO dialect VALUES ('e2e_mistral'), ('e2e_openrouter');
 SELECT count(*) AS dialects FROM dialect;
 
 CREATE TABLE catalog_items (name text PRIMARY KEY, price numeric, stock int);
@@ -78,3 +85,5 @@ INSERT INTO photos VALUES (1, decode('89504e470d0a1a0a0000000d494844520000000100
                                      '1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082', 'hex'));
 SELECT provider, ai_complete('What is in the picture?', img, provider || '/m') AS described
 FROM dialect, photos ORDER BY provider;
+
+DELETE FROM ai_gateway.providers WHERE name IN ('e2e_mistral', 'e2e_openrouter');
