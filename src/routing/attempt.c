@@ -330,11 +330,11 @@ aig_chat_finish(AigTarget *t, const AigChatRequest *req, AigHttpResponse *resp,
 		return false;
 	if (res->ntool_calls == 0 && req->opts.response_format != NULL)
 	{
-		char	   *why = aig_check_structured_answer(req->opts.response_format, &res->content);
+		char	   *miss = aig_check_structured_answer(req->opts.response_format, &res->content);
 
-		if (why != NULL)
+		if (miss != NULL)
 			return fail(err, AIG_ERRCODE_SCHEMA_MISMATCH, resp->status, p,
-						psprintf("the answer does not match the requested format: %s", why),
+						psprintf("the answer does not match the requested format: %s", miss),
 						true, false);
 	}
 	return true;
