@@ -188,4 +188,11 @@ aig_provider_wait_event(void)
 	makeJsonLexContextCstringLen((s), (int) (len), (enc), true)
 #endif
 
+/* PG18 replaced the pg_attribute_noreturn() attribute with a pg_noreturn specifier. */
+#ifdef pg_attribute_noreturn
+#define aig_noreturn pg_attribute_noreturn()
+#else
+#define aig_noreturn pg_noreturn
+#endif
+
 #endif							/* AIG_COMPAT_H */

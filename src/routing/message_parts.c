@@ -80,8 +80,7 @@ media_sig(const char *media_type)
 }
 
 /* 22023 naming the part. */
-static void
-pg_attribute_noreturn()
+static void aig_noreturn
 bad_part(int msg, int part, const char *what, const char *hint)
 {
 	ereport(ERROR,
