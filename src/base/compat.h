@@ -188,7 +188,11 @@ aig_provider_wait_event(void)
 	makeJsonLexContextCstringLen((s), (int) (len), (enc), true)
 #endif
 
-/* PG18 replaced the pg_attribute_noreturn() attribute with a pg_noreturn specifier. */
+/*
+ * PG18 replaced the pg_attribute_noreturn() attribute with a pg_noreturn
+ * specifier: aig_noreturn goes first in a declaration ("aig_noreturn static
+ * void f(...)"), where both are accepted.
+ */
 #ifdef pg_attribute_noreturn
 #define aig_noreturn pg_attribute_noreturn()
 #else

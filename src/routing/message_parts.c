@@ -80,7 +80,7 @@ media_sig(const char *media_type)
 }
 
 /* 22023 naming the part. */
-static void aig_noreturn
+aig_noreturn static void
 bad_part(int msg, int part, const char *what, const char *hint)
 {
 	ereport(ERROR,
