@@ -76,12 +76,18 @@ gemini_usage(const AigJson *root, AigChatResult *out)
 	out->output_tokens = aig_jtokens(usage, "candidatesTokenCount");
 }
 
-/* Is s valid UTF-8 (what a name or id must be to go into jsonb)? */
+/*
+ * Is s valid UTF-8 without control characters (what a name, id or
+ * signature must be to go into jsonb and into messages)?
+ */
 static bool
 gemini_utf8(const char *s)
 {
 	int			len = strlen(s);
 
+	for (int i = 0; i < len; i++)
+		if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+			return false;
 	return pg_encoding_verifymbstr(PG_UTF8, s, len) == len;
 }
 
@@ -119,8 +125,7 @@ gemini_read_calls(const AigJson *parts, AigChatResult *out, char **errmsg)
 			continue;
 		c = &out->tool_calls[out->ntool_calls];
 		name = aig_jstr(fc, "name");
-		if (!aig_jis(fc, AIG_JSON_OBJECT) || name == NULL || name[0] == '\0' ||
-			!gemini_utf8(name))
+		if (!aig_jis(fc, AIG_JSON_OBJECT) || name == NULL || !aig_tool_name_ok(name))
 		{
 			*errmsg = psprintf("gemini response: candidates[0].content.parts[%d].functionCall has no name (or one that is not UTF-8)",
 							   i);
@@ -134,7 +139,19 @@ gemini_read_calls(const AigJson *parts, AigChatResult *out, char **errmsg)
 			aig_jw_object_end(&w);
 		}
 		else if (aig_jis(args, AIG_JSON_OBJECT))
-			aig_jw_copy(&w, args);
+		{
+			char	   *why = NULL;
+			char	   *strict = aig_tool_arguments_from_value(args, &why);
+
+			/* strict JSON as jsonb reads it, like every dialect's calls */
+			if (strict == NULL)
+			{
+				*errmsg = psprintf("gemini response: candidates[0].content.parts[%d].functionCall.args %s",
+								   i, why ? why : "is not a JSON object");
+				return false;
+			}
+			appendStringInfoString(&w.buf, strict);
+		}
 		else
 		{
 			*errmsg = psprintf("gemini response: candidates[0].content.parts[%d].functionCall.args is not an object",
