@@ -4,6 +4,8 @@
  */
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
+
 #include <math.h>
 
 #include "utils/builtins.h"
@@ -141,4 +143,31 @@ aig_jsonb_value_to_text(JsonbValue *v)
 			elog(ERROR, "unexpected jsonb value type %d", v->type);
 	}
 	return NULL;
+}
+
+JsonbValue *
+aig_jsonb_member(JsonbValue *v, const char *name)
+{
+	JsonbValue	k;
+
+	if (!aig_jsonb_is_object(v))
+		return NULL;
+	k.type = jbvString;
+	k.val.string.val = unconstify(char *, name);
+	k.val.string.len = strlen(name);
+	return findJsonbValueFromContainer(v->val.binary.data, JB_FOBJECT, &k);
+}
+
+bool
+aig_jsonb_is_object(JsonbValue *v)
+{
+	return v != NULL && v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
+}
+
+char *
+aig_jsonb_string_utf8(JsonbValue *v)
+{
+	char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
+
+	return pg_server_to_any(s, v->val.string.len, PG_UTF8);
 }

@@ -24,6 +24,15 @@ extern char *aig_jsonb_get_string(Jsonb *jb, const char *key, const char *what);
  */
 extern char **aig_jsonb_string_array(JsonbValue *v, int *n);
 
+/* Member name of an object value, or NULL when v is not an object or has none. */
+extern JsonbValue *aig_jsonb_member(JsonbValue *v, const char *name);
+
+/* Is v an object value? */
+extern bool aig_jsonb_is_object(JsonbValue *v);
+
+/* A string value as a NUL-terminated UTF-8 C string (always a copy). */
+extern char *aig_jsonb_string_utf8(JsonbValue *v);
+
 /* Text of a JsonbValue (scalar strings unquoted, containers as JSON). */
 extern char *aig_jsonb_value_to_text(JsonbValue *v);
 

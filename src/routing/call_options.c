@@ -15,15 +15,6 @@
 
 #define OPT "option"
 
-/* A jsonb string as a NUL-terminated UTF-8 C string (always a copy). */
-static char *
-jsonb_string_utf8(JsonbValue *v)
-{
-	char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
-
-	return pg_server_to_any(s, v->val.string.len, PG_UTF8);
-}
-
 static const char *const known_options[] = {
 	"temperature", "max_tokens", "top_p", "stop", "seed", "response_format",
 	"timeout_ms", "connect_timeout_ms", "max_retries", "user", "metadata",
@@ -70,7 +61,7 @@ parse_stop(JsonbValue *v, AigGenOptions *g)
 	{
 		g->nstop = 1;
 		g->stop = palloc(sizeof(char *));
-		g->stop[0] = jsonb_string_utf8(v);
+		g->stop[0] = aig_jsonb_string_utf8(v);
 		return;
 	}
 	g->stop = aig_jsonb_string_array(v, &g->nstop);

@@ -18,6 +18,7 @@
 #include "utils/jsonb.h"
 
 #include "base/compat.h"
+#include "core/jsonb_util.h"
 #include "routing/messages.h"
 
 int			aig_max_image_kb = 20480;
@@ -89,23 +90,10 @@ bad_part(int msg, int part, const char *what, const char *hint)
 			 hint ? errhint("%s", hint) : 0));
 }
 
-static JsonbValue *
-member(JsonbValue *obj, const char *name)
-{
-	JsonbValue	k;
-
-	if (obj == NULL || obj->type != jbvBinary || !JsonContainerIsObject(obj->val.binary.data))
-		return NULL;
-	k.type = jbvString;
-	k.val.string.val = unconstify(char *, name);
-	k.val.string.len = strlen(name);
-	return findJsonbValueFromContainer(obj->val.binary.data, JB_FOBJECT, &k);
-}
-
 static char *
 string_member(JsonbValue *obj, const char *name)
 {
-	JsonbValue *v = member(obj, name);
+	JsonbValue *v = aig_jsonb_member(obj, name);
 
 	if (v == NULL || v->type != jbvString)
 		return NULL;
@@ -235,7 +223,7 @@ aig_parse_content_part(JsonbValue *e, const char *type, int msg, int part,
 	}
 	else if (strcmp(type, "image_url") == 0)
 	{
-		JsonbValue *iu = member(e, "image_url");
+		JsonbValue *iu = aig_jsonb_member(e, "image_url");
 
 		p->kind = AIG_PART_IMAGE;
 		url = iu && iu->type == jbvString ? pnstrdup(iu->val.string.val, iu->val.string.len)
@@ -245,7 +233,7 @@ aig_parse_content_part(JsonbValue *e, const char *type, int msg, int part,
 	}
 	else if (strcmp(type, "file") == 0)
 	{
-		JsonbValue *f = member(e, "file");
+		JsonbValue *f = aig_jsonb_member(e, "file");
 
 		p->kind = AIG_PART_DOCUMENT;
 		url = string_member(f, "file_data");

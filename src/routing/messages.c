@@ -20,15 +20,6 @@
 #include "routing/call_options.h"
 #include "routing/messages.h"
 
-/* A jsonb string as a NUL-terminated UTF-8 C string (always a copy). */
-static char *
-jsonb_string_utf8(JsonbValue *v)
-{
-	char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
-
-	return pg_server_to_any(s, v->val.string.len, PG_UTF8);
-}
-
 /* Append a message (role copied, content kept), growing the array as needed. */
 void
 aig_add_message(AigChatRequest *req, int *cap, const char *role, char *content)
@@ -56,12 +47,6 @@ member(JsonbContainer *c, const char *name)
 	k.val.string.val = unconstify(char *, name);
 	k.val.string.len = strlen(name);
 	return findJsonbValueFromContainer(c, JB_FOBJECT, &k);
-}
-
-static bool
-is_object(JsonbValue *v)
-{
-	return v != NULL && v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
 }
 
 /* Append text to buf, a newline between two parts unless white space already separates them. */
@@ -93,7 +78,7 @@ message_content(JsonbValue *cv, int idx, AigChatMessage *m)
 
 	if (cv->type == jbvString)
 	{
-		m->content = jsonb_string_utf8(cv);
+		m->content = aig_jsonb_string_utf8(cv);
 		return;
 	}
 	if (strcmp(m->role, "tool") == 0 && !(cv->type == jbvBinary && JsonContainerIsArray(cv->val.binary.data)))
@@ -120,7 +105,7 @@ message_content(JsonbValue *cv, int idx, AigChatMessage *m)
 
 		if (tok != WJB_ELEM)
 			continue;
-		if (!is_object(&e))
+		if (!aig_jsonb_is_object(&e))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("messages[%d].content parts must be objects", idx)));
@@ -147,7 +132,7 @@ message_content(JsonbValue *cv, int idx, AigChatMessage *m)
 		else
 		{
 			p->kind = AIG_PART_TEXT;
-			p->text = jsonb_string_utf8(tv);
+			p->text = aig_jsonb_string_utf8(tv);
 			/* parts are separate pieces of text: never run them together */
 			append_part_text(&buf, p->text);
 		}
@@ -180,7 +165,7 @@ tool_call_arguments(JsonbValue *av, int idx, int c)
 					 errmsg("messages[%d].tool_calls[%d].arguments must be a JSON object", idx, c)));
 		s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 	}
-	else if (is_object(av))
+	else if (aig_jsonb_is_object(av))
 		s = aig_jsonb_value_to_text(av);
 	else
 		ereport(ERROR,
@@ -218,12 +203,12 @@ message_tool_calls(JsonbValue *tcv, int idx, AigChatMessage *m)
 
 		if (tok != WJB_ELEM)
 			continue;
-		if (!is_object(&e))
+		if (!aig_jsonb_is_object(&e))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("messages[%d].tool_calls[%d] must be an object", idx, m->ntool_calls)));
 		fn = member(e.val.binary.data, "function");
-		if (!is_object(fn))
+		if (!aig_jsonb_is_object(fn))
 			fn = &e;
 		idv = member(e.val.binary.data, "id");
 		nv = member(fn->val.binary.data, "name");
@@ -233,12 +218,12 @@ message_tool_calls(JsonbValue *tcv, int idx, AigChatMessage *m)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("messages[%d].tool_calls[%d] needs an \"id\" and a \"name\"", idx, m->ntool_calls),
 					 errhint("Pass back the tool_calls of the ai_chat result as they are.")));
-		tc->id = jsonb_string_utf8(idv);
+		tc->id = aig_jsonb_string_utf8(idv);
 		if (strlen(tc->id) > 256)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("messages[%d].tool_calls[%d].id is longer than 256 bytes", idx, m->ntool_calls)));
-		tc->name = jsonb_string_utf8(nv);
+		tc->name = aig_jsonb_string_utf8(nv);
 		aig_check_tool_name(tc->name, "tool call of");
 		tc->arguments = tool_call_arguments(member(fn->val.binary.data, "arguments"), idx,
 											m->ntool_calls);
@@ -271,9 +256,9 @@ message_tool_result(JsonbContainer *obj, int idx, const AigChatRequest *req, Aig
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("messages[%d] of role tool needs a \"tool_call_id\"", idx),
 				 errhint("Give the id of the assistant's tool call this message answers.")));
-	m->tool_call_id = jsonb_string_utf8(idv);
+	m->tool_call_id = aig_jsonb_string_utf8(idv);
 	if (nv != NULL && nv->type == jbvString)
-		m->name = jsonb_string_utf8(nv);
+		m->name = aig_jsonb_string_utf8(nv);
 	else
 		m->name = name_of_call(req, m->tool_call_id);
 	if (m->name == NULL)
@@ -310,7 +295,7 @@ aig_parse_messages(Jsonb *messages, AigChatRequest *req, int *cap)
 
 		if (tok != WJB_ELEM)
 			continue;
-		if (!is_object(&v))
+		if (!aig_jsonb_is_object(&v))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("messages[%d] must be an object with role and content", idx)));

@@ -19,34 +19,6 @@
 
 #define AIG_MAX_TOOLS 128
 
-/* A member of a jsonb object value, or NULL. */
-static JsonbValue *
-member(JsonbValue *obj, const char *name)
-{
-	JsonbValue	k;
-
-	if (obj == NULL || obj->type != jbvBinary || !JsonContainerIsObject(obj->val.binary.data))
-		return NULL;
-	k.type = jbvString;
-	k.val.string.val = unconstify(char *, name);
-	k.val.string.len = strlen(name);
-	return findJsonbValueFromContainer(obj->val.binary.data, JB_FOBJECT, &k);
-}
-
-static bool
-is_object(JsonbValue *v)
-{
-	return v != NULL && v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
-}
-
-static char *
-utf8_string(JsonbValue *v)
-{
-	char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
-
-	return pg_server_to_any(s, v->val.string.len, PG_UTF8);
-}
-
 /* A tool or function name: 1-64 of [A-Za-z0-9_-], not the gateway's aig_ prefix. */
 void
 aig_check_tool_name(const char *name, const char *what)
@@ -82,9 +54,9 @@ parse_tool(JsonbValue *e, int idx, AigToolDef *t)
 	JsonbValue *name;
 	JsonbValue *desc;
 	JsonbValue *params;
-	JsonbValue *type = member(e, "type");
+	JsonbValue *type = aig_jsonb_member(e, "type");
 
-	if (!is_object(e))
+	if (!aig_jsonb_is_object(e))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("options.tools[%d] must be an object", idx),
@@ -97,36 +69,36 @@ parse_tool(JsonbValue *e, int idx, AigToolDef *t)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("options.tools[%d] has type other than \"function\"", idx),
 					 errhint("Only function tools are supported.")));
-		fn = member(e, "function");
-		if (!is_object(fn))
+		fn = aig_jsonb_member(e, "function");
+		if (!aig_jsonb_is_object(fn))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("options.tools[%d] of type function needs a \"function\" object", idx)));
 	}
-	name = member(fn, "name");
+	name = aig_jsonb_member(fn, "name");
 	if (name == NULL || name->type != jbvString)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("options.tools[%d] has no name", idx)));
-	t->name = utf8_string(name);
+	t->name = aig_jsonb_string_utf8(name);
 	aig_check_tool_name(t->name, "tool");
-	desc = member(fn, "description");
+	desc = aig_jsonb_member(fn, "description");
 	if (desc != NULL && desc->type != jbvNull && desc->type != jbvString)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("options.tools[%d].description must be a string", idx)));
-	t->description = desc && desc->type == jbvString ? utf8_string(desc) : NULL;
-	params = member(fn, "parameters");
+	t->description = desc && desc->type == jbvString ? aig_jsonb_string_utf8(desc) : NULL;
+	params = aig_jsonb_member(fn, "parameters");
 	if (params == NULL || params->type == jbvNull)
 		t->parameters = pstrdup("{\"type\": \"object\", \"properties\": {}}");
-	else if (!is_object(params))
+	else if (!aig_jsonb_is_object(params))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("options.tools[%d].parameters must be a JSON schema object", idx),
 				 errhint("For example {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}, \"required\": [\"city\"]}.")));
 	else
 	{
-		JsonbValue *ptype = member(params, "type");
+		JsonbValue *ptype = aig_jsonb_member(params, "type");
 		char	   *s;
 
 		if (ptype != NULL && !(ptype->type == jbvString && ptype->val.string.len == 6 &&
@@ -184,7 +156,7 @@ parse_tool_choice(JsonbValue *v, AigGenOptions *g)
 
 	if (v->type == jbvString)
 	{
-		char	   *s = utf8_string(v);
+		char	   *s = aig_jsonb_string_utf8(v);
 
 		if (strcmp(s, "auto") == 0)
 			g->tool_choice = AIG_TOOL_CHOICE_AUTO;
@@ -195,13 +167,13 @@ parse_tool_choice(JsonbValue *v, AigGenOptions *g)
 		else
 			name = s;
 	}
-	else if (is_object(v))
+	else if (aig_jsonb_is_object(v))
 	{
-		JsonbValue *fn = member(v, "function");
-		JsonbValue *nv = member(is_object(fn) ? fn : v, "name");
+		JsonbValue *fn = aig_jsonb_member(v, "function");
+		JsonbValue *nv = aig_jsonb_member(aig_jsonb_is_object(fn) ? fn : v, "name");
 
 		if (nv != NULL && nv->type == jbvString)
-			name = utf8_string(nv);
+			name = aig_jsonb_string_utf8(nv);
 	}
 	if (name == NULL && (v->type != jbvString))
 		ereport(ERROR,
