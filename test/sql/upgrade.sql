@@ -1,5 +1,5 @@
 -- upgrade: DROP EXTENSION while the workers run, then the upgrade path from
--- every released version (0.1.0, 0.2.0, 0.3.0) to the current one, checked object by
+-- every released version (0.1.0, 0.2.0, 0.3.0, 0.4.0) to the current one, checked object by
 -- object against the fresh install this suite started with.  Ends with the
 -- providers of setup.sql back in place for the integration tests.
 SELECT extversion FROM pg_extension WHERE extname = 'ai_gateway';
@@ -138,6 +138,22 @@ INSERT INTO ai_gateway.route_targets (route, provider, model) VALUES ('kept', 'o
 ALTER EXTENSION ai_gateway UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'ai_gateway';
 SELECT ai_complete('after 0.3.0 update', 'kept') IS NOT NULL AS called;
+SELECT 'only fresh' AS side, f FROM fresh f
+EXCEPT SELECT 'only fresh', g FROM pg_temp.ext_fingerprint() g
+UNION ALL
+(SELECT 'only upgraded', g FROM pg_temp.ext_fingerprint() g EXCEPT SELECT 'only upgraded', f FROM fresh f)
+ORDER BY 1, 2;
+
+-- the previous release, 0.4.0, with configuration in it, then the update to
+-- this one: the rows stay and the objects match the fresh install
+DROP EXTENSION ai_gateway;
+CREATE EXTENSION ai_gateway VERSION '0.4.0';
+INSERT INTO ai_gateway.providers (name, kind, base_url) VALUES ('ollama', 'ollama', :'mock');
+INSERT INTO ai_gateway.routes (name, strategy) VALUES ('kept', 'fallback');
+INSERT INTO ai_gateway.route_targets (route, provider, model) VALUES ('kept', 'ollama', 'u-model');
+ALTER EXTENSION ai_gateway UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'ai_gateway';
+SELECT ai_complete('after 0.4.0 update', 'kept') IS NOT NULL AS called;
 SELECT 'only fresh' AS side, f FROM fresh f
 EXCEPT SELECT 'only fresh', g FROM pg_temp.ext_fingerprint() g
 UNION ALL
