@@ -207,11 +207,20 @@ CREATE TABLE ai_gateway.jobs (
     attempts        int NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
     created_at      timestamptz NOT NULL DEFAULT now(),
-    finished_at     timestamptz
+    finished_at     timestamptz,
+    batch           boolean NOT NULL DEFAULT false,
+    provider_batch  bigint
 );
 CREATE INDEX ON ai_gateway.jobs (next_attempt_at) WHERE status = 'queued';
 CREATE INDEX ON ai_gateway.jobs (role, id) WHERE status IN ('queued', 'running');
 COMMENT ON TABLE ai_gateway.jobs IS 'Async jobs: queued by ai_complete_async, run by the job worker';
+CREATE INDEX ON ai_gateway.jobs (provider_batch) WHERE provider_batch IS NOT NULL;
+COMMENT ON COLUMN ai_gateway.jobs.batch IS
+    'Run through the provider''s Batch API (options.batch): answered within 24 hours at the batch price';
+COMMENT ON COLUMN ai_gateway.jobs.provider_batch IS
+    'The ai_gateway.provider_batches row the job is in while its provider batch runs, or NULL';
+
+
 -- A queue table: every job is an INSERT and two UPDATEs of the indexed status
 -- (never HOT), so it leaves two dead tuples each.  Autovacuum looks at it
 -- after 1000 + 2% of its rows changed (not the default 50 + 20%, which
@@ -225,6 +234,29 @@ ALTER TABLE ai_gateway.jobs SET (
     autovacuum_vacuum_insert_threshold = 1000, autovacuum_vacuum_insert_scale_factor = 0.02,
     autovacuum_analyze_threshold = 1000, autovacuum_analyze_scale_factor = 0.05,
     autovacuum_vacuum_cost_delay = 0);
+
+-- Provider batches: async jobs with options.batch, submitted together to a
+-- provider's Batch API (OpenAI Batch, Anthropic Message Batches) by the job
+-- worker, polled until they end, their results mapped back to the jobs.
+CREATE TABLE ai_gateway.provider_batches (
+    id            bigserial PRIMARY KEY,
+    provider      text NOT NULL,
+    model         text NOT NULL,
+    status        text NOT NULL DEFAULT 'submitted'
+                  CHECK (status IN ('submitted', 'ended', 'failed')),
+    remote_id     text,
+    remote_status text,
+    items         int NOT NULL,
+    error         text,
+    polls         int NOT NULL DEFAULT 0,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    submitted_at  timestamptz,
+    ended_at      timestamptz,
+    next_poll_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON ai_gateway.provider_batches (next_poll_at) WHERE status = 'submitted';
+COMMENT ON TABLE ai_gateway.provider_batches IS
+    'Batches submitted to providers'' Batch APIs for async jobs with options.batch (status submitted, ended, failed)';
 
 -- pg_dump carries configuration and history
 SELECT pg_catalog.pg_extension_config_dump('ai_gateway.providers', '');
@@ -488,6 +520,7 @@ GRANT SELECT ON ai_gateway.route_versions, ai_gateway.config_history, ai_gateway
 GRANT SELECT, DELETE ON ai_gateway.audit_rejects TO ai_gateway_admin;
 GRANT INSERT, UPDATE ON ai_gateway.route_versions TO ai_gateway_admin;
 GRANT INSERT ON ai_gateway.config_history TO ai_gateway_admin;
+GRANT SELECT ON ai_gateway.provider_batches TO ai_gateway_admin;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA ai_gateway TO ai_gateway_admin;
 
 CREATE FUNCTION ai_gateway.is_admin() RETURNS boolean

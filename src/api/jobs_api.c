@@ -55,6 +55,7 @@
 #include "governance/quota.h"
 #include "routing/call_options.h"
 #include "routing/pipeline.h"
+#include "routing/pipeline_batch.h"
 #include "routing/router.h"
 
 /* first key of the advisory lock that serializes one role's queueing ('AIJQ') */
@@ -132,9 +133,10 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	AigCallOptions co;
 	StringInfoData req;
 	AigAsOwner owner_scope;
-	Datum		args[2];
-	Oid			types[2] = {NAMEOID, JSONBOID};
+	Datum		args[3];
+	Oid			types[3] = {NAMEOID, JSONBOID, BOOLOID};
 	volatile int64 id = 0;
+	AigRoute   *route;
 	Jsonb	   *opts = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 	char	   *model = NULL;
 	Oid			caller = GetUserId();
@@ -161,11 +163,14 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	else if (aig_default_route != NULL && aig_default_route[0] != '\0')
 		model = pstrdup(aig_default_route);
 	/* fail now, not later, on what the caller can fix: the route, its grant, the options */
-	(void) aig_pipeline_precheck(model);
+	route = aig_pipeline_precheck(model);
 	/* a caller already at a quota: refused now, as ai_complete would be */
 	if (aig_cache_hits_count_quota)
 		aig_quota_precheck();
 	aig_parse_call_options(opts, &co);
+	/* a batch job needs a target with a Batch API, and no reversible redaction */
+	if (co.batch)
+		aig_pipeline_batch_precheck(route);
 
 	initStringInfo(&req);
 	appendStringInfoString(&req, "{\"prompt\":");
@@ -192,6 +197,7 @@ aig_complete_async(PG_FUNCTION_ARGS)
 
 	args[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(caller, false)));
 	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(req.data));
+	args[2] = BoolGetDatum(co.batch);
 	/* as the owner: nothing may resolve through the caller's search_path */
 	aig_as_owner_begin(jobs_owner(), &owner_scope);
 	PG_TRY();
@@ -201,8 +207,8 @@ aig_complete_async(PG_FUNCTION_ARGS)
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		check_queue_depth(caller, args[0]);
-		if (SPI_execute_with_args("INSERT INTO ai_gateway.jobs (role, request) VALUES ($1, $2) RETURNING id",
-								  2, types, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
+		if (SPI_execute_with_args("INSERT INTO ai_gateway.jobs (role, request, batch) VALUES ($1, $2, $3) RETURNING id",
+								  3, types, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "could not queue the job");
 		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		SPI_finish();

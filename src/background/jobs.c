@@ -80,6 +80,7 @@
 #include "core/catalog.h"
 #include "background/jobs.h"
 #include "background/pipelines.h"
+#include "background/provider_batches.h"
 #include "background/worker.h"
 #include "core/jsonb_util.h"
 #include "core/isolate.h"
@@ -198,7 +199,7 @@ claim(JobSet *set, int room)
 							  "  AND j.role > r.role ORDER BY j.role LIMIT 1) FROM r WHERE r.role IS NOT NULL) "
 							  "SELECT c.role::text, c.id FROM r CROSS JOIN LATERAL (SELECT j.role, j.id "
 							  " FROM ai_gateway.jobs j WHERE j.role = r.role AND j.status = 'queued'"
-							  " AND j.next_attempt_at <= now() ORDER BY j.id LIMIT $1) c ORDER BY c.id",
+							  " AND NOT j.batch AND j.next_attempt_at <= now() ORDER BY j.id LIMIT $1) c ORDER BY c.id",
 							  1, types, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list the due jobs");
 	ncand = (int) SPI_processed;
@@ -263,34 +264,45 @@ claim(JobSet *set, int room)
 		add_job(set, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
 }
 
-/* Argument handling of a job: its stored request as a normalized call. */
-static void
-build_job(void *arg)
+/* A job's stored request as a normalized call, its route resolved as the current user. */
+void
+aig_job_build_call(Jsonb *request, AigChatCall *c)
 {
-	Job		   *j = (Job *) arg;
-	char	   *prompt = aig_jsonb_get_string(j->request, "prompt", "job");
-	char	   *system = aig_jsonb_get_string(j->request, "system_prompt", "job");
-	char	   *session = aig_jsonb_get_string(j->request, "session_role", "job");
-	JsonbValue *o = aig_jsonb_get(j->request, "options");
+	char	   *model = aig_jsonb_get_string(request, "model", "job");
+	char	   *prompt = aig_jsonb_get_string(request, "prompt", "job");
+	char	   *system = aig_jsonb_get_string(request, "system_prompt", "job");
+	char	   *session = aig_jsonb_get_string(request, "session_role", "job");
+	JsonbValue *o = aig_jsonb_get(request, "options");
 	Jsonb	   *opts = o && o->type == jbvBinary ? JsonbValueToJsonb(o) : NULL;
 	AigChatRequest *req = palloc0(sizeof(AigChatRequest));
 	AigCallOptions *co = palloc(sizeof(AigCallOptions));
+	AigRoute   *route;
 	int			cap = 0;
 
-	j->route = aig_pipeline_resolve(j->model);
+	route = aig_pipeline_resolve(model);
 	aig_parse_call_options(opts, co);
 	req->opts = co->gen;
 	if (system == NULL)
-		system = j->route->system_prompt;
+		system = route->system_prompt;
 	else
 		system = pg_server_to_any(system, strlen(system), PG_UTF8);
 	if (system)
 		aig_add_message(req, &cap, "system", system);
 	aig_add_message(req, &cap, "user", pg_server_to_any(prompt, strlen(prompt), PG_UTF8));
-	aig_chat_call_init(&j->item, j->route, req, co, opts);
-	j->item.want_object = true;
+	aig_chat_call_init(c, route, req, co, opts);
+	c->want_object = true;
 	/* held to the quotas of the session that queued it too (identity.h) */
-	j->item.session_role = session ? get_role_oid(session, true) : InvalidOid;
+	c->session_role = session ? get_role_oid(session, true) : InvalidOid;
+}
+
+/* Argument handling of a job (isolated by the caller). */
+static void
+build_job(void *arg)
+{
+	Job		   *j = (Job *) arg;
+
+	aig_job_build_call(j->request, &j->item);
+	j->route = j->item.route;
 }
 
 /* A job that ends before any attempt, with this error. */
@@ -391,9 +403,13 @@ cancel_job(Job *j)
 	SetUserIdAndSecContext(save_user, save_sec);
 }
 
-/* Store each finished job's outcome (once: only a running job is updated) and announce it. */
-static void
-store_results(JobSet *set)
+/*
+ * The statement that stores a job's outcome (SPI connected; free it with
+ * SPI_freeplan).  Only a running job is updated, so a job has one stored
+ * result; whatever the outcome, the job leaves its provider batch.
+ */
+SPIPlanPtr
+aig_job_store_prepare(void)
 {
 	Oid			types[6] = {INT8OID, TEXTOID, JSONBOID, TEXTOID, INT4OID, BOOLOID};
 
@@ -410,43 +426,64 @@ store_results(JobSet *set)
 								   "next_attempt_at = CASE WHEN $2 = 'queued' "
 								   "  THEN clock_timestamp() + make_interval(secs => greatest("
 								   "       power(2, attempts) * 0.5, $5 / 1000.0)) "
-								   "  ELSE next_attempt_at END "
+								   "  ELSE next_attempt_at END, "
+								   "provider_batch = NULL "
 								   "WHERE id = $1 AND status = 'running'", 6, types);
 
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the job update");
+	return plan;
+}
+
+/*
+ * Store the outcome of job `id` (with aig_job_store_prepare's plan): its
+ * result, or its error — queued again with a backoff when may_retry — and
+ * announce a final one with NOTIFY ai_gateway_jobs.
+ */
+void
+aig_job_store(SPIPlanPtr plan, int64 id, const AigChatCall *it, bool may_retry)
+{
+	Datum		v[6];
+	char		nulls[6] = {' ', ' ', 'n', 'n', ' ', ' '};
+	const char *status;
+
+	if (it->ok)
+	{
+		status = "succeeded";
+		v[2] = JsonbPGetDatum(it->response);
+		nulls[2] = ' ';
+	}
+	else
+	{
+		status = may_retry ? "queued" : "failed";
+		v[3] = CStringGetTextDatum(it->error ? it->error : "failed");
+		nulls[3] = ' ';
+	}
+	v[0] = Int64GetDatum(id);
+	v[1] = CStringGetTextDatum(status);
+	/* a provider's Retry-After is honoured when longer than the backoff */
+	v[4] = Int32GetDatum(Max(it->retry_after_ms, 0));
+	v[5] = BoolGetDatum(!it->ok && it->info.attempts == 0);
+	if (SPI_execute_plan(plan, v, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not store the result of job " INT64_FORMAT, id);
+	if (strcmp(status, "queued") != 0 && SPI_processed == 1)
+		Async_Notify("ai_gateway_jobs", psprintf(INT64_FORMAT, id));
+}
+
+/* Store each finished job's outcome and announce it. */
+static void
+store_results(JobSet *set)
+{
+	SPIPlanPtr	plan = aig_job_store_prepare();
+
 	for (int i = 0; i < set->njobs; i++)
 	{
 		Job		   *j = set->jobs[i];
-		AigChatCall *it = &j->item;
-		Datum		v[6];
-		char		nulls[6] = {' ', ' ', 'n', 'n', ' ', ' '};
-		const char *status;
 
-		if (!j->finished)
-			continue;
-		if (it->ok)
-		{
-			status = "succeeded";
-			v[2] = JsonbPGetDatum(it->response);
-			nulls[2] = ' ';
-		}
-		else
-		{
-			status = (!j->failed_before_call && it->retryable &&
-					  j->attempts < aig_job_max_attempts) ? "queued" : "failed";
-			v[3] = CStringGetTextDatum(it->error ? it->error : "failed");
-			nulls[3] = ' ';
-		}
-		v[0] = Int64GetDatum(j->id);
-		v[1] = CStringGetTextDatum(status);
-		/* a provider's Retry-After is honoured when longer than the backoff */
-		v[4] = Int32GetDatum(Max(it->retry_after_ms, 0));
-		v[5] = BoolGetDatum(!it->ok && it->info.attempts == 0);
-		if (SPI_execute_plan(plan, v, nulls, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not store the result of job " INT64_FORMAT, j->id);
-		if (strcmp(status, "queued") != 0 && SPI_processed == 1)
-			Async_Notify("ai_gateway_jobs", psprintf(INT64_FORMAT, j->id));
+		if (j->finished)
+			aig_job_store(plan, j->id, &j->item,
+						  !j->failed_before_call && j->item.retryable &&
+						  j->attempts < aig_job_max_attempts);
 	}
 	SPI_freeplan(plan);
 }
@@ -508,7 +545,8 @@ requeue_running(const int64 *ids, int n)
 									  "attempt %s of %s (server crash, shutdown or job worker error); "
 									  "not sent again', attempts, $1) ELSE error END, "
 									  "finished_at = CASE WHEN attempts >= $1 THEN now() END "
-									  "WHERE status = 'running' AND ($2 IS NULL OR id = ANY ($2)) "
+									  "WHERE status = 'running' AND provider_batch IS NULL "
+									  "  AND ($2 IS NULL OR id = ANY ($2)) "
 									  "RETURNING id, status",
 									  2, types, v, nulls, false, 0) != SPI_OK_UPDATE_RETURNING)
 				elog(ERROR, "could not requeue the running jobs");
@@ -684,6 +722,8 @@ aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 												   ALLOCSET_DEFAULT_SIZES);
 	TimestampTz last_cleanup = 0;
 	bool		cleanup_more = false;
+	TimestampTz last_batch_round = 0;
+	bool		batch_wanted = true;
 	bool		busy;
 	JobSet		set;
 
@@ -712,6 +752,17 @@ aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 		if (set.njobs == 0)
 			set.slots = Max(1, Min(aig_batch_concurrency, 1024));
 		busy = jobs_step(&set, step_cxt) || set.njobs > 0;
+
+		/* provider batches: submissions when woken, polls when due (at most once a second) */
+		now = GetCurrentTimestamp();
+		if (batch_wanted || TimestampDifferenceExceeds(last_batch_round, now, 1000))
+		{
+			batch_wanted = false;
+			last_batch_round = now;
+			if (aig_provider_batches_round())
+				batch_wanted = true;	/* more may be due */
+			MemoryContextSwitchTo(step_cxt);
+		}
 
 		/*
 		 * Retention runs on its timer busy or not (a queue that never
@@ -742,7 +793,7 @@ aig_jobs_worker_loop(volatile sig_atomic_t *stop)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 500, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
-		set.claim_wanted = true;
+		set.claim_wanted = batch_wanted = true;
 		CHECK_FOR_INTERRUPTS();
 	}
 }

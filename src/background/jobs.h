@@ -9,6 +9,8 @@
 #include <signal.h>
 
 #include "core/job_signal.h"
+#include "executor/spi.h"
+#include "routing/pipeline.h"
 
 extern int	aig_job_max_attempts;
 extern char *aig_job_retention;
@@ -18,6 +20,13 @@ extern int	aig_job_max_running_per_role;
 extern void aig_jobs_define_gucs(void);
 
 extern void aig_jobs_worker_loop(volatile sig_atomic_t *stop);
+
+/* A job's stored request as a normalized call (its route resolved as the current user). */
+extern void aig_job_build_call(Jsonb *request, AigChatCall *c);
+
+/* Storing a job's outcome (SPI connected): the statement, then once per job. */
+extern SPIPlanPtr aig_job_store_prepare(void);
+extern void aig_job_store(SPIPlanPtr plan, int64 id, const AigChatCall *it, bool may_retry);
 
 /* The worker's transactions on ai_gateway.jobs, its stats, retention (jobs_xact.c). */
 #define AIG_JOB_CLEANUP_BATCHES 20

@@ -9,6 +9,7 @@
 #include "utils/guc.h"
 
 #include "background/jobs.h"
+#include "background/provider_batches.h"
 
 /* Define the async jobs' ai_gateway.* GUCs (called from _PG_init). */
 void
@@ -55,6 +56,24 @@ aig_jobs_define_gucs(void)
 							"Other roles' jobs take the remaining slots, so one role's long queue never holds theirs.",
 							&aig_job_max_running_per_role,
 							0, 0, 1024,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.batch_poll_interval",
+							"How often the job worker asks a provider about a batch it submitted (options.batch).",
+							"Providers answer a batch within 24 hours, most within minutes to hours.",
+							&aig_batch_poll_interval_ms,
+							60000, 100, 24 * 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ai_gateway.batch_max_items",
+							"Most async jobs the job worker submits as one provider batch (options.batch).",
+							"OpenAI takes up to 50,000 requests in a batch; a larger number waits for the next one.",
+							&aig_batch_max_items,
+							1000, 1, 50000,
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);

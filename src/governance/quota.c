@@ -397,6 +397,65 @@ aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 		raise_refusal(&refusal);
 }
 
+/*
+ * Charge work already done (a provider batch's answer) to every quota of
+ * the current user: its tokens and cost in the current period, no request
+ * (the request was counted when it was sent) and no refusal — what was
+ * used is used.  A full usage table skips the quota, with a warning.
+ * Never raises but for that warning.
+ */
+void
+aig_quota_charge(int64 tokens, double cost)
+{
+	int			nq;
+	const AigQuota *quotas = aig_catalog_quotas(&nq);
+	int64		now = aig_quota_unix_now();
+	bool		full = false;
+
+	if (nq > 0 && !aig_quota_usage_loaded() && aig_audit_db_served())
+		aig_quota_load_as_owner();
+	LWLockAcquire(aig_quota_shared->usage_lock, LW_EXCLUSIVE);
+	for (int i = 0; i < nq; i++)
+	{
+		const AigQuota *q = &quotas[i];
+		UsageKey	key;
+		UsageEntry *e;
+		bool		found;
+		int64		window;
+		int64		next;
+
+		if (!aig_quota_applies_to_user(q->role_oid))
+			continue;
+		memset(&key, 0, sizeof(key));
+		key.dbid = MyDatabaseId;
+		key.roleid = q->role_oid;
+		key.period = q->period;
+		e = hash_search(aig_quota_usage_hash, &key, HASH_ENTER_NULL, &found);
+		if (e == NULL)
+		{
+			full = true;
+			continue;
+		}
+		aig_quota_period_window(q->period, now, &window, &next);
+		if (!found || e->window < window)
+		{
+			e->window = window;
+			e->requests = e->tokens = e->tokens_reserved = 0;
+			e->cost = e->cost_reserved = 0;
+		}
+		if (e->window == window)
+		{
+			e->tokens += tokens;
+			e->cost += cost;
+		}
+	}
+	LWLockRelease(aig_quota_shared->usage_lock);
+	if (full)
+		ereport(WARNING,
+				(errmsg("ai_gateway quota usage table is full: a batch answer was not charged to every quota"),
+				 errhint("Raise ai_gateway.max_quota_entries.")));
+}
+
 void
 aig_quota_settle(AigQuotaTicket *t, int64 tokens, double cost)
 {

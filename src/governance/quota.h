@@ -56,6 +56,9 @@ extern void aig_quota_precheck(void);
 /* The role's rate limits, then aig_quota_reserve(): what a call does first. */
 extern void aig_quota_check(AigQuotaTicket *t, int64 est_tokens, double est_cost);
 
+/* Charge a provider batch's answer (tokens, cost; no request, no refusal) to the current user's quotas. */
+extern void aig_quota_charge(int64 tokens, double cost);
+
 /* Replace the estimates by what the call used.  Never raises. */
 extern void aig_quota_settle(AigQuotaTicket *t, int64 tokens, double cost);
 

@@ -37,7 +37,6 @@
 #include "providers/provider.h"
 #include "providers/dialect_util.h"
 
-#define ANTHROPIC_DEFAULT_VERSION "2023-06-01"
 #define ANTHROPIC_DEFAULT_MAX_TOKENS 1024
 #define AIG_SO_TOOL "aig_structured_output"
 

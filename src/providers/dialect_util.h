@@ -214,4 +214,7 @@ extern void aig_openai_jw_tools(AigJsonWriter *w, const AigGenOptions *o,
 extern bool aig_openai_read_tool_calls(const AigJson *calls, AigChatResult *out,
 									   const char *label, char **errmsg);
 
+/* The anthropic-version header a provider without options.anthropic_version sends. */
+#define ANTHROPIC_DEFAULT_VERSION "2023-06-01"
+
 #endif							/* AIG_DIALECT_UTIL_H */

@@ -265,6 +265,23 @@ no_answer(const AigProvider *p, long status, AigChatResult *res, AigAttemptError
 	return false;
 }
 
+/* A provider exchange outside a chat attempt (a Batch API request): ok, or err classified. */
+bool
+aig_exchange_ok(const AigProvider *p, AigHttpResponse *resp, AigAttemptError *err)
+{
+	return exchange_ok(p, resp, err);
+}
+
+/* An unreadable answer to such an exchange (the reason scrubbed of secrets). */
+bool
+aig_exchange_invalid(const AigProvider *p, AigHttpResponse *resp, char *why, AigAttemptError *err)
+{
+	size_t		len;
+
+	return invalid_response(p, resp->status,
+							why ? scrub_secrets(p, why, strlen(why), &len) : NULL, err);
+}
+
 /* Build the request of a chat attempt (false + err when the target is unusable). */
 bool
 aig_chat_build(AigTarget *t, AigChatRequest *req, AigHttpRequest *hreq, AigAttemptError *err)

@@ -52,6 +52,11 @@ extern bool aig_attempt_embed(AigTarget *t, const AigHttpLimits *lim, void *arg,
 							  AigAttemptError *err);
 
 /* The two halves of a chat attempt, for batches. */
+/* A Batch API exchange: ok, or err classified as a chat attempt's would be (scrubbed). */
+extern bool aig_exchange_ok(const AigProvider *p, AigHttpResponse *resp, AigAttemptError *err);
+extern bool aig_exchange_invalid(const AigProvider *p, AigHttpResponse *resp, char *why,
+								 AigAttemptError *err);
+
 extern bool aig_chat_build(AigTarget *t, AigChatRequest *req, AigHttpRequest *hreq,
 						   AigAttemptError *err);
 /* structured.c: NULL when *content is what response_format asked for, else why not */

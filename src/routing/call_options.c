@@ -19,7 +19,7 @@ static const char *const known_options[] = {
 	"temperature", "max_tokens", "top_p", "stop", "seed", "response_format",
 	"timeout_ms", "connect_timeout_ms", "max_retries", "user", "metadata",
 	"dimensions", "input_type", "concurrency", "cache",
-	"tools", "tool_choice", "parallel_tool_calls",
+	"tools", "tool_choice", "parallel_tool_calls", "batch",
 };
 
 /* 22023 unless opts is an object of known option names. */
@@ -49,7 +49,7 @@ reject_unknown_options(Jsonb *opts)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown option \"%.*s\"", v.val.string.len, v.val.string.val),
-					 errhint("Valid options are temperature, max_tokens, top_p, stop, seed, response_format, timeout_ms, connect_timeout_ms, max_retries, user, metadata, dimensions, input_type, concurrency, cache, tools, tool_choice and parallel_tool_calls.")));
+					 errhint("Valid options are temperature, max_tokens, top_p, stop, seed, response_format, timeout_ms, connect_timeout_ms, max_retries, user, metadata, dimensions, input_type, concurrency, cache, tools, tool_choice, parallel_tool_calls and batch.")));
 	}
 }
 
@@ -224,6 +224,14 @@ aig_parse_call_options(Jsonb *opts, AigCallOptions *co)
 					 errmsg("option \"cache\" must be true, false or a time to live in seconds")));
 		else if (aig_jsonb_get_int(opts, "cache", OPT, 0, AIG_CACHE_MAX_TTL_S, &i))
 			co->cache_ttl_s = (int) i;
+	}
+	if ((v = aig_jsonb_get(opts, "batch")) != NULL && v->type != jbvNull)
+	{
+		if (v->type != jbvBool)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"batch\" must be true or false")));
+		co->batch = v->val.boolean;
 	}
 	co->input_type = aig_jsonb_get_string(opts, "input_type", OPT);
 	co->user = aig_jsonb_get_string(opts, "user", OPT);

@@ -22,6 +22,8 @@ typedef struct AigCallOptions
 	int			dimensions;		/* embeddings, -1 */
 	int			cache_ttl_s;	/* options.cache: -1 unset, 0 off, > 0 a TTL,
 								 * AIG_CACHE_TTL_DEFAULT for true */
+	bool		batch;			/* options.batch: through the provider's Batch
+								 * API (async jobs and pipelines only) */
 	char	   *input_type;		/* embeddings, or NULL */
 	char	   *user;			/* sticky key (routing issue), or NULL */
 	Jsonb	   *metadata;		/* copied to the audit row, or NULL */

@@ -87,6 +87,7 @@
 #include "routing/attempt.h"
 #include "routing/messages.h"
 #include "routing/pipeline.h"
+#include "routing/pipeline_internal.h"
 #include "routing/router_internal.h"
 
 /* ---- accounting across errors and exits --------------------------------- */
@@ -366,8 +367,8 @@ stage_policy(AigChatCall *c)
 /* ---- 5. quota and rate reservation ----------------------------------------- */
 
 /* The order context (size estimate, sticky key) and the accounting of the call. */
-static void
-begin_account(AigChatCall *c)
+void
+aig_pl_begin_account(AigChatCall *c)
 {
 	int64		bytes = 0;
 
@@ -382,7 +383,7 @@ begin_account(AigChatCall *c)
 static void
 stage_quota(AigChatCall *c)
 {
-	begin_account(c);
+	aig_pl_begin_account(c);
 	aig_r_account_reserve(&c->acc, c->route, &c->ctx,
 						  c->co->gen.max_tokens > 0 ? c->co->gen.max_tokens : AIG_EST_OUTPUT_TOKENS);
 	c->charged = c->accounted = true;
@@ -419,7 +420,7 @@ quota_and_cache(AigChatCall *c)
 	{
 		if (stage_cache_lookup(c))
 		{
-			begin_account(c);
+			aig_pl_begin_account(c);
 			c->accounted = true;
 			return true;
 		}
@@ -517,8 +518,8 @@ stage_cache_put(AigChatCall *c)
 /* ---- 13. audit ------------------------------------------------------------- */
 
 /* Stage 13: the call's audit record, statistics and log line. */
-static void
-stage_audit(AigChatCall *c)
+void
+aig_pl_stage_audit(AigChatCall *c)
 {
 	if (c->accounted)
 	{
@@ -574,6 +575,17 @@ finish_answered(AigChatCall *c)
 	stage_cache_put(c);
 }
 
+/* options.batch is a way to queue work: a call that answers now cannot take it. */
+static void
+refuse_batch_option(const AigCallOptions *co)
+{
+	if (co != NULL && co->batch)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("option \"batch\" is for work that can wait: a provider batch answers within 24 hours"),
+				 errhint("Queue the call with ai_complete_async(..., options => '{\"batch\": true}'), or create a pipeline with {\"batch\": true}.")));
+}
+
 /* Every stage of one chat call; a failure is accounted, then re-thrown. */
 void
 aig_pipeline_chat(AigChatCall *c)
@@ -581,6 +593,7 @@ aig_pipeline_chat(AigChatCall *c)
 	MemoryContext cxt = CurrentMemoryContext;
 	Oid			caller = GetUserId();
 
+	refuse_batch_option(c->co);
 	start_info(c);
 	PG_TRY();
 	{
@@ -613,7 +626,7 @@ aig_pipeline_chat(AigChatCall *c)
 	}
 	PG_END_TRY();
 	inflight_acc = NULL;
-	stage_audit(c);
+	aig_pl_stage_audit(c);
 	stage_shadow(c);
 	c->ok = true;
 	aig_catalog_unpin();
@@ -648,8 +661,8 @@ prepare_one(void *arg)
 }
 
 /* Stages 10–12 of one call of many (isolated when a response hook may raise). */
-static void
-finish_one(void *arg)
+void
+aig_pl_finish_one(void *arg)
 {
 	AigChatCall *c = (AigChatCall *) arg;
 
@@ -712,13 +725,13 @@ aig_pipeline_many_finish(AigChatCall *c)
 	}
 	stage_settle(c);
 	if (c->route->response_hook_name == NULL)
-		finish_one(c);
-	else if (!aig_isolate(finish_one, c, &ed))
+		aig_pl_finish_one(c);
+	else if (!aig_isolate(aig_pl_finish_one, c, &ed))
 	{
 		fail_one(c, ed);
 		return;
 	}
-	stage_audit(c);
+	aig_pl_stage_audit(c);
 	stage_shadow(c);
 	c->ok = true;
 }
@@ -738,6 +751,8 @@ aig_pipeline_chat_many(AigRoute *route, AigChatCall *calls, int n, int concurren
 	AigChatCall **pending = palloc(sizeof(AigChatCall *) * Max(n, 1));
 	int			npending = 0;
 
+	if (n > 0)
+		refuse_batch_option(calls[0].co);
 	/* one route, one caller: a refused grant refuses the statement */
 	if (!grant_per_call)
 		refusable(route, n > 0 ? calls[0].co : NULL, check_access_fn, route);
@@ -778,6 +793,7 @@ aig_pipeline_embed(AigRoute *route, AigEmbedRequest *req, const AigCallOptions *
 	CallAccount acc;
 	int64		bytes = 0;
 
+	refuse_batch_option(co);
 	memset(info, 0, sizeof(*info));
 	info->route = route;
 	info->input_tokens = info->output_tokens = -1;

@@ -580,8 +580,13 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 		if (curl_easy_setopt(aig_easy, CURLOPT_URL, req->url) == CURLE_OK)
 			last_url = strdup(req->url);
 	}
-	curl_easy_setopt(aig_easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
-	curl_easy_setopt(aig_easy, CURLOPT_POSTFIELDS, req->body);
+	if (req->get)
+		curl_easy_setopt(aig_easy, CURLOPT_HTTPGET, 1L);
+	else
+	{
+		curl_easy_setopt(aig_easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
+		curl_easy_setopt(aig_easy, CURLOPT_POSTFIELDS, req->body);
+	}
 	curl_easy_setopt(aig_easy, CURLOPT_HTTPHEADER, headers);
 	if (last_timeout_ms != lim->timeout_ms)
 	{
@@ -639,6 +644,8 @@ aig_http_perform(const AigHttpRequest *req, const AigHttpLimits *lim,
 	/* never leave pointers to this call's memory in the long-lived handle */
 	curl_easy_setopt(aig_easy, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(aig_easy, CURLOPT_POSTFIELDS, NULL);
+	if (req->get)
+		curl_easy_setopt(aig_easy, CURLOPT_POST, 1L);	/* the handle's usual method */
 	curl_easy_setopt(aig_easy, CURLOPT_ERRORBUFFER, NULL);
 	INSTR_TIME_SET_CURRENT(duration);
 	INSTR_TIME_SUBTRACT(duration, start);

@@ -23,6 +23,7 @@ typedef struct AigHttpRequest
 	size_t		body_len;
 	int			nheaders;
 	const char *headers[AIG_MAX_HEADERS];	/* "Name: value" */
+	bool		get;			/* a GET (body unused); else a POST of body */
 } AigHttpRequest;
 
 typedef struct AigHttpLimits
