@@ -48,7 +48,14 @@ Model names (for Azure and Gemini the percent-decoded path segment):
                              is not JSON: see "Tools, structured output and images")
                              badargs (a tool call whose arguments are not a JSON object:
                              openai/azure/compat "[1, 2]", ollama [1, 2])
-Control: GET /_mock/stats, POST /_mock/reset, GET /_mock/last.
+Control: GET /_mock/stats, POST /_mock/reset, GET /_mock/last, GET /_mock/batches.
+
+Batch APIs (test/mock_batches.py; GET and POST): OpenAI .../files (multipart upload, purpose
+batch), .../files/{id}[/content], .../batches[/{id}[/cancel]]; Anthropic
+.../v1/messages/batches[/{id}[/cancel|/results]].  Each GET of a batch advances it; it ends
+on the Nth GET (directive batch_polls=N on the first line's model, default 2), normally or as
+batch_end=expired|failed|cancelled says.  Lines are answered by the live routes' logic.
+/_mock/stats: batch_items_answered, batches_created; /_mock/batches lists the store.
 
 OAuth tokens (see "Token endpoints" below the dialects):
     POST .../token                    Google's JWT bearer grant (RS256 checked with `openssl`
@@ -131,6 +138,8 @@ import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import mock_batches     # the provider Batch APIs (test/mock_batches.py, next to this file)
 
 DEFAULT_DIM = 8
 MAX_DIM = 65536
@@ -1783,6 +1792,12 @@ VALUE_DIRECTIVES = {"latency": float, "status": int, "retry_after": float,
                     "retry_after_date": float, "retry_after_ms": float, "fail_first": int,
                     "seq": str, "trickle": float, "oversized": int, "chunk": int,
                     "pad": int, "refuse": str, "badjson_first": int, "bytes_per_input": int}
+# Batch APIs (test/mock_batches.py): read from a batch's first line; live routes ignore them.
+VALUE_DIRECTIVES.update({"batch_polls": int, "batch_end": str})
+# What a batch line ignores: faults of a live connection or of the HTTP body's bytes.
+BATCH_IGNORED_FLAGS = frozenset(("reset", "reset_mid", "hang", "malformed", "truncated", "empty",
+                                 "html", "html200", "wrong_ctype", "redirect"))
+BATCH_IGNORED_VALUES = ("latency", "trickle", "chunk")
 
 
 class Directives:
@@ -2166,6 +2181,10 @@ class Handler(BaseHTTPRequestHandler):
             req.body = raw.decode("utf-8", "replace")
             req.body_ok = False
 
+        batch_route = mock_batches.match(req.path)
+        if batch_route is not None:
+            return self._batch(batch_route, req)
+
         found = route(req.path)
         if found is not None and found[2] is not None:
             req.model = found[2]
@@ -2189,14 +2208,18 @@ class Handler(BaseHTTPRequestHandler):
     def _control(self, path):
         stats = self.server.stats
         if path == "/_mock/stats" and self.command == "GET":
-            return self._send(200, dumps({**stats.snapshot(), **self.server.tokens.snapshot()}))
+            return self._send(200, dumps({**stats.snapshot(), **self.server.tokens.snapshot(),
+                                          **self.server.batches.counters()}))
         if path == "/_mock/reset" and self.command in ("POST", "GET"):
             stats.reset()
             self.server.tokens.reset()
+            self.server.batches.reset()
             return self._send(200, dumps({"ok": True}))
         if path == "/_mock/jwt_key" and self.command == "POST":
             self.server.tokens.jwt_key = self._body_raw
             return self._send(200, dumps({"ok": True}))
+        if path == "/_mock/batches" and self.command == "GET":
+            return self._send(200, dumps(self.server.batches.listing()))
         if path == "/_mock/last" and self.command == "GET":
             with stats.lock:
                 last = stats.last
@@ -2365,6 +2388,58 @@ class Handler(BaseHTTPRequestHandler):
                 "headers": headers, "body": req.body}
         return json.dumps(echo, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
+    # ---- provider Batch APIs (test/mock_batches.py) ----
+
+    def _batch(self, batch_route, req):
+        """A Files / Batches / Message Batches request: counted like a provider request."""
+        body = req.body
+        if "multipart/form-data" in req.headers.get("content-type", ""):
+            body = f"(multipart upload, {len(req.raw)} bytes)"
+        self.server.stats.record(self, req.path, None, {
+            "method": req.method, "path": req.path, "query": req.query,
+            "headers": dict(req.headers), "body": body})
+        host = req.headers.get("host") or "%s:%s" % self.server.server_address[:2]
+        status, raw, ctype = self.server.batches.handle(batch_route, req, self._batch_item, host)
+        return self._send(status, raw, ctype)
+
+    def _batch_item(self, provider, kind, body, headers):
+        """One batch line's answer -> (status, JSON value): what the live route answers for
+        body with the same headers, its JSON-level faults kept (status=, refuse=, wrong_shape,
+        oversized...) and the connection-level ones ignored (BATCH_IGNORED_*)."""
+        dialect = DIALECTS[provider]
+        req = Req()
+        req.method = "POST"
+        req.path = {"chat": "/v1/messages" if provider == "anthropic" else "/v1/chat/completions",
+                    "embed": "/v1/embeddings"}[kind]
+        req.query = ""
+        req.headers = headers
+        req.raw = dumps(body)
+        req.body = body
+        req.body_ok = isinstance(body, dict)
+        req.model = body.get("model") if req.body_ok and isinstance(body.get("model"), str) else ""
+        try:
+            d = Directives(req.model)
+            d.flags -= BATCH_IGNORED_FLAGS
+            for name in BATCH_IGNORED_VALUES:
+                d.values.pop(name, None)
+            resp = self._answer(dialect, kind, req, d)
+        except ClientError as e:
+            return e.status, dialect.error(e.status, e.message)
+        obj = resp.obj
+        if obj is None:
+            try:
+                obj = json.loads(resp.raw)
+            except ValueError:
+                obj = {"mock_raw": resp.raw.decode("utf-8", "replace")}
+        if "wrong_shape" in d.flags:
+            obj = {"result": "ok"}
+        if "bytes_per_input" in d.values and isinstance(obj, dict) and resp.inputs:
+            obj["padding"] = "x" * (d.values["bytes_per_input"] * resp.inputs)
+        if "oversized" in d.values and isinstance(obj, dict):
+            obj["padding"] = ""
+            obj["padding"] = "x" * max(0, d.values["oversized"] - len(dumps(obj)))
+        return resp.status, obj
+
     # ---- writing ----
 
     def _deliver(self, resp, d):
@@ -2469,6 +2544,9 @@ class MockServer(ThreadingHTTPServer):
         self.samples = samples
         self.stats = Stats()
         self.tokens = Tokens()
+        self.batches = mock_batches.BatchStore(
+            {"openai": DIALECTS["openai"], "anthropic": DIALECTS["anthropic"]},
+            lambda b: b.replace(INVALID_UTF8_MARK.encode(), b"\xff\xfe"))
         self.stopping = threading.Event()
         super().__init__(address, Handler)
 

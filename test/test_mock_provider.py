@@ -13,6 +13,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -1034,6 +1035,348 @@ def test_ollama_tools():
     status, _, obj = call_json("/api/chat", {"model": "recorded-tools", "messages": ask})
     expect_eq(obj["message"]["tool_calls"][0]["function"]["arguments"]["location"], "Paris, FR",
               "ollama recorded-tools")
+
+
+# ---- provider Batch APIs (test/mock_batches.py): OpenAI Files + Batches, Anthropic Message
+# Batches; shapes from openai-openapi.yaml (Batch, OpenAIFile, BatchError, BatchRequestCounts)
+# and anthropic-openapi.json (MessageBatch, RequestCounts, MessageBatchIndividualResponse) --
+
+OPENAI_BATCH_KEYS = {"id", "object", "endpoint", "model", "errors", "input_file_id",
+                     "completion_window", "status", "output_file_id", "error_file_id",
+                     "created_at", "in_progress_at", "expires_at", "finalizing_at", "completed_at",
+                     "failed_at", "expired_at", "cancelling_at", "cancelled_at", "request_counts",
+                     "usage", "metadata"}
+MESSAGE_BATCH_KEYS = {"id", "type", "processing_status", "request_counts", "ended_at",
+                      "created_at", "expires_at", "archived_at", "cancel_initiated_at",
+                      "results_url"}
+RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$"
+
+
+def multipart(fields, boundary="mockBoundary7MA4YWxkTrZu0gW"):
+    """fields: [(name, filename or None, bytes)] -> (content type, body) as curl_mime sends."""
+    out = b""
+    for name, filename, data in fields:
+        disp = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        out += f"--{boundary}\r\nContent-Disposition: {disp}\r\n".encode()
+        if filename:
+            out += b"Content-Type: application/octet-stream\r\n"
+        out += b"\r\n" + data + b"\r\n"
+    return f"multipart/form-data; boundary={boundary}", out + f"--{boundary}--\r\n".encode()
+
+
+def batch_line(cid, body, url="/v1/chat/completions"):
+    return json.dumps({"custom_id": cid, "method": "POST", "url": url, "body": body})
+
+
+def upload(lines, purpose="batch", headers=OPENAI_KEY, filename="batch.jsonl"):
+    data = ("\n".join(lines) + "\n").encode() if isinstance(lines, list) else lines
+    ctype, body = multipart([("purpose", None, purpose.encode()), ("file", filename, data)])
+    return call_json("/v1/files", raw=body, headers={**headers, "Content-Type": ctype})
+
+
+def openai_batch(lines, **create):
+    s, _, f = upload(lines)
+    expect_eq(s, 200, f"upload: {f}")
+    body = {"input_file_id": f["id"], "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+    body.update(create)
+    s, _, b = call_json("/v1/batches", body, OPENAI_KEY)
+    expect_eq(s, 200, f"create: {b}")
+    return f, b
+
+
+def file_lines(fid):
+    s, h, raw = call(f"/v1/files/{fid}/content", headers=OPENAI_KEY)
+    expect_eq((s, h.get("Content-Type")), (200, "application/octet-stream"), "file content")
+    return raw, [json.loads(x) for x in raw.decode().splitlines()]
+
+
+def without_ids(obj):
+    """A chat/messages body without the members that differ from call to call."""
+    return {k: v for k, v in obj.items() if k not in ("id", "created")}
+
+
+def test_openai_batch():
+    ask = [{"role": "user", "content": 'Weather in "Oslo"?'}]
+    first = {"model": "gpt-4o-mini+batch_polls=3", "messages": [{"role": "user", "content": "2+2?"}]}
+    failing = {"model": "gpt-4o-mini+status=400", "messages": ask}
+    tools = {"model": "gpt-4o-mini", "messages": ask, "tools": [WEATHER_TOOL],
+             "tool_choice": "required"}
+    lines = [batch_line("req-1", first), batch_line("req-2", failing), batch_line("req-3", tools)]
+    _, _, before = call_json("/_mock/stats")
+    f, b = openai_batch(lines, metadata={"job": "nightly"})
+    data = ("\n".join(lines) + "\n").encode()
+    expect_eq(f, {"id": f["id"], "object": "file", "bytes": len(data), "created_at": f["created_at"],
+                  "filename": "batch.jsonl", "purpose": "batch", "status": "processed"}, "file object")
+    expect(f["id"].startswith("file-") and isinstance(f["created_at"], int), "file id")
+    expect_eq(set(b), OPENAI_BATCH_KEYS, "batch keys")
+    expect(b["id"].startswith("batch_"), "batch id")
+    expect_eq((b["object"], b["endpoint"], b["status"], b["errors"], b["input_file_id"],
+               b["completion_window"], b["output_file_id"], b["error_file_id"], b["in_progress_at"],
+               b["metadata"], b["request_counts"]),
+              ("batch", "/v1/chat/completions", "validating", None, f["id"], "24h", None, None, None,
+               {"job": "nightly"}, {"total": 0, "completed": 0, "failed": 0}), "created batch")
+    path = "/v1/batches/" + b["id"]
+    s, _, g1 = call_json(path, headers=OPENAI_KEY)
+    expect_eq((s, g1["status"], g1["request_counts"]),
+              (200, "in_progress", {"total": 3, "completed": 0, "failed": 0}), "first poll")
+    expect_eq(g1["expires_at"], g1["created_at"] + 86400, "expires_at")
+    s, _, g2 = call_json(path, headers=OPENAI_KEY)
+    expect_eq((g2["status"], g2["output_file_id"]), ("in_progress", None), "second poll (batch_polls=3)")
+    s, _, g3 = call_json(path, headers=OPENAI_KEY)
+    expect_eq((g3["status"], g3["request_counts"]), ("completed", {"total": 3, "completed": 2, "failed": 1}),
+              "third poll completes")
+    expect(all(isinstance(g3[k], int) for k in ("in_progress_at", "finalizing_at", "completed_at")),
+           "completion times")
+    expect_eq((g3["failed_at"], g3["expired_at"], g3["cancelled_at"]), (None, None, None), "no other end")
+    expect(g3["output_file_id"].startswith("file-") and g3["error_file_id"].startswith("file-"), "files")
+    raw, out = file_lines(g3["output_file_id"])
+    expect_eq([o["custom_id"] for o in out], ["req-1", "req-3"], "output lines")
+    for o in out:
+        expect_eq(set(o), {"id", "custom_id", "response", "error"}, "output line keys")
+        expect_eq(set(o["response"]), {"status_code", "request_id", "body"}, "response keys")
+        expect(o["id"].startswith("batch_req_") and o["response"]["request_id"].startswith("req_"), "ids")
+        expect_eq((o["response"]["status_code"], o["error"]), (200, None), "success line")
+    # exactly what the live route answers for the same body
+    for o, body in zip(out, (first, tools)):
+        s, _, live = call_json("/v1/chat/completions", body, OPENAI_KEY)
+        expect_eq(without_ids(o["response"]["body"]), without_ids(live), "line body = live answer")
+    call_msg = out[1]["response"]["body"]["choices"][0]
+    expect_eq((call_msg["finish_reason"], call_msg["message"]["tool_calls"][0]["function"]["arguments"]),
+              ("tool_calls", '{"city": "Oslo", "days": 1}'), "tool line")
+    expect_eq(g3["usage"]["total_tokens"], sum(o["response"]["body"]["usage"]["total_tokens"] for o in out),
+              "usage sums the lines")
+    raw_err, err = file_lines(g3["error_file_id"])
+    expect_eq(len(err), 1, "one error line")
+    expect_eq((err[0]["custom_id"], err[0]["error"], err[0]["response"]["status_code"],
+               err[0]["response"]["body"]),
+              ("req-2", None, 400, {"error": {"message": "mock error 400", "type": "invalid_request_error",
+                                              "param": None, "code": None}}), "error line")
+    # answered once: later polls and downloads give the same bytes and files
+    s, _, g4 = call_json(path, headers=OPENAI_KEY)
+    expect_eq((g4["status"], g4["output_file_id"], g4["error_file_id"]),
+              ("completed", g3["output_file_id"], g3["error_file_id"]), "stable batch")
+    expect_eq(file_lines(g3["output_file_id"])[0], raw, "stable output file")
+    expect_eq(file_lines(g3["error_file_id"])[0], raw_err, "stable error file")
+    _, _, after = call_json("/_mock/stats")
+    expect_eq(after["batch_items_answered"] - before["batch_items_answered"], 3, "items answered once")
+    expect(after["by_path"].get(path, 0) >= 4, "polls counted per path")
+    s, _, meta = call_json(f"/v1/files/{g3['output_file_id']}", headers=OPENAI_KEY)
+    expect_eq((meta["object"], meta["purpose"], meta["bytes"]), ("file", "batch_output", len(raw)), "output file")
+    s, _, listing = call_json("/_mock/batches")
+    mine = [x for x in listing["batches"] if x["id"] == b["id"]]
+    expect_eq(mine, [{"id": b["id"], "provider": "openai", "status": "completed", "items": 3,
+                      "polls": 4, "polls_needed": 3, "end": None}], "/_mock/batches")
+    # the input file reads back as uploaded; an embeddings batch answers like /v1/embeddings
+    expect_eq(file_lines(f["id"])[0], data, "input file content")
+    emb = {"model": "text-embedding-3-small+batch_polls=1", "input": ["a b", "c"], "dimensions": 4}
+    f2, b2 = openai_batch([batch_line("e1", emb, "/v1/embeddings")], endpoint="/v1/embeddings")
+    s, _, g = call_json("/v1/batches/" + b2["id"], headers=OPENAI_KEY)
+    expect_eq((g["status"], g["error_file_id"]), ("completed", None), "embeddings batch, no error file")
+    s, _, live = call_json("/v1/embeddings", emb, OPENAI_KEY)
+    expect_eq(file_lines(g["output_file_id"])[1][0]["response"]["body"], live, "embedding line = live")
+
+
+def test_openai_batch_refusals():
+    good = batch_line("a", {"model": "m", "messages": []})
+
+    def refused(result, status, what, needle=None):
+        s, _, b = result
+        expect_eq(s, status, what)
+        expect_eq(set(b["error"]), {"message", "type", "param", "code"}, f"{what}: OpenAI error shape")
+        if needle:
+            expect(needle in b["error"]["message"], f"{what}: {b['error']['message']!r} lacks {needle!r}")
+        return b["error"]
+
+    refused(call_json("/v1/files", raw=b"--x\r\nnot a part", headers={
+        **OPENAI_KEY, "Content-Type": "multipart/form-data; boundary=x"}), 400, "bad multipart")
+    refused(call_json("/v1/files", raw=b"{}", headers=OPENAI_KEY), 400, "not multipart")
+    e = refused(upload([good], purpose="fine-tune"), 400, "purpose", "purpose")
+    expect_eq(e["param"], "purpose", "purpose param")
+    refused(upload([good, "{not json"]), 400, "bad line", "line 2")
+    refused(upload([good, batch_line("b", {"messages": []})]), 400, "no model", "line 2")
+    refused(upload([good, good]), 400, "duplicate custom_id", "line 2")
+    refused(upload([good, batch_line("b", {"model": "m"}, "/v1/embeddings")]), 400, "mixed urls", "line 2")
+    refused(upload([batch_line("a", {"model": "m"}, "/v1/completions")]), 400, "unsupported url", "line 1")
+    refused(upload([json.dumps({"custom_id": "a", "method": "GET", "url": "/v1/chat/completions",
+                                "body": {"model": "m"}})]), 400, "method", "line 1")
+    refused(upload(b"\n\n"), 400, "empty file")
+    e = refused(upload([good], headers={}), 401, "no key")
+    expect_eq(e["code"], "invalid_api_key", "401 code")
+    refused(upload([good], headers={"Authorization": "Bearer bad-key"}), 401, "bad key")
+    s, _, f = upload([good])
+    create = {"input_file_id": f["id"], "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+    refused(call_json("/v1/batches", dict(create, endpoint="/v1/embeddings"), OPENAI_KEY), 400, "endpoint")
+    refused(call_json("/v1/batches", dict(create, completion_window="48h"), OPENAI_KEY), 400, "window")
+    refused(call_json("/v1/batches", dict(create, input_file_id="file-nope"), OPENAI_KEY), 400, "no file")
+    refused(call_json("/v1/batches", dict(create, metadata={"k": 1}), OPENAI_KEY), 400, "metadata")
+    refused(call_json("/v1/batches", create, {}), 401, "create without key")
+    refused(call_json("/v1/batches/batch_nope", headers=OPENAI_KEY), 404, "unknown batch")
+    refused(call_json("/v1/batches/batch_nope/cancel", {}, OPENAI_KEY), 404, "cancel unknown")
+    refused(call_json("/v1/files/file-nope/content", headers=OPENAI_KEY), 404, "unknown file")
+    refused(call_json("/v1/files", headers=OPENAI_KEY), 405, "GET /files")
+    s, _, bf = upload([batch_line("a", {"model": "m+batch_end=sometime", "messages": []})])
+    refused(call_json("/v1/batches", dict(create, input_file_id=bf["id"]), OPENAI_KEY), 400, "batch_end")
+
+
+def test_openai_batch_ends():
+    msgs = [{"role": "user", "content": "hi"}]
+    # expired: every line in the error file with batch_expired, an empty output file
+    _, b = openai_batch([batch_line("x1", {"model": "m+batch_end=expired", "messages": msgs}),
+                         batch_line("x2", {"model": "m", "messages": msgs})])
+    path = "/v1/batches/" + b["id"]
+    s, _, g = call_json(path, headers=OPENAI_KEY)
+    expect_eq(g["status"], "in_progress", "expired: first poll")
+    s, _, g = call_json(path, headers=OPENAI_KEY)
+    expect_eq((g["status"], g["request_counts"], g["completed_at"]),
+              ("expired", {"total": 2, "completed": 0, "failed": 2}, None), "expired")
+    expect(isinstance(g["expired_at"], int), "expired_at")
+    expect_eq(file_lines(g["output_file_id"])[0], b"", "expired: empty output file")
+    err = file_lines(g["error_file_id"])[1]
+    expect_eq([(e["custom_id"], e["response"], e["error"]) for e in err],
+              [(c, None, {"code": "batch_expired", "message": "This request could not be executed "
+                          "before the completion window expired."}) for c in ("x1", "x2")], "expired lines")
+    # failed: errors list, no files
+    _, b = openai_batch([batch_line("f1", {"model": "gpt-4o+batch_end=failed+batch_polls=1", "messages": msgs})])
+    s, _, g = call_json("/v1/batches/" + b["id"], headers=OPENAI_KEY)
+    expect_eq((g["status"], g["output_file_id"], g["error_file_id"], g["in_progress_at"]),
+              ("failed", None, None, None), "failed")
+    expect(isinstance(g["failed_at"], int), "failed_at")
+    expect_eq((g["errors"]["object"], set(g["errors"]["data"][0])), ("list", {"code", "message", "param", "line"}),
+              "failed errors (BatchError)")
+    expect_eq(g["errors"]["data"][0]["code"], "token_limit_exceeded", "failed code")
+    # cancelled by the client: cancelling, then cancelled on the next GET
+    _, b = openai_batch([batch_line("c1", {"model": "m+batch_polls=5", "messages": msgs})])
+    s, _, g = call_json(f"/v1/batches/{b['id']}/cancel", {}, OPENAI_KEY)
+    expect_eq((s, g["status"]), (200, "cancelling"), "cancel")
+    expect(isinstance(g["cancelling_at"], int), "cancelling_at")
+    s, _, g = call_json("/v1/batches/" + b["id"], headers=OPENAI_KEY)
+    expect_eq((g["status"], g["request_counts"]), ("cancelled", {"total": 1, "completed": 0, "failed": 1}),
+              "cancelled")
+    expect_eq(file_lines(g["error_file_id"])[1][0]["error"]["code"], "batch_cancelled", "cancelled line")
+    s, _, e = call_json(f"/v1/batches/{b['id']}/cancel", {}, OPENAI_KEY)
+    expect_eq(s, 400, "cancel an ended batch")
+    # batch_end=cancelled ends the same way without a cancel request
+    _, b = openai_batch([batch_line("c2", {"model": "m+batch_end=cancelled+batch_polls=1", "messages": msgs})])
+    s, _, g = call_json("/v1/batches/" + b["id"], headers=OPENAI_KEY)
+    expect_eq(g["status"], "cancelled", "batch_end=cancelled")
+    # connection-level directives of a line are ignored, JSON-level ones kept
+    _, b = openai_batch([batch_line("h", {"model": "m+hang+latency=5000+batch_polls=1", "messages": msgs}),
+                         batch_line("w", {"model": "m+wrong_shape", "messages": msgs})])
+    t0 = time.monotonic()
+    s, _, g = call_json("/v1/batches/" + b["id"], headers=OPENAI_KEY, timeout=5)
+    expect(time.monotonic() - t0 < 2, "hang/latency ignored")
+    bodies = [o["response"]["body"] for o in file_lines(g["output_file_id"])[1]]
+    expect_eq(bodies[1], {"result": "ok"}, "wrong_shape kept")
+    expect_eq(bodies[0]["choices"][0]["message"]["content"],
+              "mock reply from openai m+hang+latency=5000+batch_polls=1: hi", "hang line answered")
+
+
+def anthropic_params(model, text="hi", **extra):
+    return dict({"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": text}]}, **extra)
+
+
+def test_anthropic_batch():
+    tools = [{"name": "get_weather", "input_schema": {"type": "object", "properties": {
+        "city": {"type": "string"}}, "required": ["city"]}}]
+    reqs = [{"custom_id": "my-custom-id-1", "params": anthropic_params("claude-x+batch_polls=2", "2+2?")},
+            {"custom_id": "my_id_2", "params": anthropic_params("claude-x+status=400")},
+            {"custom_id": "id3", "params": anthropic_params("claude-x", 'Weather in "Paris"?', tools=tools,
+                                                            tool_choice={"type": "any"})}]
+    s, _, b = call_json("/v1/messages/batches", {"requests": reqs}, ANTHROPIC_HDR)
+    expect_eq(s, 200, f"create: {b}")
+    expect_eq(set(b), MESSAGE_BATCH_KEYS, "MessageBatch keys")
+    expect(b["id"].startswith("msgbatch_"), "id")
+    expect_eq((b["type"], b["processing_status"], b["request_counts"], b["ended_at"], b["archived_at"],
+               b["cancel_initiated_at"], b["results_url"]),
+              ("message_batch", "in_progress",
+               {"processing": 3, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0},
+               None, None, None, None), "created")
+    expect(re.match(RFC3339, b["created_at"]) and re.match(RFC3339, b["expires_at"]), "RFC 3339 times")
+    path = "/v1/messages/batches/" + b["id"]
+    s, _, e = call_json(path + "/results", headers=ANTHROPIC_HDR)
+    expect_eq((s, e["type"], e["error"]["type"]), (400, "error", "invalid_request_error"), "results too early")
+    s, _, g = call_json(path, headers=ANTHROPIC_HDR)
+    expect_eq((g["processing_status"], g["results_url"]), ("in_progress", None), "first poll")
+    s, _, g = call_json(path, headers=ANTHROPIC_HDR)
+    expect_eq((g["processing_status"], g["request_counts"]),
+              ("ended", {"processing": 0, "succeeded": 2, "errored": 1, "canceled": 0, "expired": 0}), "ended")
+    expect(re.match(RFC3339, g["ended_at"]), "ended_at")
+    expect_eq(g["results_url"], f"{BASE}{path}/results", "results_url is absolute")
+    s, h, raw = call(g["results_url"][len(BASE):], headers=ANTHROPIC_HDR)
+    expect_eq((s, h.get("Content-Type")), (200, "application/x-jsonl"), "results")
+    res = [json.loads(x) for x in raw.decode().splitlines()]
+    expect_eq([(r["custom_id"], r["result"]["type"]) for r in res],
+              [("my-custom-id-1", "succeeded"), ("my_id_2", "errored"), ("id3", "succeeded")], "result types")
+    expect_eq(set(res[0]), {"custom_id", "result"}, "result line keys")
+    s, _, live = call_json("/v1/messages", reqs[0]["params"], ANTHROPIC_HDR)
+    expect_eq(without_ids(res[0]["result"]["message"]), without_ids(live), "message = live answer")
+    expect_eq(res[1]["result"], {"type": "errored", "error": {
+        "type": "error", "error": {"type": "invalid_request_error", "message": "mock error 400"},
+        "request_id": "req_mock"}}, "errored result (ErrorResponse)")
+    expect_eq((res[2]["result"]["message"]["stop_reason"], res[2]["result"]["message"]["content"][0]["input"]),
+              ("tool_use", {"city": "Paris"}), "tool line")
+    expect_eq(call(path + "/results", headers=ANTHROPIC_HDR)[2], raw, "stable results")
+    # auth as /v1/messages
+    s, _, e = call_json(path, headers={"x-api-key": "ak"})
+    expect_eq((s, e["error"]["type"]), (400, "invalid_request_error"), "no anthropic-version")
+    s, _, e = call_json(path + "/results", headers={**ANTHROPIC_HDR, "x-api-key": "bad"})
+    expect_eq((s, e["error"]["type"]), (401, "authentication_error"), "bad key")
+    s, _, e = call_json("/v1/messages/batches/msgbatch_nope", headers=ANTHROPIC_HDR)
+    expect_eq((s, e["type"], e["error"]["type"]), (404, "error", "not_found_error"), "unknown batch")
+
+
+def test_anthropic_batch_refusals_and_ends():
+    def refused(body, what, status=400):
+        s, _, e = call_json("/v1/messages/batches", body, ANTHROPIC_HDR)
+        expect_eq((s, e.get("type"), e.get("error", {}).get("type")),
+                  (status, "error", "invalid_request_error"), what)
+        return e["error"]["message"]
+
+    ok = {"custom_id": "a", "params": anthropic_params("c")}
+    msg = refused({"requests": [{"custom_id": "has space", "params": anthropic_params("c")}]}, "bad custom_id")
+    expect("custom_id" in msg, "custom_id named")
+    refused({"requests": [{"custom_id": "x" * 65, "params": anthropic_params("c")}]}, "custom_id too long")
+    refused({"requests": [ok, ok]}, "duplicate custom_id")
+    refused({"requests": []}, "no requests")
+    refused({"requests": [ok], "extra": 1}, "extra member")
+    refused({"requests": [{"custom_id": "a", "params": {"model": "c", "messages": []}}]}, "no max_tokens")
+    refused({"requests": [{"custom_id": "a", "params": anthropic_params("c+batch_end=failed")}]}, "no failed end")
+    s, _, e = call_json("/v1/messages/batches", {"requests": [ok]}, {"anthropic-version": "2023-06-01"})
+    expect_eq((s, e["error"]["type"]), (401, "authentication_error"), "no key")
+    # canceled by the client
+    s, _, b = call_json("/v1/messages/batches", {"requests": [ok, dict(ok, custom_id="b")]}, ANTHROPIC_HDR)
+    path = "/v1/messages/batches/" + b["id"]
+    s, _, c = call_json(path + "/cancel", {}, ANTHROPIC_HDR)
+    expect_eq((s, c["processing_status"]), (200, "canceling"), "canceling")
+    expect(re.match(RFC3339, c["cancel_initiated_at"]), "cancel_initiated_at")
+    s, _, g = call_json(path, headers=ANTHROPIC_HDR)
+    expect_eq((g["processing_status"], g["request_counts"]),
+              ("ended", {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 2, "expired": 0}), "canceled")
+    res = [json.loads(x) for x in call(path + "/results", headers=ANTHROPIC_HDR)[2].decode().splitlines()]
+    expect_eq(res, [{"custom_id": "a", "result": {"type": "canceled"}},
+                    {"custom_id": "b", "result": {"type": "canceled"}}], "canceled results")
+    s, _, _ = call_json(path + "/cancel", {}, ANTHROPIC_HDR)
+    expect_eq(s, 400, "cancel an ended batch")
+    # batch_end=expired
+    s, _, b = call_json("/v1/messages/batches", {"requests": [
+        {"custom_id": "e", "params": anthropic_params("c+batch_end=expired+batch_polls=1")}]}, ANTHROPIC_HDR)
+    s, _, g = call_json("/v1/messages/batches/" + b["id"], headers=ANTHROPIC_HDR)
+    expect_eq(g["request_counts"]["expired"], 1, "expired count")
+    res = call(g["results_url"][len(BASE):], headers=ANTHROPIC_HDR)[2]
+    expect_eq(json.loads(res), {"custom_id": "e", "result": {"type": "expired"}}, "expired result")
+    # any prefix; /_mock/reset empties the store
+    s, _, b = call_json("/proxy/v1/messages/batches", {"requests": [ok]}, ANTHROPIC_HDR)
+    expect_eq(s, 200, "prefixed create")
+    call_json("/proxy/v1/messages/batches/" + b["id"], headers=ANTHROPIC_HDR)
+    s, _, g = call_json("/proxy/v1/messages/batches/" + b["id"], headers=ANTHROPIC_HDR)
+    expect_eq(g["results_url"], f"{BASE}/proxy/v1/messages/batches/{b['id']}/results", "prefixed results_url")
+    call("/_mock/reset", {})
+    s, _, listing = call_json("/_mock/batches")
+    expect_eq(listing, {"batches": [], "files": 0}, "reset empties the store")
+    s, _, st = call_json("/_mock/stats")
+    expect_eq((st["batch_items_answered"], st["batches_created"]), (0, 0), "reset counters")
+    s, _, _ = call_json("/v1/messages/batches/" + b["id"], headers=ANTHROPIC_HDR)
+    expect_eq(s, 404, "gone after reset")
 
 
 # ---- driver ---------------------------------------------------------------------------------
