@@ -7,8 +7,6 @@
  */
 #include "postgres.h"
 
-#include "common/base64.h"
-#include "port.h"
 
 #include "providers/batch_api.h"
 #include "providers/dialect_util.h"
