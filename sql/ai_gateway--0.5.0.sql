@@ -1819,6 +1819,7 @@ DECLARE
     st      text;
     msg     text;
     reported int[] := '{}';
+    batched int[] := '{}';
     all_ords int[];
 BEGIN
     PERFORM set_config('search_path', search_path || ', pg_temp', true);
@@ -1869,6 +1870,16 @@ BEGIN
             ELSE
                 sys := options ->> 'system_prompt';
             END IF;
+            IF (options ->> 'batch')::boolean THEN
+                -- the Batch API mode: each row becomes a batch job of the owner's,
+                -- written back when its provider batch answers (pipeline_write_one)
+                FOR i IN 1 .. cardinality(rd_keys) LOOP
+                    PERFORM @extschema@.ai_complete_async(rd_vals[i], model, sys,
+                        call_opts || jsonb_build_object('metadata', (call_opts -> 'metadata')
+                            || jsonb_build_object('pipeline_key', rd_keys[i], 'pipeline_hash', rd_hash[i])));
+                END LOOP;
+                batched := rd_ords;
+            ELSE
             SELECT array_agg(b.completion ORDER BY b.ordinality), array_agg(b.error ORDER BY b.ordinality),
                    array_agg(b.retryable OR ai_gateway.pipeline_retryable(b.sqlstate) ORDER BY b.ordinality),
                    array_agg(b.sqlstate ORDER BY b.ordinality)
@@ -1897,6 +1908,7 @@ BEGIN
                            'WHERE w.err IS NULL AND %s AND %s = w.h RETURNING w.ord) SELECT array_agg(ord) FROM d',
                            source, target_column, ttype, joinsql, hashsql)
                 INTO written USING rd_keys, rd_ords, rd_hash, c_vals, c_errs;
+            END IF;
         END IF;
     EXCEPTION WHEN others THEN
         GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
@@ -1904,12 +1916,40 @@ BEGIN
                        FROM unnest(all_ords) o WHERE NOT o = ANY (reported);
         reported := reported || all_ords;
         nulls_w := '{}';
+        batched := '{}';    -- the jobs went with the subtransaction
     END;
+    -- queued as batch jobs (committed with this batch): settled when their answers come
+    RETURN QUERY SELECT o, 'batched', NULL::text, NULL::text FROM unnest(batched) o;
+    reported := reported || batched;
     -- the rest: written, or skipped (changed, deleted, or the same key twice in the batch)
     RETURN QUERY SELECT g::int, CASE WHEN g = ANY (coalesce(written, '{}') || coalesce(nulls_w, '{}')) THEN 'done' ELSE 'skipped' END,
                         NULL::text, NULL::text
                    FROM generate_series(1, cardinality(keys)) g
                   WHERE NOT g = ANY (reported);
+END $$;
+
+-- One row of a pipeline in the Batch API mode, answered: as the pipeline's
+-- owner (the job worker switches to it), the answer is written to the target
+-- column where the row's source columns still hash as when it was queued.
+-- 'done', or 'skipped' (the row changed or went meanwhile: its trigger queued
+-- it again).
+CREATE FUNCTION ai_gateway.pipeline_write_one(source regclass, target_column name, key_columns name[],
+                                              source_columns name[], key jsonb, hash text, value text)
+    RETURNS text
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ttype text;
+    n     int;
+BEGIN
+    SELECT format_type(a.atttypid, a.atttypmod) INTO ttype FROM pg_attribute a
+     WHERE a.attrelid = source AND a.attname = target_column AND NOT a.attisdropped;
+    EXECUTE format('WITH d AS (UPDATE %s AS t SET %I = $3::%s FROM (SELECT $1::jsonb AS key) w '
+                   'WHERE %s AND %s = $2 RETURNING 1) SELECT count(*) FROM d',
+                   source, target_column, ttype,
+                   ai_gateway.pipeline_key_join(source, key_columns, 't', 'w.key'),
+                   ai_gateway.pipeline_hash_sql(source_columns, 't'))
+        INTO n USING key, hash, value;
+    RETURN CASE WHEN n > 0 THEN 'done' ELSE 'skipped' END;
 END $$;
 
 -- The worker's bookkeeping for one batch (as the extension's owner): rows to
@@ -1978,8 +2018,8 @@ CREATE VIEW ai_gateway.pipeline_status AS
 SELECT p.name, p.source, p.target_column, p.kind, p.model, p.owner,
        CASE WHEN p.paused THEN 'paused'
             WHEN p.retry_at > now() THEN 'backing off'
-            WHEN q.queued > 0 THEN 'running' ELSE 'idle' END AS state,
-       q.queued, p.done, p.skipped,
+            WHEN q.queued > 0 OR b.in_batch > 0 THEN 'running' ELSE 'idle' END AS state,
+       q.queued, b.in_batch, p.done, p.skipped,
        (SELECT count(*) FROM ai_gateway.pipeline_failed f WHERE f.pipeline = p.id) AS failed,
        round(p.rows_per_s::numeric, 1) AS rows_per_s,
        CASE WHEN q.queued > 0 AND p.rows_per_s > 0
@@ -1987,7 +2027,11 @@ SELECT p.name, p.source, p.target_column, p.kind, p.model, p.owner,
        p.retry_at, p.last_error, p.last_run_at, p.created_at
   FROM ai_gateway.pipelines p
   CROSS JOIN LATERAL (SELECT count(*) AS queued FROM ai_gateway.pipeline_queue q WHERE q.pipeline = p.id) q
+  -- rows waiting in batch jobs (the Batch API mode: options.batch)
+  CROSS JOIN LATERAL (SELECT count(*) AS in_batch FROM ai_gateway.jobs j
+                       WHERE j.role = p.owner::text::name AND j.status IN ('queued', 'running') AND j.batch
+                         AND j.request #>> '{options,metadata,pipeline}' = p.name) b
  WHERE pg_has_role(p.owner, 'USAGE') OR ai_gateway.is_admin();
 COMMENT ON VIEW ai_gateway.pipeline_status IS
-    'Each pipeline the role owns (all, for administrators): state, queued, done, skipped, failed, rows/s and ETA';
+    'Each pipeline the role owns (all, for administrators): state, queued, in provider batches, done, skipped, failed, rows/s and ETA';
 GRANT SELECT ON ai_gateway.pipeline_status TO PUBLIC;

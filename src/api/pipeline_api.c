@@ -29,8 +29,12 @@
 #include "utils/jsonb.h"
 #include "utils/syscache.h"
 
+#include "core/catalog.h"
 #include "core/job_signal.h"
 #include "core/search_path.h"
+#include "core/jsonb_util.h"
+#include "routing/pipeline.h"
+#include "routing/pipeline_batch.h"
 
 PG_FUNCTION_INFO_V1(aig_pipeline_admin);
 
@@ -123,6 +127,34 @@ aig_pipeline_admin(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
+/*
+ * options.batch of a new pipeline (the Batch API mode): a boolean, for
+ * kinds complete and extract, on a model with a Batch API target and no
+ * reversible redaction — refused now rather than row by row later.
+ */
+static void
+batch_mode_check(const char *model, const char *kind, Jsonb *opts)
+{
+	JsonbValue *b = opts && JB_ROOT_IS_OBJECT(opts) ? aig_jsonb_get(opts, "batch") : NULL;
+
+	if (b == NULL || b->type == jbvNull || (b->type == jbvBool && !b->val.boolean))
+		return;
+	if (b->type != jbvBool)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("create_pipeline: option \"batch\" must be true or false")));
+	if (kind != NULL && strcmp(kind, "complete") != 0 && strcmp(kind, "extract") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("create_pipeline: the Batch API mode is for kinds complete and extract"),
+				 errhint("Embedding pipelines call the embeddings endpoint, in requests of many inputs each; leave out \"batch\".")));
+	if (model != NULL)
+	{
+		aig_catalog_ensure();
+		aig_pipeline_batch_precheck(aig_pipeline_precheck(model));
+	}
+}
+
 PG_FUNCTION_INFO_V1(aig_create_pipeline);
 
 /*
@@ -149,6 +181,9 @@ aig_create_pipeline(PG_FUNCTION_ARGS)
 	}
 	v[7] = CStringGetTextDatum(path ? path : "");
 	nulls[7] = ' ';
+	batch_mode_check(PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4)),
+					 PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5)),
+					 PG_ARGISNULL(6) ? NULL : PG_GETARG_JSONB_P(6));
 	level = aig_pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

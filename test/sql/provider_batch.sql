@@ -107,10 +107,10 @@ SELECT requests, cost_usd = (SELECT sum(cost_usd) FROM ai_gateway.audit_log WHER
 FROM ai_gateway.usage WHERE role = 'pb_user';
 -- the grant revoked while queued: refused when submitted, audited as denied
 SELECT ai_gateway.grant_provider('anthropic', 'pb_user');
-SET ROLE pb_user;
+BEGIN;
+SET LOCAL ROLE pb_user;
 SELECT ai_complete_async('revoked', 'anthropic/bm', NULL, '{"batch": true}') AS revoked \gset
 RESET ROLE;
-BEGIN;
 SELECT ai_gateway.revoke_provider('anthropic', 'pb_user');
 COMMIT;
 SELECT r->>'status' AS status, r->>'error' AS error FROM ai_result(:revoked, 30000) r;
@@ -125,6 +125,85 @@ SET ROLE pb_other;
 SELECT try($$SELECT count(*) FROM ai_gateway.provider_batches$$) AS other_reads;
 RESET ROLE;
 DROP ROLE pb_other;
+
+-- pipelines in the Batch API mode: rows become batch jobs of the owner's,
+-- written back when the provider batch answers
+CREATE FUNCTION pb_wait(p text, want bigint) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..600 LOOP
+        IF (SELECT done + failed >= want AND queued = 0 AND in_batch = 0
+              FROM ai_gateway.pipeline_status WHERE name = p) THEN
+            RETURN 'settled';
+        END IF;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+    RETURN 'not settled';
+END $$;
+CREATE TABLE pb_docs (id int PRIMARY KEY, body text, summary text, facts jsonb);
+INSERT INTO pb_docs (id, body) SELECT g, 'document ' || g FROM generate_series(1, 5) g;
+SELECT try($$SELECT ai_gateway.create_pipeline('pb_e', 'pb_docs', 'body', 'summary', 'openai/e', 'embed', '{"batch": true}')$$) AS embed_batch;
+SELECT try($$SELECT ai_gateway.create_pipeline('pb_c', 'pb_docs', 'body', 'summary', 'cohere/m', 'complete', '{"batch": true}')$$) AS no_batch_api;
+SELECT try($$SELECT ai_gateway.create_pipeline('pb_c', 'pb_docs', 'body', 'summary', 'openai/m', 'complete', '{"batch": 1}')$$) AS not_bool;
+-- the answers echo the request, so a row's summary shows the source it was computed from
+SELECT ai_gateway.create_pipeline('pb_sum', 'pb_docs', 'body', 'summary', 'openai/echo+batch_polls=6',
+                                  'complete', '{"batch": true}') AS queued;
+-- a row changed while its batch runs: the stale answer is not written, the new one is
+DO $$ BEGIN
+    FOR i IN 1..400 LOOP
+        EXIT WHEN (SELECT in_batch = 5 FROM ai_gateway.pipeline_status WHERE name = 'pb_sum');
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END $$;
+SELECT queued, in_batch, state FROM ai_gateway.pipeline_status WHERE name = 'pb_sum';
+UPDATE pb_docs SET body = 'changed 1' WHERE id = 1;
+SELECT pb_wait('pb_sum', 5) AS waited;
+SELECT id, (summary::jsonb -> 'body' -> 'messages' -> -1 ->> 'content') AS computed_from FROM pb_docs ORDER BY id;
+SELECT state, queued, in_batch, done, skipped, failed FROM ai_gateway.pipeline_status WHERE name = 'pb_sum';
+SELECT count(*) >= 2 AS batches, sum(items) AS items FROM ai_gateway.provider_batches WHERE model = 'echo+batch_polls=6';
+SELECT ai_gateway.drop_pipeline('pb_sum');
+-- an extraction, charged at the batch price
+SELECT ai_gateway.create_pipeline('pb_facts', 'pb_docs', 'body', 'facts', 'anthropic/bm', 'extract',
+    '{"batch": true, "schema": {"type": "object", "properties": {"topic": {"type": "string"}}}}') AS queued;
+SELECT pb_wait('pb_facts', 5) AS waited;
+SELECT count(*) FILTER (WHERE facts ? 'topic') AS extracted FROM pb_docs;
+SELECT ai_gateway.audit_flush() AS flushed;
+SELECT count(*) AS audited, bool_and(metadata ? 'provider_batch') AS tagged, bool_and(cost_usd > 0) AS priced
+FROM ai_gateway.audit_log WHERE metadata->>'pipeline' = 'pb_facts';
+SELECT ai_gateway.drop_pipeline('pb_facts');
+-- items the provider refuses are kept as the pipeline's failures
+CREATE TABLE pb_bad (id int PRIMARY KEY, body text, summary text);
+INSERT INTO pb_bad VALUES (1, 'one', NULL), (2, 'two', NULL);
+SELECT ai_gateway.create_pipeline('pb_bad', 'pb_bad', 'body', 'summary', 'openai/bm+status=400', 'complete', '{"batch": true}') AS queued;
+SELECT pb_wait('pb_bad', 2) AS waited;
+SELECT key, sqlstate, error FROM ai_gateway.pipeline_failures WHERE pipeline = 'pb_bad' ORDER BY key::text;
+SELECT ai_gateway.drop_pipeline('pb_bad');
+-- metadata naming someone else's pipeline reaches nothing
+CREATE TABLE pb_victim (id int PRIMARY KEY, body text, summary text);
+INSERT INTO pb_victim VALUES (1, 'mine', NULL);
+SELECT ai_gateway.create_pipeline('pb_victim', 'pb_victim', 'body', 'summary', 'openai/bm', 'complete', '{"batch": true}') AS queued;
+SELECT pb_wait('pb_victim', 1) AS waited;
+CREATE ROLE pb_forger;
+GRANT USAGE ON SCHEMA public TO pb_forger;
+SELECT ai_gateway.grant_provider('openai', 'pb_forger');
+SELECT summary AS victim_before FROM pb_victim \gset
+-- the forger knows the row's key and its source hash
+DO $$ DECLARE h text; BEGIN
+    EXECUTE format('SELECT %s FROM pb_victim t', ai_gateway.pipeline_hash_sql('{body}', 't')) INTO h;
+    PERFORM set_config('pb.hash', h, false);
+END $$;
+SET ROLE pb_forger;
+SELECT ai_complete_async('forged', 'openai/echo', NULL, jsonb_build_object('batch', true, 'metadata',
+    jsonb_build_object('pipeline', 'pb_victim', 'pipeline_key', '{"id": 1}'::jsonb,
+                       'pipeline_hash', current_setting('pb.hash')))) AS forged \gset
+RESET ROLE;
+SELECT (ai_result(:forged, 30000))->>'status' AS forged_job;
+SELECT summary = :'victim_before' AS untouched FROM pb_victim;
+SELECT done FROM ai_gateway.pipeline_status WHERE name = 'pb_victim';
+SELECT ai_gateway.drop_pipeline('pb_victim');
+SELECT ai_gateway.revoke_provider('openai', 'pb_forger');
+REVOKE USAGE ON SCHEMA public FROM pb_forger;
+DROP ROLE pb_forger;
+DROP TABLE pb_docs, pb_bad, pb_victim;
 
 DELETE FROM ai_gateway.route_targets WHERE route IN ('batchy', 'batch_reversible');
 DELETE FROM ai_gateway.routes WHERE name IN ('batchy', 'batch_reversible');
