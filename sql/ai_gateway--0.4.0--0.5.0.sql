@@ -185,13 +185,16 @@ END $$;
 -- 'done', or 'skipped' (the row changed or went meanwhile: its trigger queued
 -- it again).
 CREATE FUNCTION ai_gateway.pipeline_write_one(source regclass, target_column name, key_columns name[],
-                                              source_columns name[], key jsonb, hash text, value text)
+                                              source_columns name[], search_path text, key jsonb, hash text,
+                                              value text)
     RETURNS text
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     ttype text;
     n     int;
 BEGIN
+    -- the creator's search_path, as pipeline_compute has it (the table's triggers see it)
+    PERFORM set_config('search_path', search_path || ', pg_temp', true);
     SELECT format_type(a.atttypid, a.atttypmod) INTO ttype FROM pg_attribute a
      WHERE a.attrelid = source AND a.attname = target_column AND NOT a.attisdropped;
     EXECUTE format('WITH d AS (UPDATE %s AS t SET %I = $3::%s FROM (SELECT $1::jsonb AS key) w '

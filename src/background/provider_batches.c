@@ -166,7 +166,7 @@ as_role(BatchJob *j, void (*fn) (BatchJob *, void *), void *arg)
 
 typedef struct WriteOne
 {
-	Datum		v[7];			/* pipeline_write_one's arguments */
+	Datum		v[8];			/* pipeline_write_one's arguments */
 	char	   *outcome;
 } WriteOne;
 
@@ -174,10 +174,11 @@ static void
 write_one_fn(void *arg)
 {
 	WriteOne   *w = (WriteOne *) arg;
-	Oid			types[7] = {REGCLASSOID, NAMEOID, NAMEARRAYOID, NAMEARRAYOID, JSONBOID, TEXTOID, TEXTOID};
+	Oid			types[8] = {REGCLASSOID, NAMEOID, NAMEARRAYOID, NAMEARRAYOID, TEXTOID, JSONBOID,
+	TEXTOID, TEXTOID};
 
-	if (SPI_execute_with_args("SELECT ai_gateway.pipeline_write_one($1, $2, $3, $4, $5, $6, $7)",
-							  7, types, w->v, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (SPI_execute_with_args("SELECT ai_gateway.pipeline_write_one($1, $2, $3, $4, $5, $6, $7, $8)",
+							  8, types, w->v, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not write a pipeline's row");
 	w->outcome = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
@@ -228,7 +229,7 @@ pipeline_row_finished(BatchJob *j, bool final)
 		return;
 	v[0] = PointerGetDatum(cstring_to_text_with_len(name->val.string.val, name->val.string.len));
 	v[1] = ObjectIdGetDatum(j->roleid);
-	if (SPI_execute_with_args("SELECT id, source, target_column, key_columns, source_columns "
+	if (SPI_execute_with_args("SELECT id, source, target_column, key_columns, source_columns, search_path "
 							  "FROM ai_gateway.pipelines WHERE name = $1 AND owner = $2",
 							  2, types, v, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read a pipeline");
@@ -243,15 +244,17 @@ pipeline_row_finished(BatchJob *j, bool final)
 					   false, -1);
 	w.v[3] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull),
 					   false, -1);
-	w.v[4] = JsonbPGetDatum(JsonbValueToJsonb(key));
-	w.v[5] = PointerGetDatum(cstring_to_text_with_len(hash->val.string.val, hash->val.string.len));
+	w.v[4] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull),
+					   false, -1);
+	w.v[5] = JsonbPGetDatum(JsonbValueToJsonb(key));
+	w.v[6] = PointerGetDatum(cstring_to_text_with_len(hash->val.string.val, hash->val.string.len));
 	if (j->call.ok)
 	{
 		/* the content after the response hook, as a pipeline's live call writes it */
 		char	   *answer = j->call.response ? aig_jsonb_get_string(j->call.response, "content", "result") :
 			j->call.answer;
 
-		w.v[6] = answer ? CStringGetTextDatum(answer) : (Datum) 0;
+		w.v[7] = answer ? CStringGetTextDatum(answer) : (Datum) 0;
 		if (answer == NULL)
 		{
 			w.outcome = "failed";
@@ -288,8 +291,8 @@ pipeline_row_finished(BatchJob *j, bool final)
 
 		sv[0] = Int32GetDatum(pid);
 		sv[1] = PointerGetDatum(construct_array(&seq, 1, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		sv[2] = PointerGetDatum(construct_array(&w.v[4], 1, JSONBOID, -1, false, TYPALIGN_INT));
-		sv[3] = PointerGetDatum(construct_array(&w.v[5], 1, TEXTOID, -1, false, TYPALIGN_INT));
+		sv[2] = PointerGetDatum(construct_array(&w.v[5], 1, JSONBOID, -1, false, TYPALIGN_INT));
+		sv[3] = PointerGetDatum(construct_array(&w.v[6], 1, TEXTOID, -1, false, TYPALIGN_INT));
 		sv[4] = PointerGetDatum(construct_array(&att, 1, INT4OID, 4, true, TYPALIGN_INT));
 		sv[5] = PointerGetDatum(construct_array(&out, 1, TEXTOID, -1, false, TYPALIGN_INT));
 		sv[6] = PointerGetDatum(construct_md_array(&err, &err_null, 1, dims, lbs, TEXTOID, -1, false,
@@ -770,6 +773,7 @@ poll_one(MemoryContext cxt)
 	char	   *model;
 	char	   *remote_id;
 	int			items;
+	bool		overdue;
 	AigProvider *p;
 	const AigBatchApi *api;
 	AigHttpRequest hreq;
@@ -780,7 +784,8 @@ poll_one(MemoryContext cxt)
 	char	   *why = NULL;
 
 	if (!aig_jobs_table_present() ||
-		SPI_execute("SELECT id, provider, model, remote_id, items FROM ai_gateway.provider_batches "
+		SPI_execute("SELECT id, provider, model, remote_id, items, "
+					" submitted_at < now() - interval '25 hours' FROM ai_gateway.provider_batches "
 					"WHERE status = 'submitted' AND next_poll_at <= now() "
 					"ORDER BY next_poll_at LIMIT 1 FOR UPDATE SKIP LOCKED", false, 1) != SPI_OK_SELECT ||
 		SPI_processed == 0)
@@ -793,6 +798,7 @@ poll_one(MemoryContext cxt)
 	model = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 	remote_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
 	items = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
+	overdue = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull));
 	pgstat_report_activity(STATE_RUNNING, "polling a provider batch");
 	aig_audit_prepare_worker();
 	aig_catalog_ensure();
@@ -825,8 +831,20 @@ poll_one(MemoryContext cxt)
 		(!api->parse_status(resp.body, resp.body_len, &st, &why) &&
 		 !aig_exchange_invalid(p, &resp, why, &err)))
 	{
-		/* could not tell: ask again later (the batch runs on at the provider) */
-		poll_again(batch_id, NULL, err.message);
+		if (err.retryable)
+			poll_again(batch_id, NULL, err.message);	/* ask again later: it runs on there */
+		else
+		{
+			/* the provider lost it or refuses to say (404, 401): its jobs run again elsewhere */
+			a.missing = psprintf("polling the batch failed: %s", err.message ? err.message : "no answer");
+			finish_batch(batch_id, &a, "failed", "?", a.missing);
+		}
+	}
+	else if (st.state == AIG_BATCH_RUNNING && overdue)
+	{
+		/* past the 24-hour window and then some: given up, its jobs run again */
+		a.missing = psprintf("the batch was still %s after 25 hours", st.remote_status);
+		finish_batch(batch_id, &a, "failed", st.remote_status, a.missing);
 	}
 	else if (st.state == AIG_BATCH_RUNNING)
 		poll_again(batch_id, st.remote_status, NULL);
