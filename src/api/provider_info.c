@@ -15,6 +15,7 @@
 
 #include "core/preload.h"
 #include "core/catalog.h"
+#include "providers/batch_api.h"
 #include "providers/provider.h"
 
 /* AIG_CAP_* names, in the order they are listed */
@@ -32,14 +33,17 @@ static const struct
 
 /* caps as a text[] of their names */
 static Datum
-caps_array(unsigned caps)
+caps_array(unsigned caps, bool batch_api)
 {
-	Datum		elems[lengthof(cap_names)];
+	Datum		elems[lengthof(cap_names) + 1];
 	int			n = 0;
 
 	for (int i = 0; i < lengthof(cap_names); i++)
 		if (caps & cap_names[i].flag)
 			elems[n++] = CStringGetTextDatum(cap_names[i].name);
+	/* options.batch: the provider's Batch API (providers/batch_api.h) */
+	if (batch_api)
+		elems[n++] = CStringGetTextDatum("batch_api");
 	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
@@ -72,7 +76,7 @@ aig_provider_info(PG_FUNCTION_ARGS)
 		values[3] = BoolGetDatum(d->build_embed != NULL && d->max_embed_batch > 0);
 		values[4] = Int32GetDatum(batch);
 		nulls[4] = !DatumGetBool(values[3]);
-		values[5] = caps_array(p->caps);
+		values[5] = caps_array(p->caps, aig_batch_api_for(p) != NULL);
 		values[6] = notes ? CStringGetTextDatum(notes) : (Datum) 0;
 		nulls[6] = notes == NULL;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -198,7 +198,7 @@ SELECT ai_complete_async('forged', 'openai/echo', NULL, jsonb_build_object('batc
 RESET ROLE;
 SELECT (ai_result(:forged, 30000))->>'status' AS forged_job;
 SELECT summary = :'victim_before' AS untouched FROM pb_victim;
-SELECT done FROM ai_gateway.pipeline_status WHERE name = 'pb_victim';
+SELECT done, failed FROM ai_gateway.pipeline_status WHERE name = 'pb_victim';
 SELECT ai_gateway.drop_pipeline('pb_victim');
 SELECT ai_gateway.revoke_provider('openai', 'pb_forger');
 REVOKE USAGE ON SCHEMA public FROM pb_forger;
