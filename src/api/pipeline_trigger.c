@@ -222,6 +222,7 @@ parse_trigger_exprs(Oid tgoid, Relation rel, Oid source, const char *key_sql, co
 	}
 	PG_END_TRY();
 
+	/* cached for the session; the caller gets its own (the cache may be reset under it) */
 	old = MemoryContextSwitchTo(cache_cxt);
 	t = palloc0(sizeof(TrigExprs));
 	t->tgoid = tgoid;
@@ -232,17 +233,67 @@ parse_trigger_exprs(Oid tgoid, Relation rel, Oid source, const char *key_sql, co
 	t->next = trig_cache;
 	trig_cache = t;
 	MemoryContextSwitchTo(old);
+	t = palloc0(sizeof(TrigExprs));
+	t->tgoid = tgoid;
+	t->relid = RelationGetRelid(rel);
+	t->source = source;
+	t->key = exprs[0];
+	t->hash = exprs[1];
 	return t;
 }
 
-/* The queue's column positions and defaults (sequence, attempts, queued_at). */
+/*
+ * A trigger's expressions, in the current memory context: copied from the
+ * cache (nothing in between may reset it), else parsed (and cached).
+ */
+static TrigExprs *
+trigger_exprs(Trigger *tg, Relation rel)
+{
+	for (TrigExprs *c = trig_cache; c != NULL; c = c->next)
+		if (c->tgoid == tg->tgoid && c->relid == RelationGetRelid(rel))
+		{
+			TrigExprs  *t = palloc0(sizeof(TrigExprs));
+
+			*t = *c;
+			t->key = copyObject(c->key);
+			t->hash = copyObject(c->hash);
+			t->next = NULL;
+			return t;
+		}
+	return parse_trigger_exprs(tg->tgoid, rel,
+							   rel->rd_rel->relispartition ? trigger_source(tg->tgoid) : RelationGetRelid(rel),
+							   tg->tgargs[1], tg->tgargs[2]);
+}
+
+/* A copy of `s` in the current memory context (or in `cxt`). */
 static QueueShape *
-load_queue_shape(Relation qrel)
+copy_queue_shape(const QueueShape *s, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	QueueShape *c = palloc(sizeof(QueueShape));
+
+	*c = *s;
+	c->defaults = palloc0(sizeof(Expr *) * s->natts);
+	for (int i = 0; i < s->natts; i++)
+		c->defaults[i] = copyObject(s->defaults[i]);
+	MemoryContextSwitchTo(old);
+	return c;
+}
+
+/*
+ * The queue's column positions and defaults (sequence, attempts,
+ * queued_at), in the current memory context: copied from the cache, else
+ * read from the relation (and cached).
+ */
+static QueueShape *
+queue_shape_of(Relation qrel)
 {
 	TupleDesc	desc = RelationGetDescr(qrel);
-	MemoryContext old = MemoryContextSwitchTo(cache_cxt);
-	QueueShape *s = palloc0(sizeof(QueueShape));
+	QueueShape *s;
 
+	if (queue_shape != NULL && queue_shape->relid == RelationGetRelid(qrel))
+		return copy_queue_shape(queue_shape, CurrentMemoryContext);
+	s = palloc0(sizeof(QueueShape));
 	s->relid = RelationGetRelid(qrel);
 	s->natts = desc->natts;
 	s->defaults = palloc0(sizeof(Expr *) * desc->natts);
@@ -269,10 +320,9 @@ load_queue_shape(Relation qrel)
 				s->defaults[i] = expression_planner((Expr *) d);
 		}
 	}
-	MemoryContextSwitchTo(old);
 	if (s->att_pipeline == 0 || s->att_source == 0 || s->att_key == 0 || s->att_hash == 0)
 		elog(ERROR, "ai_gateway.pipeline_queue lacks a column the pipeline triggers write");
-	queue_shape = s;
+	queue_shape = copy_queue_shape(s, cache_cxt);
 	return s;
 }
 
@@ -285,7 +335,7 @@ typedef struct Enqueuer
 	ExprState  *key;
 	ExprState  *hash;
 	ExprState **defaults;
-	QueueShape	shape;			/* a copy: the cache may be reset meanwhile */
+	QueueShape	shape;			/* a copy (its defaults compiled below) */
 	Datum		pipeline;
 	Datum		source;
 } Enqueuer;
@@ -307,27 +357,26 @@ enqueuer_open(Enqueuer *q, Relation qrel)
 }
 
 /*
- * Compile the trigger's expressions and the queue's defaults from copies
- * in the statement's memory (evaluation takes the sequence's lock, which
- * may reset the cache).  Takes no lock itself.
+ * Compile the trigger's expressions and the queue's defaults, from copies
+ * in the statement's memory: catalog lookups meanwhile (and evaluation,
+ * which takes the sequence's lock) may reset the cache.
  */
 static void
-enqueuer_compile(Enqueuer *q, TrigExprs *t, Relation qrel, int32 pipeline, Oid source)
+enqueuer_compile(Enqueuer *q, Trigger *tg, Relation rel, Relation qrel, int32 pipeline)
 {
 	MemoryContext old = MemoryContextSwitchTo(q->estate->es_query_cxt);
-	QueueShape *s = queue_shape != NULL && queue_shape->relid == RelationGetRelid(qrel) ?
-		queue_shape : load_queue_shape(qrel);
+	TrigExprs  *t = trigger_exprs(tg, rel);
+	QueueShape *s = queue_shape_of(qrel);
 
 	q->shape = *s;
-	q->key = ExecInitExpr(copyObject(t->key), NULL);
-	q->hash = ExecInitExpr(copyObject(t->hash), NULL);
+	q->key = ExecInitExpr(t->key, NULL);
+	q->hash = ExecInitExpr(t->hash, NULL);
 	q->defaults = palloc0(sizeof(ExprState *) * s->natts);
 	for (int i = 0; i < s->natts; i++)
 		if (s->defaults[i] != NULL)
-			q->defaults[i] = ExecInitExpr(copyObject(s->defaults[i]), NULL);
-	q->shape.defaults = NULL;
+			q->defaults[i] = ExecInitExpr(s->defaults[i], NULL);
 	q->pipeline = Int32GetDatum(pipeline);
-	q->source = ObjectIdGetDatum(source);
+	q->source = ObjectIdGetDatum(t->source);
 	MemoryContextSwitchTo(old);
 }
 
@@ -377,7 +426,6 @@ aig_pipeline_enqueue(PG_FUNCTION_ARGS)
 	Trigger    *tg;
 	Relation	rel;
 	Relation	qrel;
-	TrigExprs  *t;
 	Oid			qrelid;
 	int32		pipeline;
 	Enqueuer	q;
@@ -404,14 +452,7 @@ aig_pipeline_enqueue(PG_FUNCTION_ARGS)
 	enqueuer_open(&q, qrel);
 
 	ensure_cache();
-	for (t = trig_cache; t != NULL; t = t->next)
-		if (t->tgoid == tg->tgoid && t->relid == RelationGetRelid(rel))
-			break;
-	if (t == NULL)
-		t = parse_trigger_exprs(tg->tgoid, rel,
-								rel->rd_rel->relispartition ? trigger_source(tg->tgoid) : RelationGetRelid(rel),
-								tg->tgargs[1], tg->tgargs[2]);
-	enqueuer_compile(&q, t, qrel, pipeline, t->source);
+	enqueuer_compile(&q, tg, rel, qrel, pipeline);
 	if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
 		enqueue_row(&q, TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newslot : td->tg_trigslot);
 	else
