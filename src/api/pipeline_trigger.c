@@ -11,12 +11,15 @@
  * compares stays the same function of the source.
  *
  * Fired AFTER INSERT FOR EACH STATEMENT with a NEW transition table (one
- * call per INSERT or COPY, whatever its row count), or AFTER UPDATE FOR
- * EACH ROW (its WHEN clause lets through only updates that change a source
- * column).  For each new row it appends (pipeline, the pipeline's table,
- * key, hash) to ai_gateway.pipeline_queue in the writer's transaction; the
- * table is the one the trigger fired on, or for a partition's (cloned)
- * trigger the partitioned table whose trigger it cloned.
+ * call per INSERT or COPY, whatever its row count; FOR EACH ROW on a
+ * partitioned table, whose statement triggers miss an INSERT naming a
+ * partition), or AFTER UPDATE FOR EACH ROW (its WHEN clause lets through
+ * only updates that change a source column).  For each new row it appends
+ * (pipeline, the pipeline's table, key, hash) to ai_gateway.pipeline_queue
+ * in the writer's transaction.  The table is the one the trigger fired on,
+ * or for a partition's (cloned) trigger the partitioned table it was
+ * cloned from — taken from the catalogs, never from an argument, so it
+ * survives a dump and restore.
  *
  * What makes it cheap: the two expressions are parsed once per session and
  * trigger (with search_path pinned to pg_catalog), kept as planned
@@ -25,17 +28,18 @@
  * defaults, constraints and indexes, as an INSERT would) rather than
  * through plpgsql, SPI and a planned INSERT with its row-level security
  * check.  That policy only lets a writer queue rows of a table it writes:
- * here the table is always the one written (or its partitioned parent).  The cache is
- * dropped when a relation, type, cast or function changes (invalidation
- * callbacks).
+ * here the table is always the one written (or its partitioned parent).
+ * The cache is dropped when a relation, type, cast or function changes
+ * (invalidation callbacks); what a statement uses of it is copied first,
+ * as any catalog access may run those callbacks.
  */
 #include "postgres.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "catalog/pg_trigger.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
