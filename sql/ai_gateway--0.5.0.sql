@@ -1577,6 +1577,33 @@ CREATE FUNCTION ai_gateway.pipeline_key_join(source regclass, key_columns name[]
     JOIN pg_attribute a ON a.attrelid = source AND a.attname = u.c
 $$;
 
+-- The queueing triggers of a pipeline (section: pipetrig): pipeline_enqueue
+-- (api/pipeline_trigger.c) AFTER INSERT per statement over the new rows
+-- (per row on a partitioned table, so that an INSERT into a partition
+-- queues too), and AFTER UPDATE per row when a source column changed; both queue
+-- (pipeline, table, key, hash) with the key and hash SQL the worker uses.
+CREATE FUNCTION ai_gateway.pipeline_enqueue() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'aig_pipeline_enqueue';
+REVOKE ALL ON FUNCTION ai_gateway.pipeline_enqueue() FROM PUBLIC;
+CREATE FUNCTION ai_gateway.pipeline_create_triggers(pid int, src regclass, keys name[], cols name[])
+    RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s %s EXECUTE FUNCTION ai_gateway.pipeline_enqueue(%L, %L, %L)',
+                   'ai_pipeline_' || pid || '_insert', src,
+                   -- a partitioned table's statement triggers miss an INSERT naming a partition: per row there
+                   CASE WHEN (SELECT relkind FROM pg_class WHERE oid = src) = 'p' THEN 'FOR EACH ROW'
+                        ELSE 'REFERENCING NEW TABLE AS pipeline_new_rows FOR EACH STATEMENT' END, pid,
+                   ai_gateway.pipeline_key_sql(keys, 'n'), ai_gateway.pipeline_hash_sql(cols, 'n'));
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE OF %s ON %s FOR EACH ROW WHEN (%s) '
+                   'EXECUTE FUNCTION ai_gateway.pipeline_enqueue(%L, %L, %L)',
+                   'ai_pipeline_' || pid || '_update',
+                   (SELECT string_agg(quote_ident(c), ', ') FROM unnest(cols) c), src,
+                   (SELECT string_agg(format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', c), ' OR ') FROM unnest(cols) c),
+                   pid, ai_gateway.pipeline_key_sql(keys, 'n'), ai_gateway.pipeline_hash_sql(cols, 'n'));
+END $$;
+REVOKE ALL ON FUNCTION ai_gateway.pipeline_create_triggers(int, regclass, name[], name[]) FROM PUBLIC;
+
 -- The actions, as the extension's owner; `caller` is the role that asked.
 CREATE FUNCTION ai_gateway.pipeline_admin_do(action text, args jsonb, caller regrole) RETURNS jsonb
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $adm$
@@ -1591,7 +1618,6 @@ DECLARE
     ttype    text;
     pid      int;
     n        bigint;
-    fn       text;
     tbl      text;
 BEGIN
     IF action = 'create' THEN
@@ -1680,36 +1706,7 @@ BEGIN
                 keys, cols, coalesce(args ->> 'search_path', 'pg_catalog'), caller)
         RETURNING id INTO pid;
         -- the queueing triggers: built-in functions on column values only, never the expression
-        fn := format('ai_gateway.pipeline_%s_insert', pid);
-        EXECUTE format($f$CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql
-                          SET search_path = pg_catalog, pg_temp AS $b$
-                          BEGIN
-                              INSERT INTO ai_gateway.pipeline_queue (pipeline, source, key, hash)
-                              SELECT %s, %s, %s, %s FROM pipeline_new_rows AS n;
-                              RETURN NULL;
-                          END $b$
-                       $f$, fn, pid, src::oid, ai_gateway.pipeline_key_sql(keys, 'n'),
-                       ai_gateway.pipeline_hash_sql(cols, 'n'));
-        EXECUTE format('REVOKE ALL ON FUNCTION %s() FROM PUBLIC', fn);
-        EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS pipeline_new_rows '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION %s()',
-                       'ai_pipeline_' || pid || '_insert', src, fn);
-        fn := format('ai_gateway.pipeline_%s_update', pid);
-        EXECUTE format($f$CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql
-                          SET search_path = pg_catalog, pg_temp AS $b$
-                          BEGIN
-                              INSERT INTO ai_gateway.pipeline_queue (pipeline, source, key, hash)
-                              VALUES (%s, %s, %s, %s);
-                              RETURN NULL;
-                          END $b$
-                       $f$, fn, pid, src::oid, ai_gateway.pipeline_key_sql(keys, 'new'),
-                       ai_gateway.pipeline_hash_sql(cols, 'new'));
-        EXECUTE format('REVOKE ALL ON FUNCTION %s() FROM PUBLIC', fn);
-        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE OF %s ON %s FOR EACH ROW WHEN (%s) EXECUTE FUNCTION %s()',
-                       'ai_pipeline_' || pid || '_update',
-                       (SELECT string_agg(quote_ident(c), ', ') FROM unnest(cols) c), src,
-                       (SELECT string_agg(format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', c), ' OR ') FROM unnest(cols) c),
-                       fn);
+        PERFORM ai_gateway.pipeline_create_triggers(pid, src, keys, cols);
         -- the rows there now (the trigger holds writers off until this commits)
         n := 0;
         IF coalesce((opts ->> 'backfill')::boolean, true) THEN
@@ -1746,8 +1743,6 @@ BEGIN
             EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'ai_pipeline_' || p.id || '_insert', tbl);
             EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'ai_pipeline_' || p.id || '_update', tbl);
         END IF;
-        EXECUTE format('DROP FUNCTION IF EXISTS ai_gateway.pipeline_%s_insert()', p.id);
-        EXECUTE format('DROP FUNCTION IF EXISTS ai_gateway.pipeline_%s_update()', p.id);
         DELETE FROM ai_gateway.pipeline_queue WHERE pipeline = p.id;
         DELETE FROM ai_gateway.pipeline_failed WHERE pipeline = p.id;
         DELETE FROM ai_gateway.pipelines WHERE id = p.id;

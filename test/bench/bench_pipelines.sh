@@ -13,17 +13,24 @@
 #    has passed: the queue must not keep the backfill's size.
 # 2. Writers: single-row INSERTs, each its own transaction, from one
 #    session (K each, default 2000) into a table without a pipeline and one
-#    with an embedding pipeline, alternating rounds; the pipeline's rate over
-#    the plain rate with the upstream up and with it down (the mock
-#    stopped), target >= 0.9 both; with the upstream down no INSERT may
-#    fail (every row is there and queued).  Measured with durable commits
+#    with an embedding pipeline, in ROUNDS rounds (default 5) that each time
+#    the two back to back (the order alternating from round to round); the
+#    ratio is the median of the rounds' ratios (pipeline rate over plain
+#    rate: each pair shares the machine's load of the moment, which on a
+#    shared machine swings the fsync-bound rate several-fold between
+#    rounds), with the upstream up and with it down (the mock stopped),
+#    target >= 0.9 both; the medians of the two rates are printed too.
+#    With the upstream down no INSERT may fail (every row is there and
+#    queued).  Measured with durable commits
 #    (fsync on, as a production writer pays them: the RESULT lines with a
 #    target); the throwaway cluster's fsync = off is measured too, as
 #    information (there a commit costs almost nothing, and the queue's
 #    extra row in the same transaction shows at its full relative cost).
 #
 #   test/bench/bench_pipelines.sh   (BENCH_PIPE_N, BENCH_PIPE_LATENCY,
-#                                    BENCH_PIPE_CONCURRENCY, BENCH_PIPE_INSERTS)
+#                                    BENCH_PIPE_CONCURRENCY, BENCH_PIPE_INSERTS,
+#                                    BENCH_PIPE_ROUNDS, BENCH_PIPE_PARTS:
+#                                    backfill,writers (default both))
 set -euo pipefail
 BENCH_NAME=bench_pipelines
 # shellcheck source-path=SCRIPTDIR source=common.sh
@@ -32,10 +39,14 @@ N=${BENCH_PIPE_N:-10000}
 LAT=${BENCH_PIPE_LATENCY:-100}
 CONC=${BENCH_PIPE_CONCURRENCY:-64}
 K=${BENCH_PIPE_INSERTS:-2000}
+ROUNDS=${BENCH_PIPE_ROUNDS:-5}
+PARTS=",${BENCH_PIPE_PARTS:-backfill,writers},"
 bench_check_int BENCH_PIPE_N "$N" 1 1000000
 bench_check_int BENCH_PIPE_LATENCY "$LAT" 1 60000
 bench_check_int BENCH_PIPE_CONCURRENCY "$CONC" 1 1000
 bench_check_int BENCH_PIPE_INSERTS "$K" 10 1000000
+bench_check_int BENCH_PIPE_ROUNDS "$ROUNDS" 1 99
+case "$PARTS" in *,backfill,* | *,writers,*) ;; *) bench_die "BENCH_PIPE_PARTS: backfill, writers or both" ;; esac
 bench_require_extension
 aig_start_mock mock || bench_die "mock provider did not start"
 mock_pid=${AIG_PIDS[-1]}
@@ -57,6 +68,7 @@ queue_stats() {
 	q -c "SELECT coalesce(n_dead_tup, 0) || ' dead rows, ' || pg_size_pretty(pg_relation_size('ai_gateway.pipeline_queue'))
 	      FROM pg_stat_user_tables WHERE relid = 'ai_gateway.pipeline_queue'::regclass"
 }
+if [[ $PARTS == *,backfill,* ]]; then
 before=$(queue_stats)
 
 # 1. backfill
@@ -98,6 +110,8 @@ echo "  $status"
 echo "  queue table: before $before; after the backfill $after; after autovacuum $vacuumed"
 [ "$ok" = "$N" ] || bench_die "$ok of $N rows written"
 q -c "SELECT ai_gateway.drop_pipeline('docs_summary')" >/dev/null
+fi
+[[ $PARTS == *,writers,* ]] || exit 0
 
 # 2. writers: INSERT rate with a pipeline vs without, upstream up and down
 q >/dev/null <<'SQL'
@@ -113,38 +127,73 @@ tps() {
 	"$PGBENCH" -n -h 127.0.0.1 -p "$port" -U postgres -c 1 -t "$K" -f "$1" postgres 2>"$BENCH_WORK/pgbench.err" |
 		sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
-# rounds LABEL: alternating rounds, median rate of each; prints "plain pipe"
+# rounds: ROUNDS rounds of a plain and a pipeline run back to back, the
+# order alternating; prints "median-plain median-pipe median-of-ratios"
 rounds() {
-	local p=() w=()
-	for _ in 1 2 3; do
-		p+=("$(tps "$BENCH_WORK/plain.sql")")
-		w+=("$(tps "$BENCH_WORK/pipe.sql")")
+	local p=() w=() r=() a b i
+	for i in $(seq 1 "$ROUNDS"); do
+		if [ $((i % 2)) = 1 ]; then
+			a=$(tps "$BENCH_WORK/plain.sql")
+			b=$(tps "$BENCH_WORK/pipe.sql")
+		else
+			b=$(tps "$BENCH_WORK/pipe.sql")
+			a=$(tps "$BENCH_WORK/plain.sql")
+		fi
+		p+=("$a")
+		w+=("$b")
+		r+=("$(python3 -c "print($b / $a)")")
 	done
-	echo "$(printf '%s\n' "${p[@]}" | sort -n | sed -n 2p) $(printf '%s\n' "${w[@]}" | sort -n | sed -n 2p)"
+	echo "  rounds (plain/s pipeline/s ratio):$(for i in "${!p[@]}"; do printf ' %.0f/%.0f/%.2f' "${p[$i]}" "${w[$i]}" "${r[$i]}"; done)" >&2
+	echo "$(bench_median "${p[@]}") $(bench_median "${w[@]}") $(bench_median "${r[@]}")"
 }
 fsync() { q -c "ALTER SYSTEM SET fsync = $1" -c "SELECT pg_reload_conf()" >/dev/null; sleep 0.5; }
 fsync on
-read -r up_plain up_pipe <<<"$(rounds up)"
+# the CPU the background side takes meanwhile (information): the job
+# worker draining the queue, and the mock (the upstream, on this machine)
+workers=$(q -c "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE backend_type = 'ai_gateway job worker'")
+# a process with all its threads, ended ones too (the mock serves each request on a thread)
+threads_cpu_ns() {
+	python3 -c 'import os, sys
+f = open("/proc/%s/stat" % sys.argv[1]).read().rsplit(")", 1)[1].split()
+print((int(f[11]) + int(f[12])) * 10**9 // os.sysconf("SC_CLK_TCK"))' "$1" 2>/dev/null || echo 0
+}
+# shellcheck disable=SC2086
+cpu0_w=$(bench_pids_cpu_ns $workers)
+cpu0_m=$(threads_cpu_ns "$mock_pid")
+t0=$(aig_now_ms)
+read -r done0 lsn0 <<<"$(q -F ' ' -c "SELECT done, pg_current_wal_lsn() FROM ai_gateway.pipeline_status WHERE name = 'w_embed'")"
+read -r up_plain up_pipe up_ratio <<<"$(rounds)"
+read -r up_done up_wal <<<"$(q -F ' ' -c "SELECT done - $done0, pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0') FROM ai_gateway.pipeline_status WHERE name = 'w_embed'")"
+# shellcheck disable=SC2086
+cpu1_w=$(bench_pids_cpu_ns $workers)
+cpu1_m=$(threads_cpu_ns "$mock_pid")
+up_ms=$(( $(aig_now_ms) - t0 ))
 bench_stop_pid "$mock_pid"
 before_rows=$(q -c "SELECT count(*) FROM w_pipe")
-read -r down_plain down_pipe <<<"$(rounds down)"
+read -r down_plain down_pipe down_ratio <<<"$(rounds)"
 after_rows=$(q -c "SELECT count(*) FROM w_pipe")
-failed=$(( 3 * K - (after_rows - before_rows) ))
+failed=$(( ROUNDS * K - (after_rows - before_rows) ))
 fsync off
-read -r off_plain off_pipe <<<"$(rounds down)"
+read -r off_plain off_pipe off_ratio <<<"$(rounds)"
 queued=$(q -c "SELECT queued FROM ai_gateway.pipeline_status WHERE name = 'w_embed'")
-python3 - "$up_plain" "$up_pipe" "$down_plain" "$down_pipe" "$off_plain" "$off_pipe" "$K" "$failed" "$queued" <<'PY'
+python3 - "$up_plain" "$up_pipe" "$up_ratio" "$down_plain" "$down_pipe" "$down_ratio" "$off_plain" "$off_pipe" "$off_ratio" \
+	"$K" "$failed" "$queued" "$ROUNDS" "${cpu0_w:-0}" "${cpu1_w:-0}" "${cpu0_m:-0}" "${cpu1_m:-0}" "$up_ms" "$up_done" "${up_wal%.*}" <<'PY'
 import sys
-up_plain, up_pipe, down_plain, down_pipe, off_plain, off_pipe = map(float, sys.argv[1:7])
-k, failed, queued = int(sys.argv[7]), int(sys.argv[8]), sys.argv[9]
-for label, plain, pipe, target in (("up", up_plain, up_pipe, 0.9), ("down", down_plain, down_pipe, 0.9),
-                                   ("down, fsync off", off_plain, off_pipe, None)):
-    r = pipe / plain
+cpu0_w, cpu1_w, cpu0_m, cpu1_m, up_ms, up_done, up_wal = map(int, sys.argv[14:21])
+v = list(map(float, sys.argv[1:10]))
+k, failed, queued, rounds = int(sys.argv[10]), int(sys.argv[11]), sys.argv[12], int(sys.argv[13])
+for i, (label, target) in enumerate((("up", 0.9), ("down", 0.9), ("down, fsync off", None))):
+    plain, pipe, r = v[3 * i:3 * i + 3]
     verdict = f"target >= 0.9: {'PASS' if r >= 0.9 else 'UNDER TARGET'}" if target else "information"
-    print(f"writers, upstream {label}: {pipe:.0f} INSERT/s with a pipeline, {plain:.0f} without; ratio {r:.2f} ({verdict})")
+    print(f"writers, upstream {label}: {pipe:.0f} INSERT/s with a pipeline, {plain:.0f} without (medians of {rounds} rounds); "
+          f"ratio {r:.2f}, the rounds' median ({verdict})")
     print(f"RESULT|pipelines: INSERT rate with a pipeline vs without, upstream {label}|{pipe:.0f}/s|{plain:.0f}/s|{r:.3f}|"
           + (">= 0.90" if target else "-"))
-print(f"  upstream down: {failed} failed INSERTs of {3 * k}; {queued} rows queued for the pipeline")
+print(f"  upstream up: over the {up_ms / 1000:.1f} s of its rounds the job worker used {(cpu1_w - cpu0_w) / 1e9:.2f} s of CPU, "
+      f"the mock upstream {(cpu1_m - cpu0_m) / 1e9:.2f} s (2 CPUs shared with the writer and pgbench); "
+      f"the worker wrote {up_done} rows back ({(cpu1_w - cpu0_w) / 1e3 / max(up_done, 1):.0f} us of its CPU a row); "
+      f"WAL {up_wal / 1e6:.1f} MB in all")
+print(f"  upstream down: {failed} failed INSERTs of {rounds * k}; {queued} rows queued for the pipeline")
 print(f"RESULT|pipelines: failed INSERTs with the upstream down|{failed}|0|-|-")
 PY
 [ "$failed" = 0 ] || bench_die "$failed INSERTs failed with the upstream down"
