@@ -12,6 +12,12 @@
 # of the batched call, target ceil(N / batch limit) / N (the fewest requests
 # the provider's per-request limit allows: OpenAI/Azure 2048, Cohere 96,
 # Gemini 100, Ollama 512).  Times of both are printed.
+#
+# Then issue 16's figure: 1,000 inputs at 1,536 dimensions (answers that
+# would not fit ai_gateway.max_response_bytes as one request), to OpenAI
+# (base64 answers) and to an OpenAI-compatible server (JSON numbers):
+# requests sent and embeddings that failed (target: 0), against one
+# request per input.
 set -euo pipefail
 BENCH_NAME=bench_embed
 # shellcheck source-path=SCRIPTDIR source=common.sh
@@ -58,4 +64,22 @@ for p in $PROVIDERS; do
 	bench_result "embedding batching: $p, $N inputs, requests/input" "$sent requests" \
 		"$single requests one per row" "$(bench_calc "%.4g" "a / b" a="$sent" b="$N")" \
 		"<= $(bench_calc "%.4g" "a / b" a="$ideal" b="$N")"
+done
+
+# 1,000 inputs x 1,536 dimensions: requests sized by the answer's bytes, 0 failures
+q "INSERT INTO ai_gateway.providers (name, kind, base_url, api_key)
+   VALUES ('compat', 'openai_compatible', 'http://127.0.0.1:$MOCK_PORT/v1', 'compat-bench-0123')" >/dev/null
+echo "1,000 inputs x 1,536 dimensions (max_response_bytes $(q "SHOW ai_gateway.max_response_bytes"))"
+for p in openai compat; do
+	aig_mock_reset "$MOCK_PORT"
+	t0=$(aig_now_ms)
+	r=$(q "SELECT count(*) FILTER (WHERE array_length(embedding, 1) = 1536)
+	       FROM ai_embed(array(SELECT 'text ' || g FROM generate_series(1, 1000) g),
+	                     '$p/text-embedding-3-small', '{\"dimensions\": 1536}')")
+	t1=$(aig_now_ms)
+	sent=$(aig_mock_stats "$MOCK_PORT" "s['requests']")
+	printf '  %-7s %d requests in %d ms, %d of 1000 embeddings, %d failed\n' "$p" "$sent" $((t1 - t0)) "$r" $((1000 - r))
+	[ "$r" = 1000 ] || bench_die "$p: $((1000 - r)) of 1000 embeddings failed at 1536 dimensions"
+	bench_result "embedding 1536 dims: $p, 1000 inputs, requests (0 failed)" "$sent requests" \
+		"1000 requests one per input" "$(bench_calc "%.4g" "a / b" a="$sent" b=1000)" "<= 0.01"
 done
