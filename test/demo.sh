@@ -18,7 +18,8 @@ trap 'aig_cleanup; rm -rf "$work"' EXIT
 aig_start_mock MOCK_PORT
 port=$(aig_free_port)
 # the server inherits the environment: real keys reach it as env vars
-aig_start_cluster "$work/cluster" "$port"
+# (a provider batch is polled every second here: the default is a minute)
+aig_start_cluster "$work/cluster" "$port" "ai_gateway.batch_poll_interval = 1000"
 echo "throwaway cluster on 127.0.0.1:$port, mock provider on 127.0.0.1:$MOCK_PORT"
 echo
 
@@ -63,6 +64,12 @@ FROM ai_complete_batch(array(SELECT 'Question ' || g FROM generate_series(1, 20)
 -- a background job, and its result
 SELECT ai_complete_async('Summarize PostgreSQL in one line', 'anthropic/claude-3-5-haiku-latest') AS job \gset
 SELECT ai_result(:job, 5000) -> 'result' ->> 'content' AS job_result;
+
+-- work that can wait, at half the price: the provider's Batch API
+SELECT ai_complete_async('Summarize MVCC in one line', 'openai/gpt-4o-mini', NULL, '{"batch": true}') AS batch_job \gset
+SELECT r -> 'result' ->> 'content' AS batch_result, r -> 'result' ->> 'cost_usd' AS cost_usd
+FROM ai_result(:batch_job, 15000) r;
+SELECT provider, remote_id, remote_status, items FROM ai_gateway.provider_batches;
 
 -- the response cache: the second call is answered without a request
 SELECT r->>'cached' AS cached, r->>'attempts' AS attempts, r->>'content' AS content
