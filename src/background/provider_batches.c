@@ -355,8 +355,9 @@ batch_limits(const AigProvider *p, int items)
 
 	aig_parse_call_options(NULL, &co);
 	lim = aig_r_attempt_limits(p, &co, Max(aig_timeout_ms, 60000));
+	/* as much as the items' answers may be, and never more than 256 MB in the worker */
 	lim.max_bytes = (size_t) Min((double) aig_max_response_bytes * Max(items, 1),
-								 (double) (MaxAllocSize / 2));
+								 256.0 * 1024 * 1024);
 	return lim;
 }
 
@@ -866,8 +867,14 @@ poll_one(MemoryContext cxt)
 			ok = read_results(p, api, &st, st.output_ref, items, &r, &err);
 		if (ok && st.error_ref)
 			ok = read_results(p, api, &st, st.error_ref, items, &r, &err);
-		if (!ok)
+		if (!ok && err.retryable && !overdue)
 			poll_again(batch_id, st.remote_status, err.message);	/* fetch again later */
+		else if (!ok)
+		{
+			/* results that cannot be had (gone, refused, unreadable): the jobs run again */
+			a.missing = psprintf("fetching the results failed: %s", err.message ? err.message : "no answer");
+			finish_batch(batch_id, &a, "failed", st.remote_status, a.missing);
+		}
 		else
 		{
 			a.results = &r;
