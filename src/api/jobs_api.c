@@ -65,13 +65,38 @@ static bool wake_at_commit = false;
 static bool callback_registered = false;
 
 /* At commit of a transaction that queued a job: wake the worker. */
+/*
+ * The queue depth this transaction last counted for depth_role, plus the
+ * jobs it queued since: while it holds the role's advisory lock no other
+ * session adds jobs for the role (the worker only finishes them), so a
+ * statement queueing many jobs counts once, not once per job.  An
+ * overestimate at worst (a job finished meanwhile, a rolled-back
+ * savepoint), never an underestimate.  Forgotten at the transaction's end.
+ */
+static Oid	depth_role = InvalidOid;
+static int64 depth_known = 0;
+
 static void
 jobs_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT && wake_at_commit)
 		aig_jobs_wake();
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+	{
 		wake_at_commit = false;
+		depth_role = InvalidOid;
+	}
+}
+
+/* A rolled-back savepoint may have taken the role's lock with it: count again. */
+static void
+jobs_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		depth_role = InvalidOid;
 }
 
 /* The owner of the jobs table: queueing and reading run as it. */
@@ -96,7 +121,7 @@ jobs_owner(void)
  * connected, as the table's owner; the role's advisory lock is held to the
  * end of the transaction.
  */
-static void
+static int64
 check_queue_depth(Oid roleid, Datum role)
 {
 	Oid			types[1] = {NAMEOID};
@@ -106,12 +131,18 @@ check_queue_depth(Oid roleid, Datum role)
 
 	DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(AIG_JOB_QUEUE_LOCK),
 						Int32GetDatum((int32) roleid));
-	args[0] = role;
-	if (SPI_execute_with_args("SELECT count(*) FROM ai_gateway.jobs "
-							  "WHERE role = $1 AND status IN ('queued', 'running')",
-							  1, types, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not count the queued jobs");
-	depth = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (depth_role == roleid)
+		depth = depth_known;
+	else
+	{
+		args[0] = role;
+		if (SPI_execute_with_args("SELECT count(*) FROM ai_gateway.jobs "
+								  "WHERE role = $1 AND status IN ('queued', 'running')",
+								  1, types, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not count the queued jobs");
+		depth = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	depth_role = InvalidOid;	/* known again once the job is queued */
 	if (depth >= aig_max_queued_jobs_per_role)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -120,6 +151,7 @@ check_queue_depth(Oid roleid, Datum role)
 				 errdetail("ai_gateway.max_queued_jobs_per_role is %d.", aig_max_queued_jobs_per_role),
 				 errhint("Wait for queued jobs to finish (ai_result), or ask a superuser to raise "
 						 "ai_gateway.max_queued_jobs_per_role.")));
+	return depth;
 }
 
 /*
@@ -136,6 +168,7 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	Datum		args[3];
 	Oid			types[3] = {NAMEOID, JSONBOID, BOOLOID};
 	volatile int64 id = 0;
+	int64		depth;
 	AigRoute   *route;
 	Jsonb	   *opts = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 	char	   *model = NULL;
@@ -195,6 +228,13 @@ aig_complete_async(PG_FUNCTION_ARGS)
 						req.len, aig_job_max_request_kb),
 				 errhint("Send a shorter prompt, call ai_complete() for a synchronous answer, or ask a superuser to raise ai_gateway.job_max_request_kb.")));
 
+	/* before anything is counted: the count is forgotten when the transaction ends */
+	if (!callback_registered)
+	{
+		RegisterXactCallback(jobs_xact_callback, NULL);
+		RegisterSubXactCallback(jobs_subxact_callback, NULL);
+		callback_registered = true;
+	}
 	args[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(caller, false)));
 	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(req.data));
 	args[2] = BoolGetDatum(co.batch);
@@ -206,10 +246,12 @@ aig_complete_async(PG_FUNCTION_ARGS)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		check_queue_depth(caller, args[0]);
+		depth = check_queue_depth(caller, args[0]);
 		if (SPI_execute_with_args("INSERT INTO ai_gateway.jobs (role, request, batch) VALUES ($1, $2, $3) RETURNING id",
 								  3, types, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "could not queue the job");
+		depth_known = depth + 1;
+		depth_role = caller;
 		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		SPI_finish();
 	}
@@ -219,11 +261,6 @@ aig_complete_async(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	if (!callback_registered)
-	{
-		RegisterXactCallback(jobs_xact_callback, NULL);
-		callback_registered = true;
-	}
 	wake_at_commit = true;
 	PG_RETURN_INT64(id);
 }

@@ -31,6 +31,14 @@ SELECT try($$SELECT ai_complete_async('three', 'ollama/s-queue')$$);
 SET LOCAL ROLE aig_s2;
 SELECT ai_complete_async('other role', 'ollama/s-queue') > 0 AS other_role;
 ROLLBACK;
+-- many jobs in one statement (the depth counted once, then carried): still capped
+SET ai_gateway.max_queued_jobs_per_role = 3;
+BEGIN;
+SET LOCAL ROLE aig_s1;
+SELECT try($$SELECT count(ai_complete_async('many ' || g, 'ollama/s-queue')) FROM generate_series(1, 5) g$$) AS five;
+SELECT count(ai_complete_async('many ' || g, 'ollama/s-queue')) AS three FROM generate_series(1, 3) g;
+SELECT try($$SELECT ai_complete_async('fourth', 'ollama/s-queue')$$) AS fourth;
+ROLLBACK;
 SET ai_gateway.max_queued_jobs_per_role = 0;
 SET ROLE aig_s1;
 SELECT try1($$SELECT ai_complete_async('none allowed', 'ollama/s-queue')$$);
