@@ -198,7 +198,7 @@ for p in openai anthropic; do
 		-c "SELECT ai_complete_async('a batch of one', 'spec_$p/m', NULL, '{\"batch\": true}')" \
 		-c "SELECT ai_complete_async('a batch of two', 'spec_$p/m', 'Be brief.', '{\"batch\": true, \"temperature\": 0.5, \"max_tokens\": 20}')" \
 		-c "COMMIT" | grep -E '^[0-9]+$' | paste -sd, -)
-	[ -n "$ids" ] || fail "$p batch: the jobs were not queued"
+	[ -n "$ids" ] || { batch_cleanup; fail "$p batch: the jobs were not queued"; }
 	r=$(R -c "SELECT string_agg(coalesce(r->>'status', '?') || coalesce(': ' || (r->>'error'), ''), '; ' ORDER BY j)
 	          FROM unnest(array[$ids]::bigint[]) j, ai_result(j, 30000) r")
 	b=$(R -c "SELECT string_agg(status || '/' || coalesce(remote_status, '') || coalesce(' ' || error, ''), '; ')
