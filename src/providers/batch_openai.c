@@ -185,7 +185,13 @@ read_batch(const AigJson *root, const char *label, void *arg, char **errmsg)
 		st->error_ref = NULL;
 	errs = aig_jpath(root, "errors", "data", NULL);
 	if (aig_jlength(errs) > 0)
-		st->error = aig_jstr(aig_jelem(errs, 0), "message");
+	{
+		char	   *msg = aig_jstr(aig_jelem(errs, 0), "message");
+
+		/* stored as the batch's and its jobs' error: clean and bounded */
+		if (msg != NULL)
+			st->error = aig_body_excerpt(msg, strlen(msg), 500);
+	}
 	return true;
 }
 

@@ -23,6 +23,12 @@ answer).
 The oauth target gets test/fuzz/seeds/oauth/* (token endpoints' answers and
 errors) in the input format of fuzz_oauth.c: b"0" + body (parse_token),
 b"1" + status byte + body (parse_error).
+
+The batch targets (batch_openai, batch_anthropic) get the Batch API bodies
+of test/samples/ (names holding "batch", but gemini's) and
+test/fuzz/seeds/batch/*, a JSONL file also line by line, each once per
+parser in the input format of fuzz_batch.c: b"0" + body (parse_upload),
+b"1" + body (parse_status), b"2" + body (parse_item).
 """
 import base64
 import binascii
@@ -83,6 +89,23 @@ def bodies(max_len):
                 yield name + ".small", small, status
 
 
+def batch_bodies(max_len):
+    files = [os.path.join(ROOT, "test", "samples", n)
+             for n in sorted(os.listdir(os.path.join(ROOT, "test", "samples")))
+             if "batch" in n and not n.startswith("gemini") and not n.endswith(".md")]
+    d = os.path.join(ROOT, "test", "fuzz", "seeds", "batch")
+    files += [os.path.join(d, n) for n in sorted(os.listdir(d))]
+    for path in files:
+        with open(path, "rb") as f:
+            body = f.read()
+        if len(body) <= max_len:
+            yield body
+        lines = [ln for ln in body.split(b"\n") if ln.strip()]
+        if len(lines) > 1:
+            for ln in lines:
+                yield ln[:max_len]
+
+
 def write(outdir, data):
     name = hashlib.sha1(data).hexdigest()
     with open(os.path.join(outdir, name), "wb") as f:
@@ -126,6 +149,11 @@ def main():
             with open(os.path.join(d, name), "rb") as f:
                 write(outdir, f.read()[:max_len])
             n += 1
+    elif target.startswith("batch_"):
+        for body in batch_bodies(max_len - 1):
+            for mode in (b"0", b"1", b"2"):
+                write(outdir, mode + body)
+                n += 1
     else:
         for _name, body, status in bodies(max_len - 2):
             write(outdir, b"0" + body)

@@ -7,6 +7,8 @@
 # src/providers/<kind>.c), one for the JSON helpers over json-c and the
 # body writer (fuzz_json.c: src/transport/json.c, json_body.c), one for the
 # structured-answer check (fuzz_structured.c: src/routing/structured.c), one
+# per provider Batch API (fuzz_batch.c built with -DFUZZ_BATCH=aig_<target>:
+# batch_openai and batch_anthropic, src/providers/batch_*.c), one
 # for the token endpoints' answers (fuzz_oauth.c: src/providers/oauth.c) and
 # one for the PII redactor (fuzz_redact.c, src/governance/redact.c, src/governance/redact_scan.c).  Built with clang and -fsanitize=fuzzer,address,undefined
 # (-fno-sanitize-recover: undefined behaviour aborts), linked with
@@ -39,7 +41,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_MAX_LEN=${FUZZ_MAX_LEN:-16384}
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-60}
 work=${FUZZ_WORK:-$root/test/fuzz/work}
-all_targets="json structured openai openai_compatible anthropic cohere ollama gemini azure_openai bedrock vertex_ai oauth mistral redact"
+all_targets="json structured openai openai_compatible anthropic cohere ollama gemini azure_openai bedrock vertex_ai oauth mistral redact batch_openai batch_anthropic"
 targets=${FUZZ_TARGETS:-$all_targets}
 
 cc=${FUZZ_CC:-}
@@ -97,6 +99,12 @@ for t in $targets; do
 		"$cc" "${san[@]}" "$work/obj/fuzz_$t.o" "${dialect_objs[@]}" \
 			"$work/obj/fuzz_support.o" "${AIG_PGLIBS[@]}" -ljson-c -lcrypto -o "$work/bin/fuzz_$t"
 		;;
+	batch_openai | batch_anthropic)
+		"$cc" -c "${cflags[@]}" -DFUZZ_BATCH="aig_$t" test/fuzz/fuzz_batch.c \
+			-o "$work/obj/fuzz_$t.o"
+		"$cc" "${san[@]}" "$work/obj/fuzz_$t.o" "${dialect_objs[@]}" \
+			"$work/obj/fuzz_support.o" "${AIG_PGLIBS[@]}" -ljson-c -lcrypto -o "$work/bin/fuzz_$t"
+		;;
 	oauth)
 		"$cc" -c "${cflags[@]}" test/fuzz/fuzz_oauth.c -o "$work/obj/fuzz_oauth.o"
 		"$cc" "${san[@]}" "$work/obj/fuzz_oauth.o" "${dialect_objs[@]}" \
@@ -140,6 +148,7 @@ for t in $targets; do
 	[ "$t" = json ] && dict=test/fuzz/json.dict
 	[ "$t" = structured ] && dict=test/fuzz/json.dict
 	[ "$t" = oauth ] && dict=test/fuzz/oauth.dict
+	case "$t" in batch_*) dict=test/fuzz/batch.dict ;; esac
 	status=0
 	"$bin" -max_total_time="$FUZZ_SECONDS" -max_len="$FUZZ_MAX_LEN" -timeout="$FUZZ_TIMEOUT" \
 		-dict="$dict" -print_final_stats=1 -artifact_prefix="$work/artifacts/$t/" \

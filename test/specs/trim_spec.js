@@ -1,11 +1,17 @@
 #!/usr/bin/env node
-// test/specs/trim_spec.js [--prefix /p] [--optional a,b] IN OUT "METHOD /path" ...
+// test/specs/trim_spec.js [--prefix /p] [--optional a,b] [--nullable S.p,...]
+// [--opaque "METHOD /path=media/type",...] IN OUT "METHOD /path" ...
 // — writes the OpenAPI
 // document IN (JSON or YAML) to OUT as JSON with only the operations named
 // and the components they reach (paths under --prefix, for a document
 // whose server URL carries part of the path, as Azure's "/openai"; --optional
 // takes the names given out of every `required` list: members the document
-// requires but the provider's real answers, recorded in test/samples, omit),
+// requires but the provider's real answers, recorded in test/samples, omit;
+// --nullable lets property p of component schema S be null as well: members
+// the real answers, and the document's own examples, give as null where
+// the schema allows only a string or an integer; --opaque makes the 200
+// answer of an operation a string of the media type given: a file download
+// that Prism cannot check, as JSONL, which it does not parse),
 // for Stoplight Prism (which stops checking
 // request bodies when it meets a schema it cannot compile: `nullable`
 // without `type` is dropped, and a smaller document keeps it fast).
@@ -18,11 +24,17 @@ const yaml = require('js-yaml');
 const argv = process.argv.slice(2);
 let prefix = '';
 let optional = [];
+let nullable = [];
+let opaque = [];
 for (;;) {
 	if (argv[0] === '--prefix')
 		prefix = argv[1];
 	else if (argv[0] === '--optional')
 		optional = argv[1].split(',');
+	else if (argv[0] === '--nullable')
+		nullable = argv[1].split(',');
+	else if (argv[0] === '--opaque')
+		opaque = argv[1].split(',');
 	else
 		break;
 	argv.splice(0, 2);
@@ -98,5 +110,20 @@ const out = {openapi: doc.openapi, info: doc.info, servers: doc.servers, paths, 
 if (doc.security)
 	out.security = doc.security;
 dropBareNullable(out);
+for (const name of nullable) {
+	const [schema, prop] = name.split('.');
+	const p = ((components.schemas || {})[schema] || {}).properties;
+	if (!p || !p[prop] || typeof p[prop].type !== 'string')
+		throw new Error(`--nullable ${name}: no property with a single type`);
+	p[prop].type = [p[prop].type, 'null'];
+}
+for (const spec of opaque) {
+	const [op, media] = spec.split('=');
+	const [method, path] = op.split(' ');
+	const res = ((paths[prefix + path] || {})[method.toLowerCase()] || {}).responses;
+	if (!res || !res['200'] || !media)
+		throw new Error(`--opaque ${spec}: no such operation with a 200 answer`);
+	res['200'].content = {[media]: {schema: {type: 'string'}}};
+}
 fs.writeFileSync(output, JSON.stringify(out, null, 1) + '\n');
 console.log(`${output}: ${ops.length} operations, ${keep.size} components`);
