@@ -95,7 +95,7 @@ openai_build_upload(const AigProvider *p, const char *input, size_t len,
 	initStringInfo(&b);
 	appendStringInfo(&b, "--aig%s\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n", hex);
 	appendStringInfo(&b, "--aig%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"ai_gateway_batch.jsonl\"\r\n"
-					 "Content-Type: application/jsonl\r\n\r\n", hex);
+					 "Content-Type: application/octet-stream\r\n\r\n", hex);
 	/* the boundary is random: a line of JSON (no CR/LF inside) cannot hold it */
 	appendBinaryStringInfo(&b, input, len);
 	appendStringInfo(&b, "\r\n--aig%s--\r\n", hex);
