@@ -811,10 +811,10 @@ poll_one(MemoryContext cxt)
 	if (api == NULL || !aig_batch_id_ok(remote_id))
 	{
 		/* the provider was dropped or changed kind: the batch's results cannot be had */
-		char	   *why = psprintf("provider batch %s: provider \"%s\" no longer exists or has no Batch API",
-								   remote_id, pname);
+		char	   *gone = psprintf("provider batch %s: provider \"%s\" no longer exists or has no Batch API",
+								    remote_id, pname);
 
-		fail_batch_jobs(batch_id, why);
+		fail_batch_jobs(batch_id, gone);
 		aig_catalog_unpin();
 		aig_jobs_commit_xact(level, cxt);
 		return true;
