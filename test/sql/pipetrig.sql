@@ -58,7 +58,9 @@ UPDATE trig_docs SET title = title, body = body WHERE id IN (1, 2);
 SELECT count(*) AS queued FROM trig_queue();
 -- changing a source column queues the row with its new hash
 UPDATE trig_docs SET body = 'a new body' WHERE id = 1;
-UPDATE trig_docs SET flag = NOT flag WHERE id IN (1, 2);
+-- (one row per statement: a multi-row UPDATE's row order is the scan's)
+UPDATE trig_docs SET flag = NOT flag WHERE id = 2;
+UPDATE trig_docs SET flag = NOT flag WHERE id = 1;
 SELECT * FROM trig_queue();
 SELECT trig_clear();
 
