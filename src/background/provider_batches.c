@@ -649,6 +649,22 @@ typedef struct FinishArgs
 	const char *missing;		/* why an item without a result has none */
 } FinishArgs;
 
+typedef struct FinishOne
+{
+	BatchJob   *job;
+	AigTarget  *target;
+	AigHttpResponse *resp;
+	const char *label;
+} FinishOne;
+
+static void
+finish_one_fn(void *arg)
+{
+	FinishOne  *f = (FinishOne *) arg;
+
+	aig_pipeline_batch_finish(&f->job->call, f->target, f->resp, f->label);
+}
+
 /* Finish job j of an ended batch with its item, as its role. */
 static void
 finish_fn(BatchJob *j, void *arg)
@@ -678,8 +694,19 @@ finish_fn(BatchJob *j, void *arg)
 			psprintf("provider batch %s: the request %s before it ran", a->label,
 					 e->item.kind == AIG_ITEM_EXPIRED ? "expired" : "was cancelled");
 	}
-	aig_pipeline_batch_finish(&j->call, batch_target(j->call.route, a->provider, a->model),
-							  &resp, a->label);
+	{
+		FinishOne	f = {j, batch_target(j->call.route, a->provider, a->model), &resp, a->label};
+		ErrorData  *ed;
+
+		/* an error here is this job's, not the batch's: the others are still mapped */
+		if (!aig_isolate(finish_one_fn, &f, &ed))
+		{
+			j->call.ok = false;
+			j->call.error = ed->message;
+			j->call.info.sqlerrcode = ed->sqlerrcode;
+			j->call.retryable = false;
+		}
+	}
 	aig_session_role_set(InvalidOid);
 	j->finished = true;
 }
