@@ -51,6 +51,7 @@
 
 #include "background/jobs.h"
 #include "background/provider_batches.h"
+#include "background/provider_batches_internal.h"
 #include "background/worker.h"
 #include "base/errcodes.h"
 #include "core/catalog.h"
@@ -67,33 +68,19 @@
 int			aig_batch_poll_interval_ms = 60000;
 int			aig_batch_max_items = 1000;
 
-/* A batch job on its way in or out. */
-typedef struct BatchJob
-{
-	int64		id;
-	char	   *role;
-	Oid			roleid;
-	int			attempts;
-	Jsonb	   *request;
-	AigChatCall call;
-	bool		built;			/* call built (as its role) */
-	bool		finished;		/* outcome known, to store */
-	AigTarget  *target;			/* submission: the target chosen */
-	AigHttpRequest hreq;		/* submission: the chat request of its item */
-} BatchJob;
 
 /* The jobs of one provider batch being submitted. */
 typedef struct BatchGroup
 {
 	AigTarget  *target;
-	List	   *jobs;			/* BatchJob * */
+	List	   *jobs;			/* AigBatchJob * */
 } BatchGroup;
 
-/* A row of a claim or a batch's job list as a BatchJob. */
-static BatchJob *
+/* A row of a claim or a batch's job list as an AigBatchJob. */
+static AigBatchJob *
 job_from_row(HeapTuple tup, TupleDesc desc)
 {
-	BatchJob   *j = palloc0(sizeof(BatchJob));
+	AigBatchJob   *j = palloc0(sizeof(AigBatchJob));
 	bool		isnull;
 
 	j->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
@@ -108,14 +95,14 @@ job_from_row(HeapTuple tup, TupleDesc desc)
 static void
 build_fn(void *arg)
 {
-	BatchJob   *j = (BatchJob *) arg;
+	AigBatchJob   *j = (AigBatchJob *) arg;
 
 	aig_job_build_call(j->request, &j->call);
 }
 
 /* A job that ends with this error before reaching the pipeline. */
 static void
-fail_job(BatchJob *j, const char *error)
+fail_job(AigBatchJob *j, const char *error)
 {
 	aig_chat_call_init(&j->call, NULL, NULL, NULL, NULL);
 	j->call.error = pstrdup(error);
@@ -124,7 +111,7 @@ fail_job(BatchJob *j, const char *error)
 
 /* Build the job's call as its role (false: failed, its error set). */
 static bool
-build_as_role(BatchJob *j)
+build_aig_pb_as_role(AigBatchJob *j)
 {
 	ErrorData  *ed;
 
@@ -142,9 +129,9 @@ build_as_role(BatchJob *j)
 	return true;
 }
 
-/* Run fn(j) as j's role (and its session role, for quotas). */
-static void
-as_role(BatchJob *j, void (*fn) (BatchJob *, void *), void *arg)
+/* Run fn(j) as j's role. */
+void
+aig_pb_as_role(AigBatchJob *j, void (*fn) (AigBatchJob *, void *), void *arg)
 {
 	Oid			save_user;
 	int			save_sec;
@@ -162,150 +149,6 @@ as_role(BatchJob *j, void (*fn) (BatchJob *, void *), void *arg)
 	PG_END_TRY();
 }
 
-/* ---- pipelines in the Batch API mode -------------------------------------------- */
-
-typedef struct WriteOne
-{
-	Datum		v[8];			/* pipeline_write_one's arguments */
-	char	   *outcome;
-} WriteOne;
-
-static void
-write_one_fn(void *arg)
-{
-	WriteOne   *w = (WriteOne *) arg;
-	Oid			types[8] = {REGCLASSOID, NAMEOID, NAMEARRAYOID, NAMEARRAYOID, TEXTOID, JSONBOID,
-	TEXTOID, TEXTOID};
-
-	if (SPI_execute_with_args("SELECT ai_gateway.pipeline_write_one($1, $2, $3, $4, $5, $6, $7, $8)",
-							  8, types, w->v, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not write a pipeline's row");
-	w->outcome = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-}
-
-/* pipeline_write_one as the job's role (its owner), isolated: an error is the row's failure. */
-static void
-write_as_role(BatchJob *j, void *arg)
-{
-	WriteOne   *w = (WriteOne *) arg;
-	ErrorData  *ed;
-
-	if (!aig_isolate(write_one_fn, w, &ed))
-	{
-		w->outcome = "failed";
-		j->call.error = ed->message;
-		j->call.info.sqlerrcode = ed->sqlerrcode;
-	}
-}
-
-/*
- * A finished batch job of a pipeline (options.metadata names the pipeline,
- * the row's key and its source hash; api/pipelines' pipeline_compute queued
- * it): its answer written back as the pipeline's owner, and the pipeline's
- * counters and failures settled.  A job only counts for a pipeline its own
- * role owns, so metadata written by hand cannot reach another's table.
- * (SPI connected, as the worker.)
- */
-static void
-pipeline_row_finished(BatchJob *j, bool final)
-{
-	JsonbValue *o = aig_jsonb_get(j->request, "options");
-	Jsonb	   *opts = o && o->type == jbvBinary ? JsonbValueToJsonb(o) : NULL;
-	JsonbValue *m = opts ? aig_jsonb_get(opts, "metadata") : NULL;
-	Jsonb	   *meta = m && m->type == jbvBinary ? JsonbValueToJsonb(m) : NULL;
-	JsonbValue *name = meta ? aig_jsonb_get(meta, "pipeline") : NULL;
-	JsonbValue *key = meta ? aig_jsonb_get(meta, "pipeline_key") : NULL;
-	JsonbValue *hash = meta ? aig_jsonb_get(meta, "pipeline_hash") : NULL;
-	Oid			types[2] = {TEXTOID, OIDOID};
-	Datum		v[2];
-	WriteOne	w;
-	const char *error = NULL;
-	char	   *state = NULL;
-	int			pid;
-	bool		isnull;
-
-	if (!final || name == NULL || name->type != jbvString || key == NULL ||
-		key->type != jbvBinary || hash == NULL || hash->type != jbvString || !OidIsValid(j->roleid))
-		return;
-	v[0] = PointerGetDatum(cstring_to_text_with_len(name->val.string.val, name->val.string.len));
-	v[1] = ObjectIdGetDatum(j->roleid);
-	if (SPI_execute_with_args("SELECT id, source, target_column, key_columns, source_columns, search_path "
-							  "FROM ai_gateway.pipelines WHERE name = $1 AND owner = $2",
-							  2, types, v, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read a pipeline");
-	if (SPI_processed != 1)
-		return;					/* dropped meanwhile, or not the job's own */
-	pid = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	/* copied: the next statements replace SPI_tuptable */
-	w.v[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	w.v[1] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull),
-					   false, NAMEDATALEN);
-	w.v[2] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull),
-					   false, -1);
-	w.v[3] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull),
-					   false, -1);
-	w.v[4] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull),
-					   false, -1);
-	w.v[5] = JsonbPGetDatum(JsonbValueToJsonb(key));
-	w.v[6] = PointerGetDatum(cstring_to_text_with_len(hash->val.string.val, hash->val.string.len));
-	if (j->call.ok)
-	{
-		/* the content after the response hook, as a pipeline's live call writes it */
-		char	   *answer = j->call.response ? aig_jsonb_get_string(j->call.response, "content", "result") :
-			j->call.answer;
-
-		w.v[7] = answer ? CStringGetTextDatum(answer) : (Datum) 0;
-		if (answer == NULL)
-		{
-			w.outcome = "failed";
-			error = "the answer has no text";
-		}
-		else
-		{
-			as_role(j, write_as_role, &w);
-			if (strcmp(w.outcome, "failed") == 0)
-				error = j->call.error;
-		}
-	}
-	else
-	{
-		w.outcome = "failed";
-		error = j->call.error ? j->call.error : "failed";
-	}
-	if (strcmp(w.outcome, "failed") == 0)
-		state = j->call.info.sqlerrcode ? unpack_sql_state(j->call.info.sqlerrcode) : "XX000";
-	{
-		Oid			stypes[9] = {INT4OID, INT8ARRAYOID, JSONBARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZOID};
-		Datum		sv[9];
-		char		snulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-		Datum		seq = Int64GetDatum(0);
-		Datum		att = Int32GetDatum(Max(j->attempts - 1, 0));
-		Datum		out = CStringGetTextDatum(w.outcome);
-		Datum		err = error ? CStringGetTextDatum(error) : (Datum) 0;
-		Datum		st = state ? CStringGetTextDatum(state) : (Datum) 0;
-		bool		err_null = error == NULL;
-		bool		st_null = state == NULL;
-		int			dims[1] = {1};
-		int			lbs[1] = {1};
-
-		sv[0] = Int32GetDatum(pid);
-		sv[1] = PointerGetDatum(construct_array(&seq, 1, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		sv[2] = PointerGetDatum(construct_array(&w.v[5], 1, JSONBOID, -1, false, TYPALIGN_INT));
-		sv[3] = PointerGetDatum(construct_array(&w.v[6], 1, TEXTOID, -1, false, TYPALIGN_INT));
-		sv[4] = PointerGetDatum(construct_array(&att, 1, INT4OID, 4, true, TYPALIGN_INT));
-		sv[5] = PointerGetDatum(construct_array(&out, 1, TEXTOID, -1, false, TYPALIGN_INT));
-		sv[6] = PointerGetDatum(construct_md_array(&err, &err_null, 1, dims, lbs, TEXTOID, -1, false,
-												   TYPALIGN_INT));
-		sv[7] = PointerGetDatum(construct_md_array(&st, &st_null, 1, dims, lbs, TEXTOID, -1, false,
-												   TYPALIGN_INT));
-		sv[8] = TimestampTzGetDatum(GetCurrentTimestamp());
-		if (SPI_execute_with_args("SELECT ai_gateway.pipeline_settle($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-								  9, stypes, sv, snulls, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not settle a pipeline's row");
-	}
-}
-
 /* Store the outcomes of the finished jobs of `jobs` (and their pipelines' rows). */
 static void
 store_finished(List *jobs)
@@ -315,14 +158,14 @@ store_finished(List *jobs)
 
 	foreach(lc, jobs)
 	{
-		BatchJob   *j = (BatchJob *) lfirst(lc);
+		AigBatchJob   *j = (AigBatchJob *) lfirst(lc);
 		bool		retry;
 
 		if (!j->finished)
 			continue;
 		retry = j->built && !j->call.ok && j->call.retryable && j->attempts < aig_job_max_attempts;
 		aig_job_store(plan, j->id, &j->call, retry);
-		pipeline_row_finished(j, !retry);
+		aig_pb_pipeline_row_finished(j, !retry);
 	}
 	SPI_freeplan(plan);
 }
@@ -331,9 +174,9 @@ store_finished(List *jobs)
 
 /* Stages 2–7 of a batch job and its target, as its role; finished when it ends here. */
 static void
-prepare_fn(BatchJob *j, void *arg)
+prepare_fn(AigBatchJob *j, void *arg)
 {
-	if (!build_as_role(j))
+	if (!build_aig_pb_as_role(j))
 		return;
 	if (!aig_pipeline_many_prepare(&j->call, true))
 	{
@@ -382,7 +225,7 @@ submit_group(BatchGroup *g, AigBatchStatus *st, AigAttemptError *err)
 	initStringInfo(&input);
 	foreach(lc, g->jobs)
 	{
-		BatchJob   *j = (BatchJob *) lfirst(lc);
+		AigBatchJob   *j = (AigBatchJob *) lfirst(lc);
 
 		api->add_item(&input, i++, psprintf("job-" INT64_FORMAT, j->id),
 					  j->hreq.body, j->hreq.body_len);
@@ -426,7 +269,7 @@ record_group(BatchGroup *g, const AigBatchStatus *st)
 
 	foreach(lc, g->jobs)
 	{
-		BatchJob   *j = (BatchJob *) lfirst(lc);
+		AigBatchJob   *j = (AigBatchJob *) lfirst(lc);
 
 		aig_pipeline_batch_handed(&j->call);
 		ids[n++] = Int64GetDatum(j->id);
@@ -459,7 +302,7 @@ group_failed(BatchGroup *g, const AigAttemptError *err)
 
 	foreach(lc, g->jobs)
 	{
-		BatchJob   *j = (BatchJob *) lfirst(lc);
+		AigBatchJob   *j = (AigBatchJob *) lfirst(lc);
 
 		j->call.ok = false;
 		j->call.answered = false;
@@ -522,11 +365,11 @@ submit_due(MemoryContext cxt)
 	aig_catalog_ensure();
 	foreach(lc, jobs)
 	{
-		BatchJob   *j = (BatchJob *) lfirst(lc);
+		AigBatchJob   *j = (AigBatchJob *) lfirst(lc);
 		ListCell   *gc;
 		BatchGroup	   *g = NULL;
 
-		as_role(j, prepare_fn, NULL);
+		aig_pb_as_role(j, prepare_fn, NULL);
 		if (j->finished)
 			continue;
 		foreach(gc, groups)
@@ -651,7 +494,7 @@ typedef struct FinishArgs
 
 typedef struct FinishOne
 {
-	BatchJob   *job;
+	AigBatchJob   *job;
 	AigTarget  *target;
 	AigHttpResponse *resp;
 	const char *label;
@@ -667,13 +510,13 @@ finish_one_fn(void *arg)
 
 /* Finish job j of an ended batch with its item, as its role. */
 static void
-finish_fn(BatchJob *j, void *arg)
+finish_fn(AigBatchJob *j, void *arg)
 {
 	FinishArgs *a = (FinishArgs *) arg;
 	ItemEntry  *e = a->results ? hash_search(a->results->items, &j->id, HASH_FIND, NULL) : NULL;
 	AigHttpResponse resp;
 
-	if (!build_as_role(j))
+	if (!build_aig_pb_as_role(j))
 		return;
 	aig_session_role_set(j->call.session_role);
 	memset(&resp, 0, sizeof(resp));
@@ -711,18 +554,13 @@ finish_fn(BatchJob *j, void *arg)
 	j->finished = true;
 }
 
-/* Finish every job of batch `batch_id` (SPI connected), stored; the batch row closed. */
-static void
-finish_batch(int64 batch_id, FinishArgs *a, const char *final_status, const char *remote_status,
-			 const char *error)
+/* The running jobs of batch `batch_id`, oldest first (SPI connected). */
+static List *
+batch_jobs(int64 batch_id)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		v[1] = {Int64GetDatum(batch_id)};
-	Oid			utypes[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		u[4];
-	char		unulls[4] = {' ', ' ', ' ', error ? ' ' : 'n'};
 	List	   *jobs = NIL;
-	ListCell   *lc;
 
 	if (SPI_execute_with_args("SELECT id, role::text, attempts, request::text FROM ai_gateway.jobs "
 							  "WHERE provider_batch = $1 AND status = 'running' ORDER BY id",
@@ -730,8 +568,23 @@ finish_batch(int64 batch_id, FinishArgs *a, const char *final_status, const char
 		elog(ERROR, "could not read a provider batch's jobs");
 	for (uint64 i = 0; i < SPI_processed; i++)
 		jobs = lappend(jobs, job_from_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc));
+	return jobs;
+}
+
+/* Finish every job of batch `batch_id` (SPI connected), stored; the batch row closed. */
+static void
+finish_batch(int64 batch_id, FinishArgs *a, const char *final_status, const char *remote_status,
+			 const char *error)
+{
+	Oid			utypes[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		u[4];
+	char		unulls[4] = {' ', ' ', ' ', error ? ' ' : 'n'};
+	List	   *jobs = NIL;
+	ListCell   *lc;
+
+	jobs = batch_jobs(batch_id);
 	foreach(lc, jobs)
-		as_role((BatchJob *) lfirst(lc), finish_fn, a);
+		aig_pb_as_role((AigBatchJob *) lfirst(lc), finish_fn, a);
 	store_finished(jobs);
 	u[0] = Int64GetDatum(batch_id);
 	u[1] = CStringGetTextDatum(final_status);
@@ -771,15 +624,10 @@ fail_batch_jobs(int64 batch_id, const char *why)
 	List	   *jobs = NIL;
 	ListCell   *lc;
 
-	if (SPI_execute_with_args("SELECT id, role::text, attempts, request::text FROM ai_gateway.jobs "
-							  "WHERE provider_batch = $1 AND status = 'running'",
-							  1, types, v, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read a provider batch's jobs");
-	for (uint64 i = 0; i < SPI_processed; i++)
-		jobs = lappend(jobs, job_from_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc));
+	jobs = batch_jobs(batch_id);
 	foreach(lc, jobs)
 	{
-		BatchJob   *j = (BatchJob *) lfirst(lc);
+		AigBatchJob   *j = (AigBatchJob *) lfirst(lc);
 
 		fail_job(j, why);
 		aig_job_store(plan, j->id, &j->call, false);
