@@ -315,6 +315,35 @@ raise_refusal(const Refusal *r)
 			 errhint("The quota resets at %s.", unix_to_text(r->resets))));
 }
 
+/*
+ * The usage entry of quota q in this database (usage_lock held
+ * exclusively), moved to the current period (*window; *next: when it
+ * ends); NULL when the table is full.
+ */
+static UsageEntry *
+current_usage(const AigQuota *q, int64 now, int64 *window, int64 *next)
+{
+	UsageKey	key;
+	UsageEntry *e;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.roleid = q->role_oid;
+	key.period = q->period;
+	e = hash_search(aig_quota_usage_hash, &key, HASH_ENTER_NULL, &found);
+	if (e == NULL)
+		return NULL;
+	aig_quota_period_window(q->period, now, window, next);
+	if (!found || e->window < *window)
+	{
+		e->window = *window;
+		e->requests = e->tokens = e->tokens_reserved = 0;
+		e->cost = e->cost_reserved = 0;
+	}
+	return e;
+}
+
 void
 aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 {
@@ -343,30 +372,14 @@ aig_quota_reserve(AigQuotaTicket *t, int64 est_tokens, double est_cost)
 		for (int i = 0; i < nmine && !refusal.q && !full; i++)
 		{
 			const AigQuota *q = mine[i];
-			UsageKey	key;
 			UsageEntry *e;
-			bool		found;
 			int64		next;
 
-			memset(&key, 0, sizeof(key));
-			key.dbid = MyDatabaseId;
-			key.roleid = q->role_oid;
-			key.period = q->period;
-			e = hash_search(aig_quota_usage_hash, &key, HASH_ENTER_NULL, &found);
+			e = current_usage(q, now, &windows[i], &next);
 			if (e == NULL)
 			{
 				full = true;
 				break;
-			}
-			aig_quota_period_window(q->period, now, &windows[i], &next);
-			if (!found || e->window != windows[i])
-			{
-				if (!found || e->window < windows[i])
-				{
-					e->window = windows[i];
-					e->requests = e->tokens = e->tokens_reserved = 0;
-					e->cost = e->cost_reserved = 0;
-				}
 			}
 			entries[i] = e;
 			(void) quota_refuses(q, e, est_tokens, est_cost, next, &refusal);
@@ -418,30 +431,17 @@ aig_quota_charge(int64 tokens, double cost)
 	for (int i = 0; i < nq; i++)
 	{
 		const AigQuota *q = &quotas[i];
-		UsageKey	key;
 		UsageEntry *e;
-		bool		found;
 		int64		window;
 		int64		next;
 
 		if (!aig_quota_applies_to_user(q->role_oid))
 			continue;
-		memset(&key, 0, sizeof(key));
-		key.dbid = MyDatabaseId;
-		key.roleid = q->role_oid;
-		key.period = q->period;
-		e = hash_search(aig_quota_usage_hash, &key, HASH_ENTER_NULL, &found);
+		e = current_usage(q, now, &window, &next);
 		if (e == NULL)
 		{
 			full = true;
 			continue;
-		}
-		aig_quota_period_window(q->period, now, &window, &next);
-		if (!found || e->window < window)
-		{
-			e->window = window;
-			e->requests = e->tokens = e->tokens_reserved = 0;
-			e->cost = e->cost_reserved = 0;
 		}
 		if (e->window == window)
 		{

@@ -126,17 +126,6 @@ status_of(const char *type)
 	return 500;
 }
 
-static void
-copy_json(const AigJson *v, AigBatchItem *out)
-{
-	AigJsonWriter w;
-
-	aig_jw_init(&w);
-	aig_jw_copy(&w, v);
-	out->body = w.buf.data;
-	out->body_len = w.buf.len;
-}
-
 /* {"custom_id", "result": {"type": "succeeded", "message"} | {"type": "errored", "error"} | ...} */
 static bool
 read_item(const AigJson *root, const char *label, void *arg, char **errmsg)
@@ -156,7 +145,7 @@ read_item(const AigJson *root, const char *label, void *arg, char **errmsg)
 	{
 		it->kind = AIG_ITEM_ANSWERED;
 		it->status = 200;
-		copy_json(aig_jget(result, "message"), it);
+		aig_batch_item_body(aig_jget(result, "message"), it);
 	}
 	else if (strcmp(type, "errored") == 0 && aig_jis(aig_jget(result, "error"), AIG_JSON_OBJECT))
 	{
@@ -164,7 +153,7 @@ read_item(const AigJson *root, const char *label, void *arg, char **errmsg)
 
 		it->kind = AIG_ITEM_ERROR;
 		it->status = status_of(aig_jstr(aig_jget(e, "error"), "type"));
-		copy_json(e, it);
+		aig_batch_item_body(e, it);
 	}
 	else if (strcmp(type, "expired") == 0)
 		it->kind = AIG_ITEM_EXPIRED;

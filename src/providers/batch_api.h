@@ -24,6 +24,7 @@
 #include "lib/stringinfo.h"
 
 #include "providers/provider.h"
+#include "transport/json.h"
 
 /* What both providers charge for a batch, as a share of the usual price. */
 #define AIG_BATCH_PRICE_FACTOR 0.5
@@ -109,6 +110,9 @@ extern const AigBatchApi aig_batch_anthropic;
 
 /* The Batch API of a provider's dialect, or NULL when it has none here. */
 extern const AigBatchApi *aig_batch_api_for(const AigProvider *p);
+
+/* An item's body: the JSON text of v (the answer or error object). */
+extern void aig_batch_item_body(const AigJson *v, AigBatchItem *out);
 
 /* Is s usable as a batch or file id (what it takes to be put in a URL path)? */
 extern bool aig_batch_id_ok(const char *s);

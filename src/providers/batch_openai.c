@@ -222,9 +222,8 @@ openai_build_results(const AigProvider *p, const AigBatchStatus *st, const char 
 	auth_headers(p, out);
 }
 
-/* The JSON text of v (an object). */
-static void
-copy_json(const AigJson *v, AigBatchItem *out)
+void
+aig_batch_item_body(const AigJson *v, AigBatchItem *out)
 {
 	AigJsonWriter w;
 
@@ -258,7 +257,7 @@ read_item(const AigJson *root, const char *label, void *arg, char **errmsg)
 	{
 		it->status = (long) Min(Max(status, 0), 999);
 		it->kind = it->status >= 200 && it->status < 300 ? AIG_ITEM_ANSWERED : AIG_ITEM_ERROR;
-		copy_json(aig_jget(resp, "body"), it);
+		aig_batch_item_body(aig_jget(resp, "body"), it);
 		return true;
 	}
 	if (aig_jis(error, AIG_JSON_OBJECT))
